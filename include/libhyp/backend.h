@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend interface.
+ *
+ * A backend is a struct hyp_backend_ops table. The built-in ones (kvm, el2, mock) are static const
+ * tables inside the library; a program can supply its own through struct hyp_vm_config.backend_ops
+ * using only this header. The library allocates every VM and vCPU and reserves @vm_state_size /
+ * @vcpu_state_size bytes of private state for the backend beside them (hyp_backend_vm_state(),
+ * hyp_backend_vcpu_state()), so a backend never needs the library's internal structures.
+ *
+ * Versioning: methods are only ever appended. A backend sets @version and @size to what it was
+ * compiled against; the library treats methods past @size as missing. A missing (NULL) method
+ * makes the public call that needs it return -ENOTSUP.
+ *
+ * Exits: vcpu_enter() runs the guest and reports one exit, either
+ *  - raw: leave exit->reason as HYP_EXIT_NONE and fill exit->raw (ESR/FAR/HPFAR). The library
+ *    decodes it (lib/trap), reads and writes guest registers through the struct hyp_gp_regs the
+ *    backend registered with hyp_backend_vcpu_set_gp_regs(), and completes the instruction itself
+ *    (EL2 and mock backends work this way); or
+ *  - decoded: set exit->reason and the union member (KVM reports MMIO this way). The library then
+ *    calls vcpu_complete() before the next vcpu_enter() so the backend can finish the instruction.
+ */
+#ifndef LIBHYP_BACKEND_H
+#define LIBHYP_BACKEND_H
+
+#include <libhyp/exit.h>
+#include <libhyp/log.h>
+#include <libhyp/types.h>
+#include <libhyp/vcpu.h>
+#include <libhyp/vm.h>
+
+HYP_BEGIN_DECLS
+
+/** The current version of struct hyp_backend_ops. */
+#define HYP_BACKEND_OPS_VERSION 1u
+
+/**
+ * struct hyp_gp_regs - a guest's general-purpose state kept in memory by a backend.
+ * @x: X0..X30.
+ * @sp_el0: SP_EL0.
+ * @pc: the PC (ELR_EL2 at a trap).
+ * @pstate: PSTATE in SPSR_EL2 layout.
+ */
+struct hyp_gp_regs {
+	uint64_t x[31];
+	uint64_t sp_el0;
+	uint64_t pc;
+	uint64_t pstate;
+};
+
+/**
+ * struct hyp_mem_region - one guest memory region, as passed to mem_map()/mem_unmap().
+ * @ipa: first IPA.
+ * @host: backing memory.
+ * @size: bytes.
+ * @flags: enum hyp_mem_flags.
+ * @slot: a small integer unique among the VM's live regions (reused after unmap), e.g. a KVM slot.
+ */
+struct hyp_mem_region {
+	hyp_ipa_t ipa;
+	void *host;
+	uint64_t size;
+	uint32_t flags;
+	uint32_t slot;
+};
+
+/** Interrupt injection kinds for the inject_irq() method. */
+enum hyp_backend_irq {
+	HYP_BACKEND_IRQ_SPI = 1,
+	HYP_BACKEND_IRQ_PPI,
+	HYP_BACKEND_IRQ_SGI,
+};
+
+/** Backend feature flags (struct hyp_backend_ops.flags). */
+enum hyp_backend_flags {
+	/** The backend answers PSCI itself and keeps vCPU power state (KVM's in-kernel PSCI). The
+	 *  library's PSCI dispatcher and power-off wait are then not used. */
+	HYP_BACKEND_OWN_PSCI = 1u << 0,
+};
+
+/**
+ * struct hyp_backend_ops - one backend.
+ * @version: HYP_BACKEND_OPS_VERSION as compiled by the backend.
+ * @size: sizeof(struct hyp_backend_ops) as compiled by the backend.
+ * @name: short name ("kvm", "mock"...).
+ * @flags: enum hyp_backend_flags.
+ * @vm_state_size: bytes of private per-VM state to reserve (zeroed).
+ * @vcpu_state_size: bytes of private per-vCPU state to reserve (zeroed).
+ *
+ * Methods (all optional unless marked required; errors are negative errno values):
+ * @probe: 0 if this backend can run on this host now, else -ENODEV (automatic selection).
+ * @vm_init: required. Set up the VM; the config is valid only during the call. On failure the
+ *	     library frees the VM without calling @vm_destroy.
+ * @vm_destroy: release the VM's backend resources (vCPUs are already destroyed).
+ * @vm_query_cap: answer a capability (0 + *value). -EINVAL/-ENOTSUP mean "0".
+ * @mem_map / @mem_unmap: add/remove a region (the library has validated it and checked
+ *			 overlaps).
+ * @vcpu_init: required. Set up a vCPU in the architected reset state.
+ * @vcpu_destroy: release it.
+ * @vcpu_reset: put the vCPU back in the architected reset state (PSCI CPU_ON); when NULL the library
+ *		clears the registered struct hyp_gp_regs and sets the EL1 reset PSTATE itself.
+ * @vcpu_get_reg / @vcpu_set_reg: core registers not in the registered struct hyp_gp_regs (or all,
+ *				  if none is registered).
+ * @vcpu_get_sysreg / @vcpu_set_sysreg: system registers; -ENOENT if not held.
+ * @vcpu_enter: required. Run the guest until one exit and report it (see above). Must return
+ *		HYP_EXIT_KICKED promptly once hyp_backend_vcpu_kick_pending() is true (check it right
+ *		before entering the guest and make @vcpu_kick interrupt a guest already running).
+ * @vcpu_complete: finish a decoded exit before re-entry: @exit is the record as the caller or
+ *		   callback left it; @advance_pc is false if the caller moved the PC.
+ * @vcpu_kick: interrupt @vcpu_enter on another thread. Must be async-signal-safe.
+ * @vcpu_wait: block a powered-off vCPU until hyp_backend_vcpu_should_wake() becomes true.
+ *	       When NULL the library polls.
+ * @vcpu_wake: the vCPU's power state or kick flag changed: end a @vcpu_wait in progress.
+ * @vcpu_inject: inject an exception, to be taken when the guest next runs; replaces completing
+ *		 the last exit (the PC is not advanced).
+ * @inject_irq: drive an interrupt: SPI (@vcpu NULL), PPI level or SGI (level ignored).
+ */
+struct hyp_backend_ops {
+	uint32_t version;
+	uint32_t size;
+	const char *name;
+	uint32_t flags;
+	uint32_t reserved;
+	size_t vm_state_size;
+	size_t vcpu_state_size;
+
+	int (*probe)(void);
+	int (*vm_init)(struct hyp_vm *vm, const struct hyp_vm_config *config);
+	void (*vm_destroy)(struct hyp_vm *vm);
+	int (*vm_query_cap)(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value);
+	int (*mem_map)(struct hyp_vm *vm, const struct hyp_mem_region *region);
+	int (*mem_unmap)(struct hyp_vm *vm, const struct hyp_mem_region *region);
+	int (*vcpu_init)(struct hyp_vcpu *vcpu);
+	void (*vcpu_destroy)(struct hyp_vcpu *vcpu);
+	int (*vcpu_reset)(struct hyp_vcpu *vcpu);
+	int (*vcpu_get_reg)(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value);
+	int (*vcpu_set_reg)(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value);
+	int (*vcpu_get_sysreg)(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *value);
+	int (*vcpu_set_sysreg)(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value);
+	int (*vcpu_enter)(struct hyp_vcpu *vcpu, struct hyp_exit *exit);
+	int (*vcpu_complete)(struct hyp_vcpu *vcpu, const struct hyp_exit *exit, bool advance_pc);
+	int (*vcpu_kick)(struct hyp_vcpu *vcpu);
+	int (*vcpu_wait)(struct hyp_vcpu *vcpu);
+	void (*vcpu_wake)(struct hyp_vcpu *vcpu);
+	int (*vcpu_inject)(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr);
+	int (*inject_irq)(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
+			  uint32_t intid, bool level);
+};
+
+/** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */
+HYP_API void *hyp_backend_vm_state(struct hyp_vm *vm);
+
+/** hyp_backend_vcpu_state() - the backend's private per-vCPU state (@vcpu_state_size bytes). */
+HYP_API void *hyp_backend_vcpu_state(struct hyp_vcpu *vcpu);
+
+/**
+ * hyp_backend_vcpu_set_gp_regs() - tell the library where a vCPU's general-purpose registers live.
+ * @vcpu: the vCPU (call from vcpu_init()).
+ * @regs: memory owned by the backend that holds the guest's registers whenever the vCPU is not in
+ *	  the guest. The library reads and writes it directly on the exit path, and serves
+ *	  hyp_vcpu_get_reg()/set_reg() for X0-X30, SP_EL0, PC and PSTATE from it.
+ *
+ * Return: 0; -EINVAL for NULL.
+ */
+HYP_API int hyp_backend_vcpu_set_gp_regs(struct hyp_vcpu *vcpu, struct hyp_gp_regs *regs);
+
+/** hyp_backend_vcpu_mpidr() - the MPIDR affinity value configured for the vCPU. */
+HYP_API uint64_t hyp_backend_vcpu_mpidr(const struct hyp_vcpu *vcpu);
+
+/** hyp_backend_vcpu_kick_pending() - true once hyp_vcpu_kick() was called and the kick has not
+ *  been reported yet. Async-signal-safe. */
+HYP_API bool hyp_backend_vcpu_kick_pending(const struct hyp_vcpu *vcpu);
+
+/** hyp_backend_vcpu_should_wake() - true if a waiting powered-off vCPU must return from
+ *  vcpu_wait(): it was turned on, kicked, or the VM stopped. */
+HYP_API bool hyp_backend_vcpu_should_wake(const struct hyp_vcpu *vcpu);
+
+/** hyp_backend_vm_alloc() / hyp_backend_vm_free() - allocate through the VM's allocator. */
+HYP_API void *hyp_backend_vm_alloc(struct hyp_vm *vm, size_t size, size_t align);
+HYP_API void hyp_backend_vm_free(struct hyp_vm *vm, void *ptr, size_t size);
+
+/** hyp_backend_log() - log through the VM's log handler. */
+HYP_API void hyp_backend_log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt,
+			     ...) __attribute__((format(printf, 3, 4)));
+
+HYP_END_DECLS
+
+#endif /* LIBHYP_BACKEND_H */

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Exit callbacks.
+ *
+ * A VMM registers callbacks per VM; they run on the vCPU thread inside hyp_vcpu_run(). Each returns
+ * HYP_HANDLED (the library completes the instruction and the guest resumes without run returning)
+ * or HYP_NOT_HANDLED (the exit is returned to the caller of hyp_vcpu_run(), whatever the callback
+ * filled in stays in the exit record).
+ *
+ * Registration and removal are not allowed while any vCPU of the VM is inside hyp_vcpu_run():
+ * they return -EBUSY then. Register everything before starting vCPU threads.
+ *
+ * Lookup order for an exit: the specific callback (MMIO range, SMCCC range, sysreg), then the
+ * built-in services (PSCI, SMCCC arch calls), then the generic exit callback for the reason, then
+ * the caller.
+ */
+#ifndef LIBHYP_HANDLERS_H
+#define LIBHYP_HANDLERS_H
+
+#include <libhyp/exit.h>
+#include <libhyp/types.h>
+
+HYP_BEGIN_DECLS
+
+/** What a callback did with an exit. */
+enum hyp_handler_result {
+	/** Return the exit to the caller of hyp_vcpu_run(). */
+	HYP_NOT_HANDLED = 0,
+	/** Complete the instruction and resume the guest. */
+	HYP_HANDLED = 1,
+};
+
+/**
+ * hyp_mmio_fn - an MMIO callback.
+ * @vcpu: the vCPU that made the access.
+ * @access: the decoded access; @access->offset is relative to the registered base. For a read,
+ *	    set @access->data.
+ * @opaque: the registration's pointer.
+ */
+typedef enum hyp_handler_result (*hyp_mmio_fn)(struct hyp_vcpu *vcpu,
+					       struct hyp_mmio_access *access, void *opaque);
+
+/**
+ * hyp_vm_add_mmio_handler() - route guest accesses to [@base, @base + @size) to @fn.
+ * @vm: the VM.
+ * @base: the first IPA of the range (any alignment).
+ * @size: the length in bytes (non-zero, must not wrap).
+ * @fn: the callback.
+ * @opaque: passed to @fn.
+ *
+ * Accesses are delivered as the guest made them: an access that straddles the end of the range is
+ * delivered with its full length and an @offset near the end; the callback decides. Ranges should
+ * not overlap mapped memory (accesses to memory never fault, so the callback would never run).
+ *
+ * Return: 0; -EINVAL for NULL @vm/@fn, @size 0 or a wrapping range; -EEXIST if the range overlaps
+ * another MMIO range; -EBUSY; -ENOMEM.
+ */
+HYP_API int hyp_vm_add_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size,
+				    hyp_mmio_fn fn, void *opaque);
+
+/**
+ * hyp_vm_remove_mmio_handler() - remove the MMIO range registered at exactly @base.
+ *
+ * Return: 0; -EINVAL for NULL; -ENOENT if no range starts at @base; -EBUSY.
+ */
+HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base);
+
+/**
+ * hyp_smccc_fn - an SMCCC (HVC/SMC) callback.
+ * @vcpu: the calling vCPU.
+ * @call: the call; set @call->ret[0..3] (pre-set to the NOT_SUPPORTED answer).
+ * @opaque: the registration's pointer.
+ */
+typedef enum hyp_handler_result (*hyp_smccc_fn)(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
+						void *opaque);
+
+/**
+ * hyp_vm_add_smccc_handler() - route SMCCC calls with function IDs in [@first, @last] to @fn.
+ * @vm: the VM.
+ * @conduits: HYP_CONDUIT_HVC, HYP_CONDUIT_SMC or both.
+ * @first: the first function ID (W0 value) of the range.
+ * @last: the last function ID, inclusive (≥ @first).
+ * @fn: the callback.
+ * @opaque: passed to @fn.
+ *
+ * A range may cover function IDs of the built-in services (PSCI, SMCCC_VERSION...): the callback
+ * then overrides them. Calls with a non-zero immediate are not SMCCC calls and never reach these
+ * callbacks (only the generic exit callback and the caller see them).
+ *
+ * Return: 0; -EINVAL for NULL @vm/@fn, @first > @last, or no/unknown conduit bits; -EEXIST if the
+ * range overlaps another SMCCC range on a shared conduit; -EBUSY; -ENOMEM.
+ */
+HYP_API int hyp_vm_add_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint32_t first,
+				     uint32_t last, hyp_smccc_fn fn, void *opaque);
+
+/**
+ * hyp_vm_remove_smccc_handler() - remove the SMCCC range starting at exactly @first on @conduits.
+ *
+ * Return: 0; -EINVAL; -ENOENT if there is none; -EBUSY.
+ */
+HYP_API int hyp_vm_remove_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint32_t first);
+
+/**
+ * hyp_sysreg_fn - a system register trap callback.
+ * @vcpu: the vCPU.
+ * @access: the access; for a read, set @access->value.
+ * @opaque: the registration's pointer.
+ */
+typedef enum hyp_handler_result (*hyp_sysreg_fn)(struct hyp_vcpu *vcpu,
+						 struct hyp_sysreg_access *access, void *opaque);
+
+/**
+ * hyp_vm_add_sysreg_handler() - handle trapped accesses to one system register.
+ * @vm: the VM.
+ * @encoding: HYP_SYSREG(...) of the register.
+ * @fn: the callback.
+ * @opaque: passed to @fn.
+ *
+ * Only registers the backend traps reach callbacks; see HYP_CAP_SYSREG_TRAPS.
+ *
+ * Return: 0; -EINVAL for NULL or a bad encoding; -EEXIST if the register has a callback;
+ * -ENOTSUP if the backend cannot trap system registers; -EBUSY; -ENOMEM.
+ */
+HYP_API int hyp_vm_add_sysreg_handler(struct hyp_vm *vm, uint32_t encoding, hyp_sysreg_fn fn,
+				      void *opaque);
+
+/** hyp_vm_remove_sysreg_handler() - remove a register's callback. Return: 0; -EINVAL; -ENOENT;
+ *  -EBUSY. */
+HYP_API int hyp_vm_remove_sysreg_handler(struct hyp_vm *vm, uint32_t encoding);
+
+/**
+ * hyp_exit_fn - a generic exit callback.
+ * @vcpu: the vCPU.
+ * @exit: the exit record (fill in/out fields as for the caller of hyp_vcpu_run()).
+ * @opaque: the registration's pointer.
+ */
+typedef enum hyp_handler_result (*hyp_exit_fn)(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
+					       void *opaque);
+
+/**
+ * hyp_vm_set_exit_handler() - set the generic callback for one exit reason.
+ * @vm: the VM.
+ * @reason: enum hyp_exit_reason other than HYP_EXIT_NONE and HYP_EXIT_KICKED (a kick always
+ *	    returns to the caller).
+ * @fn: the callback; NULL removes it.
+ * @opaque: passed to @fn.
+ *
+ * Runs for exits of that reason that no specific callback or built-in service handled.
+ *
+ * Return: 0; -EINVAL for NULL @vm or a bad @reason; -EEXIST if @fn is non-NULL and the reason has a
+ * callback already (remove it first); -ENOENT when removing a callback that is not there; -EBUSY.
+ */
+HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reason,
+				    hyp_exit_fn fn, void *opaque);
+
+HYP_END_DECLS
+
+#endif /* LIBHYP_HANDLERS_H */

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual machines: creation, capabilities, guest memory.
+ */
+#ifndef LIBHYP_VM_H
+#define LIBHYP_VM_H
+
+#include <libhyp/log.h>
+#include <libhyp/types.h>
+
+HYP_BEGIN_DECLS
+
+struct hyp_backend_ops;
+
+/**
+ * struct hyp_alloc_ops - where the library gets memory for its own objects (handles, tables).
+ * @alloc: return @size bytes aligned to @align (a power of two ≤ 4096), or NULL.
+ * @free: release a block from @alloc; @size is the size that was asked for.
+ * @opaque: passed to both.
+ *
+ * Hosted builds may leave this out (malloc/free are used). The freestanding build has no heap and
+ * requires it.
+ */
+struct hyp_alloc_ops {
+	void *(*alloc)(void *opaque, size_t size, size_t align);
+	void (*free)(void *opaque, void *ptr, size_t size);
+	void *opaque;
+};
+
+/** Which interrupt controller model the VM gets (struct hyp_vm_config.irqchip). */
+enum hyp_irqchip {
+	/** The backend's own GICv3 if it has one (KVM's in-kernel vGIC), else libhyp's. */
+	HYP_IRQCHIP_AUTO = 0,
+	/** Require the backend's own GICv3; -ENOTSUP if it has none. */
+	HYP_IRQCHIP_BACKEND,
+	/** Require libhyp's emulated GICv3 (lib/vgic). */
+	HYP_IRQCHIP_LIBRARY,
+	/** No interrupt controller: injection calls fail with -ENOTSUP. */
+	HYP_IRQCHIP_NONE,
+};
+
+/** Default guest platform addresses (QEMU virt layout, see ARCHITECTURE.md). */
+#define HYP_DEFAULT_GICD_BASE 0x08000000ull
+#define HYP_DEFAULT_GICR_BASE 0x080a0000ull
+#define HYP_DEFAULT_IPA_BITS 40u
+#define HYP_DEFAULT_MAX_VCPUS 8u
+/** The largest vCPU count any backend supports (GICv3 affinity routing limits this far higher). */
+#define HYP_MAX_VCPUS 512u
+
+/**
+ * struct hyp_vm_config - how to create a VM. Zero-initialise, set @size, fill what you need.
+ * @size: sizeof(struct hyp_vm_config) as the caller compiled it. Lets the struct grow: a library
+ *	  reading an older, smaller struct treats missing fields as 0; a newer, larger struct is
+ *	  accepted if every byte the library does not know is 0 (else -E2BIG).
+ * @backend: "kvm", "el2", "mock", or NULL / "auto" for the first built-in backend usable here
+ *	     (kvm, then el2). The mock is never chosen automatically.
+ * @backend_ops: a backend supplied by the caller (include/libhyp/backend.h); overrides @backend.
+ * @backend_config: backend-specific settings (e.g. struct hyp_mock_config), or NULL; the backend
+ *		    documents its type. Read during hyp_vm_create() only, unless that backend says
+ *		    otherwise.
+ * @alloc: allocator for the library's own objects, or NULL for malloc (hosted only).
+ * @log_fn: log handler active from the start of creation (see hyp_vm_set_log_handler()).
+ * @log_opaque: passed to @log_fn.
+ * @log_priority: the least severe priority passed to @log_fn; 0 means HYP_LOG_WARNING.
+ * @ipa_bits: size of the guest physical address space in bits (32..52); 0 means 40.
+ * @max_vcpus: the most vCPUs this VM will have (1..HYP_MAX_VCPUS); 0 means 8.
+ * @irqchip: enum hyp_irqchip.
+ * @gicd_base: GICv3 distributor IPA (64 KiB); 0 means HYP_DEFAULT_GICD_BASE.
+ * @gicr_base: GICv3 redistributor region IPA (128 KiB per vCPU); 0 means HYP_DEFAULT_GICR_BASE.
+ */
+struct hyp_vm_config {
+	uint32_t size;
+	uint32_t flags;
+	const char *backend;
+	const struct hyp_backend_ops *backend_ops;
+	const void *backend_config;
+	const struct hyp_alloc_ops *alloc;
+	hyp_log_fn log_fn;
+	void *log_opaque;
+	int32_t log_priority;
+	uint32_t ipa_bits;
+	uint32_t max_vcpus;
+	uint32_t irqchip;
+	hyp_ipa_t gicd_base;
+	hyp_ipa_t gicr_base;
+};
+
+/**
+ * hyp_vm_create() - create a virtual machine.
+ * @config: the configuration (read only during the call).
+ * @ret: on success, the new VM. Untouched on failure.
+ *
+ * The VM starts with no memory, no vCPUs and the built-in PSCI/SMCCC services active.
+ *
+ * Return: 0 on success; -EINVAL for a NULL argument, a @size too small for the first version of the
+ * struct, or a field out of range; -E2BIG for a larger struct with unknown non-zero fields;
+ * -ENOENT for an unknown backend name; -ENODEV if no backend can run here (automatic selection) or
+ * the named one cannot; -ENOTSUP if the backend cannot provide what was asked (e.g. @irqchip,
+ * @ipa_bits); -ENOMEM.
+ */
+HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **ret);
+
+/**
+ * hyp_vm_destroy() - destroy a VM and all its vCPUs.
+ * @vm: the VM, or NULL (does nothing).
+ *
+ * No vCPU of @vm may be running. Guest memory is the caller's and is not freed.
+ */
+HYP_API void hyp_vm_destroy(struct hyp_vm *vm);
+
+/** hyp_vm_backend_name() - the name of the backend a VM runs on ("kvm", "mock", ...); NULL if @vm
+ *  is NULL. */
+HYP_API const char *hyp_vm_backend_name(const struct hyp_vm *vm);
+
+/** Capabilities (hyp_vm_query_cap()). Booleans report 1 or 0; the others a number. */
+enum hyp_cap {
+	/** The backend provides its own GICv3 (e.g. KVM's in-kernel vGIC). */
+	HYP_CAP_IRQCHIP_BACKEND = 1,
+	/** The VM has an interrupt controller of either kind; SPI/PPI/SGI injection works. */
+	HYP_CAP_IRQ_INJECTION,
+	/** System-register accesses can trap to hyp_vm_add_sysreg_handler() callbacks. */
+	HYP_CAP_SYSREG_TRAPS,
+	/** HVC calls outside the backend's own services reach SMCCC handlers and exits. */
+	HYP_CAP_SMCCC_HVC_EXITS,
+	/** SMC calls reach SMCCC handlers and exits. */
+	HYP_CAP_SMCCC_SMC_EXITS,
+	/** PSCI calls are answered by libhyp's dispatcher (and so can be overridden by handlers);
+	 *  0 means the backend answers PSCI itself (with the same semantics). */
+	HYP_CAP_PSCI_OVERRIDE,
+	/** hyp_vm_map() accepts read-only regions and guest writes to them exit as MMIO. */
+	HYP_CAP_READONLY_MEM,
+	/** Dirty-page logging. */
+	HYP_CAP_DIRTY_LOG,
+	/** WFI/WFE can be returned to the caller. */
+	HYP_CAP_WFX_EXITS,
+	/** Number: the largest vCPU count for this VM. */
+	HYP_CAP_MAX_VCPUS,
+	/** Number: the VM's IPA size in bits. */
+	HYP_CAP_IPA_BITS,
+	/** Accesses without an instruction syndrome (ISV=0) are reported as HYP_FAULT_NO_SYNDROME
+	 *  exits instead of failing the run. */
+	HYP_CAP_NO_SYNDROME_EXITS,
+	HYP_CAP_COUNT
+};
+
+/**
+ * hyp_vm_query_cap() - ask what a VM's backend can do.
+ * @vm: the VM.
+ * @cap: enum hyp_cap.
+ * @value: receives 1/0 for a boolean capability, or the number.
+ *
+ * Return: 0 and *@value; -EINVAL for NULL arguments or an unknown @cap.
+ */
+HYP_API int hyp_vm_query_cap(const struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value);
+
+/** Guest memory flags (hyp_vm_map()). */
+enum hyp_mem_flags {
+	HYP_MEM_READ = 1u << 0,
+	HYP_MEM_WRITE = 1u << 1,
+	HYP_MEM_EXEC = 1u << 2,
+	/** Shorthands. */
+	HYP_MEM_RWX = HYP_MEM_READ | HYP_MEM_WRITE | HYP_MEM_EXEC,
+	HYP_MEM_RX = HYP_MEM_READ | HYP_MEM_EXEC,
+	HYP_MEM_RO = HYP_MEM_READ,
+};
+
+/** The granule every hyp_vm_map() argument must be aligned to. */
+#define HYP_PAGE_SIZE 4096u
+
+/**
+ * hyp_vm_map() - give the guest memory.
+ * @vm: the VM.
+ * @ipa: guest physical address of the region; HYP_PAGE_SIZE aligned.
+ * @host: the memory backing it (a host virtual address; at EL2 the firmware's address of it);
+ *	  HYP_PAGE_SIZE aligned. The caller keeps ownership and must keep it valid until the region
+ *	  is unmapped or the VM destroyed.
+ * @size: bytes; a non-zero multiple of HYP_PAGE_SIZE.
+ * @flags: HYP_MEM_READ is required; add HYP_MEM_WRITE and/or HYP_MEM_EXEC. Without WRITE the region
+ *	   is read-only: guest writes exit as MMIO (see HYP_CAP_READONLY_MEM).
+ *
+ * Not safe while a vCPU of @vm runs.
+ *
+ * Return: 0; -EINVAL for NULL, misalignment, zero size, unknown flags or missing READ; -ERANGE if
+ * the region does not fit in the IPA space (or wraps); -EEXIST if it overlaps a mapped region;
+ * -ENOTSUP for read-only or non-executable memory on a backend without it; -EBUSY if a vCPU is
+ * running; -ENOMEM or a backend error.
+ */
+HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t size,
+		       uint32_t flags);
+
+/**
+ * hyp_vm_unmap() - remove a region added by hyp_vm_map().
+ * @vm: the VM.
+ * @ipa: the region's IPA, exactly as mapped.
+ * @size: its size, exactly as mapped.
+ *
+ * Return: 0; -EINVAL for a NULL @vm; -ENOENT if no region was mapped with exactly this IPA and size;
+ * -EBUSY if a vCPU is running.
+ */
+HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size);
+
+/**
+ * hyp_vm_write_guest() - copy bytes into guest memory.
+ * @vm: the VM.
+ * @ipa: destination guest physical address.
+ * @src: source bytes.
+ * @len: byte count (0 is allowed).
+ *
+ * The whole range must be mapped RAM (it may span adjacent regions; read-only regions are written
+ * too, this is the VMM's view). Nothing is written unless the whole range is valid.
+ *
+ * Return: 0; -EINVAL for NULL arguments; -EFAULT if any byte is not backed by mapped memory.
+ */
+HYP_API int hyp_vm_write_guest(struct hyp_vm *vm, hyp_ipa_t ipa, const void *src, size_t len);
+
+/**
+ * hyp_vm_read_guest() - copy bytes out of guest memory.
+ *
+ * The counterpart of hyp_vm_write_guest(), with the same rules and errors; @dst is untouched on
+ * failure.
+ */
+HYP_API int hyp_vm_read_guest(const struct hyp_vm *vm, hyp_ipa_t ipa, void *dst, size_t len);
+
+/**
+ * hyp_vm_guest_ptr() - the host address backing a guest range, for zero-copy device models.
+ * @vm: the VM.
+ * @ipa: start of the range.
+ * @len: its length (non-zero); the range must lie within one mapped region.
+ * @writable: require a region the guest may write (device DMA into guest RAM).
+ * @ret: receives the host pointer. Untouched on failure.
+ *
+ * Return: 0; -EINVAL for NULL arguments or @len 0; -EFAULT if the range is not inside one region
+ * (or @writable and the region is read-only).
+ */
+HYP_API int hyp_vm_guest_ptr(const struct hyp_vm *vm, hyp_ipa_t ipa, size_t len, bool writable,
+			     void **ret);
+
+HYP_END_DECLS
+
+#endif /* LIBHYP_VM_H */

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Callback registration. Each table is a sorted array so the exit path can binary-search it;
+ * registration happens rarely and only while no vCPU runs (vm->users), so the exit path reads the
+ * tables without locks.
+ */
+#include "internal.h"
+
+/* Index of the first MMIO range whose last byte is >= @ipa. */
+static uint32_t mmio_lower_bound(const struct hyp_vm *vm, hyp_ipa_t ipa)
+{
+	const struct hyp_mmio_range *r = vm->mmio.data;
+	uint32_t lo = 0, hi = vm->mmio.count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (r[mid].last < ipa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+HYP_API int hyp_vm_add_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size,
+				    hyp_mmio_fn fn, void *opaque)
+{
+	struct hyp_mmio_range range = { .base = base, .last = base + size - 1, .fn = fn,
+					.opaque = opaque };
+	const struct hyp_mmio_range *ranges;
+	uint32_t at;
+	int r;
+
+	if (!vm || !fn || !size || range.last < base)
+		return -EINVAL;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	ranges = vm->mmio.data;
+	at = mmio_lower_bound(vm, base);
+	if (at < vm->mmio.count && ranges[at].base <= range.last)
+		r = -EEXIST;
+	else
+		r = hyp__vec_insert(vm, &vm->mmio, sizeof(range), at, &range,
+				    HYP_MAX_MMIO_RANGES);
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base)
+{
+	const struct hyp_mmio_range *ranges;
+	uint32_t at;
+	int r = -ENOENT;
+
+	if (!vm)
+		return -EINVAL;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	ranges = vm->mmio.data;
+	at = mmio_lower_bound(vm, base);
+	if (at < vm->mmio.count && ranges[at].base == base) {
+		hyp__vec_remove(&vm->mmio, sizeof(*ranges), at);
+		r = 0;
+	}
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+static bool conduits_valid(uint32_t conduits)
+{
+	return conduits && !(conduits & ~(uint32_t)(HYP_CONDUIT_HVC | HYP_CONDUIT_SMC));
+}
+
+HYP_API int hyp_vm_add_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint32_t first,
+				     uint32_t last, hyp_smccc_fn fn, void *opaque)
+{
+	struct hyp_smccc_range range = { .first = first, .last = last, .conduits = conduits,
+					 .fn = fn, .opaque = opaque };
+	const struct hyp_smccc_range *ranges;
+	uint32_t at = 0;
+	int r = 0;
+
+	if (!vm || !fn || first > last || !conduits_valid(conduits))
+		return -EINVAL;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	/* Ranges on different conduits may overlap, so keep it simple: a linear scan, sorted by
+	 * first ID for the lookup. */
+	ranges = vm->smccc.data;
+	for (uint32_t i = 0; i < vm->smccc.count; i++) {
+		if ((ranges[i].conduits & conduits) && ranges[i].first <= last &&
+		    first <= ranges[i].last) {
+			r = -EEXIST;
+			break;
+		}
+		if (ranges[i].first <= first)
+			at = i + 1;
+	}
+	if (!r)
+		r = hyp__vec_insert(vm, &vm->smccc, sizeof(range), at, &range,
+				    HYP_MAX_SMCCC_RANGES);
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+HYP_API int hyp_vm_remove_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint32_t first)
+{
+	const struct hyp_smccc_range *ranges;
+	int r = -ENOENT;
+
+	if (!vm || !conduits_valid(conduits))
+		return -EINVAL;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	ranges = vm->smccc.data;
+	for (uint32_t i = 0; i < vm->smccc.count; i++) {
+		if (ranges[i].first == first && ranges[i].conduits == conduits) {
+			hyp__vec_remove(&vm->smccc, sizeof(*ranges), i);
+			r = 0;
+			break;
+		}
+	}
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+/* Index of the first sysreg handler with encoding >= @encoding. */
+static uint32_t sysreg_lower_bound(const struct hyp_vm *vm, uint32_t encoding)
+{
+	const struct hyp_sysreg_handler *h = vm->sysregs.data;
+	uint32_t lo = 0, hi = vm->sysregs.count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (h[mid].encoding < encoding)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+HYP_API int hyp_vm_add_sysreg_handler(struct hyp_vm *vm, uint32_t encoding, hyp_sysreg_fn fn,
+				      void *opaque)
+{
+	struct hyp_sysreg_handler handler = { .encoding = encoding, .fn = fn, .opaque = opaque };
+	const struct hyp_sysreg_handler *handlers;
+	uint64_t can_trap;
+	uint32_t at;
+	int r;
+
+	if (!vm || !fn || encoding > 0xffff)
+		return -EINVAL;
+	if (hyp_vm_query_cap(vm, HYP_CAP_SYSREG_TRAPS, &can_trap) || !can_trap)
+		return -ENOTSUP;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	handlers = vm->sysregs.data;
+	at = sysreg_lower_bound(vm, encoding);
+	if (at < vm->sysregs.count && handlers[at].encoding == encoding)
+		r = -EEXIST;
+	else
+		r = hyp__vec_insert(vm, &vm->sysregs, sizeof(handler), at, &handler,
+				    HYP_MAX_SYSREG_HANDLERS);
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+HYP_API int hyp_vm_remove_sysreg_handler(struct hyp_vm *vm, uint32_t encoding)
+{
+	const struct hyp_sysreg_handler *handlers;
+	uint32_t at;
+	int r = -ENOENT;
+
+	if (!vm || encoding > 0xffff)
+		return -EINVAL;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	handlers = vm->sysregs.data;
+	at = sysreg_lower_bound(vm, encoding);
+	if (at < vm->sysregs.count && handlers[at].encoding == encoding) {
+		hyp__vec_remove(&vm->sysregs, sizeof(*handlers), at);
+		r = 0;
+	}
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reason,
+				    hyp_exit_fn fn, void *opaque)
+{
+	struct hyp_exit_handler *slot;
+	int r = 0;
+
+	if (!vm || reason <= HYP_EXIT_NONE || reason >= HYP_EXIT_REASON_COUNT ||
+	    reason == HYP_EXIT_KICKED)
+		return -EINVAL;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	slot = &vm->exit_handlers[reason];
+	if (fn && slot->fn)
+		r = -EEXIST;
+	else if (!fn && !slot->fn)
+		r = -ENOENT;
+	else
+		*slot = (struct hyp_exit_handler){ .fn = fn, .opaque = opaque };
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+/* Lookups used by the exit path (lib/run.c). */
+const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa,
+					    uint32_t *hint)
+{
+	const struct hyp_mmio_range *ranges = vm->mmio.data;
+	uint32_t at = *hint;
+
+	/* Device drivers hammer one device at a time: try the last hit before searching. */
+	if (at < vm->mmio.count && ranges[at].base <= ipa && ipa <= ranges[at].last)
+		return &ranges[at];
+	at = mmio_lower_bound(vm, ipa);
+	if (at < vm->mmio.count && ranges[at].base <= ipa) {
+		*hint = at;
+		return &ranges[at];
+	}
+	return NULL;
+}
+
+const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit,
+					      uint32_t function_id)
+{
+	const struct hyp_smccc_range *ranges = vm->smccc.data;
+
+	for (uint32_t i = 0; i < vm->smccc.count && ranges[i].first <= function_id; i++)
+		if ((ranges[i].conduits & conduit) && function_id <= ranges[i].last)
+			return &ranges[i];
+	return NULL;
+}
+
+const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding)
+{
+	const struct hyp_sysreg_handler *handlers = vm->sysregs.data;
+	uint32_t at = sysreg_lower_bound(vm, encoding);
+
+	if (at < vm->sysregs.count && handlers[at].encoding == encoding)
+		return &handlers[at];
+	return NULL;
+}

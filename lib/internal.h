@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal definitions of the core objects. Only the core (the files in lib/) and the built-in backends see
+ * this header; the public API and out-of-tree backends see opaque handles.
+ */
+#ifndef HYP_INTERNAL_H
+#define HYP_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <libhyp/backend.h>
+#include <libhyp/handlers.h>
+#include <libhyp/hyp.h>
+
+#include "hyp_errno.h"
+#include "trap/psci.h"
+#include "trap/trap.h"
+
+/* Internal invariant check: a broken invariant is a library bug, never a caller error. At EL2 it
+ * becomes a trap instruction; hosted builds abort. */
+#if defined(HYP_HOSTED) && HYP_HOSTED
+#include <stdlib.h>
+#define hyp__assert(cond)                                                                          \
+	do {                                                                                       \
+		if (__builtin_expect(!(cond), 0))                                                  \
+			abort();                                                                   \
+	} while (0)
+#else
+#define hyp__assert(cond)                                                                          \
+	do {                                                                                       \
+		if (__builtin_expect(!(cond), 0))                                                  \
+			__builtin_trap();                                                          \
+	} while (0)
+#endif
+
+#define HYP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define hyp__container_of(ptr, type, member)                                                       \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* The most memory regions one VM may have (KVM allows 512 user memslots on arm64). */
+#define HYP_MAX_MEM_REGIONS 512u
+/* Registration limits: keep lookups bounded and the tables small. */
+#define HYP_MAX_MMIO_RANGES 1024u
+#define HYP_MAX_SMCCC_RANGES 256u
+#define HYP_MAX_SYSREG_HANDLERS 1024u
+
+struct hyp_mmio_range {
+	hyp_ipa_t base;
+	uint64_t last; /* inclusive, so a range may end at 2^64 - 1 */
+	hyp_mmio_fn fn;
+	void *opaque;
+};
+
+struct hyp_smccc_range {
+	uint32_t first;
+	uint32_t last;
+	uint32_t conduits;
+	hyp_smccc_fn fn;
+	void *opaque;
+};
+
+struct hyp_sysreg_handler {
+	uint32_t encoding;
+	hyp_sysreg_fn fn;
+	void *opaque;
+};
+
+struct hyp_exit_handler {
+	hyp_exit_fn fn;
+	void *opaque;
+};
+
+/* A growable array of fixed-size elements, allocated through the VM's allocator. */
+struct hyp_vec {
+	void *data;
+	uint32_t count;
+	uint32_t capacity;
+};
+
+/* vm->users: the number of vCPUs inside hyp_vcpu_run(), plus this bit while the configuration
+ * (memory map, handler tables, vCPU set) is being changed. Either excludes the other. */
+#define HYP_VM_RECONFIGURING (1u << 31)
+
+struct hyp_vm {
+	/* A full-size copy of the backend's table: methods past the backend's @size are NULL. */
+	struct hyp_backend_ops ops;
+	struct hyp_alloc_ops alloc;
+	size_t alloc_size;
+
+	hyp_log_fn log_fn;
+	void *log_opaque;
+	int log_priority;
+
+	uint32_t ipa_bits;
+	uint32_t max_vcpus;
+	uint32_t irqchip;
+	hyp_ipa_t gicd_base;
+	hyp_ipa_t gicr_base;
+
+	_Atomic uint32_t users;
+	/* enum hyp_system_event_type once the guest powered off or reset, else 0. */
+	_Atomic uint32_t system_event;
+	uint64_t system_event_data;
+
+	/* vcpus[index], published with release stores so running vCPUs can look peers up. */
+	struct hyp_vcpu *_Atomic *vcpus;
+	struct hyp_psci_platform psci;
+
+	struct hyp_vec regions; /* struct hyp_mem_region, sorted by ipa */
+	struct hyp_vec mmio;    /* struct hyp_mmio_range, sorted by base */
+	struct hyp_vec smccc;   /* struct hyp_smccc_range, sorted by first */
+	struct hyp_vec sysregs; /* struct hyp_sysreg_handler, sorted by encoding */
+	struct hyp_exit_handler exit_handlers[HYP_EXIT_REASON_COUNT];
+
+	void *backend_state;
+};
+
+/* What must happen to the guest before it re-enters after an exit. */
+enum hyp_completion {
+	HYP_COMPLETE_NONE = 0,
+	/* A raw syndrome decoded by lib/trap: finish it on the registered struct hyp_gp_regs. */
+	HYP_COMPLETE_REGS,
+	/* A backend-decoded exit: the backend's vcpu_complete() finishes it. */
+	HYP_COMPLETE_BACKEND,
+};
+
+struct hyp_vcpu {
+	struct hyp_vm *vm;
+	uint32_t index;
+	struct hyp_gp_regs *regs;
+
+	struct hyp_exit exit;
+	struct hyp_trap_info trap_info;
+	uint8_t completion; /* enum hyp_completion */
+	bool pc_moved;
+	uint32_t mmio_hint; /* index of the MMIO range that matched last */
+
+	_Atomic bool running;
+	_Atomic bool kick;
+	struct hyp_psci_cpu psci;
+
+	size_t alloc_size;
+	void *backend_state;
+};
+
+/* lib/alloc.c */
+void *hyp__alloc(struct hyp_vm *vm, size_t size, size_t align);
+void hyp__free(struct hyp_vm *vm, void *ptr, size_t size);
+int hyp__vec_insert(struct hyp_vm *vm, struct hyp_vec *vec, size_t elem_size, uint32_t at,
+		    const void *elem, uint32_t max_count);
+void hyp__vec_remove(struct hyp_vec *vec, size_t elem_size, uint32_t at);
+void hyp__vec_release(struct hyp_vm *vm, struct hyp_vec *vec, size_t elem_size);
+#if defined(HYP_HOSTED) && HYP_HOSTED
+extern const struct hyp_alloc_ops hyp__malloc_ops;
+#endif
+
+/* lib/log.c */
+void hyp__log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define hyp__err(vm, ...) hyp__log(vm, HYP_LOG_ERROR, __VA_ARGS__)
+#define hyp__warn(vm, ...) hyp__log(vm, HYP_LOG_WARNING, __VA_ARGS__)
+#define hyp__dbg(vm, ...) hyp__log(vm, HYP_LOG_DEBUG, __VA_ARGS__)
+
+/* lib/vm.c */
+bool hyp__vm_reconfigure_begin(struct hyp_vm *vm);
+void hyp__vm_reconfigure_end(struct hyp_vm *vm);
+struct hyp_vcpu *hyp__vm_vcpu(const struct hyp_vm *vm, uint32_t index);
+int hyp__copy_sized_config(void *dst, size_t dst_size, size_t min_size, const void *src,
+			   uint32_t src_size);
+
+/* lib/vcpu.c: inject an EL1 exception on a backend that keeps registers in memory, using
+ * lib/trap and the backend's sysreg accessors. */
+int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr);
+
+/* lib/memory.c */
+const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ipa);
+
+/* lib/handlers.c: exit-path lookups. */
+const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa,
+					    uint32_t *hint);
+const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit,
+					      uint32_t function_id);
+const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding);
+
+/* lib/run.c */
+void hyp__vm_signal_system_event(struct hyp_vm *vm, uint32_t type, uint64_t data);
+
+/* lib/platform.c: a polite busy-wait step (sched_yield hosted, YIELD at EL2). */
+void hyp__cpu_relax(void);
+
+/* lib/backend/builtin.c: the backends compiled into this library. */
+const struct hyp_backend_ops *hyp__builtin_backend(const char *name);
+const struct hyp_backend_ops *hyp__builtin_backend_auto(void);
+
+#endif /* HYP_INTERNAL_H */

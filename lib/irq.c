@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Interrupt injection: validate INTIDs once here, then hand over to the backend's GIC. */
+#include "internal.h"
+
+static int inject(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
+		  uint32_t intid, bool level)
+{
+	if (vm->irqchip == HYP_IRQCHIP_NONE || !vm->ops.inject_irq)
+		return -ENOTSUP;
+	return vm->ops.inject_irq(vm, vcpu, kind, intid, level);
+}
+
+HYP_API int hyp_vm_set_spi(struct hyp_vm *vm, uint32_t intid, bool level)
+{
+	if (!vm || intid < HYP_INTID_SPI_BASE || intid > HYP_INTID_MAX_SPI)
+		return -EINVAL;
+	return inject(vm, NULL, HYP_BACKEND_IRQ_SPI, intid, level);
+}
+
+HYP_API int hyp_vcpu_set_ppi(struct hyp_vcpu *vcpu, uint32_t intid, bool level)
+{
+	if (!vcpu || intid < HYP_INTID_PPI_BASE || intid >= HYP_INTID_SPI_BASE)
+		return -EINVAL;
+	return inject(vcpu->vm, vcpu, HYP_BACKEND_IRQ_PPI, intid, level);
+}
+
+HYP_API int hyp_vcpu_raise_sgi(struct hyp_vcpu *vcpu, uint32_t intid)
+{
+	if (!vcpu || intid >= HYP_INTID_PPI_BASE)
+		return -EINVAL;
+	return inject(vcpu->vm, vcpu, HYP_BACKEND_IRQ_SGI, intid, true);
+}

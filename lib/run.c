@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The exit path: enter the guest, decode the exit, dispatch it to a callback or built-in service,
+ * complete the trapped instruction, and go round again until an exit the caller must see.
+ *
+ * This loop is the hot path every backend shares: it does no allocation, takes no locks and
+ * touches only the vCPU, its VM's lookup tables and the exit record.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static bool vm_run_begin(struct hyp_vm *vm)
+{
+	if (atomic_fetch_add(&vm->users, 1) & HYP_VM_RECONFIGURING) {
+		atomic_fetch_sub(&vm->users, 1);
+		return false;
+	}
+	return true;
+}
+
+static void vm_run_end(struct hyp_vm *vm)
+{
+	atomic_fetch_sub(&vm->users, 1);
+}
+
+void hyp__vm_signal_system_event(struct hyp_vm *vm, uint32_t type, uint64_t data)
+{
+	uint32_t none = 0;
+
+	/* The first event wins; a SYSTEM_RESET racing a SYSTEM_OFF on another vCPU is lost. */
+	if (!atomic_compare_exchange_strong(&vm->system_event, &none, type))
+		return;
+	vm->system_event_data = data;
+	/* Every other vCPU must leave the guest and report the event too. */
+	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+		struct hyp_vcpu *vcpu = hyp__vm_vcpu(vm, i);
+
+		if (!vcpu)
+			continue;
+		if (vm->ops.vcpu_kick)
+			vm->ops.vcpu_kick(vcpu);
+		if (vm->ops.vcpu_wake)
+			vm->ops.vcpu_wake(vcpu);
+	}
+}
+
+static void report_system_event(struct hyp_vcpu *vcpu)
+{
+	struct hyp_exit *exit = &vcpu->exit;
+
+	memset(exit, 0, sizeof(*exit));
+	exit->reason = HYP_EXIT_SYSTEM_EVENT;
+	exit->vcpu_index = vcpu->index;
+	exit->system_event.type = atomic_load(&vcpu->vm->system_event);
+	exit->system_event.data = vcpu->vm->system_event_data;
+	vcpu->completion = HYP_COMPLETE_NONE;
+}
+
+static void report_kick(struct hyp_vcpu *vcpu)
+{
+	struct hyp_exit *exit = &vcpu->exit;
+
+	atomic_store(&vcpu->kick, false);
+	memset(exit, 0, sizeof(*exit));
+	exit->reason = HYP_EXIT_KICKED;
+	exit->vcpu_index = vcpu->index;
+}
+
+static int complete_exit(struct hyp_vcpu *vcpu)
+{
+	int r = 0;
+
+	switch (vcpu->completion) {
+	case HYP_COMPLETE_REGS:
+		hyp_trap_complete(&vcpu->exit, &vcpu->trap_info, vcpu->regs, !vcpu->pc_moved);
+		break;
+	case HYP_COMPLETE_BACKEND:
+		r = vcpu->vm->ops.vcpu_complete(vcpu, &vcpu->exit, !vcpu->pc_moved);
+		break;
+	default:
+		break;
+	}
+	vcpu->completion = HYP_COMPLETE_NONE;
+	vcpu->pc_moved = false;
+	return r;
+}
+
+/* PSCI CPU_ON published an entry point for us: restart in the architected reset state there
+ * (PSCI 1.1 section 6.4: EL1h... MMU off, X0 = context_id). */
+static int start_at_entry(struct hyp_vcpu *vcpu, uint64_t entry, uint64_t context_id)
+{
+	const struct hyp_backend_ops *ops = &vcpu->vm->ops;
+	int r = 0;
+
+	if (ops->vcpu_reset)
+		r = ops->vcpu_reset(vcpu);
+	else if (vcpu->regs)
+		memset(vcpu->regs, 0, sizeof(*vcpu->regs));
+	if (!r)
+		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PSTATE, HYP_PSTATE_EL1H_DAIF);
+	if (!r)
+		r = hyp_vcpu_set_reg(vcpu, HYP_REG_X0, context_id);
+	if (!r)
+		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC, entry);
+	vcpu->completion = HYP_COMPLETE_NONE;
+	vcpu->pc_moved = false;
+	return r;
+}
+
+static void wait_until_powered_on(struct hyp_vcpu *vcpu)
+{
+	if (vcpu->vm->ops.vcpu_wait) {
+		vcpu->vm->ops.vcpu_wait(vcpu);
+		return;
+	}
+	while (!hyp_backend_vcpu_should_wake(vcpu))
+		hyp__cpu_relax();
+}
+
+static enum hyp_handler_result call_exit_handler(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[exit->reason];
+
+	return h->fn ? h->fn(vcpu, exit, h->opaque) : HYP_NOT_HANDLED;
+}
+
+static enum hyp_handler_result dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	const struct hyp_mmio_range *range;
+
+	range = hyp__mmio_find(vcpu->vm, exit->mmio.ipa, &vcpu->mmio_hint);
+	if (!range) {
+		exit->mmio.offset = exit->mmio.ipa;
+		return call_exit_handler(vcpu, exit);
+	}
+	exit->mmio.offset = exit->mmio.ipa - range->base;
+	if (range->fn(vcpu, &exit->mmio, range->opaque) == HYP_HANDLED)
+		return HYP_HANDLED;
+	/* Returned to the caller: offsets there are absolute, like any unclaimed access. */
+	exit->mmio.offset = exit->mmio.ipa;
+	return HYP_NOT_HANDLED;
+}
+
+static struct hyp_vcpu *vcpu_of_psci(struct hyp_psci_cpu *cpu)
+{
+	return hyp__container_of(cpu, struct hyp_vcpu, psci);
+}
+
+static enum hyp_handler_result builtin_smccc(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
+					     bool *answered)
+{
+	struct hyp_vm *vm = vcpu->vm;
+	struct hyp_psci_action action = { .kind = HYP_PSCI_ACTION_NONE };
+	struct hyp_vcpu *target;
+
+	*answered = hyp_smccc_builtin_call(&vm->psci, &vcpu->psci, &exit->smccc, &action);
+	if (!*answered)
+		return HYP_NOT_HANDLED;
+	switch (action.kind) {
+	case HYP_PSCI_ACTION_CPU_ON:
+		target = vcpu_of_psci(action.target);
+		if (vm->ops.vcpu_wake)
+			vm->ops.vcpu_wake(target);
+		break;
+	case HYP_PSCI_ACTION_SYSTEM_OFF:
+		hyp__vm_signal_system_event(vm, HYP_SYSTEM_EVENT_OFF, 0);
+		report_system_event(vcpu);
+		return HYP_NOT_HANDLED;
+	case HYP_PSCI_ACTION_SYSTEM_RESET:
+		hyp__vm_signal_system_event(vm, HYP_SYSTEM_EVENT_RESET, action.reset_type);
+		report_system_event(vcpu);
+		return HYP_NOT_HANDLED;
+	default:
+		/* CPU_OFF: the run loop sees the OFF state and waits. CPU_SUSPEND: standby may end
+		 * at once (PSCI 1.1 section 5.4.2: a wakeup can happen at any time). */
+		break;
+	}
+	return HYP_HANDLED;
+}
+
+static enum hyp_handler_result dispatch_smccc(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	struct hyp_smccc_call *call = &exit->smccc;
+
+	/* An HVC/SMC with a non-zero immediate is not an SMCCC call (SMCCC 1.1 section 2.1): only
+	 * the generic handler and the caller may interpret it. */
+	if (call->imm == 0) {
+		const struct hyp_smccc_range *range;
+
+		range = hyp__smccc_find(vcpu->vm, call->conduit, call->function_id);
+		if (range)
+			return range->fn(vcpu, call, range->opaque);
+		if (!(vcpu->vm->ops.flags & HYP_BACKEND_OWN_PSCI)) {
+			enum hyp_handler_result result;
+			bool answered;
+
+			result = builtin_smccc(vcpu, exit, &answered);
+			if (answered)
+				return result;
+		}
+	}
+	return call_exit_handler(vcpu, exit);
+}
+
+static enum hyp_handler_result dispatch_sysreg(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	const struct hyp_sysreg_handler *h = hyp__sysreg_find(vcpu->vm, exit->sysreg.encoding);
+
+	if (h)
+		return h->fn(vcpu, &exit->sysreg, h->opaque);
+	return call_exit_handler(vcpu, exit);
+}
+
+static enum hyp_handler_result dispatch(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	switch (exit->reason) {
+	case HYP_EXIT_MMIO:
+		return dispatch_mmio(vcpu, exit);
+	case HYP_EXIT_SMCCC:
+		return dispatch_smccc(vcpu, exit);
+	case HYP_EXIT_SYSREG:
+		return dispatch_sysreg(vcpu, exit);
+	case HYP_EXIT_KICKED:
+	case HYP_EXIT_SYSTEM_EVENT:
+		/* Always the caller's: a VMM must be able to stop a guest. */
+		return HYP_NOT_HANDLED;
+	default:
+		return call_exit_handler(vcpu, exit);
+	}
+}
+
+/* A raw syndrome from the backend: decode it with lib/trap and read its register operands. */
+static int decode_raw_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	if (!vcpu->regs) {
+		hyp__err(vcpu->vm, "backend %s reported a raw exit without a register file",
+			 vcpu->vm->ops.name);
+		return -EPROTO;
+	}
+	hyp_trap_decode(&exit->raw, exit, &vcpu->trap_info);
+	hyp_trap_load_operands(exit, vcpu->regs);
+	vcpu->completion = HYP_COMPLETE_REGS;
+	return 0;
+}
+
+static int run_loop(struct hyp_vcpu *vcpu)
+{
+	struct hyp_vm *vm = vcpu->vm;
+	struct hyp_exit *exit = &vcpu->exit;
+	bool vm_owns_psci = !(vm->ops.flags & HYP_BACKEND_OWN_PSCI);
+	uint64_t entry, context_id;
+	int r;
+
+	r = complete_exit(vcpu);
+	if (r)
+		return r;
+	for (;;) {
+		if (atomic_load_explicit(&vm->system_event, memory_order_acquire)) {
+			report_system_event(vcpu);
+			return 0;
+		}
+		if (atomic_load_explicit(&vcpu->kick, memory_order_relaxed)) {
+			report_kick(vcpu);
+			return 0;
+		}
+		if (vm_owns_psci) {
+			if (hyp_psci_claim_start(&vcpu->psci, &entry, &context_id)) {
+				r = start_at_entry(vcpu, entry, context_id);
+				if (r)
+					return r;
+			}
+			if (!hyp_psci_is_on(&vcpu->psci)) {
+				wait_until_powered_on(vcpu);
+				continue;
+			}
+		}
+
+		exit->reason = HYP_EXIT_NONE;
+		exit->raw.valid = 0;
+		r = vm->ops.vcpu_enter(vcpu, exit);
+		if (r)
+			return r;
+		exit->vcpu_index = vcpu->index;
+		if (exit->reason == HYP_EXIT_NONE) {
+			r = decode_raw_exit(vcpu, exit);
+			if (r)
+				return r;
+		} else if (exit->reason == HYP_EXIT_KICKED) {
+			report_kick(vcpu);
+			return 0;
+		} else if (exit->reason >= HYP_EXIT_REASON_COUNT) {
+			hyp__err(vm, "backend %s reported exit reason %u", vm->ops.name,
+				 exit->reason);
+			return -EPROTO;
+		} else {
+			vcpu->completion = vm->ops.vcpu_complete ? HYP_COMPLETE_BACKEND
+								 : HYP_COMPLETE_NONE;
+		}
+
+		if (dispatch(vcpu, exit) != HYP_HANDLED)
+			return 0;
+		r = complete_exit(vcpu);
+		if (r)
+			return r;
+	}
+}
+
+HYP_API int hyp_vcpu_run(struct hyp_vcpu *vcpu)
+{
+	int r;
+
+	if (!vcpu)
+		return -EINVAL;
+	if (atomic_exchange(&vcpu->running, true))
+		return -EBUSY;
+	if (!vm_run_begin(vcpu->vm)) {
+		atomic_store(&vcpu->running, false);
+		return -EBUSY;
+	}
+	r = run_loop(vcpu);
+	vm_run_end(vcpu->vm);
+	atomic_store(&vcpu->running, false);
+	return r;
+}

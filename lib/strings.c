@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* Names and messages: hyp_strerror(), hyp_exit_reason_name(), the version. */
+#include "internal.h"
+
+#include <libhyp/version.h>
+
+struct errno_name {
+	int err;
+	const char *text;
+};
+
+/* Our own texts: the freestanding build has no strerror(), and the hosted one may be localised
+ * or not async-signal-safe. */
+static const struct errno_name errno_names[] = {
+	{ 0, "Success" },
+	{ EPERM, "Operation not permitted" },
+	{ ENOENT, "No such object" },
+	{ EINTR, "Interrupted" },
+	{ EIO, "Input/output error" },
+	{ E2BIG, "Structure has unknown non-zero fields (newer than this library)" },
+	{ EAGAIN, "Try again" },
+	{ ENOMEM, "Out of memory" },
+	{ EFAULT, "Address not backed by guest memory" },
+	{ EBUSY, "Busy: a vCPU is running or the VM is being reconfigured" },
+	{ EEXIST, "Already exists or overlaps an existing object" },
+	{ ENODEV, "No usable hypervisor backend" },
+	{ EINVAL, "Invalid argument" },
+	{ ENOSPC, "No space left in a fixed-size table" },
+	{ ERANGE, "Out of range" },
+	{ EDEADLK, "Would deadlock" },
+	{ ENOSYS, "Function not implemented" },
+	{ ENODATA, "No more data (mock script exhausted)" },
+	{ EPROTO, "Backend protocol error" },
+	{ EOVERFLOW, "Value too large" },
+	{ ENOTSUP, "Not supported by this backend" },
+	{ ESHUTDOWN, "The VM has shut down" },
+	{ ETIMEDOUT, "Timed out" },
+};
+
+HYP_API const char *hyp_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	for (size_t i = 0; i < HYP_ARRAY_SIZE(errno_names); i++)
+		if (errno_names[i].err == err)
+			return errno_names[i].text;
+	return "Unknown error";
+}
+
+static const char *const exit_reason_names[HYP_EXIT_REASON_COUNT] = {
+	[HYP_EXIT_NONE] = "none",
+	[HYP_EXIT_MMIO] = "mmio",
+	[HYP_EXIT_SMCCC] = "smccc",
+	[HYP_EXIT_SYSREG] = "sysreg",
+	[HYP_EXIT_WFX] = "wfx",
+	[HYP_EXIT_MEM_FAULT] = "mem-fault",
+	[HYP_EXIT_SYSTEM_EVENT] = "system-event",
+	[HYP_EXIT_KICKED] = "kicked",
+	[HYP_EXIT_DEBUG] = "debug",
+	[HYP_EXIT_EXCEPTION] = "exception",
+};
+
+HYP_API const char *hyp_exit_reason_name(uint32_t reason)
+{
+	if (reason >= HYP_EXIT_REASON_COUNT)
+		return "invalid";
+	return exit_reason_names[reason];
+}
+
+#define HYP_STR2(x) #x
+#define HYP_STR(x) HYP_STR2(x)
+
+HYP_API uint32_t hyp_version(void)
+{
+	return HYP_VERSION;
+}
+
+HYP_API const char *hyp_version_string(void)
+{
+	return HYP_STR(HYP_VERSION_MAJOR) "." HYP_STR(HYP_VERSION_MINOR) "." HYP_STR(
+		HYP_VERSION_MICRO);
+}

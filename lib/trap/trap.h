@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/trap: pure decoding of guest traps and completion of trapped instructions.
+ *
+ * Nothing here touches hardware or a backend: every function is a function of the syndrome
+ * registers and a struct hyp_gp_regs, so the unit tests feed it architectural values and the EL2
+ * backend runs it unchanged.
+ */
+#ifndef HYP_TRAP_TRAP_H
+#define HYP_TRAP_TRAP_H
+
+#include <libhyp/backend.h>
+#include <libhyp/exit.h>
+
+/* ESR_ELx.EC values a lower-EL AArch64 guest can cause (Arm ARM D24.2.40, ESR_EL2). */
+enum hyp_ec {
+	HYP_EC_UNKNOWN = 0x00,
+	HYP_EC_WFX = 0x01,
+	HYP_EC_CP15_32 = 0x03,
+	HYP_EC_CP15_64 = 0x04,
+	HYP_EC_CP14_MR = 0x05,
+	HYP_EC_CP14_LS = 0x06,
+	HYP_EC_FP_ASIMD = 0x07,
+	HYP_EC_CP10_ID = 0x08,
+	HYP_EC_PAC = 0x09,
+	HYP_EC_LS64 = 0x0a,
+	HYP_EC_CP14_64 = 0x0c,
+	HYP_EC_BTI = 0x0d,
+	HYP_EC_ILLEGAL_STATE = 0x0e,
+	HYP_EC_SVC32 = 0x11,
+	HYP_EC_HVC32 = 0x12,
+	HYP_EC_SMC32 = 0x13,
+	HYP_EC_SVC64 = 0x15,
+	HYP_EC_HVC64 = 0x16,
+	HYP_EC_SMC64 = 0x17,
+	HYP_EC_SYS64 = 0x18,
+	HYP_EC_SVE = 0x19,
+	HYP_EC_ERET = 0x1a,
+	HYP_EC_FPAC = 0x1c,
+	HYP_EC_SME = 0x1d,
+	HYP_EC_IABT_LOW = 0x20,
+	HYP_EC_IABT_CUR = 0x21,
+	HYP_EC_PC_ALIGN = 0x22,
+	HYP_EC_DABT_LOW = 0x24,
+	HYP_EC_DABT_CUR = 0x25,
+	HYP_EC_SP_ALIGN = 0x26,
+	HYP_EC_FP32 = 0x28,
+	HYP_EC_FP64 = 0x2c,
+	HYP_EC_SERROR = 0x2f,
+	HYP_EC_BREAKPT_LOW = 0x30,
+	HYP_EC_BREAKPT_CUR = 0x31,
+	HYP_EC_SOFTSTP_LOW = 0x32,
+	HYP_EC_SOFTSTP_CUR = 0x33,
+	HYP_EC_WATCHPT_LOW = 0x34,
+	HYP_EC_WATCHPT_CUR = 0x35,
+	HYP_EC_BKPT32 = 0x38,
+	HYP_EC_VECTOR32 = 0x3a,
+	HYP_EC_BRK64 = 0x3c,
+};
+
+#define HYP_ESR_EC(esr) ((uint32_t)(((esr) >> 26) & 0x3f))
+#define HYP_ESR_IL(esr) ((uint32_t)(((esr) >> 25) & 1))
+#define HYP_ESR_ISS(esr) ((uint32_t)((esr) & 0x1ffffff))
+
+/**
+ * struct hyp_dabt_iss - ESR_EL2.ISS of a data abort (EC 0x24/0x25), field by field.
+ * Names as the Arm ARM spells them. @sas is the raw field (0..3 = byte..doubleword).
+ */
+struct hyp_dabt_iss {
+	bool isv;
+	uint8_t sas;
+	bool sse;
+	uint8_t srt;
+	bool sf;
+	bool ar;
+	bool vncr;
+	bool fnv;
+	bool ea;
+	bool cm;
+	bool s1ptw;
+	bool wnr;
+	uint8_t dfsc;
+};
+
+/** hyp_trap_decode_dabt_iss() - split a data-abort ISS into its fields. */
+void hyp_trap_decode_dabt_iss(uint32_t iss, struct hyp_dabt_iss *out);
+
+/**
+ * hyp_trap_fault_ipa() - the faulting IPA of a stage-2 abort.
+ * HPFAR_EL2.FIPA (bits [43:4], IPA[51:12]) gives the page; FAR_EL2[11:0] the offset in it.
+ */
+hyp_ipa_t hyp_trap_fault_ipa(uint64_t hpfar, uint64_t far);
+
+/**
+ * struct hyp_trap_info - what decoding tells the completion step.
+ * @pc_advance: bytes to add to the PC when the trapped instruction completes (4 for A64
+ *		instructions that trap before executing: MMIO, MSR/MRS, WFx, trapped SMC; 0 for
+ *		HVC, whose preferred return address is already the next instruction).
+ */
+struct hyp_trap_info {
+	uint8_t pc_advance;
+};
+
+/**
+ * hyp_trap_decode() - turn a raw syndrome into a decoded exit.
+ * @raw: ESR/FAR/HPFAR as the hardware reported them (raw->valid says which are meaningful).
+ * @exit: receives reason and the union member; exit->raw is set from @raw. Register-sourced fields
+ *	  (MMIO write data, MSR value, SMCCC args) are left 0: see hyp_trap_load_operands().
+ * @info: receives completion information.
+ *
+ * Pure function. Handles every EC; anything without a decoded view becomes HYP_EXIT_EXCEPTION
+ * (or HYP_EXIT_DEBUG for debug ECs).
+ */
+void hyp_trap_decode(const struct hyp_syndrome *raw, struct hyp_exit *exit,
+		     struct hyp_trap_info *info);
+
+/**
+ * hyp_trap_load_operands() - fill the register-sourced fields of a decoded exit.
+ * MMIO write data from Rt truncated to the access size (0 for XZR/WZR); MSR value from Rt (0 for
+ * XZR); SMCCC: function ID from W0, args from X1..X7 (truncated to 32 bits for SMC32/HVC32 function
+ * IDs, bit 30 clear), ret[] pre-set to {NOT_SUPPORTED, X1, X2, X3}.
+ */
+void hyp_trap_load_operands(struct hyp_exit *exit, const struct hyp_gp_regs *regs);
+
+/**
+ * hyp_trap_mmio_read_value() - the 64-bit value an MMIO load puts in its destination register:
+ * @data truncated to @len bytes, then sign-extended (to 32 bits for a W destination, 64 for X) if
+ * the load sign-extends, and zero-extended to 64 bits.
+ */
+uint64_t hyp_trap_mmio_read_value(const struct hyp_mmio_access *access);
+
+/**
+ * hyp_trap_complete() - finish a decoded exit on the guest's registers.
+ * @exit: the exit, with in/out fields as the caller/callback left them.
+ * @info: from hyp_trap_decode().
+ * @regs: the guest's registers.
+ * @advance_pc: false if the caller moved the PC since the exit (then the PC is left alone).
+ *
+ * MMIO read: Rt (unless XZR) gets hyp_trap_mmio_read_value(). MRS: Rt gets the value. SMCCC: X0..X3
+ * get ret[]. Then PC += info->pc_advance if @advance_pc. Other reasons: PC advance only when the
+ * decoder said so.
+ */
+void hyp_trap_complete(const struct hyp_exit *exit, const struct hyp_trap_info *info,
+		       struct hyp_gp_regs *regs, bool advance_pc);
+
+/**
+ * struct hyp_el1_sysregs - the EL1 registers exception injection reads and writes.
+ */
+struct hyp_el1_sysregs {
+	uint64_t vbar_el1;
+	uint64_t elr_el1;
+	uint64_t spsr_el1;
+	uint64_t esr_el1;
+	uint64_t far_el1;
+};
+
+/**
+ * hyp_trap_inject_sync() - take a synchronous exception to EL1 as the hardware would.
+ * @regs: guest registers (PC = the faulting instruction, PSTATE = the current state).
+ * @el1: EL1 registers, updated: ELR_EL1 = PC, SPSR_EL1 = PSTATE, ESR_EL1 = @esr, FAR_EL1 = @far if
+ *	 @far_valid.
+ * @esr: the syndrome to report (EC, IL, ISS).
+ * @far: the fault address.
+ * @far_valid: set FAR_EL1.
+ *
+ * The vector is VBAR_EL1 + 0x000/0x200/0x400 for "current EL with SP_EL0", "current EL with
+ * SP_ELx", "lower EL using AArch64" (Arm ARM D1.10.2). PSTATE becomes EL1h with DAIF masked.
+ */
+void hyp_trap_inject_sync(struct hyp_gp_regs *regs, struct hyp_el1_sysregs *el1, uint64_t esr,
+			  uint64_t far, bool far_valid);
+
+/** hyp_trap_undef_esr() / hyp_trap_ext_abort_esr() - ESR values for injected exceptions. */
+uint64_t hyp_trap_undef_esr(void);
+uint64_t hyp_trap_ext_abort_esr(bool is_data, bool is_write, bool from_lower_el);
+
+#endif /* HYP_TRAP_TRAP_H */

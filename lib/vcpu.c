@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* vCPU objects: creation, register access, kicks, exception injection. */
+#include <string.h>
+
+#include "internal.h"
+
+/* MPIDR_EL1 affinity fields: Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
+#define HYP_MPIDR_AFF_MASK 0xff00ffffffull
+
+/* The default affinity for a vCPU index, the layout KVM uses (Aff0 holds 16 CPUs, as GICv3's
+ * ICC_SGI1R_EL1.TargetList can address 16 CPUs per Aff1 cluster). */
+static uint64_t default_mpidr(uint32_t index)
+{
+	return (uint64_t)(index & 0xf) | ((uint64_t)((index >> 4) & 0xff) << 8) |
+	       ((uint64_t)((index >> 12) & 0xff) << 16);
+}
+
+static bool mpidr_taken(const struct hyp_vm *vm, uint64_t mpidr)
+{
+	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+		const struct hyp_vcpu *other = hyp__vm_vcpu(vm, i);
+
+		if (other && other->psci.mpidr == mpidr)
+			return true;
+	}
+	return false;
+}
+
+HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *config,
+			    struct hyp_vcpu **ret)
+{
+	struct hyp_vcpu_config cfg = { .size = sizeof(cfg) };
+	size_t state_offset, total;
+	struct hyp_vcpu *vcpu, *expected = NULL;
+	uint32_t power;
+	int r;
+
+	if (!vm || !ret)
+		return -EINVAL;
+	if (config) {
+		r = hyp__copy_sized_config(&cfg, sizeof(cfg),
+					   offsetof(struct hyp_vcpu_config, mpidr) +
+						   sizeof(cfg.mpidr),
+					   config, config->size);
+		if (r)
+			return r;
+	} else {
+		while (cfg.index < vm->max_vcpus && hyp__vm_vcpu(vm, cfg.index))
+			cfg.index++;
+	}
+	if (cfg.index >= vm->max_vcpus || cfg.power > HYP_VCPU_POWER_OFF || cfg.reserved ||
+	    (cfg.mpidr & ~HYP_MPIDR_AFF_MASK))
+		return -EINVAL;
+	if (!cfg.mpidr)
+		cfg.mpidr = default_mpidr(cfg.index);
+	if (hyp__vm_vcpu(vm, cfg.index) || mpidr_taken(vm, cfg.mpidr))
+		return -EEXIST;
+	power = cfg.power;
+	if (power == HYP_VCPU_POWER_DEFAULT)
+		power = cfg.index == 0 ? HYP_VCPU_POWER_ON : HYP_VCPU_POWER_OFF;
+
+	state_offset = (sizeof(*vcpu) + 15) & ~(size_t)15;
+	total = state_offset + vm->ops.vcpu_state_size;
+	vcpu = hyp__alloc(vm, total, 16);
+	if (!vcpu)
+		return -ENOMEM;
+	vcpu->vm = vm;
+	vcpu->index = cfg.index;
+	vcpu->alloc_size = total;
+	vcpu->backend_state = (char *)vcpu + state_offset;
+	vcpu->exit.vcpu_index = cfg.index;
+	vcpu->psci.mpidr = cfg.mpidr;
+	atomic_init(&vcpu->psci.state,
+		    power == HYP_VCPU_POWER_ON ? HYP_PSCI_POWER_ON : HYP_PSCI_POWER_OFF);
+
+	r = vm->ops.vcpu_init(vcpu);
+	if (r) {
+		hyp__err(vm, "vCPU %u: backend init failed: %s", cfg.index, hyp_strerror(r));
+		hyp__free(vm, vcpu, total);
+		return r;
+	}
+	/* Publish last, and only if nobody took the index meanwhile. */
+	if (!atomic_compare_exchange_strong_explicit(&vm->vcpus[cfg.index], &expected, vcpu,
+						     memory_order_release, memory_order_relaxed)) {
+		if (vm->ops.vcpu_destroy)
+			vm->ops.vcpu_destroy(vcpu);
+		hyp__free(vm, vcpu, total);
+		return -EEXIST;
+	}
+	*ret = vcpu;
+	return 0;
+}
+
+HYP_API void hyp_vcpu_destroy(struct hyp_vcpu *vcpu)
+{
+	struct hyp_vm *vm;
+
+	if (!vcpu)
+		return;
+	vm = vcpu->vm;
+	atomic_store_explicit(&vm->vcpus[vcpu->index], NULL, memory_order_release);
+	if (vm->ops.vcpu_destroy)
+		vm->ops.vcpu_destroy(vcpu);
+	hyp__free(vm, vcpu, vcpu->alloc_size);
+}
+
+HYP_API uint32_t hyp_vcpu_index(const struct hyp_vcpu *vcpu)
+{
+	return vcpu ? vcpu->index : 0;
+}
+
+HYP_API struct hyp_vm *hyp_vcpu_vm(const struct hyp_vcpu *vcpu)
+{
+	return vcpu ? vcpu->vm : NULL;
+}
+
+/* Registers the core serves from the backend's in-memory register file. */
+static uint64_t *gp_reg_slot(struct hyp_vcpu *vcpu, enum hyp_reg reg)
+{
+	struct hyp_gp_regs *regs = vcpu->regs;
+
+	if (!regs)
+		return NULL;
+	if (reg <= HYP_REG_X30)
+		return &regs->x[reg];
+	switch (reg) {
+	case HYP_REG_SP_EL0:
+		return &regs->sp_el0;
+	case HYP_REG_PC:
+		return &regs->pc;
+	case HYP_REG_PSTATE:
+		return &regs->pstate;
+	default:
+		return NULL;
+	}
+}
+
+HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
+{
+	uint64_t *slot;
+
+	if (!vcpu || !value || (unsigned)reg >= HYP_REG_COUNT)
+		return -EINVAL;
+	slot = gp_reg_slot(vcpu, reg);
+	if (slot) {
+		*value = *slot;
+		return 0;
+	}
+	if (!vcpu->vm->ops.vcpu_get_reg)
+		return -ENOTSUP;
+	return vcpu->vm->ops.vcpu_get_reg(vcpu, reg, value);
+}
+
+HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
+{
+	uint64_t *slot;
+	int r;
+
+	if (!vcpu || (unsigned)reg >= HYP_REG_COUNT)
+		return -EINVAL;
+	slot = gp_reg_slot(vcpu, reg);
+	if (slot) {
+		*slot = value;
+		r = 0;
+	} else if (!vcpu->vm->ops.vcpu_set_reg) {
+		return -ENOTSUP;
+	} else {
+		r = vcpu->vm->ops.vcpu_set_reg(vcpu, reg, value);
+	}
+	/* The caller redirected the guest: do not also step over the trapped instruction. */
+	if (!r && reg == HYP_REG_PC)
+		vcpu->pc_moved = true;
+	return r;
+}
+
+HYP_API int hyp_vcpu_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *value)
+{
+	if (!vcpu || !value || encoding > 0xffff)
+		return -EINVAL;
+	if (!vcpu->vm->ops.vcpu_get_sysreg)
+		return -ENOTSUP;
+	return vcpu->vm->ops.vcpu_get_sysreg(vcpu, encoding, value);
+}
+
+HYP_API int hyp_vcpu_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value)
+{
+	if (!vcpu || encoding > 0xffff)
+		return -EINVAL;
+	if (!vcpu->vm->ops.vcpu_set_sysreg)
+		return -ENOTSUP;
+	return vcpu->vm->ops.vcpu_set_sysreg(vcpu, encoding, value);
+}
+
+HYP_API struct hyp_exit *hyp_vcpu_exit(struct hyp_vcpu *vcpu)
+{
+	return vcpu ? &vcpu->exit : NULL;
+}
+
+HYP_API int hyp_vcpu_kick(struct hyp_vcpu *vcpu)
+{
+	const struct hyp_backend_ops *ops;
+
+	if (!vcpu)
+		return -EINVAL;
+	ops = &vcpu->vm->ops;
+	/* Flag first, then interrupt: a vCPU about to enter sees the flag, one already in the guest
+	 * is interrupted by the backend and sees it on the way out. */
+	atomic_store(&vcpu->kick, true);
+	if (ops->vcpu_kick)
+		ops->vcpu_kick(vcpu);
+	if (ops->vcpu_wake)
+		ops->vcpu_wake(vcpu);
+	return 0;
+}
+
+HYP_API int hyp_vcpu_is_powered_on(const struct hyp_vcpu *vcpu)
+{
+	if (!vcpu)
+		return -EINVAL;
+	return hyp_psci_is_on(&vcpu->psci) ? 1 : 0;
+}
+
+/* Build the EL1 exception with lib/trap on backends that keep registers in memory. */
+int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr)
+{
+	static const uint32_t el1_regs[] = { HYP_SYSREG_VBAR_EL1, HYP_SYSREG_ELR_EL1,
+					     HYP_SYSREG_SPSR_EL1, HYP_SYSREG_ESR_EL1,
+					     HYP_SYSREG_FAR_EL1 };
+	struct hyp_el1_sysregs el1;
+	uint64_t *fields[] = { &el1.vbar_el1, &el1.elr_el1, &el1.spsr_el1, &el1.esr_el1,
+			       &el1.far_el1 };
+	/* PSTATE.M[3:0] = 0 is EL0t: the exception comes from a lower EL. */
+	bool from_el0;
+	uint64_t esr;
+	int r;
+
+	if (!vcpu->regs)
+		return -ENOTSUP;
+	for (size_t i = 0; i < HYP_ARRAY_SIZE(el1_regs); i++) {
+		r = hyp_vcpu_get_sysreg(vcpu, el1_regs[i], fields[i]);
+		if (r)
+			return r;
+	}
+	from_el0 = (vcpu->regs->pstate & 0xf) == 0;
+	if (kind == HYP_INJECT_UNDEF)
+		esr = hyp_trap_undef_esr();
+	else
+		esr = hyp_trap_ext_abort_esr(kind == HYP_INJECT_DATA_ABORT, false, from_el0);
+	hyp_trap_inject_sync(vcpu->regs, &el1, esr, addr, kind != HYP_INJECT_UNDEF);
+	for (size_t i = 1; i < HYP_ARRAY_SIZE(el1_regs); i++) {
+		r = hyp_vcpu_set_sysreg(vcpu, el1_regs[i], *fields[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+HYP_API int hyp_vcpu_inject_exception(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind,
+				      uint64_t addr)
+{
+	int r;
+
+	if (!vcpu || kind < HYP_INJECT_UNDEF || kind > HYP_INJECT_PREFETCH_ABORT)
+		return -EINVAL;
+	if (vcpu->vm->ops.vcpu_inject)
+		r = vcpu->vm->ops.vcpu_inject(vcpu, kind, addr);
+	else
+		r = hyp__vcpu_inject_via_regs(vcpu, kind, addr);
+	if (!r) {
+		/* The exception replaces the instruction's completion. */
+		vcpu->completion = HYP_COMPLETE_NONE;
+		vcpu->pc_moved = false;
+	}
+	return r;
+}
+
+HYP_API void *hyp_backend_vcpu_state(struct hyp_vcpu *vcpu)
+{
+	return vcpu ? vcpu->backend_state : NULL;
+}
+
+HYP_API int hyp_backend_vcpu_set_gp_regs(struct hyp_vcpu *vcpu, struct hyp_gp_regs *regs)
+{
+	if (!vcpu || !regs)
+		return -EINVAL;
+	vcpu->regs = regs;
+	return 0;
+}
+
+HYP_API uint64_t hyp_backend_vcpu_mpidr(const struct hyp_vcpu *vcpu)
+{
+	return vcpu ? vcpu->psci.mpidr : 0;
+}
+
+HYP_API bool hyp_backend_vcpu_kick_pending(const struct hyp_vcpu *vcpu)
+{
+	return vcpu && atomic_load(&((struct hyp_vcpu *)vcpu)->kick);
+}
+
+HYP_API bool hyp_backend_vcpu_should_wake(const struct hyp_vcpu *vcpu)
+{
+	if (!vcpu)
+		return true;
+	return hyp_psci_is_on(&vcpu->psci) || atomic_load(&((struct hyp_vcpu *)vcpu)->kick) ||
+	       atomic_load(&vcpu->vm->system_event);
+}
