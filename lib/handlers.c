@@ -34,6 +34,10 @@ HYP_API int hyp_vm_add_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base, uint64_t 
 
 	if (!vm || !fn || !size || range.last < base)
 		return -EINVAL;
+	/* Guest accesses carry IPAs of at most ipa_bits bits (HPFAR_EL2.FIPA): a range beyond
+	 * could never be reached. */
+	if (range.last >> vm->ipa_bits)
+		return -ERANGE;
 	if (!hyp__vm_reconfigure_begin(vm))
 		return -EBUSY;
 	ranges = vm->mmio.data;
@@ -195,7 +199,7 @@ HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reas
 	int r = 0;
 
 	if (!vm || reason <= HYP_EXIT_NONE || reason >= HYP_EXIT_REASON_COUNT ||
-	    reason == HYP_EXIT_KICKED)
+	    reason == HYP_EXIT_KICKED || reason == HYP_EXIT_SYSTEM_EVENT)
 		return -EINVAL;
 	if (!hyp__vm_reconfigure_begin(vm))
 		return -EBUSY;

@@ -52,8 +52,9 @@ typedef enum hyp_handler_result (*hyp_mmio_fn)(struct hyp_vcpu *vcpu,
  * delivered with its full length and an @offset near the end; the callback decides. Ranges should
  * not overlap mapped memory (accesses to memory never fault, so the callback would never run).
  *
- * Return: 0; -EINVAL for NULL @vm/@fn, @size 0 or a wrapping range; -EEXIST if the range overlaps
- * another MMIO range; -EBUSY; -ENOMEM.
+ * Return: 0; -EINVAL for NULL @vm/@fn, @size 0 or a wrapping range; -ERANGE if the range extends
+ * beyond the VM's IPA space (struct hyp_vm_config.ipa_bits); -EEXIST if the range overlaps another
+ * MMIO range; -EBUSY; -ENOMEM.
  */
 HYP_API int hyp_vm_add_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size,
 				    hyp_mmio_fn fn, void *opaque);
@@ -140,8 +141,9 @@ typedef enum hyp_handler_result (*hyp_exit_fn)(struct hyp_vcpu *vcpu, struct hyp
 /**
  * hyp_vm_set_exit_handler() - set the generic callback for one exit reason.
  * @vm: the VM.
- * @reason: enum hyp_exit_reason other than HYP_EXIT_NONE and HYP_EXIT_KICKED (a kick always
- *	    returns to the caller).
+ * @reason: enum hyp_exit_reason other than HYP_EXIT_NONE, HYP_EXIT_KICKED and
+ *	    HYP_EXIT_SYSTEM_EVENT (kicks and system events always return to the caller: a VMM must
+ *	    be able to stop a guest).
  * @fn: the callback; NULL removes it.
  * @opaque: passed to @fn.
  *

@@ -73,8 +73,8 @@ enum hyp_mock_mmio_flags {
  * on real hardware, so the mock performs it on the mapped memory instead (little-endian, with the
  * same extension rules) and moves on to the next step.
  *
- * Return: 0; -EINVAL for NULL, a bad @len/@reg/@flags, or a vCPU of another backend; -ENOSPC if
- * the script is full.
+ * Return: 0; -EINVAL for NULL, a bad @len/@reg/@flags, an access beyond the VM's IPA space, or a
+ * vCPU of another backend; -ENOSPC if the script is full.
  */
 HYP_API int hyp_mock_push_mmio(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint32_t len, uint32_t reg,
 			       uint32_t flags);

@@ -279,7 +279,7 @@ static bool ec_is_debug(uint32_t ec)
 void hyp_trap_decode(const struct hyp_syndrome *raw, struct hyp_exit *exit,
 		     struct hyp_trap_info *info)
 {
-	/* Copy first: @raw may well be &exit->raw, which the memset below would clear. */
+	/* Work on a copy: @raw may be &exit->raw, and a caller's own syndrome is never modified. */
 	struct hyp_syndrome s = *raw;
 	uint32_t ec, il, iss;
 	uint8_t len;
@@ -312,13 +312,13 @@ void hyp_trap_decode(const struct hyp_syndrome *raw, struct hyp_exit *exit,
 		decode_iabt(&s, iss, exit);
 		return;
 	case HYP_EC_HVC64:
-		/* HVC is taken after it executes: ELR_EL2 already points at the next instruction. */
+		/* HVC traps after it executes: ELR_EL2 already points at the next instruction. */
 		exit->reason = HYP_EXIT_SMCCC;
 		exit->smccc.conduit = HYP_CONDUIT_HVC;
 		exit->smccc.imm = ISS_IMM16(iss);
 		return;
 	case HYP_EC_SMC64:
-		/* An SMC trapped by HCR_EL2.TSC has not executed: ELR_EL2 points at the SMC itself. */
+		/* An SMC trapped by HCR_EL2.TSC has not executed: ELR_EL2 points at the SMC. */
 		exit->reason = HYP_EXIT_SMCCC;
 		exit->smccc.conduit = HYP_CONDUIT_SMC;
 		exit->smccc.imm = ISS_IMM16(iss);
@@ -400,15 +400,15 @@ void hyp_trap_load_operands(struct hyp_exit *exit, const struct hyp_gp_regs *reg
 
 uint64_t hyp_trap_mmio_read_value(const struct hyp_mmio_access *access)
 {
-	uint32_t len = access->len >= 8 ? 8 : access->len;
+	uint32_t len = access->len;
 	uint64_t value = truncate_bytes(access->data, len);
 
 	/* LDRSB/LDRSH/LDRSW: replicate bit (8 * len - 1) upwards. */
 	if (access->sign_extend && len > 0 && len < 8 && (value >> (len * 8 - 1)) & 1)
 		value |= ~((UINT64_C(1) << (len * 8)) - 1);
 	/*
-	 * A W destination holds the 32-bit result and writing it clears X[63:32] (Arm ARM, "Register
-	 * size"), so LDRSB Wt of 0x80 yields 0x00000000ffffff80, not 0xffffffffffffff80.
+	 * A W destination holds the 32-bit result and writing it clears X[63:32] (Arm ARM,
+	 * "Register size"), so LDRSB Wt of 0x80 yields 0x00000000ffffff80, not 0xffffffffffffff80.
 	 */
 	if (!access->reg64)
 		value &= UINT64_C(0xffffffff);
@@ -464,8 +464,9 @@ void hyp_trap_complete(const struct hyp_exit *exit, const struct hyp_trap_info *
 		 * only W0..W3 as results of an SMC32/HVC32 call, so a conforming caller ignores the
 		 * upper halves; writing the value unmodified is what KVM and TF-A do, keeps -1 all
 		 * ones for callers that compare X0 against (unsigned long)-1, and keeps 32-bit
-		 * results with bit 31 set (UID words) zero-extended for callers that compare X0 with
-		 * an unsigned 32-bit constant. A handler that wants other upper halves sets them.
+		 * results with bit 31 set (UID words) zero-extended for callers that compare X0
+		 * with an unsigned 32-bit constant. A handler that wants other upper halves sets
+		 * them.
 		 */
 		regs->x[0] = exit->smccc.ret[0];
 		regs->x[1] = exit->smccc.ret[1];
@@ -509,8 +510,9 @@ void hyp_trap_inject_sync(struct hyp_gp_regs *regs, struct hyp_el1_sysregs *el1,
 	else
 		offset = VECTOR_CUR_SP0;
 	/*
-	 * EL2/EL3 values of M[3:2] cannot be a guest's; they take the "current EL" vectors by M[0]
-	 * so that every input has a defined result.
+	 * The choice goes by M[3:2] (the EL) and M[0] (the SP) alone, so reserved M values have a
+	 * defined result: M[3:2] = 0 is EL0 whatever M[1:0] say, and the EL2/EL3 values, which a
+	 * guest never has, take the "current EL" vectors.
 	 */
 
 	el1->elr_el1 = regs->pc;

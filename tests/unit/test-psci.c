@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -968,34 +970,42 @@ static void test_null_arguments(void **state)
 
 /* ---- Concurrency ---- */
 
+/*
+ * Race bodies never call cmocka's assert macros from a worker thread, and the main thread does not
+ * assert until every worker has been joined: a failed assert longjmps to the teardown, which frees
+ * the fixture the workers are still using. Failures are counted per round and checked at the end.
+ */
+
 #define RACE_THREADS 8
 #define RACE_ROUNDS 2000
 
-struct race {
-	struct fake_platform *f;
-	pthread_barrier_t start, done;
-	/* Per round: what each thread got back. */
-	uint64_t ret[RACE_THREADS];
-	struct hyp_psci_cpu *target[RACE_THREADS];
-	/* The claimer's view. */
-	uint64_t claimed_entry, claimed_ctx;
-	atomic_bool claimed;
-};
-
-struct race_arg {
-	struct race *race;
-	unsigned int id;
-};
-
+/* Per-thread entry point and context, distinct for every round and thread. */
 static uint64_t race_entry(unsigned int round, unsigned int id)
 {
-	return ENTRY + ((uint64_t)round << 12) + (id << 4);
+	return ENTRY + ((uint64_t)round << 12) + ((uint64_t)id << 4);
 }
 
 static uint64_t race_ctx(unsigned int round, unsigned int id)
 {
 	return ((uint64_t)round << 32) | id;
 }
+
+struct race {
+	struct fake_platform *f;
+	pthread_barrier_t start, done;
+	/* Per round: what each caller got back, and how many callers have returned. */
+	uint64_t ret[RACE_THREADS];
+	struct hyp_psci_cpu *target[RACE_THREADS];
+	atomic_uint returned;
+	/* The target vCPU's view. */
+	bool claimed;
+	uint64_t claimed_entry, claimed_ctx;
+};
+
+struct race_arg {
+	struct race *race;
+	unsigned int id;
+};
 
 static void *race_caller(void *p)
 {
@@ -1004,37 +1014,84 @@ static void *race_caller(void *p)
 	unsigned int round;
 
 	for (round = 0; round < RACE_ROUNDS; round++) {
+		/* Mix the conventions: both variants go through the same transition. */
+		uint32_t fid = (round + a->id) & 1 ? HYP_PSCI_CPU_ON_64 : HYP_PSCI_CPU_ON_32;
 		struct result r;
 
 		pthread_barrier_wait(&race->start);
-		r = call3(race->f, (round + a->id) & 1 ? HYP_PSCI_CPU_ON_64 : HYP_PSCI_CPU_ON_32,
-			  1, race_entry(round, a->id), race_ctx(round, a->id));
+		r = call3(race->f, fid, 1, race_entry(round, a->id), race_ctx(round, a->id));
 		race->ret[a->id] = r.handled ? r.call.ret[0] : 0xbad;
 		race->target[a->id] = r.action.kind == HYP_PSCI_ACTION_CPU_ON ? r.action.target :
 										NULL;
+		atomic_fetch_add(&race->returned, 1);
 		pthread_barrier_wait(&race->done);
 	}
 	return NULL;
 }
 
-/* The target vCPU: spins until it can claim the start, as a vCPU thread waiting to run would. */
+/*
+ * The target vCPU, spinning to claim its start while the callers race, so that late callers see
+ * ALREADY_ON. It stops trying once every caller has returned and a last claim fails, so a broken
+ * dispatcher that lets nobody win fails the test instead of hanging it.
+ */
 static void *race_claimer(void *p)
 {
 	struct race *race = p;
 	unsigned int round;
 
 	for (round = 0; round < RACE_ROUNDS; round++) {
-		uint64_t e, c;
+		uint64_t e = 0, c = 0;
+		bool got;
 
 		pthread_barrier_wait(&race->start);
-		while (!hyp_psci_claim_start(&race->f->cpus[1], &e, &c))
-			;
+		for (;;) {
+			bool all_returned = atomic_load(&race->returned) == RACE_THREADS;
+
+			got = hyp_psci_claim_start(&race->f->cpus[1], &e, &c);
+			if (got || all_returned)
+				break;
+		}
+		race->claimed = got;
 		race->claimed_entry = e;
 		race->claimed_ctx = c;
-		atomic_store(&race->claimed, true);
 		pthread_barrier_wait(&race->done);
 	}
 	return NULL;
+}
+
+/* Checks one round of test_race_cpu_on(); returns the number of violations. */
+static unsigned int race_check_round(struct race *race, unsigned int round,
+				     unsigned int *already_on, unsigned int *on_pending)
+{
+	struct hyp_psci_cpu *cpu1 = &race->f->cpus[1];
+	unsigned int i, winners = 0, winner = 0, bad = 0;
+	uint64_t want_ctx;
+
+	for (i = 0; i < RACE_THREADS; i++) {
+		if (race->ret[i] == HYP_PSCI_SUCCESS) {
+			winners++;
+			winner = i;
+			bad += race->target[i] != cpu1;
+		} else if (race->ret[i] == R_ALREADY_ON) {
+			(*already_on)++;
+			bad += race->target[i] != NULL;
+		} else if (race->ret[i] == R_ON_PENDING) {
+			(*on_pending)++;
+			bad += race->target[i] != NULL;
+		} else {
+			bad++;
+		}
+	}
+	if (winners != 1 || !race->claimed)
+		return bad + 1;
+	/* The published start is the winner's; a 32-bit winner's context is truncated to W3. */
+	want_ctx = race_ctx(round, winner);
+	if (!((round + winner) & 1))
+		want_ctx = (uint32_t)want_ctx;
+	bad += race->claimed_entry != race_entry(round, winner);
+	bad += race->claimed_ctx != want_ctx;
+	bad += power(cpu1) != HYP_PSCI_POWER_ON;
+	return bad;
 }
 
 static void test_race_cpu_on(void **state)
@@ -1043,11 +1100,12 @@ static void test_race_cpu_on(void **state)
 	struct race *race = calloc(1, sizeof(*race));
 	struct race_arg args[RACE_THREADS];
 	pthread_t threads[RACE_THREADS + 1];
-	unsigned int i, round, already_on = 0, on_pending = 0;
+	unsigned int i, round, bad_rounds = 0, already_on = 0, on_pending = 0;
 
 	assert_non_null(race);
 	race->f = f;
-	/* Callers, the claimer, and this thread, which resets the target between rounds. */
+	atomic_init(&race->returned, 0);
+	/* The callers, the claimer, and this thread, which resets CPU 1 between rounds. */
 	assert_int_equal(pthread_barrier_init(&race->start, NULL, RACE_THREADS + 2), 0);
 	assert_int_equal(pthread_barrier_init(&race->done, NULL, RACE_THREADS + 2), 0);
 	for (i = 0; i < RACE_THREADS; i++) {
@@ -1058,44 +1116,230 @@ static void test_race_cpu_on(void **state)
 	assert_int_equal(pthread_create(&threads[RACE_THREADS], NULL, race_claimer, race), 0);
 
 	for (round = 0; round < RACE_ROUNDS; round++) {
-		unsigned int winners = 0, winner = 0;
-
 		atomic_store(&f->cpus[1].state, HYP_PSCI_POWER_OFF);
-		atomic_store(&race->claimed, false);
+		atomic_store(&race->returned, 0);
 		pthread_barrier_wait(&race->start);
 		pthread_barrier_wait(&race->done);
-
-		for (i = 0; i < RACE_THREADS; i++) {
-			if (race->ret[i] == HYP_PSCI_SUCCESS) {
-				winners++;
-				winner = i;
-				assert_ptr_equal(race->target[i], &f->cpus[1]);
-			} else if (race->ret[i] == R_ALREADY_ON) {
-				already_on++;
-				assert_null(race->target[i]);
-			} else {
-				assert_int_equal(race->ret[i], R_ON_PENDING);
-				on_pending++;
-				assert_null(race->target[i]);
-			}
-		}
-		assert_int_equal(winners, 1);
-		assert_true(atomic_load(&race->claimed));
-		assert_int_equal(race->claimed_entry, race_entry(round, winner));
-		/* A 32-bit winner's context is truncated to W3. */
-		if ((round + winner) & 1)
-			assert_int_equal(race->claimed_ctx, race_ctx(round, winner));
-		else
-			assert_int_equal(race->claimed_ctx, (uint32_t)race_ctx(round, winner));
-		assert_int_equal(power(&f->cpus[1]), HYP_PSCI_POWER_ON);
+		bad_rounds += race_check_round(race, round, &already_on, &on_pending) != 0;
 	}
 	for (i = 0; i <= RACE_THREADS; i++)
-		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		pthread_join(threads[i], NULL);
 	pthread_barrier_destroy(&race->start);
 	pthread_barrier_destroy(&race->done);
-	/* Every loser was counted as one of the two. */
-	assert_int_equal(already_on + on_pending, RACE_ROUNDS * (RACE_THREADS - 1));
 	free(race);
+
+	assert_int_equal(bad_rounds, 0);
+	/* Every loser got one of the two answers. */
+	assert_int_equal(already_on + on_pending, RACE_ROUNDS * (RACE_THREADS - 1));
+}
+
+/*
+ * hyp_psci_claim_start() from several threads at once (say, the vCPU thread and a wake-up path of
+ * the VMM): one published start is claimed exactly once, with the published values.
+ */
+struct claim_race {
+	struct hyp_psci_cpu *cpu;
+	pthread_barrier_t start, done;
+	bool won[RACE_THREADS];
+	uint64_t entry[RACE_THREADS], ctx[RACE_THREADS];
+};
+
+struct claim_arg {
+	struct claim_race *race;
+	unsigned int id;
+};
+
+static void *claim_racer(void *p)
+{
+	struct claim_arg *a = p;
+	struct claim_race *race = a->race;
+	unsigned int round;
+
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		pthread_barrier_wait(&race->start);
+		race->won[a->id] = hyp_psci_claim_start(race->cpu, &race->entry[a->id],
+							&race->ctx[a->id]);
+		pthread_barrier_wait(&race->done);
+	}
+	return NULL;
+}
+
+static void test_race_claim_start(void **state)
+{
+	struct fake_platform *f = *state;
+	struct claim_race *race = calloc(1, sizeof(*race));
+	struct claim_arg args[RACE_THREADS];
+	pthread_t threads[RACE_THREADS];
+	unsigned int i, round, bad_rounds = 0;
+
+	assert_non_null(race);
+	race->cpu = &f->cpus[2];
+	assert_int_equal(pthread_barrier_init(&race->start, NULL, RACE_THREADS + 1), 0);
+	assert_int_equal(pthread_barrier_init(&race->done, NULL, RACE_THREADS + 1), 0);
+	for (i = 0; i < RACE_THREADS; i++) {
+		args[i].race = race;
+		args[i].id = i;
+		assert_int_equal(pthread_create(&threads[i], NULL, claim_racer, &args[i]), 0);
+	}
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		unsigned int winners = 0, bad = 0;
+		struct result r;
+
+		atomic_store(&race->cpu->state, HYP_PSCI_POWER_OFF);
+		r = call3(f, HYP_PSCI_CPU_ON_64, 2, race_entry(round, 0), race_ctx(round, 0));
+		bad += !r.handled || r.call.ret[0] != HYP_PSCI_SUCCESS;
+		pthread_barrier_wait(&race->start);
+		pthread_barrier_wait(&race->done);
+		for (i = 0; i < RACE_THREADS; i++) {
+			if (!race->won[i])
+				continue;
+			winners++;
+			bad += race->entry[i] != race_entry(round, 0);
+			bad += race->ctx[i] != race_ctx(round, 0);
+		}
+		bad += winners != 1;
+		bad += power(race->cpu) != HYP_PSCI_POWER_ON;
+		bad_rounds += bad != 0;
+	}
+	for (i = 0; i < RACE_THREADS; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&race->start);
+	pthread_barrier_destroy(&race->done);
+	free(race);
+
+	assert_int_equal(bad_rounds, 0);
+}
+
+/*
+ * The same two races with the starting gun fired much more precisely. pthread_barrier_wait() wakes
+ * waiters one by one, microseconds apart, which is far wider than the few instructions a broken
+ * (load-then-store) transition would leave open. Here one thread per online CPU spins on a shared
+ * generation counter, so all leave the gate within a cache-line transfer of each other; over many
+ * rounds that catches a non-atomic CPU_ON or claim with high probability (such a bug can only ever
+ * be caught probabilistically). Spinners yield now and then so a loaded machine still progresses.
+ */
+#define TIGHT_ROUNDS 100000
+#define TIGHT_MAX 8
+
+struct tight {
+	struct fake_platform *f;
+	unsigned int n;
+	bool claim; /* race hyp_psci_claim_start() rather than CPU_ON */
+	atomic_uint gen, arrived;
+	uint64_t ret[TIGHT_MAX];
+};
+
+struct tight_arg {
+	struct tight *t;
+	unsigned int id;
+};
+
+static void spin_until(atomic_uint *v, unsigned int want)
+{
+	unsigned int spins = 0;
+
+	while (atomic_load_explicit(v, memory_order_acquire) != want)
+		if (++spins % 1024 == 0)
+			sched_yield();
+}
+
+static void tight_round(struct tight *t, unsigned int id)
+{
+	struct hyp_psci_cpu *cpu = &t->f->cpus[1];
+
+	if (t->claim) {
+		uint64_t e, c;
+
+		t->ret[id] = hyp_psci_claim_start(cpu, &e, &c);
+	} else {
+		struct hyp_smccc_call call;
+		struct hyp_psci_action action;
+
+		memset(&call, 0, sizeof(call));
+		call.function_id = HYP_PSCI_CPU_ON_64;
+		call.args[0] = 1;
+		call.args[1] = ENTRY;
+		t->ret[id] = hyp_smccc_builtin_call(&t->f->platform, &t->f->cpus[0], &call, &action) ?
+				     call.ret[0] : 0xbad;
+	}
+}
+
+static void *tight_racer(void *p)
+{
+	struct tight_arg *a = p;
+	struct tight *t = a->t;
+	unsigned int round;
+
+	for (round = 1; round <= TIGHT_ROUNDS; round++) {
+		spin_until(&t->gen, round);
+		tight_round(t, a->id);
+		atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel);
+	}
+	return NULL;
+}
+
+static void tight_run(struct fake_platform *f, bool claim)
+{
+	struct tight *t = calloc(1, sizeof(*t));
+	struct tight_arg args[TIGHT_MAX];
+	pthread_t threads[TIGHT_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int i, round, bad_rounds = 0;
+
+	assert_non_null(t);
+	t->f = f;
+	t->claim = claim;
+	/* The fake's entry check bumps a shared counter, which would stagger the racers. */
+	f->platform.entry_valid = NULL;
+	t->n = cpus < 2 ? 2 : cpus > TIGHT_MAX ? TIGHT_MAX : (unsigned int)cpus;
+	atomic_init(&t->gen, 0);
+	atomic_init(&t->arrived, 0);
+	/* This thread is racer 0. */
+	for (i = 1; i < t->n; i++) {
+		args[i].t = t;
+		args[i].id = i;
+		assert_int_equal(pthread_create(&threads[i], NULL, tight_racer, &args[i]), 0);
+	}
+	for (round = 1; round <= TIGHT_ROUNDS; round++) {
+		unsigned int wins = 0, bad = 0;
+
+		/* The others are spinning for this generation: nobody touches CPU 1 now. */
+		if (claim) {
+			f->cpus[1].entry = ENTRY;
+			f->cpus[1].context_id = round;
+			atomic_store(&f->cpus[1].state, HYP_PSCI_POWER_STARTING);
+		} else {
+			atomic_store(&f->cpus[1].state, HYP_PSCI_POWER_OFF);
+		}
+		atomic_store_explicit(&t->arrived, 0, memory_order_relaxed);
+		atomic_store_explicit(&t->gen, round, memory_order_release);
+		tight_round(t, 0);
+		spin_until(&t->arrived, t->n - 1);
+		for (i = 0; i < t->n; i++) {
+			if (claim)
+				wins += t->ret[i] == 1;
+			else if (t->ret[i] == HYP_PSCI_SUCCESS)
+				wins++;
+			else
+				bad += t->ret[i] != R_ON_PENDING;
+		}
+		bad_rounds += bad != 0 || wins != 1;
+	}
+	for (i = 1; i < t->n; i++)
+		pthread_join(threads[i], NULL);
+	free(t);
+
+	assert_int_equal(bad_rounds, 0);
+}
+
+static void test_race_tight_cpu_on(void **state)
+{
+	tight_run(*state, false);
+}
+
+static void test_race_tight_claim(void **state)
+{
+	tight_run(*state, true);
 }
 
 /*
@@ -1151,8 +1395,8 @@ static void *cycle_target(void *p)
 			r = call_imm(cy->f, cpu, HYP_PSCI_CPU_OFF, 0, 0, 0, 0);
 			if (!r.handled || r.call.ret[0] != 0)
 				cy->torn++;
-		} else if (atomic_load(&cy->stop) && atomic_load(&cpu->state) == HYP_PSCI_POWER_OFF) {
-			/* Callers are done, so nothing can be ON_PENDING or STARTING any more. */
+		} else if (atomic_load(&cy->stop) && atomic_load(&cpu->state) != HYP_PSCI_POWER_STARTING) {
+			/* The callers are done: nothing can become STARTING any more. */
 			break;
 		}
 	}
@@ -1174,9 +1418,9 @@ static void test_race_on_off_cycle(void **state)
 	for (i = 0; i < CYCLE_CALLERS; i++)
 		assert_int_equal(pthread_create(&callers[i], NULL, cycle_caller, &cy), 0);
 	for (i = 0; i < CYCLE_CALLERS; i++)
-		assert_int_equal(pthread_join(callers[i], NULL), 0);
+		pthread_join(callers[i], NULL);
 	atomic_store(&cy.stop, true);
-	assert_int_equal(pthread_join(target, NULL), 0);
+	pthread_join(target, NULL);
 
 	assert_int_equal(cy.torn, 0);
 	assert_true(atomic_load(&cy.successes) > 0);
@@ -1219,6 +1463,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_system_reset2, setup_flat4, teardown),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_flat4, teardown),
 		cmocka_unit_test_setup_teardown(test_race_cpu_on, setup_flat4, teardown),
+		cmocka_unit_test_setup_teardown(test_race_claim_start, setup_flat4, teardown),
+		cmocka_unit_test_setup_teardown(test_race_tight_cpu_on, setup_flat4, teardown),
+		cmocka_unit_test_setup_teardown(test_race_tight_claim, setup_flat4, teardown),
 		cmocka_unit_test_setup_teardown(test_race_on_off_cycle, setup_flat4, teardown),
 	};
 

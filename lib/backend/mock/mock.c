@@ -507,6 +507,9 @@ HYP_API int hyp_mock_push_mmio(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint32_t le
 
 	if ((len != 1 && len != 2 && len != 4 && len != 8) || reg > 31 || (flags & ~known))
 		return -EINVAL;
+	/* No real access reaches an IPA outside the VM's IPA space. */
+	if (vcpu && is_mock_vcpu(vcpu) && ((ipa + len - 1) >> vcpu->vm->ipa_bits || ipa + len < ipa))
+		return -EINVAL;
 	/* Sign extension is a property of loads only (LDRS*), and an 8-byte access is always to an
 	 * X register: reject scripts no real instruction could produce. */
 	if ((flags & HYP_MOCK_MMIO_SIGN_EXTEND) && ((flags & HYP_MOCK_MMIO_WRITE) || len == 8))
@@ -563,6 +566,8 @@ HYP_API int hyp_mock_push_wfx(struct hyp_vcpu *vcpu, bool is_wfe)
 
 HYP_API int hyp_mock_push_exec_fault(struct hyp_vcpu *vcpu, hyp_ipa_t ipa)
 {
+	if (vcpu && is_mock_vcpu(vcpu) && ipa >> vcpu->vm->ipa_bits)
+		return -EINVAL;
 	struct mock_step step = { .kind = STEP_RAW, .far = ipa, .hpfar = (ipa >> 12) << 4 };
 
 	step.esr = ((uint64_t)HYP_EC_IABT_LOW << ESR_EC_SHIFT) | ESR_IL | FSC_TRANSLATION_L3;

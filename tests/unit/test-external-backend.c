@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A backend written outside the library, through <libhyp/backend.h> only (this file sees no
+ * lib/ header). It proves the pluggable interface: an older, smaller ops table works and its
+ * missing methods answer -ENOTSUP; raw-syndrome and backend-decoded exits both reach the
+ * callbacks; completion, kicks, private state and errors behave as documented.
+ */
+#include <libhyp/backend.h>
+
+#include "test-helpers.h"
+
+struct toy_exit {
+	bool decoded;
+	struct hyp_exit exit; /* decoded exits */
+	uint64_t esr, far, hpfar;
+};
+
+struct toy_vm {
+	unsigned init_calls;
+	unsigned map_calls;
+	unsigned unmap_calls;
+	uint32_t last_slot;
+	int fail_vm_init;
+	char padding[4000]; /* must be fully writable */
+};
+
+struct toy_vcpu {
+	struct hyp_gp_regs regs;
+	struct toy_exit script[8];
+	unsigned next, count;
+	unsigned completions;
+	bool last_advance;
+	uint64_t last_completed_data;
+	unsigned kicks;
+	bool register_gp;
+};
+
+static int toy_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
+{
+	struct toy_vm *toy = hyp_backend_vm_state(vm);
+	const int *fail = config->backend_config;
+
+	memset(toy->padding, 0xa5, sizeof(toy->padding));
+	toy->init_calls++;
+	if (fail && *fail) {
+		hyp_backend_log(vm, HYP_LOG_ERROR, "toy: refusing to create a VM (%d)", *fail);
+		return *fail;
+	}
+	return 0;
+}
+
+static int toy_mem_map(struct hyp_vm *vm, const struct hyp_mem_region *region)
+{
+	struct toy_vm *toy = hyp_backend_vm_state(vm);
+
+	toy->map_calls++;
+	toy->last_slot = region->slot;
+	return 0;
+}
+
+static int toy_mem_unmap(struct hyp_vm *vm, const struct hyp_mem_region *region)
+{
+	struct toy_vm *toy = hyp_backend_vm_state(vm);
+
+	(void)region;
+	toy->unmap_calls++;
+	return 0;
+}
+
+static int toy_vcpu_init(struct hyp_vcpu *vcpu)
+{
+	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+
+	tv->regs.pstate = HYP_PSTATE_EL1H_DAIF;
+	tv->register_gp = true;
+	return hyp_backend_vcpu_set_gp_regs(vcpu, &tv->regs);
+}
+
+static int toy_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+	struct toy_exit *next;
+
+	if (hyp_backend_vcpu_kick_pending(vcpu)) {
+		exit->reason = HYP_EXIT_KICKED;
+		return 0;
+	}
+	if (tv->next == tv->count)
+		return -ENODATA;
+	next = &tv->script[tv->next++];
+	if (next->decoded) {
+		uint32_t index = exit->vcpu_index;
+
+		*exit = next->exit;
+		exit->vcpu_index = index;
+		return 0;
+	}
+	exit->raw.esr = next->esr;
+	exit->raw.far = next->far;
+	exit->raw.hpfar = next->hpfar;
+	exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
+	return 0;
+}
+
+static int toy_vcpu_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit,
+			     bool advance_pc)
+{
+	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+
+	tv->completions++;
+	tv->last_advance = advance_pc;
+	tv->last_completed_data = exit->mmio.data;
+	return 0;
+}
+
+/*
+ * A table as a backend compiled against an older libhyp would have it: version 1, and a size that
+ * stops before vcpu_kick. Everything after is "missing" even though the struct has room.
+ */
+static const struct hyp_backend_ops toy_ops = {
+	.version = 1,
+	.size = offsetof(struct hyp_backend_ops, vcpu_kick),
+	.name = "toy",
+	.vm_state_size = sizeof(struct toy_vm),
+	.vcpu_state_size = sizeof(struct toy_vcpu),
+	.vm_init = toy_vm_init,
+	.mem_map = toy_mem_map,
+	.mem_unmap = toy_mem_unmap,
+	.vcpu_init = toy_vcpu_init,
+	.vcpu_enter = toy_vcpu_enter,
+	.vcpu_complete = toy_vcpu_complete,
+};
+
+/* The same backend, with methods placed beyond its declared size: they must be ignored. */
+static int never_called_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu,
+				   enum hyp_backend_irq kind, uint32_t intid, bool level)
+{
+	(void)vm;
+	(void)vcpu;
+	(void)kind;
+	(void)intid;
+	(void)level;
+	fail_msg("a method past the table's size was called");
+	return 0;
+}
+
+static struct hyp_vm *toy_create(const void *backend_config)
+{
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &toy_ops,
+					.backend_config = backend_config };
+	struct hyp_vm *vm = NULL;
+
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_string_equal(hyp_vm_backend_name(vm), "toy");
+	return vm;
+}
+
+static void test_private_state_and_memory_slots(void **state)
+{
+	static char ram[2 * HYP_PAGE_SIZE] __attribute__((aligned(HYP_PAGE_SIZE)));
+	struct hyp_vm *vm = toy_create(NULL);
+	struct toy_vm *toy = hyp_backend_vm_state(vm);
+
+	(void)state;
+	assert_int_equal(toy->init_calls, 1);
+	assert_int_equal((unsigned char)toy->padding[sizeof(toy->padding) - 1], 0xa5);
+	assert_int_equal(hyp_vm_map(vm, 0x1000, ram, HYP_PAGE_SIZE, HYP_MEM_RWX), 0);
+	assert_int_equal(toy->last_slot, 0);
+	assert_int_equal(hyp_vm_map(vm, 0x3000, ram + HYP_PAGE_SIZE, HYP_PAGE_SIZE, HYP_MEM_RWX),
+			 0);
+	assert_int_equal(toy->last_slot, 1);
+	assert_int_equal(hyp_vm_unmap(vm, 0x1000, HYP_PAGE_SIZE), 0);
+	/* Slot 0 is free again and is reused. */
+	assert_int_equal(hyp_vm_map(vm, 0x5000, ram, HYP_PAGE_SIZE, HYP_MEM_RWX), 0);
+	assert_int_equal(toy->last_slot, 0);
+	assert_int_equal(toy->map_calls, 3);
+	assert_int_equal(toy->unmap_calls, 1);
+	/* No vm_query_cap: read-only memory is not claimed, so it is refused. */
+	assert_int_equal(hyp_vm_map(vm, 0x9000, ram, HYP_PAGE_SIZE, HYP_MEM_RO), -ENOTSUP);
+	hyp_vm_destroy(vm);
+}
+
+static void test_missing_methods_are_enotsup(void **state)
+{
+	struct hyp_backend_ops ops = toy_ops;
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &ops };
+	struct hyp_vcpu *vcpu;
+	struct hyp_vm *vm;
+	uint64_t value = 99;
+
+	(void)state;
+	ops.inject_irq = never_called_inject_irq;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	assert_int_equal(hyp_vm_set_spi(vm, 40, true), -ENOTSUP);
+	assert_int_equal(hyp_vcpu_set_ppi(vcpu, 27, true), -ENOTSUP);
+	assert_int_equal(hyp_vcpu_raise_sgi(vcpu, 1), -ENOTSUP);
+	assert_int_equal(hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &value), -ENOTSUP);
+	assert_int_equal(value, 99);
+	assert_int_equal(hyp_vcpu_set_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, 0), -ENOTSUP);
+	assert_int_equal(hyp_vcpu_get_reg(vcpu, HYP_REG_SP_EL1, &value), -ENOTSUP);
+	assert_int_equal(hyp_vcpu_inject_exception(vcpu, HYP_INJECT_UNDEF, 0), -ENOTSUP);
+	/* Capabilities the backend does not answer are absent; the core's own are reported. */
+	assert_int_equal(hyp_vm_query_cap(vm, HYP_CAP_SYSREG_TRAPS, &value), 0);
+	assert_int_equal(value, 0);
+	assert_int_equal(hyp_vm_query_cap(vm, HYP_CAP_MAX_VCPUS, &value), 0);
+	assert_int_equal(value, HYP_DEFAULT_MAX_VCPUS);
+	assert_int_equal(hyp_vm_add_sysreg_handler(vm, HYP_SYSREG_SCTLR_EL1,
+						   (hyp_sysreg_fn)(void (*)(void))never_called_inject_irq,
+						   NULL),
+			 -ENOTSUP);
+	/* Core registers still work through the registered register file. */
+	assert_int_equal(hyp_vcpu_set_reg(vcpu, HYP_REG_X(3), 33), 0);
+	assert_int_equal(test_reg(vcpu, HYP_REG_X(3)), 33);
+	hyp_vm_destroy(vm);
+}
+
+struct counting_device {
+	unsigned calls;
+};
+
+static enum hyp_handler_result count_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
+					  void *opaque)
+{
+	struct counting_device *dev = opaque;
+
+	(void)vcpu;
+	dev->calls++;
+	if (!a->is_write)
+		a->data = 0x1234;
+	return HYP_HANDLED;
+}
+
+static void test_raw_and_decoded_exits(void **state)
+{
+	struct counting_device dev = { 0 };
+	struct hyp_vm *vm = toy_create(NULL);
+	struct hyp_vcpu *vcpu;
+	struct toy_vcpu *tv;
+	struct hyp_exit *exit;
+
+	(void)state;
+	assert_int_equal(hyp_vm_add_mmio_handler(vm, 0x9000000, 0x1000, count_mmio, &dev), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	tv = hyp_backend_vcpu_state(vcpu);
+	/* 1: raw syndrome: LDR W5, [x] at IPA 0x9000010 (EC 0x24, ISV, SAS=2, SRT=5, DFSC
+	 * translation fault level 3). The core decodes and completes it on our registers. */
+	tv->script[0] = (struct toy_exit){ .esr = (0x24ull << 26) | (1ull << 25) | (1ull << 24) |
+						 (2ull << 22) | (5ull << 16) | 0x07,
+					   .far = 0x10,
+					   .hpfar = (0x9000010ull >> 12) << 4 };
+	/* 2: decoded by the backend (as KVM does): a read the core dispatches, then hands back
+	 * to vcpu_complete. */
+	tv->script[1].decoded = true;
+	tv->script[1].exit.reason = HYP_EXIT_MMIO;
+	tv->script[1].exit.mmio = (struct hyp_mmio_access){ .ipa = 0x9000020, .len = 4 };
+	/* 3: decoded, unclaimed: returned to the caller. */
+	tv->script[2].decoded = true;
+	tv->script[2].exit.reason = HYP_EXIT_MMIO;
+	tv->script[2].exit.mmio = (struct hyp_mmio_access){ .ipa = 0x7000000, .len = 8 };
+	tv->count = 3;
+
+	exit = test_run_expect(vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(dev.calls, 2);
+	assert_int_equal(tv->regs.x[5], 0x1234);
+	assert_int_equal(tv->regs.pc, 4);
+	assert_int_equal(tv->completions, 1);
+	assert_int_equal(tv->last_completed_data, 0x1234);
+	assert_true(tv->last_advance);
+	assert_int_equal(exit->mmio.ipa, 0x7000000);
+	exit->mmio.data = 0x55;
+	/* The caller moved the PC: the backend is told not to advance. */
+	assert_int_equal(hyp_vcpu_set_reg(vcpu, HYP_REG_PC, 0x100), 0);
+	assert_int_equal(hyp_vcpu_run(vcpu), -ENODATA);
+	assert_int_equal(tv->completions, 2);
+	assert_int_equal(tv->last_completed_data, 0x55);
+	assert_false(tv->last_advance);
+	hyp_vm_destroy(vm);
+}
+
+static void test_kick_without_kick_method(void **state)
+{
+	struct hyp_vm *vm = toy_create(NULL);
+	struct hyp_vcpu *vcpu;
+	struct toy_vcpu *tv;
+
+	(void)state;
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	tv = hyp_backend_vcpu_state(vcpu);
+	tv->count = 1; /* one EC 0 exit */
+	assert_int_equal(hyp_vcpu_kick(vcpu), 0);
+	assert_true(hyp_backend_vcpu_kick_pending(vcpu));
+	test_run_expect(vcpu, HYP_EXIT_KICKED);
+	assert_false(hyp_backend_vcpu_kick_pending(vcpu));
+	assert_int_equal(tv->next, 0);
+	test_run_expect(vcpu, HYP_EXIT_EXCEPTION);
+	hyp_vm_destroy(vm);
+}
+
+struct log_capture {
+	unsigned messages;
+	char last[256];
+	enum hyp_log_priority priority;
+};
+
+static void capture_log(void *opaque, enum hyp_log_priority priority, const char *fmt,
+			va_list args)
+{
+	struct log_capture *cap = opaque;
+
+	cap->messages++;
+	cap->priority = priority;
+	vsnprintf(cap->last, sizeof(cap->last), fmt, args);
+}
+
+static void test_backend_errors_propagate_and_log(void **state)
+{
+	struct log_capture cap = { 0 };
+	int fail = -EIO;
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &toy_ops,
+					.backend_config = &fail, .log_fn = capture_log,
+					.log_opaque = &cap };
+	struct hyp_vm *vm = (struct hyp_vm *)0x1;
+
+	(void)state;
+	assert_int_equal(hyp_vm_create(&config, &vm), -EIO);
+	assert_ptr_equal(vm, (struct hyp_vm *)0x1);
+	/* The backend's own message and the core's summary, both through the handler. */
+	assert_int_equal(cap.messages, 2);
+	assert_int_equal(cap.priority, HYP_LOG_ERROR);
+	assert_non_null(strstr(cap.last, "toy"));
+	/* Below the threshold nothing is formatted. */
+	config.log_priority = HYP_LOG_ERROR;
+	fail = -ENOMEM;
+	assert_int_equal(hyp_vm_create(&config, &vm), -ENOMEM);
+	assert_int_equal(cap.messages, 4);
+}
+
+static void test_invalid_ops_tables(void **state)
+{
+	struct hyp_backend_ops ops = toy_ops;
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &ops };
+	struct hyp_vm *vm = NULL;
+
+	(void)state;
+	ops.version = 0;
+	assert_int_equal(hyp_vm_create(&config, &vm), -EINVAL);
+	ops = toy_ops;
+	ops.vcpu_enter = NULL;
+	assert_int_equal(hyp_vm_create(&config, &vm), -EINVAL);
+	ops = toy_ops;
+	ops.name = NULL;
+	assert_int_equal(hyp_vm_create(&config, &vm), -EINVAL);
+	ops = toy_ops;
+	ops.size = 8; /* too small to hold even the required methods */
+	assert_int_equal(hyp_vm_create(&config, &vm), -EINVAL);
+	assert_null(vm);
+}
+
+static int bad_reason_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	(void)vcpu;
+	exit->reason = 1000;
+	return 0;
+}
+
+static int no_regs_vcpu_init(struct hyp_vcpu *vcpu)
+{
+	(void)vcpu;
+	return 0;
+}
+
+static void test_protocol_violations(void **state)
+{
+	struct hyp_backend_ops ops = toy_ops;
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &ops };
+	struct hyp_vcpu *vcpu;
+	struct hyp_vm *vm;
+
+	(void)state;
+	/* A backend reporting a reason the library does not know. */
+	ops.vcpu_enter = bad_reason_enter;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	assert_int_equal(hyp_vcpu_run(vcpu), -EPROTO);
+	hyp_vm_destroy(vm);
+	/* A raw exit from a backend that never registered its register file. */
+	ops = toy_ops;
+	ops.vcpu_init = no_regs_vcpu_init;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	{
+		struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+
+		tv->count = 1;
+	}
+	assert_int_equal(hyp_vcpu_run(vcpu), -EPROTO);
+	hyp_vm_destroy(vm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_private_state_and_memory_slots),
+		cmocka_unit_test(test_missing_methods_are_enotsup),
+		cmocka_unit_test(test_raw_and_decoded_exits),
+		cmocka_unit_test(test_kick_without_kick_method),
+		cmocka_unit_test(test_backend_errors_propagate_and_log),
+		cmocka_unit_test(test_invalid_ops_tables),
+		cmocka_unit_test(test_protocol_violations),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

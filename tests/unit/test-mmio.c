@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/* MMIO dispatch through the public API on the mock backend: widths, extension, XZR, range edges,
+ * callbacks that decline, exits the caller completes, accesses without a syndrome. */
+#include "test-helpers.h"
+
+#define DEV_BASE 0x09000000ull
+#define DEV_SIZE 0x100u
+
+struct device {
+	unsigned calls;
+	struct hyp_mmio_access last;
+	uint64_t read_value;
+	enum hyp_handler_result result;
+	struct hyp_vcpu *last_vcpu;
+};
+
+static enum hyp_handler_result device_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
+					   void *opaque)
+{
+	struct device *dev = opaque;
+
+	dev->calls++;
+	dev->last = *a;
+	dev->last_vcpu = vcpu;
+	if (!a->is_write)
+		a->data = dev->read_value;
+	return dev->result;
+}
+
+static void add_device(struct test_vm *t, struct device *dev, hyp_ipa_t base, uint64_t size)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->result = HYP_HANDLED;
+	assert_int_equal(hyp_vm_add_mmio_handler(t->vm, base, size, device_mmio, dev), 0);
+}
+
+static void test_store_every_width(void **state)
+{
+	static const struct {
+		uint32_t len;
+		uint32_t flags;
+		uint64_t expect;
+	} cases[] = {
+		{ 1, 0, 0x88 },
+		{ 2, 0, 0x7788 },
+		{ 4, 0, 0x55667788 },
+		{ 8, HYP_MOCK_MMIO_REG64, 0x1122334455667788 },
+	};
+	struct test_vm t;
+	struct device dev;
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		test_vm_create(&t);
+		add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+		assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(2), 0x1122334455667788), 0);
+		assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 8, cases[i].len, 2,
+						    HYP_MOCK_MMIO_WRITE | cases[i].flags),
+				 0);
+		test_run_to_end(t.vcpu);
+		assert_int_equal(dev.calls, 1);
+		assert_true(dev.last.is_write);
+		assert_int_equal(dev.last.len, cases[i].len);
+		assert_int_equal(dev.last.ipa, DEV_BASE + 8);
+		assert_int_equal(dev.last.offset, 8);
+		assert_int_equal(dev.last.reg, 2);
+		assert_int_equal(dev.last.data, cases[i].expect);
+		assert_ptr_equal(dev.last_vcpu, t.vcpu);
+		/* The store completed: PC moved past it, the source register is untouched. */
+		assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 4);
+		assert_int_equal(test_reg(t.vcpu, HYP_REG_X(2)), 0x1122334455667788);
+		test_vm_destroy(&t);
+	}
+}
+
+struct load_case {
+	uint32_t len;
+	uint32_t flags;
+	uint64_t device_value;
+	uint64_t expect;
+};
+
+static void check_load(const struct load_case *c)
+{
+	struct test_vm t;
+	struct device dev;
+
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	dev.read_value = c->device_value;
+	/* Junk in the destination must not survive the load. */
+	assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(7), 0xa5a5a5a5a5a5a5a5), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, c->len, 7, c->flags), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 1);
+	assert_false(dev.last.is_write);
+	assert_int_equal(dev.last.len, c->len);
+	assert_int_equal(dev.last.sign_extend, !!(c->flags & HYP_MOCK_MMIO_SIGN_EXTEND));
+	assert_int_equal(dev.last.reg64, !!(c->flags & HYP_MOCK_MMIO_REG64));
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(7)), c->expect);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 4);
+	test_vm_destroy(&t);
+}
+
+static void test_load_every_width_zero_extends(void **state)
+{
+	static const struct load_case cases[] = {
+		{ 1, 0, 0xffeeddccbbaa9988, 0x88 },
+		{ 2, 0, 0xffeeddccbbaa9988, 0x9988 },
+		{ 4, 0, 0xffeeddccbbaa9988, 0xbbaa9988 },
+		{ 8, HYP_MOCK_MMIO_REG64, 0xffeeddccbbaa9988, 0xffeeddccbbaa9988 },
+		/* LDRB/LDRH into an X-form (never architecturally SF=1 without sign extension,
+		 * but the decoder must still zero-extend). */
+		{ 1, HYP_MOCK_MMIO_REG64, 0x1ff, 0xff },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_load(&cases[i]);
+}
+
+static void test_load_sign_extends(void **state)
+{
+	static const struct load_case cases[] = {
+		/* LDRSB Wt: to 32 bits, upper half zero. */
+		{ 1, HYP_MOCK_MMIO_SIGN_EXTEND, 0x80, 0xffffff80 },
+		/* LDRSB Xt. */
+		{ 1, HYP_MOCK_MMIO_SIGN_EXTEND | HYP_MOCK_MMIO_REG64, 0x80, 0xffffffffffffff80 },
+		/* Positive values are unchanged. */
+		{ 1, HYP_MOCK_MMIO_SIGN_EXTEND | HYP_MOCK_MMIO_REG64, 0x7f, 0x7f },
+		/* LDRSH Wt / Xt; bits above the access size are ignored. */
+		{ 2, HYP_MOCK_MMIO_SIGN_EXTEND, 0x12348001, 0xffff8001 },
+		{ 2, HYP_MOCK_MMIO_SIGN_EXTEND | HYP_MOCK_MMIO_REG64, 0x8001, 0xffffffffffff8001 },
+		/* LDRSW Xt. */
+		{ 4, HYP_MOCK_MMIO_SIGN_EXTEND | HYP_MOCK_MMIO_REG64, 0x80000000,
+		  0xffffffff80000000 },
+		{ 4, HYP_MOCK_MMIO_SIGN_EXTEND | HYP_MOCK_MMIO_REG64, 0x7fffffff, 0x7fffffff },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		check_load(&cases[i]);
+}
+
+static void test_zero_register(void **state)
+{
+	uint64_t before[31];
+	struct test_vm t;
+	struct device dev;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	for (int i = 0; i < 31; i++) {
+		before[i] = 0x1000 + (uint64_t)i;
+		assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(i), before[i]), 0);
+	}
+	/* STR XZR stores zero. */
+	assert_int_equal(
+		hyp_mock_push_mmio(t.vcpu, DEV_BASE, 8, 31, HYP_MOCK_MMIO_WRITE | HYP_MOCK_MMIO_REG64),
+		0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 1);
+	assert_int_equal(dev.last.data, 0);
+	assert_int_equal(dev.last.reg, 31);
+
+	/* LDR XZR discards the value: no register changes. */
+	dev.read_value = 0xffffffffffffffff;
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 8, 31, HYP_MOCK_MMIO_REG64), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 4, 31, HYP_MOCK_MMIO_WRITE), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 3);
+	assert_int_equal(dev.last.data, 0);
+	for (int i = 0; i < 31; i++)
+		assert_int_equal(test_reg(t.vcpu, HYP_REG_X(i)), before[i]);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 12);
+	test_vm_destroy(&t);
+}
+
+static void test_range_edges(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+	struct hyp_exit *exit;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 1, 0, 0), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + DEV_SIZE - 1, 1, 0, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 2);
+	assert_int_equal(dev.last.offset, DEV_SIZE - 1);
+
+	/* One byte either side is not the device's: the caller gets the exit, absolute offset. */
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE - 1, 1, 0, HYP_MOCK_MMIO_WRITE), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + DEV_SIZE, 1, 0, 0), 0);
+	exit = test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(exit->mmio.ipa, DEV_BASE - 1);
+	assert_int_equal(exit->mmio.offset, DEV_BASE - 1);
+	assert_true(exit->mmio.is_write);
+	exit = test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(exit->mmio.ipa, DEV_BASE + DEV_SIZE);
+	assert_false(exit->mmio.is_write);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 2);
+	test_vm_destroy(&t);
+}
+
+static void test_top_of_address_space(void **state)
+{
+	/* The default IPA space is 40 bits: the last device byte is 2^40 - 1. */
+	const hyp_ipa_t top = 1ull << 40;
+	struct test_vm t;
+	struct device dev;
+
+	(void)state;
+	test_vm_create(&t);
+	assert_int_equal(hyp_vm_add_mmio_handler(t.vm, top - 0x1000, 0x1001, device_mmio, &dev),
+			 -ERANGE);
+	assert_int_equal(hyp_vm_add_mmio_handler(t.vm, 0xfffffffffffff000ull, 0x1001, device_mmio,
+						 &dev),
+			 -EINVAL);
+	add_device(&t, &dev, top - 0x1000, 0x1000);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, top - 8, 8, 0,
+					    HYP_MOCK_MMIO_WRITE | HYP_MOCK_MMIO_REG64),
+			 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, top - 4, 8, 0, HYP_MOCK_MMIO_REG64), -EINVAL);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 1);
+	assert_int_equal(dev.last.offset, 0xff8);
+	assert_int_equal(dev.last.ipa, top - 8);
+	test_vm_destroy(&t);
+}
+
+static void test_adjacent_devices_and_lookup_hint(void **state)
+{
+	struct device a, b, c;
+	struct test_vm t;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &b, DEV_BASE + 0x1000, 0x1000);
+	add_device(&t, &a, DEV_BASE, 0x1000);
+	add_device(&t, &c, DEV_BASE + 0x2000, 0x1000);
+	/* Alternate so the last-hit shortcut is both taken and missed. */
+	for (int i = 0; i < 30; i++) {
+		hyp_ipa_t base = DEV_BASE + 0x1000 * (uint64_t)(i % 3);
+
+		assert_int_equal(hyp_mock_push_mmio(t.vcpu, base + 0xffc, 4, 0, 0), 0);
+		assert_int_equal(hyp_mock_push_mmio(t.vcpu, base, 4, 0, 0), 0);
+	}
+	test_run_to_end(t.vcpu);
+	assert_int_equal(a.calls, 20);
+	assert_int_equal(b.calls, 20);
+	assert_int_equal(c.calls, 20);
+	assert_int_equal(c.last.offset, 0);
+
+	/* Removing the middle device returns its accesses to the caller. */
+	assert_int_equal(hyp_vm_remove_mmio_handler(t.vm, DEV_BASE + 0x1000), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x1004, 4, 0, 0), 0);
+	test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(b.calls, 20);
+	test_vm_destroy(&t);
+}
+
+static void test_declined_read_completed_by_caller(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+	struct hyp_exit *exit;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	dev.result = HYP_NOT_HANDLED;
+	dev.read_value = 0x1234;
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x10, 2, 3,
+					    HYP_MOCK_MMIO_SIGN_EXTEND | HYP_MOCK_MMIO_REG64),
+			 0);
+	exit = test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(dev.calls, 1);
+	/* What the callback left is visible; offsets are absolute once returned. */
+	assert_int_equal(exit->mmio.data, 0x1234);
+	assert_int_equal(exit->mmio.offset, DEV_BASE + 0x10);
+	assert_int_equal(exit->vcpu_index, 0);
+	assert_int_equal(exit->raw.valid & HYP_SYNDROME_ESR, HYP_SYNDROME_ESR);
+	assert_int_equal(exit->raw.esr >> 26, 0x24);
+	/* Not completed yet: register and PC untouched until the next run. */
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE);
+	exit->mmio.data = 0xfffe; /* the caller answers -2 */
+	test_run_to_end(t.vcpu);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(3)), (uint64_t)-2);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 4);
+	test_vm_destroy(&t);
+}
+
+static void test_caller_moving_pc_cancels_advance(void **state)
+{
+	struct test_vm t;
+	struct hyp_exit *exit;
+
+	(void)state;
+	test_vm_create(&t);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 4, 5, 0), 0);
+	exit = test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	exit->mmio.data = 77;
+	assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_PC, TEST_RAM_BASE + 0x800), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(5)), 77);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 0x800);
+	test_vm_destroy(&t);
+}
+
+static enum hyp_handler_result catch_all(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
+					 void *opaque)
+{
+	unsigned *count = opaque;
+
+	(void)vcpu;
+	(*count)++;
+	if (exit->reason == HYP_EXIT_MMIO && !exit->mmio.is_write)
+		exit->mmio.data = 0xabcd;
+	return HYP_HANDLED;
+}
+
+static void test_generic_exit_handler_gets_unclaimed(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+	unsigned generic = 0;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	assert_int_equal(hyp_vm_set_exit_handler(t.vm, HYP_EXIT_MMIO, catch_all, &generic), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 4, 0, 0), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, 0x20000000, 4, 1, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 1);
+	assert_int_equal(generic, 1);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(1)), 0xabcd);
+	test_vm_destroy(&t);
+}
+
+static void test_no_syndrome_is_a_fault_not_a_guess(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+	struct hyp_exit *exit;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(4), 99), 0);
+	/* e.g. LDP x4, x5, [x0]: ISV = 0. */
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x20, 8, 4,
+					    HYP_MOCK_MMIO_REG64 | HYP_MOCK_MMIO_NO_SYNDROME),
+			 0);
+	exit = test_run_expect(t.vcpu, HYP_EXIT_MEM_FAULT);
+	assert_int_equal(exit->fault.kind, HYP_FAULT_NO_SYNDROME);
+	assert_true(exit->fault.ipa_valid);
+	assert_int_equal(exit->fault.ipa, DEV_BASE + 0x20);
+	assert_int_equal(dev.calls, 0);
+	/* The caller refuses it the architected way: an external abort into the guest. */
+	assert_int_equal(hyp_vcpu_inject_exception(t.vcpu, HYP_INJECT_DATA_ABORT, DEV_BASE + 0x20),
+			 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(4)), 99);
+	test_vm_destroy(&t);
+}
+
+static enum hyp_handler_result abort_device(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
+					    void *opaque)
+{
+	(void)opaque;
+	assert_int_equal(hyp_vcpu_inject_exception(vcpu, HYP_INJECT_DATA_ABORT, a->ipa), 0);
+	return HYP_HANDLED;
+}
+
+static void test_callback_injects_abort(void **state)
+{
+	uint64_t esr = 0, far = 0, elr = 0, vbar = TEST_RAM_BASE + 0x800;
+	struct test_vm t;
+
+	(void)state;
+	test_vm_create(&t);
+	assert_int_equal(hyp_vcpu_set_sysreg(t.vcpu, HYP_SYSREG_VBAR_EL1, vbar), 0);
+	assert_int_equal(hyp_vm_add_mmio_handler(t.vm, DEV_BASE, DEV_SIZE, abort_device, NULL), 0);
+	assert_int_equal(hyp_mock_last_injection(t.vcpu, &esr, &far), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 4, 4, 1, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(hyp_mock_last_injection(t.vcpu, &esr, &far), 1);
+	/* From EL1h: a data abort taken without a change in EL (EC 0x25), synchronous external
+	 * abort (DFSC 0x10), to VBAR_EL1 + 0x200, ELR at the faulting load. */
+	assert_int_equal(esr >> 26, 0x25);
+	assert_int_equal(esr & 0x3f, 0x10);
+	assert_int_equal(far, DEV_BASE + 4);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), vbar + 0x200);
+	assert_int_equal(hyp_vcpu_get_sysreg(t.vcpu, HYP_SYSREG_ELR_EL1, &elr), 0);
+	assert_int_equal(elr, TEST_RAM_BASE);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PSTATE), HYP_PSTATE_EL1H_DAIF);
+	test_vm_destroy(&t);
+}
+
+static void test_readonly_memory_write_exits(void **state)
+{
+	struct test_vm t;
+	struct hyp_exit *exit;
+	void *rom = aligned_alloc(HYP_PAGE_SIZE, HYP_PAGE_SIZE);
+	uint32_t value = 0;
+
+	(void)state;
+	assert_non_null(rom);
+	memset(rom, 0x5a, HYP_PAGE_SIZE);
+	test_vm_create(&t);
+	assert_int_equal(hyp_vm_map(t.vm, 0x10000000, rom, HYP_PAGE_SIZE, HYP_MEM_RO), 0);
+	assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(1), 0xcafef00d), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, 0x10000010, 4, 2, 0), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, 0x10000010, 4, 1, HYP_MOCK_MMIO_WRITE), 0);
+	exit = test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	/* The load was served from the ROM without an exit. */
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(2)), 0x5a5a5a5a);
+	assert_true(exit->mmio.is_write);
+	assert_int_equal(exit->mmio.ipa, 0x10000010);
+	assert_int_equal(exit->mmio.data, 0xcafef00d);
+	test_run_to_end(t.vcpu);
+	memcpy(&value, (char *)rom + 0x10, 4);
+	assert_int_equal(value, 0x5a5a5a5a);
+	test_vm_destroy(&t);
+	free(rom);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store_every_width),
+		cmocka_unit_test(test_load_every_width_zero_extends),
+		cmocka_unit_test(test_load_sign_extends),
+		cmocka_unit_test(test_zero_register),
+		cmocka_unit_test(test_range_edges),
+		cmocka_unit_test(test_top_of_address_space),
+		cmocka_unit_test(test_adjacent_devices_and_lookup_hint),
+		cmocka_unit_test(test_declined_read_completed_by_caller),
+		cmocka_unit_test(test_caller_moving_pc_cancels_advance),
+		cmocka_unit_test(test_generic_exit_handler_gets_unclaimed),
+		cmocka_unit_test(test_no_syndrome_is_a_fault_not_a_guess),
+		cmocka_unit_test(test_callback_injects_abort),
+		cmocka_unit_test(test_readonly_memory_write_exits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
