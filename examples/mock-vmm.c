@@ -108,8 +108,11 @@ static int script_guest(struct hyp_vcpu *vcpu)
 		 * cannot change w2 between steps, so the byte goes through a RAM buffer: a store
 		 * of the character to RAM, a load of it into w2, the MMIO store. */
 		r = hyp_mock_push_mmio(vcpu, UART_BASE + UART_FR, 4, 1, 0);
-		r = r ? r : hyp_mock_push_mmio(vcpu, RAM_BASE + 0x1000 + (size_t)(c - greeting), 1, 2, 0);
-		r = r ? r : hyp_mock_push_mmio(vcpu, UART_BASE + UART_DR, 1, 2, HYP_MOCK_MMIO_WRITE);
+		r = r ? r :
+			hyp_mock_push_mmio(vcpu, RAM_BASE + 0x1000 + (size_t)(c - greeting), 1, 2,
+					   0);
+		r = r ? r :
+			hyp_mock_push_mmio(vcpu, UART_BASE + UART_DR, 1, 2, HYP_MOCK_MMIO_WRITE);
 	}
 	if (!r)
 		r = hyp_mock_push_smccc(vcpu, HYP_CONDUIT_HVC, 0, VMM_CALL_GET_ANSWER, NULL);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Memory for the library's own objects, always through the VM's allocator ops. */
-#include <string.h>
+#include "hyp_string.h"
 
 #include "internal.h"
 

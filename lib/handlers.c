@@ -26,8 +26,9 @@ static uint32_t mmio_lower_bound(const struct hyp_vm *vm, hyp_ipa_t ipa)
 HYP_API int hyp_vm_add_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size,
 				    hyp_mmio_fn fn, void *opaque)
 {
-	struct hyp_mmio_range range = { .base = base, .last = base + size - 1, .fn = fn,
-					.opaque = opaque };
+	struct hyp_mmio_range range = {
+		.base = base, .last = base + size - 1, .fn = fn, .opaque = opaque
+	};
 	const struct hyp_mmio_range *ranges;
 	uint32_t at;
 	int r;
@@ -45,8 +46,7 @@ HYP_API int hyp_vm_add_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base, uint64_t 
 	if (at < vm->mmio.count && ranges[at].base <= range.last)
 		r = -EEXIST;
 	else
-		r = hyp__vec_insert(vm, &vm->mmio, sizeof(range), at, &range,
-				    HYP_MAX_MMIO_RANGES);
+		r = hyp__vec_insert(vm, &vm->mmio, sizeof(range), at, &range, HYP_MAX_MMIO_RANGES);
 	hyp__vm_reconfigure_end(vm);
 	return r;
 }
@@ -79,8 +79,9 @@ static bool conduits_valid(uint32_t conduits)
 HYP_API int hyp_vm_add_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint32_t first,
 				     uint32_t last, hyp_smccc_fn fn, void *opaque)
 {
-	struct hyp_smccc_range range = { .first = first, .last = last, .conduits = conduits,
-					 .fn = fn, .opaque = opaque };
+	struct hyp_smccc_range range = {
+		.first = first, .last = last, .conduits = conduits, .fn = fn, .opaque = opaque
+	};
 	const struct hyp_smccc_range *ranges;
 	uint32_t at = 0;
 	int r = 0;
@@ -192,8 +193,8 @@ HYP_API int hyp_vm_remove_sysreg_handler(struct hyp_vm *vm, uint32_t encoding)
 	return r;
 }
 
-HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reason,
-				    hyp_exit_fn fn, void *opaque)
+HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reason, hyp_exit_fn fn,
+				    void *opaque)
 {
 	struct hyp_exit_handler *slot;
 	int r = 0;
@@ -215,8 +216,7 @@ HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reas
 }
 
 /* Lookups used by the exit path (lib/run.c). */
-const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa,
-					    uint32_t *hint)
+const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t *hint)
 {
 	const struct hyp_mmio_range *ranges = vm->mmio.data;
 	uint32_t at = *hint;

@@ -107,8 +107,8 @@ struct hyp_vm {
 	struct hyp_psci_platform psci;
 
 	struct hyp_vec regions; /* struct hyp_mem_region, sorted by ipa */
-	struct hyp_vec mmio;    /* struct hyp_mmio_range, sorted by base */
-	struct hyp_vec smccc;   /* struct hyp_smccc_range, sorted by first */
+	struct hyp_vec mmio;	/* struct hyp_mmio_range, sorted by base */
+	struct hyp_vec smccc;	/* struct hyp_smccc_range, sorted by first */
 	struct hyp_vec sysregs; /* struct hyp_sysreg_handler, sorted by encoding */
 	struct hyp_exit_handler exit_handlers[HYP_EXIT_REASON_COUNT];
 
@@ -176,8 +176,7 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ipa);
 
 /* lib/handlers.c: exit-path lookups. */
-const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa,
-					    uint32_t *hint);
+const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t *hint);
 const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit,
 					      uint32_t function_id);
 const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding);

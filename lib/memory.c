@@ -4,7 +4,7 @@
  * The core validates and records every region so all backends give the same answers to bad
  * requests, and so device models can reach guest RAM through hyp_vm_read/write_guest().
  */
-#include <string.h>
+#include "hyp_string.h"
 
 #include "internal.h"
 
@@ -53,8 +53,7 @@ static uint32_t free_slot(const struct hyp_vm *vm)
 	}
 }
 
-HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t size,
-		       uint32_t flags)
+HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t size, uint32_t flags)
 {
 	struct hyp_mem_region region;
 	uint64_t value;
@@ -136,8 +135,8 @@ out:
  * Walk [ipa, ipa + len) across adjacent regions. With @copy NULL only checks. Returns -EFAULT if
  * any byte is unbacked, so callers check first and copy second: nothing is copied unless all is.
  */
-static int walk_guest(const struct hyp_vm *vm, hyp_ipa_t ipa, size_t len, bool to_guest,
-		      void *buf, bool copy)
+static int walk_guest(const struct hyp_vm *vm, hyp_ipa_t ipa, size_t len, bool to_guest, void *buf,
+		      bool copy)
 {
 	char *cursor = buf;
 

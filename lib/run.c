@@ -6,7 +6,7 @@
  * This loop is the hot path every backend shares: it does no allocation, takes no locks and
  * touches only the vCPU, its VM's lookup tables and the exit record.
  */
-#include <string.h>
+#include "hyp_string.h"
 
 #include "internal.h"
 
@@ -294,8 +294,8 @@ static int run_loop(struct hyp_vcpu *vcpu)
 				 exit->reason);
 			return -EPROTO;
 		} else {
-			vcpu->completion = vm->ops.vcpu_complete ? HYP_COMPLETE_BACKEND
-								 : HYP_COMPLETE_NONE;
+			vcpu->completion = vm->ops.vcpu_complete ? HYP_COMPLETE_BACKEND :
+								   HYP_COMPLETE_NONE;
 		}
 
 		if (dispatch(vcpu, exit) != HYP_HANDLED)

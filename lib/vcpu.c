@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* vCPU objects: creation, register access, kicks, exception injection. */
-#include <string.h>
+#include "hyp_string.h"
 
 #include "internal.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* VM objects: creation from a sized config, backend selection, capabilities, teardown. */
-#include <string.h>
+#include "hyp_string.h"
 
 #include "internal.h"
 
@@ -117,8 +117,9 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 
 	if (!config || !ret)
 		return -EINVAL;
-	r = hyp__copy_sized_config(&cfg, sizeof(cfg), offsetof(struct hyp_vm_config, gicr_base) +
-						      sizeof(cfg.gicr_base),
+	r = hyp__copy_sized_config(&cfg, sizeof(cfg),
+				   offsetof(struct hyp_vm_config, gicr_base) +
+					   sizeof(cfg.gicr_base),
 				   config, config->size);
 	if (r)
 		return r;
@@ -243,8 +244,7 @@ HYP_API int hyp_vm_query_cap(const struct hyp_vm *vm, enum hyp_cap cap, uint64_t
 		return -EINVAL;
 	if (!core_cap(vm, cap, &v)) {
 		/* A backend that cannot answer, or answers with an error, does not have it. */
-		if (!vm->ops.vm_query_cap ||
-		    vm->ops.vm_query_cap((struct hyp_vm *)vm, cap, &v) < 0)
+		if (!vm->ops.vm_query_cap || vm->ops.vm_query_cap((struct hyp_vm *)vm, cap, &v) < 0)
 			v = 0;
 	}
 	*value = v;

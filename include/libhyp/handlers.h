@@ -152,8 +152,8 @@ typedef enum hyp_handler_result (*hyp_exit_fn)(struct hyp_vcpu *vcpu, struct hyp
  * Return: 0; -EINVAL for NULL @vm or a bad @reason; -EEXIST if @fn is non-NULL and the reason has a
  * callback already (remove it first); -ENOENT when removing a callback that is not there; -EBUSY.
  */
-HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reason,
-				    hyp_exit_fn fn, void *opaque);
+HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reason, hyp_exit_fn fn,
+				    void *opaque);
 
 HYP_END_DECLS
 

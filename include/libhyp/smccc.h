@@ -11,7 +11,7 @@
 #define HYP_SMCCC_FAST_CALL (1u << 31)
 #define HYP_SMCCC_64BIT (1u << 30)
 #define HYP_SMCCC_OWNER(fid) (((fid) >> 24) & 0x3fu)
-#define HYP_SMCCC_FUNC_NUM(fid) ((fid) & 0xffffu)
+#define HYP_SMCCC_FUNC_NUM(fid) ((fid)&0xffffu)
 
 /* Owning entity numbers. */
 #define HYP_SMCCC_OWNER_ARCH 0u

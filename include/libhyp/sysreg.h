@@ -13,14 +13,14 @@
 
 /** Pack MRS/MSR operands into a libhyp system register encoding. */
 #define HYP_SYSREG(op0, op1, crn, crm, op2)                                                        \
-	((uint32_t)((((op0) & 3u) << 14) | (((op1) & 7u) << 11) | (((crn) & 15u) << 7) |           \
-		    (((crm) & 15u) << 3) | ((op2) & 7u)))
+	((uint32_t)((((op0)&3u) << 14) | (((op1)&7u) << 11) | (((crn)&15u) << 7) |                 \
+		    (((crm)&15u) << 3) | ((op2)&7u)))
 
 #define HYP_SYSREG_OP0(enc) (((enc) >> 14) & 3u)
 #define HYP_SYSREG_OP1(enc) (((enc) >> 11) & 7u)
 #define HYP_SYSREG_CRN(enc) (((enc) >> 7) & 15u)
 #define HYP_SYSREG_CRM(enc) (((enc) >> 3) & 15u)
-#define HYP_SYSREG_OP2(enc) ((enc) & 7u)
+#define HYP_SYSREG_OP2(enc) ((enc)&7u)
 
 /* Identification (read-only to the guest). */
 #define HYP_SYSREG_MIDR_EL1 HYP_SYSREG(3, 0, 0, 0, 0)

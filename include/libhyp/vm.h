@@ -185,8 +185,7 @@ enum hyp_mem_flags {
  * -ENOTSUP for read-only or non-executable memory on a backend without it; -EBUSY if a vCPU is
  * running; -ENOMEM or a backend error.
  */
-HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t size,
-		       uint32_t flags);
+HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t size, uint32_t flags);
 
 /**
  * hyp_vm_unmap() - remove a region added by hyp_vm_map().

@@ -3,7 +3,7 @@
  * The table of backends compiled into this library. An explicit list rather than constructor
  * registration: constructors do not run for objects pulled from a static archive, nor at EL2.
  */
-#include <string.h>
+#include "hyp_string.h"
 
 #include "internal.h"
 #include "backend/builtin.h"

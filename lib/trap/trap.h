@@ -60,7 +60,7 @@ enum hyp_ec {
 
 #define HYP_ESR_EC(esr) ((uint32_t)(((esr) >> 26) & 0x3f))
 #define HYP_ESR_IL(esr) ((uint32_t)(((esr) >> 25) & 1))
-#define HYP_ESR_ISS(esr) ((uint32_t)((esr) & 0x1ffffff))
+#define HYP_ESR_ISS(esr) ((uint32_t)((esr)&0x1ffffff))
 
 /**
  * struct hyp_dabt_iss - ESR_EL2.ISS of a data abort (EC 0x24/0x25), field by field.

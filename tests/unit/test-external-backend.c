@@ -102,8 +102,7 @@ static int toy_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	return 0;
 }
 
-static int toy_vcpu_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit,
-			     bool advance_pc)
+static int toy_vcpu_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit, bool advance_pc)
 {
 	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
 
@@ -146,7 +145,8 @@ static int never_called_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu,
 
 static struct hyp_vm *toy_create(const void *backend_config)
 {
-	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &toy_ops,
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend_ops = &toy_ops,
 					.backend_config = backend_config };
 	struct hyp_vm *vm = NULL;
 
@@ -205,9 +205,9 @@ static void test_missing_methods_are_enotsup(void **state)
 	assert_int_equal(value, 0);
 	assert_int_equal(hyp_vm_query_cap(vm, HYP_CAP_MAX_VCPUS, &value), 0);
 	assert_int_equal(value, HYP_DEFAULT_MAX_VCPUS);
-	assert_int_equal(hyp_vm_add_sysreg_handler(vm, HYP_SYSREG_SCTLR_EL1,
-						   (hyp_sysreg_fn)(void (*)(void))never_called_inject_irq,
-						   NULL),
+	assert_int_equal(hyp_vm_add_sysreg_handler(
+				 vm, HYP_SYSREG_SCTLR_EL1,
+				 (hyp_sysreg_fn)(void (*)(void))never_called_inject_irq, NULL),
 			 -ENOTSUP);
 	/* Core registers still work through the registered register file. */
 	assert_int_equal(hyp_vcpu_set_reg(vcpu, HYP_REG_X(3), 33), 0);
@@ -246,7 +246,7 @@ static void test_raw_and_decoded_exits(void **state)
 	/* 1: raw syndrome: LDR W5, [x] at IPA 0x9000010 (EC 0x24, ISV, SAS=2, SRT=5, DFSC
 	 * translation fault level 3). The core decodes and completes it on our registers. */
 	tv->script[0] = (struct toy_exit){ .esr = (0x24ull << 26) | (1ull << 25) | (1ull << 24) |
-						 (2ull << 22) | (5ull << 16) | 0x07,
+						  (2ull << 22) | (5ull << 16) | 0x07,
 					   .far = 0x10,
 					   .hpfar = (0x9000010ull >> 12) << 4 };
 	/* 2: decoded by the backend (as KVM does): a read the core dispatches, then hands back
@@ -303,8 +303,7 @@ struct log_capture {
 	enum hyp_log_priority priority;
 };
 
-static void capture_log(void *opaque, enum hyp_log_priority priority, const char *fmt,
-			va_list args)
+static void capture_log(void *opaque, enum hyp_log_priority priority, const char *fmt, va_list args)
 {
 	struct log_capture *cap = opaque;
 
@@ -317,8 +316,10 @@ static void test_backend_errors_propagate_and_log(void **state)
 {
 	struct log_capture cap = { 0 };
 	int fail = -EIO;
-	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &toy_ops,
-					.backend_config = &fail, .log_fn = capture_log,
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend_ops = &toy_ops,
+					.backend_config = &fail,
+					.log_fn = capture_log,
 					.log_opaque = &cap };
 	struct hyp_vm *vm = (struct hyp_vm *)0x1;
 

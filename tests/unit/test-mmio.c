@@ -156,9 +156,9 @@ static void test_zero_register(void **state)
 		assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(i), before[i]), 0);
 	}
 	/* STR XZR stores zero. */
-	assert_int_equal(
-		hyp_mock_push_mmio(t.vcpu, DEV_BASE, 8, 31, HYP_MOCK_MMIO_WRITE | HYP_MOCK_MMIO_REG64),
-		0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 8, 31,
+					    HYP_MOCK_MMIO_WRITE | HYP_MOCK_MMIO_REG64),
+			 0);
 	test_run_to_end(t.vcpu);
 	assert_int_equal(dev.calls, 1);
 	assert_int_equal(dev.last.data, 0);
@@ -312,8 +312,7 @@ static void test_caller_moving_pc_cancels_advance(void **state)
 	test_vm_destroy(&t);
 }
 
-static enum hyp_handler_result catch_all(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					 void *opaque)
+static enum hyp_handler_result catch_all(struct hyp_vcpu *vcpu, struct hyp_exit *exit, void *opaque)
 {
 	unsigned *count = opaque;
 

@@ -39,8 +39,8 @@ static void test_seven_arguments_four_results(void **state)
 	assert_int_equal(hyp_vm_add_smccc_handler(t.vm, HYP_CONDUIT_HVC, VENDOR_FID,
 						  VENDOR_FID + 0xf, service_call, &svc),
 			 0);
-	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, VENDOR_FID + 3, seven_args),
-			 0);
+	assert_int_equal(
+		hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, VENDOR_FID + 3, seven_args), 0);
 	test_run_to_end(t.vcpu);
 	assert_int_equal(svc.calls, 1);
 	assert_int_equal(svc.last.function_id, VENDOR_FID + 3);
@@ -73,7 +73,8 @@ static void test_smc_conduit_and_pc(void **state)
 	assert_int_equal(hyp_vm_add_smccc_handler(t.vm, HYP_CONDUIT_SMC, VENDOR_FID, VENDOR_FID,
 						  service_call, &smc),
 			 0);
-	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_SMC, 0, VENDOR_FID, seven_args), 0);
+	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_SMC, 0, VENDOR_FID, seven_args),
+			 0);
 	test_run_to_end(t.vcpu);
 	assert_int_equal(smc.calls, 1);
 	assert_int_equal(hvc.calls, 0);
@@ -90,7 +91,8 @@ static void test_unknown_call_gets_not_supported(void **state)
 
 	(void)state;
 	test_vm_create(&t);
-	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, VENDOR_FID, seven_args), 0);
+	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, VENDOR_FID, seven_args),
+			 0);
 	exit = test_run_expect(t.vcpu, HYP_EXIT_SMCCC);
 	assert_int_equal(exit->smccc.function_id, VENDOR_FID);
 	assert_int_equal(exit->smccc.imm, 0);
@@ -115,7 +117,8 @@ static void test_caller_answers_returned_call(void **state)
 	assert_int_equal(hyp_vm_add_smccc_handler(t.vm, HYP_CONDUIT_HVC | HYP_CONDUIT_SMC,
 						  VENDOR_FID, VENDOR_FID, service_call, &svc),
 			 0);
-	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, VENDOR_FID, seven_args), 0);
+	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, VENDOR_FID, seven_args),
+			 0);
 	exit = test_run_expect(t.vcpu, HYP_EXIT_SMCCC);
 	assert_int_equal(svc.calls, 1);
 	assert_int_equal(exit->smccc.ret[3], 42); /* what the callback wrote is kept */
@@ -133,7 +136,8 @@ static void test_builtin_psci_and_smccc_version(void **state)
 
 	(void)state;
 	test_vm_create(&t);
-	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_PSCI_VERSION, NULL), 0);
+	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_PSCI_VERSION, NULL),
+			 0);
 	test_run_to_end(t.vcpu);
 	assert_int_equal(test_reg(t.vcpu, HYP_REG_X0), 0x10001);
 	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_SMCCC_VERSION, NULL),
@@ -170,7 +174,8 @@ static void test_handler_overrides_psci(void **state)
 	/* SYSTEM_OFF now reaches the VMM's handler instead of powering the VM off. */
 	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_PSCI_SYSTEM_OFF, NULL),
 			 0);
-	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_PSCI_VERSION, NULL), 0);
+	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_PSCI_VERSION, NULL),
+			 0);
 	test_run_to_end(t.vcpu);
 	assert_int_equal(svc.calls, 2);
 	assert_int_equal(svc.last.function_id, HYP_PSCI_VERSION);
@@ -185,7 +190,8 @@ static void test_handler_overrides_psci(void **state)
 	/* After removal, the built-in PSCI answers again. */
 	assert_int_equal(hyp_vm_remove_smccc_handler(t.vm, HYP_CONDUIT_HVC, HYP_PSCI_FID_FIRST_32),
 			 0);
-	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_PSCI_VERSION, NULL), 0);
+	assert_int_equal(hyp_mock_push_smccc(t.vcpu, HYP_CONDUIT_HVC, 0, HYP_PSCI_VERSION, NULL),
+			 0);
 	test_run_to_end(t.vcpu);
 	assert_int_equal(test_reg(t.vcpu, HYP_REG_X0), 0x10001);
 	test_vm_destroy(&t);

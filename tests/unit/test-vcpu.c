@@ -33,7 +33,8 @@ static void sleep_ms(unsigned ms)
 static struct hyp_vm *create_smp_vm(unsigned nr, void **ram, struct hyp_vcpu **vcpus,
 				    const uint32_t *power)
 {
-	struct hyp_vm_config config = { .size = sizeof(config), .backend = "mock",
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend = "mock",
 					.max_vcpus = nr };
 	struct hyp_vm *vm;
 
@@ -43,7 +44,8 @@ static struct hyp_vm *create_smp_vm(unsigned nr, void **ram, struct hyp_vcpu **v
 	memset(*ram, 0, TEST_RAM_SIZE);
 	assert_int_equal(hyp_vm_map(vm, TEST_RAM_BASE, *ram, TEST_RAM_SIZE, HYP_MEM_RWX), 0);
 	for (unsigned i = 0; i < nr; i++) {
-		struct hyp_vcpu_config vc = { .size = sizeof(vc), .index = i,
+		struct hyp_vcpu_config vc = { .size = sizeof(vc),
+					      .index = i,
 					      .power = power ? power[i] : 0 };
 
 		assert_int_equal(hyp_vcpu_create(vm, &vc, &vcpus[i]), 0);
@@ -283,8 +285,8 @@ static void test_system_off_reaches_every_vcpu(void **state)
 	vm = create_smp_vm(3, &ram, vcpus, NULL);
 	/* vCPU 2 is off and waiting for CPU_ON in its thread. */
 	start_runner(&waiting, vcpus[2], NULL);
-	assert_int_equal(hyp_mock_push_smccc(vcpus[0], HYP_CONDUIT_HVC, 0, HYP_PSCI_SYSTEM_OFF, NULL),
-			 0);
+	assert_int_equal(
+		hyp_mock_push_smccc(vcpus[0], HYP_CONDUIT_HVC, 0, HYP_PSCI_SYSTEM_OFF, NULL), 0);
 	assert_int_equal(hyp_mock_push_wfx(vcpus[0], false), 0);
 	exit = test_run_expect(vcpus[0], HYP_EXIT_SYSTEM_EVENT);
 	assert_int_equal(exit->system_event.type, HYP_SYSTEM_EVENT_OFF);
@@ -454,7 +456,8 @@ static void test_sysreg_traps(void **state)
 static void test_sysreg_traps_absent(void **state)
 {
 	struct hyp_mock_config mock = { .size = sizeof(mock), .flags = HYP_MOCK_NO_SYSREG_TRAPS };
-	struct hyp_vm_config config = { .size = sizeof(config), .backend = "mock",
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend = "mock",
 					.backend_config = &mock };
 	struct sysreg_dev dev;
 	struct test_vm t;
@@ -592,11 +595,12 @@ static uint64_t xorshift(uint64_t *s)
  * alive. */
 static void test_hostile_syndromes(void **state)
 {
-	static const uint32_t reasons[] = { HYP_EXIT_MMIO,	HYP_EXIT_SMCCC, HYP_EXIT_SYSREG,
-					    HYP_EXIT_WFX,	HYP_EXIT_MEM_FAULT, HYP_EXIT_DEBUG,
+	static const uint32_t reasons[] = { HYP_EXIT_MMIO,     HYP_EXIT_SMCCC,	   HYP_EXIT_SYSREG,
+					    HYP_EXIT_WFX,      HYP_EXIT_MEM_FAULT, HYP_EXIT_DEBUG,
 					    HYP_EXIT_EXCEPTION };
 	struct hyp_mock_config mock = { .size = sizeof(mock), .max_script_steps = 64 };
-	struct hyp_vm_config config = { .size = sizeof(config), .backend = "mock",
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend = "mock",
 					.backend_config = &mock };
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	unsigned counts[HYP_EXIT_REASON_COUNT] = { 0 };
@@ -613,7 +617,8 @@ static void test_hostile_syndromes(void **state)
 						 accept_all_mmio, NULL),
 			 0);
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		assert_int_equal(hyp_vm_set_exit_handler(t.vm, reasons[i], accept_all_exits, NULL), 0);
+		assert_int_equal(hyp_vm_set_exit_handler(t.vm, reasons[i], accept_all_exits, NULL),
+				 0);
 	for (int i = 0; i < 20000; i++) {
 		uint64_t esr = xorshift(&seed), far = xorshift(&seed), hpfar = xorshift(&seed);
 		uint64_t pc_before;

@@ -4,7 +4,7 @@
  * whole exit path (lib/trap decoding, dispatch, completion) runs exactly as on the el2 backend.
  * See include/libhyp/mock.h for the model.
  */
-#include <string.h>
+#include "hyp_string.h"
 
 #include <libhyp/mock.h>
 
@@ -153,8 +153,8 @@ static int mock_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		if (r)
 			return r;
 	}
-	if (mcfg.flags & ~(uint32_t)(HYP_MOCK_NO_SYSREG_TRAPS | HYP_MOCK_NO_READONLY_MEM |
-				     HYP_MOCK_NO_IRQCHIP))
+	if (mcfg.flags &
+	    ~(uint32_t)(HYP_MOCK_NO_SYSREG_TRAPS | HYP_MOCK_NO_READONLY_MEM | HYP_MOCK_NO_IRQCHIP))
 		return -EINVAL;
 	if (mcfg.max_script_steps > (1u << 20))
 		return -EINVAL;
@@ -508,7 +508,8 @@ HYP_API int hyp_mock_push_mmio(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint32_t le
 	if ((len != 1 && len != 2 && len != 4 && len != 8) || reg > 31 || (flags & ~known))
 		return -EINVAL;
 	/* No real access reaches an IPA outside the VM's IPA space. */
-	if (vcpu && is_mock_vcpu(vcpu) && ((ipa + len - 1) >> vcpu->vm->ipa_bits || ipa + len < ipa))
+	if (vcpu && is_mock_vcpu(vcpu) &&
+	    ((ipa + len - 1) >> vcpu->vm->ipa_bits || ipa + len < ipa))
 		return -EINVAL;
 	/* Sign extension is a property of loads only (LDRS*), and an 8-byte access is always to an
 	 * X register: reject scripts no real instruction could produce. */
@@ -560,7 +561,8 @@ HYP_API int hyp_mock_push_wfx(struct hyp_vcpu *vcpu, bool is_wfe)
 {
 	struct mock_step step = { .kind = STEP_RAW };
 
-	step.esr = ((uint64_t)HYP_EC_WFX << ESR_EC_SHIFT) | ESR_IL | ISS_WFX_CV_AL | (is_wfe ? 1 : 0);
+	step.esr = ((uint64_t)HYP_EC_WFX << ESR_EC_SHIFT) | ESR_IL | ISS_WFX_CV_AL |
+		   (is_wfe ? 1 : 0);
 	return push(vcpu, &step);
 }
 
@@ -607,8 +609,7 @@ static int irq_slot(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu, uint32
 	return 0;
 }
 
-HYP_API int hyp_mock_irq_level(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu,
-			       uint32_t intid)
+HYP_API int hyp_mock_irq_level(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu, uint32_t intid)
 {
 	uint32_t *count;
 	uint8_t *level;
@@ -617,8 +618,7 @@ HYP_API int hyp_mock_irq_level(const struct hyp_vm *vm, const struct hyp_vcpu *v
 	return r ? r : *level;
 }
 
-HYP_API int hyp_mock_irq_count(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu,
-			       uint32_t intid)
+HYP_API int hyp_mock_irq_count(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu, uint32_t intid)
 {
 	uint32_t *count;
 	uint8_t *level;
