@@ -4,6 +4,9 @@
 
 #include "internal.h"
 
+#define HYP_SCTLR_SPAN (1ull << 23)
+#define HYP_PSTATE_PAN (1ull << 22)
+
 /* MPIDR_EL1 affinity fields: Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
 #define HYP_MPIDR_AFF_MASK 0xff00ffffffull
 
@@ -230,8 +233,8 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 	uint64_t *fields[] = { &el1.vbar_el1, &el1.elr_el1, &el1.spsr_el1, &el1.esr_el1,
 			       &el1.far_el1 };
 	/* PSTATE.M[3:0] = 0 is EL0t: the exception comes from a lower EL. */
+	uint64_t esr, sctlr;
 	bool from_el0;
-	uint64_t esr;
 	int r;
 
 	if (!vcpu->regs)
@@ -247,6 +250,11 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 	else
 		esr = hyp_trap_ext_abort_esr(kind == HYP_INJECT_DATA_ABORT, false, from_el0);
 	hyp_trap_inject_sync(vcpu->regs, &el1, esr, addr, kind != HYP_INJECT_UNDEF);
+	/* Exception entry sets PSTATE.PAN when SCTLR_EL1.SPAN is 0 (Arm ARM D1.10.2, FEAT_PAN);
+	 * without FEAT_PAN the bit is RES1 and nothing changes. */
+	if (hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &sctlr) == 0 &&
+	    !(sctlr & HYP_SCTLR_SPAN))
+		vcpu->regs->pstate |= HYP_PSTATE_PAN;
 	for (size_t i = 1; i < HYP_ARRAY_SIZE(el1_regs); i++) {
 		r = hyp_vcpu_set_sysreg(vcpu, el1_regs[i], *fields[i]);
 		if (r)

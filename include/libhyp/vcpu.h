@@ -131,10 +131,12 @@ HYP_API int hyp_vcpu_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64
  * returning. A powered-off vCPU waits inside this call until PSCI CPU_ON turns it on (then starts
  * at the requested entry point) or until hyp_vcpu_kick().
  *
+ * Once a system event (PSCI SYSTEM_OFF/SYSTEM_RESET) has ended the VM, every vCPU's run returns
+ * that HYP_EXIT_SYSTEM_EVENT (vCPUs inside run are kicked out) and never enters the guest again.
+ *
  * Return: 0 with the exit in hyp_vcpu_exit(); -EINVAL for NULL; -EBUSY if the vCPU is already
- * running on another thread, or the VM is being reconfigured; -ESHUTDOWN after a system event
- * ended the VM (every further run returns this); a backend error (the exit record is then
- * unspecified).
+ * running on another thread, or the VM is being reconfigured; a backend error (the exit record is
+ * then unspecified; the mock returns -ENODATA when its script is exhausted).
  */
 HYP_API int hyp_vcpu_run(struct hyp_vcpu *vcpu);
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The README's test command: every test libhyp has, in the configurations CI checks.
+#
+#   1. formatting (clang-format, .clang-format)
+#   2. native gcc build, warnings as errors, full meson test suite
+#   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   4. clang build, warnings as errors, full suite
+#   5. install to a staging directory and build a program against the installed headers through
+#      pkg-config
+#   6. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
+#
+# Installs what it needs with apt-get on Debian 12. Exits non-zero if anything fails; the meson
+# summaries show the pass/fail counts.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$LIBHYP_ROOT"
+
+ensure_packages "${BUILD_PACKAGES[@]}" clang clang-format gcc-aarch64-linux-gnu \
+	libc6-dev-arm64-cross
+
+out=build-test
+mkdir -p "$out"
+failures=()
+
+setup() { # dir, meson args...
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" --werror "$@" >"$dir.setup.log" 2>&1 ||
+			{ cat "$dir.setup.log" >&2; return 1; }
+	fi
+}
+
+suite() { # name, dir, meson args...
+	local name=$1 dir=$2
+	shift 2
+	step "$name"
+	if setup "$dir" "$@" && ninja -C "$dir" >/dev/null &&
+		meson test -C "$dir" --print-errorlogs; then
+		return 0
+	fi
+	failures+=("$name")
+}
+
+step "Formatting (clang-format --dry-run --Werror)"
+mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find lib include tests examples -name '*.[ch]')
+if ! clang-format --dry-run --Werror "${sources[@]}"; then
+	failures+=("formatting")
+fi
+
+suite "Native build (gcc) and unit tests" "$out/gcc"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+suite "Unit tests under AddressSanitizer + UBSan" "$out/asan" \
+	-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+CC=clang suite "Native build (clang) and unit tests" "$out/clang"
+
+step "Install and build against the installed library with pkg-config"
+rm -rf "$out/stage"
+if meson install -C "$out/gcc" --destdir "$LIBHYP_ROOT/$out/stage" >/dev/null; then
+	prefix=$(meson introspect "$out/gcc" --buildoptions |
+		python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
+	pcdir=$(dirname "$(find "$out/stage$prefix" -name libhyp.pc | head -n 1)")
+	if PKG_CONFIG_SYSROOT_DIR="$LIBHYP_ROOT/$out/stage" PKG_CONFIG_PATH="$pcdir" \
+		sh -c 'gcc -std=c11 -Wall -Werror -o "$1/installed-mock-vmm" examples/mock-vmm.c $(pkg-config --cflags --libs libhyp)' _ "$out" &&
+		LD_LIBRARY_PATH="$(dirname "$(find "$out/stage$prefix" -name 'libhyp.so.0' | head -n 1)")" \
+			"$out/installed-mock-vmm" >/dev/null; then
+		echo "ok: a program built from the installed headers and libhyp.pc runs"
+	else
+		failures+=("install + pkg-config")
+	fi
+else
+	failures+=("install")
+fi
+
+step "Cross build: aarch64 Linux userspace"
+if ! { setup "$out/arm64" --cross-file cross/aarch64-linux-gnu.ini -Dtests=false &&
+	ninja -C "$out/arm64" >/dev/null; }; then
+	failures+=("cross aarch64-linux-gnu")
+else
+	echo "ok: $(file -bL "$out/arm64/lib/libhyp.so.0" | cut -d, -f1-2)"
+fi
+
+step "Cross build: freestanding bare-metal aarch64 (EL2 firmware)"
+if ! { setup "$out/bare" --cross-file cross/aarch64-baremetal.ini &&
+	ninja -C "$out/bare" >/dev/null; }; then
+	failures+=("cross bare metal")
+else
+	# The archive may only need what EL2 firmware provides: its own hyp symbols plus the
+	# small string set documented in lib/hyp_string.h.
+	undefined=$(aarch64-linux-gnu-nm -u "$out/bare/lib/libhyp.a" | awk 'NF==2 {print $2}' |
+		grep -v '^hyp_' | sort -u | tr '\n' ' ')
+	if [ "$undefined" != "memcpy memmove memset strcmp " ]; then
+		echo "bare-metal archive needs unexpected symbols: $undefined" >&2
+		failures+=("bare-metal symbol set")
+	else
+		echo "ok: libhyp.a needs only: $undefined"
+	fi
+fi
+
+echo
+if [ ${#failures[@]} -ne 0 ]; then
+	printf 'FAILED: %s\n' "${failures[@]}" >&2
+	exit 1
+fi
+echo "All test stages passed."
