@@ -289,6 +289,13 @@ static int run_loop(struct hyp_vcpu *vcpu)
 		} else if (exit->reason == HYP_EXIT_KICKED) {
 			report_kick(vcpu);
 			return 0;
+		} else if (exit->reason == HYP_EXIT_SYSTEM_EVENT) {
+			/* A backend that answers PSCI itself (KVM) reports SYSTEM_OFF on the
+			 * calling vCPU only: latch it so every vCPU stops, as with ours. */
+			hyp__vm_signal_system_event(vm, exit->system_event.type,
+						    exit->system_event.data);
+			vcpu->completion = HYP_COMPLETE_NONE;
+			return 0;
 		} else if (exit->reason >= HYP_EXIT_REASON_COUNT) {
 			hyp__err(vm, "backend %s reported exit reason %u", vm->ops.name,
 				 exit->reason);

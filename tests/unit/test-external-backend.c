@@ -297,6 +297,35 @@ static void test_kick_without_kick_method(void **state)
 	hyp_vm_destroy(vm);
 }
 
+static void test_backend_system_event_stops_every_vcpu(void **state)
+{
+	struct hyp_vcpu_config second = { .size = sizeof(second),
+					  .index = 1,
+					  .power = HYP_VCPU_POWER_ON };
+	struct hyp_vm *vm = toy_create(NULL);
+	struct hyp_vcpu *vcpu0, *vcpu1;
+	struct toy_vcpu *tv;
+	struct hyp_exit *exit;
+
+	(void)state;
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu0), 0);
+	assert_int_equal(hyp_vcpu_create(vm, &second, &vcpu1), 0);
+	/* A backend with its own PSCI reports SYSTEM_OFF on the calling vCPU only... */
+	tv = hyp_backend_vcpu_state(vcpu0);
+	tv->script[0].decoded = true;
+	tv->script[0].exit.reason = HYP_EXIT_SYSTEM_EVENT;
+	tv->script[0].exit.system_event.type = HYP_SYSTEM_EVENT_OFF;
+	tv->count = 1;
+	((struct toy_vcpu *)hyp_backend_vcpu_state(vcpu1))->count = 1;
+	exit = test_run_expect(vcpu0, HYP_EXIT_SYSTEM_EVENT);
+	assert_int_equal(exit->system_event.type, HYP_SYSTEM_EVENT_OFF);
+	/* ...and the library stops the others without entering their guest code. */
+	exit = test_run_expect(vcpu1, HYP_EXIT_SYSTEM_EVENT);
+	assert_int_equal(exit->system_event.type, HYP_SYSTEM_EVENT_OFF);
+	assert_int_equal(((struct toy_vcpu *)hyp_backend_vcpu_state(vcpu1))->next, 0);
+	hyp_vm_destroy(vm);
+}
+
 struct log_capture {
 	unsigned messages;
 	char last[256];
@@ -406,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_missing_methods_are_enotsup),
 		cmocka_unit_test(test_raw_and_decoded_exits),
 		cmocka_unit_test(test_kick_without_kick_method),
+		cmocka_unit_test(test_backend_system_event_stops_every_vcpu),
 		cmocka_unit_test(test_backend_errors_propagate_and_log),
 		cmocka_unit_test(test_invalid_ops_tables),
 		cmocka_unit_test(test_protocol_violations),
