@@ -135,6 +135,7 @@ struct hyp_vcpu {
 	bool pc_moved;
 	uint32_t mmio_hint; /* index of the MMIO range that matched last */
 
+	bool initialised; /* the backend's vcpu_init succeeded */
 	_Atomic bool running;
 	_Atomic bool kick;
 	struct hyp_psci_cpu psci;

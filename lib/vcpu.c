@@ -82,6 +82,7 @@ HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *con
 		hyp__free(vm, vcpu, total);
 		return r;
 	}
+	vcpu->initialised = true;
 	/* Publish last, and only if nobody took the index meanwhile. */
 	if (!atomic_compare_exchange_strong_explicit(&vm->vcpus[cfg.index], &expected, vcpu,
 						     memory_order_release, memory_order_relaxed)) {
@@ -220,6 +221,11 @@ HYP_API int hyp_vcpu_is_powered_on(const struct hyp_vcpu *vcpu)
 {
 	if (!vcpu)
 		return -EINVAL;
+	/* A backend with its own PSCI keeps the truth; before it exists (vcpu_init) ours is the
+	 * requested initial state. */
+	if ((vcpu->vm->ops.flags & HYP_BACKEND_OWN_PSCI) && vcpu->vm->ops.vcpu_power_state &&
+	    vcpu->initialised)
+		return vcpu->vm->ops.vcpu_power_state((struct hyp_vcpu *)vcpu);
 	return hyp_psci_is_on(&vcpu->psci) ? 1 : 0;
 }
 

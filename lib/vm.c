@@ -133,6 +133,12 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 		cfg.max_vcpus = HYP_DEFAULT_MAX_VCPUS;
 	if (cfg.max_vcpus > HYP_MAX_VCPUS)
 		return -EINVAL;
+	if (!cfg.gicd_base)
+		cfg.gicd_base = HYP_DEFAULT_GICD_BASE;
+	if (!cfg.gicr_base)
+		cfg.gicr_base = HYP_DEFAULT_GICR_BASE;
+	if ((cfg.gicd_base | cfg.gicr_base) & 0xffff)
+		return -EINVAL; /* GICv3 frames are 64 KiB aligned */
 	if (cfg.log_priority == 0)
 		cfg.log_priority = HYP_LOG_WARNING;
 	if (cfg.log_priority < HYP_LOG_ERROR || cfg.log_priority > HYP_LOG_DEBUG)
@@ -168,8 +174,8 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 	vm->ipa_bits = cfg.ipa_bits;
 	vm->max_vcpus = cfg.max_vcpus;
 	vm->irqchip = cfg.irqchip;
-	vm->gicd_base = cfg.gicd_base ? cfg.gicd_base : HYP_DEFAULT_GICD_BASE;
-	vm->gicr_base = cfg.gicr_base ? cfg.gicr_base : HYP_DEFAULT_GICR_BASE;
+	vm->gicd_base = cfg.gicd_base;
+	vm->gicr_base = cfg.gicr_base;
 	vm->psci.cpu_at = psci_cpu_at;
 	vm->psci.cpu_count = vm->max_vcpus;
 	vm->psci.entry_valid = psci_entry_valid;

@@ -89,8 +89,9 @@ enum hyp_backend_flags {
  *
  * Methods (all optional unless marked required; errors are negative errno values):
  * @probe: 0 if this backend can run on this host now, else -ENODEV (automatic selection).
- * @vm_init: required. Set up the VM; the config is valid only during the call. On failure the
- *	     library frees the VM without calling @vm_destroy.
+ * @vm_init: required. Set up the VM from @config, which has every default filled in (ipa_bits,
+ *	     max_vcpus, GIC addresses...) and is valid only during the call. On failure the backend
+ *	     releases what it acquired; the library then frees the VM without calling @vm_destroy.
  * @vm_destroy: release the VM's backend resources (vCPUs are already destroyed).
  * @vm_query_cap: answer a capability (0 + *value). -EINVAL/-ENOTSUP mean "0".
  * @mem_map / @mem_unmap: add/remove a region (the library has validated it and checked
@@ -114,6 +115,7 @@ enum hyp_backend_flags {
  * @vcpu_inject: inject an exception, to be taken when the guest next runs; replaces completing
  *		 the last exit (the PC is not advanced).
  * @inject_irq: drive an interrupt: SPI (@vcpu NULL), PPI level or SGI (level ignored).
+ * @vcpu_power_state: for HYP_BACKEND_OWN_PSCI backends: 1 if the vCPU is on, 0 if off.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -145,6 +147,7 @@ struct hyp_backend_ops {
 	int (*vcpu_inject)(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr);
 	int (*inject_irq)(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
 			  uint32_t intid, bool level);
+	int (*vcpu_power_state)(struct hyp_vcpu *vcpu);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

@@ -65,8 +65,9 @@ enum hyp_irqchip {
  * @ipa_bits: size of the guest physical address space in bits (32..52); 0 means 40.
  * @max_vcpus: the most vCPUs this VM will have (1..HYP_MAX_VCPUS); 0 means 8.
  * @irqchip: enum hyp_irqchip.
- * @gicd_base: GICv3 distributor IPA (64 KiB); 0 means HYP_DEFAULT_GICD_BASE.
- * @gicr_base: GICv3 redistributor region IPA (128 KiB per vCPU); 0 means HYP_DEFAULT_GICR_BASE.
+ * @gicd_base: GICv3 distributor IPA (64 KiB, 64 KiB aligned); 0 means HYP_DEFAULT_GICD_BASE.
+ * @gicr_base: GICv3 redistributor region IPA (128 KiB per vCPU, 64 KiB aligned); 0 means
+ *	       HYP_DEFAULT_GICR_BASE.
  */
 struct hyp_vm_config {
 	uint32_t size;

@@ -12,7 +12,7 @@
  * Field layouts cite the Arm ARM (DDI 0487), register ESR_EL2 (section D24.2.40 in recent issues),
  * "ISS encoding for an exception from ...", and section D1.10 for exception entry.
  */
-#include <string.h>
+#include "hyp_string.h"
 
 #include <libhyp/smccc.h>
 #include <libhyp/sysreg.h>
@@ -185,7 +185,10 @@ static void fault_addresses(const struct hyp_syndrome *s, bool fnv, bool s1ptw,
  *  - ISS.EA = 0 and a Translation/Access flag/Permission DFSC (fsc_is_emulable()).
  *  - ISS.VNCR = 0: a fault on the FEAT_NV2 VNCR_EL2 page is a redirected system register access.
  *  - ISS.CM = 0: see below.
- *  - FAR_EL2 and HPFAR_EL2 both reported and ISS.FnV = 0, or the IPA is not known.
+ *  - FAR_EL2 and HPFAR_EL2 both reported and ISS.FnV = 0 (otherwise the IPA is not known).
+ *    The decoder trusts raw->valid: a backend must not mark HPFAR valid where the hardware left
+ *    it UNKNOWN (on some cores, stage-2 Permission faults outside a stage-1 walk) unless it
+ *    recovered the IPA another way (AT S1E1R, as KVM does).
  *
  * Cache maintenance (ISS.CM = 1: DC CIVAC and friends; ISV is 0 for them anyway) on an IPA without
  * memory is reported as HYP_FAULT_OTHER with @pc_advance = the instruction length: completing the

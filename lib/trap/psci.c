@@ -112,10 +112,10 @@ static int32_t smccc_arch_features(uint32_t arch_func_id)
 		return HYP_SMCCC_SUCCESS;
 	default:
 		/*
-		 * ARCH_WORKAROUND_1/2/3 and SOC_ID included: answering SUCCESS (or NOT_REQUIRED)
-		 * would tell the guest that a Spectre mitigation is performed, or is unnecessary, on
-		 * hardware we know nothing about. NOT_SUPPORTED makes the guest fall back to its own
-		 * mitigations or report itself vulnerable, which is honest.
+		 * ARCH_WORKAROUND_1/2/3 and SOC_ID included: answering SUCCESS (or
+		 * NOT_REQUIRED) would tell the guest that a Spectre mitigation is performed, or is
+		 * unnecessary, on hardware we know nothing about. NOT_SUPPORTED makes the guest
+		 * fall back to its own mitigations or report itself vulnerable, which is honest.
 		 */
 		return HYP_SMCCC_NOT_SUPPORTED;
 	}
@@ -159,11 +159,12 @@ static struct hyp_psci_cpu *find_cpu(const struct hyp_psci_platform *platform, u
 
 /*
  * CPU_SUSPEND (DEN 0022D, CPU_SUSPEND). Every request is served as standby: the caller behaves as
- * WFI and the call returns SUCCESS with all registers preserved. The specification lets an
- * implementation do this: a powerdown request may be satisfied by a shallower state, in which case
- * the call returns as from standby (first stated in DEN 0022A section 5.4.2, clause 3; KVM relies
- * on the same clause). We never enter a real powerdown state, so entry_point_address and
- * context_id (X2, X3) are never used and need no validation.
+ * WFI, keeps its context, and the call returns SUCCESS in place instead of restarting at
+ * entry_point_address. The specification lets an implementation do this: a powerdown request may
+ * be satisfied by a shallower state, in which case the call returns as from standby (first stated
+ * in DEN 0022A section 5.4.2, clause 3; KVM relies on the same clause). We never enter a real
+ * powerdown state, so entry_point_address and context_id (X2, X3) are never used and need no
+ * validation.
  *
  * power_state is a 32-bit parameter in both conventions, so the upper half of X1 in the 64-bit
  * call is ignored. Reserved bits must be zero; StateID is not interpreted because we publish no
@@ -274,7 +275,7 @@ static int32_t psci_cpu_on(const struct hyp_psci_platform *platform,
 static int32_t psci_affinity_info(const struct hyp_psci_platform *platform,
 				  const struct hyp_smccc_call *call)
 {
-	/* Affinity fields at levels >= n, MPIDR_EL1 layout (Aff3 is at bits [39:32], not [31:24]). */
+	/* Affinity fields at levels >= n; Aff3 sits at MPIDR_EL1 bits [39:32], not [31:24]. */
 	static const uint64_t level_mask[4] = {
 		0xff00ffffffull, /* Aff3..Aff0 */
 		0xff00ffff00ull, /* Aff3..Aff1 */
@@ -422,9 +423,9 @@ static bool psci_call(const struct hyp_psci_platform *platform, struct hyp_psci_
 		break;
 	default:
 		/*
-		 * MIGRATE and MIGRATE_INFO_UP_CPU (meaningless for MIGRATE_INFO_TYPE 2), the PSCI 1.0+
-		 * optional functions, and every unassigned ID of the range: the range belongs to PSCI,
-		 * so we answer for it rather than passing it on.
+		 * MIGRATE and MIGRATE_INFO_UP_CPU (meaningless for MIGRATE_INFO_TYPE 2), the
+		 * optional PSCI 1.0+ functions, and every unassigned ID of the range: the range
+		 * belongs to PSCI, so we answer for it rather than passing it on.
 		 */
 		ret = HYP_PSCI_NOT_SUPPORTED;
 		break;

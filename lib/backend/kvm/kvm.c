@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kvm backend: libhyp on Linux's /dev/kvm (arm64 hosts).
+ *
+ * KVM does the world switch, stage 2, the GICv3 and the timers in the kernel; it also answers PSCI
+ * itself (KVM_ARM_VCPU_PSCI_0_2), so this backend sets HYP_BACKEND_OWN_PSCI. What reaches us are
+ * MMIO exits (already decoded by the kernel, completed through kvm_run->mmio.data), system events
+ * and, where enabled, accesses without an instruction syndrome. Guest register access is through
+ * KVM_{GET,SET}_ONE_REG.
+ *
+ * Ordering rules KVM imposes (Documentation/virt/kvm/devices/arm-vgic-v3.rst): the vGIC device
+ * and its addresses before vCPUs run, KVM_DEV_ARM_VGIC_CTRL_INIT after every vCPU exists and
+ * before the first KVM_RUN. We initialise it lazily at the first run of any vCPU.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include <libhyp/backend.h>
+#include <libhyp/kvm.h>
+
+#include "internal.h"
+#include "backend/builtin.h"
+
+#define KVM_DEFAULT_PATH "/dev/kvm"
+#define KVM_DEFAULT_NR_IRQS 256u
+/* KVM's IPA size when the VM type does not say (KVM_CAP_ARM_VM_IPA_SIZE absent or type 0). */
+#define KVM_DEFAULT_IPA_BITS 40u
+
+struct kvm_vm_state {
+	int kvm_fd;
+	int vm_fd;
+	int vgic_fd;
+	int kick_signal;
+	size_t run_size;
+	uint32_t nr_irqs;
+	bool readonly_mem;
+	bool nisv_to_user;
+	bool inject_dabt;
+	pthread_mutex_t vgic_lock;
+	_Atomic bool vgic_ready;
+};
+
+struct kvm_vcpu_state {
+	int fd;
+	struct kvm_run *run;
+	/* The thread inside vcpu_enter (0 otherwise): where a kick sends its signal. */
+	_Atomic pid_t tid;
+};
+
+static struct kvm_vm_state *vm_state(struct hyp_vm *vm)
+{
+	return hyp_backend_vm_state(vm);
+}
+
+static struct kvm_vcpu_state *vcpu_state(struct hyp_vcpu *vcpu)
+{
+	return hyp_backend_vcpu_state(vcpu);
+}
+
+static int sys_err(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+static int kvm_probe(void)
+{
+	int fd = open(KVM_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
+	int version;
+
+	if (fd < 0)
+		return -ENODEV;
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	close(fd);
+	return version == KVM_API_VERSION ? 0 : -ENODEV;
+}
+
+static void kick_signal_handler(int sig)
+{
+	/* Nothing to do: delivery alone makes KVM_RUN return -EINTR. */
+	(void)sig;
+}
+
+static int install_kick_handler(int sig)
+{
+	struct sigaction old, sa = { .sa_handler = kick_signal_handler };
+
+	if (sigaction(sig, NULL, &old))
+		return sys_err();
+	if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+		return 0; /* the application owns this signal's handler */
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: an interrupted KVM_RUN must come back to us. */
+	return sigaction(sig, &sa, NULL) ? sys_err() : 0;
+}
+
+static int kvm_check(struct kvm_vm_state *k, long cap)
+{
+	int r = ioctl(k->vm_fd >= 0 ? k->vm_fd : k->kvm_fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+static int create_vgic(const struct hyp_vm_config *config, struct kvm_vm_state *k)
+{
+	struct kvm_create_device dev = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
+	uint64_t dist = config->gicd_base, redist = config->gicr_base;
+	struct kvm_device_attr attr;
+
+	if (ioctl(k->vm_fd, KVM_CREATE_DEVICE, &dev))
+		return errno == ENODEV ? -ENOTSUP : sys_err();
+	k->vgic_fd = (int)dev.fd;
+	attr = (struct kvm_device_attr){ .group = KVM_DEV_ARM_VGIC_GRP_ADDR,
+					 .attr = KVM_VGIC_V3_ADDR_TYPE_DIST,
+					 .addr = (uint64_t)(uintptr_t)&dist };
+	if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr))
+		return sys_err();
+	/* One redistributor region, 128 KiB per vCPU, sized by KVM from the vCPU count. */
+	attr.attr = KVM_VGIC_V3_ADDR_TYPE_REDIST;
+	attr.addr = (uint64_t)(uintptr_t)&redist;
+	if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr))
+		return sys_err();
+	attr = (struct kvm_device_attr){ .group = KVM_DEV_ARM_VGIC_GRP_NR_IRQS,
+					 .addr = (uint64_t)(uintptr_t)&k->nr_irqs };
+	if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr))
+		return sys_err();
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void release_vm(struct kvm_vm_state *k)
+{
+	close_fd(&k->vgic_fd);
+	close_fd(&k->vm_fd);
+	close_fd(&k->kvm_fd);
+}
+
+static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config);
+
+static int kvm_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
+{
+	struct kvm_vm_state *k = vm_state(vm);
+	int r;
+
+	k->kvm_fd = k->vm_fd = k->vgic_fd = -1;
+	r = setup_vm(vm, config);
+	if (r) {
+		release_vm(k);
+		return r;
+	}
+	pthread_mutex_init(&k->vgic_lock, NULL);
+	return 0;
+}
+
+static void kvm_vm_destroy(struct hyp_vm *vm)
+{
+	struct kvm_vm_state *k = vm_state(vm);
+
+	release_vm(k);
+	pthread_mutex_destroy(&k->vgic_lock);
+}
+
+static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
+{
+	struct hyp_kvm_config kcfg = { .size = sizeof(kcfg) };
+	struct kvm_vm_state *k = vm_state(vm);
+	unsigned long type = 0;
+	int max_ipa, r;
+
+	if (config->backend_config) {
+		const struct hyp_kvm_config *user = config->backend_config;
+
+		r = hyp__copy_sized_config(&kcfg, sizeof(kcfg),
+					   offsetof(struct hyp_kvm_config, kvm_path) +
+						   sizeof(kcfg.kvm_path),
+					   user, user->size);
+		if (r)
+			return r;
+	}
+	if (config->irqchip == HYP_IRQCHIP_LIBRARY)
+		return -ENOTSUP; /* KVM's userspace irqchip model cannot host lib/vgic */
+	k->nr_irqs = kcfg.nr_irqs ? kcfg.nr_irqs : KVM_DEFAULT_NR_IRQS;
+	if (k->nr_irqs % 32 || k->nr_irqs < 64 || k->nr_irqs > 1024)
+		return -EINVAL;
+	k->kick_signal = kcfg.kick_signal ? kcfg.kick_signal : SIGRTMIN + 4;
+	if (k->kick_signal <= 0 || k->kick_signal >= NSIG)
+		return -EINVAL;
+
+	k->kvm_fd = open(kcfg.kvm_path ? kcfg.kvm_path : KVM_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
+	if (k->kvm_fd < 0) {
+		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: cannot open %s: %s",
+				kcfg.kvm_path ? kcfg.kvm_path : KVM_DEFAULT_PATH, strerror(errno));
+		return -ENODEV;
+	}
+	if (ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return -ENODEV;
+
+	/* KVM_CAP_ARM_VM_IPA_SIZE gives the largest IPA size; without it only 40 bits exist. */
+	max_ipa = kvm_check(k, KVM_CAP_ARM_VM_IPA_SIZE);
+	if (max_ipa > 0)
+		type = KVM_VM_TYPE_ARM_IPA_SIZE(config->ipa_bits);
+	else if (config->ipa_bits != KVM_DEFAULT_IPA_BITS)
+		return -ENOTSUP;
+	if (max_ipa > 0 && config->ipa_bits > (uint32_t)max_ipa) {
+		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: host supports %d IPA bits, %u requested",
+				max_ipa, config->ipa_bits);
+		return -ENOTSUP;
+	}
+	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, type);
+	if (k->vm_fd < 0)
+		return sys_err();
+	k->run_size = (size_t)ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if ((long)k->run_size <= 0)
+		return sys_err();
+	k->readonly_mem = kvm_check(k, KVM_CAP_READONLY_MEM) > 0;
+	k->inject_dabt = kvm_check(k, KVM_CAP_ARM_INJECT_EXT_DABT) > 0;
+	if (kvm_check(k, KVM_CAP_ARM_NISV_TO_USER) > 0) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
+
+		k->nisv_to_user = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+	}
+	if (config->irqchip != HYP_IRQCHIP_NONE) {
+		r = create_vgic(config, k);
+		if (r) {
+			hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: in-kernel GICv3 unavailable: %s",
+					hyp_strerror(r));
+			return r;
+		}
+	}
+	return install_kick_handler(k->kick_signal);
+}
+
+static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value)
+{
+	struct kvm_vm_state *k = vm_state(vm);
+
+	switch (cap) {
+	case HYP_CAP_IRQCHIP_BACKEND:
+	case HYP_CAP_IRQ_INJECTION:
+		*value = k->vgic_fd >= 0;
+		return 0;
+	case HYP_CAP_READONLY_MEM:
+		*value = k->readonly_mem;
+		return 0;
+	case HYP_CAP_NO_SYNDROME_EXITS:
+		*value = k->nisv_to_user;
+		return 0;
+	case HYP_CAP_SYSREG_TRAPS:    /* KVM handles or UNDEFs sysregs in the kernel */
+	case HYP_CAP_SMCCC_HVC_EXITS: /* needs the SMCCC filter (Linux 6.4); not used yet */
+	case HYP_CAP_SMCCC_SMC_EXITS:
+	case HYP_CAP_WFX_EXITS: /* WFI/WFE block in the kernel */
+	case HYP_CAP_DIRTY_LOG: /* not wired up yet */
+		*value = 0;
+		return 0;
+	default:
+		return -ENOTSUP;
+	}
+}
+
+static int set_memory_region(struct kvm_vm_state *k, const struct hyp_mem_region *region,
+			     uint64_t size)
+{
+	struct kvm_userspace_memory_region mr = {
+		.slot = region->slot,
+		.flags = (region->flags & HYP_MEM_WRITE) ? 0 : KVM_MEM_READONLY,
+		.guest_phys_addr = region->ipa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)region->host,
+	};
+
+	return ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &mr) ? sys_err() : 0;
+}
+
+static int kvm_mem_map(struct hyp_vm *vm, const struct hyp_mem_region *region)
+{
+	/* Stage 2 under KVM is always executable: refuse what we could not enforce. */
+	if (!(region->flags & HYP_MEM_EXEC))
+		return -ENOTSUP;
+	return set_memory_region(vm_state(vm), region, region->size);
+}
+
+static int kvm_mem_unmap(struct hyp_vm *vm, const struct hyp_mem_region *region)
+{
+	/* A zero-sized slot deletes it (KVM API: KVM_SET_USER_MEMORY_REGION). */
+	return set_memory_region(vm_state(vm), region, 0);
+}
+
+static int vcpu_init_features(struct hyp_vcpu *vcpu, struct kvm_vcpu_state *kv, bool power_off)
+{
+	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
+	struct kvm_vcpu_init init;
+
+	if (ioctl(k->vm_fd, KVM_ARM_PREFERRED_TARGET, &init))
+		return sys_err();
+	/* Without PSCI 0.2 KVM answers PSCI calls with -1 and zeroes X1-X3. */
+	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	if (power_off)
+		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	return ioctl(kv->fd, KVM_ARM_VCPU_INIT, &init) ? sys_err() : 0;
+}
+
+static uint64_t core_reg_id(size_t offset)
+{
+	return KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | (offset / sizeof(uint32_t));
+}
+
+static int set_one_reg(struct kvm_vcpu_state *kv, uint64_t id, uint64_t value)
+{
+	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)&value };
+
+	return ioctl(kv->fd, KVM_SET_ONE_REG, &reg) ? sys_err() : 0;
+}
+
+static int get_one_reg(struct kvm_vcpu_state *kv, uint64_t id, uint64_t *value)
+{
+	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)value };
+
+	return ioctl(kv->fd, KVM_GET_ONE_REG, &reg) ? sys_err() : 0;
+}
+
+static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
+{
+	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+	uint64_t mpidr = hyp_backend_vcpu_mpidr(vcpu);
+	int r;
+
+	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)hyp_vcpu_index(vcpu));
+	if (kv->fd < 0)
+		return sys_err();
+	kv->run = mmap(NULL, k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, kv->fd, 0);
+	if (kv->run == MAP_FAILED) {
+		kv->run = NULL;
+		r = sys_err();
+		goto fail;
+	}
+	r = vcpu_init_features(vcpu, kv, !hyp_vcpu_is_powered_on(vcpu));
+	if (r)
+		goto fail;
+	/* KVM derives MPIDR from the vCPU id with the same layout as our default; set it only if
+	 * the VMM chose another affinity (MPIDR_EL1 bit 31 is RES1). */
+	r = set_one_reg(
+		kv, KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM64_SYSREG | HYP_SYSREG_MPIDR_EL1,
+		(1ull << 31) | mpidr);
+	if (r)
+		goto fail;
+	return 0;
+fail:
+	if (kv->run)
+		munmap(kv->run, k->run_size);
+	close(kv->fd);
+	return r;
+}
+
+static void kvm_vcpu_destroy(struct hyp_vcpu *vcpu)
+{
+	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+
+	munmap(kv->run, k->run_size);
+	close(kv->fd);
+}
+
+static int core_reg_offset(enum hyp_reg reg, size_t *offset)
+{
+	if (reg <= HYP_REG_X30)
+		*offset = offsetof(struct kvm_regs, regs.regs[0]) + (size_t)reg * sizeof(uint64_t);
+	else if (reg == HYP_REG_SP_EL0)
+		*offset = offsetof(struct kvm_regs, regs.sp);
+	else if (reg == HYP_REG_PC)
+		*offset = offsetof(struct kvm_regs, regs.pc);
+	else if (reg == HYP_REG_PSTATE)
+		*offset = offsetof(struct kvm_regs, regs.pstate);
+	else if (reg == HYP_REG_SP_EL1)
+		*offset = offsetof(struct kvm_regs, sp_el1);
+	else if (reg == HYP_REG_ELR_EL1)
+		*offset = offsetof(struct kvm_regs, elr_el1);
+	else if (reg == HYP_REG_SPSR_EL1)
+		*offset = offsetof(struct kvm_regs, spsr[KVM_SPSR_EL1]);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int kvm_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
+{
+	size_t offset;
+	int r = core_reg_offset(reg, &offset);
+
+	return r ? r : get_one_reg(vcpu_state(vcpu), core_reg_id(offset), value);
+}
+
+static int kvm_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
+{
+	size_t offset;
+	int r = core_reg_offset(reg, &offset);
+
+	return r ? r : set_one_reg(vcpu_state(vcpu), core_reg_id(offset), value);
+}
+
+/*
+ * The ONE_REG id of a system register. The EL1 banked registers KVM keeps among its core
+ * registers, and the timer registers whose KVM ids have CNT and CVAL swapped (a historical ABI
+ * accident, see KVM_REG_ARM_TIMER_CNT in asm/kvm.h), need translating.
+ */
+static int sysreg_id(uint32_t encoding, uint64_t *id, enum hyp_reg *core)
+{
+	const uint64_t base = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM64_SYSREG;
+
+	*core = HYP_REG_COUNT;
+	switch (encoding) {
+	case HYP_SYSREG_SP_EL1:
+		*core = HYP_REG_SP_EL1;
+		return 0;
+	case HYP_SYSREG_ELR_EL1:
+		*core = HYP_REG_ELR_EL1;
+		return 0;
+	case HYP_SYSREG_SPSR_EL1:
+		*core = HYP_REG_SPSR_EL1;
+		return 0;
+	case HYP_SYSREG_SP_EL0:
+		*core = HYP_REG_SP_EL0;
+		return 0;
+	case HYP_SYSREG_CNTVCT_EL0:
+		*id = KVM_REG_ARM_TIMER_CNT;
+		return 0;
+	case HYP_SYSREG_CNTV_CVAL_EL0:
+		*id = KVM_REG_ARM_TIMER_CVAL;
+		return 0;
+	default:
+		*id = base | encoding;
+		return 0;
+	}
+}
+
+static int kvm_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *value)
+{
+	enum hyp_reg core;
+	uint64_t id;
+	int r;
+
+	sysreg_id(encoding, &id, &core);
+	if (core != HYP_REG_COUNT)
+		return kvm_get_reg(vcpu, core, value);
+	r = get_one_reg(vcpu_state(vcpu), id, value);
+	return r == -ENOENT || r == -EINVAL ? -ENOENT : r;
+}
+
+static int kvm_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value)
+{
+	enum hyp_reg core;
+	uint64_t id;
+	int r;
+
+	sysreg_id(encoding, &id, &core);
+	if (core != HYP_REG_COUNT)
+		return kvm_set_reg(vcpu, core, value);
+	r = set_one_reg(vcpu_state(vcpu), id, value);
+	return r == -ENOENT ? -ENOENT : r;
+}
+
+/* KVM_DEV_ARM_VGIC_CTRL_INIT once, after every vCPU exists, before the first KVM_RUN. */
+static int ensure_vgic_ready(struct kvm_vm_state *k)
+{
+	struct kvm_device_attr attr = { .group = KVM_DEV_ARM_VGIC_GRP_CTRL,
+					.attr = KVM_DEV_ARM_VGIC_CTRL_INIT };
+	int r = 0;
+
+	if (k->vgic_fd < 0 || atomic_load_explicit(&k->vgic_ready, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&k->vgic_lock);
+	if (!atomic_load(&k->vgic_ready)) {
+		if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr))
+			r = sys_err();
+		else
+			atomic_store_explicit(&k->vgic_ready, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&k->vgic_lock);
+	return r;
+}
+
+static uint64_t load_le(const uint8_t *bytes, unsigned len)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < len && i < 8; i++)
+		v |= (uint64_t)bytes[i] << (8 * i);
+	return v;
+}
+
+static int translate_exit(struct hyp_vm *vm, struct kvm_run *run, struct hyp_exit *exit)
+{
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+		/* KVM decoded the instruction and will extend the loaded value into the right
+		 * register itself: the syndrome details stay in the kernel. */
+		exit->reason = HYP_EXIT_MMIO;
+		exit->mmio = (struct hyp_mmio_access){
+			.ipa = run->mmio.phys_addr,
+			.len = (uint8_t)run->mmio.len,
+			.is_write = run->mmio.is_write,
+			.data = run->mmio.is_write ? load_le(run->mmio.data, run->mmio.len) : 0,
+		};
+		return 0;
+	case KVM_EXIT_SYSTEM_EVENT:
+		exit->reason = HYP_EXIT_SYSTEM_EVENT;
+		exit->system_event.data = 0;
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			exit->system_event.type = HYP_SYSTEM_EVENT_OFF;
+			return 0;
+		case KVM_SYSTEM_EVENT_RESET:
+			exit->system_event.type = HYP_SYSTEM_EVENT_RESET;
+			return 0;
+		default:
+			exit->system_event.type = HYP_SYSTEM_EVENT_CRASH;
+			exit->system_event.data = run->system_event.type;
+			return 0;
+		}
+	case KVM_EXIT_ARM_NISV:
+		exit->reason = HYP_EXIT_MEM_FAULT;
+		exit->raw.esr = run->arm_nisv.esr_iss;
+		exit->raw.valid = HYP_SYNDROME_ESR;
+		exit->fault = (struct hyp_mem_fault){
+			.ipa = run->arm_nisv.fault_ipa,
+			.kind = HYP_FAULT_NO_SYNDROME,
+			.is_write = !!(run->arm_nisv.esr_iss & (1u << 6)), /* ISS.WnR */
+			.fault_status = (uint8_t)(run->arm_nisv.esr_iss & 0x3f),
+			.ipa_valid = 1,
+		};
+		return 0;
+	case KVM_EXIT_INTR:
+		exit->reason = HYP_EXIT_KICKED;
+		return 0;
+	case KVM_EXIT_FAIL_ENTRY:
+		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: entry failed, reason %#llx",
+				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		return -EIO;
+	case KVM_EXIT_INTERNAL_ERROR:
+		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: internal error %u",
+				run->internal.suberror);
+		return -EIO;
+	default:
+		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: unexpected exit reason %u",
+				run->exit_reason);
+		return -EPROTO;
+	}
+}
+
+static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+	int r;
+
+	r = ensure_vgic_ready(vm_state(vm));
+	if (r)
+		return r;
+	atomic_store(&kv->tid, (pid_t)syscall(SYS_gettid));
+	/* A kick from here on either finds immediate_exit set before KVM_RUN reads it, or signals
+	 * this thread inside KVM_RUN. A kick the core already reported left it set: clear it. */
+	kv->run->immediate_exit = hyp_backend_vcpu_kick_pending(vcpu);
+	r = ioctl(kv->fd, KVM_RUN, 0);
+	atomic_store(&kv->tid, 0);
+	if (r < 0) {
+		if (errno == EINTR || errno == EAGAIN) {
+			kv->run->immediate_exit = 0;
+			exit->reason = HYP_EXIT_KICKED;
+			return 0;
+		}
+		if (errno == ENOSYS) {
+			/* An access without a syndrome and no KVM_CAP_ARM_NISV_TO_USER. */
+			hyp_backend_log(vm, HYP_LOG_ERROR,
+					"kvm: guest access KVM cannot decode (no ISV)");
+		}
+		return sys_err();
+	}
+	return translate_exit(vm, kv->run, exit);
+}
+
+static int kvm_vcpu_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit, bool advance_pc)
+{
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+
+	uint64_t pc;
+	int r;
+
+	if (exit->reason != HYP_EXIT_MMIO)
+		return 0;
+	if (!exit->mmio.is_write) {
+		uint64_t v = exit->mmio.data;
+
+		for (unsigned i = 0; i < 8; i++)
+			kv->run->mmio.data[i] = (uint8_t)(v >> (8 * i));
+	}
+	if (advance_pc)
+		return 0;
+	/* KVM steps over the MMIO instruction at the next KVM_RUN even when userspace has set the
+	 * PC meanwhile; pre-compensate so the guest resumes exactly where the VMM put it. */
+	r = kvm_get_reg(vcpu, HYP_REG_PC, &pc);
+	return r ? r : kvm_set_reg(vcpu, HYP_REG_PC, pc - 4);
+}
+
+static int kvm_vcpu_kick(struct hyp_vcpu *vcpu)
+{
+	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+	pid_t tid;
+
+	/* Async-signal-safe: a store and a raw tgkill, no locks. */
+	kv->run->immediate_exit = 1;
+	tid = atomic_load(&kv->tid);
+	if (tid)
+		syscall(SYS_tgkill, getpid(), tid, k->kick_signal);
+	return 0;
+}
+
+static int kvm_vcpu_inject(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr)
+{
+	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
+	struct kvm_vcpu_events events = { 0 };
+
+	(void)addr; /* KVM reports the faulting address of the last abort in FAR_EL1 */
+	if (kind != HYP_INJECT_DATA_ABORT || !k->inject_dabt)
+		return -ENOTSUP;
+	events.exception.ext_dabt_pending = 1;
+	return ioctl(vcpu_state(vcpu)->fd, KVM_SET_VCPU_EVENTS, &events) ? sys_err() : 0;
+}
+
+static int kvm_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
+			  uint32_t intid, bool level)
+{
+	struct kvm_vm_state *k = vm_state(vm);
+	struct kvm_irq_level irq = { .level = level };
+	uint32_t index;
+
+	if (k->vgic_fd < 0)
+		return -ENOTSUP;
+	switch (kind) {
+	case HYP_BACKEND_IRQ_SPI:
+		if (intid >= k->nr_irqs)
+			return -EINVAL;
+		irq.irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | intid;
+		break;
+	case HYP_BACKEND_IRQ_PPI:
+		/* The vCPU index is split: low 8 bits in VCPU, the next 4 in VCPU2. */
+		index = hyp_vcpu_index(vcpu);
+		irq.irq = (KVM_ARM_IRQ_TYPE_PPI << KVM_ARM_IRQ_TYPE_SHIFT) |
+			  ((index & 0xff) << KVM_ARM_IRQ_VCPU_SHIFT) |
+			  (((index >> 8) & 0xf) << KVM_ARM_IRQ_VCPU2_SHIFT) | intid;
+		break;
+	default:
+		return -ENOTSUP; /* SGIs are the guest's to send through ICC_SGI1R_EL1 */
+	}
+	if (ensure_vgic_ready(k))
+		return -EBUSY;
+	return ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) ? sys_err() : 0;
+}
+
+static int kvm_vcpu_power_state(struct hyp_vcpu *vcpu)
+{
+	struct kvm_mp_state mp;
+
+	if (ioctl(vcpu_state(vcpu)->fd, KVM_GET_MP_STATE, &mp))
+		return sys_err();
+	return mp.mp_state != KVM_MP_STATE_STOPPED;
+}
+
+const struct hyp_backend_ops hyp__kvm_backend_ops = {
+	.version = HYP_BACKEND_OPS_VERSION,
+	.size = sizeof(struct hyp_backend_ops),
+	.name = "kvm",
+	.flags = HYP_BACKEND_OWN_PSCI,
+	.vm_state_size = sizeof(struct kvm_vm_state),
+	.vcpu_state_size = sizeof(struct kvm_vcpu_state),
+	.probe = kvm_probe,
+	.vm_init = kvm_vm_init,
+	.vm_destroy = kvm_vm_destroy,
+	.vm_query_cap = kvm_vm_query_cap,
+	.mem_map = kvm_mem_map,
+	.mem_unmap = kvm_mem_unmap,
+	.vcpu_init = kvm_vcpu_init,
+	.vcpu_destroy = kvm_vcpu_destroy,
+	.vcpu_get_reg = kvm_get_reg,
+	.vcpu_set_reg = kvm_set_reg,
+	.vcpu_get_sysreg = kvm_get_sysreg,
+	.vcpu_set_sysreg = kvm_set_sysreg,
+	.vcpu_enter = kvm_vcpu_enter,
+	.vcpu_complete = kvm_vcpu_complete,
+	.vcpu_kick = kvm_vcpu_kick,
+	.vcpu_inject = kvm_vcpu_inject,
+	.inject_irq = kvm_inject_irq,
+	.vcpu_power_state = kvm_vcpu_power_state,
+};
