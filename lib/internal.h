@@ -158,6 +158,7 @@ extern const struct hyp_alloc_ops hyp__malloc_ops;
 /* lib/log.c */
 void hyp__log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+bool hyp__log_priority_valid(int priority);
 #define hyp__err(vm, ...) hyp__log(vm, HYP_LOG_ERROR, __VA_ARGS__)
 #define hyp__warn(vm, ...) hyp__log(vm, HYP_LOG_WARNING, __VA_ARGS__)
 #define hyp__dbg(vm, ...) hyp__log(vm, HYP_LOG_DEBUG, __VA_ARGS__)

@@ -25,7 +25,7 @@ HYP_API void hyp_backend_log(struct hyp_vm *vm, enum hyp_log_priority priority, 
 	va_end(args);
 }
 
-static bool log_priority_valid(int priority)
+bool hyp__log_priority_valid(int priority)
 {
 	return priority == HYP_LOG_ERROR || priority == HYP_LOG_WARNING ||
 	       priority == HYP_LOG_INFO || priority == HYP_LOG_DEBUG;
@@ -34,7 +34,7 @@ static bool log_priority_valid(int priority)
 HYP_API int hyp_vm_set_log_handler(struct hyp_vm *vm, hyp_log_fn fn, void *opaque,
 				   enum hyp_log_priority max_priority)
 {
-	if (!vm || !log_priority_valid((int)max_priority))
+	if (!vm || !hyp__log_priority_valid((int)max_priority))
 		return -EINVAL;
 	vm->log_fn = fn;
 	vm->log_opaque = opaque;

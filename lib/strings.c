@@ -39,10 +39,11 @@ static const struct errno_name errno_names[] = {
 
 HYP_API const char *hyp_strerror(int err)
 {
-	if (err < 0)
-		err = -err;
+	/* Negate in unsigned arithmetic: -INT_MIN is undefined. */
+	unsigned int magnitude = err < 0 ? 0u - (unsigned int)err : (unsigned int)err;
+
 	for (size_t i = 0; i < HYP_ARRAY_SIZE(errno_names); i++)
-		if (errno_names[i].err == err)
+		if ((unsigned int)errno_names[i].err == magnitude)
 			return errno_names[i].text;
 	return "Unknown error";
 }

@@ -51,6 +51,8 @@ HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *con
 		while (cfg.index < vm->max_vcpus && hyp__vm_vcpu(vm, cfg.index))
 			cfg.index++;
 	}
+	if (!config && cfg.index >= vm->max_vcpus)
+		return -ENOSPC;
 	if (cfg.index >= vm->max_vcpus || cfg.power > HYP_VCPU_POWER_OFF || cfg.reserved ||
 	    (cfg.mpidr & ~HYP_MPIDR_AFF_MASK))
 		return -EINVAL;

@@ -141,7 +141,7 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 		return -EINVAL; /* GICv3 frames are 64 KiB aligned */
 	if (cfg.log_priority == 0)
 		cfg.log_priority = HYP_LOG_WARNING;
-	if (cfg.log_priority < HYP_LOG_ERROR || cfg.log_priority > HYP_LOG_DEBUG)
+	if (!hyp__log_priority_valid(cfg.log_priority))
 		return -EINVAL;
 	if (cfg.alloc) {
 		if (!cfg.alloc->alloc || !cfg.alloc->free)

@@ -45,8 +45,9 @@ struct hyp_vcpu_config {
  * The vCPU starts in the architected reset state for an AArch64 EL1 guest: PSTATE = EL1h with DAIF
  * masked, MMU off, PC = 0 until the caller sets it.
  *
- * Return: 0; -EINVAL for NULL @vm/@ret, a bad @size, an @index ≥ max_vcpus, an @mpidr with bits
- * outside Aff3..Aff0; -EEXIST if @index or @mpidr is taken; -ENOMEM or a backend error.
+ * Return: 0; -EINVAL for NULL @vm/@ret, a bad @size, an @index ≥ max_vcpus, an unknown @power, a
+ * non-zero reserved field, an @mpidr with bits outside Aff3..Aff0; -ENOSPC if @config is NULL and
+ * every index is taken; -EEXIST if @index or @mpidr is taken; -ENOMEM or a backend error.
  */
 HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *config,
 			    struct hyp_vcpu **ret);

@@ -52,6 +52,7 @@ enum hyp_irqchip {
  * @size: sizeof(struct hyp_vm_config) as the caller compiled it. Lets the struct grow: a library
  *	  reading an older, smaller struct treats missing fields as 0; a newer, larger struct is
  *	  accepted if every byte the library does not know is 0 (else -E2BIG).
+ * @flags: reserved for future use; must be 0.
  * @backend: "kvm", "el2", "mock", or NULL / "auto" for the first built-in backend usable here
  *	     (kvm, then el2). The mock is never chosen automatically.
  * @backend_ops: a backend supplied by the caller (include/libhyp/backend.h); overrides @backend.
@@ -61,7 +62,8 @@ enum hyp_irqchip {
  * @alloc: allocator for the library's own objects, or NULL for malloc (hosted only).
  * @log_fn: log handler active from the start of creation (see hyp_vm_set_log_handler()).
  * @log_opaque: passed to @log_fn.
- * @log_priority: the least severe priority passed to @log_fn; 0 means HYP_LOG_WARNING.
+ * @log_priority: the least severe priority passed to @log_fn (an enum hyp_log_priority value); 0
+ *		  means HYP_LOG_WARNING.
  * @ipa_bits: size of the guest physical address space in bits (32..52); 0 means 40.
  * @max_vcpus: the most vCPUs this VM will have (1..HYP_MAX_VCPUS); 0 means 8.
  * @irqchip: enum hyp_irqchip.
@@ -95,7 +97,7 @@ struct hyp_vm_config {
  *
  * Return: 0 on success; -EINVAL for a NULL argument, a @size too small for the first version of the
  * struct, or a field out of range; -E2BIG for a larger struct with unknown non-zero fields;
- * -ENOENT for an unknown backend name; -ENODEV if no backend can run here (automatic selection) or
+ * -ENOENT for a backend name that is unknown or not built into this library; -ENODEV if no backend can run here (automatic selection) or
  * the named one cannot; -ENOTSUP if the backend cannot provide what was asked (e.g. @irqchip,
  * @ipa_bits); -ENOMEM.
  */
@@ -203,7 +205,7 @@ HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size);
  * hyp_vm_write_guest() - copy bytes into guest memory.
  * @vm: the VM.
  * @ipa: destination guest physical address.
- * @src: source bytes.
+ * @src: source bytes (may be NULL when @len is 0).
  * @len: byte count (0 is allowed).
  *
  * The whole range must be mapped RAM (it may span adjacent regions; read-only regions are written

@@ -44,7 +44,7 @@
 #define IABT_S1PTW DABT_S1PTW
 
 /* DFSC/IFSC values (ESR_EL2.ISS.DFSC). */
-#define FSC_EXTABT 0x10u /* Synchronous External abort, not on translation table walk. */
+#define FSC_EXTABT 0x10u    /* Synchronous External abort, not on translation table walk. */
 #define FSC_TRANS_LM1 0x2bu /* Translation fault, level -1 (FEAT_LPA2). */
 
 /* ISS of a trapped MSR, MRS or System instruction (EC 0x18). */
@@ -61,7 +61,7 @@
 #define WFX_TI_TIMEOUT 2u
 
 /* ISS[15:0] of HVC64, SMC64, BRK64 and BKPT32: the instruction's immediate / comment. */
-#define ISS_IMM16(iss) ((uint16_t)((iss) & 0xffffu))
+#define ISS_IMM16(iss) ((uint16_t)((iss)&0xffffu))
 
 /* HPFAR_EL2.FIPA, bits [43:4]: IPA[51:12]. Bit 63 (NS, FEAT_SEL2) and the rest are not address. */
 #define HPFAR_FIPA_SHIFT 4
@@ -69,8 +69,8 @@
 #define PAGE_OFFSET_MASK UINT64_C(0xfff)
 
 /* PSTATE as SPSR_ELx lays it out (AArch64 format unless noted). */
-#define PSTATE_M_EL_SHIFT 2 /* M[3:2]: Exception level. */
-#define PSTATE_M_SP 1u /* M[0]: 0 = SP_EL0 ("t"), 1 = SP_ELx ("h"). */
+#define PSTATE_M_EL_SHIFT 2	      /* M[3:2]: Exception level. */
+#define PSTATE_M_SP 1u		      /* M[0]: 0 = SP_EL0 ("t"), 1 = SP_ELx ("h"). */
 #define PSTATE_NRW (UINT64_C(1) << 4) /* M[4]: 1 = taken from AArch32. */
 #define PSTATE_BTYPE (UINT64_C(3) << 10)
 #define PSTATE_SS (UINT64_C(1) << 21)

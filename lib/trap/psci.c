@@ -192,9 +192,8 @@ static int32_t psci_cpu_off(struct hyp_psci_cpu *caller, struct hyp_psci_action 
 {
 	uint32_t expected = HYP_PSCI_POWER_ON;
 
-	if (!atomic_compare_exchange_strong_explicit(&caller->state, &expected,
-						     HYP_PSCI_POWER_OFF, memory_order_release,
-						     memory_order_relaxed))
+	if (!atomic_compare_exchange_strong_explicit(&caller->state, &expected, HYP_PSCI_POWER_OFF,
+						     memory_order_release, memory_order_relaxed))
 		return HYP_PSCI_DENIED;
 	/* On success the call does not return to the guest; X0 = 0 only if it is resumed anyway. */
 	set_action(action, HYP_PSCI_ACTION_CPU_OFF, caller, 0);
@@ -323,8 +322,7 @@ static int32_t psci_affinity_info(const struct hyp_psci_platform *platform,
  * unexamined; among architectural types only SYSTEM_WARM_RESET (0) is defined in PSCI 1.1, the
  * rest are reserved: INVALID_PARAMETERS.
  */
-static int32_t psci_system_reset2(const struct hyp_smccc_call *call,
-				  struct hyp_psci_action *action)
+static int32_t psci_system_reset2(const struct hyp_smccc_call *call, struct hyp_psci_action *action)
 {
 	uint32_t reset_type = (uint32_t)arg(call, 0);
 

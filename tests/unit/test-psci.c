@@ -249,9 +249,15 @@ static void test_smccc_arch_not_builtin(void **state)
 {
 	struct fake_platform *f = *state;
 	static const uint32_t fids[] = {
-		HYP_SMCCC_ARCH_SOC_ID,	     HYP_SMCCC_ARCH_WORKAROUND_1, HYP_SMCCC_ARCH_WORKAROUND_2,
-		HYP_SMCCC_ARCH_WORKAROUND_3, 0x80000003,		  0x8000ffff,
-		0xc0000000,		     0xc0000001,		  0x80010000,
+		HYP_SMCCC_ARCH_SOC_ID,
+		HYP_SMCCC_ARCH_WORKAROUND_1,
+		HYP_SMCCC_ARCH_WORKAROUND_2,
+		HYP_SMCCC_ARCH_WORKAROUND_3,
+		0x80000003, /* unassigned arch call */
+		0x8000ffff,
+		0x80010000, /* bits [23:16] of a fast call must be zero */
+		0xc0000000, /* no SMC64 arch calls are built in */
+		0xc0000001,
 	};
 	size_t i;
 
@@ -290,11 +296,16 @@ static void test_unknown_ids_not_handled(void **state)
 		0x44000000, /* yielding, 64-bit, standard service */
 		0x81000000, /* CPU service */
 		0x82000000, /* SiP */
-		0xc2000000, 0x83000000, /* OEM */
+		0xc2000000, /* SiP, 64-bit */
+		0x83000000, /* OEM */
 		0x84000020, /* just past PSCI */
-		0x8400ffff, 0xc4000020, 0x85000000, /* standard hypervisor service */
+		0x8400ffff, /* end of the standard service range */
+		0xc4000020, /* just past 64-bit PSCI */
+		0x85000000, /* standard hypervisor service */
 		0xc6000000, /* vendor hypervisor service */
-		0xbf00ff01, 0xffffffff, 0x7fffffff,
+		0xbf00ff01, /* trusted OS */
+		0xffffffff, /* everything set */
+		0x7fffffff, /* yielding, everything else set */
 	};
 	size_t i;
 
@@ -372,7 +383,7 @@ static void test_psci_features_each_id(void **state)
 		{ 0xc4000000, R_NOT_SUPPORTED }, /* no 64-bit PSCI_VERSION */
 		{ 0xc4000002, R_NOT_SUPPORTED }, /* no 64-bit CPU_OFF */
 		{ 0xc400000a, R_NOT_SUPPORTED }, /* no 64-bit PSCI_FEATURES */
-		/* SMCCC_VERSION is discovered through PSCI_FEATURES; the other arch calls are not. */
+		/* SMCCC_VERSION is discovered through PSCI_FEATURES; other arch calls are not. */
 		{ HYP_SMCCC_VERSION, 0 },
 		{ HYP_SMCCC_ARCH_FEATURES, R_NOT_SUPPORTED },
 		{ HYP_SMCCC_ARCH_WORKAROUND_1, R_NOT_SUPPORTED },
@@ -459,16 +470,21 @@ static void test_cpu_suspend(void **state)
 {
 	struct fake_platform *f = *state;
 	static const uint64_t good[] = {
-		0x00000000,		/* standby, level 0 */
-		0x0000ffff,		/* any StateID */
-		0x00010000,		/* powerdown: served as standby */
-		0x01010000,		/* powerdown, level 1 */
-		0x03000001,		/* level 3 */
-		0xffffffff00000000ull,	/* CPU_SUSPEND_64: upper half is not power_state */
+		0x00000000,	       /* standby, level 0 */
+		0x0000ffff,	       /* any StateID */
+		0x00010000,	       /* powerdown: served as standby */
+		0x01010000,	       /* powerdown, level 1 */
+		0x03000001,	       /* level 3 */
+		0xffffffff00000000ull, /* CPU_SUSPEND_64: upper half is not power_state */
 	};
 	static const uint64_t reserved[] = {
-		1u << 17, 1u << 23, 0x00fe0000, 1u << 26, 1u << 30, /* extended StateType bit */
-		1u << 31, 0xfc000000,
+		1u << 17,   /* lowest reserved bit above StateType */
+		1u << 23,   /* highest reserved bit below PowerLevel */
+		0x00fe0000, /* all of [23:17] */
+		1u << 26,   /* lowest reserved bit above PowerLevel */
+		1u << 30,   /* StateType of the extended format, which we do not advertise */
+		1u << 31,   /* highest bit */
+		0xfc000000, /* all of [31:26] */
 	};
 	static const uint32_t fids[] = { HYP_PSCI_CPU_SUSPEND_32, HYP_PSCI_CPU_SUSPEND_64 };
 	size_t i, k;
@@ -580,13 +596,13 @@ static void test_cpu_on_bad_mpidr_bits(void **state)
 {
 	struct fake_platform *f = *state;
 	static const uint64_t targets[] = {
-		1ull << 24,		   /* MPIDR_EL1.MT/U/RES1 area: not affinity */
-		(1ull << 24) | 1,	   /* bits [31:24] are not Aff3 */
-		(1ull << 30) | 1,	   /* U bit */
-		(1ull << 31) | 1,	   /* RES1 bit of MPIDR_EL1 */
-		(1ull << 40) | 1,	   /* above Aff3 */
-		(1ull << 63) | 2,
-		0xffffffffffffffffull,
+		1ull << 24,	       /* MPIDR_EL1.MT/U/RES1 area: not affinity */
+		(1ull << 24) | 1,      /* bits [31:24] are not Aff3 */
+		(1ull << 30) | 1,      /* U bit */
+		(1ull << 31) | 1,      /* RES1 bit of MPIDR_EL1 */
+		(1ull << 40) | 1,      /* above Aff3 */
+		(1ull << 63) | 2,      /* top bit */
+		0xffffffffffffffffull, /* everything */
 	};
 	size_t i;
 
@@ -606,7 +622,9 @@ static void test_cpu_on_bad_mpidr_bits(void **state)
 static void test_cpu_on_unknown_mpidr(void **state)
 {
 	struct fake_platform *f = *state;
-	static const uint64_t targets[] = { 4, 0xff, 0x100, 0x10000, 0x100000000ull, 0xff00ffffffull };
+	static const uint64_t targets[] = {
+		4, 0xff, 0x100, 0x10000, 0x100000000ull, 0xff00ffffffull,
+	};
 	size_t i;
 
 	for (i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
@@ -623,11 +641,11 @@ static void test_cpu_on_bad_entry(void **state)
 {
 	struct fake_platform *f = *state;
 	static const uint64_t entries[] = {
-		0,			     /* below RAM */
+		0, /* below RAM */
 		RAM_BASE - 4,
-		RAM_BASE + RAM_SIZE,	     /* just past RAM */
+		RAM_BASE + RAM_SIZE, /* just past RAM */
 		0xfffffffffffffffcull,
-		ENTRY + 1,		     /* in RAM, misaligned */
+		ENTRY + 1, /* in RAM, misaligned */
 		ENTRY + 2,
 		ENTRY + 3,
 	};
@@ -916,12 +934,12 @@ static void test_system_reset2(void **state)
 		uint64_t ret;
 		uint64_t reset_type; /* meaningful when ret is INTERNAL_FAILURE */
 	} cases[] = {
-		{ 0, R_INTERNAL_FAILURE, 0 },			 /* SYSTEM_WARM_RESET */
-		{ 0x80000000, R_INTERNAL_FAILURE, 0x80000000 },	 /* vendor */
+		{ 0, R_INTERNAL_FAILURE, 0 },			/* SYSTEM_WARM_RESET */
+		{ 0x80000000, R_INTERNAL_FAILURE, 0x80000000 }, /* vendor */
 		{ 0x80001234, R_INTERNAL_FAILURE, 0x80001234 },
 		{ 0xffffffff, R_INTERNAL_FAILURE, 0xffffffff },
 		{ 0xffffffff00000000ull, R_INTERNAL_FAILURE, 0 }, /* reset_type is 32-bit */
-		{ 1, R_INVALID_PARAMETERS, 0 },			 /* reserved architectural */
+		{ 1, R_INVALID_PARAMETERS, 0 },			  /* reserved architectural */
 		{ 0x7fffffff, R_INVALID_PARAMETERS, 0 },
 		{ 0x100000001ull, R_INVALID_PARAMETERS, 0 },
 	};
@@ -1157,8 +1175,8 @@ static void *claim_racer(void *p)
 
 	for (round = 0; round < RACE_ROUNDS; round++) {
 		pthread_barrier_wait(&race->start);
-		race->won[a->id] = hyp_psci_claim_start(race->cpu, &race->entry[a->id],
-							&race->ctx[a->id]);
+		race->won[a->id] =
+			hyp_psci_claim_start(race->cpu, &race->entry[a->id], &race->ctx[a->id]);
 		pthread_barrier_wait(&race->done);
 	}
 	return NULL;
@@ -1218,7 +1236,19 @@ static void test_race_claim_start(void **state)
  * rounds that catches a non-atomic CPU_ON or claim with high probability (such a bug can only ever
  * be caught probabilistically). Spinners yield now and then so a loaded machine still progresses.
  */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifdef UNDER_TSAN
+/* Under TSan these rounds check the memory orderings; each costs ~20x more, so run fewer. */
+#define TIGHT_ROUNDS 10000
+#else
 #define TIGHT_ROUNDS 100000
+#endif
 #define TIGHT_MAX 8
 
 struct tight {
@@ -1259,8 +1289,10 @@ static void tight_round(struct tight *t, unsigned int id)
 		call.function_id = HYP_PSCI_CPU_ON_64;
 		call.args[0] = 1;
 		call.args[1] = ENTRY;
-		t->ret[id] = hyp_smccc_builtin_call(&t->f->platform, &t->f->cpus[0], &call, &action) ?
-				     call.ret[0] : 0xbad;
+		if (hyp_smccc_builtin_call(&t->f->platform, &t->f->cpus[0], &call, &action))
+			t->ret[id] = call.ret[0];
+		else
+			t->ret[id] = 0xbad;
 	}
 }
 
@@ -1395,7 +1427,8 @@ static void *cycle_target(void *p)
 			r = call_imm(cy->f, cpu, HYP_PSCI_CPU_OFF, 0, 0, 0, 0);
 			if (!r.handled || r.call.ret[0] != 0)
 				cy->torn++;
-		} else if (atomic_load(&cy->stop) && atomic_load(&cpu->state) != HYP_PSCI_POWER_STARTING) {
+		} else if (atomic_load(&cy->stop) &&
+			   atomic_load(&cpu->state) != HYP_PSCI_POWER_STARTING) {
 			/* The callers are done: nothing can become STARTING any more. */
 			break;
 		}
@@ -1428,45 +1461,44 @@ static void test_race_on_off_cycle(void **state)
 	assert_int_equal(power(&f->cpus[1]), HYP_PSCI_POWER_OFF);
 }
 
+#define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_smccc_version, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_smccc_arch_features, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_smccc_arch_not_builtin, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_imm_nonzero_not_handled, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_ids_not_handled, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_psci_version, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_psci_features_each_id, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_psci_features_whole_range, setup_flat4,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_psci_range_unimplemented, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_migrate, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_suspend, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_on_claim_affinity, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_on_pending_states, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_on_bad_mpidr_bits, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_on_unknown_mpidr, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_on_bad_entry, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_on_check_order, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_on_32_vs_64, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_off_then_on_again, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_off_while_starting_denied, setup_flat4,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_affinity_info_params, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_topology_cpu_on, setup_topo, teardown),
-		cmocka_unit_test_setup_teardown(test_topology_affinity_levels, setup_topo, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_slots_and_full_mpidr, setup_flat4,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_no_entry_callback, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_system_off_reset, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_system_reset2, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_null_arguments, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_race_cpu_on, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_race_claim_start, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_race_tight_cpu_on, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_race_tight_claim, setup_flat4, teardown),
-		cmocka_unit_test_setup_teardown(test_race_on_off_cycle, setup_flat4, teardown),
+		T(test_smccc_version, setup_flat4),
+		T(test_smccc_arch_features, setup_flat4),
+		T(test_smccc_arch_not_builtin, setup_flat4),
+		T(test_imm_nonzero_not_handled, setup_flat4),
+		T(test_unknown_ids_not_handled, setup_flat4),
+		T(test_psci_version, setup_flat4),
+		T(test_psci_features_each_id, setup_flat4),
+		T(test_psci_features_whole_range, setup_flat4),
+		T(test_psci_range_unimplemented, setup_flat4),
+		T(test_migrate, setup_flat4),
+		T(test_cpu_suspend, setup_flat4),
+		T(test_cpu_on_claim_affinity, setup_flat4),
+		T(test_cpu_on_pending_states, setup_flat4),
+		T(test_cpu_on_bad_mpidr_bits, setup_flat4),
+		T(test_cpu_on_unknown_mpidr, setup_flat4),
+		T(test_cpu_on_bad_entry, setup_flat4),
+		T(test_cpu_on_check_order, setup_flat4),
+		T(test_cpu_on_32_vs_64, setup_flat4),
+		T(test_cpu_off_then_on_again, setup_flat4),
+		T(test_cpu_off_while_starting_denied, setup_flat4),
+		T(test_affinity_info_params, setup_flat4),
+		T(test_topology_cpu_on, setup_topo),
+		T(test_topology_affinity_levels, setup_topo),
+		T(test_empty_slots_and_full_mpidr, setup_flat4),
+		T(test_no_entry_callback, setup_flat4),
+		T(test_system_off_reset, setup_flat4),
+		T(test_system_reset2, setup_flat4),
+		T(test_null_arguments, setup_flat4),
+		T(test_race_cpu_on, setup_flat4),
+		T(test_race_claim_start, setup_flat4),
+		T(test_race_tight_cpu_on, setup_flat4),
+		T(test_race_tight_claim, setup_flat4),
+		T(test_race_on_off_cycle, setup_flat4),
 	};
 
 	return cmocka_run_group_tests_name("psci", tests, NULL, NULL);

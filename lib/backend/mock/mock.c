@@ -342,12 +342,30 @@ static bool do_access(struct hyp_vcpu *vcpu, const struct mock_step *step, struc
 	struct mock_vcpu *mv = mock_vcpu(vcpu);
 	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);
 	bool is_write = step->flags & HYP_MOCK_MMIO_WRITE;
-	void *host;
+	bool mapped = true, writable = true;
+	uint8_t *bytes[8];
 
-	if (hyp_vm_guest_ptr(vm, step->ipa, step->len, false, &host) == 0) {
+	/* Byte by byte: an unaligned access may straddle two adjacent regions, which hardware
+	 * handles without a trap as long as both are mapped. */
+	for (unsigned i = 0; i < step->len; i++) {
+		void *host;
+
+		if (hyp_vm_guest_ptr(vm, step->ipa + i, 1, false, &host)) {
+			mapped = false;
+			break;
+		}
+		bytes[i] = host;
+		if (hyp_vm_guest_ptr(vm, step->ipa + i, 1, true, &host))
+			writable = false;
+	}
+	if (mapped) {
 		if (!is_write) {
+			uint8_t buf[8];
+
+			for (unsigned i = 0; i < step->len; i++)
+				buf[i] = *bytes[i];
 			struct hyp_mmio_access a = {
-				.data = read_le(host, step->len),
+				.data = read_le(buf, step->len),
 				.len = step->len,
 				.sign_extend = !!(step->flags & HYP_MOCK_MMIO_SIGN_EXTEND),
 				.reg64 = !!(step->flags & HYP_MOCK_MMIO_REG64),
@@ -358,10 +376,13 @@ static bool do_access(struct hyp_vcpu *vcpu, const struct mock_step *step, struc
 			mv->regs.pc += 4;
 			return true;
 		}
-		if (hyp_vm_guest_ptr(vm, step->ipa, step->len, true, &host) == 0) {
+		if (writable) {
 			uint64_t v = step->reg == 31 ? 0 : mv->regs.x[step->reg];
+			uint8_t buf[8];
 
-			write_le(host, v, step->len);
+			write_le(buf, v, step->len);
+			for (unsigned i = 0; i < step->len; i++)
+				*bytes[i] = buf[i];
 			mv->regs.pc += 4;
 			return true;
 		}
