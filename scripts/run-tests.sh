@@ -55,7 +55,8 @@ suite "Native build (gcc) and unit tests" "$out/gcc"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 suite "Unit tests under AddressSanitizer + UBSan" "$out/asan" \
-	-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+	-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
+	-Dc_args=-fno-sanitize-recover=all
 
 CC=clang suite "Native build (clang) and unit tests" "$out/clang"
 
