@@ -4,12 +4,14 @@
 # The README's test command: every test libhyp has, in the configurations CI checks.
 #
 #   1. formatting (clang-format, .clang-format)
-#   2. native gcc build, warnings as errors, full meson test suite
-#   3. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   4. clang build, warnings as errors, full suite
+#   2. native gcc build, warnings as errors, every meson suite: unit, and kvm (the KVM backend on
+#      real KVM inside the arm64 KVM test host, tests/kvm-host/)
+#   3. the unit suites under AddressSanitizer + UndefinedBehaviorSanitizer
+#   4. clang build, warnings as errors, unit suites
 #   5. install to a staging directory and build a program against the installed headers through
 #      pkg-config
 #   6. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
+#   7. the MMIO round-trip benchmark (prints figures)
 #
 # Installs what it needs with apt-get on Debian 12. Exits non-zero if anything fails; the meson
 # summaries show the pass/fail counts.
@@ -33,12 +35,13 @@ setup() { # dir, meson args...
 	fi
 }
 
-suite() { # name, dir, meson args...
-	local name=$1 dir=$2
-	shift 2
+suite() { # name, dir, "meson test" args, meson setup args...
+	local name=$1 dir=$2 test_args=$3
+	shift 3
 	step "$name"
+	# shellcheck disable=SC2086 # test_args is a word list
 	if setup "$dir" "$@" && ninja -C "$dir" >/dev/null &&
-		meson test -C "$dir" --print-errorlogs; then
+		meson test -C "$dir" --print-errorlogs $test_args; then
 		return 0
 	fi
 	failures+=("$name")
@@ -50,15 +53,16 @@ if ! clang-format --dry-run --Werror "${sources[@]}"; then
 	failures+=("formatting")
 fi
 
-suite "Native build (gcc) and unit tests" "$out/gcc"
+suite "Native build (gcc): unit suites, and the kvm suite on real KVM (nested arm64 host)" \
+	"$out/gcc" ""
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-suite "Unit tests under AddressSanitizer + UBSan" "$out/asan" \
+suite "Unit suites under AddressSanitizer + UBSan" "$out/asan" "--suite unit" \
 	-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
 	-Dc_args=-fno-sanitize-recover=all
 
-CC=clang suite "Native build (clang) and unit tests" "$out/clang"
+CC=clang suite "Native build (clang): unit suites" "$out/clang" "--suite unit"
 
 step "Install and build against the installed library with pkg-config"
 rm -rf "$out/stage"
@@ -101,6 +105,11 @@ else
 	else
 		echo "ok: libhyp.a needs only: $undefined"
 	fi
+fi
+
+step "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN, -icount"
+if ! bash tests/bench/run-kvm-bench.sh "$out/bench" | grep -E '^# |^run-in-arm64-host: (PASS|FAIL)'; then
+	failures+=("benchmark could not measure")
 fi
 
 echo

@@ -44,8 +44,8 @@ struct result {
 
 static void *guest_ram(const char *path)
 {
-	void *ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-			 0);
+	void *ram =
+		mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
 
@@ -75,7 +75,8 @@ static void record(struct result *res, uint64_t offset, uint64_t data)
 /* The baseline: the least a VMM can do with /dev/kvm. */
 static int run_raw(const char *guest, struct result *res)
 {
-	struct kvm_userspace_memory_region mr = { .slot = 0, .guest_phys_addr = RAM_BASE,
+	struct kvm_userspace_memory_region mr = { .slot = 0,
+						  .guest_phys_addr = RAM_BASE,
 						  .memory_size = RAM_SIZE };
 	struct kvm_vcpu_init init;
 	uint64_t pc = RAM_BASE;
@@ -142,8 +143,9 @@ static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio
 /* The same guest through libhyp: a registered callback absorbs every exit inside run. */
 static int run_libhyp(const char *guest, struct result *res, enum hyp_irqchip irqchip)
 {
-	struct hyp_vm_config config = { .size = sizeof(config), .backend = "kvm",
-					.irqchip = irqchip, .max_vcpus = 1 };
+	struct hyp_vm_config config = {
+		.size = sizeof(config), .backend = "kvm", .irqchip = irqchip, .max_vcpus = 1
+	};
 	struct hyp_vcpu *vcpu;
 	struct hyp_vm *vm;
 	void *ram = guest_ram(guest);
@@ -180,9 +182,10 @@ static long measure(const char *name, const char *guest, int rounds, int variant
 
 	for (int i = 0; i < rounds; i++) {
 		struct result res = { 0 };
-		int r = variant == 0 ? run_raw(guest, &res)
-				     : run_libhyp(guest, &res,
-						  variant == 1 ? HYP_IRQCHIP_NONE : HYP_IRQCHIP_BACKEND);
+		int r = variant == 0 ?
+				run_raw(guest, &res) :
+				run_libhyp(guest, &res,
+					   variant == 1 ? HYP_IRQCHIP_NONE : HYP_IRQCHIP_BACKEND);
 
 		if (r || !res.iterations || res.doorbells != res.iterations) {
 			fprintf(stderr, "mmio-bench: %s: run failed (%s), %llu/%llu exits\n", name,

@@ -172,7 +172,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/libhyp-kvm-host.XXXXXX")
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
 	local st=$?
-	[[ -z $fetch_stage ]] || rm -rf -- "$fetch_stage"
+	[[ -z ${fetch_stage:-} ]] || rm -rf -- "$fetch_stage"
 	if [[ $keep -eq 1 ]]; then
 		log "work directory kept: $work"
 	else

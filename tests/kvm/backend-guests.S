@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest snippets for test-kvm-backend.c, one flat binary loaded at the start of RAM. Entry i is
+ * at RAM + 4 * i (a branch table), so the test picks a behaviour by setting the PC. Every
+ * snippet talks to the test device at TESTDEV (0x0b000000) and ends by powering off through
+ * PSCI or by spinning; the vector table reports any exception at TESTDEV_VECTOR and spins.
+ */
+#define TESTDEV 0x0b000000
+#define TESTDEV_VALUE 0x00	/* stores of results */
+#define TESTDEV_BYTE 0x08	/* loads return a byte chosen by the test */
+#define TESTDEV_VECTOR 0x10	/* the vector handler stores ESR_EL1 here, then ELR_EL1 */
+#define ROM 0x50000000		/* a read-only region the test maps */
+#define PSCI_VERSION 0x84000000
+#define PSCI_SYSTEM_OFF 0x84000008
+
+	.text
+	.globl _start
+_start:
+	b	spin			/* 0: spin forever (kick test) */
+	b	mmio_sign_extend	/* 1: ldrsb x1 <- TESTDEV_BYTE; store x1 */
+	b	psci_version		/* 2: hvc PSCI_VERSION; store x0 */
+	b	rom_write		/* 3: store to ROM, then load it back and store the value */
+	b	no_syndrome		/* 4: ldp from MMIO (ISV = 0) */
+	b	read_mpidr		/* 5: store MPIDR_EL1 */
+	b	two_stores		/* 6: store 1 then store 2 (PC redirection test) */
+	b	unmapped		/* 7: load from an IPA with nothing there */
+
+setup:
+	adr	x9, vectors
+	msr	vbar_el1, x9
+	isb
+	mov	x10, #TESTDEV
+	ret
+
+spin:
+	bl	setup
+1:	b	1b
+
+mmio_sign_extend:
+	bl	setup
+	ldrsb	x1, [x10, #TESTDEV_BYTE]
+	str	x1, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+psci_version:
+	bl	setup
+	ldr	x0, =PSCI_VERSION
+	hvc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+rom_write:
+	bl	setup
+	mov	x11, #ROM
+	ldr	x1, =0x1122334455667788
+	str	x1, [x11, #0x40]
+	ldr	x2, [x11, #0x40]
+	str	x2, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+no_syndrome:
+	bl	setup
+	ldp	x1, x2, [x10, #0x20]
+	/* Only reached if the access was emulated after all. */
+	str	x1, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+read_mpidr:
+	bl	setup
+	mrs	x1, mpidr_el1
+	str	x1, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+two_stores:
+	bl	setup
+	mov	x1, #1
+	str	x1, [x10, #TESTDEV_VALUE]
+	mov	x1, #2
+	str	x1, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+unmapped:
+	bl	setup
+	mov	x11, #0x60000000
+	ldr	x1, [x11, #0x8]
+	b	poweroff
+
+poweroff:
+	ldr	x0, =PSCI_SYSTEM_OFF
+	hvc	#0
+	b	poweroff
+
+report_exception:
+	mov	x10, #TESTDEV
+	mrs	x1, esr_el1
+	str	x1, [x10, #TESTDEV_VECTOR]
+	mrs	x1, elr_el1
+	str	x1, [x10, #TESTDEV_VECTOR]
+	b	poweroff
+
+	.balign	0x800
+vectors:
+	.rept	16
+	b	report_exception
+	.balign	0x80
+	.endr
+	.ltorg
