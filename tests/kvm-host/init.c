@@ -150,7 +150,8 @@ static void unescape(char *s)
 	char *o = s;
 	for (char *p = s; *p; p++) {
 		int h, l;
-		if (p[0] == '%' && (h = hexval((unsigned char)p[1])) >= 0 && (l = hexval((unsigned char)p[2])) >= 0) {
+		if (p[0] == '%' && (h = hexval((unsigned char)p[1])) >= 0 &&
+		    (l = hexval((unsigned char)p[2])) >= 0) {
 			*o++ = (char)(h << 4 | l);
 			p += 2;
 		} else {
@@ -295,7 +296,8 @@ static void run_test(char **argv, unsigned timeout)
 		pass = WEXITSTATUS(status) == 0;
 		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
 	} else if (WIFSIGNALED(status))
-		snprintf(why, sizeof(why), "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+		snprintf(why, sizeof(why), "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
 	else
 		snprintf(why, sizeof(why), "wait status 0x%x", (unsigned)status);
 	if (pass)
@@ -339,7 +341,8 @@ static void run_manifest(FILE *f)
 			}
 			run_test(&fld[2], (unsigned)t);
 		} else {
-			say("KVM-HOST: manifest line %u: cannot parse record '%s' (%d fields)", lineno, fld[0], n);
+			say("KVM-HOST: manifest line %u: cannot parse record '%s' (%d fields)",
+			    lineno, fld[0], n);
 			n_failed++;
 		}
 	}
@@ -423,7 +426,8 @@ int main(void)
 		close(ufd);
 	}
 	if (uname(&u) == 0)
-		say("KVM-HOST: kernel %s %s, /init started at %s s uptime", u.release, u.machine, up);
+		say("KVM-HOST: kernel %s %s, /init started at %s s uptime", u.release, u.machine,
+		    up);
 
 	FILE *f = fopen(MANIFEST, "re");
 	if (f) {

@@ -111,19 +111,34 @@ static uint32_t a64_b(int32_t byte_off)
 }
 
 #define A64_HVC0 0xd4000002u /* HVC #0 */
-#define A64_ISB 0xd5033fdfu /* ISB SY */
+#define A64_ISB 0xd5033fdfu  /* ISB SY */
 /* MRS/MSR: 1101 0101 00 L 1 o0 op1 CRn CRm op2 Rt, with op0 = 2 + o0 */
-static uint32_t a64_mrs_cntvct(unsigned rt) { return 0xd53be040u | rt; } /* 3,3,c14,c0,2 */
-static uint32_t a64_mrs_esr_el1(unsigned rt) { return 0xd5385200u | rt; } /* 3,0,c5,c2,0 */
-static uint32_t a64_msr_vbar_el1(unsigned rt) { return 0xd518c000u | rt; } /* 3,0,c12,c0,0 */
+static uint32_t a64_mrs_cntvct(unsigned rt)
+{
+	return 0xd53be040u | rt;
+} /* 3,3,c14,c0,2 */
+static uint32_t a64_mrs_esr_el1(unsigned rt)
+{
+	return 0xd5385200u | rt;
+} /* 3,0,c5,c2,0 */
+static uint32_t a64_msr_vbar_el1(unsigned rt)
+{
+	return 0xd518c000u | rt;
+} /* 3,0,c12,c0,0 */
 
 struct asm_buf {
 	uint32_t *mem; /* guest RAM base (host view) */
-	size_t pos; /* in instructions */
+	size_t pos;    /* in instructions */
 };
 
-static void emit(struct asm_buf *a, uint32_t insn) { a->mem[a->pos++] = insn; }
-static size_t here(const struct asm_buf *a) { return a->pos * 4u; }
+static void emit(struct asm_buf *a, uint32_t insn)
+{
+	a->mem[a->pos++] = insn;
+}
+static size_t here(const struct asm_buf *a)
+{
+	return a->pos * 4u;
+}
 
 /* mov Xd, #imm64 as MOVZ + MOVKs for the non-zero 16-bit chunks */
 static void emit_mov64(struct asm_buf *a, unsigned rd, uint64_t v)
@@ -231,11 +246,11 @@ static void vm_destroy(struct vm *vm)
 	vm->vm_fd = vm->vcpu_fd = -1;
 }
 
-#define SETUP_FAIL(...)                                                       \
-	do {                                                                  \
-		snprintf(vm->err, sizeof(vm->err), __VA_ARGS__);              \
-		vm_destroy(vm);                                               \
-		return -1;                                                    \
+#define SETUP_FAIL(...)                                                                            \
+	do {                                                                                       \
+		snprintf(vm->err, sizeof(vm->err), __VA_ARGS__);                                   \
+		vm_destroy(vm);                                                                    \
+		return -1;                                                                         \
 	} while (0)
 
 /* Create the VM and RAM; the caller writes the guest into vm->ram and then calls
@@ -346,7 +361,8 @@ static const char *describe_exit(const struct vm *vm, char *buf, size_t n)
 	switch (run->exit_reason) {
 	case KVM_EXIT_MMIO:
 		if (run->mmio.is_write && run->mmio.phys_addr == MMIO_BASE + EXC_ESR_REG)
-			snprintf(buf, n, "guest took an exception, ESR_EL1=0x%" PRIx64, mmio_value(run));
+			snprintf(buf, n, "guest took an exception, ESR_EL1=0x%" PRIx64,
+				 mmio_value(run));
 		else
 			snprintf(buf, n, "MMIO %s addr=0x%llx len=%u data=0x%" PRIx64,
 				 run->mmio.is_write ? "write" : "read",
@@ -377,8 +393,8 @@ struct expect {
 	uint32_t len;
 	int is_write;
 	uint64_t data; /* write: expected; read: supplied */
-	int any_data; /* write whose value is checked separately */
-	int group; /* which TAP line it belongs to */
+	int any_data;  /* write whose value is checked separately */
+	int group;     /* which TAP line it belongs to */
 };
 
 enum { G_WRITES, G_READ, G_PSCI_VERSION };
@@ -458,27 +474,32 @@ static void run_guest1(void)
 		}
 		struct kvm_run *run = vm->run;
 		if (run->exit_reason == KVM_EXIT_SYSTEM_EVENT) {
-			if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN && n_seen == GUEST1_N)
+			if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN &&
+			    n_seen == GUEST1_N)
 				shutdown_ok = 1;
 			else
-				snprintf(end_why, sizeof(end_why), "system event type %u after %u of %zu MMIO exits",
+				snprintf(end_why, sizeof(end_why),
+					 "system event type %u after %u of %zu MMIO exits",
 					 run->system_event.type, n_seen, GUEST1_N);
 			break;
 		}
 		if (run->exit_reason != KVM_EXIT_MMIO || n_seen >= GUEST1_N) {
-			snprintf(end_why, sizeof(end_why), "unexpected %s", describe_exit(vm, buf, sizeof(buf)));
+			snprintf(end_why, sizeof(end_why), "unexpected %s",
+				 describe_exit(vm, buf, sizeof(buf)));
 			break;
 		}
 		const struct expect *e = &guest1_exits[n_seen++];
 		uint64_t got = run->mmio.is_write ? mmio_value(run) : 0;
 		int ok = run->mmio.phys_addr == MMIO_BASE + e->off && run->mmio.len == e->len &&
-			 !!run->mmio.is_write == e->is_write && (e->any_data || !e->is_write || got == e->data);
+			 !!run->mmio.is_write == e->is_write &&
+			 (e->any_data || !e->is_write || got == e->data);
 		if (!ok) {
 			group_ok[e->group] = 0;
 			snprintf(group_why[e->group], sizeof(group_why[0]),
-				 "exit %u: expected %s 0x%llx/%u data 0x%" PRIx64 ", got %s", n_seen,
-				 e->is_write ? "write" : "read", (unsigned long long)(MMIO_BASE + e->off), e->len,
-				 e->data, describe_exit(vm, buf, sizeof(buf)));
+				 "exit %u: expected %s 0x%llx/%u data 0x%" PRIx64 ", got %s",
+				 n_seen, e->is_write ? "write" : "read",
+				 (unsigned long long)(MMIO_BASE + e->off), e->len, e->data,
+				 describe_exit(vm, buf, sizeof(buf)));
 			snprintf(end_why, sizeof(end_why), "stopped after mismatch");
 			break;
 		}
@@ -499,14 +520,16 @@ static void run_guest1(void)
 				 "exit %zu never came: %s", i + 1, end_why);
 		}
 	}
-	unsigned major = (unsigned)(psci_version >> 16) & 0x7fffu, minor = (unsigned)psci_version & 0xffffu;
-	if (group_ok[G_PSCI_VERSION] && !((major == 0 && minor >= 2) || major >= 1) ) {
+	unsigned major = (unsigned)(psci_version >> 16) & 0x7fffu,
+		 minor = (unsigned)psci_version & 0xffffu;
+	if (group_ok[G_PSCI_VERSION] && !((major == 0 && minor >= 2) || major >= 1)) {
 		group_ok[G_PSCI_VERSION] = 0;
-		snprintf(group_why[G_PSCI_VERSION], sizeof(group_why[0]), "PSCI_VERSION returned 0x%" PRIx64,
-			 psci_version);
+		snprintf(group_why[G_PSCI_VERSION], sizeof(group_why[0]),
+			 "PSCI_VERSION returned 0x%" PRIx64, psci_version);
 	}
 
-	tap(group_ok[G_WRITES], "MMIO write exits: 32/32/16/8/64-bit with address, length and data%s%s",
+	tap(group_ok[G_WRITES],
+	    "MMIO write exits: 32/32/16/8/64-bit with address, length and data%s%s",
 	    group_ok[G_WRITES] ? "" : ": ", group_why[G_WRITES]);
 	tap(group_ok[G_READ], "MMIO read exit: data supplied by userspace reaches the guest%s%s",
 	    group_ok[G_READ] ? "" : ": ", group_why[G_READ]);
@@ -514,8 +537,8 @@ static void run_guest1(void)
 		tap(1, "PSCI_VERSION handled in the kernel: %u.%u", major, minor);
 	else
 		tap(0, "PSCI_VERSION handled in the kernel: %s", group_why[G_PSCI_VERSION]);
-	tap(shutdown_ok, "PSCI SYSTEM_OFF -> KVM_EXIT_SYSTEM_EVENT/SHUTDOWN%s%s", shutdown_ok ? "" : ": ",
-	    end_why);
+	tap(shutdown_ok, "PSCI SYSTEM_OFF -> KVM_EXIT_SYSTEM_EVENT/SHUTDOWN%s%s",
+	    shutdown_ok ? "" : ": ", end_why);
 	vm_destroy(vm);
 }
 
@@ -578,7 +601,8 @@ static void run_guest2(int icount)
 		ok = vm_start(vm) == 0;
 	}
 	if (!ok) {
-		tap(0, "baseline: %u MMIO write exits, %u in-kernel HVCs: %s", BENCH_N, BENCH_N, vm->err);
+		tap(0, "baseline: %u MMIO write exits, %u in-kernel HVCs: %s", BENCH_N, BENCH_N,
+		    vm->err);
 		return;
 	}
 
@@ -595,10 +619,11 @@ static void run_guest2(int icount)
 			t_first_exit = read_cntvct();
 		struct kvm_run *run = vm->run;
 		uint64_t off = run->mmio.phys_addr - MMIO_BASE;
-		if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write && off == BENCH_MMIO_OFF &&
-		    run->mmio.len == 4 && n_ts == 0) {
+		if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write &&
+		    off == BENCH_MMIO_OFF && run->mmio.len == 4 && n_ts == 0) {
 			if (mmio_value(run) != BENCH_N - n_mmio) {
-				snprintf(why, sizeof(why), "MMIO exit %u carried 0x%" PRIx64 ", expected %u",
+				snprintf(why, sizeof(why),
+					 "MMIO exit %u carried 0x%" PRIx64 ", expected %u",
 					 n_mmio + 1, mmio_value(run), BENCH_N - n_mmio);
 				break;
 			}
@@ -610,19 +635,23 @@ static void run_guest2(int icount)
 			   run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
 			done = 1;
 		} else {
-			snprintf(why, sizeof(why), "unexpected %s", describe_exit(vm, buf, sizeof(buf)));
+			snprintf(why, sizeof(why), "unexpected %s",
+				 describe_exit(vm, buf, sizeof(buf)));
 			break;
 		}
 	}
 	watchdog_disarm();
 	vm_destroy(vm);
 
-	ok = done && n_mmio == BENCH_N && n_ts == 4 && ts[1] > ts[0] && ts[3] > ts[2] && ts[2] >= ts[1];
+	ok = done && n_mmio == BENCH_N && n_ts == 4 && ts[1] > ts[0] && ts[3] > ts[2] &&
+	     ts[2] >= ts[1];
 	if (done && !ok)
-		snprintf(why, sizeof(why), "%u MMIO exits, %u timestamps (%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			 ",%" PRIu64 ")", n_mmio, n_ts, ts[0], ts[1], ts[2], ts[3]);
-	tap(ok, "baseline: %u MMIO write exits, %u in-kernel HVCs, then SYSTEM_OFF%s%s", BENCH_N, BENCH_N,
-	    ok ? "" : ": ", why);
+		snprintf(why, sizeof(why),
+			 "%u MMIO exits, %u timestamps (%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			 ",%" PRIu64 ")",
+			 n_mmio, n_ts, ts[0], ts[1], ts[2], ts[3]);
+	tap(ok, "baseline: %u MMIO write exits, %u in-kernel HVCs, then SYSTEM_OFF%s%s", BENCH_N,
+	    BENCH_N, ok ? "" : ": ", why);
 	if (!ok)
 		return;
 
@@ -631,7 +660,8 @@ static void run_guest2(int icount)
 	double hvc_ticks = (double)(ts[3] - ts[2]) / BENCH_N;
 	double create_ticks = (double)(t_first_exit - t_create);
 	diag("CNTFRQ_EL0 = %" PRIu64 " Hz; ticks per MMIO write exit %.2f, per in-kernel HVC %.2f, "
-	     "KVM_CREATE_VM -> first exit %.0f", frq, mmio_ticks, hvc_ticks, create_ticks);
+	     "KVM_CREATE_VM -> first exit %.0f",
+	     frq, mmio_ticks, hvc_ticks, create_ticks);
 	if (icount && frq) {
 		/* -icount shift=0: 1 instruction = 1 ns, so instructions = ticks * 1e9 / CNTFRQ */
 		double ipt = 1e9 / (double)frq;
@@ -639,7 +669,8 @@ static void run_guest2(int icount)
 		     mmio_ticks * ipt);
 		diag("instructions per HVC PSCI_VERSION handled in KVM: %.0f (loop overhead 4 included)",
 		     hvc_ticks * ipt);
-		diag("instructions KVM_CREATE_VM -> first guest exit (1 vCPU, 64 KiB): %.0f", create_ticks * ipt);
+		diag("instructions KVM_CREATE_VM -> first guest exit (1 vCPU, 64 KiB): %.0f",
+		     create_ticks * ipt);
 		printf("KVM-SMOKE-FIGURES: mmio_write_exit=%.0f hvc_in_kernel=%.0f create_to_first_exit=%.0f\n",
 		       mmio_ticks * ipt, hvc_ticks * ipt, create_ticks * ipt);
 	} else {
@@ -702,14 +733,17 @@ int main(void)
 	if (kvm_fd < 0) {
 		tap(0, "open /dev/kvm: %s", strerror(errno));
 	} else {
-		tap(api == KVM_API_VERSION, "open /dev/kvm, KVM_GET_API_VERSION = %d (want %d)", api,
-		    KVM_API_VERSION);
-		int ipa = ioctl(kvm_fd, KVM_CHECK_EXTENSION, (unsigned long)KVM_CAP_ARM_VM_IPA_SIZE);
+		tap(api == KVM_API_VERSION, "open /dev/kvm, KVM_GET_API_VERSION = %d (want %d)",
+		    api, KVM_API_VERSION);
+		int ipa =
+			ioctl(kvm_fd, KVM_CHECK_EXTENSION, (unsigned long)KVM_CAP_ARM_VM_IPA_SIZE);
 		int vcpus = ioctl(kvm_fd, KVM_CHECK_EXTENSION, (unsigned long)KVM_CAP_NR_VCPUS);
-		int psci02 = ioctl(kvm_fd, KVM_CHECK_EXTENSION, (unsigned long)KVM_CAP_ARM_PSCI_0_2);
-		int el1_32 = ioctl(kvm_fd, KVM_CHECK_EXTENSION, (unsigned long)KVM_CAP_ARM_EL1_32BIT);
-		diag("caps: ARM_VM_IPA_SIZE=%d NR_VCPUS=%d ARM_PSCI_0_2=%d ARM_EL1_32BIT=%d", ipa, vcpus,
-		     psci02, el1_32);
+		int psci02 =
+			ioctl(kvm_fd, KVM_CHECK_EXTENSION, (unsigned long)KVM_CAP_ARM_PSCI_0_2);
+		int el1_32 =
+			ioctl(kvm_fd, KVM_CHECK_EXTENSION, (unsigned long)KVM_CAP_ARM_EL1_32BIT);
+		diag("caps: ARM_VM_IPA_SIZE=%d NR_VCPUS=%d ARM_PSCI_0_2=%d ARM_EL1_32BIT=%d", ipa,
+		     vcpus, psci02, el1_32);
 	}
 
 	if (kvm_fd >= 0 && api == KVM_API_VERSION) {
