@@ -9,6 +9,19 @@
 
 HYP_BEGIN_DECLS
 
+/** Optional CPU features a kvm VM's vCPUs can have (struct hyp_kvm_config.cpu_features). */
+enum hyp_kvm_cpu_feature {
+	/** Pointer authentication (FEAT_PAuth: address and generic keys). */
+	HYP_KVM_CPU_PTRAUTH = 1u << 0,
+	/** SVE with every vector length the host supports. */
+	HYP_KVM_CPU_SVE = 1u << 1,
+	/** A PMUv3 whose overflow interrupt is PPI INTID 23 (needs the in-kernel GIC). */
+	HYP_KVM_CPU_PMU = 1u << 2,
+};
+
+/** The PPI the guest PMU's overflow interrupt uses (the QEMU virt board's choice). */
+#define HYP_KVM_PMU_INTID 23u
+
 /**
  * struct hyp_kvm_config - optional kvm settings, passed as hyp_vm_config.backend_config.
  * @size: sizeof(struct hyp_kvm_config).
@@ -18,13 +31,16 @@ HYP_BEGIN_DECLS
  *		 left alone, so a VMM using that signal itself must tolerate spurious deliveries.
  * @nr_irqs: interrupts of the in-kernel GICv3 (SGIs + PPIs + SPIs), a multiple of 32 from 64 to
  *	     1024; 0 means 256 (SPIs 32..255).
+ * @cpu_features: enum hyp_kvm_cpu_feature bits for every vCPU. hyp_vm_create() fails with
+ *		  -ENOTSUP if the host's KVM cannot provide one (KVM_CAP_ARM_PTRAUTH_*,
+ *		  KVM_CAP_ARM_SVE, KVM_CAP_ARM_PMU_V3), or PMU is asked for without the in-kernel GIC.
  * @kvm_path: the KVM device node; NULL means "/dev/kvm".
  */
 struct hyp_kvm_config {
 	uint32_t size;
 	int32_t kick_signal;
 	uint32_t nr_irqs;
-	uint32_t reserved;
+	uint32_t cpu_features;
 	const char *kvm_path;
 };
 

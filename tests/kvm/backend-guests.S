@@ -24,6 +24,7 @@ _start:
 	b	read_mpidr		/* 5: store MPIDR_EL1 */
 	b	two_stores		/* 6: store 1 then store 2 (PC redirection test) */
 	b	unmapped		/* 7: load from an IPA with nothing there */
+	b	id_registers		/* 8: store ID_AA64PFR0/ISAR1/DFR0_EL1 */
 
 setup:
 	adr	x9, vectors
@@ -83,6 +84,16 @@ unmapped:
 	bl	setup
 	mov	x11, #0x60000000
 	ldr	x1, [x11, #0x8]
+	b	poweroff
+
+id_registers:
+	bl	setup
+	mrs	x1, id_aa64pfr0_el1
+	str	x1, [x10, #TESTDEV_VALUE]
+	mrs	x1, id_aa64isar1_el1
+	str	x1, [x10, #TESTDEV_VALUE]
+	mrs	x1, id_aa64dfr0_el1
+	str	x1, [x10, #TESTDEV_VALUE]
 	b	poweroff
 
 poweroff:

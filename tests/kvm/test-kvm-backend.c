@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #include <libhyp/hyp.h>
+#include <libhyp/kvm.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 
 #define RAM_BASE 0x40000000ull
 #define RAM_SIZE (2u << 20)
@@ -40,6 +43,7 @@ enum guest_entry {
 	GUEST_READ_MPIDR,
 	GUEST_TWO_STORES,
 	GUEST_UNMAPPED,
+	GUEST_ID_REGISTERS,
 };
 
 static int test_number, failures;
@@ -432,6 +436,82 @@ static void test_secondary_power_state(void)
 	teardown(&f);
 }
 
+static int host_has(long cap)
+{
+	int fd = open("/dev/kvm", O_RDWR), vm, r = 0;
+
+	if (fd < 0)
+		return 0;
+	vm = ioctl(fd, KVM_CREATE_VM, 0);
+	if (vm >= 0) {
+		r = ioctl(vm, KVM_CHECK_EXTENSION, cap) > 0;
+		close(vm);
+	}
+	close(fd);
+	return r;
+}
+
+/* ID register fields (Arm ARM D19.2): SVE in ID_AA64PFR0_EL1[35:32]; APA [7:4], API [11:8] in
+ * ID_AA64ISAR1_EL1; PMUVer in ID_AA64DFR0_EL1[11:8]. */
+#define ID_SVE(pfr0) (((pfr0) >> 32) & 0xf)
+#define ID_PAUTH(isar1) ((((isar1) >> 4) & 0xf) | (((isar1) >> 8) & 0xf))
+#define ID_PMUVER(dfr0) (((dfr0) >> 8) & 0xf)
+
+static void test_cpu_features(void)
+{
+	static const struct {
+		uint32_t feature;
+		long cap;
+		const char *name;
+	} features[] = {
+		{ HYP_KVM_CPU_PTRAUTH, KVM_CAP_ARM_PTRAUTH_ADDRESS, "pointer authentication" },
+		{ HYP_KVM_CPU_SVE, KVM_CAP_ARM_SVE, "SVE" },
+		{ HYP_KVM_CPU_PMU, KVM_CAP_ARM_PMU_V3, "PMUv3" },
+	};
+	struct fixture plain;
+	uint64_t base[3] = { 0 };
+	int r = setup(&plain, GUEST_ID_REGISTERS, NULL, NULL);
+
+	r = r ? r : run_to_poweroff(&plain);
+	CHECK(r == 0 && plain.dev.nr_values == 3, "ID registers of a vCPU without options");
+	memcpy(base, plain.dev.values, sizeof(base));
+	CHECK(ID_SVE(base[0]) == 0 && ID_PAUTH(base[1]) == 0 && ID_PMUVER(base[2]) == 0,
+	      "no SVE, pointer authentication or PMU unless asked for (%#llx %#llx %#llx)",
+	      (unsigned long long)base[0], (unsigned long long)base[1],
+	      (unsigned long long)base[2]);
+	teardown(&plain);
+
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		struct hyp_kvm_config kcfg = { .size = sizeof(kcfg),
+					       .cpu_features = features[i].feature };
+		struct hyp_vm_config config = { .size = sizeof(config),
+						.backend = "kvm",
+						.backend_config = &kcfg };
+		struct fixture f;
+		bool offered = host_has(features[i].cap);
+
+		r = setup(&f, GUEST_ID_REGISTERS, &config, NULL);
+		if (!offered) {
+			CHECK(r == -ENOTSUP, "%s: host lacks it, creation says -ENOTSUP (%s)",
+			      features[i].name, hyp_strerror(r));
+			if (f.vm)
+				teardown(&f);
+			continue;
+		}
+		r = r ? r : run_to_poweroff(&f);
+		CHECK(r == 0 && f.dev.nr_values == 3, "%s: VM created and ran (%s)",
+		      features[i].name, hyp_strerror(r));
+		if (features[i].feature == HYP_KVM_CPU_SVE)
+			CHECK(ID_SVE(f.dev.values[0]) != 0, "SVE: the guest sees SVE");
+		else if (features[i].feature == HYP_KVM_CPU_PTRAUTH)
+			CHECK(ID_PAUTH(f.dev.values[1]) != 0,
+			      "pointer authentication: the guest sees it");
+		else
+			CHECK(ID_PMUVER(f.dev.values[2]) != 0, "PMUv3: the guest sees a PMU");
+		teardown(&f);
+	}
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -482,6 +562,7 @@ int main(int argc, char **argv)
 	test_registers();
 	test_errors_and_caps();
 	test_secondary_power_state();
+	test_cpu_features();
 	test_two_vms_and_teardown();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;

@@ -43,6 +43,7 @@ struct kvm_vm_state {
 	int kick_signal;
 	size_t run_size;
 	uint32_t nr_irqs;
+	uint32_t cpu_features;
 	bool readonly_mem;
 	bool nisv_to_user;
 	bool inject_dabt;
@@ -53,6 +54,8 @@ struct kvm_vm_state {
 struct kvm_vcpu_state {
 	int fd;
 	struct kvm_run *run;
+	/* PMUv3 set up after the vGIC is initialised (KVM requires that order). */
+	bool pmu_pending;
 	/* The thread inside vcpu_enter (0 otherwise): where a kick sends its signal. */
 	_Atomic pid_t tid;
 };
@@ -175,6 +178,39 @@ static void kvm_vm_destroy(struct hyp_vm *vm)
 	pthread_mutex_destroy(&k->vgic_lock);
 }
 
+/* Each optional CPU feature must be offered by this host's KVM: refuse rather than pretend. */
+static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_t features,
+			      uint32_t irqchip)
+{
+	static const struct {
+		uint32_t feature;
+		long caps[2];
+		const char *name;
+	} needs[] = {
+		{ HYP_KVM_CPU_PTRAUTH,
+		  { KVM_CAP_ARM_PTRAUTH_ADDRESS, KVM_CAP_ARM_PTRAUTH_GENERIC },
+		  "pointer authentication" },
+		{ HYP_KVM_CPU_SVE, { KVM_CAP_ARM_SVE, KVM_CAP_ARM_SVE }, "SVE" },
+		{ HYP_KVM_CPU_PMU, { KVM_CAP_ARM_PMU_V3, KVM_CAP_ARM_PMU_V3 }, "PMUv3" },
+	};
+
+	if (features & ~(uint32_t)(HYP_KVM_CPU_PTRAUTH | HYP_KVM_CPU_SVE | HYP_KVM_CPU_PMU))
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		if (!(features & needs[i].feature))
+			continue;
+		if (kvm_check(k, needs[i].caps[0]) <= 0 || kvm_check(k, needs[i].caps[1]) <= 0) {
+			hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: this host cannot give guests %s",
+					needs[i].name);
+			return -ENOTSUP;
+		}
+	}
+	if ((features & HYP_KVM_CPU_PMU) && irqchip == HYP_IRQCHIP_NONE)
+		return -ENOTSUP; /* the PMU interrupt needs the in-kernel GIC */
+	k->cpu_features = features;
+	return 0;
+}
+
 static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 {
 	struct hyp_kvm_config kcfg = { .size = sizeof(kcfg) };
@@ -234,6 +270,9 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 
 		k->nisv_to_user = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
 	}
+	r = check_cpu_features(vm, k, kcfg.cpu_features, config->irqchip);
+	if (r)
+		return r;
 	if (config->irqchip != HYP_IRQCHIP_NONE) {
 		r = create_vgic(config, k);
 		if (r) {
@@ -311,7 +350,25 @@ static int vcpu_init_features(struct hyp_vcpu *vcpu, struct kvm_vcpu_state *kv, 
 	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
 	if (power_off)
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
-	return ioctl(kv->fd, KVM_ARM_VCPU_INIT, &init) ? sys_err() : 0;
+	if (k->cpu_features & HYP_KVM_CPU_PTRAUTH)
+		init.features[0] |= 1u << KVM_ARM_VCPU_PTRAUTH_ADDRESS |
+				    1u << KVM_ARM_VCPU_PTRAUTH_GENERIC;
+	if (k->cpu_features & HYP_KVM_CPU_SVE)
+		init.features[0] |= 1u << KVM_ARM_VCPU_SVE;
+	if (k->cpu_features & HYP_KVM_CPU_PMU)
+		init.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
+	if (ioctl(kv->fd, KVM_ARM_VCPU_INIT, &init))
+		return sys_err();
+	if (k->cpu_features & HYP_KVM_CPU_SVE) {
+		/* With the default vector lengths (all the host has); must precede any run or
+		 * register access (Documentation/virt/kvm/api.rst, KVM_ARM_VCPU_FINALIZE). */
+		int what = KVM_ARM_VCPU_SVE;
+
+		if (ioctl(kv->fd, KVM_ARM_VCPU_FINALIZE, &what))
+			return sys_err();
+	}
+	kv->pmu_pending = k->cpu_features & HYP_KVM_CPU_PMU;
+	return 0;
 }
 
 static uint64_t core_reg_id(size_t offset)
@@ -562,6 +619,24 @@ static int translate_exit(struct hyp_vm *vm, struct kvm_run *run, struct hyp_exi
 	}
 }
 
+/* PMUv3: overflow PPI, then INIT, after the vGIC exists and is initialised. */
+static int init_pmu(struct kvm_vcpu_state *kv)
+{
+	int intid = HYP_KVM_PMU_INTID;
+	struct kvm_device_attr attr = { .group = KVM_ARM_VCPU_PMU_V3_CTRL,
+					.attr = KVM_ARM_VCPU_PMU_V3_IRQ,
+					.addr = (uint64_t)(uintptr_t)&intid };
+
+	if (ioctl(kv->fd, KVM_SET_DEVICE_ATTR, &attr))
+		return sys_err();
+	attr = (struct kvm_device_attr){ .group = KVM_ARM_VCPU_PMU_V3_CTRL,
+					 .attr = KVM_ARM_VCPU_PMU_V3_INIT };
+	if (ioctl(kv->fd, KVM_SET_DEVICE_ATTR, &attr))
+		return sys_err();
+	kv->pmu_pending = false;
+	return 0;
+}
+
 static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);
@@ -571,6 +646,11 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	r = ensure_vgic_ready(vm_state(vm));
 	if (r)
 		return r;
+	if (kv->pmu_pending) {
+		r = init_pmu(kv);
+		if (r)
+			return r;
+	}
 	atomic_store(&kv->tid, (pid_t)syscall(SYS_gettid));
 	/* A kick from here on either finds immediate_exit set before KVM_RUN reads it, or signals
 	 * this thread inside KVM_RUN. A kick the core already reported left it set: clear it. */
