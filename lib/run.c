@@ -287,8 +287,9 @@ static int run_loop(struct hyp_vcpu *vcpu)
 			if (r)
 				return r;
 		} else if (exit->reason == HYP_EXIT_KICKED) {
-			report_kick(vcpu);
-			return 0;
+			/* The backend was interrupted: by hyp_vcpu_kick(), by a system event on
+			 * another vCPU, or spuriously. The loop top tells them apart. */
+			continue;
 		} else if (exit->reason == HYP_EXIT_SYSTEM_EVENT) {
 			/* A backend that answers PSCI itself (KVM) reports SYSTEM_OFF on the
 			 * calling vCPU only: latch it so every vCPU stops, as with ours. */

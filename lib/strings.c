@@ -18,6 +18,7 @@ static const struct errno_name errno_names[] = {
 	{ EINTR, "Interrupted" },
 	{ EIO, "Input/output error" },
 	{ E2BIG, "Structure has unknown non-zero fields (newer than this library)" },
+	{ ENOEXEC, "Not a loadable image, or a corrupt one" },
 	{ EAGAIN, "Try again" },
 	{ ENOMEM, "Out of memory" },
 	{ EFAULT, "Address not backed by guest memory" },

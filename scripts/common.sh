@@ -46,4 +46,5 @@ ensure_packages() {
 }
 
 # What building and unit-testing libhyp needs on the host.
-BUILD_PACKAGES=(meson ninja-build gcc pkg-config python3 binutils libcmocka-dev)
+BUILD_PACKAGES=(meson ninja-build gcc pkg-config python3 binutils libcmocka-dev libfdt-dev
+	device-tree-compiler)

@@ -19,8 +19,10 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$LIBHYP_ROOT"
 
+# libfdt1:arm64, not libfdt-dev:arm64: the -dev package is not Multi-Arch: same and would replace
+# the native one. The cross build links the arm64 runtime library with the native headers.
 ensure_packages "${BUILD_PACKAGES[@]}" clang clang-format gcc-aarch64-linux-gnu \
-	libc6-dev-arm64-cross
+	libc6-dev-arm64-cross libfdt1:arm64
 
 out=build-test
 mkdir -p "$out"

@@ -22,8 +22,11 @@
 #ifndef LIBHYP_HYP_H
 #define LIBHYP_HYP_H
 
+#include <libhyp/boot.h>
+#include <libhyp/dev.h>
 #include <libhyp/error.h>
 #include <libhyp/exit.h>
+#include <libhyp/fdt.h>
 #include <libhyp/handlers.h>
 #include <libhyp/irq.h>
 #include <libhyp/log.h>

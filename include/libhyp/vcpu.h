@@ -26,7 +26,8 @@ enum hyp_vcpu_power {
  * @power: enum hyp_vcpu_power.
  * @mpidr: the affinity the guest reads in MPIDR_EL1 (Aff3..Aff0 bits only), and the id PSCI calls
  *	   use. 0 derives it from @index as KVM does: Aff0 = index[3:0], Aff1 = index[11:4],
- *	   Aff2 = index[19:12]. (vCPU 0 always gets 0.) Must be unique within the VM.
+ *	   Aff2 = index[19:12]. (vCPU 0 always gets 0.) Must be unique within the VM. The kvm
+ *	   backend accepts only the derived value (KVM resets MPIDR to it on PSCI CPU_ON).
  */
 struct hyp_vcpu_config {
 	uint32_t size;
@@ -43,7 +44,8 @@ struct hyp_vcpu_config {
  * @ret: receives the vCPU. Untouched on failure.
  *
  * The vCPU starts in the architected reset state for an AArch64 EL1 guest: PSTATE = EL1h with DAIF
- * masked, MMU off, PC = 0 until the caller sets it.
+ * masked, MMU off, PC = 0 until the caller sets it. Create every vCPU before any runs: with the
+ * in-kernel GIC (kvm) the VM's vCPU set is frozen at the first hyp_vcpu_run().
  *
  * Return: 0; -EINVAL for NULL @vm/@ret, a bad @size, an @index ≥ max_vcpus, an unknown @power, a
  * non-zero reserved field, an @mpidr with bits outside Aff3..Aff0; -ENOSPC if @config is NULL and
@@ -177,13 +179,15 @@ enum hyp_inject_kind {
  * completing its last exit.
  * @vcpu: a vCPU that is not running (or the vCPU of the callback calling this).
  * @kind: enum hyp_inject_kind.
- * @addr: the faulting address reported in FAR_EL1 for aborts; ignored for UNDEF.
+ * @addr: the faulting address reported in FAR_EL1 for aborts; ignored for UNDEF. (The kvm backend
+ *	  cannot choose it: KVM reports the address of the abort that caused the last exit.)
  *
  * This is how a VMM gives the architected answer to an access it refuses: the pending exit is not
  * completed (no register written, PC not advanced) and the guest enters its exception vector with
  * ELR_EL1 pointing at the trapping instruction. A callback that injects should return HYP_HANDLED.
  *
- * Return: 0; -EINVAL for NULL or an unknown @kind; -ENOTSUP if the backend cannot inject this kind.
+ * Return: 0; -EINVAL for NULL or an unknown @kind; -ENOTSUP if the backend cannot inject this kind
+ * (see HYP_CAP_INJECT_EXCEPTIONS; kvm injects data aborts only).
  */
 HYP_API int hyp_vcpu_inject_exception(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind,
 				      uint64_t addr);

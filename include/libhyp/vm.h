@@ -143,6 +143,11 @@ enum hyp_cap {
 	/** Accesses without an instruction syndrome (ISV=0) are reported as HYP_FAULT_NO_SYNDROME
 	 *  exits instead of failing the run. */
 	HYP_CAP_NO_SYNDROME_EXITS,
+	/** Bit mask: (1 << kind) for each enum hyp_inject_kind hyp_vcpu_inject_exception() can
+	 *  inject on this VM. */
+	HYP_CAP_INJECT_EXCEPTIONS,
+	/** hyp_vcpu_config.mpidr may name any affinity (0: only the index-derived default). */
+	HYP_CAP_CUSTOM_MPIDR,
 	HYP_CAP_COUNT
 };
 

@@ -116,7 +116,9 @@ static void *load_guest(void)
 static int setup(struct fixture *f, enum guest_entry entry, const struct hyp_vm_config *config,
 		 const struct hyp_vcpu_config *vcpu_config)
 {
-	struct hyp_vm_config defaults = { .size = sizeof(defaults), .backend = "kvm" };
+	struct hyp_vm_config defaults = { .size = sizeof(defaults),
+					  .backend = "kvm",
+					  .max_vcpus = 32 };
 	int r;
 
 	memset(f, 0, sizeof(*f));
@@ -257,13 +259,26 @@ static void test_no_syndrome(void)
 static void test_mpidr(void)
 {
 	struct hyp_vcpu_config vc = { .size = sizeof(vc), .index = 0, .mpidr = 0x0102 };
+	struct hyp_vcpu_config v17 = { .size = sizeof(v17), .index = 17 };
+	struct hyp_vcpu *vcpu17 = NULL;
+	uint64_t mpidr = 0;
 	struct fixture f;
 	int r = setup(&f, GUEST_READ_MPIDR, NULL, &vc);
 
+	/* KVM would reset a custom affinity to the index-derived one at PSCI CPU_ON. */
+	CHECK(r == -ENOTSUP, "a non-default MPIDR is refused on kvm (%s)", hyp_strerror(r));
+	CHECK(f.vm && hyp_vm_query_cap(f.vm, HYP_CAP_CUSTOM_MPIDR, &mpidr) == 0 && mpidr == 0,
+	      "and HYP_CAP_CUSTOM_MPIDR says so");
+	teardown(&f);
+	r = setup(&f, GUEST_READ_MPIDR, NULL, NULL);
+	/* All vCPUs exist before the first run: the in-kernel GIC is initialised then. */
+	r = r ? r : hyp_vcpu_create(f.vm, &v17, &vcpu17);
 	CHECK(r == 0 && run_to_poweroff(&f) == 0, "MPIDR guest ran");
-	CHECK(f.dev.nr_values == 1 && f.dev.values[0] == 0x80000102ull,
-	      "the guest reads the configured MPIDR_EL1 affinity (%#llx)",
-	      (unsigned long long)f.dev.values[0]);
+	CHECK(f.dev.nr_values == 1 && f.dev.values[0] == 0x80000000ull,
+	      "the boot vCPU reads MPIDR_EL1 %#llx", (unsigned long long)f.dev.values[0]);
+	CHECK(r == 0 && hyp_vcpu_get_sysreg(vcpu17, HYP_SYSREG_MPIDR_EL1, &mpidr) == 0 &&
+		      mpidr == 0x80000101ull,
+	      "vCPU 17 has affinity Aff1 = 1, Aff0 = 1 (%#llx)", (unsigned long long)mpidr);
 	teardown(&f);
 }
 

@@ -784,6 +784,9 @@ static void test_query_cap_all_mock(void **state)
 		{ HYP_CAP_MAX_VCPUS, HYP_DEFAULT_MAX_VCPUS },
 		{ HYP_CAP_IPA_BITS, HYP_DEFAULT_IPA_BITS },
 		{ HYP_CAP_NO_SYNDROME_EXITS, 1 },
+		{ HYP_CAP_INJECT_EXCEPTIONS, 1u << HYP_INJECT_UNDEF | 1u << HYP_INJECT_DATA_ABORT |
+						     1u << HYP_INJECT_PREFETCH_ABORT },
+		{ HYP_CAP_CUSTOM_MPIDR, 1 },
 	};
 	struct fx *f = *state;
 

@@ -299,6 +299,10 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 	case HYP_CAP_NO_SYNDROME_EXITS:
 		*value = k->nisv_to_user;
 		return 0;
+	case HYP_CAP_INJECT_EXCEPTIONS:
+		*value = k->inject_dabt ? 1u << HYP_INJECT_DATA_ABORT : 0;
+		return 0;
+	case HYP_CAP_CUSTOM_MPIDR:    /* KVM resets MPIDR from the vCPU id at CPU_ON */
 	case HYP_CAP_SYSREG_TRAPS:    /* KVM handles or UNDEFs sysregs in the kernel */
 	case HYP_CAP_SMCCC_HVC_EXITS: /* needs the SMCCC filter (Linux 6.4); not used yet */
 	case HYP_CAP_SMCCC_SMC_EXITS:
@@ -390,6 +394,14 @@ static int get_one_reg(struct kvm_vcpu_state *kv, uint64_t id, uint64_t *value)
 	return ioctl(kv->fd, KVM_GET_ONE_REG, &reg) ? sys_err() : 0;
 }
 
+/* The affinity KVM gives vCPU @index (Aff0 = index[3:0], Aff1 = index[11:4], Aff2 =
+ * index[19:12]). */
+static uint64_t kvm_mpidr_for_index(uint32_t index)
+{
+	return (uint64_t)(index & 0xf) | (uint64_t)((index >> 4) & 0xff) << 8 |
+	       (uint64_t)((index >> 12) & 0xff) << 16;
+}
+
 static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 {
 	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
@@ -397,6 +409,19 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 	uint64_t mpidr = hyp_backend_vcpu_mpidr(vcpu);
 	int r;
 
+	/*
+	 * KVM derives MPIDR_EL1 from the vCPU id, with the layout our default uses, and re-derives
+	 * it whenever its in-kernel PSCI resets the vCPU (CPU_ON: reset_mpidr() in Linux 6.1); its
+	 * vGICv3 also ignores Aff3. Another affinity would silently revert or break interrupt
+	 * routing, so refuse it.
+	 */
+	if (mpidr != kvm_mpidr_for_index(hyp_vcpu_index(vcpu))) {
+		hyp_backend_log(hyp_vcpu_vm(vcpu), HYP_LOG_ERROR,
+				"kvm: vCPU %u: MPIDR %#llx unsupported; KVM fixes it to %#llx",
+				hyp_vcpu_index(vcpu), (unsigned long long)mpidr,
+				(unsigned long long)kvm_mpidr_for_index(hyp_vcpu_index(vcpu)));
+		return -ENOTSUP;
+	}
 	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)hyp_vcpu_index(vcpu));
 	if (kv->fd < 0)
 		return sys_err();
@@ -407,13 +432,6 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 		goto fail;
 	}
 	r = vcpu_init_features(vcpu, kv, !hyp_vcpu_is_powered_on(vcpu));
-	if (r)
-		goto fail;
-	/* KVM derives MPIDR from the vCPU id with the same layout as our default; set it only if
-	 * the VMM chose another affinity (MPIDR_EL1 bit 31 is RES1). */
-	r = set_one_reg(
-		kv, KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM64_SYSREG | HYP_SYSREG_MPIDR_EL1,
-		(1ull << 31) | mpidr);
 	if (r)
 		goto fail;
 	return 0;
@@ -591,7 +609,10 @@ static int translate_exit(struct hyp_vm *vm, struct kvm_run *run, struct hyp_exi
 		}
 	case KVM_EXIT_ARM_NISV:
 		exit->reason = HYP_EXIT_MEM_FAULT;
-		exit->raw.esr = run->arm_nisv.esr_iss;
+		/* KVM passes a sanitised ISS only; rebuild the ESR_EL2 it came from: a data abort
+		 * from a lower EL (EC 0x24) of a 32-bit instruction (IL). */
+		exit->raw.esr = (0x24ull << 26) | (1ull << 25) |
+				(run->arm_nisv.esr_iss & 0x1ffffff);
 		exit->raw.valid = HYP_SYNDROME_ESR;
 		exit->fault = (struct hyp_mem_fault){
 			.ipa = run->arm_nisv.fault_ipa,

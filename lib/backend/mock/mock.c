@@ -179,6 +179,11 @@ static int mock_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *valu
 	case HYP_CAP_READONLY_MEM:
 		*value = !(flags & HYP_MOCK_NO_READONLY_MEM);
 		return 0;
+	case HYP_CAP_INJECT_EXCEPTIONS:
+		*value = 1u << HYP_INJECT_UNDEF | 1u << HYP_INJECT_DATA_ABORT |
+			 1u << HYP_INJECT_PREFETCH_ABORT;
+		return 0;
+	case HYP_CAP_CUSTOM_MPIDR:
 	case HYP_CAP_SMCCC_HVC_EXITS:
 	case HYP_CAP_SMCCC_SMC_EXITS:
 	case HYP_CAP_WFX_EXITS:

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Device models: a PL011 UART, a PL031 RTC, and virtio-mmio (version 2) console and block devices.
+ *
+ * Each model is a pure user of the public API: it registers an MMIO range with
+ * hyp_vm_add_mmio_handler() and drives its interrupt line with hyp_vm_set_spi(), so it works on
+ * every backend. A VMM creates the devices after hyp_vm_create() and before it starts vCPUs, and
+ * destroys them before hyp_vm_destroy():
+ *
+ *	struct hyp_pl011_config uc = { .size = sizeof(uc), .tx_fn = console_out, .tx_opaque = term };
+ *	struct hyp_pl011 *uart;
+ *
+ *	hyp_pl011_create(vm, &uc, &uart);      // 0x0900_0000, INTID 33: the virt board's UART
+ *	... run vCPUs; an input thread calls hyp_pl011_receive(uart, buf, n) ...
+ *	hyp_pl011_destroy(uart);
+ *
+ * Interrupt lines start low and a device calls hyp_vm_set_spi() only when its level changes, never
+ * while being created (on KVM the first injection finalises the in-kernel GIC, after which no vCPU
+ * can be added), so devices may be created before or after the vCPUs. An @intid must be an SPI
+ * (32..1019); one the VM's GIC does not implement leaves the guest without that interrupt, and the
+ * failed injections are logged at HYP_LOG_DEBUG.
+ *
+ * Threads: register accesses arrive on vCPU threads (several at once on an SMP guest), while the
+ * VMM may push input or poll from any other thread. Every device serialises both behind a lock of
+ * its own, so all functions below except create/destroy are safe from any thread. Callbacks given
+ * in the configurations run on the thread that caused them (a vCPU thread for guest output, the
+ * caller's thread for input) and must not block for long.
+ *
+ * The guest is hostile: register accesses of any width and offset, and for virtio every ring
+ * index, descriptor address, length and flag, are validated. A bad access is read-as-zero /
+ * write-ignored; a bad request gets the architected answer (a virtio error status, or the device
+ * sets DEVICE_NEEDS_RESET and stops until the driver resets it). Nothing is ever read or written
+ * outside guest RAM or outside the buffers the guest offered. Such events are logged at
+ * HYP_LOG_DEBUG through the VM's log handler (the first DEVICE_NEEDS_RESET per device at
+ * HYP_LOG_WARNING), so a guest cannot flood the log at the default priority.
+ */
+#ifndef LIBHYP_DEV_H
+#define LIBHYP_DEV_H
+
+#include <libhyp/types.h>
+
+HYP_BEGIN_DECLS
+
+/* ---- Common -------------------------------------------------------------------------------- */
+
+/** The virt board's device layout (ARCHITECTURE.md), used when a config leaves a field 0. */
+#define HYP_DEFAULT_PL011_BASE 0x09000000ull
+#define HYP_DEFAULT_PL011_INTID 33u
+#define HYP_DEFAULT_PL031_BASE 0x09010000ull
+#define HYP_DEFAULT_PL031_INTID 34u
+/** Size of the PL011 and PL031 MMIO windows (PrimeCell: 4 KiB, ID registers at the top). */
+#define HYP_PRIMECELL_SIZE 0x1000u
+/** virtio-mmio slots: 0x200 bytes each from 0x0A00_0000, INTIDs from 48 (SPI 16). */
+#define HYP_VIRTIO_MMIO_SIZE 0x200u
+#define HYP_VIRTIO_MMIO_SLOT_BASE(n) (0x0a000000ull + (uint64_t)(n)*HYP_VIRTIO_MMIO_SIZE)
+#define HYP_VIRTIO_MMIO_SLOT_INTID(n) (48u + (uint32_t)(n))
+
+/** Device configuration flags (the @flags field of every device config). A device refuses flags
+ *  that do not apply to it with -EINVAL. */
+enum hyp_dev_flags {
+	/** No interrupt line: the device never calls hyp_vm_set_spi() and @intid is ignored (for
+	 *  polled use, or a VM without an interrupt controller). */
+	HYP_DEV_NO_IRQ = 1u << 0,
+	/** PL011, virtio-console: write guest output to the file descriptor @tx_fd instead of
+	 *  calling @tx_fn (hosted builds only; -ENOTSUP in the freestanding build). */
+	HYP_DEV_TX_FD = 1u << 1,
+	/** virtio-blk: the disk is read-only (VIRTIO_BLK_F_RO; guest writes fail with IOERR). */
+	HYP_DEV_READ_ONLY = 1u << 2,
+	/** virtio-blk: the disk is the file descriptor @fd (hosted builds only). */
+	HYP_DEV_BACKING_FD = 1u << 3,
+};
+
+/**
+ * hyp_dev_tx_fn - receives a device's output (bytes the guest transmitted).
+ * @opaque: the config's @tx_opaque.
+ * @bytes: the data, valid only during the call.
+ * @len: the number of bytes (> 0).
+ *
+ * Runs on the vCPU thread that transmitted, and must not destroy the device. The PL011 calls it
+ * without its lock held, so it may call hyp_pl011_receive() (an echo); the virtio console calls it
+ * with the lock held (see struct hyp_virtio_console_config).
+ */
+typedef void (*hyp_dev_tx_fn)(void *opaque, const void *bytes, size_t len);
+
+/**
+ * hyp_dev_notify_fn - "the device can take input again".
+ * @opaque: the config's @rx_ready_opaque.
+ *
+ * Called once after a receive call accepted fewer bytes than offered, as soon as the guest made
+ * room (read the FIFO, posted buffers, enabled the receiver). Runs on the vCPU thread that made
+ * room, without the device lock held: typically it wakes the VMM's input thread.
+ */
+typedef void (*hyp_dev_notify_fn)(void *opaque);
+
+/* ---- PL011 UART ---------------------------------------------------------------------------- */
+
+struct hyp_pl011;
+
+/**
+ * struct hyp_pl011_config - an Arm PrimeCell UART (PL011 r1p5: 32-entry FIFOs). Zero-initialise,
+ * set @size, fill what you need.
+ * @size: sizeof(struct hyp_pl011_config); the same growth rules as struct hyp_vm_config.
+ * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ, HYP_DEV_TX_FD.
+ * @base: the IPA of the 4 KiB register window; 0 means HYP_DEFAULT_PL011_BASE.
+ * @intid: the SPI's INTID (32..1019); 0 means HYP_DEFAULT_PL011_INTID.
+ * @tx_fd: with HYP_DEV_TX_FD, the descriptor guest output is written to (not closed by the
+ *	   device; write errors drop the output).
+ * @tx_fn: receives guest output, one call per byte written to UARTDR; NULL discards it.
+ * @tx_opaque: passed to @tx_fn.
+ * @rx_ready_fn: optional, see hyp_dev_notify_fn.
+ * @rx_ready_opaque: passed to @rx_ready_fn.
+ */
+struct hyp_pl011_config {
+	uint32_t size;
+	uint32_t flags;
+	hyp_ipa_t base;
+	uint32_t intid;
+	int32_t tx_fd;
+	hyp_dev_tx_fn tx_fn;
+	void *tx_opaque;
+	hyp_dev_notify_fn rx_ready_fn;
+	void *rx_ready_opaque;
+};
+
+/**
+ * hyp_pl011_create() - attach a PL011 UART to a VM.
+ * @vm: the VM (no vCPU of it may be running).
+ * @config: the configuration (read during the call only).
+ * @ret: receives the UART. Untouched on failure.
+ *
+ * The model implements UARTDR, UARTRSR/ECR, UARTFR, UARTILPR, UARTIBRD/FBRD, UARTLCR_H, UARTCR,
+ * UARTIFLS, UARTIMSC, UARTRIS, UARTMIS, UARTICR, UARTDMACR and the PeriphID/PCellID registers
+ * (0x00341011, 0xB105F00D) that Linux's amba bus probes. Transmission is instantaneous: the
+ * transmit FIFO always reads empty and every byte reaches @tx_fn before the store completes. The
+ * receive FIFO holds 32 entries (1 with UARTLCR_H.FEN clear). The RX, RT and TX interrupts follow
+ * the TRM (RX at the UARTIFLS trigger level, RT when input stops with data in the FIFO, TX when a
+ * byte leaves the FIFO), and the line level is UARTRIS & UARTIMSC. Loopback (UARTCR.LBE) feeds
+ * output back into the receive FIFO. The modem inputs read as a connected terminal (CTS, DSR, DCD
+ * asserted). Accesses of 1, 2 or 4 bytes are accepted; others read as zero and ignore writes.
+ *
+ * Return: 0; -EINVAL for NULL arguments, a bad @size or unknown @flags, an @intid that is not an
+ * SPI, HYP_DEV_TX_FD together with @tx_fn or with a negative @tx_fd; -E2BIG (see struct
+ * hyp_vm_config); -ENOTSUP for HYP_DEV_TX_FD in the freestanding build, or if the VM has no
+ * interrupt controller (use HYP_DEV_NO_IRQ); -EEXIST if the window overlaps another MMIO range;
+ * -EBUSY if a vCPU is running; -ENOMEM.
+ */
+HYP_API int hyp_pl011_create(struct hyp_vm *vm, const struct hyp_pl011_config *config,
+			     struct hyp_pl011 **ret);
+
+/**
+ * hyp_pl011_receive() - input: bytes arriving on the UART's receive line.
+ * @uart: the UART.
+ * @bytes: the bytes (may be NULL when @len is 0).
+ * @len: how many.
+ *
+ * The bytes enter the receive FIFO while it has room and the receiver is enabled (UARTCR.UARTEN
+ * and RXE set, LBE clear): a disabled receiver takes nothing, so input typed before the guest's
+ * driver starts is kept by the caller rather than lost. Updates the interrupt line.
+ *
+ * Return: the number of bytes accepted (0..@len, at most the FIFO depth); -EINVAL for a NULL
+ * @uart, or NULL @bytes with a non-zero @len.
+ */
+HYP_API int hyp_pl011_receive(struct hyp_pl011 *uart, const void *bytes, size_t len);
+
+/**
+ * hyp_pl011_destroy() - detach the UART from its VM and free it.
+ * @uart: the UART, or NULL (does nothing).
+ *
+ * Call before hyp_vm_destroy(), while no vCPU of the VM runs. (If a vCPU is running the MMIO range
+ * cannot be removed: the device is then left attached and not freed, and an error is logged.)
+ */
+HYP_API void hyp_pl011_destroy(struct hyp_pl011 *uart);
+
+/* ---- PL031 RTC ----------------------------------------------------------------------------- */
+
+struct hyp_pl031;
+
+/**
+ * hyp_dev_clock_fn - a wall clock.
+ * @opaque: the config's @clock_opaque.
+ *
+ * Return: the current time in seconds since 1970-01-01 UTC. May run on any thread.
+ */
+typedef uint64_t (*hyp_dev_clock_fn)(void *opaque);
+
+/**
+ * struct hyp_pl031_config - an Arm PrimeCell real-time clock. Zero-initialise, set @size.
+ * @size: sizeof(struct hyp_pl031_config).
+ * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ.
+ * @base: the IPA of the 4 KiB window; 0 means HYP_DEFAULT_PL031_BASE.
+ * @intid: the alarm SPI's INTID; 0 means HYP_DEFAULT_PL031_INTID.
+ * @reserved: must be 0.
+ * @clock_fn: the time source; NULL means the host's time() (hosted builds; required in the
+ *	      freestanding build).
+ * @clock_opaque: passed to @clock_fn.
+ */
+struct hyp_pl031_config {
+	uint32_t size;
+	uint32_t flags;
+	hyp_ipa_t base;
+	uint32_t intid;
+	uint32_t reserved;
+	hyp_dev_clock_fn clock_fn;
+	void *clock_opaque;
+};
+
+/**
+ * hyp_pl031_create() - attach a PL031 RTC to a VM.
+ * @vm: the VM (no vCPU of it may be running).
+ * @config: the configuration.
+ * @ret: receives the RTC. Untouched on failure.
+ *
+ * RTCDR counts seconds from the clock (it starts running at reset with the clock's value, as if
+ * firmware had loaded it; RTCCR reads 1); writing RTCLR moves it. The alarm (RTCRIS) latches when
+ * the counter reaches RTCMR, or when RTCMR/RTCLR are written so that both are equal; the line
+ * level is RTCRIS & RTCIMSC. The PeriphID/PCellID registers read 0x00141031 and 0xB105F00D. The
+ * device has no timer of its own: the alarm is evaluated on every guest access and by
+ * hyp_pl031_poll(), which a VMM calls when the delay it reports has passed.
+ *
+ * Return: 0; -EINVAL for NULL arguments, a bad @size, unknown @flags, a non-zero @reserved or a
+ * bad @intid; -E2BIG; -ENOTSUP without @clock_fn in the freestanding build, or if the VM has no
+ * interrupt controller (use HYP_DEV_NO_IRQ); -EEXIST; -EBUSY; -ENOMEM.
+ */
+HYP_API int hyp_pl031_create(struct hyp_vm *vm, const struct hyp_pl031_config *config,
+			     struct hyp_pl031 **ret);
+
+/**
+ * hyp_pl031_poll() - evaluate the alarm now and drive the interrupt line.
+ * @rtc: the RTC.
+ * @next: optional: receives the seconds until the counter next equals RTCMR (1..2^32) if the
+ *	  alarm interrupt is unmasked, or UINT64_MAX if it is masked (nothing to wait for).
+ *
+ * Return: 1 if the alarm interrupt is asserted (RTCMIS set), 0 if not; -EINVAL for a NULL @rtc.
+ */
+HYP_API int hyp_pl031_poll(struct hyp_pl031 *rtc, uint64_t *next);
+
+/** hyp_pl031_destroy() - detach and free the RTC; NULL does nothing. Same rules as
+ *  hyp_pl011_destroy(). */
+HYP_API void hyp_pl031_destroy(struct hyp_pl031 *rtc);
+
+/* ---- virtio-mmio devices --------------------------------------------------------------------- */
+
+/*
+ * Both virtio devices use the virtio-mmio transport, version 2 (virtio 1.x, section 4.2.2), with
+ * split virtqueues of up to 256 entries, indirect descriptors (VIRTIO_F_INDIRECT_DESC) and
+ * VIRTIO_F_VERSION_1. A driver must negotiate VERSION_1 (FEATURES_OK is refused otherwise).
+ * Requests are served on the vCPU thread that writes QueueNotify. A malformed queue or chain (a
+ * descriptor index out of range, a chain of more than QueueNumMax descriptors counting indirect
+ * ones, which is also where a loop ends, a nested or misused indirect table, rings outside guest
+ * RAM or misaligned, a queue size that is not a power of two or exceeds QueueNumMax, an available
+ * index that runs ahead by more than the queue size) sets DEVICE_NEEDS_RESET and raises a
+ * configuration-change interrupt; the device then ignores the driver until it writes 0 to Status.
+ */
+
+struct hyp_virtio_console;
+
+/**
+ * struct hyp_virtio_console_config - a virtio console (device ID 3) with one port: receiveq 0,
+ * transmitq 1. Zero-initialise, set @size.
+ * @size: sizeof(struct hyp_virtio_console_config).
+ * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ, HYP_DEV_TX_FD.
+ * @base: the IPA of the 0x200-byte window (required, e.g. HYP_VIRTIO_MMIO_SLOT_BASE(0)).
+ * @intid: the SPI's INTID (required unless HYP_DEV_NO_IRQ, e.g. HYP_VIRTIO_MMIO_SLOT_INTID(0)).
+ * @tx_fd: with HYP_DEV_TX_FD, where guest output is written.
+ * @tx_fn: receives guest output (transmitq buffers, and VIRTIO_CONSOLE_F_EMERG_WRITE bytes);
+ *	   NULL discards it. Called with the device lock held: it must not call back into this
+ *	   device.
+ * @tx_opaque: passed to @tx_fn.
+ * @rx_ready_fn: optional, see hyp_dev_notify_fn.
+ * @rx_ready_opaque: passed to @rx_ready_fn.
+ */
+struct hyp_virtio_console_config {
+	uint32_t size;
+	uint32_t flags;
+	hyp_ipa_t base;
+	uint32_t intid;
+	int32_t tx_fd;
+	hyp_dev_tx_fn tx_fn;
+	void *tx_opaque;
+	hyp_dev_notify_fn rx_ready_fn;
+	void *rx_ready_opaque;
+};
+
+/**
+ * hyp_virtio_console_create() - attach a virtio console to a VM.
+ * @vm: the VM (no vCPU of it may be running).
+ * @config: the configuration.
+ * @ret: receives the device. Untouched on failure.
+ *
+ * Return: 0; -EINVAL for NULL arguments, a bad @size, unknown @flags, a zero @base, a bad @intid,
+ * HYP_DEV_TX_FD with @tx_fn or a negative @tx_fd; -E2BIG; -ENOTSUP (HYP_DEV_TX_FD in the
+ * freestanding build; no interrupt controller); -EEXIST; -EBUSY; -ENOMEM.
+ */
+HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
+				      const struct hyp_virtio_console_config *config,
+				      struct hyp_virtio_console **ret);
+
+/**
+ * hyp_virtio_console_receive() - input for the guest's console.
+ * @console: the device.
+ * @bytes: the bytes (may be NULL when @len is 0).
+ * @len: how many.
+ *
+ * The bytes go to the guest's receive buffers, through a 4 KiB holding buffer that also keeps
+ * input arriving before the driver is ready (or while it posts no buffers).
+ *
+ * Return: the number of bytes accepted (0..@len); -EINVAL for a NULL @console, or NULL @bytes
+ * with a non-zero @len.
+ */
+HYP_API int hyp_virtio_console_receive(struct hyp_virtio_console *console, const void *bytes,
+				       size_t len);
+
+/** hyp_virtio_console_destroy() - detach and free; NULL does nothing. Same rules as
+ *  hyp_pl011_destroy(). */
+HYP_API void hyp_virtio_console_destroy(struct hyp_virtio_console *console);
+
+struct hyp_virtio_blk;
+
+/**
+ * struct hyp_blk_ops - a disk supplied by the caller (any build, the freestanding one included).
+ * @read: copy @len bytes at byte @offset of the disk into @buf; 0, or a negative errno.
+ * @write: store @len bytes from @buf at @offset; 0 or a negative errno. Not called for a
+ *	   read-only disk.
+ * @flush: make completed writes durable; 0 or a negative errno. NULL means nothing to do.
+ *
+ * The range is always inside the disk; a request is split at guest buffer boundaries, so @len
+ * need not be a multiple of 512. @buf is guest memory. The methods run on a vCPU thread with the
+ * device lock held.
+ */
+struct hyp_blk_ops {
+	int (*read)(void *opaque, uint64_t offset, void *buf, size_t len);
+	int (*write)(void *opaque, uint64_t offset, const void *buf, size_t len);
+	int (*flush)(void *opaque);
+};
+
+/** The length of a virtio-blk device ID string (VIRTIO_BLK_T_GET_ID). */
+#define HYP_VIRTIO_BLK_ID_BYTES 20u
+
+/**
+ * struct hyp_virtio_blk_config - a virtio block device (device ID 2). Zero-initialise, set @size
+ * and exactly one backing: @path, @ops, or @fd with HYP_DEV_BACKING_FD.
+ * @size: sizeof(struct hyp_virtio_blk_config).
+ * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ, HYP_DEV_READ_ONLY, HYP_DEV_BACKING_FD.
+ * @base: the IPA of the 0x200-byte window (required).
+ * @intid: the SPI's INTID (required unless HYP_DEV_NO_IRQ).
+ * @fd: with HYP_DEV_BACKING_FD, an open disk image or block device (hosted builds). It must be
+ *	readable, and writable unless HYP_DEV_READ_ONLY; the device neither duplicates nor closes
+ *	it, so keep it open until hyp_virtio_blk_destroy().
+ * @path: a disk image or block device to open (hosted builds); opened read-only with
+ *	  HYP_DEV_READ_ONLY, else read-write; closed by hyp_virtio_blk_destroy().
+ * @ops: a caller-supplied disk.
+ * @ops_opaque: passed to @ops.
+ * @disk_size: with @ops, the disk's size in bytes (a multiple of 512 is expected: a partial last
+ *	       sector is not visible to the guest).
+ * @serial: the device ID string for VIRTIO_BLK_T_GET_ID (up to HYP_VIRTIO_BLK_ID_BYTES bytes are
+ *	    used); NULL for an empty ID.
+ */
+struct hyp_virtio_blk_config {
+	uint32_t size;
+	uint32_t flags;
+	hyp_ipa_t base;
+	uint32_t intid;
+	int32_t fd;
+	const char *path;
+	const struct hyp_blk_ops *ops;
+	void *ops_opaque;
+	uint64_t disk_size;
+	const char *serial;
+};
+
+/**
+ * hyp_virtio_blk_create() - attach a virtio block device to a VM.
+ * @vm: the VM (no vCPU of it may be running).
+ * @config: the configuration.
+ * @ret: receives the device. Untouched on failure.
+ *
+ * Offers VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_FLUSH and, for a read-only disk, VIRTIO_BLK_F_RO.
+ * Serves VIRTIO_BLK_T_IN, OUT, FLUSH and GET_ID; other request types get VIRTIO_BLK_S_UNSUPP.
+ * A request gets VIRTIO_BLK_S_IOERR if its header is short, its data length is not a multiple of
+ * 512, it reaches beyond the capacity, it writes a read-only disk, a data buffer is not guest RAM
+ * (or, for IN, not writable guest RAM), or the disk fails. A request without a writable status
+ * byte cannot be answered: the device sets DEVICE_NEEDS_RESET. The capacity (config space offset
+ * 0) is the disk's size in 512-byte sectors, rounded down.
+ *
+ * Return: 0; -EINVAL for NULL arguments, a bad @size, unknown @flags, a zero @base, a bad @intid,
+ * no backing or more than one, @ops without @read (or without @write for a writable disk);
+ * -E2BIG; -ENOTSUP (@path/@fd in the freestanding build; no interrupt controller); for @path the
+ * open(2) error (-ENOENT, -EACCES...); for @fd -EBADF if it is not open for reading (or for
+ * writing, on a writable disk); -EEXIST; -EBUSY; -ENOMEM. Each failure is also logged.
+ */
+HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk_config *config,
+				  struct hyp_virtio_blk **ret);
+
+/** hyp_virtio_blk_destroy() - detach and free; closes a disk opened from @path. NULL does
+ *  nothing. Same rules as hyp_pl011_destroy(). */
+HYP_API void hyp_virtio_blk_destroy(struct hyp_virtio_blk *blk);
+
+HYP_END_DECLS
+
+#endif /* LIBHYP_DEV_H */

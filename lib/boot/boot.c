@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest loading (include/libhyp/boot.h): parse an arm64 Image, an ELF64 or a raw binary, plan every
+ * placement, verify the plan against guest RAM, and only then write.
+ *
+ * The kernel and initrd are untrusted files. Every field read from them goes through
+ * overflow-checked arithmetic, and nothing is written to the guest until the whole plan is known to
+ * fit, so a bad file costs an error code and nothing else.
+ */
+#include "hyp_string.h"
+#include "internal.h"
+
+#include <libhyp/boot.h>
+
+/* Not in the freestanding errno set of lib/hyp_errno.h: use the Linux number, like it does. */
+#ifndef ENOEXEC
+#define ENOEXEC 8
+#endif
+
+#define SZ_4K 0x1000ull
+#define SZ_2M 0x200000ull
+#define SZ_512M 0x20000000ull
+#define SZ_1G 0x40000000ull
+#define SZ_32G 0x800000000ull
+
+/* booting.rst: the 64-byte arm64 Image header. */
+#define IMAGE_HDR_SIZE 64u
+#define IMAGE_TEXT_OFFSET 0x08u
+#define IMAGE_IMAGE_SIZE 0x10u
+#define IMAGE_FLAGS 0x18u
+#define IMAGE_MAGIC_OFF 0x38u
+#define IMAGE_MAGIC 0x644d5241u /* "ARM\x64" */
+/* Kernels before v3.17 have image_size 0 and were linked at this offset. */
+#define IMAGE_LEGACY_TEXT_OFFSET 0x80000ull
+/* Flags bit 3 = 1 still requires the footprint within the 48-bit physical range. */
+#define IMAGE_MAX_END (1ull << 48)
+
+/* ELF64 (System V gABI; AArch64 ELF ABI for EM_AARCH64). */
+#define EHDR_SIZE 64u
+#define PHDR_SIZE 56u
+#define ELFCLASS64 2u
+#define ELFDATA2LSB 1u
+#define EV_CURRENT 1u
+#define ET_EXEC 2u
+#define EM_AARCH64 183u
+#define PT_LOAD 1u
+
+/* An Image or a raw binary is one segment. */
+#define MAX_SEGMENTS HYP_BOOT_ELF_MAX_SEGMENTS
+
+/* FDT header: magic and totalsize, big-endian (DT spec 5.2). */
+#define FDT_MAGIC 0xd00dfeedu
+#define FDT_HEADER_SIZE 40u
+
+/* SCTLR_EL1.M (stage 1 MMU) and .C (data cache). */
+#define SCTLR_M (1ull << 0)
+#define SCTLR_C (1ull << 2)
+
+struct segment {
+	uint64_t offset; /* in the kernel file */
+	uint64_t filesz;
+	uint64_t paddr;
+	uint64_t memsz;
+};
+
+struct plan {
+	struct hyp_boot_layout layout;
+	uint32_t nseg;
+	struct segment seg[MAX_SEGMENTS];
+};
+
+static const uint8_t zero_page[4096];
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Round @v up to @align (a power of two); false if that wraps. */
+static bool align_up(uint64_t v, uint64_t align, uint64_t *out)
+{
+	uint64_t r;
+
+	if (__builtin_add_overflow(v, align - 1, &r))
+		return false;
+	*out = r & ~(align - 1);
+	return true;
+}
+
+static uint64_t align_down(uint64_t v, uint64_t align)
+{
+	return v & ~(align - 1);
+}
+
+/* True if [base, base + len) lies within [lo, hi); len may be 0 only for a base within. */
+static bool inside(uint64_t base, uint64_t len, uint64_t lo, uint64_t hi)
+{
+	uint64_t end;
+
+	return !__builtin_add_overflow(base, len, &end) && base >= lo && end <= hi;
+}
+
+/*
+ * arm64 Image (booting.rst section 4). The EFI stub variant only differs in its first bytes
+ * ("MZ" and a branch over the PE header); the arm64 header is the same, so it needs no special
+ * case: entered directly, code0 branches to the kernel proper.
+ */
+static int plan_image(const struct hyp_boot_config *cfg, struct plan *plan, bool *legacy)
+{
+	const uint8_t *k = cfg->kernel;
+	uint64_t text_offset, image_size, flags, base, lowest, start, end, ram_end;
+
+	if (cfg->kernel_size < IMAGE_HDR_SIZE || le32(k + IMAGE_MAGIC_OFF) != IMAGE_MAGIC)
+		return -ENOEXEC;
+	text_offset = le64(k + IMAGE_TEXT_OFFSET);
+	image_size = le64(k + IMAGE_IMAGE_SIZE);
+	flags = le64(k + IMAGE_FLAGS);
+	*legacy = image_size == 0;
+	if (*legacy) {
+		/* Pre-v3.17: text_offset is in the kernel's endianness and flags did not exist;
+		 * booting.rst says to assume 0x80000, and the file is all we know of the size. */
+		text_offset = IMAGE_LEGACY_TEXT_OFFSET;
+		image_size = cfg->kernel_size;
+		flags = 0;
+	}
+	/* text_offset is an offset into the 2 MiB block the Image is placed in, at an instruction
+	 * boundary; image_size covers at least the header and fits the 48-bit physical range. */
+	if (text_offset >= SZ_2M || (text_offset & 3) || image_size < IMAGE_HDR_SIZE ||
+	    image_size > IMAGE_MAX_END)
+		return -ENOEXEC;
+
+	ram_end = cfg->ram_base + cfg->ram_size;
+	if (!align_up(cfg->ram_base, SZ_2M, &lowest) || lowest >= ram_end)
+		return -ENOSPC;
+	if (cfg->load_addr) {
+		if (cfg->load_addr & (SZ_2M - 1))
+			return -EINVAL;
+		if (cfg->load_addr < cfg->ram_base || cfg->load_addr >= ram_end)
+			return -ERANGE;
+		/* Flags bit 3 clear: memory below the kernel is not in its linear map, so it must
+		 * sit as low as possible. */
+		if (!(flags & HYP_BOOT_IMAGE_ANY_PLACEMENT) && cfg->load_addr != lowest)
+			return -EINVAL;
+		base = cfg->load_addr;
+	} else {
+		base = lowest;
+	}
+	start = base + text_offset;
+	if (__builtin_add_overflow(start, image_size, &end) || end > ram_end)
+		return -ENOSPC;
+	if (end > IMAGE_MAX_END)
+		return -ERANGE;
+
+	plan->nseg = 1;
+	plan->seg[0] = (struct segment){
+		.offset = 0,
+		.filesz = cfg->kernel_size < image_size ? cfg->kernel_size : image_size,
+		.paddr = start,
+		.memsz = image_size,
+	};
+	plan->layout.kernel_start = start;
+	plan->layout.kernel_end = end;
+	plan->layout.entry = start;
+	plan->layout.image_flags = flags;
+	return 0;
+}
+
+static bool segments_overlap(const struct segment *a, const struct segment *b)
+{
+	/* Both are known not to wrap. */
+	return a->paddr < b->paddr + b->memsz && b->paddr < a->paddr + a->memsz;
+}
+
+static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
+{
+	const uint8_t *k = cfg->kernel;
+	uint64_t entry_va, phoff, table_end, lo = UINT64_MAX, hi = 0, ram_end;
+	uint16_t phentsize, phnum;
+	bool entry_found = false;
+
+	if (cfg->kernel_size < EHDR_SIZE || k[0] != 0x7f || k[1] != 'E' || k[2] != 'L' ||
+	    k[3] != 'F')
+		return -ENOEXEC;
+	if (k[4] != ELFCLASS64 || k[5] != ELFDATA2LSB || k[6] != EV_CURRENT ||
+	    le16(k + 16) != ET_EXEC || le16(k + 18) != EM_AARCH64 || le32(k + 20) != EV_CURRENT)
+		return -ENOEXEC;
+	entry_va = le64(k + 24);
+	phoff = le64(k + 32);
+	phentsize = le16(k + 54);
+	phnum = le16(k + 56);
+	if (phentsize != PHDR_SIZE || phnum == 0 || phnum > HYP_BOOT_ELF_MAX_PHDRS ||
+	    __builtin_add_overflow(phoff, (uint64_t)phnum * PHDR_SIZE, &table_end) ||
+	    table_end > cfg->kernel_size)
+		return -ENOEXEC;
+
+	plan->nseg = 0;
+	for (uint32_t i = 0; i < phnum; i++) {
+		const uint8_t *ph = k + phoff + (uint64_t)i * PHDR_SIZE;
+		uint64_t offset = le64(ph + 8), vaddr = le64(ph + 16), paddr = le64(ph + 24);
+		uint64_t filesz = le64(ph + 32), memsz = le64(ph + 40), end;
+		struct segment *seg;
+
+		if (le32(ph) != PT_LOAD)
+			continue;
+		if (filesz > memsz || __builtin_add_overflow(offset, filesz, &end) ||
+		    end > cfg->kernel_size || __builtin_add_overflow(paddr, memsz, &end) ||
+		    __builtin_add_overflow(vaddr, memsz, &end))
+			return -ENOEXEC;
+		if (memsz == 0)
+			continue;
+		if (plan->nseg == MAX_SEGMENTS)
+			return -ENOEXEC;
+		seg = &plan->seg[plan->nseg];
+		*seg = (struct segment){ offset, filesz, paddr, memsz };
+		for (uint32_t j = 0; j < plan->nseg; j++)
+			if (segments_overlap(seg, &plan->seg[j]))
+				return -ENOEXEC;
+		plan->nseg++;
+		/* e_entry is a virtual address (vmlinux links at its kernel VA): the guest starts
+		 * with the MMU off, so enter at the physical address of the same byte. */
+		if (!entry_found && entry_va >= vaddr && entry_va - vaddr < memsz) {
+			plan->layout.entry = paddr + (entry_va - vaddr);
+			entry_found = true;
+		}
+		if (paddr < lo)
+			lo = paddr;
+		if (paddr + memsz > hi)
+			hi = paddr + memsz;
+	}
+	if (plan->nseg == 0 || !entry_found || (plan->layout.entry & 3))
+		return -ENOEXEC;
+
+	ram_end = cfg->ram_base + cfg->ram_size;
+	for (uint32_t i = 0; i < plan->nseg; i++)
+		if (!inside(plan->seg[i].paddr, plan->seg[i].memsz, cfg->ram_base, ram_end))
+			return -ERANGE;
+	plan->layout.kernel_start = lo;
+	plan->layout.kernel_end = hi;
+	return 0;
+}
+
+static int plan_raw(const struct hyp_boot_config *cfg, struct plan *plan)
+{
+	uint64_t ram_end = cfg->ram_base + cfg->ram_size;
+
+	if (cfg->load_addr & 3)
+		return -EINVAL;
+	if (cfg->load_addr < cfg->ram_base || cfg->load_addr >= ram_end)
+		return -ERANGE;
+	if (!inside(cfg->load_addr, cfg->kernel_size, cfg->ram_base, ram_end))
+		return -ENOSPC;
+	plan->nseg = 1;
+	plan->seg[0] = (struct segment){ 0, cfg->kernel_size, cfg->load_addr, cfg->kernel_size };
+	plan->layout.kernel_start = cfg->load_addr;
+	plan->layout.kernel_end = cfg->load_addr + cfg->kernel_size;
+	plan->layout.entry = cfg->load_addr;
+	return 0;
+}
+
+/*
+ * Place the DTB space and the initrd (either may be absent: size 0) in the free RAM around the
+ * kernel's footprint. Above the kernel first, ascending; if @allow_below, whatever does not fit
+ * there goes below the kernel, descending. Page alignment for both: 8 bytes would do for the DTB,
+ * but some kernels clear the whole page an initrd ends in (QEMU's hw/arm/boot.c learnt that).
+ */
+static int place_around(const struct hyp_boot_config *cfg, struct hyp_boot_layout *lay,
+			uint64_t dtb_size, uint64_t initrd_size, bool allow_below)
+{
+	const uint64_t sizes[2] = { dtb_size, initrd_size };
+	uint64_t addrs[2] = { 0, 0 };
+	uint64_t ram_end = cfg->ram_base + cfg->ram_size;
+	uint64_t up = lay->kernel_end, down = lay->kernel_start;
+
+	for (int i = 0; i < 2; i++) {
+		uint64_t a, end;
+
+		if (!sizes[i])
+			continue;
+		if (align_up(up, SZ_4K, &a) && !__builtin_add_overflow(a, sizes[i], &end) &&
+		    end <= ram_end) {
+			addrs[i] = a;
+			up = end;
+			continue;
+		}
+		if (!allow_below || down - cfg->ram_base < sizes[i])
+			return -ENOSPC;
+		a = align_down(down - sizes[i], SZ_4K);
+		if (a < cfg->ram_base)
+			return -ENOSPC;
+		addrs[i] = a;
+		down = a;
+	}
+	lay->dtb_addr = addrs[0];
+	lay->initrd_start = addrs[1];
+	return 0;
+}
+
+/*
+ * Pre-v3.17 Images give no image_size: the BSS that follows the file is of unknown size, so
+ * booting.rst asks to keep as much memory as possible free right after the kernel. The initrd
+ * goes to the top of RAM (of the 32 GiB window), the DTB below it but within the 512 MiB above
+ * the 2 MiB base that kernels before v4.2 required.
+ */
+static int place_legacy(const struct hyp_boot_config *cfg, struct hyp_boot_layout *lay,
+			uint64_t dtb_size, uint64_t initrd_size)
+{
+	uint64_t base = align_down(lay->kernel_start, SZ_2M);
+	uint64_t top = cfg->ram_base + cfg->ram_size, window_end, dtb_top;
+
+	window_end = align_down(lay->kernel_start, SZ_1G) + SZ_32G;
+	if (top > window_end)
+		top = window_end;
+	if (top < lay->kernel_end)
+		return -ENOSPC;
+	if (initrd_size) {
+		if (top - lay->kernel_end < initrd_size)
+			return -ENOSPC;
+		lay->initrd_start = align_down(top - initrd_size, SZ_4K);
+		if (lay->initrd_start < lay->kernel_end)
+			return -ENOSPC;
+		top = lay->initrd_start;
+	}
+	if (dtb_size) {
+		dtb_top = top;
+		if (base + SZ_512M < dtb_top)
+			dtb_top = base + SZ_512M;
+		if (dtb_top < lay->kernel_end || dtb_top - lay->kernel_end < dtb_size)
+			return -ENOSPC;
+		lay->dtb_addr = align_down(dtb_top - dtb_size, SZ_4K);
+		if (lay->dtb_addr < lay->kernel_end)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+static int validate_config(const struct hyp_boot_config *config, struct hyp_boot_config *cfg)
+{
+	uint64_t ram_end;
+	int r;
+
+	if (!config)
+		return -EINVAL;
+	r = hyp__copy_sized_config(cfg, sizeof(*cfg),
+				   offsetof(struct hyp_boot_config, dtb_size) +
+					   sizeof(cfg->dtb_size),
+				   config, config->size);
+	if (r)
+		return r;
+	if ((cfg->flags & ~(uint32_t)HYP_BOOT_NO_DTB) || cfg->reserved ||
+	    cfg->kernel_format > HYP_BOOT_FORMAT_RAW)
+		return -EINVAL;
+	if (!cfg->kernel || !cfg->kernel_size)
+		return -EINVAL;
+	if (!cfg->initrd != !cfg->initrd_size)
+		return -EINVAL;
+	if (!cfg->ram_size || ((cfg->ram_base | cfg->ram_size) & (HYP_PAGE_SIZE - 1)) ||
+	    __builtin_add_overflow(cfg->ram_base, cfg->ram_size, &ram_end))
+		return -EINVAL;
+	if (cfg->flags & HYP_BOOT_NO_DTB) {
+		cfg->dtb_size = 0;
+	} else {
+		if (cfg->dtb_size == 0)
+			cfg->dtb_size = HYP_BOOT_DTB_MAX_SIZE;
+		if (cfg->dtb_size > HYP_BOOT_DTB_MAX_SIZE)
+			return -EINVAL;
+		cfg->dtb_size = (cfg->dtb_size + 7) & ~7ull;
+	}
+	return 0;
+}
+
+static uint32_t detect_format(const struct hyp_boot_config *cfg)
+{
+	const uint8_t *k = cfg->kernel;
+
+	if (cfg->kernel_format != HYP_BOOT_FORMAT_AUTO)
+		return cfg->kernel_format;
+	if (cfg->kernel_size >= 4 && k[0] == 0x7f && k[1] == 'E' && k[2] == 'L' && k[3] == 'F')
+		return HYP_BOOT_FORMAT_ELF;
+	if (cfg->kernel_size >= IMAGE_HDR_SIZE && le32(k + IMAGE_MAGIC_OFF) == IMAGE_MAGIC)
+		return HYP_BOOT_FORMAT_ARM64_IMAGE;
+	return HYP_BOOT_FORMAT_AUTO;
+}
+
+/* The whole plan from a validated configuration. */
+static int make_plan(const struct hyp_boot_config *cfg, struct plan *plan)
+{
+	struct hyp_boot_layout *lay = &plan->layout;
+	uint64_t lo, hi;
+	bool legacy = false;
+	int r;
+
+	memset(plan, 0, sizeof(*plan));
+	lay->size = sizeof(*lay);
+	lay->format = detect_format(cfg);
+	switch (lay->format) {
+	case HYP_BOOT_FORMAT_ARM64_IMAGE:
+		r = plan_image(cfg, plan, &legacy);
+		break;
+	case HYP_BOOT_FORMAT_ELF:
+		if (cfg->load_addr)
+			return -EINVAL;
+		r = plan_elf(cfg, plan);
+		break;
+	case HYP_BOOT_FORMAT_RAW:
+		r = plan_raw(cfg, plan);
+		break;
+	default:
+		return -ENOEXEC;
+	}
+	if (r)
+		return r;
+
+	lay->dtb_size = cfg->dtb_size;
+	if (legacy)
+		r = place_legacy(cfg, lay, cfg->dtb_size, cfg->initrd_size);
+	else
+		r = place_around(cfg, lay, cfg->dtb_size, cfg->initrd_size,
+				 lay->format != HYP_BOOT_FORMAT_ARM64_IMAGE);
+	if (r)
+		return r;
+
+	if (cfg->initrd_size) {
+		lay->initrd_end = lay->initrd_start + cfg->initrd_size;
+		/* booting.rst: the initrd must lie in a 1 GiB aligned window of at most 32 GiB that
+		 * also covers the kernel Image. */
+		lo = lay->initrd_start < lay->kernel_start ? lay->initrd_start : lay->kernel_start;
+		hi = lay->initrd_end > lay->kernel_end ? lay->initrd_end : lay->kernel_end;
+		if (hi - align_down(lo, SZ_1G) > SZ_32G)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+/* Fill as much of the caller's layout as its @size says it has room for. */
+static void copy_layout_out(const struct plan *plan, struct hyp_boot_layout *layout)
+{
+	struct hyp_boot_layout out = plan->layout;
+	uint32_t n = layout->size < sizeof(out) ? layout->size : (uint32_t)sizeof(out);
+
+	out.size = layout->size;
+	memcpy(layout, &out, n);
+}
+
+static bool layout_size_ok(const struct hyp_boot_layout *layout)
+{
+	return layout->size >=
+	       offsetof(struct hyp_boot_layout, image_flags) + sizeof(layout->image_flags);
+}
+
+HYP_API int hyp_boot_plan(const struct hyp_boot_config *config, struct hyp_boot_layout *layout)
+{
+	struct hyp_boot_config cfg;
+	struct plan plan;
+	int r;
+
+	if (!layout || !layout_size_ok(layout))
+		return -EINVAL;
+	r = validate_config(config, &cfg);
+	if (r)
+		return r;
+	r = make_plan(&cfg, &plan);
+	if (r)
+		return r;
+	copy_layout_out(&plan, layout);
+	return 0;
+}
+
+/* Is every byte of [ipa, ipa + len) backed by memory mapped into @vm? */
+static int check_mapped(const struct hyp_vm *vm, uint64_t ipa, uint64_t len)
+{
+	void *p;
+
+	if (!len)
+		return 0;
+	if (len <= SIZE_MAX && !hyp_vm_guest_ptr(vm, ipa, (size_t)len, false, &p))
+		return 0;
+	/* Spread over several adjacent regions (or a hole): look page by page. */
+	while (len) {
+		uint64_t chunk = HYP_PAGE_SIZE - (ipa & (HYP_PAGE_SIZE - 1));
+
+		if (chunk > len)
+			chunk = len;
+		if (hyp_vm_guest_ptr(vm, ipa, (size_t)chunk, false, &p))
+			return -EFAULT;
+		ipa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int write_zeroes(struct hyp_vm *vm, uint64_t ipa, uint64_t len)
+{
+	void *p;
+	int r;
+
+	if (!len)
+		return 0;
+	if (len <= SIZE_MAX && !hyp_vm_guest_ptr(vm, ipa, (size_t)len, false, &p)) {
+		memset(p, 0, (size_t)len);
+		return 0;
+	}
+	while (len) {
+		uint64_t chunk = len < sizeof(zero_page) ? len : sizeof(zero_page);
+
+		r = hyp_vm_write_guest(vm, ipa, zero_page, (size_t)chunk);
+		if (r)
+			return r;
+		ipa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/* The DTB's own header, enough to know how many bytes it is (DT spec 5.2). */
+static int dtb_total_size(const void *dtb, size_t len, uint64_t *total)
+{
+	const uint8_t *d = dtb;
+	uint32_t t;
+
+	if (len < FDT_HEADER_SIZE || be32(d) != FDT_MAGIC)
+		return -EINVAL;
+	t = be32(d + 4);
+	if (t < FDT_HEADER_SIZE || t > len)
+		return -EINVAL;
+	*total = t;
+	return 0;
+}
+
+HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *config, const void *dtb,
+			  size_t dtb_len, struct hyp_boot_layout *layout)
+{
+	const struct hyp_boot_layout *lay;
+	struct hyp_boot_config cfg;
+	struct plan plan;
+	uint64_t dtb_bytes = 0;
+	int r;
+
+	if (!vm || (layout && !layout_size_ok(layout)))
+		return -EINVAL;
+	r = validate_config(config, &cfg);
+	if (r)
+		return r;
+	if (cfg.flags & HYP_BOOT_NO_DTB) {
+		if (dtb || dtb_len)
+			return -EINVAL;
+	} else {
+		if (!dtb)
+			return -EINVAL;
+		r = dtb_total_size(dtb, dtb_len, &dtb_bytes);
+		if (r)
+			return r;
+	}
+	r = make_plan(&cfg, &plan);
+	if (r)
+		return r;
+	lay = &plan.layout;
+	if (dtb_bytes > lay->dtb_size)
+		return -ENOSPC;
+
+	/* Verify all, then write all: a plan that does not match the VM's memory map changes
+	 * nothing. */
+	for (uint32_t i = 0; i < plan.nseg; i++) {
+		r = check_mapped(vm, plan.seg[i].paddr, plan.seg[i].memsz);
+		if (r)
+			return r;
+	}
+	r = check_mapped(vm, lay->initrd_start, cfg.initrd_size);
+	if (r)
+		return r;
+	r = check_mapped(vm, lay->dtb_addr, dtb_bytes);
+	if (r)
+		return r;
+
+	for (uint32_t i = 0; i < plan.nseg; i++) {
+		const struct segment *s = &plan.seg[i];
+
+		r = hyp_vm_write_guest(vm, s->paddr, (const uint8_t *)cfg.kernel + s->offset,
+				       (size_t)s->filesz);
+		if (!r)
+			r = write_zeroes(vm, s->paddr + s->filesz, s->memsz - s->filesz);
+		if (r)
+			return r;
+	}
+	if (cfg.initrd_size) {
+		r = hyp_vm_write_guest(vm, lay->initrd_start, cfg.initrd, cfg.initrd_size);
+		if (r)
+			return r;
+	}
+	if (dtb_bytes) {
+		r = hyp_vm_write_guest(vm, lay->dtb_addr, dtb, (size_t)dtb_bytes);
+		if (r)
+			return r;
+	}
+	if (layout)
+		copy_layout_out(&plan, layout);
+	return 0;
+}
+
+HYP_API int hyp_boot_setup_vcpu(struct hyp_vcpu *vcpu, const struct hyp_boot_layout *layout)
+{
+	uint64_t sctlr;
+	int r;
+
+	if (!vcpu || !layout || !layout_size_ok(layout) || (layout->entry & 3) ||
+	    (layout->dtb_addr & 7))
+		return -EINVAL;
+	/* booting.rst: x0 = the DTB's physical address, x1..x3 = 0 (reserved). */
+	r = hyp_vcpu_set_reg(vcpu, HYP_REG_X(0), layout->dtb_addr);
+	for (int i = 1; i <= 3 && !r; i++)
+		r = hyp_vcpu_set_reg(vcpu, HYP_REG_X(i), 0);
+	if (!r)
+		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PSTATE, HYP_PSTATE_EL1H_DAIF);
+	if (!r)
+		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC, layout->entry);
+	if (r)
+		return r;
+
+	/* The MMU must be off. vCPUs are created with it off; a reused vCPU may have it on. A
+	 * backend without SCTLR_EL1 access keeps the architected reset state. */
+	r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &sctlr);
+	if (r == -ENOTSUP || r == -ENOENT)
+		return 0;
+	if (r)
+		return r;
+	if (sctlr & (SCTLR_M | SCTLR_C))
+		return hyp_vcpu_set_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1,
+					   sctlr & ~(SCTLR_M | SCTLR_C));
+	return 0;
+}

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* Plumbing shared by the device models: locks, interrupt lines, output sinks, guest buffers. */
+#include "hyp_string.h"
+
+#include "dev-internal.h"
+
+#if defined(HYP_HOSTED) && HYP_HOSTED
+#include <unistd.h>
+#endif
+
+int hyp__dev_lock_init(struct hyp__dev_lock *lock)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	int r = pthread_mutex_init(&lock->mutex, NULL);
+
+	return r ? -r : 0;
+#else
+	atomic_flag_clear(&lock->flag);
+	return 0;
+#endif
+}
+
+void hyp__dev_lock_fini(struct hyp__dev_lock *lock)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	pthread_mutex_destroy(&lock->mutex);
+#else
+	(void)lock;
+#endif
+}
+
+void hyp__dev_lock(struct hyp__dev_lock *lock)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	int r = pthread_mutex_lock(&lock->mutex);
+
+	hyp__assert(r == 0);
+#else
+	while (atomic_flag_test_and_set_explicit(&lock->flag, memory_order_acquire))
+		hyp__cpu_relax();
+#endif
+}
+
+void hyp__dev_unlock(struct hyp__dev_lock *lock)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	int r = pthread_mutex_unlock(&lock->mutex);
+
+	hyp__assert(r == 0);
+#else
+	atomic_flag_clear_explicit(&lock->flag, memory_order_release);
+#endif
+}
+
+int hyp__dev_irq_init(struct hyp__dev_irq *irq, struct hyp_vm *vm, uint32_t intid, uint32_t flags)
+{
+	uint64_t can_inject = 0;
+
+	irq->vm = vm;
+	irq->level = false;
+	irq->intid = 0;
+	if (flags & HYP_DEV_NO_IRQ)
+		return 0;
+	if (intid < HYP_INTID_SPI_BASE || intid > HYP_INTID_MAX_SPI)
+		return -EINVAL;
+	/* Ask, but do not touch the line: on KVM the first injection initialises the in-kernel
+	 * GIC, after which no vCPU can be added, and devices are usually created before vCPUs.
+	 * Lines start low, so the first change is an assertion. */
+	if (hyp_vm_query_cap(vm, HYP_CAP_IRQ_INJECTION, &can_inject) || !can_inject)
+		return -ENOTSUP;
+	irq->intid = intid;
+	return 0;
+}
+
+void hyp__dev_irq_set(struct hyp__dev_irq *irq, bool level)
+{
+	int r;
+
+	if (!irq->intid || irq->level == level)
+		return;
+	r = hyp_vm_set_spi(irq->vm, irq->intid, level);
+	if (r) {
+		/* E.g. an INTID beyond the SPIs the GIC implements: the guest sees no interrupt,
+		 * as on hardware wired to a missing line. Tried again at the next change. */
+		hyp__dbg(irq->vm, "dev: INTID %u: hyp_vm_set_spi: %s", irq->intid, hyp_strerror(r));
+		return;
+	}
+	irq->level = level;
+}
+
+int hyp__dev_sink_init(struct hyp__dev_sink *sink, uint32_t flags, hyp_dev_tx_fn fn, void *opaque,
+		       int32_t fd)
+{
+	sink->fn = fn;
+	sink->opaque = opaque;
+	sink->fd = -1;
+	if (!(flags & HYP_DEV_TX_FD))
+		return 0;
+	if (fn || fd < 0)
+		return -EINVAL;
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	sink->fd = fd;
+	return 0;
+#else
+	return -ENOTSUP;
+#endif
+}
+
+void hyp__dev_sink_write(struct hyp_vm *vm, const struct hyp__dev_sink *sink, const void *bytes,
+			 size_t len)
+{
+	if (!len)
+		return;
+	if (sink->fn) {
+		sink->fn(sink->opaque, bytes, len);
+		return;
+	}
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	if (sink->fd >= 0) {
+		const char *p = bytes;
+
+		while (len) {
+			ssize_t n = write(sink->fd, p, len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				/* A console that cannot keep up loses output, like a real line. */
+				hyp__dbg(vm, "dev: output to fd %d dropped (%zu bytes)", sink->fd,
+					 len);
+				return;
+			}
+			p += n;
+			len -= (size_t)n;
+		}
+	}
+#else
+	(void)vm;
+#endif
+}
+
+int64_t hyp__dev_guest_span(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len, bool writable,
+			    void **host)
+{
+	uint64_t good, bad;
+
+	if (!len || ipa + len < ipa || len > (uint64_t)SIZE_MAX || len > (uint64_t)INT64_MAX)
+		return -EFAULT;
+	if (!hyp_vm_guest_ptr(vm, ipa, (size_t)len, writable, host))
+		return (int64_t)len;
+	/* Not in one region. Regions are whole pages, so the part up to the next page boundary
+	 * is in one if it is RAM at all. */
+	good = HYP_PAGE_SIZE - (ipa & (HYP_PAGE_SIZE - 1));
+	if (good >= len || hyp_vm_guest_ptr(vm, ipa, (size_t)good, writable, host))
+		return -EFAULT;
+	/* Find where that region ends by bisection: a guest buffer spanning all of a large RAM
+	 * costs a few dozen lookups, not one per page. */
+	bad = len;
+	while (bad - good > 1) {
+		uint64_t mid = good + (bad - good) / 2;
+		void *p;
+
+		if (hyp_vm_guest_ptr(vm, ipa, (size_t)mid, writable, &p))
+			bad = mid;
+		else
+			good = mid;
+	}
+	return (int64_t)good;
+}
+
+bool hyp__dev_guest_range_ok(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len, bool writable)
+{
+	while (len) {
+		void *host;
+		int64_t n = hyp__dev_guest_span(vm, ipa, len, writable, &host);
+
+		if (n < 0)
+			return false;
+		ipa += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return true;
+}
+
+int hyp__dev_copy_config(void *dst, size_t dst_size, size_t min_size, const void *src)
+{
+	uint32_t size;
+
+	/* Every device config starts with its uint32_t size, like struct hyp_vm_config. */
+	memcpy(&size, src, sizeof(size));
+	return hyp__copy_sized_config(dst, dst_size, min_size, src, size);
+}
