@@ -26,7 +26,7 @@ static const struct errno_name errno_names[] = {
 	{ EEXIST, "Already exists or overlaps an existing object" },
 	{ ENODEV, "No usable hypervisor backend" },
 	{ EINVAL, "Invalid argument" },
-	{ ENOSPC, "No space left in a fixed-size table" },
+	{ ENOSPC, "No space left (guest RAM, or a fixed-size table, is full)" },
 	{ ERANGE, "Out of range" },
 	{ EDEADLK, "Would deadlock" },
 	{ ENOSYS, "Function not implemented" },

@@ -116,6 +116,37 @@ static bool inside(uint64_t base, uint64_t len, uint64_t lo, uint64_t hi)
 }
 
 /*
+ * An EFI-stub Image is also a PE/COFF executable ("MZ" at 0, the PE header's offset at 0x3c,
+ * "PE\0\0", the COFF file header, then the section table; PE/COFF specification sections 3-4).
+ * Its sections' file data must all be present: a shorter file is a truncated kernel, which the
+ * arm64 header alone cannot reveal (image_size legitimately exceeds the file by the BSS).
+ * Returns false for a truncated or inconsistent PE image; true for a complete one or no PE at all.
+ */
+static bool pe_sections_complete(const uint8_t *k, size_t size)
+{
+	uint64_t pe, sections, nsec, opt_size;
+
+	if (size < 0x40 || k[0] != 'M' || k[1] != 'Z')
+		return true;
+	pe = le32(k + 0x3c);
+	if (pe > size || size - pe < 24 || memcmp(k + pe, "PE\0\0", 4))
+		return true; /* an MZ prefix without a PE header: nothing more to check */
+	nsec = le16(k + pe + 6);
+	opt_size = le16(k + pe + 20);
+	sections = pe + 24 + opt_size;
+	if (sections > size || (size - sections) / 40 < nsec)
+		return false;
+	for (uint64_t i = 0; i < nsec; i++) {
+		const uint8_t *sh = k + sections + 40 * i;
+		uint64_t raw_size = le32(sh + 16), raw_ptr = le32(sh + 20);
+
+		if (raw_size && (raw_ptr > size || raw_size > size - raw_ptr))
+			return false;
+	}
+	return true;
+}
+
+/*
  * arm64 Image (booting.rst section 4). The EFI stub variant only differs in its first bytes
  * ("MZ" and a branch over the PE header); the arm64 header is the same, so it needs no special
  * case: entered directly, code0 branches to the kernel proper.
@@ -127,6 +158,8 @@ static int plan_image(const struct hyp_boot_config *cfg, struct plan *plan, bool
 
 	if (cfg->kernel_size < IMAGE_HDR_SIZE || le32(k + IMAGE_MAGIC_OFF) != IMAGE_MAGIC)
 		return -ENOEXEC;
+	if (!pe_sections_complete(k, cfg->kernel_size))
+		return -ENOEXEC; /* a truncated EFI-stub kernel */
 	text_offset = le64(k + IMAGE_TEXT_OFFSET);
 	image_size = le64(k + IMAGE_IMAGE_SIZE);
 	flags = le64(k + IMAGE_FLAGS);

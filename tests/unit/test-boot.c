@@ -147,8 +147,15 @@ static uint8_t *make_image(size_t file_size, uint64_t text_offset, uint64_t imag
 	put32(img + 0x38, 0x644d5241u); /* "ARM\x64" */
 	if (efi) {
 		put32(img + 0x3c, 0x40);
-		if (file_size >= 0x48)
-			memcpy(img + 0x40, "PE\0\0\x64\xaa\x02\0", 8);
+		/* A consistent PE/COFF header: "PE\0\0", machine AArch64 (0xaa64), one section,
+		 * no optional header, and the section's file data running to the end of the
+		 * file, as in a real EFI-stub kernel. */
+		if (file_size >= 0x80) {
+			memset(img + 0x40, 0, 0x40);
+			memcpy(img + 0x40, "PE\0\0\x64\xaa\x01\0", 8);
+			put32(img + 0x58 + 16, (uint32_t)(file_size - 0x80)); /* SizeOfRawData */
+			put32(img + 0x58 + 20, 0x80);			      /* PointerToRawData */
+		}
 	}
 	return img;
 }
@@ -333,6 +340,32 @@ static void test_image_text_offset_and_efi_stub(void **state)
 	free(img);
 	free(dtb);
 	fx_fini(&f);
+}
+
+/* An EFI-stub kernel cut short: its PE section table says where the file must end, so the
+ * truncation is caught (the arm64 header alone cannot tell it from BSS). */
+static void test_image_truncated_efi_stub(void **state)
+{
+	const size_t file = 96 << 10;
+	uint8_t *img = make_image(file, 0x80000, 3 * MiB, 0x2, true);
+	struct hyp_boot_layout lay = LAYOUT_INIT;
+	struct hyp_boot_config bc;
+
+	(void)state;
+	bc = image_config(img, file / 2);
+	bc.ram_base = RAM;
+	bc.ram_size = 16 * MiB;
+	assert_int_equal(hyp_boot_plan(&bc, &lay), -ENOEXEC);
+	/* A section table that runs off the end of the file is as bad. */
+	put32(img + 0x40 + 6, 0xffff);
+	bc = image_config(img, file);
+	bc.ram_base = RAM;
+	bc.ram_size = 16 * MiB;
+	assert_int_equal(hyp_boot_plan(&bc, &lay), -ENOEXEC);
+	/* The intact file plans fine. */
+	put32(img + 0x40 + 6, 1);
+	assert_int_equal(hyp_boot_plan(&bc, &lay), 0);
+	free(img);
 }
 
 /* Flags bit 3: a kernel that may live anywhere takes the requested base; one that must sit at
@@ -1311,6 +1344,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_image_load),
 		cmocka_unit_test(test_image_text_offset_and_efi_stub),
+		cmocka_unit_test(test_image_truncated_efi_stub),
 		cmocka_unit_test(test_image_placement_flag),
 		cmocka_unit_test(test_image_legacy),
 		cmocka_unit_test(test_image_bad_headers),
