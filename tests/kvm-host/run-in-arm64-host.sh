@@ -51,6 +51,10 @@
 #   --vm                  boot the VM even on an arm64 host with /dev/kvm
 #   --no-install          never run apt-get/dpkg; fail if something is missing
 #   --keep                keep the work directory (initramfs, console log)
+#   --print-kit DIR       fetch the kernel, copy each --module and its dependencies
+#                         (uncompressed) into DIR, and print "image=PATH" and then
+#                         "module=PATH" per module in load order: the pieces to boot the
+#                         same kernel as a guest one level further down. Nothing is booted.
 #   --prepare             install, fetch and build everything, then exit (warms
 #                         the cache; nothing is booted)
 #   -h, --help            this text
@@ -116,6 +120,8 @@ force_vm=0
 no_install=0
 keep=0
 prepare=0
+print_kit=0
+kit_dir=
 binaries=()
 wrap_args=()
 extra_files=()
@@ -148,6 +154,7 @@ while [[ $# -gt 0 ]]; do
 	--no-install) no_install=1; shift ;;
 	--keep) keep=1; shift ;;
 	--prepare) prepare=1; shift ;;
+	--print-kit) need_arg "$@"; print_kit=1; kit_dir=$2; prepare=1; shift 2 ;;
 	-h | --help) show_help; exit 0 ;;
 	--wrap)
 		shift
@@ -762,6 +769,26 @@ if [[ $smoke -eq 1 || $prepare -eq 1 ]]; then
 	[[ $smoke -eq 0 ]] || TESTS+=("$smoke_bin")
 fi
 GUEST_CWD=$(abspath "$PWD")
+
+if [[ $print_kit -eq 1 ]]; then
+	ensure_kernel
+	[[ -n $KERNEL_DIR ]] || die "--print-kit needs the Debian kernel (not --kernel)"
+	MOD_ORDER=()
+	if [[ ${#extra_modules[@]} -gt 0 ]]; then
+		ensure_module_tree
+		module_index
+		for m in "${extra_modules[@]}"; do
+			module_add "$m"
+		done
+	fi
+	mkdir -p -- "$kit_dir"
+	printf 'image=%s\n' "$KERNEL_IMAGE"
+	for m in "${MOD_ORDER[@]}"; do
+		cp -- "$m" "$kit_dir/"
+		printf 'module=%s\n' "$(abspath "$kit_dir/$(basename -- "$m")")"
+	done
+	exit 0
+fi
 
 if [[ $native -eq 1 ]]; then
 	[[ $prepare -eq 0 ]] || { log "arm64 host with /dev/kvm: nothing to prepare"; exit 0; }

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Boot the Debian arm64 kernel as a guest of hyp-run (examples/hyp-run) on real KVM: inside the
+# arm64 KVM test host (tests/kvm-host/run-in-arm64-host.sh, nested under QEMU) on any machine, or
+# natively on an arm64 host with /dev/kvm. The guest's /init (guest-init.c) prints a marker, the
+# CPU count, a file it reads from the virtio-blk disk, and powers off through PSCI SYSTEM_OFF.
+# The guest console streams live.
+#
+#   boot-linux.sh [--out DIR] [--cpus N] [--check]
+#
+# --check: also verify the run (for the integration test): the marker, "cpus N", the disk
+# contents, the power-off, and hyp-run's exit status 0; prints TAP.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=$root/build-test/linux-guest
+cpus=2
+check=0
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--out) out=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--check) check=1; shift ;;
+	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	*) echo "boot-linux.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+source "$root/scripts/common.sh"
+cross=aarch64-linux-gnu
+disk_text="libhyp virtio-blk disk: hello from the host"
+
+ensure_packages "${BUILD_PACKAGES[@]}" gcc-aarch64-linux-gnu libc6-dev-arm64-cross cpio e2fsprogs
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	as_root dpkg --add-architecture arm64
+	APT_UPDATED=0
+fi
+ensure_packages libfdt1:arm64
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+step "Building libhyp and hyp-run for aarch64 Linux"
+if [[ ! -f $out/arm64/build.ninja ]]; then
+	meson setup "$out/arm64" "$root" --cross-file "$root/cross/aarch64-linux-gnu.ini" \
+		-Dtests=false -Ddefault_library=static -Dkvm=enabled >"$out/setup.log" 2>&1 ||
+		{ cat "$out/setup.log" >&2; die "meson setup failed"; }
+fi
+ninja -C "$out/arm64" examples/hyp-run >/dev/null
+
+step "Fetching the Debian arm64 kernel and the guest's modules (cached)"
+kit=$(bash "$root/tests/kvm-host/run-in-arm64-host.sh" --print-kit "$out/kit" \
+	--module virtio_mmio --module virtio_blk --module crc32c_generic --module ext4)
+image=$(sed -n 's/^image=//p' <<<"$kit")
+[[ -f $image ]] || die "no kernel image"
+
+step "Building the guest's initramfs and disk"
+rm -rf "$out/initramfs" "$out/diskroot"
+mkdir -p "$out/initramfs"/{dev,proc,sys,mnt,modules} "$out/diskroot"
+"$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/initramfs/init" \
+	"$root/tests/linux-guest/guest-init.c"
+: >"$out/initramfs/modules/order"
+while IFS= read -r m; do
+	cp -- "$m" "$out/initramfs/modules/"
+	basename -- "$m" >>"$out/initramfs/modules/order"
+done < <(sed -n 's/^module=//p' <<<"$kit")
+(cd "$out/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
+printf '%s\n' "$disk_text" >"$out/diskroot/hello.txt"
+rm -f "$out/disk.img"
+mke2fs -q -t ext4 -d "$out/diskroot" "$out/disk.img" 16M
+
+# The demo shows the whole boot log; the integration test keeps the console short.
+quiet=
+[[ $check -eq 0 ]] || quiet=1
+step "Booting Linux under hyp-run (kvm backend, $cpus vCPUs)"
+log=$out/console.log
+set +e
+bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$log" \
+	--wrap "$out/arm64/examples/hyp-run" --backend kvm --cpus "$cpus" --mem 512M \
+	--kernel "$image" --initrd "$out/initramfs.cpio" --disk "$out/disk.img" \
+	--cmdline "console=ttyAMA0 earlycon=pl011,0x09000000 panic=-1${quiet:+ quiet}"
+status=$?
+set -e
+[[ $check -eq 1 ]] || exit $status
+
+n=0 failed=0
+expect() { # description, fixed string expected in the console log
+	n=$((n + 1))
+	if grep -qF -- "$2" "$log"; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1 (no '$2' in the console)"
+		failed=$((failed + 1))
+	fi
+}
+expect "the Linux guest reached /init" "LIBHYP-GUEST: hello from Linux"
+expect "the guest sees $cpus CPUs" "LIBHYP-GUEST: cpus $cpus"
+expect "the guest read the file from the virtio-blk disk" "LIBHYP-GUEST: disk: $disk_text"
+expect "the guest powered off" "LIBHYP-GUEST: powering off"
+n=$((n + 1))
+if [[ $status -eq 0 ]]; then
+	echo "ok $n - hyp-run exited 0 (guest power-off through PSCI SYSTEM_OFF)"
+else
+	echo "not ok $n - hyp-run or the test host failed (status $status)"
+	failed=$((failed + 1))
+fi
+echo "1..$n"
+[[ $failed -eq 0 ]]
