@@ -15,12 +15,15 @@
 #define EIO 5
 #define E2BIG 7
 #define ENOEXEC 8
+#define EBADF 9
 #define EAGAIN 11
 #define ENOMEM 12
+#define EACCES 13
 #define EFAULT 14
 #define EBUSY 16
 #define EEXIST 17
 #define ENODEV 19
+#define EISDIR 21
 #define EINVAL 22
 #define ENOSPC 28
 #define ERANGE 34

@@ -43,17 +43,25 @@ HYP_BEGIN_DECLS
 
 /* ---- Common -------------------------------------------------------------------------------- */
 
-/** The virt board's device layout (ARCHITECTURE.md), used when a config leaves a field 0. */
-#define HYP_DEFAULT_PL011_BASE 0x09000000ull
-#define HYP_DEFAULT_PL011_INTID 33u
-#define HYP_DEFAULT_PL031_BASE 0x09010000ull
-#define HYP_DEFAULT_PL031_INTID 34u
-/** Size of the PL011 and PL031 MMIO windows (PrimeCell: 4 KiB, ID registers at the top). */
-#define HYP_PRIMECELL_SIZE 0x1000u
-/** virtio-mmio slots: 0x200 bytes each from 0x0A00_0000, INTIDs from 48 (SPI 16). */
+/*
+ * The virt board's device layout (ARCHITECTURE.md), used when a config leaves @base or @intid 0.
+ * <libhyp/fdt.h>, which describes the same board to the guest, defines these same macros; the
+ * definitions are token for token identical (which C allows), so either header may come first.
+ */
+#define HYP_DEFAULT_UART_BASE 0x09000000ull
+#define HYP_DEFAULT_UART_INTID 33u
+#define HYP_DEFAULT_RTC_BASE 0x09010000ull
+#define HYP_DEFAULT_RTC_INTID 34u
+#define HYP_DEFAULT_VIRTIO_MMIO_BASE 0x0a000000ull
+#define HYP_DEFAULT_VIRTIO_MMIO_INTID 48u
 #define HYP_VIRTIO_MMIO_SIZE 0x200u
-#define HYP_VIRTIO_MMIO_SLOT_BASE(n) (0x0a000000ull + (uint64_t)(n)*HYP_VIRTIO_MMIO_SIZE)
-#define HYP_VIRTIO_MMIO_SLOT_INTID(n) (48u + (uint32_t)(n))
+/** The PL011 and PL031 register windows (PrimeCell: 4 KiB, ID registers at the top). */
+#define HYP_UART_SIZE 0x1000u
+#define HYP_RTC_SIZE 0x1000u
+/** virtio-mmio slot @n of the board: 0x200 bytes each from 0x0A00_0000, INTIDs from 48. */
+#define HYP_VIRTIO_MMIO_SLOT_BASE(n)                                                               \
+	(HYP_DEFAULT_VIRTIO_MMIO_BASE + (uint64_t)(n)*HYP_VIRTIO_MMIO_SIZE)
+#define HYP_VIRTIO_MMIO_SLOT_INTID(n) (HYP_DEFAULT_VIRTIO_MMIO_INTID + (uint32_t)(n))
 
 /** Device configuration flags (the @flags field of every device config). A device refuses flags
  *  that do not apply to it with -EINVAL. */
@@ -101,8 +109,8 @@ struct hyp_pl011;
  * set @size, fill what you need.
  * @size: sizeof(struct hyp_pl011_config); the same growth rules as struct hyp_vm_config.
  * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ, HYP_DEV_TX_FD.
- * @base: the IPA of the 4 KiB register window; 0 means HYP_DEFAULT_PL011_BASE.
- * @intid: the SPI's INTID (32..1019); 0 means HYP_DEFAULT_PL011_INTID.
+ * @base: the IPA of the 4 KiB register window; 0 means HYP_DEFAULT_UART_BASE.
+ * @intid: the SPI's INTID (32..1019); 0 means HYP_DEFAULT_UART_INTID.
  * @tx_fd: with HYP_DEV_TX_FD, the descriptor guest output is written to (not closed by the
  *	   device; write errors drop the output).
  * @tx_fn: receives guest output, one call per byte written to UARTDR; NULL discards it.
@@ -187,8 +195,8 @@ typedef uint64_t (*hyp_dev_clock_fn)(void *opaque);
  * struct hyp_pl031_config - an Arm PrimeCell real-time clock. Zero-initialise, set @size.
  * @size: sizeof(struct hyp_pl031_config).
  * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ.
- * @base: the IPA of the 4 KiB window; 0 means HYP_DEFAULT_PL031_BASE.
- * @intid: the alarm SPI's INTID; 0 means HYP_DEFAULT_PL031_INTID.
+ * @base: the IPA of the 4 KiB window; 0 means HYP_DEFAULT_RTC_BASE.
+ * @intid: the alarm SPI's INTID; 0 means HYP_DEFAULT_RTC_INTID.
  * @reserved: must be 0.
  * @clock_fn: the time source; NULL means the host's time() (hosted builds; required in the
  *	      freestanding build).

@@ -289,7 +289,7 @@ static enum hyp_handler_result pl011_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio
 	/* The PL011 is a 16-bit APB peripheral that drivers reach with 8, 16 or 32-bit accesses.
 	 * Anything else (64-bit, misaligned, straddling the window) reads as zero, writes nothing. */
 	if ((access->len != 1 && access->len != 2 && access->len != 4) ||
-	    (offset & (access->len - 1u)) || offset >= HYP_PRIMECELL_SIZE) {
+	    (offset & (access->len - 1u)) || offset >= HYP_UART_SIZE) {
 		hyp__dbg(uart->vm, "pl011@%#llx: ignored %u-byte access at offset %#llx",
 			 (unsigned long long)uart->base, (unsigned)access->len,
 			 (unsigned long long)offset);
@@ -349,9 +349,9 @@ HYP_API int hyp_pl011_create(struct hyp_vm *vm, const struct hyp_pl011_config *c
 	if (cfg.flags & ~(uint32_t)(HYP_DEV_NO_IRQ | HYP_DEV_TX_FD))
 		return -EINVAL;
 	if (!cfg.base)
-		cfg.base = HYP_DEFAULT_PL011_BASE;
+		cfg.base = HYP_DEFAULT_UART_BASE;
 	if (!cfg.intid)
-		cfg.intid = HYP_DEFAULT_PL011_INTID;
+		cfg.intid = HYP_DEFAULT_UART_INTID;
 
 	uart = hyp__alloc(vm, sizeof(*uart), _Alignof(struct hyp_pl011));
 	if (!uart)
@@ -373,7 +373,7 @@ HYP_API int hyp_pl011_create(struct hyp_vm *vm, const struct hyp_pl011_config *c
 		hyp__free(vm, uart, sizeof(*uart));
 		return r;
 	}
-	r = hyp_vm_add_mmio_handler(vm, cfg.base, HYP_PRIMECELL_SIZE, pl011_mmio, uart);
+	r = hyp_vm_add_mmio_handler(vm, cfg.base, HYP_UART_SIZE, pl011_mmio, uart);
 	if (r) {
 		hyp__dev_lock_fini(&uart->lock);
 		hyp__free(vm, uart, sizeof(*uart));

@@ -145,7 +145,7 @@ static enum hyp_handler_result pl031_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio
 
 	(void)vcpu;
 	if ((access->len != 1 && access->len != 2 && access->len != 4) ||
-	    (offset & (access->len - 1u)) || offset >= HYP_PRIMECELL_SIZE) {
+	    (offset & (access->len - 1u)) || offset >= HYP_RTC_SIZE) {
 		hyp__dbg(rtc->vm, "pl031@%#llx: ignored %u-byte access at offset %#llx",
 			 (unsigned long long)rtc->base, (unsigned)access->len,
 			 (unsigned long long)offset);
@@ -184,9 +184,9 @@ HYP_API int hyp_pl031_create(struct hyp_vm *vm, const struct hyp_pl031_config *c
 	if ((cfg.flags & ~(uint32_t)HYP_DEV_NO_IRQ) || cfg.reserved)
 		return -EINVAL;
 	if (!cfg.base)
-		cfg.base = HYP_DEFAULT_PL031_BASE;
+		cfg.base = HYP_DEFAULT_RTC_BASE;
 	if (!cfg.intid)
-		cfg.intid = HYP_DEFAULT_PL031_INTID;
+		cfg.intid = HYP_DEFAULT_RTC_INTID;
 	if (!cfg.clock_fn) {
 #if defined(HYP_HOSTED) && HYP_HOSTED
 		cfg.clock_fn = host_clock;
@@ -210,7 +210,7 @@ HYP_API int hyp_pl031_create(struct hyp_vm *vm, const struct hyp_pl031_config *c
 		hyp__free(vm, rtc, sizeof(*rtc));
 		return r;
 	}
-	r = hyp_vm_add_mmio_handler(vm, cfg.base, HYP_PRIMECELL_SIZE, pl031_mmio, rtc);
+	r = hyp_vm_add_mmio_handler(vm, cfg.base, HYP_RTC_SIZE, pl031_mmio, rtc);
 	if (r) {
 		hyp__dev_lock_fini(&rtc->lock);
 		hyp__free(vm, rtc, sizeof(*rtc));
