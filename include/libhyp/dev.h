@@ -37,31 +37,12 @@
 #ifndef LIBHYP_DEV_H
 #define LIBHYP_DEV_H
 
+#include <libhyp/platform.h>
 #include <libhyp/types.h>
 
 HYP_BEGIN_DECLS
 
 /* ---- Common -------------------------------------------------------------------------------- */
-
-/*
- * The virt board's device layout (ARCHITECTURE.md), used when a config leaves @base or @intid 0.
- * <libhyp/fdt.h>, which describes the same board to the guest, defines these same macros; the
- * definitions are token for token identical (which C allows), so either header may come first.
- */
-#define HYP_DEFAULT_UART_BASE 0x09000000ull
-#define HYP_DEFAULT_UART_INTID 33u
-#define HYP_DEFAULT_RTC_BASE 0x09010000ull
-#define HYP_DEFAULT_RTC_INTID 34u
-#define HYP_DEFAULT_VIRTIO_MMIO_BASE 0x0a000000ull
-#define HYP_DEFAULT_VIRTIO_MMIO_INTID 48u
-#define HYP_VIRTIO_MMIO_SIZE 0x200u
-/** The PL011 and PL031 register windows (PrimeCell: 4 KiB, ID registers at the top). */
-#define HYP_UART_SIZE 0x1000u
-#define HYP_RTC_SIZE 0x1000u
-/** virtio-mmio slot @n of the board: 0x200 bytes each from 0x0A00_0000, INTIDs from 48. */
-#define HYP_VIRTIO_MMIO_SLOT_BASE(n)                                                               \
-	(HYP_DEFAULT_VIRTIO_MMIO_BASE + (uint64_t)(n)*HYP_VIRTIO_MMIO_SIZE)
-#define HYP_VIRTIO_MMIO_SLOT_INTID(n) (HYP_DEFAULT_VIRTIO_MMIO_INTID + (uint32_t)(n))
 
 /** Device configuration flags (the @flags field of every device config). A device refuses flags
  *  that do not apply to it with -EINVAL. */

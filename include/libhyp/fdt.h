@@ -17,6 +17,7 @@
 #ifndef LIBHYP_FDT_H
 #define LIBHYP_FDT_H
 
+#include <libhyp/platform.h>
 #include <libhyp/types.h>
 
 HYP_BEGIN_DECLS
@@ -28,31 +29,6 @@ HYP_BEGIN_DECLS
 /** Limits that keep validation bounded. */
 #define HYP_FDT_MAX_MEM_RANGES 64u
 #define HYP_FDT_MAX_VIRTIO 64u
-
-/* Platform defaults (ARCHITECTURE.md). The GIC's are HYP_DEFAULT_GICD_BASE/GICR_BASE (vm.h).
- * Interrupts are GICv3 INTIDs, the numbers hyp_vm_set_spi() takes: "SPI 1" is INTID 33. */
-#define HYP_DEFAULT_UART_BASE 0x09000000ull
-#define HYP_DEFAULT_UART_INTID 33u
-#define HYP_DEFAULT_RTC_BASE 0x09010000ull
-#define HYP_DEFAULT_RTC_INTID 34u
-/** virtio-mmio slot i (struct hyp_fdt_virtio with base 0) is at BASE + i * SIZE, INTID 48 + i. */
-#define HYP_DEFAULT_VIRTIO_MMIO_BASE 0x0a000000ull
-#define HYP_DEFAULT_VIRTIO_MMIO_INTID 48u
-#define HYP_VIRTIO_MMIO_SIZE 0x200u
-#define HYP_DEFAULT_RAM_BASE 0x40000000ull
-/** Generic timer PPIs (INTIDs): secure physical, non-secure physical, virtual, hypervisor. */
-#define HYP_DEFAULT_TIMER_SEC_PHYS_INTID 29u
-#define HYP_DEFAULT_TIMER_PHYS_INTID 30u
-#define HYP_DEFAULT_TIMER_VIRT_INTID 27u
-#define HYP_DEFAULT_TIMER_HYP_INTID 26u
-/** The GICv3 frame sizes the tree describes. */
-#define HYP_GICD_SIZE 0x10000u
-#define HYP_GICR_SIZE_PER_VCPU 0x20000u
-/** The PL011 and PL031 register frames. */
-#define HYP_UART_SIZE 0x1000u
-#define HYP_RTC_SIZE 0x1000u
-/** The rate of the fixed clock fed to the PL011 and PL031 when none is given (as QEMU). */
-#define HYP_DEFAULT_UART_CLOCK_HZ 24000000u
 
 /** A range of guest RAM (struct hyp_fdt_config.mem). */
 struct hyp_fdt_mem_range {

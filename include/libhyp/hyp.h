@@ -30,6 +30,7 @@
 #include <libhyp/handlers.h>
 #include <libhyp/irq.h>
 #include <libhyp/log.h>
+#include <libhyp/platform.h>
 #include <libhyp/smccc.h>
 #include <libhyp/sysreg.h>
 #include <libhyp/types.h>

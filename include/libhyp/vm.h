@@ -6,6 +6,7 @@
 #define LIBHYP_VM_H
 
 #include <libhyp/log.h>
+#include <libhyp/platform.h>
 #include <libhyp/types.h>
 
 HYP_BEGIN_DECLS
@@ -39,9 +40,6 @@ enum hyp_irqchip {
 	HYP_IRQCHIP_NONE,
 };
 
-/** Default guest platform addresses (QEMU virt layout, see ARCHITECTURE.md). */
-#define HYP_DEFAULT_GICD_BASE 0x08000000ull
-#define HYP_DEFAULT_GICR_BASE 0x080a0000ull
 #define HYP_DEFAULT_IPA_BITS 40u
 #define HYP_DEFAULT_MAX_VCPUS 8u
 /** The largest vCPU count any backend supports (GICv3 affinity routing limits this far higher). */
