@@ -554,9 +554,12 @@ int main(int argc, char **argv)
 	config.max_vcpus = vmm.opt.cpus;
 	config.log_priority = vmm.opt.verbose ? HYP_LOG_DEBUG : HYP_LOG_WARNING;
 	r = hyp_vm_create(&config, &vmm.vm);
-	if (r)
+	if (r) {
+		teardown(&vmm);
 		return fail("cannot create a VM (backend %s): %s",
-			    vmm.opt.backend ? vmm.opt.backend : "auto", hyp_strerror(r));
+			    vmm.opt.backend ? vmm.opt.backend : "auto",
+			    r == -ENOENT ? "no such backend in this libhyp" : hyp_strerror(r));
+	}
 	vmm.ram = mmap(NULL, vmm.opt.mem, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vmm.ram == MAP_FAILED) {

@@ -715,7 +715,14 @@ build_initramfs() { # $1 = init binary; tests in TESTS (absolute host paths); ou
 	done
 	if [[ $wrap -eq 1 ]]; then
 		for f in "${wrap_args[@]}"; do
-			[[ -f $f ]] && stage_file "$f" "$(abspath "$f")"
+			[[ -f $f ]] || continue
+			stage_file "$f" "$(abspath "$f")"
+			# An aarch64 executable among the arguments (a wrapper runs it) needs its
+			# loader and libraries too.
+			if [[ -x $f ]] && aarch64-linux-gnu-readelf -h -- "$f" 2>/dev/null |
+				grep -q 'Machine:.*AArch64'; then
+				stage_dynamic_deps "$f"
+			fi
 		done
 		record test "$per_test_timeout" "${TESTS[0]}" "${wrap_args[@]}" >>"$manifest"
 	else

@@ -102,5 +102,22 @@ else
 	echo "not ok $n - hyp-run or the test host failed (status $status)"
 	failed=$((failed + 1))
 fi
+
+# Ctrl-C: a guest that never powers off, SIGINT to hyp-run after it booted: exit status 130.
+step "Ctrl-C: SIGINT to hyp-run while the guest runs"
+"$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/sigint-after" \
+	"$root/tests/linux-guest/sigint-after.c"
+hang_log=$out/console-sigint.log
+n=$((n + 1))
+if bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$hang_log" \
+	--wrap "$out/sigint-after" 25 130 "$out/arm64/examples/hyp-run" --backend kvm --cpus "$cpus" \
+	--mem 512M --kernel "$image" --initrd "$out/initramfs.cpio" \
+	--cmdline "console=ttyAMA0 panic=-1 quiet libhyp_hang" >/dev/null 2>&1 &&
+	grep -q "LIBHYP-GUEST: hanging" "$hang_log" && grep -q "interrupted, guest stopped" "$hang_log"; then
+	echo "ok $n - Ctrl-C (SIGINT) stops a running guest cleanly: hyp-run exits 130"
+else
+	echo "not ok $n - Ctrl-C: hyp-run did not stop cleanly with status 130 (see $hang_log)"
+	failed=$((failed + 1))
+fi
 echo "1..$n"
 [[ $failed -eq 0 ]]

@@ -8,6 +8,8 @@
  *   LIBHYP-GUEST: disk: <first line of /hello.txt on the virtio-blk disk>
  *   LIBHYP-GUEST: powering off
  *
+ * With "libhyp_hang" on the kernel command line it stays up instead, until the VMM stops it.
+ *
  * Modules listed in /modules/order (one file name per line, dependencies first) are loaded
  * before the disk is mounted: the Debian kernel builds virtio-mmio, virtio-blk and ext4 as
  * modules. Failures are reported as "LIBHYP-GUEST: error: ..." and the guest still powers off,
@@ -103,7 +105,7 @@ static void read_disk(void)
 	umount("/mnt");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct utsname u;
 
@@ -113,6 +115,15 @@ int main(void)
 	uname(&u);
 	say("hello from Linux %s on %s", u.release, u.machine);
 	say("cpus %ld", sysconf(_SC_NPROCESSORS_ONLN));
+	/* "libhyp_hang" on the kernel command line (passed to init as an argument): stay up until
+	 * the VMM stops the guest, to test exactly that. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "libhyp_hang")) {
+			say("hanging until the VMM stops the guest");
+			for (;;)
+				pause();
+		}
+	}
 	load_modules();
 	read_disk();
 	say("powering off");
