@@ -76,7 +76,7 @@ struct vmm {
 	struct hyp_pl031 *rtc;
 	struct hyp_virtio_console *vcon;
 	_Atomic int stop_reason; /* 0 running, else an EXIT_* code */
-	/* Held by the input thread around device calls, so teardown can wait it out. */
+	/* Held by the input and RTC threads around device calls, so teardown can wait them out. */
 	pthread_mutex_t input_lock;
 };
 
@@ -404,6 +404,23 @@ static void *input_main(void *opaque)
 	return NULL;
 }
 
+/* The PL031 has no timer of its own: evaluate its alarm once a second (it has 1 s resolution). */
+static void *rtc_main(void *opaque)
+{
+	struct vmm *vmm = opaque;
+
+	for (;;) {
+		sleep(1);
+		pthread_mutex_lock(&vmm->input_lock);
+		if (atomic_load(&vmm->stop_reason)) {
+			pthread_mutex_unlock(&vmm->input_lock);
+			return NULL;
+		}
+		hyp_pl031_poll(vmm->rtc, NULL);
+		pthread_mutex_unlock(&vmm->input_lock);
+	}
+}
+
 static int setup_devices(struct vmm *vmm, struct hyp_fdt_virtio *virtio, unsigned *nr_virtio)
 {
 	struct hyp_pl011_config uc = { .size = sizeof(uc),
@@ -601,8 +618,11 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	/* The input thread is detached: a blocking read of stdin must not hold up the exit. */
+	/* The helper threads are detached: a blocking read of stdin must not hold up the exit;
+	 * teardown() waits them out of the devices through input_lock. */
 	if (!pthread_create(&input, NULL, input_main, &vmm))
+		pthread_detach(input);
+	if (!pthread_create(&input, NULL, rtc_main, &vmm))
 		pthread_detach(input);
 	for (unsigned i = 0; i < vmm.opt.cpus; i++)
 		pthread_join(vmm.threads[i], NULL);
