@@ -20,7 +20,6 @@
 #define S2_PTRS_PER_TABLE 512u
 #define S2_MAX_LEVEL 3
 #define S2_MAX_IPA_BITS 48
-#define S2_MAX_ROOT_PAGES 16u
 
 /* VTCR_EL2 fields. */
 #define VTCR_T0SZ_MASK UINT64_C(0x3f)

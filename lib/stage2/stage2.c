@@ -79,7 +79,7 @@ static void s2_publish(uint64_t *ptep, uint64_t desc)
 static bool s2_is_table(uint64_t desc, int level)
 {
 	return level < S2_MAX_LEVEL && (desc & (HYP_S2_DESC_VALID | HYP_S2_DESC_TABLE)) ==
-						(HYP_S2_DESC_VALID | HYP_S2_DESC_TABLE);
+					       (HYP_S2_DESC_VALID | HYP_S2_DESC_TABLE);
 }
 
 /* A valid block (levels 1, 2) or page (level 3). A valid descriptor with bit 1 clear at level 0
@@ -561,8 +561,7 @@ static void s2_free_root(const struct hyp_s2_mm_ops *ops, void *root, unsigned i
 		ops->free_pages(ops->opaque, root, pages);
 }
 
-int hyp_s2_init(struct hyp_s2 *s2, const struct hyp_s2_config *cfg,
-		const struct hyp_s2_mm_ops *ops)
+int hyp_s2_init(struct hyp_s2 *s2, const struct hyp_s2_config *cfg, const struct hyp_s2_mm_ops *ops)
 {
 	struct hyp_s2 n = { 0 };
 	unsigned int pa_bits, ipa_bits, ps, sl0;

@@ -17,13 +17,15 @@
  *   concatenated root tables above 39 bits (2 at 40 bits, 16 at 43 bits), and at level 0 for
  *   44..48 bits with a single root table. Starting at level 1 even for a 32-bit IPA (one table of 4
  *   entries) rather than at level 2 with 4 concatenated tables keeps 1 GiB blocks available at every
- *   size and keeps the root one page below 40 bits; it costs one more lookup level on a TLB miss.
+ *   size and the root one page below 40 bits; for 32..34 bits it costs one lookup level more on a
+ *   TLB miss than starting at level 2 would.
  * - 52-bit IPAs (FEAT_LPA2 with the 4 KiB granule) change the descriptor format and are not
  *   implemented: -ENOTSUP. PA sizes above 48 bits are capped at 48 (VTCR_EL2.PS = 0b101).
  *
- * Concurrency: a struct hyp_s2 has no lock. The caller serialises calls that change it (map,
- * unmap, set_attrs, destroy); walks may run concurrently with them and see either the old or the
- * new descriptor of any entry, as the hardware walker does.
+ * Concurrency: a struct hyp_s2 has no lock; the caller serialises every call on it, software walks
+ * included (an unmap may free a table a concurrent walk is reading). The hardware walker may run
+ * at any time: every descriptor is written with a single 64-bit store, and new tables are complete
+ * before they become reachable, so it sees either the old or the new descriptor of any entry.
  */
 #ifndef HYP_STAGE2_STAGE2_H
 #define HYP_STAGE2_STAGE2_H

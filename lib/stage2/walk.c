@@ -84,9 +84,11 @@ int hyp_s2_walk_tables(const struct hyp_s2_mm_ops *ops, uint64_t vtcr, uint64_t 
 	if (pa_bits > S2_MAX_IPA_BITS)
 		pa_bits = S2_MAX_IPA_BITS;
 
-	/* BADDR bits below the root table's size (at least 4 KiB) are RES0: ignore them. */
-	root_align = (UINT64_C(8) << root_bits) > S2_PAGE_SIZE ? UINT64_C(8) << root_bits
-								: S2_PAGE_SIZE;
+	/* BADDR bits below the root table's size are RES0 (and ignored): a root resolving n bits
+	 * is 8 << n bytes, aligned to at least 64 bytes. */
+	root_align = UINT64_C(8) << root_bits;
+	if (root_align < 64)
+		root_align = 64;
 	table_pa = vttbr & VTTBR_BADDR_MASK & ~(root_align - 1);
 
 	w.start_level = level;

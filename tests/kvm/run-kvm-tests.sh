@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The kvm suite: builds libhyp and the KVM test programs for aarch64 Linux, boots the arm64 KVM
-# test host (tests/kvm-host/run-in-arm64-host.sh: the Debian arm64 kernel under
-# qemu-system-aarch64 with virtualization=on, or natively on an arm64 host with /dev/kvm), runs
-# them there against real KVM and prints one TAP stream with every result, renumbered.
+# The kvm suite: builds libhyp, the kvm backend tests (tests/kvm/test-kvm-backend) and the
+# conformance guests with their driver (tests/guests, sharing that libhyp build) for aarch64
+# Linux, boots the arm64 KVM test host once (tests/kvm-host/run-in-arm64-host.sh: the Debian
+# arm64 kernel under qemu-system-aarch64 with virtualization=on, or natively on an arm64 host
+# with /dev/kvm), runs both programs there against real KVM and prints one TAP stream with every
+# result, renumbered; everything else the boot prints becomes TAP comments.
 #
 #   run-kvm-tests.sh [BUILD_DIR]
+#
+# The rig gives arguments to one program per boot, so tests/guests/runall runs the two in turn.
+# Each program's stream is checked as a whole too: a missing or wrong plan, a non-zero exit
+# status without a failing test point, or a program that never finished is a failing test point.
+#
+# Under the QEMU rig (not natively) the conformance driver gets --known-defect iss-sse and
+# --known-defect kvm-esr-upper: the rig platform's own defects (QEMU 7.2 TCG, Linux 6.1 KVM; see
+# tests/guests/run-on-kvm.sh --help), reported as TODO, which does not count as a failure.
 #
 # meson runs it as the 'kvm' suite (protocol tap). Exit status: 0 all passed, 1 a failure, 77
 # (meson's "skipped") only when qemu-system-aarch64 is missing and cannot be installed.
@@ -43,32 +53,100 @@ fi
 	"$cross-gcc" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static \
 		-I"$root/include" -I"$out/libhyp/include" "$root/tests/kvm/test-kvm-backend.c" \
 		"$out/libhyp/lib/libhyp.a" -lpthread -o "$out/test-kvm-backend"
+	# The conformance guests, their driver and runall, against the same libhyp build.
+	bash "$root/tests/guests/build.sh" --libhyp "$out/libhyp" "$out/conformance"
 } >"$log" 2>&1 || {
 	cat "$log" >&2
 	bail "building the kvm test programs failed (see $log)"
 }
 
+# The rig runs the programs natively on an arm64 host with a usable /dev/kvm (its own test);
+# otherwise it boots QEMU, whose platform has the known defects.
+defects=()
+if ! [[ $(uname -m) == aarch64 && -r /dev/kvm && -w /dev/kvm ]]; then
+	defects=(--known-defect iss-sse --known-defect kvm-esr-upper)
+fi
+conf=$out/conformance
+
 # One boot runs every program; their TAP streams are merged into one, renumbered, with the rig's
 # own lines as comments.
-bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 \
-	--wrap "$out/test-kvm-backend" "$out/backend-guests.bin" 2>&1 |
-	awk '
-	/^(ok|not ok)( |$)/ {
+bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --file "$conf/guests" \
+	--wrap "$conf/runall" \
+	"$out/test-kvm-backend" "$out/backend-guests.bin" \
+	--then "$conf/driver" --backend kvm "${defects[@]}" "$conf/guests" 2>&1 |
+	awk -v programs=2 '
+	function point(ok, desc) {
 		n++
-		status = ($1 == "ok") ? "ok" : "not ok"
-		sub(/^(ok|not ok) *[0-9]* */, "")
-		print status " " n " " $0
-		if (status == "not ok" && $0 !~ /# *TODO/) failed++
+		print (ok ? "ok " : "not ok ") n " - " desc
+		if (!ok) failed++
+	}
+	# runall (tests/guests/runall.c) frames each program.
+	/^RUNALL: begin / {
+		print "# " $0
+		prog = $4
+		sub(/.*\//, "", prog)
+		running = 1
+		began++
+		points = 0
+		plan = ""
+		prog_failed = 0
 		next
 	}
-	/^1\.\.[0-9]+/ || /^TAP version/ { next }
+	/^RUNALL: end / {
+		print "# " $0
+		status = $0
+		sub(/.*: exit status /, "", status)
+		sub(/[^0-9].*/, "", status)
+		if (plan == "")
+			point(0, prog ": no TAP plan (it stopped early)")
+		else if (plan + 0 != points)
+			point(0, prog ": TAP plan 1.." plan " but " points " test points")
+		if (status != 0 && !prog_failed)
+			point(0, prog ": exit status " status " without a failing test point")
+		running = 0
+		ended++
+		next
+	}
+	/^(ok|not ok)( |$)/ {
+		n++
+		points++
+		st = ($1 == "ok") ? "ok" : "not ok"
+		sub(/^(ok|not ok) *[0-9]* */, "")
+		print st " " n " " $0
+		if (st == "not ok" && $0 !~ /# *TODO/) {
+			failed++
+			prog_failed = 1
+		}
+		next
+	}
+	/^1\.\.[0-9]+/ {
+		plan = $0
+		sub(/^1\.\./, "", plan)
+		sub(/[^0-9].*/, "", plan)
+		next
+	}
+	/^TAP version/ { next }
+	/^Bail out!/ {
+		point(0, prog ": " $0)
+		prog_failed = 1
+		next
+	}
 	/^KVM-HOST-RESULT:/ { result = $0 }
 	/^#/ { print; next }
 	{ print "# " $0 }
 	END {
+		if (running)
+			point(0, prog ": did not finish (killed, or the rig timed out)")
 		if (result == "") {
-			print "not ok " ++n " - the arm64 KVM host produced no result (crashed or hung)"
-			failed++
+			point(0, "the arm64 KVM host produced no result (crashed or hung)")
+		} else {
+			if (began != programs || ended != programs)
+				point(0, sprintf("the arm64 KVM host ran %d of %d programs (%d began)",
+						 ended, programs, began))
+			split(result, f, " ")
+			if (f[2] + 0 > 0 && !failed)
+				point(0, "the arm64 KVM host reports a failure nothing else explains: " \
+				      result)
 		}
 		print "1.." n
 		exit failed ? 1 : 0

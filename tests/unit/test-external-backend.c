@@ -209,6 +209,11 @@ static void test_missing_methods_are_enotsup(void **state)
 				 vm, HYP_SYSREG_SCTLR_EL1,
 				 (hyp_sysreg_fn)(void (*)(void))never_called_inject_irq, NULL),
 			 -ENOTSUP);
+	/* Where the core provides a capability itself, it says so. */
+	assert_int_equal(hyp_vm_query_cap(vm, HYP_CAP_CUSTOM_MPIDR, &value), 0);
+	assert_int_equal(value, 1);
+	assert_int_equal(hyp_vm_query_cap(vm, HYP_CAP_INJECT_EXCEPTIONS, &value), 0);
+	assert_int_equal(value, 0); /* no sysreg access: the core cannot build an exception */
 	/* Core registers still work through the registered register file. */
 	assert_int_equal(hyp_vcpu_set_reg(vcpu, HYP_REG_X(3), 33), 0);
 	assert_int_equal(test_reg(vcpu, HYP_REG_X(3)), 33);

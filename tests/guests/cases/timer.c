@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * timer: the EL1 virtual timer (Arm ARM D11.2.4, CNTV_CTL_EL0 / CNTV_CVAL_EL0) wakes a WFI through
+ * its PPI, INTID 27 on the virt platform.
+ *
+ * The interrupt must not fire before the compare value (CNTVCT >= CVAL in the handler, and
+ * CNTV_CTL.ISTATUS set), and the WFI must be woken by it: a backend that let WFI sleep without
+ * watching the timer would hang (the watchdog turns that into a failure).
+ */
+#include "rt/rt.h"
+
+#include "rt/gic.h"
+
+LHT_GUEST(.nr_vcpus = 1, .flags = LHT_F_NEEDS_IRQCHIP);
+
+#define VTIMER_PPI 27
+#define CNTV_CTL_ENABLE (1u << 0)
+#define CNTV_CTL_IMASK (1u << 1)
+#define CNTV_CTL_ISTATUS (1u << 2)
+#define DELAY_US 20000
+
+static volatile uint64_t fired, fired_at, ctl_at_fire;
+
+static void irq(unsigned int cpu, uint32_t intid)
+{
+	(void)cpu;
+	if (intid != VTIMER_PPI) {
+		lht_note("unexpected INTID", intid);
+		return;
+	}
+	fired_at = lht_counter();
+	ctl_at_fire = read_sysreg(cntv_ctl_el0);
+	fired++;
+	/* The timer output is level: mask it before EOI or it fires again at once. */
+	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE | CNTV_CTL_IMASK);
+	isb();
+}
+
+void guest_main(void)
+{
+	uint64_t freq = lht_freq(), cval, start, wfis = 0, t1, t2;
+
+	lht_note("CNTFRQ_EL0", freq);
+	lht_check_ne("CNTFRQ_EL0 is set", freq, 0);
+	t1 = lht_counter();
+	t2 = lht_counter();
+	lht_check_ge("CNTVCT_EL0 does not go backwards", t2, t1);
+
+	lht_set_irq_handler(irq);
+	lht_check_true("distributor enabled (ARE, Group 1)", gic_dist_init());
+	lht_check_true("redistributor awake, CPU interface on", gic_cpu_init());
+	gic_enable_private(VTIMER_PPI);
+
+	start = lht_counter();
+	cval = start + lht_us_to_ticks(DELAY_US);
+	write_sysreg(cntv_cval_el0, cval);
+	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
+	isb();
+	irq_enable();
+	while (!fired && lht_counter() < start + lht_us_to_ticks(2000000)) {
+		wfi();
+		wfis++;
+	}
+	irq_disable();
+	lht_note("WFIs executed before the timer fired", wfis);
+	lht_check_eq("the virtual timer interrupt was taken once", fired, 1);
+	lht_check_ge("not before CNTV_CVAL_EL0 (CNTVCT >= CVAL in the handler)", fired_at, cval);
+	lht_check_eq("CNTV_CTL_EL0.ISTATUS was set when it fired",
+		     (ctl_at_fire & CNTV_CTL_ISTATUS) != 0, 1);
+	lht_check_le("the WFI was woken by the timer, not polled (at most a few WFIs)", wfis, 16);
+
+	/* Disabled, it stays quiet. */
+	write_sysreg(cntv_ctl_el0, 0);
+	write_sysreg(cntv_cval_el0, lht_counter());
+	isb();
+	irq_enable();
+	start = lht_counter();
+	while (lht_counter() < start + lht_us_to_ticks(DELAY_US))
+		;
+	irq_disable();
+	lht_check_eq("a disabled timer does not fire", fired, 1);
+}
