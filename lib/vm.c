@@ -242,17 +242,35 @@ static bool core_cap(const struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value)
 	}
 }
 
+/* What the core itself provides when the backend does not answer a capability. */
+static uint64_t core_fallback_cap(const struct hyp_vm *vm, enum hyp_cap cap)
+{
+	switch (cap) {
+	case HYP_CAP_CUSTOM_MPIDR:
+		/* hyp_vcpu_create() accepts any affinity and libhyp's PSCI uses it. */
+		return 1;
+	case HYP_CAP_INJECT_EXCEPTIONS:
+		/* hyp__vcpu_inject_via_regs() builds any of them on an in-memory register
+		 * file, given the EL1 system registers. */
+		if (vm->ops.vcpu_inject || !vm->ops.vcpu_get_sysreg || !vm->ops.vcpu_set_sysreg)
+			return 0;
+		return 1u << HYP_INJECT_UNDEF | 1u << HYP_INJECT_DATA_ABORT |
+		       1u << HYP_INJECT_PREFETCH_ABORT;
+	default:
+		/* A backend that cannot answer does not have it. */
+		return 0;
+	}
+}
+
 HYP_API int hyp_vm_query_cap(const struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value)
 {
 	uint64_t v = 0;
 
-	if (!vm || !value || cap <= 0 || cap >= HYP_CAP_COUNT)
+	if (!vm || !value || (int)cap <= 0 || cap >= HYP_CAP_COUNT)
 		return -EINVAL;
-	if (!core_cap(vm, cap, &v)) {
-		/* A backend that cannot answer, or answers with an error, does not have it. */
-		if (!vm->ops.vm_query_cap || vm->ops.vm_query_cap((struct hyp_vm *)vm, cap, &v) < 0)
-			v = 0;
-	}
+	if (!core_cap(vm, cap, &v) &&
+	    (!vm->ops.vm_query_cap || vm->ops.vm_query_cap((struct hyp_vm *)vm, cap, &v) < 0))
+		v = core_fallback_cap(vm, cap);
 	*value = v;
 	return 0;
 }

@@ -416,7 +416,7 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 	 * routing, so refuse it.
 	 */
 	if (mpidr != kvm_mpidr_for_index(hyp_vcpu_index(vcpu))) {
-		hyp_backend_log(hyp_vcpu_vm(vcpu), HYP_LOG_ERROR,
+		hyp_backend_log(hyp_vcpu_vm(vcpu), HYP_LOG_INFO,
 				"kvm: vCPU %u: MPIDR %#llx unsupported; KVM fixes it to %#llx",
 				hyp_vcpu_index(vcpu), (unsigned long long)mpidr,
 				(unsigned long long)kvm_mpidr_for_index(hyp_vcpu_index(vcpu)));
