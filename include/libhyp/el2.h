@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The el2 backend: libhyp linked into bare-metal firmware that owns EL2 (an RTOS partitioning
+ * firmware, a boot loader, a test harness). libhyp provides the exception vectors, the world
+ * switch, stage-2 translation (lib/stage2), VMIDs and the exit path; the firmware provides the
+ * platform: memory for page tables, the identity of the calling CPU, and an inter-processor
+ * interrupt to kick a CPU out of its guest.
+ *
+ * Model: vCPUs are pinned. A vCPU runs on the physical CPU that calls hyp_vcpu_run() for it, and
+ * that CPU runs nothing else at EL1: the vCPU's EL1 system registers and FP/SIMD registers stay
+ * in the hardware between runs and are switched only when another vCPU runs on that CPU. The
+ * firmware must be built without FP/SIMD use at EL2 (-mgeneral-regs-only) and run with
+ * HCR_EL2.E2H = 0 (non-VHE). While a guest runs, libhyp's vector table is installed in VBAR_EL2;
+ * the firmware's is restored on every return.
+ *
+ * Physical interrupts are routed to EL2 while a guest runs (HCR_EL2.IMO/FMO/AMO): one that
+ * arrives makes the guest exit, libhyp calls the platform's @handle_irq, and the guest resumes
+ * (or hyp_vcpu_run() returns HYP_EXIT_KICKED if it was a kick). Virtual interrupts for guests
+ * (lib/vgic) are not there yet: guests that need a GIC do not run on this backend.
+ */
+#ifndef LIBHYP_EL2_H
+#define LIBHYP_EL2_H
+
+#include <libhyp/types.h>
+
+HYP_BEGIN_DECLS
+
+/** Per-physical-CPU storage libhyp needs; the firmware keeps one per CPU (zeroed). */
+struct hyp_el2_cpu {
+	uint64_t opaque[8];
+};
+
+/**
+ * struct hyp_el2_platform - what the embedding firmware provides. Zero-initialise, set @size.
+ * @size: sizeof(struct hyp_el2_platform).
+ * @alloc_pages: return @count physically contiguous, 4 KiB aligned pages, or NULL. Used for
+ *		 stage-2 tables. Any CPU may call it (keep it reentrant or lock it).
+ * @free_pages: give back a block from @alloc_pages.
+ * @virt_to_phys: the physical address of firmware memory at @va; NULL means identity mapping.
+ * @phys_to_virt: the reverse; NULL means identity mapping.
+ * @this_cpu: the calling physical CPU's struct hyp_el2_cpu (required).
+ * @kick_cpu: make the physical CPU owning @cpu take an IRQ exception at EL2 soon (an SGI):
+ *	      how hyp_vcpu_kick() and PSCI interrupt a running guest. NULL: kicks only take
+ *	      effect when the guest next exits on its own.
+ * @handle_irq: called on the guest's CPU, at EL2 with interrupts masked, when a physical IRQ
+ *		interrupted the guest: acknowledge and handle it (e.g. the kick SGI).
+ * @opaque: passed to every callback.
+ */
+struct hyp_el2_platform {
+	uint32_t size;
+	uint32_t reserved;
+	void *(*alloc_pages)(void *opaque, unsigned int count);
+	void (*free_pages)(void *opaque, void *pages, unsigned int count);
+	hyp_pa_t (*virt_to_phys)(void *opaque, void *va);
+	void *(*phys_to_virt)(void *opaque, hyp_pa_t pa);
+	struct hyp_el2_cpu *(*this_cpu)(void *opaque);
+	void (*kick_cpu)(void *opaque, struct hyp_el2_cpu *cpu);
+	void (*handle_irq)(void *opaque);
+	void *opaque;
+};
+
+/** Flags for struct hyp_el2_config. */
+enum hyp_el2_flags {
+	/** Let WFE execute natively instead of trapping (WFI always traps: with no virtual
+	 *  interrupts a native WFI could wait forever). */
+	HYP_EL2_NATIVE_WFE = 1u << 0,
+};
+
+/**
+ * struct hyp_el2_config - el2 backend settings, passed as hyp_vm_config.backend_config
+ * (required: there is no platform to guess).
+ * @size: sizeof(struct hyp_el2_config).
+ * @flags: enum hyp_el2_flags.
+ * @platform: the firmware's services; must stay valid for the VM's lifetime.
+ * @vmid: the VM's VMID, 1..255 (or 1..65535 where ID_AA64MMFR1_EL1.VMIDBits says 16 bits are
+ *	  implemented). VMIDs are the firmware's static partition configuration: each live VM
+ *	  needs its own.
+ */
+struct hyp_el2_config {
+	uint32_t size;
+	uint32_t flags;
+	const struct hyp_el2_platform *platform;
+	uint32_t vmid;
+	uint32_t reserved;
+};
+
+HYP_END_DECLS
+
+#endif /* LIBHYP_EL2_H */

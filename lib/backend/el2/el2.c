@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The el2 backend: libhyp as the hypervisor itself, inside firmware running at EL2 (non-VHE).
+ *
+ * Per VM: stage-2 tables (lib/stage2) and the EL2 control values (HCR_EL2, VTCR_EL2, VTTBR_EL2,
+ * CPTR_EL2, CNTHCTL_EL2). Per vCPU: the general-purpose registers in memory (registered with the
+ * core, which decodes and completes traps on them), and the EL1 system registers and FP/SIMD
+ * registers, which live in the hardware of the physical CPU the vCPU is loaded on and are saved
+ * and restored only when another vCPU is loaded there (vCPUs are pinned; see libhyp/el2.h).
+ *
+ * The exit path: entry.S returns from the guest with the syndrome; a synchronous exception is
+ * handed to the core as a raw exit (ESR/FAR/HPFAR), a physical interrupt goes to the firmware's
+ * handler and the guest resumes unless it was a kick.
+ */
+#include <libhyp/el2.h>
+
+#include "hyp_string.h"
+
+#include "internal.h"
+#include "backend/builtin.h"
+#include "backend/el2/el2-internal.h"
+#include "stage2/stage2.h"
+
+_Static_assert(offsetof(struct hyp_el2_ctx, regs.pstate) ==
+		       offsetof(struct hyp_el2_ctx, regs.pc) + 8,
+	       "entry.S loads PC and PSTATE with one LDP");
+_Static_assert(offsetof(struct hyp_el2_ctx, far) == offsetof(struct hyp_el2_ctx, esr) + 8,
+	       "entry.S stores ESR and FAR with one STP");
+
+#define read_sysreg(reg)                                                                           \
+	({                                                                                         \
+		uint64_t v_;                                                                       \
+		__asm__ volatile("mrs %0, " #reg : "=r"(v_));                                      \
+		v_;                                                                                \
+	})
+#define write_sysreg(v, reg) __asm__ volatile("msr " #reg ", %0" : : "r"((uint64_t)(v)))
+#define isb() __asm__ volatile("isb" ::: "memory")
+#define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
+
+/* HCR_EL2 (Arm ARM D19.2.46): stage 2 on, AArch64 EL1, physical interrupts to EL2, set/way
+ * invalidation upgraded to clean+invalidate, broadcast TLB/IC maintenance and inner-shareable
+ * barriers (vCPUs of one VM run on several CPUs), SMC and WFI (and WFE) trapped. */
+#define HCR_VM (1ull << 0)
+#define HCR_SWIO (1ull << 1)
+#define HCR_FMO (1ull << 3)
+#define HCR_IMO (1ull << 4)
+#define HCR_AMO (1ull << 5)
+#define HCR_FB (1ull << 9)
+#define HCR_BSU_IS (1ull << 10)
+#define HCR_TWI (1ull << 13)
+#define HCR_TWE (1ull << 14)
+#define HCR_TSC (1ull << 19)
+#define HCR_RW (1ull << 31)
+#define HCR_E2H (1ull << 34)
+
+/* CPTR_EL2 (non-VHE): RES1 bits, FP/SIMD not trapped (TFP = 0), SVE (TZ) and SME (TSM) trapped:
+ * their state is not switched here. */
+#define CPTR_EL2_VALUE 0x33ffull
+/* CNTHCTL_EL2 (non-VHE): EL1 may read the physical counter (EL1PCTEN) but its physical timer
+ * traps (EL1PCEN = 0): the CPU's physical timer is the firmware's. */
+#define CNTHCTL_EL2_VALUE 0x1ull
+
+#define SCTLR_EL1_RESET 0x30d00800ull /* RES1 bits, MMU and caches off */
+
+/* The EL1 (and EL0) system registers a guest owns, switched with the vCPU. */
+#define EL1_SYSREGS(X)                                                                             \
+	X(SCTLR_EL1, sctlr_el1)                                                                    \
+	X(CPACR_EL1, cpacr_el1)                                                                    \
+	X(TTBR0_EL1, ttbr0_el1)                                                                    \
+	X(TTBR1_EL1, ttbr1_el1)                                                                    \
+	X(TCR_EL1, tcr_el1)                                                                        \
+	X(ESR_EL1, esr_el1)                                                                        \
+	X(AFSR0_EL1, afsr0_el1)                                                                    \
+	X(AFSR1_EL1, afsr1_el1)                                                                    \
+	X(FAR_EL1, far_el1)                                                                        \
+	X(MAIR_EL1, mair_el1)                                                                      \
+	X(AMAIR_EL1, amair_el1)                                                                    \
+	X(VBAR_EL1, vbar_el1)                                                                      \
+	X(CONTEXTIDR_EL1, contextidr_el1)                                                          \
+	X(TPIDR_EL0, tpidr_el0)                                                                    \
+	X(TPIDRRO_EL0, tpidrro_el0)                                                                \
+	X(TPIDR_EL1, tpidr_el1)                                                                    \
+	X(PAR_EL1, par_el1)                                                                        \
+	X(CNTKCTL_EL1, cntkctl_el1)                                                                \
+	X(SP_EL1, sp_el1)                                                                          \
+	X(ELR_EL1, elr_el1)                                                                        \
+	X(SPSR_EL1, spsr_el1)                                                                      \
+	X(CSSELR_EL1, csselr_el1)                                                                  \
+	X(MDSCR_EL1, mdscr_el1)                                                                    \
+	X(CNTV_CTL_EL0, cntv_ctl_el0)                                                              \
+	X(CNTV_CVAL_EL0, cntv_cval_el0)
+
+enum el1_sysreg_index {
+#define X(name, asmname) EL1_##name,
+	EL1_SYSREGS(X)
+#undef X
+		EL1_NR_SYSREGS
+};
+
+/* The per-physical-CPU words libhyp keeps in struct hyp_el2_cpu. */
+enum { CPU_LOADED_VCPU = 0 };
+
+struct el2_vm {
+	struct hyp_el2_config cfg;
+	struct hyp_el2_platform platform;
+	struct hyp_s2 s2;
+	uint64_t hcr, vtcr, vttbr, vpidr;
+	uint32_t vmid;
+};
+
+struct el2_vcpu {
+	struct hyp_el2_ctx ctx;
+	uint64_t el1[EL1_NR_SYSREGS];
+	uint64_t vmpidr;
+	/* The physical CPU whose hardware holds this vCPU's EL1 and FP/SIMD state, or NULL. */
+	struct hyp_el2_cpu *_Atomic loaded_on;
+	uint8_t fp[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
+};
+
+static struct el2_vm *el2_vm(struct hyp_vm *vm)
+{
+	return hyp_backend_vm_state(vm);
+}
+
+static struct el2_vcpu *el2_vcpu(struct hyp_vcpu *vcpu)
+{
+	return hyp_backend_vcpu_state(vcpu);
+}
+
+static struct hyp_el2_cpu *this_cpu(const struct el2_vm *m)
+{
+	return m->platform.this_cpu(m->platform.opaque);
+}
+
+static int el2_probe(void)
+{
+#if defined(__aarch64__)
+	/* CurrentEL[3:2] is the exception level. */
+	if (((read_sysreg(CurrentEL) >> 2) & 3) != 2)
+		return -ENODEV;
+	return 0;
+#else
+	return -ENODEV;
+#endif
+}
+
+/* ---- stage 2 glue ---- */
+
+static void *s2_alloc_page(void *opaque)
+{
+	struct el2_vm *m = opaque;
+	void *p = m->platform.alloc_pages(m->platform.opaque, 1);
+
+	if (p)
+		memset(p, 0, HYP_PAGE_SIZE);
+	return p;
+}
+
+static void s2_free_page(void *opaque, void *page)
+{
+	struct el2_vm *m = opaque;
+
+	m->platform.free_pages(m->platform.opaque, page, 1);
+}
+
+static void *s2_alloc_pages(void *opaque, unsigned int count)
+{
+	struct el2_vm *m = opaque;
+	void *p = m->platform.alloc_pages(m->platform.opaque, count);
+
+	if (p)
+		memset(p, 0, (size_t)count * HYP_PAGE_SIZE);
+	return p;
+}
+
+static void s2_free_pages(void *opaque, void *pages, unsigned int count)
+{
+	struct el2_vm *m = opaque;
+
+	m->platform.free_pages(m->platform.opaque, pages, count);
+}
+
+static hyp_pa_t s2_virt_to_phys(void *opaque, void *va)
+{
+	struct el2_vm *m = opaque;
+
+	return m->platform.virt_to_phys ? m->platform.virt_to_phys(m->platform.opaque, va) :
+					  (hyp_pa_t)(uintptr_t)va;
+}
+
+static void *s2_phys_to_virt(void *opaque, hyp_pa_t pa)
+{
+	struct el2_vm *m = opaque;
+
+	return m->platform.phys_to_virt ? m->platform.phys_to_virt(m->platform.opaque, pa) :
+					  (void *)(uintptr_t)pa;
+}
+
+/*
+ * TLB maintenance for this VM's VMID: TLBI by IPA and the stage-1 entries built on it act on the
+ * VMID in VTTBR_EL2, so switch to the VM's VTTBR for the duration (Arm ARM D8.13, "TLB
+ * maintenance instructions"; the Inner Shareable forms reach every CPU running the VM).
+ */
+static void s2_flush_ipa(void *opaque, hyp_ipa_t ipa, int level)
+{
+	struct el2_vm *m = opaque;
+	uint64_t saved = read_sysreg(vttbr_el2);
+
+	(void)level;
+	write_sysreg(m->vttbr, vttbr_el2);
+	isb();
+	dsb(ishst);
+	__asm__ volatile("tlbi ipas2e1is, %0" : : "r"(ipa >> 12) : "memory");
+	dsb(ish);
+	__asm__ volatile("tlbi vmalle1is" ::: "memory");
+	dsb(ish);
+	write_sysreg(saved, vttbr_el2);
+	isb();
+}
+
+static void s2_flush_vmid(void *opaque)
+{
+	struct el2_vm *m = opaque;
+	uint64_t saved = read_sysreg(vttbr_el2);
+
+	write_sysreg(m->vttbr, vttbr_el2);
+	isb();
+	dsb(ishst);
+	__asm__ volatile("tlbi vmalls12e1is" ::: "memory");
+	dsb(ish);
+	write_sysreg(saved, vttbr_el2);
+	isb();
+}
+
+/* ---- VM ---- */
+
+static int el2_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
+{
+	struct hyp_el2_config cfg = { .size = sizeof(cfg) };
+	struct el2_vm *m = el2_vm(vm);
+	struct hyp_s2_mm_ops ops;
+	struct hyp_s2_config s2cfg;
+	int r;
+
+	if (el2_probe())
+		return -ENODEV;
+	if (read_sysreg(hcr_el2) & HCR_E2H)
+		return -ENOTSUP; /* VHE: EL1 register names would reach EL2's registers */
+	if (!config->backend_config)
+		return -EINVAL;
+	r = hyp__copy_sized_config(&cfg, sizeof(cfg),
+				   offsetof(struct hyp_el2_config, vmid) + sizeof(cfg.vmid),
+				   config->backend_config,
+				   ((const struct hyp_el2_config *)config->backend_config)->size);
+	if (r)
+		return r;
+	if ((cfg.flags & ~(uint32_t)HYP_EL2_NATIVE_WFE) || cfg.reserved || !cfg.platform)
+		return -EINVAL;
+	r = hyp__copy_sized_config(&m->platform, sizeof(m->platform),
+				   offsetof(struct hyp_el2_platform, opaque) + sizeof(void *),
+				   cfg.platform, cfg.platform->size);
+	if (r)
+		return r;
+	if (!m->platform.alloc_pages || !m->platform.free_pages || !m->platform.this_cpu)
+		return -EINVAL;
+	if (config->irqchip == HYP_IRQCHIP_BACKEND || config->irqchip == HYP_IRQCHIP_LIBRARY)
+		return -ENOTSUP; /* no virtual GIC yet */
+	m->cfg = cfg;
+
+	s2cfg = (struct hyp_s2_config){
+		.ipa_bits = config->ipa_bits,
+		.mmfr0 = read_sysreg(id_aa64mmfr0_el1),
+		.mmfr1 = read_sysreg(id_aa64mmfr1_el1),
+	};
+	ops = (struct hyp_s2_mm_ops){
+		.alloc_page = s2_alloc_page,
+		.free_page = s2_free_page,
+		.alloc_pages = s2_alloc_pages,
+		.free_pages = s2_free_pages,
+		.virt_to_phys = s2_virt_to_phys,
+		.phys_to_virt = s2_phys_to_virt,
+		.tlb_flush_ipa = s2_flush_ipa,
+		.tlb_flush_vmid = s2_flush_vmid,
+		.opaque = m,
+	};
+	r = hyp_s2_init(&m->s2, &s2cfg, &ops);
+	if (r)
+		return r;
+	r = hyp_s2_vttbr(&m->s2, cfg.vmid, &m->vttbr);
+	if (r || !cfg.vmid) {
+		hyp_s2_destroy(&m->s2);
+		return -EINVAL;
+	}
+	m->vmid = cfg.vmid;
+	m->vtcr = hyp_s2_vtcr(&m->s2);
+	m->vpidr = read_sysreg(midr_el1);
+	m->hcr = HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_FB | HCR_BSU_IS | HCR_TWI |
+		 HCR_TSC | HCR_RW;
+	if (!(cfg.flags & HYP_EL2_NATIVE_WFE))
+		m->hcr |= HCR_TWE;
+	/* A VMID may have served a VM before: no stale translations may survive. */
+	s2_flush_vmid(m);
+	return 0;
+}
+
+static void el2_vm_destroy(struct hyp_vm *vm)
+{
+	struct el2_vm *m = el2_vm(vm);
+
+	s2_flush_vmid(m);
+	hyp_s2_destroy(&m->s2);
+}
+
+static int el2_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value)
+{
+	(void)vm;
+	switch (cap) {
+	case HYP_CAP_SYSREG_TRAPS: /* the physical timer registers trap (CNTHCTL_EL2) */
+	case HYP_CAP_SMCCC_HVC_EXITS:
+	case HYP_CAP_SMCCC_SMC_EXITS:
+	case HYP_CAP_READONLY_MEM:
+	case HYP_CAP_WFX_EXITS:
+	case HYP_CAP_NO_SYNDROME_EXITS:
+		*value = 1;
+		return 0;
+	case HYP_CAP_IRQCHIP_BACKEND:
+	case HYP_CAP_IRQ_INJECTION:
+	case HYP_CAP_DIRTY_LOG:
+		*value = 0;
+		return 0;
+	default:
+		return -ENOTSUP;
+	}
+}
+
+static int el2_mem_map(struct hyp_vm *vm, const struct hyp_mem_region *region)
+{
+	struct el2_vm *m = el2_vm(vm);
+	uint32_t attrs = HYP_S2_R | HYP_S2_MEM_NORMAL;
+
+	if (region->flags & HYP_MEM_WRITE)
+		attrs |= HYP_S2_W;
+	if (region->flags & HYP_MEM_EXEC)
+		attrs |= HYP_S2_X;
+	return hyp_s2_map(&m->s2, region->ipa, s2_virt_to_phys(m, region->host), region->size,
+			  attrs);
+}
+
+static int el2_mem_unmap(struct hyp_vm *vm, const struct hyp_mem_region *region)
+{
+	return hyp_s2_unmap(&el2_vm(vm)->s2, region->ipa, region->size);
+}
+
+/* ---- vCPU state switching ---- */
+
+static void save_el1(uint64_t *el1)
+{
+#define X(name, asmname) el1[EL1_##name] = read_sysreg(asmname);
+	EL1_SYSREGS(X)
+#undef X
+}
+
+static void load_el1(const uint64_t *el1)
+{
+#define X(name, asmname) write_sysreg(el1[EL1_##name], asmname);
+	EL1_SYSREGS(X)
+#undef X
+}
+
+static void reset_state(struct hyp_vcpu *vcpu)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+
+	memset(&v->ctx.regs, 0, sizeof(v->ctx.regs));
+	v->ctx.regs.pstate = HYP_PSTATE_EL1H_DAIF;
+	memset(v->el1, 0, sizeof(v->el1));
+	v->el1[EL1_SCTLR_EL1] = SCTLR_EL1_RESET;
+	memset(v->fp, 0, sizeof(v->fp));
+}
+
+/* Save the state of the vCPU loaded on @cpu (if any) and forget it. */
+static void unload_cpu(struct hyp_el2_cpu *cpu)
+{
+	struct el2_vcpu *prev = (struct el2_vcpu *)(uintptr_t)cpu->opaque[CPU_LOADED_VCPU];
+
+	if (!prev)
+		return;
+	save_el1(prev->el1);
+	hyp__el2_save_fp(prev->fp);
+	atomic_store(&prev->loaded_on, NULL);
+	cpu->opaque[CPU_LOADED_VCPU] = 0;
+}
+
+/* Make @vcpu the one whose state the calling CPU's hardware holds. */
+static int load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
+{
+	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	struct hyp_el2_cpu *elsewhere = atomic_load(&v->loaded_on);
+
+	if (elsewhere && elsewhere != cpu) {
+		hyp_backend_log(hyp_vcpu_vm(vcpu), HYP_LOG_ERROR,
+				"el2: vCPU %u is pinned to another physical CPU",
+				hyp_vcpu_index(vcpu));
+		return -EBUSY;
+	}
+	/* FP/SIMD must be accessible at EL2 to switch it. */
+	write_sysreg(CPTR_EL2_VALUE, cptr_el2);
+	isb();
+	unload_cpu(cpu);
+	write_sysreg(m->hcr, hcr_el2);
+	write_sysreg(m->vtcr, vtcr_el2);
+	write_sysreg(m->vttbr, vttbr_el2);
+	write_sysreg(m->vpidr, vpidr_el2);
+	write_sysreg(v->vmpidr, vmpidr_el2);
+	write_sysreg(CNTHCTL_EL2_VALUE, cnthctl_el2);
+	write_sysreg(0, cntvoff_el2);
+	load_el1(v->el1);
+	hyp__el2_load_fp(v->fp);
+	isb();
+	cpu->opaque[CPU_LOADED_VCPU] = (uint64_t)(uintptr_t)v;
+	atomic_store(&v->loaded_on, cpu);
+	return 0;
+}
+
+static int el2_vcpu_init(struct hyp_vcpu *vcpu)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+
+	reset_state(vcpu);
+	/* VMPIDR_EL2: RES1 bit 31, the affinity the VMM chose, U = 0 (multiprocessor). */
+	v->vmpidr = (1ull << 31) | hyp_backend_vcpu_mpidr(vcpu);
+	return hyp_backend_vcpu_set_gp_regs(vcpu, &v->ctx.regs);
+}
+
+static void el2_vcpu_destroy(struct hyp_vcpu *vcpu)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	struct hyp_el2_cpu *cpu = atomic_load(&v->loaded_on);
+
+	/* The hardware may keep its stale state; the CPU just must not save it into freed
+	 * memory later. */
+	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v)
+		cpu->opaque[CPU_LOADED_VCPU] = 0;
+}
+
+static int el2_vcpu_reset(struct hyp_vcpu *vcpu)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	struct hyp_el2_cpu *cpu = atomic_load(&v->loaded_on);
+
+	/* Discard the hardware copy (do not save it over the reset state): the next entry loads
+	 * the reset values. */
+	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v)
+		cpu->opaque[CPU_LOADED_VCPU] = 0;
+	atomic_store(&v->loaded_on, NULL);
+	reset_state(vcpu);
+	return 0;
+}
+
+/* Which EL1 register an encoding names, or -1. */
+static int el1_index(uint32_t encoding)
+{
+	switch (encoding) {
+#define X(name, asmname)                                                                           \
+	case HYP_SYSREG_##name:                                                                    \
+		return EL1_##name;
+		EL1_SYSREGS(X)
+#undef X
+	default:
+		return -1;
+	}
+}
+
+/* Where a loaded vCPU's register lives: the calling CPU's hardware (1), memory (0), or another
+ * CPU's hardware (-EBUSY). */
+static int state_location(struct hyp_vcpu *vcpu)
+{
+	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct hyp_el2_cpu *cpu = atomic_load(&el2_vcpu(vcpu)->loaded_on);
+
+	if (!cpu)
+		return 0;
+	return cpu == this_cpu(m) ? 1 : -EBUSY;
+}
+
+static int el2_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *value)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	int index = el1_index(encoding), where;
+
+	switch (encoding) {
+	case HYP_SYSREG_MPIDR_EL1:
+		*value = v->vmpidr;
+		return 0;
+	case HYP_SYSREG_MIDR_EL1:
+		*value = el2_vm(hyp_vcpu_vm(vcpu))->vpidr;
+		return 0;
+	default:
+		break;
+	}
+	if (index < 0)
+		return -ENOENT;
+	where = state_location(vcpu);
+	if (where < 0)
+		return where;
+	if (where) {
+		uint64_t el1[EL1_NR_SYSREGS];
+
+		/* Reading every register to return one keeps the accessor table-driven; this
+		 * is not a hot path. */
+		save_el1(el1);
+		*value = el1[index];
+	} else {
+		*value = v->el1[index];
+	}
+	return 0;
+}
+
+static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	int index = el1_index(encoding), where;
+
+	if (encoding == HYP_SYSREG_MPIDR_EL1 || encoding == HYP_SYSREG_MIDR_EL1)
+		return -EPERM;
+	if (index < 0)
+		return -ENOENT;
+	where = state_location(vcpu);
+	if (where < 0)
+		return where;
+	if (where) {
+		uint64_t el1[EL1_NR_SYSREGS];
+
+		save_el1(el1);
+		el1[index] = value;
+		load_el1(el1);
+		isb();
+	} else {
+		v->el1[index] = value;
+	}
+	return 0;
+}
+
+static uint32_t core_reg_sysreg(enum hyp_reg reg)
+{
+	switch (reg) {
+	case HYP_REG_SP_EL1:
+		return HYP_SYSREG_SP_EL1;
+	case HYP_REG_ELR_EL1:
+		return HYP_SYSREG_ELR_EL1;
+	case HYP_REG_SPSR_EL1:
+		return HYP_SYSREG_SPSR_EL1;
+	default:
+		return 0;
+	}
+}
+
+static int el2_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
+{
+	uint32_t encoding = core_reg_sysreg(reg);
+
+	return encoding ? el2_get_sysreg(vcpu, encoding, value) : -EINVAL;
+}
+
+static int el2_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
+{
+	uint32_t encoding = core_reg_sysreg(reg);
+
+	return encoding ? el2_set_sysreg(vcpu, encoding, value) : -EINVAL;
+}
+
+/* ---- running ---- */
+
+static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	struct hyp_el2_cpu *cpu = this_cpu(m);
+	int r;
+
+	if (cpu->opaque[CPU_LOADED_VCPU] != (uint64_t)(uintptr_t)v) {
+		r = load_vcpu(vcpu, cpu);
+		if (r)
+			return r;
+	}
+	for (;;) {
+		if (hyp_backend_vcpu_kick_pending(vcpu)) {
+			exit->reason = HYP_EXIT_KICKED;
+			return 0;
+		}
+		hyp__el2_enter_guest(&v->ctx);
+		switch (v->ctx.exit_kind) {
+		case HYP_EL2_EXIT_SYNC:
+		case HYP_EL2_EXIT_SERROR:
+			/* The core decodes it (an SError reports EC 0x2f: an exception exit). */
+			exit->raw.esr = v->ctx.esr;
+			exit->raw.far = v->ctx.far;
+			exit->raw.hpfar = v->ctx.hpfar;
+			exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
+			return 0;
+		default:
+			/* A physical interrupt: the firmware's; then back in unless it kicked us. */
+			if (m->platform.handle_irq)
+				m->platform.handle_irq(m->platform.opaque);
+			break;
+		}
+	}
+}
+
+static int el2_vcpu_kick(struct hyp_vcpu *vcpu)
+{
+	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct hyp_el2_cpu *cpu = atomic_load(&el2_vcpu(vcpu)->loaded_on);
+
+	/* Async-signal-safe in spirit: no locks, just an IPI request and an event. */
+	if (cpu && m->platform.kick_cpu)
+		m->platform.kick_cpu(m->platform.opaque, cpu);
+	dsb(ish);
+	__asm__ volatile("sev" ::: "memory");
+	return 0;
+}
+
+static int el2_vcpu_wait(struct hyp_vcpu *vcpu)
+{
+	/* A powered-off vCPU's CPU sleeps until an event: hyp_vcpu_kick() and PSCI CPU_ON end
+	 * with SEV (el2_vcpu_wake). */
+	while (!hyp_backend_vcpu_should_wake(vcpu))
+		__asm__ volatile("wfe" ::: "memory");
+	return 0;
+}
+
+static void el2_vcpu_wake(struct hyp_vcpu *vcpu)
+{
+	(void)vcpu;
+	dsb(ish);
+	__asm__ volatile("sev" ::: "memory");
+}
+
+const struct hyp_backend_ops hyp__el2_backend_ops = {
+	.version = HYP_BACKEND_OPS_VERSION,
+	.size = sizeof(struct hyp_backend_ops),
+	.name = "el2",
+	.vm_state_size = sizeof(struct el2_vm),
+	.vcpu_state_size = sizeof(struct el2_vcpu),
+	.probe = el2_probe,
+	.vm_init = el2_vm_init,
+	.vm_destroy = el2_vm_destroy,
+	.vm_query_cap = el2_vm_query_cap,
+	.mem_map = el2_mem_map,
+	.mem_unmap = el2_mem_unmap,
+	.vcpu_init = el2_vcpu_init,
+	.vcpu_destroy = el2_vcpu_destroy,
+	.vcpu_reset = el2_vcpu_reset,
+	.vcpu_get_reg = el2_get_reg,
+	.vcpu_set_reg = el2_set_reg,
+	.vcpu_get_sysreg = el2_get_sysreg,
+	.vcpu_set_sysreg = el2_set_sysreg,
+	.vcpu_enter = el2_vcpu_enter,
+	.vcpu_kick = el2_vcpu_kick,
+	.vcpu_wait = el2_vcpu_wait,
+	.vcpu_wake = el2_vcpu_wake,
+};
