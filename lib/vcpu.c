@@ -141,6 +141,24 @@ static uint64_t *gp_reg_slot(struct hyp_vcpu *vcpu, enum hyp_reg reg)
 	}
 }
 
+/*
+ * SP_EL1, ELR_EL1 and SPSR_EL1 are core registers in this API (as in KVM's) but system registers
+ * to the architecture: a backend without its own core-register accessors serves them as such.
+ */
+static uint32_t banked_el1_sysreg(enum hyp_reg reg)
+{
+	switch (reg) {
+	case HYP_REG_SP_EL1:
+		return HYP_SYSREG_SP_EL1;
+	case HYP_REG_ELR_EL1:
+		return HYP_SYSREG_ELR_EL1;
+	case HYP_REG_SPSR_EL1:
+		return HYP_SYSREG_SPSR_EL1;
+	default:
+		return 0;
+	}
+}
+
 HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
 {
 	uint64_t *slot;
@@ -152,9 +170,11 @@ HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *
 		*value = *slot;
 		return 0;
 	}
-	if (!vcpu->vm->ops.vcpu_get_reg)
-		return -ENOTSUP;
-	return vcpu->vm->ops.vcpu_get_reg(vcpu, reg, value);
+	if (vcpu->vm->ops.vcpu_get_reg)
+		return vcpu->vm->ops.vcpu_get_reg(vcpu, reg, value);
+	if (banked_el1_sysreg(reg) && vcpu->vm->ops.vcpu_get_sysreg)
+		return vcpu->vm->ops.vcpu_get_sysreg(vcpu, banked_el1_sysreg(reg), value);
+	return -ENOTSUP;
 }
 
 HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
@@ -168,10 +188,12 @@ HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t v
 	if (slot) {
 		*slot = value;
 		r = 0;
-	} else if (!vcpu->vm->ops.vcpu_set_reg) {
-		return -ENOTSUP;
-	} else {
+	} else if (vcpu->vm->ops.vcpu_set_reg) {
 		r = vcpu->vm->ops.vcpu_set_reg(vcpu, reg, value);
+	} else if (banked_el1_sysreg(reg) && vcpu->vm->ops.vcpu_set_sysreg) {
+		r = vcpu->vm->ops.vcpu_set_sysreg(vcpu, banked_el1_sysreg(reg), value);
+	} else {
+		return -ENOTSUP;
 	}
 	/* The caller redirected the guest: do not also step over the trapped instruction. */
 	if (!r && reg == HYP_REG_PC)

@@ -542,34 +542,6 @@ static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t val
 	return 0;
 }
 
-static uint32_t core_reg_sysreg(enum hyp_reg reg)
-{
-	switch (reg) {
-	case HYP_REG_SP_EL1:
-		return HYP_SYSREG_SP_EL1;
-	case HYP_REG_ELR_EL1:
-		return HYP_SYSREG_ELR_EL1;
-	case HYP_REG_SPSR_EL1:
-		return HYP_SYSREG_SPSR_EL1;
-	default:
-		return 0;
-	}
-}
-
-static int el2_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
-{
-	uint32_t encoding = core_reg_sysreg(reg);
-
-	return encoding ? el2_get_sysreg(vcpu, encoding, value) : -EINVAL;
-}
-
-static int el2_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
-{
-	uint32_t encoding = core_reg_sysreg(reg);
-
-	return encoding ? el2_set_sysreg(vcpu, encoding, value) : -EINVAL;
-}
-
 /* ---- running ---- */
 
 static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
@@ -652,8 +624,6 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vcpu_init = el2_vcpu_init,
 	.vcpu_destroy = el2_vcpu_destroy,
 	.vcpu_reset = el2_vcpu_reset,
-	.vcpu_get_reg = el2_get_reg,
-	.vcpu_set_reg = el2_set_reg,
 	.vcpu_get_sysreg = el2_get_sysreg,
 	.vcpu_set_sysreg = el2_set_sysreg,
 	.vcpu_enter = el2_vcpu_enter,

@@ -265,35 +265,6 @@ static int mock_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t va
 	return 0;
 }
 
-/* The EL1 banked registers KVM exposes as core registers live in the sysreg file here. */
-static uint32_t core_reg_sysreg(enum hyp_reg reg)
-{
-	switch (reg) {
-	case HYP_REG_SP_EL1:
-		return HYP_SYSREG_SP_EL1;
-	case HYP_REG_ELR_EL1:
-		return HYP_SYSREG_ELR_EL1;
-	case HYP_REG_SPSR_EL1:
-		return HYP_SYSREG_SPSR_EL1;
-	default:
-		return 0;
-	}
-}
-
-static int mock_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
-{
-	uint32_t encoding = core_reg_sysreg(reg);
-
-	return encoding ? mock_get_sysreg(vcpu, encoding, value) : -EINVAL;
-}
-
-static int mock_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
-{
-	uint32_t encoding = core_reg_sysreg(reg);
-
-	return encoding ? mock_set_sysreg(vcpu, encoding, value) : -EINVAL;
-}
-
 static void set_raw(struct hyp_exit *exit, uint64_t esr, uint64_t far, uint64_t hpfar)
 {
 	exit->raw.esr = esr;
@@ -481,8 +452,6 @@ const struct hyp_backend_ops hyp__mock_backend_ops = {
 	.vcpu_init = mock_vcpu_init,
 	.vcpu_destroy = mock_vcpu_destroy,
 	.vcpu_reset = mock_vcpu_reset,
-	.vcpu_get_reg = mock_get_reg,
-	.vcpu_set_reg = mock_set_reg,
 	.vcpu_get_sysreg = mock_get_sysreg,
 	.vcpu_set_sysreg = mock_set_sysreg,
 	.vcpu_enter = mock_vcpu_enter,
