@@ -36,6 +36,12 @@ ensure_packages() {
 		fi
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
+	# Packages for arm64 (name:arm64) need the architecture enabled, and fresh package lists.
+	if [[ " ${missing[*]}" == *":arm64"* ]] &&
+		! dpkg --print-foreign-architectures | grep -qx arm64; then
+		as_root dpkg --add-architecture arm64
+		APT_UPDATED=0
+	fi
 	step "Installing Debian packages: ${missing[*]}"
 	if [ "$APT_UPDATED" -eq 0 ]; then
 		as_root apt-get update -qq || die "apt-get update failed"

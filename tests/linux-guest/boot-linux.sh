@@ -29,12 +29,8 @@ source "$root/scripts/common.sh"
 cross=aarch64-linux-gnu
 disk_text="libhyp virtio-blk disk: hello from the host"
 
-ensure_packages "${BUILD_PACKAGES[@]}" gcc-aarch64-linux-gnu libc6-dev-arm64-cross cpio e2fsprogs
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-	as_root dpkg --add-architecture arm64
-	APT_UPDATED=0
-fi
-ensure_packages libfdt1:arm64
+ensure_packages "${BUILD_PACKAGES[@]}" gcc-aarch64-linux-gnu libc6-dev-arm64-cross cpio e2fsprogs \
+	libfdt1:arm64
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
