@@ -270,7 +270,10 @@ static int run_loop(struct hyp_vcpu *vcpu)
 				if (r)
 					return r;
 			}
-			if (!hyp_psci_is_on(&vcpu->psci)) {
+			/* Not hyp_psci_is_on(): between a CPU_ON winning the race and it
+			 * publishing the entry point the CPU is ON_PENDING, and must not start
+			 * at whatever PC it has. */
+			if (!hyp_psci_is_running(&vcpu->psci)) {
 				wait_until_powered_on(vcpu);
 				continue;
 			}

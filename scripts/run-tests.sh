@@ -11,7 +11,7 @@
 #   5. install to a staging directory and build a program against the installed headers through
 #      pkg-config
 #   6. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
-#   7. the MMIO round-trip benchmark (prints figures)
+#   7. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; el2 HVC/MMIO round trips
 #
 # Installs what it needs with apt-get on Debian 12. Exits non-zero if anything fails; the meson
 # summaries show the pass/fail counts.
@@ -22,7 +22,7 @@ cd "$LIBHYP_ROOT"
 # libfdt1:arm64, not libfdt-dev:arm64: the -dev package is not Multi-Arch: same and would replace
 # the native one. The cross build links the arm64 runtime library with the native headers.
 ensure_packages "${BUILD_PACKAGES[@]}" clang clang-format gcc-aarch64-linux-gnu \
-	libc6-dev-arm64-cross libfdt1:arm64
+	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm
 
 out=build-test
 mkdir -p "$out"
@@ -55,7 +55,7 @@ if ! clang-format --dry-run --Werror "${sources[@]}"; then
 	failures+=("formatting")
 fi
 
-suite "Native build (gcc): unit suites, and the kvm suite on real KVM (nested arm64 host)" \
+suite "Native build (gcc): unit, kvm (real KVM, nested arm64 host), integration (Linux boot), el2 (firmware at EL2 under QEMU)" \
 	"$out/gcc" ""
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -111,7 +111,11 @@ fi
 
 step "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN, -icount"
 if ! bash tests/bench/run-kvm-bench.sh "$out/bench" | grep -E '^# |^run-in-arm64-host: (PASS|FAIL)'; then
-	failures+=("benchmark could not measure")
+	failures+=("kvm benchmark could not measure")
+fi
+step "Benchmark (figures, not pass/fail): el2 backend HVC and MMIO round trips, -icount"
+if ! bash tests/el2/run-el2.sh --icount --out "$out/el2-bench" | grep -iE 'instructions'; then
+	failures+=("el2 benchmark could not measure")
 fi
 
 echo

@@ -13,6 +13,12 @@
  * HCR_EL2.E2H = 0 (non-VHE). While a guest runs, libhyp's vector table is installed in VBAR_EL2;
  * the firmware's is restored on every return.
  *
+ * Between runs the firmware must leave alone what the backend set up for the guest on that CPU:
+ * HCR_EL2, VTCR_EL2, VTTBR_EL2, VPIDR_EL2, VMPIDR_EL2, CPTR_EL2, CNTHCTL_EL2, CNTVOFF_EL2, the
+ * EL1 system registers and the FP/SIMD registers (they are reloaded only when another vCPU is
+ * loaded there). The EL2 physical timer (CNTHP_*, PPI 26) is the firmware's: libhyp never uses
+ * it, so it is the natural watchdog.
+ *
  * Physical interrupts are routed to EL2 while a guest runs (HCR_EL2.IMO/FMO/AMO): one that
  * arrives makes the guest exit, libhyp calls the platform's @handle_irq, and the guest resumes
  * (or hyp_vcpu_run() returns HYP_EXIT_KICKED if it was a kick). Virtual interrupts for guests

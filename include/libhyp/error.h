@@ -10,6 +10,7 @@
 #ifndef LIBHYP_ERROR_H
 #define LIBHYP_ERROR_H
 
+#include <libhyp/errno.h>
 #include <libhyp/types.h>
 
 HYP_BEGIN_DECLS

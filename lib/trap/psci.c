@@ -476,3 +476,10 @@ bool hyp_psci_is_on(const struct hyp_psci_cpu *cpu)
 {
 	return cpu && power_load(cpu) != HYP_PSCI_POWER_OFF;
 }
+
+bool hyp_psci_is_running(const struct hyp_psci_cpu *cpu)
+{
+	/* Acquire pairs with the release that published ON in hyp_psci_claim_start(). */
+	return atomic_load_explicit(&((struct hyp_psci_cpu *)cpu)->state, memory_order_acquire) ==
+	       HYP_PSCI_POWER_ON;
+}

@@ -95,7 +95,11 @@ bool hyp_smccc_builtin_call(const struct hyp_psci_platform *platform, struct hyp
  */
 bool hyp_psci_claim_start(struct hyp_psci_cpu *cpu, uint64_t *entry, uint64_t *context_id);
 
-/** hyp_psci_is_on() - true unless the CPU is OFF. */
+/** hyp_psci_is_on() - true unless the CPU is OFF (what AFFINITY_INFO-style queries report). */
 bool hyp_psci_is_on(const struct hyp_psci_cpu *cpu);
+
+/** hyp_psci_is_running() - true only once the CPU is ON: a CPU still ON_PENDING (its entry
+ *  point not yet published) or STARTING (not yet claimed) must not run guest code. */
+bool hyp_psci_is_running(const struct hyp_psci_cpu *cpu);
 
 #endif /* HYP_TRAP_PSCI_H */

@@ -572,10 +572,12 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 			exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
 			return 0;
 		default:
-			/* A physical interrupt: the firmware's; then back in unless it kicked us. */
+			/* A physical interrupt: the firmware's. Then let the core look: a kick, a
+			 * system event on another vCPU, or nothing (it re-enters at once). */
 			if (m->platform.handle_irq)
 				m->platform.handle_irq(m->platform.opaque);
-			break;
+			exit->reason = HYP_EXIT_KICKED;
+			return 0;
 		}
 	}
 }
@@ -597,8 +599,15 @@ static int el2_vcpu_wait(struct hyp_vcpu *vcpu)
 {
 	/* A powered-off vCPU's CPU sleeps until an event: hyp_vcpu_kick() and PSCI CPU_ON end
 	 * with SEV (el2_vcpu_wake). */
-	while (!hyp_backend_vcpu_should_wake(vcpu))
+	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+
+	while (!hyp_backend_vcpu_should_wake(vcpu)) {
+		/* The firmware may run with IRQs masked at EL2: serve a pending one (its
+		 * watchdog, a kick) here, as the guest exit path would. ISR_EL1.I shows it. */
+		if ((read_sysreg(isr_el1) & (1u << 7)) && m->platform.handle_irq)
+			m->platform.handle_irq(m->platform.opaque);
 		__asm__ volatile("wfe" ::: "memory");
+	}
 	return 0;
 }
 

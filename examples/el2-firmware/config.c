@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The static partition table: which CPUs, which RAM, which VMID, which guests.
+ *
+ * Phase 0 runs partitions A and B side by side, two CPUs each: the conformance guests that need
+ * at most two vCPUs and no interrupt controller, split between them, plus the hostile guests of
+ * tests/el2/guests in both (each attacks the other). Phase 1 gives all four CPUs to partition C
+ * for the guests that want four vCPUs (smp, psci-race): vCPUs are pinned one to a CPU
+ * (libhyp/el2.h), and a two-CPU partition cannot hold them.
+ *
+ * RAM carve-outs (host physical, never overlapping, each mapped at guest IPA 0x4000_0000):
+ *   A 0x4800_0000, B 0x4a00_0000, C 0x4c00_0000: 16 MiB of guest RAM, the partition's private
+ *   page, the read-only page (harness.h).
+ */
+#include "harness.h"
+
+#ifdef FW_BENCH
+/* The benchmark build: one guest, one vCPU, one CPU (the others are never started). */
+static const struct fw_guest_entry guests_bench[] = {
+	{ "bench", FW_GUEST_BENCH },
+	{ NULL, 0 },
+};
+
+const struct fw_partition_config fw_partitions[] = {
+	{
+		.name = "bench",
+		.nr_cpus = 1,
+		.cpus = { 0 },
+		.ram_pa = 0x48000000,
+		.vmid = 1,
+		.guests = guests_bench,
+	},
+};
+#else
+static const struct fw_guest_entry guests_a[] = {
+	{ "mmio", 0 },
+	{ "mem-ro", 0 },
+	{ "smccc", 0 },
+	{ "psci", 0 },
+	{ "ids", 0 },
+	{ "kick", 0 },
+	{ "hostile-isolation", FW_GUEST_HOSTILE },
+	{ "hostile-spin", FW_GUEST_EXPECT_TIMEOUT },
+	{ "hostile-sibling-spin", 0 },
+	{ "mmio", 0 }, /* again: the CPUs the watchdog took back still run guests */
+	{ NULL, 0 },
+};
+
+static const struct fw_guest_entry guests_b[] = {
+	{ "mmio-nisv", 0 },
+	{ "mem-unmapped", 0 },
+	{ "psci-reset", 0 },
+	{ "smccc", 0 },
+	{ "gic-spi", 0 },
+	{ "gic-sgi", 0 },
+	{ "timer", 0 },
+	{ "hostile-isolation", FW_GUEST_HOSTILE },
+	{ "hostile-storm", FW_GUEST_EXPECT_TIMEOUT | FW_GUEST_HOSTILE },
+	{ "hostile-traps", FW_GUEST_HOSTILE },
+	{ "psci", 0 },
+	{ NULL, 0 },
+};
+
+static const struct fw_guest_entry guests_c[] = {
+	{ "smp", 0 },
+	{ "psci-race", 0 },
+	{ NULL, 0 },
+};
+
+const struct fw_partition_config fw_partitions[] = {
+	{
+		.name = "A",
+		.phase = 0,
+		.nr_cpus = 2,
+		.cpus = { 0, 1 },
+		.ram_pa = 0x48000000,
+		.vmid = 1,
+		.guests = guests_a,
+	},
+	{
+		.name = "B",
+		.phase = 0,
+		.nr_cpus = 2,
+		.cpus = { 2, 3 },
+		.ram_pa = 0x4a000000,
+		.vmid = 2,
+		.guests = guests_b,
+	},
+	{
+		.name = "C",
+		.phase = 1,
+		.nr_cpus = 4,
+		.cpus = { 0, 1, 2, 3 },
+		.ram_pa = 0x4c000000,
+		.vmid = 3,
+		.guests = guests_c,
+	},
+};
+
+#endif
+
+const unsigned int fw_nr_partitions = FW_ARRAY_SIZE(fw_partitions);

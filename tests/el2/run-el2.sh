@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# run-el2.sh [--icount] [--timeout SECS] [--out DIR]: the el2 backend's tests on QEMU.
+#
+# Builds libhyp for bare metal with the el2 backend (cross/aarch64-baremetal.ini, -Del2=enabled),
+# the conformance and hostile guests and the EL2 partitioning firmware
+# (examples/el2-firmware/build.sh), then boots
+#   qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max -smp 4 -m 1G \
+#       -nographic -kernel firmware.elf
+# and streams its console: TAP from two partitions running side by side, then a third.
+# Exit status: 0 only if the firmware printed its TAP plan with no failing test and powered the
+# machine off; 1 otherwise (failures, a crash, or QEMU killed after the timeout: "timed out");
+# 2 for usage errors.
+#
+#   --icount       the benchmark instead: firmware-bench.elf under -icount shift=0,sleep=off
+#                  (one guest instruction = 1 ns, so CNTVCT ticks count instructions). Prints
+#                  instructions per HVC and MMIO round trip; figures, not pass/fail (the exit
+#                  status only says the benchmark ran).
+#   --timeout SECS kill QEMU after this long (default 300)
+#   --out DIR      build directory (default: build-el2 in the repository)
+#
+# Needs (Debian): gcc-aarch64-linux-gnu, qemu-system-arm, meson, ninja-build.
+set -euo pipefail
+
+usage() { sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd -- "$here/../.." && pwd)
+icount=0
+timeout_s=300
+out=$root/build-el2
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--icount) icount=1; shift ;;
+	--timeout) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || { echo "run-el2.sh: --timeout needs seconds" >&2; exit 2; }
+		timeout_s=$2; shift 2 ;;
+	--out) [[ $# -ge 2 ]] || { echo "run-el2.sh: --out needs a directory" >&2; exit 2; }
+		out=$(realpath -m -- "$2"); shift 2 ;;
+	*) echo "run-el2.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+for tool in aarch64-linux-gnu-gcc qemu-system-aarch64 meson ninja timeout; do
+	command -v "$tool" >/dev/null || { echo "run-el2.sh: $tool not found" >&2; exit 1; }
+done
+
+mkdir -p -- "$out"
+libhyp=$out/libhyp
+if [[ ! -f $libhyp/build.ninja ]]; then
+	meson setup "$libhyp" "$root" --cross-file "$root/cross/aarch64-baremetal.ini" \
+		-Del2=enabled --buildtype=debugoptimized >"$out/libhyp-setup.log" 2>&1 ||
+		{ cat "$out/libhyp-setup.log" >&2; exit 1; }
+fi
+# stdout is a TAP stream (meson reads it): everything that is not TAP goes out as a comment.
+"$root/examples/el2-firmware/build.sh" --libhyp "$libhyp" "$out" | sed 's/^/# /'
+
+elf=$out/firmware.elf
+# shellcheck disable=SC2054 # the commas belong to QEMU options
+qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max -smp 4 -m 1G
+	-nographic -no-reboot)
+if [[ $icount -eq 1 ]]; then
+	elf=$out/firmware-bench.elf
+	# shellcheck disable=SC2054
+	qemu+=(-icount shift=0,sleep=off)
+fi
+qemu+=(-kernel "$elf")
+log=$out/console.log
+
+echo "# run-el2.sh: ${qemu[*]}"
+set +e
+timeout -s KILL "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$log" |
+	sed -u -E '/^(ok|not ok|1\.\.|#|Bail out!)/!s/^/# /'
+status=${PIPESTATUS[0]}
+set -e
+
+if [[ $status -eq 137 || $status -eq 124 ]]; then
+	echo "run-el2.sh: timed out after $timeout_s s (QEMU killed); console in $log" >&2
+	exit 1
+fi
+# The firmware's verdict: the plan, no "not ok", no bail-out, and the power-off it announces.
+plan=$(grep -aE '^1\.\.[0-9]+' "$log" | tail -n 1 | tr -d '\r' || true)
+failed=$(grep -acE '^not ok ' "$log" || true)
+if [[ $status -ne 0 ]]; then
+	echo "run-el2.sh: QEMU exited with status $status; console in $log" >&2
+	exit 1
+fi
+if [[ -z $plan ]]; then
+	echo "run-el2.sh: no TAP plan: the firmware did not finish; console in $log" >&2
+	exit 1
+fi
+if grep -aq '^Bail out!' "$log"; then
+	echo "run-el2.sh: the firmware bailed out; console in $log" >&2
+	exit 1
+fi
+if ! grep -aq 'powering off (PSCI SYSTEM_OFF)' "$log"; then
+	echo "run-el2.sh: the firmware did not power off; console in $log" >&2
+	exit 1
+fi
+if [[ $failed -ne 0 ]]; then
+	echo "run-el2.sh: $failed failing test(s) of ${plan#1..}; console in $log" >&2
+	exit 1
+fi
+echo "# run-el2.sh: all ${plan#1..} tests passed (or skipped), machine powered off"
