@@ -233,13 +233,21 @@ const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t i
 }
 
 const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit,
-					      uint32_t function_id)
+					      uint32_t function_id, uint32_t *hint)
 {
 	const struct hyp_smccc_range *ranges = vm->smccc.data;
+	uint32_t at = *hint;
 
-	for (uint32_t i = 0; i < vm->smccc.count && ranges[i].first <= function_id; i++)
-		if ((ranges[i].conduits & conduit) && function_id <= ranges[i].last)
+	/* A guest calls one service repeatedly: try the last hit first. */
+	if (at < vm->smccc.count && (ranges[at].conduits & conduit) &&
+	    ranges[at].first <= function_id && function_id <= ranges[at].last)
+		return &ranges[at];
+	for (uint32_t i = 0; i < vm->smccc.count && ranges[i].first <= function_id; i++) {
+		if ((ranges[i].conduits & conduit) && function_id <= ranges[i].last) {
+			*hint = i;
 			return &ranges[i];
+		}
+	}
 	return NULL;
 }
 

@@ -133,7 +133,8 @@ struct hyp_vcpu {
 	struct hyp_trap_info trap_info;
 	uint8_t completion; /* enum hyp_completion */
 	bool pc_moved;
-	uint32_t mmio_hint; /* index of the MMIO range that matched last */
+	uint32_t mmio_hint;  /* index of the MMIO range that matched last */
+	uint32_t smccc_hint; /* and of the SMCCC range */
 
 	bool initialised; /* the backend's vcpu_init succeeded */
 	_Atomic bool running;
@@ -180,7 +181,7 @@ const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ip
 /* lib/handlers.c: exit-path lookups. */
 const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t *hint);
 const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit,
-					      uint32_t function_id);
+					      uint32_t function_id, uint32_t *hint);
 const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding);
 
 /* lib/run.c */

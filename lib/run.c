@@ -188,7 +188,8 @@ static enum hyp_handler_result dispatch_smccc(struct hyp_vcpu *vcpu, struct hyp_
 	if (call->imm == 0) {
 		const struct hyp_smccc_range *range;
 
-		range = hyp__smccc_find(vcpu->vm, call->conduit, call->function_id);
+		range = hyp__smccc_find(vcpu->vm, call->conduit, call->function_id,
+					&vcpu->smccc_hint);
 		if (range)
 			return range->fn(vcpu, call, range->opaque);
 		if (!(vcpu->vm->ops.flags & HYP_BACKEND_OWN_PSCI)) {
@@ -256,15 +257,19 @@ static int run_loop(struct hyp_vcpu *vcpu)
 	if (r)
 		return r;
 	for (;;) {
-		if (atomic_load_explicit(&vm->system_event, memory_order_acquire)) {
+		if (__builtin_expect(atomic_load_explicit(&vm->system_event,
+							  memory_order_acquire) != 0,
+				     0)) {
 			report_system_event(vcpu);
 			return 0;
 		}
-		if (atomic_load_explicit(&vcpu->kick, memory_order_relaxed)) {
+		if (__builtin_expect(atomic_load_explicit(&vcpu->kick, memory_order_relaxed), 0)) {
 			report_kick(vcpu);
 			return 0;
 		}
-		if (vm_owns_psci) {
+		/* The common case, a running vCPU, costs one load; power transitions take the
+		 * slow path. */
+		if (vm_owns_psci && __builtin_expect(!hyp_psci_is_running(&vcpu->psci), 0)) {
 			if (hyp_psci_claim_start(&vcpu->psci, &entry, &context_id)) {
 				r = start_at_entry(vcpu, entry, context_id);
 				if (r)
@@ -273,10 +278,9 @@ static int run_loop(struct hyp_vcpu *vcpu)
 			/* Not hyp_psci_is_on(): between a CPU_ON winning the race and it
 			 * publishing the entry point the CPU is ON_PENDING, and must not start
 			 * at whatever PC it has. */
-			if (!hyp_psci_is_running(&vcpu->psci)) {
+			if (!hyp_psci_is_running(&vcpu->psci))
 				wait_until_powered_on(vcpu);
-				continue;
-			}
+			continue;
 		}
 
 		exit->reason = HYP_EXIT_NONE;

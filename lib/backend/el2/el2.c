@@ -112,19 +112,23 @@ struct el2_vcpu {
 	struct hyp_el2_ctx ctx;
 	uint64_t el1[EL1_NR_SYSREGS];
 	uint64_t vmpidr;
-	/* The physical CPU whose hardware holds this vCPU's EL1 and FP/SIMD state, or NULL. */
+	/* The physical CPU whose hardware holds this vCPU's EL1 and FP/SIMD state, or NULL, and
+	 * that CPU's MPIDR_EL1 (a cheap way to tell, on entry, whether it is this CPU). */
 	struct hyp_el2_cpu *_Atomic loaded_on;
+	uint64_t loaded_mpidr;
 	uint8_t fp[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
 };
 
+/* A built-in backend reaches its state directly (internal.h) rather than through the exported
+ * accessors: these run on every exit. */
 static struct el2_vm *el2_vm(struct hyp_vm *vm)
 {
-	return hyp_backend_vm_state(vm);
+	return vm->backend_state;
 }
 
 static struct el2_vcpu *el2_vcpu(struct hyp_vcpu *vcpu)
 {
-	return hyp_backend_vcpu_state(vcpu);
+	return vcpu->backend_state;
 }
 
 static struct hyp_el2_cpu *this_cpu(const struct el2_vm *m)
@@ -394,7 +398,7 @@ static void unload_cpu(struct hyp_el2_cpu *cpu)
 /* Make @vcpu the one whose state the calling CPU's hardware holds. */
 static int load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
 {
-	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct el2_vm *m = el2_vm(vcpu->vm);
 	struct el2_vcpu *v = el2_vcpu(vcpu);
 	struct hyp_el2_cpu *elsewhere = atomic_load(&v->loaded_on);
 
@@ -419,6 +423,8 @@ static int load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
 	hyp__el2_load_fp(v->fp);
 	isb();
 	cpu->opaque[CPU_LOADED_VCPU] = (uint64_t)(uintptr_t)v;
+	/* At EL2, MPIDR_EL1 reads the physical CPU's (VMPIDR_EL2 only affects EL1). */
+	v->loaded_mpidr = read_sysreg(mpidr_el1);
 	atomic_store(&v->loaded_on, cpu);
 	return 0;
 }
@@ -476,7 +482,7 @@ static int el1_index(uint32_t encoding)
  * CPU's hardware (-EBUSY). */
 static int state_location(struct hyp_vcpu *vcpu)
 {
-	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct el2_vm *m = el2_vm(vcpu->vm);
 	struct hyp_el2_cpu *cpu = atomic_load(&el2_vcpu(vcpu)->loaded_on);
 
 	if (!cpu)
@@ -494,7 +500,7 @@ static int el2_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *va
 		*value = v->vmpidr;
 		return 0;
 	case HYP_SYSREG_MIDR_EL1:
-		*value = el2_vm(hyp_vcpu_vm(vcpu))->vpidr;
+		*value = el2_vm(vcpu->vm)->vpidr;
 		return 0;
 	default:
 		break;
@@ -546,18 +552,21 @@ static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t val
 
 static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
-	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct el2_vm *m = el2_vm(vcpu->vm);
 	struct el2_vcpu *v = el2_vcpu(vcpu);
-	struct hyp_el2_cpu *cpu = this_cpu(m);
 	int r;
 
-	if (cpu->opaque[CPU_LOADED_VCPU] != (uint64_t)(uintptr_t)v) {
-		r = load_vcpu(vcpu, cpu);
+	/* Still loaded here (nothing else was loaded on this CPU since)? Then the hardware holds
+	 * our state and the platform need not be asked which CPU this is. */
+	if (__builtin_expect(!atomic_load_explicit(&v->loaded_on, memory_order_relaxed) ||
+				     v->loaded_mpidr != read_sysreg(mpidr_el1),
+			     0)) {
+		r = load_vcpu(vcpu, this_cpu(m));
 		if (r)
 			return r;
 	}
 	for (;;) {
-		if (hyp_backend_vcpu_kick_pending(vcpu)) {
+		if (__builtin_expect(atomic_load_explicit(&vcpu->kick, memory_order_relaxed), 0)) {
 			exit->reason = HYP_EXIT_KICKED;
 			return 0;
 		}
@@ -584,7 +593,7 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 
 static int el2_vcpu_kick(struct hyp_vcpu *vcpu)
 {
-	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct el2_vm *m = el2_vm(vcpu->vm);
 	struct hyp_el2_cpu *cpu = atomic_load(&el2_vcpu(vcpu)->loaded_on);
 
 	/* Async-signal-safe in spirit: no locks, just an IPI request and an event. */
@@ -599,7 +608,7 @@ static int el2_vcpu_wait(struct hyp_vcpu *vcpu)
 {
 	/* A powered-off vCPU's CPU sleeps until an event: hyp_vcpu_kick() and PSCI CPU_ON end
 	 * with SEV (el2_vcpu_wake). */
-	struct el2_vm *m = el2_vm(hyp_vcpu_vm(vcpu));
+	struct el2_vm *m = el2_vm(vcpu->vm);
 
 	while (!hyp_backend_vcpu_should_wake(vcpu)) {
 		/* The firmware may run with IRQs masked at EL2: serve a pending one (its
