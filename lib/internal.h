@@ -91,6 +91,7 @@ struct hyp_vm {
 	void *log_opaque;
 	int log_priority;
 
+	uint32_t flags; /* enum hyp_vm_flags */
 	uint32_t ipa_bits;
 	uint32_t max_vcpus;
 	uint32_t irqchip;

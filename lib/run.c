@@ -118,11 +118,37 @@ static void wait_until_powered_on(struct hyp_vcpu *vcpu)
 		hyp__cpu_relax();
 }
 
+/*
+ * HYP_VM_ABORT_UNCLAIMED: an access nobody claimed gets what a bus with nothing there gives, a
+ * synchronous external abort (data or instruction side), and the guest goes on in its handler.
+ */
+static enum hyp_handler_result abort_unclaimed(struct hyp_vcpu *vcpu, const struct hyp_exit *exit)
+{
+	enum hyp_inject_kind kind;
+	uint64_t addr;
+
+	if (!(vcpu->vm->flags & HYP_VM_ABORT_UNCLAIMED))
+		return HYP_NOT_HANDLED;
+	if (exit->reason == HYP_EXIT_MMIO) {
+		kind = HYP_INJECT_DATA_ABORT;
+		addr = exit->raw.far;
+	} else if (exit->reason == HYP_EXIT_MEM_FAULT) {
+		kind = exit->fault.kind == HYP_FAULT_EXEC ? HYP_INJECT_PREFETCH_ABORT :
+							    HYP_INJECT_DATA_ABORT;
+		addr = exit->fault.va;
+	} else {
+		return HYP_NOT_HANDLED;
+	}
+	return hyp_vcpu_inject_exception(vcpu, kind, addr) == 0 ? HYP_HANDLED : HYP_NOT_HANDLED;
+}
+
 static enum hyp_handler_result call_exit_handler(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[exit->reason];
 
-	return h->fn ? h->fn(vcpu, exit, h->opaque) : HYP_NOT_HANDLED;
+	if (h->fn)
+		return h->fn(vcpu, exit, h->opaque);
+	return abort_unclaimed(vcpu, exit);
 }
 
 static enum hyp_handler_result dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit)

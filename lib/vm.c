@@ -123,7 +123,7 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 				   config, config->size);
 	if (r)
 		return r;
-	if (cfg.flags || cfg.irqchip > HYP_IRQCHIP_NONE)
+	if ((cfg.flags & ~(uint32_t)HYP_VM_ABORT_UNCLAIMED) || cfg.irqchip > HYP_IRQCHIP_NONE)
 		return -EINVAL;
 	if (cfg.ipa_bits == 0)
 		cfg.ipa_bits = HYP_DEFAULT_IPA_BITS;
@@ -168,6 +168,7 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 	vm->alloc = alloc;
 	vm->alloc_size = total;
 	vm->backend_state = (char *)vm + state_offset;
+	vm->flags = cfg.flags;
 	vm->log_fn = cfg.log_fn;
 	vm->log_opaque = cfg.log_opaque;
 	vm->log_priority = cfg.log_priority;

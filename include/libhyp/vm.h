@@ -45,12 +45,26 @@ enum hyp_irqchip {
 /** The largest vCPU count any backend supports (GICv3 affinity routing limits this far higher). */
 #define HYP_MAX_VCPUS 512u
 
+/** VM-wide policies (struct hyp_vm_config.flags). */
+enum hyp_vm_flags {
+	/**
+	 * Answer guest accesses nobody claims with the architected fault instead of returning them
+	 * to the caller: a load/store to an IPA with no memory and no MMIO or generic callback, or
+	 * an instruction fetch from one, gets a synchronous external abort injected into the
+	 * guest (as a bus with nothing there would), and hyp_vcpu_run() does not return. Useful for
+	 * partitions that must not be able to stop their VMM with a stray access. Needs
+	 * HYP_CAP_INJECT_EXCEPTIONS for the kinds concerned (where it is missing, the exit is
+	 * returned as usual).
+	 */
+	HYP_VM_ABORT_UNCLAIMED = 1u << 0,
+};
+
 /**
  * struct hyp_vm_config - how to create a VM. Zero-initialise, set @size, fill what you need.
  * @size: sizeof(struct hyp_vm_config) as the caller compiled it. Lets the struct grow: a library
  *	  reading an older, smaller struct treats missing fields as 0; a newer, larger struct is
  *	  accepted if every byte the library does not know is 0 (else -E2BIG).
- * @flags: reserved for future use; must be 0.
+ * @flags: enum hyp_vm_flags.
  * @backend: "kvm", "el2", "mock", or NULL / "auto" for the first built-in backend usable here
  *	     (kvm, then el2). The mock is never chosen automatically.
  * @backend_ops: a backend supplied by the caller (include/libhyp/backend.h); overrides @backend.

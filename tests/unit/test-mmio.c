@@ -430,6 +430,38 @@ static void test_readonly_memory_write_exits(void **state)
 	free(rom);
 }
 
+/* HYP_VM_ABORT_UNCLAIMED: what nobody claims gets an external abort; the run goes on. */
+static void test_abort_unclaimed_policy(void **state)
+{
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend = "mock",
+					.flags = HYP_VM_ABORT_UNCLAIMED };
+	uint64_t vbar = TEST_RAM_BASE + 0x800, esr = 0, far = 0;
+	struct test_vm t;
+	struct device dev;
+
+	(void)state;
+	test_vm_create_with(&t, &config);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	assert_int_equal(hyp_vcpu_set_sysreg(t.vcpu, HYP_SYSREG_VBAR_EL1, vbar), 0);
+	/* A claimed access is served as usual... */
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 4, 1, 0), 0);
+	/* ...an unclaimed load becomes a data abort, an unclaimed fetch a prefetch abort, and
+	 * hyp_vcpu_run() never returns for either. */
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, 0x20000010, 4, 2, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 1);
+	assert_int_equal(hyp_mock_last_injection(t.vcpu, &esr, &far), 1);
+	assert_int_equal(esr >> 26, 0x25); /* data abort, same EL */
+	assert_int_equal(far, 0x20000010);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), vbar + 0x200);
+	assert_int_equal(hyp_mock_push_exec_fault(t.vcpu, 0x30000000), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(hyp_mock_last_injection(t.vcpu, &esr, &far), 1);
+	assert_int_equal(esr >> 26, 0x21); /* instruction abort, same EL */
+	test_vm_destroy(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_no_syndrome_is_a_fault_not_a_guess),
 		cmocka_unit_test(test_callback_injects_abort),
 		cmocka_unit_test(test_readonly_memory_write_exits),
+		cmocka_unit_test(test_abort_unclaimed_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
