@@ -265,8 +265,10 @@ static int decode_raw_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 			 vcpu->vm->ops.name);
 		return -EPROTO;
 	}
-	hyp_trap_decode(&exit->raw, exit, &vcpu->trap_info);
-	hyp_trap_load_operands(exit, vcpu->regs);
+	if (!hyp_trap_decode_fast(exit, vcpu->regs, &vcpu->trap_info)) {
+		hyp_trap_decode(&exit->raw, exit, &vcpu->trap_info);
+		hyp_trap_load_operands(exit, vcpu->regs);
+	}
 	vcpu->completion = HYP_COMPLETE_REGS;
 	return 0;
 }
