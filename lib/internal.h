@@ -99,9 +99,10 @@ struct hyp_vm {
 	hyp_ipa_t gicr_base;
 
 	_Atomic uint32_t users;
-	/* enum hyp_system_event_type once the guest powered off or reset, else 0. */
-	_Atomic uint32_t system_event;
-	uint64_t system_event_data;
+	/* 0, or once the guest powered off or reset: the enum hyp_system_event_type in bits [31:0]
+	 * and its data (e.g. the SYSTEM_RESET2 type, 32 bits) in [63:32]. One word, so a vCPU that
+	 * sees the event also sees its data. */
+	_Atomic uint64_t system_event;
 
 	/* vcpus[index], published with release stores so running vCPUs can look peers up. */
 	struct hyp_vcpu *_Atomic *vcpus;

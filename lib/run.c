@@ -26,12 +26,12 @@ static void vm_run_end(struct hyp_vm *vm)
 
 void hyp__vm_signal_system_event(struct hyp_vm *vm, uint32_t type, uint64_t data)
 {
-	uint32_t none = 0;
+	uint64_t none = 0;
 
 	/* The first event wins; a SYSTEM_RESET racing a SYSTEM_OFF on another vCPU is lost. */
-	if (!atomic_compare_exchange_strong(&vm->system_event, &none, type))
+	if (!atomic_compare_exchange_strong(&vm->system_event, &none,
+					    (uint64_t)type | (uint64_t)(uint32_t)data << 32))
 		return;
-	vm->system_event_data = data;
 	/* Every other vCPU must leave the guest and report the event too. */
 	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
 		struct hyp_vcpu *vcpu = hyp__vm_vcpu(vm, i);
@@ -47,13 +47,14 @@ void hyp__vm_signal_system_event(struct hyp_vm *vm, uint32_t type, uint64_t data
 
 static void report_system_event(struct hyp_vcpu *vcpu)
 {
+	uint64_t event = atomic_load(&vcpu->vm->system_event);
 	struct hyp_exit *exit = &vcpu->exit;
 
 	memset(exit, 0, sizeof(*exit));
 	exit->reason = HYP_EXIT_SYSTEM_EVENT;
 	exit->vcpu_index = vcpu->index;
-	exit->system_event.type = atomic_load(&vcpu->vm->system_event);
-	exit->system_event.data = vcpu->vm->system_event_data;
+	exit->system_event.type = (uint32_t)event;
+	exit->system_event.data = event >> 32;
 	vcpu->completion = HYP_COMPLETE_NONE;
 }
 
@@ -330,7 +331,8 @@ static int run_loop(struct hyp_vcpu *vcpu)
 			 * calling vCPU only: latch it so every vCPU stops, as with ours. */
 			hyp__vm_signal_system_event(vm, exit->system_event.type,
 						    exit->system_event.data);
-			vcpu->completion = HYP_COMPLETE_NONE;
+			/* Every vCPU reports the one event that won, this one included. */
+			report_system_event(vcpu);
 			return 0;
 		} else if (exit->reason >= HYP_EXIT_REASON_COUNT) {
 			hyp__err(vm, "backend %s reported exit reason %u", vm->ops.name,

@@ -177,12 +177,31 @@ HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *
 	return -ENOTSUP;
 }
 
+/*
+ * A PSTATE a guest may be entered with (SPSR_EL2 layout, Arm ARM C5.2.19): AArch64 EL0t, EL1t or
+ * EL1h, and only bits that exist. Anything else could make the ERET land at EL2 (the el2
+ * backend would then run guest code as the hypervisor) or in an illegal state.
+ */
+static bool guest_pstate_valid(uint64_t pstate)
+{
+	const uint64_t known =
+		0xf0000000ull /* NZCV */ | (1ull << 25) /* TCO */ | (1ull << 24) /* DIT */ |
+		(1ull << 23) /* UAO */ | (1ull << 22) /* PAN */ | (1ull << 21) /* SS */ |
+		(1ull << 20) /* IL */ | (1ull << 13) /* ALLINT */ | (1ull << 12) /* SSBS */ |
+		(3ull << 10) /* BTYPE */ | (0xfull << 6) /* DAIF */ | 0xfull /* M[3:0] */;
+	uint64_t mode = pstate & 0xf;
+
+	return !(pstate & ~known) && (mode == 0x0 || mode == 0x4 || mode == 0x5);
+}
+
 HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
 {
 	uint64_t *slot;
 	int r;
 
 	if (!vcpu || (unsigned)reg >= HYP_REG_COUNT)
+		return -EINVAL;
+	if (reg == HYP_REG_PSTATE && !guest_pstate_valid(value))
 		return -EINVAL;
 	slot = gp_reg_slot(vcpu, reg);
 	if (slot) {
@@ -264,7 +283,7 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 			       &el1.far_el1 };
 	/* PSTATE.M[3:0] = 0 is EL0t: the exception comes from a lower EL. */
 	uint64_t esr, sctlr;
-	bool from_el0;
+	bool from_el0, is_write;
 	int r;
 
 	if (!vcpu->regs)
@@ -275,10 +294,14 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 			return r;
 	}
 	from_el0 = (vcpu->regs->pstate & 0xf) == 0;
+	/* A data abort answers the access that just exited: report its direction (ESR.WnR). */
+	is_write = (vcpu->exit.reason == HYP_EXIT_MMIO && vcpu->exit.mmio.is_write) ||
+		   (vcpu->exit.reason == HYP_EXIT_MEM_FAULT && vcpu->exit.fault.is_write);
 	if (kind == HYP_INJECT_UNDEF)
 		esr = hyp_trap_undef_esr();
 	else
-		esr = hyp_trap_ext_abort_esr(kind == HYP_INJECT_DATA_ABORT, false, from_el0);
+		esr = hyp_trap_ext_abort_esr(kind == HYP_INJECT_DATA_ABORT,
+					     kind == HYP_INJECT_DATA_ABORT && is_write, from_el0);
 	hyp_trap_inject_sync(vcpu->regs, &el1, esr, addr, kind != HYP_INJECT_UNDEF);
 	/* Exception entry sets PSTATE.PAN when SCTLR_EL1.SPAN is 0 (Arm ARM D1.10.2, FEAT_PAN);
 	 * without FEAT_PAN the bit is RES1 and nothing changes. */
@@ -332,7 +355,9 @@ HYP_API uint64_t hyp_backend_vcpu_mpidr(const struct hyp_vcpu *vcpu)
 
 HYP_API bool hyp_backend_vcpu_kick_pending(const struct hyp_vcpu *vcpu)
 {
-	return vcpu && atomic_load(&((struct hyp_vcpu *)vcpu)->kick);
+	/* A system event on another vCPU stops this one as a kick does. */
+	return vcpu && (atomic_load(&((struct hyp_vcpu *)vcpu)->kick) ||
+			atomic_load(&vcpu->vm->system_event));
 }
 
 HYP_API bool hyp_backend_vcpu_should_wake(const struct hyp_vcpu *vcpu)

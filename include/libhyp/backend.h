@@ -171,7 +171,8 @@ HYP_API int hyp_backend_vcpu_set_gp_regs(struct hyp_vcpu *vcpu, struct hyp_gp_re
 HYP_API uint64_t hyp_backend_vcpu_mpidr(const struct hyp_vcpu *vcpu);
 
 /** hyp_backend_vcpu_kick_pending() - true once hyp_vcpu_kick() was called and the kick has not
- *  been reported yet. Async-signal-safe. */
+ *  been reported yet, or the VM has stopped (a system event): the guest must not be entered.
+ *  Async-signal-safe. */
 HYP_API bool hyp_backend_vcpu_kick_pending(const struct hyp_vcpu *vcpu);
 
 /** hyp_backend_vcpu_should_wake() - true if a waiting powered-off vCPU must return from

@@ -180,7 +180,8 @@ enum hyp_system_event_type {
 	HYP_SYSTEM_EVENT_CRASH,
 };
 
-/** struct hyp_system_event - @type: enum hyp_system_event_type; @data: e.g. SYSTEM_RESET2 type. */
+/** struct hyp_system_event - @type: enum hyp_system_event_type; @data: e.g. the SYSTEM_RESET2
+ *  type (32 bits). */
 struct hyp_system_event {
 	uint32_t type;
 	uint32_t reserved;

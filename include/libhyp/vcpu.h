@@ -105,7 +105,9 @@ HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *
  * hyp_vcpu_set_reg() - write a core register. Same rules as hyp_vcpu_get_reg().
  *
  * Writing PC between an exit and the next hyp_vcpu_run() cancels that exit's PC advance: the guest
- * resumes exactly at the new PC (MMIO read data and SMCCC results are still written).
+ * resumes exactly at the new PC (MMIO read data and SMCCC results are still written). PSTATE must
+ * name AArch64 EL0t, EL1t or EL1h and set no bit outside NZCV, TCO, DIT, UAO, PAN, SS, IL, ALLINT,
+ * SSBS, BTYPE and DAIF: anything else is -EINVAL (a guest never runs at EL2 or in AArch32).
  */
 HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value);
 

@@ -327,6 +327,34 @@ static void test_unmapped(void)
 	teardown(&f);
 }
 
+/* HYP_VM_ABORT_UNCLAIMED on KVM: the guest gets an external abort at the faulting load itself
+ * (not one instruction later: KVM must not also retire the MMIO access). */
+static void test_abort_unclaimed(void)
+{
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend = "kvm",
+					.max_vcpus = 32,
+					.flags = HYP_VM_ABORT_UNCLAIMED };
+	struct fixture f;
+	uint64_t load_pc = 0;
+	int r = setup(&f, GUEST_UNMAPPED, NULL, NULL);
+
+	r = r ? r : hyp_vcpu_run(f.vcpu);
+	CHECK(r == 0 && hyp_vcpu_exit(f.vcpu)->reason == HYP_EXIT_MMIO &&
+		      hyp_vcpu_get_reg(f.vcpu, HYP_REG_PC, &load_pc) == 0,
+	      "without the policy the load exits (PC %#llx)", (unsigned long long)load_pc);
+	teardown(&f);
+	r = setup(&f, GUEST_UNMAPPED, &config, NULL);
+	r = r ? r : run_to_poweroff(&f);
+	CHECK(r == 0 && f.dev.nr_vector == 2 && ((f.dev.vector[0] & 0xffffffff) >> 26) == 0x25,
+	      "with HYP_VM_ABORT_UNCLAIMED the guest takes a data abort instead (ESR %#llx)",
+	      (unsigned long long)f.dev.vector[0]);
+	CHECK(f.dev.nr_vector == 2 && f.dev.vector[1] == load_pc,
+	      "ELR_EL1 is the faulting load (%#llx, want %#llx)",
+	      (unsigned long long)f.dev.vector[1], (unsigned long long)load_pc);
+	teardown(&f);
+}
+
 struct kicker {
 	struct hyp_vcpu *vcpu;
 	unsigned delay_ms;
@@ -573,6 +601,7 @@ int main(int argc, char **argv)
 	test_mpidr();
 	test_pc_redirection();
 	test_unmapped();
+	test_abort_unclaimed();
 	test_kick_spinning_guest();
 	test_registers();
 	test_errors_and_caps();

@@ -1107,6 +1107,24 @@ static void test_get_reg_misuse(void **state)
 	}
 }
 
+/* A guest is never entered at EL2, in AArch32 or with bits that do not exist in PSTATE. */
+static void test_set_reg_pstate_validated(void **state)
+{
+	static const uint64_t bad[] = { 0x3c9 /* EL2h */,	0x3c8 /* EL2t */,
+					0x3cd /* EL3h */,	0x3d0 /* AArch32 usr */,
+					0x3c1 /* reserved M */, 0x3c5ull | (1ull << 32),
+					0x3c5ull | (1ull << 14) };
+	struct fx *f = *state;
+	uint64_t v = U64_SENTINEL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(hyp_vcpu_set_reg(f->vcpu, HYP_REG_PSTATE, bad[i]), -EINVAL);
+	assert_int_equal(hyp_vcpu_get_reg(f->vcpu, HYP_REG_PSTATE, &v), 0);
+	assert_int_equal(v, 0x3c5);					       /* unchanged */
+	assert_int_equal(hyp_vcpu_set_reg(f->vcpu, HYP_REG_PSTATE, 0x3c0), 0); /* EL0t */
+	assert_int_equal(hyp_vcpu_set_reg(f->vcpu, HYP_REG_PSTATE, 0xf0000004), 0);
+}
+
 static void test_set_reg_misuse(void **state)
 {
 	static const uint32_t bad[] = { HYP_REG_COUNT, HYP_REG_COUNT + 1, 0x7fffffff, 0xffffffffu };
@@ -1117,19 +1135,25 @@ static void test_set_reg_misuse(void **state)
 		assert_int_equal(hyp_vcpu_set_reg(f->vcpu, (enum hyp_reg)bad[i], 1), -EINVAL);
 }
 
+/* A value every register accepts (PSTATE only takes a valid EL1/EL0 mode). */
+static uint64_t roundtrip_value(uint32_t r)
+{
+	return r == HYP_REG_PSTATE ? 0x600003c4ull /* Z C, DAIF, EL1t */
+				     :
+				     0x1000000000000000ull + r * 0x10101ull;
+}
+
 static void test_reg_roundtrip_all(void **state)
 {
 	struct fx *f = *state;
 
 	for (uint32_t r = 0; r < HYP_REG_COUNT; r++)
-		assert_int_equal(hyp_vcpu_set_reg(f->vcpu, (enum hyp_reg)r,
-						  0x1000000000000000ull + r * 0x10101ull),
-				 0);
+		assert_int_equal(hyp_vcpu_set_reg(f->vcpu, (enum hyp_reg)r, roundtrip_value(r)), 0);
 	for (uint32_t r = 0; r < HYP_REG_COUNT; r++) {
 		uint64_t v = U64_SENTINEL;
 
 		assert_int_equal(hyp_vcpu_get_reg(f->vcpu, (enum hyp_reg)r, &v), 0);
-		assert_int_equal(v, 0x1000000000000000ull + r * 0x10101ull);
+		assert_int_equal(v, roundtrip_value(r));
 	}
 	/* HYP_REG_X(n) names the same registers. */
 	{
@@ -2230,6 +2254,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vcpu_reset_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_reg_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_reg_misuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_reg_pstate_validated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reg_roundtrip_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sysreg_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sysreg_unknown, setup, teardown),

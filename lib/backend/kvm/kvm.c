@@ -87,10 +87,22 @@ static int kvm_probe(void)
 	return version == KVM_API_VERSION ? 0 : -ENODEV;
 }
 
+/*
+ * The kvm_run of the vCPU this thread is running, for the kick signal handler. Per thread, not per
+ * VM: a signal is delivered to a thread, and a thread runs one vCPU at a time.
+ */
+static _Thread_local struct kvm_run *volatile thread_kvm_run;
+
 static void kick_signal_handler(int sig)
 {
-	/* Nothing to do: delivery alone makes KVM_RUN return -EINTR. */
+	struct kvm_run *run = thread_kvm_run;
+
 	(void)sig;
+	/* A signal that lands between the pre-entry check and the KVM_RUN syscall is consumed
+	 * here, not by KVM: make that KVM_RUN return at once (Documentation/virt/kvm/api.rst,
+	 * immediate_exit). Inside KVM_RUN the delivery itself makes it return -EINTR. */
+	if (run)
+		run->immediate_exit = 1;
 }
 
 static int install_kick_handler(int sig)
@@ -672,10 +684,13 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 		if (r)
 			return r;
 	}
+	thread_kvm_run = kv->run;
 	atomic_store(&kv->tid, (pid_t)syscall(SYS_gettid));
-	/* A kick from here on either finds immediate_exit set before KVM_RUN reads it, or signals
-	 * this thread inside KVM_RUN. A kick the core already reported left it set: clear it. */
-	kv->run->immediate_exit = hyp_backend_vcpu_kick_pending(vcpu);
+	/* From here a kick either finds the flag (or the system event) below, or sets
+	 * immediate_exit itself, or signals this thread (whose handler sets immediate_exit). Only
+	 * ever set it here: clearing could erase a kick that just arrived. */
+	if (hyp_backend_vcpu_kick_pending(vcpu))
+		kv->run->immediate_exit = 1;
 	r = ioctl(kv->fd, KVM_RUN, 0);
 	atomic_store(&kv->tid, 0);
 	if (r < 0) {
@@ -740,7 +755,14 @@ static int kvm_vcpu_inject(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uin
 	if (kind != HYP_INJECT_DATA_ABORT || !k->inject_dabt)
 		return -ENOTSUP;
 	events.exception.ext_dabt_pending = 1;
-	return ioctl(vcpu_state(vcpu)->fd, KVM_SET_VCPU_EVENTS, &events) ? sys_err() : 0;
+	if (ioctl(vcpu_state(vcpu)->fd, KVM_SET_VCPU_EVENTS, &events))
+		return sys_err();
+	/* The abort replaces the access: KVM must not also retire the MMIO instruction at the next
+	 * KVM_RUN (it would step the guest past its vector entry; upstream fixed this in the kernel
+	 * only in 6.13). kvm_handle_mmio_return() runs only for exit_reason KVM_EXIT_MMIO. */
+	if (vcpu_state(vcpu)->run->exit_reason == KVM_EXIT_MMIO)
+		vcpu_state(vcpu)->run->exit_reason = KVM_EXIT_UNKNOWN;
+	return 0;
 }
 
 static int kvm_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
