@@ -29,35 +29,16 @@ static bool mpidr_taken(const struct hyp_vm *vm, uint64_t mpidr)
 	return false;
 }
 
-HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *config,
-			    struct hyp_vcpu **ret)
+/* hyp_vcpu_create() with its arguments checked and the VM's configuration lock held. */
+static int create_locked(struct hyp_vm *vm, const struct hyp_vcpu_config *cfgp,
+			 struct hyp_vcpu **ret)
 {
-	struct hyp_vcpu_config cfg = { .size = sizeof(cfg) };
+	struct hyp_vcpu_config cfg = *cfgp;
 	size_t state_offset, total;
 	struct hyp_vcpu *vcpu, *expected = NULL;
 	uint32_t power;
 	int r;
 
-	if (!vm || !ret)
-		return -EINVAL;
-	if (config) {
-		r = hyp__copy_sized_config(&cfg, sizeof(cfg),
-					   offsetof(struct hyp_vcpu_config, mpidr) +
-						   sizeof(cfg.mpidr),
-					   config, config->size);
-		if (r)
-			return r;
-	} else {
-		while (cfg.index < vm->max_vcpus && hyp__vm_vcpu(vm, cfg.index))
-			cfg.index++;
-	}
-	if (!config && cfg.index >= vm->max_vcpus)
-		return -ENOSPC;
-	if (cfg.index >= vm->max_vcpus || cfg.power > HYP_VCPU_POWER_OFF || cfg.reserved ||
-	    (cfg.mpidr & ~HYP_MPIDR_AFF_MASK))
-		return -EINVAL;
-	if (!cfg.mpidr)
-		cfg.mpidr = default_mpidr(cfg.index);
 	if (hyp__vm_vcpu(vm, cfg.index) || mpidr_taken(vm, cfg.mpidr))
 		return -EEXIST;
 	power = cfg.power;
@@ -97,6 +78,41 @@ HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *con
 	return 0;
 }
 
+HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *config,
+			    struct hyp_vcpu **ret)
+{
+	struct hyp_vcpu_config cfg = { .size = sizeof(cfg) };
+	int r;
+
+	if (!vm || !ret)
+		return -EINVAL;
+	if (config) {
+		r = hyp__copy_sized_config(&cfg, sizeof(cfg),
+					   offsetof(struct hyp_vcpu_config, mpidr) +
+						   sizeof(cfg.mpidr),
+					   config, config->size);
+		if (r)
+			return r;
+	} else {
+		while (cfg.index < vm->max_vcpus && hyp__vm_vcpu(vm, cfg.index))
+			cfg.index++;
+	}
+	if (!config && cfg.index >= vm->max_vcpus)
+		return -ENOSPC;
+	if (cfg.index >= vm->max_vcpus || cfg.power > HYP_VCPU_POWER_OFF || cfg.reserved ||
+	    (cfg.mpidr & ~HYP_MPIDR_AFF_MASK))
+		return -EINVAL;
+	if (!cfg.mpidr)
+		cfg.mpidr = default_mpidr(cfg.index);
+	/* The vCPU set is configuration: not while any vCPU runs (PSCI and system events look
+	 * vCPUs up on the exit path). This also makes the index and MPIDR checks atomic. */
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	r = create_locked(vm, &cfg, ret);
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
 HYP_API void hyp_vcpu_destroy(struct hyp_vcpu *vcpu)
 {
 	struct hyp_vm *vm;
@@ -104,7 +120,14 @@ HYP_API void hyp_vcpu_destroy(struct hyp_vcpu *vcpu)
 	if (!vcpu)
 		return;
 	vm = vcpu->vm;
+	/* Never free a vCPU that another vCPU's exit path might look up (PSCI, system events):
+	 * refusing leaks it rather than risking a use after free. */
+	if (!hyp__vm_reconfigure_begin(vm)) {
+		hyp__err(vm, "vCPU %u destroyed while vCPUs run: not destroyed", vcpu->index);
+		return;
+	}
 	atomic_store_explicit(&vm->vcpus[vcpu->index], NULL, memory_order_release);
+	hyp__vm_reconfigure_end(vm);
 	if (vm->ops.vcpu_destroy)
 		vm->ops.vcpu_destroy(vcpu);
 	hyp__free(vm, vcpu, vcpu->alloc_size);

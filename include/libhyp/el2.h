@@ -19,6 +19,9 @@
  * loaded there). The EL2 physical timer (CNTHP_*, PPI 26) is the firmware's: libhyp never uses
  * it, so it is the natural watchdog.
  *
+ * Destroy a vCPU (or its VM) on the physical CPU it ran on, or while that CPU runs no vCPU: the
+ * CPU saves the loaded vCPU's state when it loads another one.
+ *
  * Physical interrupts are routed to EL2 while a guest runs (HCR_EL2.IMO/FMO/AMO): one that
  * arrives makes the guest exit, libhyp calls the platform's @handle_irq, and the guest resumes
  * (or hyp_vcpu_run() returns HYP_EXIT_KICKED if it was a kick). Virtual interrupts for guests

@@ -49,14 +49,16 @@ struct hyp_vcpu_config {
  *
  * Return: 0; -EINVAL for NULL @vm/@ret, a bad @size, an @index ≥ max_vcpus, an unknown @power, a
  * non-zero reserved field, an @mpidr with bits outside Aff3..Aff0; -ENOSPC if @config is NULL and
- * every index is taken; -EEXIST if @index or @mpidr is taken; -ENOMEM or a backend error.
+ * every index is taken; -EEXIST if @index or @mpidr is taken; -EBUSY if a vCPU of @vm is running;
+ * -ENOMEM or a backend error.
  */
 HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *config,
 			    struct hyp_vcpu **ret);
 
 /**
  * hyp_vcpu_destroy() - destroy a vCPU.
- * @vcpu: the vCPU, or NULL (does nothing). It must not be running.
+ * @vcpu: the vCPU, or NULL (does nothing). No vCPU of its VM may be running (then nothing is
+ *	  destroyed and an error is logged: a leak rather than a use after free).
  *
  * Usually unnecessary: hyp_vm_destroy() destroys the VM's vCPUs.
  */

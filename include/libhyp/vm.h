@@ -226,7 +226,9 @@ HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size);
  * @len: byte count (0 is allowed).
  *
  * The whole range must be mapped RAM (it may span adjacent regions; read-only regions are written
- * too, this is the VMM's view). Nothing is written unless the whole range is valid.
+ * too, this is the VMM's view). Nothing is written unless the whole range is valid. Safe from any
+ * thread (device threads, vCPU callbacks) as long as no hyp_vm_map()/hyp_vm_unmap() on the same VM
+ * runs concurrently: those change the region table these read, and the VMM serialises them.
  *
  * Return: 0; -EINVAL for NULL arguments; -EFAULT if any byte is not backed by mapped memory.
  */

@@ -587,9 +587,9 @@ uint64_t hyp_trap_ext_abort_esr(bool is_data, bool is_write, bool from_lower_el)
 }
 
 /*
- * The two exits that dominate a running guest, decoded and loaded in one pass. Only fully
- * reported syndromes are taken (valid == ESR | FAR | HPFAR, nothing reserved), so there is nothing
- * to normalise, and every byte of the exit record ends up exactly as hyp_trap_decode() followed by
+ * The two exits that dominate a running guest, decoded and loaded in one pass. Only syndromes
+ * with nothing reserved are taken, MMIO only when ESR, FAR and HPFAR are all reported, and every
+ * byte of the exit record ends up exactly as hyp_trap_decode() followed by
  * hyp_trap_load_operands() would leave it (test-trap-decode checks this on random inputs).
  */
 bool hyp_trap_decode_fast(struct hyp_exit *exit, const struct hyp_gp_regs *regs,
@@ -597,13 +597,14 @@ bool hyp_trap_decode_fast(struct hyp_exit *exit, const struct hyp_gp_regs *regs,
 {
 	const uint32_t all = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
 	const uint32_t must_be_clear = DABT_S1PTW | DABT_EA | DABT_VNCR | DABT_CM | DABT_FNV;
-	const struct hyp_syndrome *s = &exit->raw;
+	struct hyp_syndrome *s = &exit->raw;
 	uint32_t ec = HYP_ESR_EC(s->esr), iss = HYP_ESR_ISS(s->esr);
 
-	if (s->valid != all || s->reserved || (s->esr >> 32))
+	if (!(s->valid & HYP_SYNDROME_ESR) || (s->valid & ~all) || s->reserved || (s->esr >> 32))
 		return false;
 
-	if (ec == HYP_EC_DABT_LOW && (iss & (DABT_ISV | must_be_clear)) == DABT_ISV &&
+	if (ec == HYP_EC_DABT_LOW && s->valid == all &&
+	    (iss & (DABT_ISV | must_be_clear)) == DABT_ISV &&
 	    (uint32_t)(iss & ABT_FSC_MASK) - 0x04u < 0x0cu) {
 		struct hyp_mmio_access *m = &exit->mmio;
 		bool wnr = iss & DABT_WNR;
@@ -631,6 +632,13 @@ bool hyp_trap_decode_fast(struct hyp_exit *exit, const struct hyp_gp_regs *regs,
 
 	if ((ec == HYP_EC_HVC64 || ec == HYP_EC_SMC64) && ISS_IMM16(iss) == 0) {
 		struct hyp_smccc_call *c = &exit->smccc;
+
+		/* FAR/HPFAR mean nothing for a call; unreported ones read 0, as hyp_trap_decode()
+		 * leaves them. */
+		if (!(s->valid & HYP_SYNDROME_FAR))
+			s->far = 0;
+		if (!(s->valid & HYP_SYNDROME_HPFAR))
+			s->hpfar = 0;
 		uint32_t fid = (uint32_t)regs->x[0];
 		uint64_t mask = (fid & HYP_SMCCC_64BIT) ? UINT64_MAX : UINT64_C(0xffffffff);
 

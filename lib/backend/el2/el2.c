@@ -62,6 +62,11 @@ _Static_assert(offsetof(struct hyp_el2_ctx, far) == offsetof(struct hyp_el2_ctx,
 
 #define SCTLR_EL1_RESET 0x30d00800ull /* RES1 bits, MMU and caches off */
 
+/* MDCR_EL2: guest accesses to the debug registers (TDA, TDOSA, TDRA) and the PMU (TPM, TPMCR) trap:
+ * that state is per physical CPU and not switched, so one VM could otherwise read or plant
+ * another's breakpoints and counters. HPMN [4:0] is kept as the firmware set it. */
+#define MDCR_EL2_TRAPS ((1ull << 11) | (1ull << 10) | (1ull << 9) | (1ull << 6) | (1ull << 5))
+
 /* The EL1 (and EL0) system registers a guest owns, switched with the vCPU. */
 #define EL1_SYSREGS(X)                                                                             \
 	X(SCTLR_EL1, sctlr_el1)                                                                    \
@@ -337,17 +342,39 @@ static int el2_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 	}
 }
 
+/*
+ * Guests start with their MMU off, so their accesses are non-cacheable: whatever the firmware (or
+ * a previous owner of the memory) wrote through the caches must reach the point of coherency
+ * first, and no stale instructions may be fetched (Arm ARM D7.4.9, "Data and instruction
+ * caches").
+ */
+static void clean_to_poc(const void *start, uint64_t size)
+{
+	uint64_t line = 4u << ((read_sysreg(ctr_el0) >> 16) & 0xf); /* CTR_EL0.DminLine */
+	uintptr_t p = (uintptr_t)start & ~(uintptr_t)(line - 1);
+
+	for (; p < (uintptr_t)start + size; p += line)
+		__asm__ volatile("dc civac, %0" : : "r"(p) : "memory");
+	dsb(ish);
+	__asm__ volatile("ic ialluis" ::: "memory");
+	dsb(ish);
+	isb();
+}
+
 static int el2_mem_map(struct hyp_vm *vm, const struct hyp_mem_region *region)
 {
 	struct el2_vm *m = el2_vm(vm);
 	uint32_t attrs = HYP_S2_R | HYP_S2_MEM_NORMAL;
+	int r;
 
 	if (region->flags & HYP_MEM_WRITE)
 		attrs |= HYP_S2_W;
 	if (region->flags & HYP_MEM_EXEC)
 		attrs |= HYP_S2_X;
-	return hyp_s2_map(&m->s2, region->ipa, s2_virt_to_phys(m, region->host), region->size,
-			  attrs);
+	r = hyp_s2_map(&m->s2, region->ipa, s2_virt_to_phys(m, region->host), region->size, attrs);
+	if (!r)
+		clean_to_poc(region->host, region->size);
+	return r;
 }
 
 static int el2_mem_unmap(struct hyp_vm *vm, const struct hyp_mem_region *region)
@@ -418,6 +445,7 @@ static int load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
 	write_sysreg(m->vpidr, vpidr_el2);
 	write_sysreg(v->vmpidr, vmpidr_el2);
 	write_sysreg(CNTHCTL_EL2_VALUE, cnthctl_el2);
+	write_sysreg((read_sysreg(mdcr_el2) & 0x1f) | MDCR_EL2_TRAPS, mdcr_el2);
 	write_sysreg(0, cntvoff_el2);
 	load_el1(v->el1);
 	hyp__el2_load_fp(v->fp);
@@ -550,10 +578,56 @@ static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t val
 
 /* ---- running ---- */
 
+#define ESR_EC_SHIFT 26
+#define EC_IABT_LOW 0x20u
+#define EC_DABT_LOW 0x24u
+#define ISS_S1PTW (1u << 7)
+#define FSC_PERMISSION_MASK 0x3cu
+#define FSC_PERMISSION 0x0cu
+
+/*
+ * The syndrome of a synchronous exit, as the architecture defines it. FAR_EL2 and HPFAR_EL2 are
+ * only meaningful for aborts (otherwise they hold whatever the last abort left: possibly another
+ * VM's). And HPFAR_EL2 is not written for a stage-2 Permission fault that is not on a stage-1
+ * walk (Arm ARM D19.2.54): translate FAR through the guest's stage 1 (its EL1 registers are live
+ * in this CPU) with AT S1E1R instead, as Linux does. Returns false if the guest's tables changed
+ * under us (PAR_EL1.F): it re-executes the access and faults again.
+ */
+static bool fill_syndrome(struct el2_vcpu *v, struct hyp_exit *exit)
+{
+	uint64_t esr = v->ctx.esr;
+	uint32_t ec = (uint32_t)(esr >> ESR_EC_SHIFT) & 0x3f;
+
+	exit->raw.esr = esr;
+	exit->raw.reserved = 0;
+	if (ec != EC_DABT_LOW && ec != EC_IABT_LOW) {
+		exit->raw.far = exit->raw.hpfar = 0;
+		exit->raw.valid = HYP_SYNDROME_ESR;
+		return true;
+	}
+	exit->raw.far = v->ctx.far;
+	exit->raw.hpfar = v->ctx.hpfar;
+	exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
+	if ((esr & FSC_PERMISSION_MASK) == FSC_PERMISSION && !(esr & ISS_S1PTW)) {
+		uint64_t saved = read_sysreg(par_el1), par;
+
+		__asm__ volatile("at s1e1r, %0" : : "r"(v->ctx.far));
+		isb();
+		par = read_sysreg(par_el1);
+		write_sysreg(saved, par_el1);
+		if (par & 1)
+			return false;
+		/* PAR_EL1.PA[47:12] is the IPA page; HPFAR_EL2.FIPA holds IPA[47:12] at [43:4]. */
+		exit->raw.hpfar = ((par & 0x0000fffffffff000ull) >> 12) << 4;
+	}
+	return true;
+}
+
 static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	struct el2_vm *m = el2_vm(vcpu->vm);
 	struct el2_vcpu *v = el2_vcpu(vcpu);
+	uint64_t daif;
 	int r;
 
 	/* Still loaded here (nothing else was loaded on this CPU since)? Then the hardware holds
@@ -565,30 +639,41 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 		if (r)
 			return r;
 	}
+	/* With IRQs masked from the check to the ERET, a kick IPI cannot be swallowed by the
+	 * firmware's own handler in between: it stays pending and exits the guest at once. The
+	 * check is sequentially consistent, pairing with the kicker's flag store then loaded_on
+	 * load (no store-buffering miss). */
+	daif = read_sysreg(daif);
+	__asm__ volatile("msr daifset, #0xf" ::: "memory");
 	for (;;) {
-		if (__builtin_expect(atomic_load_explicit(&vcpu->kick, memory_order_relaxed), 0)) {
+		if (__builtin_expect(
+			    atomic_load(&vcpu->kick) || atomic_load(&vcpu->vm->system_event), 0)) {
 			exit->reason = HYP_EXIT_KICKED;
-			return 0;
+			r = 0;
+			goto out;
 		}
 		hyp__el2_enter_guest(&v->ctx);
 		switch (v->ctx.exit_kind) {
 		case HYP_EL2_EXIT_SYNC:
 		case HYP_EL2_EXIT_SERROR:
 			/* The core decodes it (an SError reports EC 0x2f: an exception exit). */
-			exit->raw.esr = v->ctx.esr;
-			exit->raw.far = v->ctx.far;
-			exit->raw.hpfar = v->ctx.hpfar;
-			exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
-			return 0;
+			if (!fill_syndrome(v, exit))
+				continue;
+			r = 0;
+			goto out;
 		default:
 			/* A physical interrupt: the firmware's. Then let the core look: a kick, a
 			 * system event on another vCPU, or nothing (it re-enters at once). */
 			if (m->platform.handle_irq)
 				m->platform.handle_irq(m->platform.opaque);
 			exit->reason = HYP_EXIT_KICKED;
-			return 0;
+			r = 0;
+			goto out;
 		}
 	}
+out:
+	write_sysreg(daif, daif);
+	return r;
 }
 
 static int el2_vcpu_kick(struct hyp_vcpu *vcpu)
