@@ -23,9 +23,17 @@ int hyp__copy_sized_config(void *dst, size_t dst_size, size_t min_size, const vo
 
 bool hyp__vm_reconfigure_begin(struct hyp_vm *vm)
 {
-	uint32_t idle = 0;
+	for (;;) {
+		uint32_t idle = 0;
 
-	return atomic_compare_exchange_strong(&vm->users, &idle, HYP_VM_RECONFIGURING);
+		if (atomic_compare_exchange_strong(&vm->users, &idle, HYP_VM_RECONFIGURING))
+			return true;
+		/* Running vCPUs: the caller's mistake, -EBUSY. Another thread reconfiguring
+		 * (creating vCPUs in parallel, registering handlers): wait for it, it is short. */
+		if (idle & ~HYP_VM_RECONFIGURING)
+			return false;
+		hyp__cpu_relax();
+	}
 }
 
 void hyp__vm_reconfigure_end(struct hyp_vm *vm)
