@@ -286,7 +286,7 @@ static void test_pc_redirection(void)
 {
 	struct fixture f;
 	struct hyp_exit *exit;
-	uint64_t pc = 0;
+	uint64_t pc = 0, exit_pc_first = 0;
 	int r = setup(&f, GUEST_TWO_STORES, NULL, NULL);
 
 	/* Leave the first store to the caller, then send the guest back to run it again. */
@@ -297,6 +297,7 @@ static void test_pc_redirection(void)
 	      "first store returned to the caller");
 	CHECK(hyp_vcpu_get_reg(f.vcpu, HYP_REG_PC, &pc) == 0, "PC at the store: %#llx",
 	      (unsigned long long)pc);
+	exit_pc_first = pc;
 	/* Back to the MOV before the store: it must run again, not be skipped by KVM's own
 	 * post-MMIO PC increment. */
 	CHECK(hyp_vcpu_set_reg(f.vcpu, HYP_REG_PC, pc - 4) == 0, "PC moved back one instruction");
@@ -309,6 +310,21 @@ static void test_pc_redirection(void)
 	exit = hyp_vcpu_exit(f.vcpu);
 	CHECK(r == 0 && exit->reason == HYP_EXIT_MMIO && exit->mmio.data == 2,
 	      "then the second store (data %llu)", (unsigned long long)exit->mmio.data);
+	/* The same after the exit was already completed (a kicked run consumed it without
+	 * entering the guest): moving the PC must still not be followed by KVM's step. */
+	CHECK(hyp_vcpu_get_reg(f.vcpu, HYP_REG_PC, &pc) == 0, "PC at the second store: %#llx",
+	      (unsigned long long)pc);
+	hyp_vcpu_kick(f.vcpu);
+	r = hyp_vcpu_run(f.vcpu);
+	CHECK(r == 0 && hyp_vcpu_exit(f.vcpu)->reason == HYP_EXIT_KICKED, "kicked run");
+	CHECK(hyp_vcpu_set_reg(f.vcpu, HYP_REG_PC, pc - 12) == 0, "PC back to the first MOV");
+	CHECK(hyp_vcpu_get_reg(f.vcpu, HYP_REG_PC, &pc) == 0 && pc == exit_pc_first - 4,
+	      "PC reads back as set (%#llx)", (unsigned long long)pc);
+	r = hyp_vcpu_run(f.vcpu);
+	exit = hyp_vcpu_exit(f.vcpu);
+	CHECK(r == 0 && exit->reason == HYP_EXIT_MMIO && exit->mmio.data == 1,
+	      "the first store again (data %llu): resumed exactly there",
+	      (unsigned long long)exit->mmio.data);
 	teardown(&f);
 }
 

@@ -56,6 +56,8 @@ struct kvm_vcpu_state {
 	struct kvm_run *run;
 	/* PMUv3 set up after the vGIC is initialised (KVM requires that order). */
 	bool pmu_pending;
+	/* Added to the PC on reads while KVM still has to retire an MMIO access (kvm_set_reg()). */
+	uint64_t pc_bias;
 	/* The thread inside vcpu_enter (0 otherwise): where a kick sends its signal. */
 	_Atomic pid_t tid;
 };
@@ -484,20 +486,40 @@ static int core_reg_offset(enum hyp_reg reg, size_t *offset)
 	return 0;
 }
 
+/*
+ * PC and KVM's MMIO retirement: after KVM_EXIT_MMIO, the next KVM_RUN first steps the guest past
+ * the MMIO instruction (kvm_handle_mmio_return()), even if userspace has set the PC meanwhile. A
+ * PC set while such a retirement is pending is therefore stored 4 lower, and reads add the bias
+ * back, so the guest resumes exactly at the PC the VMM chose, whenever it chose it.
+ */
 static int kvm_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
 {
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
 	size_t offset;
 	int r = core_reg_offset(reg, &offset);
 
-	return r ? r : get_one_reg(vcpu_state(vcpu), core_reg_id(offset), value);
+	if (!r)
+		r = get_one_reg(kv, core_reg_id(offset), value);
+	if (!r && reg == HYP_REG_PC)
+		*value += kv->pc_bias;
+	return r;
 }
 
 static int kvm_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
 {
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+	uint64_t bias = 0;
 	size_t offset;
 	int r = core_reg_offset(reg, &offset);
 
-	return r ? r : set_one_reg(vcpu_state(vcpu), core_reg_id(offset), value);
+	if (r)
+		return r;
+	if (reg == HYP_REG_PC && kv->run->exit_reason == KVM_EXIT_MMIO)
+		bias = 4;
+	r = set_one_reg(kv, core_reg_id(offset), value - bias);
+	if (!r && reg == HYP_REG_PC)
+		kv->pc_bias = bias;
+	return r;
 }
 
 /*
@@ -692,6 +714,7 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	if (hyp_backend_vcpu_kick_pending(vcpu))
 		kv->run->immediate_exit = 1;
 	r = ioctl(kv->fd, KVM_RUN, 0);
+	kv->pc_bias = 0; /* KVM_RUN retired (or dropped) the pending MMIO access */
 	atomic_store(&kv->tid, 0);
 	if (r < 0) {
 		if (errno == EINTR || errno == EAGAIN) {
@@ -713,23 +736,13 @@ static int kvm_vcpu_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit,
 {
 	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
 
-	uint64_t pc;
-	int r;
-
-	if (exit->reason != HYP_EXIT_MMIO)
+	/* A PC the VMM moved is already biased for KVM's retirement (kvm_set_reg()). */
+	(void)advance_pc;
+	if (exit->reason != HYP_EXIT_MMIO || exit->mmio.is_write)
 		return 0;
-	if (!exit->mmio.is_write) {
-		uint64_t v = exit->mmio.data;
-
-		for (unsigned i = 0; i < 8; i++)
-			kv->run->mmio.data[i] = (uint8_t)(v >> (8 * i));
-	}
-	if (advance_pc)
-		return 0;
-	/* KVM steps over the MMIO instruction at the next KVM_RUN even when userspace has set the
-	 * PC meanwhile; pre-compensate so the guest resumes exactly where the VMM put it. */
-	r = kvm_get_reg(vcpu, HYP_REG_PC, &pc);
-	return r ? r : kvm_set_reg(vcpu, HYP_REG_PC, pc - 4);
+	for (unsigned i = 0; i < 8; i++)
+		kv->run->mmio.data[i] = (uint8_t)(exit->mmio.data >> (8 * i));
+	return 0;
 }
 
 static int kvm_vcpu_kick(struct hyp_vcpu *vcpu)
@@ -760,8 +773,18 @@ static int kvm_vcpu_inject(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uin
 	/* The abort replaces the access: KVM must not also retire the MMIO instruction at the next
 	 * KVM_RUN (it would step the guest past its vector entry; upstream fixed this in the kernel
 	 * only in 6.13). kvm_handle_mmio_return() runs only for exit_reason KVM_EXIT_MMIO. */
-	if (vcpu_state(vcpu)->run->exit_reason == KVM_EXIT_MMIO)
-		vcpu_state(vcpu)->run->exit_reason = KVM_EXIT_UNKNOWN;
+	if (vcpu_state(vcpu)->run->exit_reason == KVM_EXIT_MMIO) {
+		struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+		uint64_t pc;
+
+		kv->run->exit_reason = KVM_EXIT_UNKNOWN;
+		/* No retirement now: a PC biased for one is put back. */
+		if (kv->pc_bias &&
+		    !get_one_reg(kv, core_reg_id(offsetof(struct kvm_regs, regs.pc)), &pc))
+			set_one_reg(kv, core_reg_id(offsetof(struct kvm_regs, regs.pc)),
+				    pc + kv->pc_bias);
+		kv->pc_bias = 0;
+	}
 	return 0;
 }
 
