@@ -143,7 +143,8 @@ fi
 build_firmware() { # objdir, elf, extra cflags...
 	local objdir=$1 elf=$2 src obj objs=()
 	shift 2
-	for src in "$here"/*.c "$here"/start.S "$out/guests.S"; do
+	# lht-device.c: the test device, shared with the conformance driver (tests/guests).
+	for src in "$here"/*.c "$guests_src"/lht-device.c "$here"/start.S "$out/guests.S"; do
 		obj="$objdir/$(basename -- "${src%.*}").o"
 		local extra=()
 		# mmu.c runs with the MMU off: no unaligned accesses (Device memory).

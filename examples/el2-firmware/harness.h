@@ -9,7 +9,8 @@
  * phase, in a partition that spans more CPUs).
  *
  * The harness is tests/guests/driver.c's logic without threads: the test device of
- * tests/guests/protocol.h, the same checks and TAP lines, a watchdog per CPU on the EL2 timer.
+ * tests/guests/protocol.h with the same checks and TAP lines (tests/guests/lht-device.c, which
+ * both use), a watchdog per CPU on the EL2 timer.
  */
 #ifndef FW_HARNESS_H
 #define FW_HARNESS_H
@@ -67,10 +68,7 @@ extern const unsigned int fw_nr_partitions;
 /* Run every phase's partitions; print the TAP plan and summary. Returns the failure count. */
 unsigned int fw_harness_run(void);
 
-/* TAP output shared by the harness and the benchmark. */
-__attribute__((format(printf, 1, 2))) void fw_tap_comment(const char *fmt, ...);
-__attribute__((format(printf, 5, 6))) void
-fw_tap_result(bool ok, const char *skip, const char *todo, const char *diag, const char *fmt, ...);
+/* The guest image built into the firmware under @name, or NULL. */
 const struct fw_blob *fw_find_blob(const char *name);
 
 #endif /* FW_HARNESS_H */

@@ -4,7 +4,7 @@
 #
 #   OUTDIR/guests/NAME.bin   flat guest images (tests/guests/cases/NAME.c), entered at byte 0
 #   OUTDIR/obj/NAME.elf      the same, with symbols (aarch64-linux-gnu-objdump -d, addr2line)
-#   OUTDIR/driver            the driver, statically linked against libhyp.a
+#   OUTDIR/driver            the driver (driver.c, lht-device.c), statically linked with libhyp.a
 #   OUTDIR/runall            runs several programs with arguments in one rig boot (runall.c)
 #   OUTDIR/libhyp/           libhyp's meson build (static library, no unit tests)
 #
@@ -120,7 +120,7 @@ done
 # The driver: a static aarch64 Linux program (no shared libraries needed in the rig).
 spawn "$CC" -std=gnu11 -O2 -g -Wall -Wextra -Werror -static -pthread \
 	-I"$root/include" -I"$libhyp/include" -I"$here" \
-	-o "$out/driver" "$here/driver.c" "$libhyp_a"
+	-o "$out/driver" "$here/driver.c" "$here/lht-device.c" "$libhyp_a"
 spawn "$CC" -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$out/runall" "$here/runall.c"
 wait_jobs
 
