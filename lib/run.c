@@ -274,6 +274,47 @@ static int decode_raw_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	return 0;
 }
 
+int hyp__vcpu_dispatch_fast(struct hyp_vcpu *vcpu)
+{
+	struct hyp_vm *vm = vcpu->vm;
+	struct hyp_exit *exit = &vcpu->exit;
+	enum hyp_handler_result result;
+
+	if (!hyp_trap_decode_fast(exit, vcpu->regs, &vcpu->trap_info))
+		return HYP__FAST_NONE;
+	exit->vcpu_index = vcpu->index;
+	if (exit->reason == HYP_EXIT_MMIO) {
+		const struct hyp_mmio_range *range =
+			hyp__mmio_find(vm, exit->mmio.ipa, &vcpu->mmio_hint);
+
+		if (!range)
+			return HYP__FAST_NONE;
+		exit->mmio.offset = exit->mmio.ipa - range->base;
+		vcpu->completion = HYP_COMPLETE_REGS;
+		result = range->fn(vcpu, &exit->mmio, range->opaque);
+		if (result != HYP_HANDLED)
+			exit->mmio.offset = exit->mmio.ipa;
+	} else {
+		const struct hyp_smccc_range *range = hyp__smccc_find(
+			vm, exit->smccc.conduit, exit->smccc.function_id, &vcpu->smccc_hint);
+
+		if (!range)
+			return HYP__FAST_NONE;
+		vcpu->completion = HYP_COMPLETE_REGS;
+		result = range->fn(vcpu, &exit->smccc, range->opaque);
+	}
+	if (result != HYP_HANDLED)
+		return HYP__FAST_RETURN;
+	if (complete_exit(vcpu))
+		return HYP__FAST_RECHECK;
+	if (__builtin_expect(atomic_load_explicit(&vm->system_event, memory_order_acquire) ||
+				     atomic_load_explicit(&vcpu->kick, memory_order_relaxed) ||
+				     !hyp_psci_is_running(&vcpu->psci),
+			     0))
+		return HYP__FAST_RECHECK;
+	return HYP__FAST_RESUME;
+}
+
 static int run_loop(struct hyp_vcpu *vcpu)
 {
 	struct hyp_vm *vm = vcpu->vm;
@@ -315,6 +356,8 @@ static int run_loop(struct hyp_vcpu *vcpu)
 		exit->reason = HYP_EXIT_NONE;
 		exit->raw.valid = 0;
 		r = vm->ops.vcpu_enter(vcpu, exit);
+		if (r == HYP__ENTER_DISPATCHED)
+			return 0; /* the backend's fast path dispatched it: the caller's */
 		if (r)
 			return r;
 		exit->vcpu_index = vcpu->index;

@@ -114,7 +114,10 @@ struct el2_vm {
 };
 
 struct el2_vcpu {
-	struct hyp_el2_ctx ctx;
+	struct hyp_el2_ctx ctx; /* first: entry.S's context pointer is the el2_vcpu's too */
+	struct hyp_vcpu *vcpu;
+	/* What the fast path did with the exit the ordinary path is now returning (HYP__FAST_*). */
+	int fast_result;
 	uint64_t el1[EL1_NR_SYSREGS];
 	uint64_t vmpidr;
 	/* The physical CPU whose hardware holds this vCPU's EL1 and FP/SIMD state, or NULL, and
@@ -461,6 +464,7 @@ static int el2_vcpu_init(struct hyp_vcpu *vcpu)
 {
 	struct el2_vcpu *v = el2_vcpu(vcpu);
 
+	v->vcpu = vcpu;
 	reset_state(vcpu);
 	/* VMPIDR_EL2: RES1 bit 31, the affinity the VMM chose, U = 0 (multiprocessor). */
 	v->vmpidr = (1ull << 31) | hyp_backend_vcpu_mpidr(vcpu);
@@ -623,6 +627,28 @@ static bool fill_syndrome(struct el2_vcpu *v, struct hyp_exit *exit)
 	return true;
 }
 
+int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
+{
+	struct el2_vcpu *v = (struct el2_vcpu *)ctx;
+	struct hyp_vcpu *vcpu = v->vcpu;
+	struct hyp_exit *exit = &vcpu->exit;
+	uint32_t ec = (uint32_t)(ctx->esr >> ESR_EC_SHIFT) & 0x3f;
+	int r;
+
+	/* Only exits that can be served without the EL1 state (no AT walk) qualify. */
+	if (ec != EC_DABT_LOW && ec != 0x16 /* HVC64 */ && ec != 0x17 /* SMC64 */)
+		return 0;
+	if (ec == EC_DABT_LOW && (ctx->esr & FSC_PERMISSION_MASK) == FSC_PERMISSION)
+		return 0;
+	if (!fill_syndrome(v, exit))
+		return 0;
+	r = hyp__vcpu_dispatch_fast(vcpu);
+	if (r == HYP__FAST_RESUME)
+		return 1;
+	v->fast_result = r;
+	return 0;
+}
+
 static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	struct el2_vm *m = el2_vm(vcpu->vm);
@@ -653,10 +679,27 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 			goto out;
 		}
 		hyp__el2_enter_guest(&v->ctx);
+		if (v->fast_result) {
+			/* The fast path already dispatched this exit: not handled (the caller's), or
+			 * handled with something for the run loop to look at. */
+			r = v->fast_result;
+			v->fast_result = 0;
+			if (r == HYP__FAST_RETURN) {
+				r = HYP__ENTER_DISPATCHED;
+				goto out;
+			}
+			if (r == HYP__FAST_RECHECK) {
+				exit->reason = HYP_EXIT_KICKED;
+				r = 0;
+				goto out;
+			}
+		}
 		switch (v->ctx.exit_kind) {
 		case HYP_EL2_EXIT_SYNC:
 		case HYP_EL2_EXIT_SERROR:
 			/* The core decodes it (an SError reports EC 0x2f: an exception exit). */
+			/* A raw exit (the fast path may have decoded it, then declined). */
+			exit->reason = HYP_EXIT_NONE;
 			if (!fill_syndrome(v, exit))
 				continue;
 			r = 0;

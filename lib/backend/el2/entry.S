@@ -77,7 +77,7 @@ hyp__el2_enter_guest:
  * A guest exception: x0/x1 go to the EL2 stack (SP_EL2 still points just below the entry
  * frame), the rest straight into the context. 21 instructions: fits a 32-instruction slot.
  */
-	.macro	guest_exit kind
+	.macro	guest_exit kind, target=guest_exit_common
 	.balign	0x80
 	stp	x0, x1, [sp, #-16]!
 	mrs	x0, tpidr_el2
@@ -99,7 +99,7 @@ hyp__el2_enter_guest:
 	ldp	x2, x3, [sp], #16
 	stp	x2, x3, [x0, #CTX_X0]
 	mov	x1, #\kind
-	b	guest_exit_common
+	b	\target
 	.endm
 
 /*
@@ -129,7 +129,7 @@ hyp__el2_vectors:
 	forward_to_firmware 0x280
 	forward_to_firmware 0x300
 	forward_to_firmware 0x380
-	guest_exit EXIT_SYNC		/* lower EL, AArch64 */
+	guest_exit EXIT_SYNC, guest_sync_fast	/* lower EL, AArch64 */
 	guest_exit EXIT_IRQ
 	guest_exit EXIT_FIQ
 	guest_exit EXIT_SERROR
@@ -137,6 +137,53 @@ hyp__el2_vectors:
 	forward_to_firmware 0x680
 	forward_to_firmware 0x700
 	forward_to_firmware 0x780
+
+/*
+ * A synchronous exit first tries the fast path: hyp__el2_fast_exit() (C, on the EL2 stack below
+ * the entry frame, guest registers in the context) handles the common exits to a registered
+ * callback completely. When it did, the guest goes straight back in: no unwinding of the entry
+ * frame, no return through hyp_vcpu_run(). Otherwise the ordinary exit below.
+ * x0 = ctx, x1 = EXIT_SYNC.
+ */
+	.balign	16
+guest_sync_fast:
+	mrs	x2, elr_el2
+	mrs	x3, spsr_el2
+	stp	x2, x3, [x0, #CTX_PC]
+	mrs	x2, esr_el2
+	mrs	x3, far_el2
+	stp	x2, x3, [x0, #CTX_ESR]
+	mrs	x2, hpfar_el2
+	str	x2, [x0, #CTX_HPFAR]
+	mov	x19, x0			/* callee-saved: survives the call (the guest's is in ctx) */
+	bl	hyp__el2_fast_exit
+	mov	x1, x0
+	mov	x0, x19
+	cbz	w1, 1f
+	/* Handled: back into the guest, at the PC/PSTATE the completion left. */
+	ldp	x1, x2, [x0, #CTX_PC]
+	msr	elr_el2, x1
+	msr	spsr_el2, x2
+	ldp	x2, x3, [x0, #CTX_X0 + 16]
+	ldp	x4, x5, [x0, #CTX_X0 + 32]
+	ldp	x6, x7, [x0, #CTX_X0 + 48]
+	ldp	x8, x9, [x0, #CTX_X0 + 64]
+	ldp	x10, x11, [x0, #CTX_X0 + 80]
+	ldp	x12, x13, [x0, #CTX_X0 + 96]
+	ldp	x14, x15, [x0, #CTX_X0 + 112]
+	ldp	x16, x17, [x0, #CTX_X0 + 128]
+	ldp	x18, x19, [x0, #CTX_X0 + 144]
+	ldp	x20, x21, [x0, #CTX_X0 + 160]
+	ldp	x22, x23, [x0, #CTX_X0 + 176]
+	ldp	x24, x25, [x0, #CTX_X0 + 192]
+	ldp	x26, x27, [x0, #CTX_X0 + 208]
+	ldp	x28, x29, [x0, #CTX_X0 + 224]
+	ldr	x30, [x0, #CTX_X30]
+	ldp	x0, x1, [x0, #CTX_X0]
+	eret
+	dsb	nsh
+	isb
+1:	mov	x1, #EXIT_SYNC
 
 	.balign	16
 guest_exit_common:
