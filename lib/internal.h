@@ -181,9 +181,34 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ipa);
 
 /* lib/handlers.c: exit-path lookups. */
-const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t *hint);
-const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit,
-					      uint32_t function_id, uint32_t *hint);
+const struct hyp_mmio_range *hyp__mmio_find_slow(const struct hyp_vm *vm, hyp_ipa_t ipa,
+						 uint32_t *hint);
+const struct hyp_smccc_range *hyp__smccc_find_slow(const struct hyp_vm *vm, uint32_t conduit,
+						   uint32_t function_id, uint32_t *hint);
+
+/* The range a vCPU hit last is almost always the one it hits next: check it in line. */
+static inline const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa,
+							  uint32_t *hint)
+{
+	const struct hyp_mmio_range *ranges = vm->mmio.data;
+	uint32_t at = *hint;
+
+	if (at < vm->mmio.count && ranges[at].base <= ipa && ipa <= ranges[at].last)
+		return &ranges[at];
+	return hyp__mmio_find_slow(vm, ipa, hint);
+}
+
+static inline const struct hyp_smccc_range *
+hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit, uint32_t function_id, uint32_t *hint)
+{
+	const struct hyp_smccc_range *ranges = vm->smccc.data;
+	uint32_t at = *hint;
+
+	if (at < vm->smccc.count && (ranges[at].conduits & conduit) &&
+	    ranges[at].first <= function_id && function_id <= ranges[at].last)
+		return &ranges[at];
+	return hyp__smccc_find_slow(vm, conduit, function_id, hint);
+}
 const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding);
 
 /* lib/run.c */

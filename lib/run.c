@@ -282,7 +282,6 @@ int hyp__vcpu_dispatch_fast(struct hyp_vcpu *vcpu)
 
 	if (!hyp_trap_decode_fast(exit, vcpu->regs, &vcpu->trap_info))
 		return HYP__FAST_NONE;
-	exit->vcpu_index = vcpu->index;
 	if (exit->reason == HYP_EXIT_MMIO) {
 		const struct hyp_mmio_range *range =
 			hyp__mmio_find(vm, exit->mmio.ipa, &vcpu->mmio_hint);
@@ -305,11 +304,29 @@ int hyp__vcpu_dispatch_fast(struct hyp_vcpu *vcpu)
 	}
 	if (result != HYP_HANDLED)
 		return HYP__FAST_RETURN;
-	if (complete_exit(vcpu))
-		return HYP__FAST_RECHECK;
+	/* Completion, as complete_exit() with HYP_COMPLETE_REGS does it, in line: unless the
+	 * callback injected an exception (completion cleared) or moved the PC. */
+	if (vcpu->completion == HYP_COMPLETE_REGS) {
+		struct hyp_gp_regs *regs = vcpu->regs;
+
+		if (exit->reason == HYP_EXIT_SMCCC && !vcpu->pc_moved) {
+			regs->x[0] = exit->smccc.ret[0];
+			regs->x[1] = exit->smccc.ret[1];
+			regs->x[2] = exit->smccc.ret[2];
+			regs->x[3] = exit->smccc.ret[3];
+			if (vcpu->trap_info.pc_advance)
+				hyp_trap_complete(exit, &vcpu->trap_info, regs, true);
+		} else {
+			hyp_trap_complete(exit, &vcpu->trap_info, regs, !vcpu->pc_moved);
+		}
+	}
+	vcpu->completion = HYP_COMPLETE_NONE;
+	vcpu->pc_moved = false;
 	if (__builtin_expect(atomic_load_explicit(&vm->system_event, memory_order_acquire) ||
 				     atomic_load_explicit(&vcpu->kick, memory_order_relaxed) ||
-				     !hyp_psci_is_running(&vcpu->psci),
+				     atomic_load_explicit(&vcpu->psci.state,
+							  memory_order_relaxed) !=
+					     HYP_PSCI_POWER_ON,
 			     0))
 		return HYP__FAST_RECHECK;
 	return HYP__FAST_RESUME;

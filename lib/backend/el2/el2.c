@@ -635,13 +635,22 @@ int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 	uint32_t ec = (uint32_t)(ctx->esr >> ESR_EC_SHIFT) & 0x3f;
 	int r;
 
-	/* Only exits that can be served without the EL1 state (no AT walk) qualify. */
-	if (ec != EC_DABT_LOW && ec != 0x16 /* HVC64 */ && ec != 0x17 /* SMC64 */)
+	/* Only exits that can be served without the EL1 state (no AT walk) qualify; their
+	 * syndrome as fill_syndrome() would report it. */
+	exit->raw.esr = ctx->esr;
+	exit->raw.reserved = 0;
+	if (ec == EC_DABT_LOW) {
+		if ((ctx->esr & FSC_PERMISSION_MASK) == FSC_PERMISSION)
+			return 0;
+		exit->raw.far = ctx->far;
+		exit->raw.hpfar = ctx->hpfar;
+		exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
+	} else if (ec == 0x16 /* HVC64 */ || ec == 0x17 /* SMC64 */) {
+		exit->raw.far = exit->raw.hpfar = 0;
+		exit->raw.valid = HYP_SYNDROME_ESR;
+	} else {
 		return 0;
-	if (ec == EC_DABT_LOW && (ctx->esr & FSC_PERMISSION_MASK) == FSC_PERMISSION)
-		return 0;
-	if (!fill_syndrome(v, exit))
-		return 0;
+	}
 	r = hyp__vcpu_dispatch_fast(vcpu);
 	if (r == HYP__FAST_RESUME)
 		return 1;
