@@ -199,34 +199,9 @@ static void fault_addresses(const struct hyp_syndrome *s, bool fnv, bool s1ptw,
 static void decode_dabt(const struct hyp_syndrome *s, uint32_t iss, uint8_t len,
 			struct hyp_exit *exit, struct hyp_trap_info *info)
 {
-	const uint32_t must_be_clear = DABT_S1PTW | DABT_EA | DABT_VNCR | DABT_CM | DABT_FNV;
-	const uint32_t both = HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
 	struct hyp_dabt_iss d;
 	struct hyp_mem_fault *f = &exit->fault;
 	bool emulable;
-
-	/*
-	 * The common case first, straight from the ISS bits (this runs on every MMIO exit): a
-	 * described access (ISV) on a stage-2 translation/access-flag/permission fault at levels
-	 * 0-3, nothing exotic, FAR and HPFAR valid. The general path below gives the same answer.
-	 */
-	if ((iss & (DABT_ISV | must_be_clear)) == DABT_ISV &&
-	    (uint32_t)(iss & ABT_FSC_MASK) - 0x04u < 0x0cu && (s->valid & both) == both) {
-		struct hyp_mmio_access *m = &exit->mmio;
-		bool wnr = iss & DABT_WNR;
-
-		exit->reason = HYP_EXIT_MMIO;
-		m->ipa = hyp_trap_fault_ipa(s->hpfar, s->far);
-		m->offset = m->ipa;
-		m->len = (uint8_t)(1u << ((iss >> DABT_SAS_SHIFT) & 3u));
-		m->is_write = wnr;
-		m->sign_extend = (iss & DABT_SSE) && !wnr;
-		m->reg = (uint8_t)((iss >> DABT_SRT_SHIFT) & 31u);
-		m->reg64 = !!(iss & DABT_SF);
-		m->acquire_release = !!(iss & DABT_AR);
-		info->pc_advance = len;
-		return;
-	}
 
 	hyp_trap_decode_dabt_iss(iss, &d);
 	emulable = !d.s1ptw && !d.ea && !d.vncr && fsc_is_emulable(d.dfsc);

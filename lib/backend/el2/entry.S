@@ -19,6 +19,30 @@
 #define FRAME_VBAR	104
 #define FRAME_DAIF	112
 
+/* Load the guest's X0-X30 from the context at x0 and enter it (ELR_EL2, SPSR_EL2 and SP_EL0
+ * already set up). No speculation past the ERET. */
+	.macro	load_guest_and_eret
+	ldp	x2, x3, [x0, #CTX_X0 + 16]
+	ldp	x4, x5, [x0, #CTX_X0 + 32]
+	ldp	x6, x7, [x0, #CTX_X0 + 48]
+	ldp	x8, x9, [x0, #CTX_X0 + 64]
+	ldp	x10, x11, [x0, #CTX_X0 + 80]
+	ldp	x12, x13, [x0, #CTX_X0 + 96]
+	ldp	x14, x15, [x0, #CTX_X0 + 112]
+	ldp	x16, x17, [x0, #CTX_X0 + 128]
+	ldp	x18, x19, [x0, #CTX_X0 + 144]
+	ldp	x20, x21, [x0, #CTX_X0 + 160]
+	ldp	x22, x23, [x0, #CTX_X0 + 176]
+	ldp	x24, x25, [x0, #CTX_X0 + 192]
+	ldp	x26, x27, [x0, #CTX_X0 + 208]
+	ldp	x28, x29, [x0, #CTX_X0 + 224]
+	ldr	x30, [x0, #CTX_X30]
+	ldp	x0, x1, [x0, #CTX_X0]
+	eret
+	dsb	nsh
+	isb
+	.endm
+
 	.text
 
 /* void hyp__el2_enter_guest(struct hyp_el2_ctx *ctx) */
@@ -51,26 +75,7 @@ hyp__el2_enter_guest:
 	msr	spsr_el2, x2
 	ldr	x1, [x0, #CTX_SP_EL0]
 	msr	sp_el0, x1
-	ldp	x2, x3, [x0, #CTX_X0 + 16]
-	ldp	x4, x5, [x0, #CTX_X0 + 32]
-	ldp	x6, x7, [x0, #CTX_X0 + 48]
-	ldp	x8, x9, [x0, #CTX_X0 + 64]
-	ldp	x10, x11, [x0, #CTX_X0 + 80]
-	ldp	x12, x13, [x0, #CTX_X0 + 96]
-	ldp	x14, x15, [x0, #CTX_X0 + 112]
-	ldp	x16, x17, [x0, #CTX_X0 + 128]
-	ldp	x18, x19, [x0, #CTX_X0 + 144]
-	ldp	x20, x21, [x0, #CTX_X0 + 160]
-	ldp	x22, x23, [x0, #CTX_X0 + 176]
-	ldp	x24, x25, [x0, #CTX_X0 + 192]
-	ldp	x26, x27, [x0, #CTX_X0 + 208]
-	ldp	x28, x29, [x0, #CTX_X0 + 224]
-	ldr	x30, [x0, #CTX_X30]
-	ldp	x0, x1, [x0, #CTX_X0]
-	eret
-	/* No speculation past the ERET. */
-	dsb	nsh
-	isb
+	load_guest_and_eret
 	.size	hyp__el2_enter_guest, . - hyp__el2_enter_guest
 
 /*
@@ -164,25 +169,7 @@ guest_sync_fast:
 	ldp	x1, x2, [x0, #CTX_PC]
 	msr	elr_el2, x1
 	msr	spsr_el2, x2
-	ldp	x2, x3, [x0, #CTX_X0 + 16]
-	ldp	x4, x5, [x0, #CTX_X0 + 32]
-	ldp	x6, x7, [x0, #CTX_X0 + 48]
-	ldp	x8, x9, [x0, #CTX_X0 + 64]
-	ldp	x10, x11, [x0, #CTX_X0 + 80]
-	ldp	x12, x13, [x0, #CTX_X0 + 96]
-	ldp	x14, x15, [x0, #CTX_X0 + 112]
-	ldp	x16, x17, [x0, #CTX_X0 + 128]
-	ldp	x18, x19, [x0, #CTX_X0 + 144]
-	ldp	x20, x21, [x0, #CTX_X0 + 160]
-	ldp	x22, x23, [x0, #CTX_X0 + 176]
-	ldp	x24, x25, [x0, #CTX_X0 + 192]
-	ldp	x26, x27, [x0, #CTX_X0 + 208]
-	ldp	x28, x29, [x0, #CTX_X0 + 224]
-	ldr	x30, [x0, #CTX_X30]
-	ldp	x0, x1, [x0, #CTX_X0]
-	eret
-	dsb	nsh
-	isb
+	load_guest_and_eret
 1:	mov	x1, #EXIT_SYNC
 
 	.balign	16
