@@ -213,22 +213,9 @@ const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint3
 
 /* lib/run.c */
 
-/*
- * The fast exit path, for built-in raw-syndrome backends that can call it straight from their
- * exception vector (el2): the raw syndrome is in vcpu->exit.raw. Handles an MMIO access or an
- * SMCCC #0 call that a registered callback serves (hyp_trap_decode_fast(), the callback, the
- * completion) and returns HYP__FAST_RESUME: the guest may go straight back in. HYP__FAST_NONE: not
- * such an exit, nothing done (take the ordinary path). HYP__FAST_RETURN: dispatched, not handled:
- * vcpu_enter must return HYP__ENTER_DISPATCHED (the exit is the caller's, completion pending).
- * HYP__FAST_RECHECK: handled, but a kick, system event or power change needs the run loop: report
- * HYP_EXIT_KICKED.
- */
-#define HYP__FAST_NONE 0
-#define HYP__FAST_RESUME 1
-#define HYP__FAST_RETURN 2
-#define HYP__FAST_RECHECK 3
+/* vcpu_enter's answer when the backend's fast path (fast-exit.h) already dispatched the exit to
+ * the caller: hyp_vcpu_run() returns it as it stands. */
 #define HYP__ENTER_DISPATCHED 1
-int hyp__vcpu_dispatch_fast(struct hyp_vcpu *vcpu);
 void hyp__vm_signal_system_event(struct hyp_vm *vm, uint32_t type, uint64_t data);
 
 /* lib/platform.c: a polite busy-wait step (sched_yield hosted, YIELD at EL2). */

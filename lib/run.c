@@ -9,6 +9,7 @@
 #include "hyp_string.h"
 
 #include "internal.h"
+#include "trap/fast.h"
 
 static bool vm_run_begin(struct hyp_vm *vm)
 {
@@ -272,64 +273,6 @@ static int decode_raw_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	}
 	vcpu->completion = HYP_COMPLETE_REGS;
 	return 0;
-}
-
-int hyp__vcpu_dispatch_fast(struct hyp_vcpu *vcpu)
-{
-	struct hyp_vm *vm = vcpu->vm;
-	struct hyp_exit *exit = &vcpu->exit;
-	enum hyp_handler_result result;
-
-	if (!hyp_trap_decode_fast(exit, vcpu->regs, &vcpu->trap_info))
-		return HYP__FAST_NONE;
-	if (exit->reason == HYP_EXIT_MMIO) {
-		const struct hyp_mmio_range *range =
-			hyp__mmio_find(vm, exit->mmio.ipa, &vcpu->mmio_hint);
-
-		if (!range)
-			return HYP__FAST_NONE;
-		exit->mmio.offset = exit->mmio.ipa - range->base;
-		vcpu->completion = HYP_COMPLETE_REGS;
-		result = range->fn(vcpu, &exit->mmio, range->opaque);
-		if (result != HYP_HANDLED)
-			exit->mmio.offset = exit->mmio.ipa;
-	} else {
-		const struct hyp_smccc_range *range = hyp__smccc_find(
-			vm, exit->smccc.conduit, exit->smccc.function_id, &vcpu->smccc_hint);
-
-		if (!range)
-			return HYP__FAST_NONE;
-		vcpu->completion = HYP_COMPLETE_REGS;
-		result = range->fn(vcpu, &exit->smccc, range->opaque);
-	}
-	if (result != HYP_HANDLED)
-		return HYP__FAST_RETURN;
-	/* Completion, as complete_exit() with HYP_COMPLETE_REGS does it, in line: unless the
-	 * callback injected an exception (completion cleared) or moved the PC. */
-	if (vcpu->completion == HYP_COMPLETE_REGS) {
-		struct hyp_gp_regs *regs = vcpu->regs;
-
-		if (exit->reason == HYP_EXIT_SMCCC && !vcpu->pc_moved) {
-			regs->x[0] = exit->smccc.ret[0];
-			regs->x[1] = exit->smccc.ret[1];
-			regs->x[2] = exit->smccc.ret[2];
-			regs->x[3] = exit->smccc.ret[3];
-			if (vcpu->trap_info.pc_advance)
-				hyp_trap_complete(exit, &vcpu->trap_info, regs, true);
-		} else {
-			hyp_trap_complete(exit, &vcpu->trap_info, regs, !vcpu->pc_moved);
-		}
-	}
-	vcpu->completion = HYP_COMPLETE_NONE;
-	vcpu->pc_moved = false;
-	if (__builtin_expect(atomic_load_explicit(&vm->system_event, memory_order_acquire) ||
-				     atomic_load_explicit(&vcpu->kick, memory_order_relaxed) ||
-				     atomic_load_explicit(&vcpu->psci.state,
-							  memory_order_relaxed) !=
-					     HYP_PSCI_POWER_ON,
-			     0))
-		return HYP__FAST_RECHECK;
-	return HYP__FAST_RESUME;
 }
 
 static int run_loop(struct hyp_vcpu *vcpu)

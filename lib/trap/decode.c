@@ -18,105 +18,9 @@
 #include <libhyp/sysreg.h>
 #include <libhyp/vcpu.h>
 
+#include "fast.h"
+#include "iss.h"
 #include "trap.h"
-
-/* ESR_ELx.IL: 1 for a trapped 32-bit instruction (all of A64), 0 for a 16-bit T32 one. */
-#define ESR_IL (UINT64_C(1) << 25)
-#define ESR_EC_SHIFT 26
-
-/* ISS of a Data Abort (EC 0x24/0x25). */
-#define DABT_ISV (1u << 24)
-#define DABT_SAS_SHIFT 22
-#define DABT_SSE (1u << 21)
-#define DABT_SRT_SHIFT 16
-#define DABT_SF (1u << 15)
-#define DABT_AR (1u << 14)
-#define DABT_VNCR (1u << 13)
-#define DABT_FNV (1u << 10)
-#define DABT_EA (1u << 9)
-#define DABT_CM (1u << 8)
-#define DABT_S1PTW (1u << 7)
-#define DABT_WNR (1u << 6)
-#define ABT_FSC_MASK 0x3fu
-
-/* ISS of an Instruction Abort (EC 0x20/0x21): FnV, EA, S1PTW and IFSC sit where a DABT has them. */
-#define IABT_FNV DABT_FNV
-#define IABT_S1PTW DABT_S1PTW
-
-/* DFSC/IFSC values (ESR_EL2.ISS.DFSC). */
-#define FSC_EXTABT 0x10u    /* Synchronous External abort, not on translation table walk. */
-#define FSC_TRANS_LM1 0x2bu /* Translation fault, level -1 (FEAT_LPA2). */
-
-/* ISS of a trapped MSR, MRS or System instruction (EC 0x18). */
-#define SYS_OP0(iss) (((iss) >> 20) & 3u)
-#define SYS_OP2(iss) (((iss) >> 17) & 7u)
-#define SYS_OP1(iss) (((iss) >> 14) & 7u)
-#define SYS_CRN(iss) (((iss) >> 10) & 15u)
-#define SYS_RT(iss) (((iss) >> 5) & 31u)
-#define SYS_CRM(iss) (((iss) >> 1) & 15u)
-#define SYS_DIR_READ 1u /* Direction: 1 = read (MRS, SYSL). */
-
-/* ISS of a trapped WFI/WFE/WFIT/WFET (EC 0x01): TI[1:0] = 00 WFI, 01 WFE, 10 WFIT, 11 WFET. */
-#define WFX_TI_WFE 1u
-#define WFX_TI_TIMEOUT 2u
-
-/* ISS[15:0] of HVC64, SMC64, BRK64 and BKPT32: the instruction's immediate / comment. */
-#define ISS_IMM16(iss) ((uint16_t)((iss)&0xffffu))
-
-/* HPFAR_EL2.FIPA, bits [43:4]: IPA[51:12]. Bit 63 (NS, FEAT_SEL2) and the rest are not address. */
-#define HPFAR_FIPA_SHIFT 4
-#define HPFAR_FIPA_MASK ((UINT64_C(1) << 40) - 1)
-#define PAGE_OFFSET_MASK UINT64_C(0xfff)
-
-/* PSTATE as SPSR_ELx lays it out (AArch64 format unless noted). */
-#define PSTATE_M_EL_SHIFT 2	      /* M[3:2]: Exception level. */
-#define PSTATE_M_SP 1u		      /* M[0]: 0 = SP_EL0 ("t"), 1 = SP_ELx ("h"). */
-#define PSTATE_NRW (UINT64_C(1) << 4) /* M[4]: 1 = taken from AArch32. */
-#define PSTATE_BTYPE (UINT64_C(3) << 10)
-#define PSTATE_SS (UINT64_C(1) << 21)
-#define PSTATE_PAN (UINT64_C(1) << 22)
-#define PSTATE_DIT (UINT64_C(1) << 24)
-#define PSTATE_NZCV (UINT64_C(0xf) << 28)
-/* AArch32 format: ITSTATE is split, IT[1:0] in bits [26:25], IT[7:2] in bits [15:10]. */
-#define PSTATE_AA32_IT_LO_SHIFT 25
-#define PSTATE_AA32_IT_HI_SHIFT 10
-#define PSTATE_AA32_IT_MASK ((UINT64_C(3) << 25) | (UINT64_C(0x3f) << 10))
-
-/* Exception vector offsets from VBAR_EL1 for a synchronous exception (Arm ARM D1.10.2). */
-#define VECTOR_CUR_SP0 0x000u
-#define VECTOR_CUR_SPX 0x200u
-#define VECTOR_LOWER_A64 0x400u
-#define VECTOR_LOWER_A32 0x600u
-/* VBAR_EL1[10:0] are RES0: the table is 2 KiB aligned. */
-#define VBAR_ADDR_MASK (~UINT64_C(0x7ff))
-
-/* Bytes of the trapped instruction: ESR_EL2.IL = 0 only for a 16-bit T32 instruction. */
-static uint8_t insn_len(uint32_t il)
-{
-	return il ? 4 : 2;
-}
-
-/* The value of general-purpose register @n as an operand: 31 is XZR/WZR in every form we decode
- * (a load/store transfer register, an MSR/MRS Rt), never SP, and reads as zero. */
-static uint64_t gpr_read(const struct hyp_gp_regs *regs, uint32_t n)
-{
-	return n < 31 ? regs->x[n] : 0;
-}
-
-/* Write register @n as a destination: writes to XZR/WZR are discarded. */
-static void gpr_write(struct hyp_gp_regs *regs, uint32_t n, uint64_t value)
-{
-	if (n < 31)
-		regs->x[n] = value;
-}
-
-/* The low @len bytes of @value. Any @len is defined: 0 gives 0, 8 or more the whole value. */
-static uint64_t truncate_bytes(uint64_t value, uint32_t len)
-{
-	if (len >= 8)
-		return value;
-	return value & ((UINT64_C(1) << (len * 8)) - 1);
-}
 
 /*
  * The fault status codes a stage-2 MMIO emulation can answer: a Translation fault (nothing
@@ -408,19 +312,7 @@ void hyp_trap_load_operands(struct hyp_exit *exit, const struct hyp_gp_regs *reg
 
 uint64_t hyp_trap_mmio_read_value(const struct hyp_mmio_access *access)
 {
-	uint32_t len = access->len;
-	uint64_t value = truncate_bytes(access->data, len);
-
-	/* LDRSB/LDRSH/LDRSW: replicate bit (8 * len - 1) upwards. */
-	if (access->sign_extend && len > 0 && len < 8 && (value >> (len * 8 - 1)) & 1)
-		value |= ~((UINT64_C(1) << (len * 8)) - 1);
-	/*
-	 * A W destination holds the 32-bit result and writing it clears X[63:32] (Arm ARM,
-	 * "Register size"), so LDRSB Wt of 0x80 yields 0x00000000ffffff80, not 0xffffffffffffff80.
-	 */
-	if (!access->reg64)
-		value &= UINT64_C(0xffffffff);
-	return value;
+	return hyp_trap_mmio_value(access);
 }
 
 /*
@@ -467,19 +359,7 @@ void hyp_trap_complete(const struct hyp_exit *exit, const struct hyp_trap_info *
 			gpr_write(regs, exit->sysreg.reg, exit->sysreg.value);
 		break;
 	case HYP_EXIT_SMCCC:
-		/*
-		 * X0..X3 get ret[] as 64-bit values whatever the calling convention. SMCCC defines
-		 * only W0..W3 as results of an SMC32/HVC32 call, so a conforming caller ignores the
-		 * upper halves; writing the value unmodified is what KVM and TF-A do, keeps -1 all
-		 * ones for callers that compare X0 against (unsigned long)-1, and keeps 32-bit
-		 * results with bit 31 set (UID words) zero-extended for callers that compare X0
-		 * with an unsigned 32-bit constant. A handler that wants other upper halves sets
-		 * them.
-		 */
-		regs->x[0] = exit->smccc.ret[0];
-		regs->x[1] = exit->smccc.ret[1];
-		regs->x[2] = exit->smccc.ret[2];
-		regs->x[3] = exit->smccc.ret[3];
+		hyp_trap_smccc_results(&exit->smccc, regs);
 		break;
 	default:
 		break;
@@ -559,82 +439,4 @@ uint64_t hyp_trap_ext_abort_esr(bool is_data, bool is_write, bool from_lower_el)
 	if (is_data && is_write)
 		esr |= DABT_WNR;
 	return esr;
-}
-
-/*
- * The two exits that dominate a running guest, decoded and loaded in one pass. Only syndromes
- * with nothing reserved are taken, MMIO only when ESR, FAR and HPFAR are all reported, and every
- * byte of the exit record ends up exactly as hyp_trap_decode() followed by
- * hyp_trap_load_operands() would leave it (test-trap-decode checks this on random inputs).
- */
-bool hyp_trap_decode_fast(struct hyp_exit *exit, const struct hyp_gp_regs *regs,
-			  struct hyp_trap_info *info)
-{
-	const uint32_t all = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
-	const uint32_t must_be_clear = DABT_S1PTW | DABT_EA | DABT_VNCR | DABT_CM | DABT_FNV;
-	struct hyp_syndrome *s = &exit->raw;
-	uint32_t ec = HYP_ESR_EC(s->esr), iss = HYP_ESR_ISS(s->esr);
-
-	if (!(s->valid & HYP_SYNDROME_ESR) || (s->valid & ~all) || s->reserved || (s->esr >> 32))
-		return false;
-
-	if (ec == HYP_EC_DABT_LOW && s->valid == all &&
-	    (iss & (DABT_ISV | must_be_clear)) == DABT_ISV &&
-	    (uint32_t)(iss & ABT_FSC_MASK) - 0x04u < 0x0cu) {
-		struct hyp_mmio_access *m = &exit->mmio;
-		bool wnr = iss & DABT_WNR;
-		uint32_t len = 1u << ((iss >> DABT_SAS_SHIFT) & 3u);
-		uint32_t rt = (iss >> DABT_SRT_SHIFT) & 31u;
-
-		exit->reason = HYP_EXIT_MMIO;
-		m->ipa = hyp_trap_fault_ipa(s->hpfar, s->far);
-		m->offset = m->ipa;
-		m->data = wnr ? truncate_bytes(gpr_read(regs, rt), len) : 0;
-		m->len = (uint8_t)len;
-		m->is_write = wnr;
-		m->sign_extend = (iss & DABT_SSE) && !wnr;
-		m->reg = (uint8_t)rt;
-		m->reg64 = !!(iss & DABT_SF);
-		m->acquire_release = !!(iss & DABT_AR);
-		m->reserved[0] = m->reserved[1] = 0;
-		/* The rest of the union reads 0, as after hyp_trap_decode(). */
-		hyp__clear_words((char *)&exit->mmio + sizeof(exit->mmio),
-				 sizeof(*exit) - offsetof(struct hyp_exit, mmio) -
-					 sizeof(exit->mmio));
-		info->pc_advance = insn_len(HYP_ESR_IL(s->esr));
-		return true;
-	}
-
-	if ((ec == HYP_EC_HVC64 || ec == HYP_EC_SMC64) && ISS_IMM16(iss) == 0) {
-		struct hyp_smccc_call *c = &exit->smccc;
-
-		/* FAR/HPFAR mean nothing for a call; unreported ones read 0, as hyp_trap_decode()
-		 * leaves them. */
-		if (!(s->valid & HYP_SYNDROME_FAR))
-			s->far = 0;
-		if (!(s->valid & HYP_SYNDROME_HPFAR))
-			s->hpfar = 0;
-		uint32_t fid = (uint32_t)regs->x[0];
-		uint64_t mask = (fid & HYP_SMCCC_64BIT) ? UINT64_MAX : UINT64_C(0xffffffff);
-
-		_Static_assert(sizeof(struct hyp_smccc_call) ==
-				       sizeof(*exit) - offsetof(struct hyp_exit, smccc),
-			       "the SMCCC call fills the whole union");
-		exit->reason = HYP_EXIT_SMCCC;
-		c->function_id = fid;
-		c->conduit = ec == HYP_EC_HVC64 ? HYP_CONDUIT_HVC : HYP_CONDUIT_SMC;
-		c->reserved = 0;
-		c->imm = 0;
-#pragma GCC unroll 7
-		for (unsigned int i = 0; i < 7; i++)
-			c->args[i] = regs->x[i + 1] & mask;
-		c->ret[0] = (uint64_t)(int64_t)HYP_SMCCC_NOT_SUPPORTED;
-		c->ret[1] = regs->x[1];
-		c->ret[2] = regs->x[2];
-		c->ret[3] = regs->x[3];
-		/* HVC returns after itself; a trapped SMC has not executed. */
-		info->pc_advance = ec == HYP_EC_HVC64 ? 0 : insn_len(HYP_ESR_IL(s->esr));
-		return true;
-	}
-	return false;
 }

@@ -123,20 +123,6 @@ void hyp_trap_decode(const struct hyp_syndrome *raw, struct hyp_exit *exit,
 void hyp_trap_load_operands(struct hyp_exit *exit, const struct hyp_gp_regs *regs);
 
 /**
- * hyp_trap_decode_fast() - hyp_trap_decode() + hyp_trap_load_operands() in one pass, for the
- * exits a running guest makes most: an MMIO access with a full syndrome and an SMCCC call (HVC or
- * SMC #0).
- * @exit: the exit whose @raw the backend filled; decoded in place when the call returns true.
- * @regs: the guest's registers.
- * @info: receives completion information.
- *
- * Return: true if it decoded the exit (with exactly the result of the two-step path), false if
- * the exit is of another kind or its syndrome is not fully reported: use the two-step path.
- */
-bool hyp_trap_decode_fast(struct hyp_exit *exit, const struct hyp_gp_regs *regs,
-			  struct hyp_trap_info *info);
-
-/**
  * hyp_trap_mmio_read_value() - the 64-bit value an MMIO load puts in its destination register:
  * @data truncated to @len bytes, then sign-extended (to 32 bits for a W destination, 64 for X) if
  * the load sign-extends, and zero-extended to 64 bits.

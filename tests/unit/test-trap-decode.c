@@ -25,6 +25,7 @@
 #include <libhyp/smccc.h>
 #include <libhyp/sysreg.h>
 
+#include "trap/fast.h"
 #include "trap/trap.h"
 
 #define VALID_ALL (HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR)
@@ -1881,6 +1882,69 @@ static void test_decode_fast_matches_two_step(void **state)
 	assert_true(declined > 10000);
 }
 
+/* hyp_trap_complete_fast() and hyp_trap_complete_fast_smccc() must leave the registers exactly as
+ * hyp_trap_complete() does, for whatever a callback left in the exit, from AArch64 and AArch32
+ * PSTATEs, with and without the PC advance. */
+static void test_complete_fast_matches_complete(void **state)
+{
+	static const uint32_t ecs[] = { 0x24, 0x16, 0x17 };
+	uint64_t seed = 0xfedcba9876543210ull;
+	unsigned mmio = 0, smccc = 0, aarch32 = 0;
+
+	(void)state;
+	for (int n = 0; n < 100000; n++) {
+		struct hyp_exit exit;
+		struct hyp_trap_info info;
+		struct hyp_gp_regs regs, fast, slow;
+		uint64_t r = fast_rand(&seed);
+		uint32_t iss = (uint32_t)fast_rand(&seed) & 0x1ffffffu;
+		bool advance = r & 1;
+
+		for (int i = 0; i < 31; i++)
+			regs.x[i] = fast_rand(&seed);
+		regs.sp_el0 = fast_rand(&seed);
+		regs.pc = fast_rand(&seed);
+		regs.pstate = fast_rand(&seed) & 0xffffffffu;
+		uint32_t ec = ecs[(r >> 4) % 3];
+
+		/* A data abort the fast decoder takes (ISV, plain, emulable DFSC), or HVC/SMC #0. */
+		if (ec == 0x24)
+			iss = (iss & ~0x7ffu & ~(1u << 13)) | (1u << 24) |
+			      (0x04 + (unsigned)(r >> 8) % 12) | (iss & (1u << 6));
+		else
+			iss &= ~0xffffu;
+		memset(&exit, 0, sizeof(exit));
+		exit.raw.esr = ((uint64_t)ec << 26) | ((r & 4) ? 1u << 25 : 0) | iss;
+		exit.raw.far = fast_rand(&seed);
+		exit.raw.hpfar = fast_rand(&seed);
+		exit.raw.valid = 7;
+		if (!hyp_trap_decode_fast(&exit, &regs, &info))
+			continue;
+		/* What a callback may leave: any read data, any results. */
+		if (exit.reason == HYP_EXIT_MMIO) {
+			exit.mmio.data = fast_rand(&seed);
+			mmio++;
+		} else {
+			for (int i = 0; i < 4; i++)
+				exit.smccc.ret[i] = fast_rand(&seed);
+			smccc++;
+		}
+		aarch32 += !!(regs.pstate & 0x10);
+		fast = slow = regs;
+		hyp_trap_complete(&exit, &info, &slow, advance);
+		hyp_trap_complete_fast(&exit, &info, &fast, advance);
+		assert_memory_equal(&fast, &slow, sizeof(fast));
+		if (exit.reason == HYP_EXIT_SMCCC && !(regs.pstate & 0x10)) {
+			fast = regs;
+			hyp_trap_complete_fast_smccc(&exit.smccc, info.pc_advance, &fast, advance);
+			assert_memory_equal(&fast, &slow, sizeof(fast));
+		}
+	}
+	assert_true(mmio > 10000);
+	assert_true(smccc > 10000);
+	assert_true(aarch32 > 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1936,6 +2000,7 @@ int main(void)
 		cmocka_unit_test(test_inject_odd_inputs),
 		cmocka_unit_test(test_injected_esr_values),
 		cmocka_unit_test(test_decode_fast_matches_two_step),
+		cmocka_unit_test(test_complete_fast_matches_complete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 
 #include "hyp_string.h"
 
+#include "fast-exit.h"
 #include "internal.h"
 #include "backend/builtin.h"
 #include "backend/el2/el2-internal.h"
@@ -627,31 +628,48 @@ static bool fill_syndrome(struct el2_vcpu *v, struct hyp_exit *exit)
 	return true;
 }
 
+/* The fast path for an HVC64 or SMC64 (@ec, a constant where this is inlined). */
+static HYP_ALWAYS_INLINE int el2_fast_smccc(struct el2_vcpu *v, uint32_t ec)
+{
+	struct hyp_exit *exit = &v->vcpu->exit;
+
+	exit->raw.esr = v->ctx.esr;
+	exit->raw.reserved = 0;
+	exit->raw.far = exit->raw.hpfar = 0;
+	exit->raw.valid = HYP_SYNDROME_ESR;
+	(void)ec; /* what the decoder finds in ESR: its EC tests fold away */
+	return hyp__vcpu_fast_smccc(v->vcpu);
+}
+
 int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 {
 	struct el2_vcpu *v = (struct el2_vcpu *)ctx;
-	struct hyp_vcpu *vcpu = v->vcpu;
-	struct hyp_exit *exit = &vcpu->exit;
-	uint32_t ec = (uint32_t)(ctx->esr >> ESR_EC_SHIFT) & 0x3f;
+	struct hyp_exit *exit = &v->vcpu->exit;
+	uint64_t esr = ctx->esr;
+	uint32_t ec = HYP_ESR_EC(esr);
 	int r;
 
-	/* Only exits that can be served without the EL1 state (no AT walk) qualify; their
-	 * syndrome as fill_syndrome() would report it. */
-	exit->raw.esr = ctx->esr;
-	exit->raw.reserved = 0;
+	/* Only exits that can be served without the EL1 state (no AT walk) qualify, with their
+	 * syndrome as fill_syndrome() would report it. FAR_EL2 and HPFAR_EL2 still hold this
+	 * exit's values (guest_sync_fast saved only ESR_EL2). */
 	if (ec == EC_DABT_LOW) {
-		if ((ctx->esr & FSC_PERMISSION_MASK) == FSC_PERMISSION)
+		if ((esr & FSC_PERMISSION_MASK) == FSC_PERMISSION)
 			return 0;
+		ctx->far = read_sysreg(far_el2);
+		ctx->hpfar = read_sysreg(hpfar_el2);
+		exit->raw.esr = esr;
+		exit->raw.reserved = 0;
 		exit->raw.far = ctx->far;
 		exit->raw.hpfar = ctx->hpfar;
 		exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
-	} else if (ec == 0x16 /* HVC64 */ || ec == 0x17 /* SMC64 */) {
-		exit->raw.far = exit->raw.hpfar = 0;
-		exit->raw.valid = HYP_SYNDROME_ESR;
+		r = hyp__vcpu_fast_mmio(v->vcpu);
+	} else if (ec == HYP_EC_HVC64) {
+		r = el2_fast_smccc(v, HYP_EC_HVC64);
+	} else if (ec == HYP_EC_SMC64) {
+		r = el2_fast_smccc(v, HYP_EC_SMC64);
 	} else {
 		return 0;
 	}
-	r = hyp__vcpu_dispatch_fast(vcpu);
 	if (r == HYP__FAST_RESUME)
 		return 1;
 	v->fast_result = r;

@@ -156,21 +156,17 @@ guest_sync_fast:
 	mrs	x3, spsr_el2
 	stp	x2, x3, [x0, #CTX_PC]
 	mrs	x2, esr_el2
-	mrs	x3, far_el2
-	stp	x2, x3, [x0, #CTX_ESR]
-	mrs	x2, hpfar_el2
-	str	x2, [x0, #CTX_HPFAR]
-	mov	x19, x0			/* callee-saved: survives the call (the guest's is in ctx) */
+	str	x2, [x0, #CTX_ESR]	/* FAR/HPFAR: read by the C side when it needs them */
 	bl	hyp__el2_fast_exit
-	mov	x1, x0
-	mov	x0, x19
-	cbz	w1, 1f
+	cbz	w0, 1f
 	/* Handled: back into the guest, at the PC/PSTATE the completion left. */
+	mrs	x0, tpidr_el2
 	ldp	x1, x2, [x0, #CTX_PC]
 	msr	elr_el2, x1
 	msr	spsr_el2, x2
 	load_guest_and_eret
-1:	mov	x1, #EXIT_SYNC
+1:	mrs	x0, tpidr_el2
+	mov	x1, #EXIT_SYNC
 
 	.balign	16
 guest_exit_common:
