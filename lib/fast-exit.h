@@ -92,8 +92,16 @@ static HYP_ALWAYS_INLINE int hyp__vcpu_fast_smccc(struct hyp_vcpu *vcpu)
 	vcpu->completion = HYP_COMPLETE_REGS;
 	if (range->fn(vcpu, &exit->smccc, range->opaque) != HYP_HANDLED)
 		return HYP__FAST_RETURN;
-	if (vcpu->completion == HYP_COMPLETE_REGS)
-		hyp_trap_complete_fast_smccc(&exit->smccc, pc_advance, vcpu->regs, !vcpu->pc_moved);
+	/* hyp_trap_complete_fast() for an SMCCC exit, knowing it came from AArch64 (HVC64/SMC64
+	 * are taken from AArch64 only) and testing pc_moved only for an SMC, which the PC steps
+	 * over (an HVC returns after itself). */
+	if (vcpu->completion == HYP_COMPLETE_REGS) {
+		hyp_trap_smccc_results(&exit->smccc, vcpu->regs);
+		if (__builtin_expect(pc_advance, 0)) {
+			if (!vcpu->pc_moved)
+				hyp_trap_skip_a64_insn(vcpu->regs, pc_advance);
+		}
+	}
 	return hyp__fast_exit_finish(vcpu);
 }
 

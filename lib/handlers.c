@@ -217,27 +217,28 @@ HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reas
 
 /* Lookups used by the exit path (lib/run.c). */
 const struct hyp_mmio_range *hyp__mmio_find_slow(const struct hyp_vm *vm, hyp_ipa_t ipa,
-						 uint32_t *hint)
+						 const struct hyp_mmio_range **hint)
 {
 	const struct hyp_mmio_range *ranges = vm->mmio.data;
 	uint32_t at = mmio_lower_bound(vm, ipa);
 
 	if (at < vm->mmio.count && ranges[at].base <= ipa) {
-		*hint = at;
-		return &ranges[at];
+		*hint = &ranges[at];
+		return *hint;
 	}
 	return NULL;
 }
 
 const struct hyp_smccc_range *hyp__smccc_find_slow(const struct hyp_vm *vm, uint32_t conduit,
-						   uint32_t function_id, uint32_t *hint)
+						   uint32_t function_id,
+						   const struct hyp_smccc_range **hint)
 {
 	const struct hyp_smccc_range *ranges = vm->smccc.data;
 
 	for (uint32_t i = 0; i < vm->smccc.count && ranges[i].first <= function_id; i++) {
 		if ((ranges[i].conduits & conduit) && function_id <= ranges[i].last) {
-			*hint = i;
-			return &ranges[i];
+			*hint = &ranges[i];
+			return *hint;
 		}
 	}
 	return NULL;

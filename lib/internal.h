@@ -135,8 +135,11 @@ struct hyp_vcpu {
 	struct hyp_trap_info trap_info;
 	uint8_t completion; /* enum hyp_completion */
 	bool pc_moved;
-	uint32_t mmio_hint;  /* index of the MMIO range that matched last */
-	uint32_t smccc_hint; /* and of the SMCCC range */
+	/* The MMIO and SMCCC ranges that matched last: the next exit almost always hits the same.
+	 * NULL after any reconfiguration (hyp__vm_reconfigure_end()), which is the only time the
+	 * tables move. */
+	const struct hyp_mmio_range *mmio_hint;
+	const struct hyp_smccc_range *smccc_hint;
 
 	bool initialised; /* the backend's vcpu_init succeeded */
 	_Atomic bool running;
@@ -182,31 +185,31 @@ const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ip
 
 /* lib/handlers.c: exit-path lookups. */
 const struct hyp_mmio_range *hyp__mmio_find_slow(const struct hyp_vm *vm, hyp_ipa_t ipa,
-						 uint32_t *hint);
+						 const struct hyp_mmio_range **hint);
 const struct hyp_smccc_range *hyp__smccc_find_slow(const struct hyp_vm *vm, uint32_t conduit,
-						   uint32_t function_id, uint32_t *hint);
+						   uint32_t function_id,
+						   const struct hyp_smccc_range **hint);
 
 /* The range a vCPU hit last is almost always the one it hits next: check it in line. */
 static inline const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa,
-							  uint32_t *hint)
+							  const struct hyp_mmio_range **hint)
 {
-	const struct hyp_mmio_range *ranges = vm->mmio.data;
-	uint32_t at = *hint;
+	const struct hyp_mmio_range *last = *hint;
 
-	if (at < vm->mmio.count && ranges[at].base <= ipa && ipa <= ranges[at].last)
-		return &ranges[at];
+	if (last && last->base <= ipa && ipa <= last->last)
+		return last;
 	return hyp__mmio_find_slow(vm, ipa, hint);
 }
 
-static inline const struct hyp_smccc_range *
-hyp__smccc_find(const struct hyp_vm *vm, uint32_t conduit, uint32_t function_id, uint32_t *hint)
+static inline const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm *vm,
+							    uint32_t conduit, uint32_t function_id,
+							    const struct hyp_smccc_range **hint)
 {
-	const struct hyp_smccc_range *ranges = vm->smccc.data;
-	uint32_t at = *hint;
+	const struct hyp_smccc_range *last = *hint;
 
-	if (at < vm->smccc.count && (ranges[at].conduits & conduit) &&
-	    ranges[at].first <= function_id && function_id <= ranges[at].last)
-		return &ranges[at];
+	if (last && (last->conduits & conduit) && last->first <= function_id &&
+	    function_id <= last->last)
+		return last;
 	return hyp__smccc_find_slow(vm, conduit, function_id, hint);
 }
 const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding);

@@ -38,6 +38,16 @@ bool hyp__vm_reconfigure_begin(struct hyp_vm *vm)
 
 void hyp__vm_reconfigure_end(struct hyp_vm *vm)
 {
+	/* The handler tables may have moved: no vCPU may keep pointing into them. No vCPU runs
+	 * now (we hold the reconfiguring bit), so plain stores do. */
+	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+		struct hyp_vcpu *vcpu = hyp__vm_vcpu(vm, i);
+
+		if (vcpu) {
+			vcpu->mmio_hint = NULL;
+			vcpu->smccc_hint = NULL;
+		}
+	}
 	/* Clear only our bit: a hyp_vcpu_run() that raced with us has added and will remove its
 	 * own count. */
 	atomic_fetch_and(&vm->users, ~HYP_VM_RECONFIGURING);

@@ -182,20 +182,14 @@ static HYP_ALWAYS_INLINE bool hyp_trap_decode_fast(struct hyp_exit *exit,
 }
 
 /*
- * hyp_trap_complete_fast_smccc() - hyp_trap_complete() for an exit hyp_trap_decode_fast_smccc()
- * decoded: HVC64/SMC64 are taken from AArch64 only, so PSTATE is in its AArch64 form.
- * @pc_advance is info->pc_advance.
+ * hyp_trap_skip_a64_insn() - step over the trapped instruction of a guest in AArch64 state:
+ * PSTATE.SS and BTYPE become 0 as after any non-branch instruction (pstate_after_insn() in
+ * decode.c, which also handles AArch32).
  */
-static HYP_ALWAYS_INLINE void hyp_trap_complete_fast_smccc(const struct hyp_smccc_call *call,
-							   uint8_t pc_advance,
-							   struct hyp_gp_regs *regs,
-							   bool advance_pc)
+static HYP_ALWAYS_INLINE void hyp_trap_skip_a64_insn(struct hyp_gp_regs *regs, uint8_t len)
 {
-	hyp_trap_smccc_results(call, regs);
-	if (pc_advance && advance_pc) {
-		regs->pc += pc_advance;
-		regs->pstate &= ~(PSTATE_SS | PSTATE_BTYPE);
-	}
+	regs->pc += len;
+	regs->pstate &= ~(PSTATE_SS | PSTATE_BTYPE);
 }
 
 /*
@@ -215,11 +209,8 @@ static HYP_ALWAYS_INLINE void hyp_trap_complete_fast(const struct hyp_exit *exit
 		hyp_trap_smccc_results(&exit->smccc, regs);
 	else if (!exit->mmio.is_write)
 		gpr_write(regs, exit->mmio.reg, hyp_trap_mmio_value(&exit->mmio));
-	if (advance_pc && info->pc_advance) {
-		/* Skipping an AArch64 instruction: PSTATE.SS and BTYPE become 0 (pstate_after_insn()). */
-		regs->pc += info->pc_advance;
-		regs->pstate &= ~(PSTATE_SS | PSTATE_BTYPE);
-	}
+	if (advance_pc && info->pc_advance)
+		hyp_trap_skip_a64_insn(regs, info->pc_advance);
 }
 
 #endif /* HYP_TRAP_FAST_H */

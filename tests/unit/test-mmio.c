@@ -264,6 +264,36 @@ static void test_adjacent_devices_and_lookup_hint(void **state)
 	test_vm_destroy(&t);
 }
 
+/* The last-hit shortcut must forget a range once it is removed, even the one it points at. */
+static void test_removed_range_not_served_from_hint(void **state)
+{
+	struct device a, b;
+	struct test_vm t;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &a, DEV_BASE, 0x1000);
+	add_device(&t, &b, DEV_BASE + 0x1000, 0x1000);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x1008, 4, 0, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(b.calls, 1);
+
+	/* b was the last hit: remove it, then touch it again. */
+	assert_int_equal(hyp_vm_remove_mmio_handler(t.vm, DEV_BASE + 0x1000), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x1008, 4, 0, 0), 0);
+	test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(b.calls, 1);
+
+	/* And a range added where it was is the one that answers. */
+	add_device(&t, &b, DEV_BASE + 0x1000, 0x100);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x1008, 4, 0, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.last.offset, 8);
+	assert_int_equal(a.calls, 0);
+	test_vm_destroy(&t);
+}
+
 static void test_declined_read_completed_by_caller(void **state)
 {
 	struct test_vm t;
@@ -472,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_range_edges),
 		cmocka_unit_test(test_top_of_address_space),
 		cmocka_unit_test(test_adjacent_devices_and_lookup_hint),
+		cmocka_unit_test(test_removed_range_not_served_from_hint),
 		cmocka_unit_test(test_declined_read_completed_by_caller),
 		cmocka_unit_test(test_caller_moving_pc_cancels_advance),
 		cmocka_unit_test(test_generic_exit_handler_gets_unclaimed),

@@ -1882,8 +1882,7 @@ static void test_decode_fast_matches_two_step(void **state)
 	assert_true(declined > 10000);
 }
 
-/* hyp_trap_complete_fast() and hyp_trap_complete_fast_smccc() must leave the registers exactly as
- * hyp_trap_complete() does, for whatever a callback left in the exit, from AArch64 and AArch32
+/* hyp_trap_complete_fast() must leave the registers exactly as hyp_trap_complete() does, for whatever a callback left in the exit, from AArch64 and AArch32
  * PSTATEs, with and without the PC advance. */
 static void test_complete_fast_matches_complete(void **state)
 {
@@ -1934,11 +1933,6 @@ static void test_complete_fast_matches_complete(void **state)
 		hyp_trap_complete(&exit, &info, &slow, advance);
 		hyp_trap_complete_fast(&exit, &info, &fast, advance);
 		assert_memory_equal(&fast, &slow, sizeof(fast));
-		if (exit.reason == HYP_EXIT_SMCCC && !(regs.pstate & 0x10)) {
-			fast = regs;
-			hyp_trap_complete_fast_smccc(&exit.smccc, info.pc_advance, &fast, advance);
-			assert_memory_equal(&fast, &slow, sizeof(fast));
-		}
 	}
 	assert_true(mmio > 10000);
 	assert_true(smccc > 10000);
