@@ -11,7 +11,7 @@
  * the partition in front ("[A] mmio: ..."), numbered in one stream for the whole machine. The test
  * device, the checks, the TAP stream and the verdicts are tests/guests/lht-device.c, shared with
  * the driver; this file is the firmware's host for it (struct lht_host) and what only the firmware
- * does: partitions, CPUs, watchdogs, hostile guests, the benchmark.
+ * does: partitions, CPUs, watchdogs, hostile guests.
  */
 #include <libhyp/hyp.h>
 
@@ -81,8 +81,6 @@ struct guest {
 	uint64_t timeout_seen_us; /* when a watchdog first fired */
 	uint64_t probes[LHT_EL2_MAX_PROBES], probe_kinds[LHT_EL2_MAX_PROBES];
 	unsigned int nr_probes;
-
-	uint64_t bench[6]; /* LHT_EL2_REG_BENCH_ITERATIONS.. */
 
 	/* The kick test's kicker: an idle CPU, or (@kick_self) this CPU's own timer. */
 	bool kick_self;
@@ -207,28 +205,6 @@ static bool el2_read(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint64
 	}
 }
 
-/* struct lht_host.write_reg: the benchmark's registers. */
-static bool el2_write(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint64_t v)
-{
-	struct guest *g = guest_of(d);
-
-	(void)c;
-	switch (off) {
-	case LHT_EL2_REG_BENCH_ITERATIONS:
-	case LHT_EL2_REG_BENCH_TICKS_EMPTY:
-	case LHT_EL2_REG_BENCH_TICKS_HVC:
-	case LHT_EL2_REG_BENCH_TICKS_MMIO_WRITE:
-	case LHT_EL2_REG_BENCH_TICKS_MMIO_READ:
-	case LHT_EL2_REG_BENCH_TICKS_PSCI:
-		if (!(g->flags & FW_GUEST_BENCH))
-			return false;
-		g->bench[(off - LHT_EL2_REG_BENCH_ITERATIONS) / 8] = v;
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* What the guest was doing, for a failure report. */
 static void vcpu_diag(struct guest *g, struct hyp_vcpu *vcpu, const struct hyp_exit *exit)
 {
@@ -345,67 +321,6 @@ static enum hyp_handler_result undef_exit(struct hyp_vcpu *vcpu, struct hyp_exit
 	return inject(g, vcpu, HYP_INJECT_UNDEF, 0, &answer);
 }
 
-/* The benchmark's callbacks: as little as a useful callback can do. */
-static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					  void *opaque)
-{
-	(void)vcpu;
-	(void)opaque;
-	if (!a->is_write)
-		a->data = 0;
-	return HYP_HANDLED;
-}
-
-static enum hyp_handler_result bench_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					  void *opaque)
-{
-	(void)vcpu;
-	(void)opaque;
-	call->ret[0] = 0;
-	return HYP_HANDLED;
-}
-
-/* Instructions per operation, in hundredths, from CNTVCT ticks: under -icount shift=0 one
- * instruction is 1 ns and one tick of the 62.5 MHz counter 16 ns (ARCHITECTURE.md, "Measuring
- * speed honestly"); the empty loop's ticks are the loop itself. */
-static uint64_t per_op_x100(uint64_t ticks, uint64_t empty, uint64_t n, uint64_t freq)
-{
-	uint64_t ns_per_tick_x100 = 100000000000ull / freq;
-
-	if (!n || ticks < empty)
-		return 0;
-	return (ticks - empty) * ns_per_tick_x100 / n;
-}
-
-static void bench_report(struct guest *g)
-{
-	static const struct {
-		unsigned int reg;
-		const char *what;
-		uint64_t target;
-	} rows[] = {
-		{ 2, "HVC round trip to a registered SMCCC handler", 150 },
-		{ 3, "MMIO write round trip to a registered callback", 250 },
-		{ 4, "MMIO read round trip to a registered callback", 250 },
-		{ 5, "HVC PSCI_VERSION answered by libhyp's PSCI", 0 },
-	};
-	uint64_t n = g->bench[0], freq = read_sysreg(cntfrq_el0);
-
-	lht_tap_comment("benchmark: %lu operations per loop, CNTFRQ %lu Hz; figures are guest "
-			"instructions per operation only under -icount shift=0",
-			n, freq);
-	for (size_t i = 0; i < FW_ARRAY_SIZE(rows); i++) {
-		uint64_t x = per_op_x100(g->bench[rows[i].reg], g->bench[1], n, freq);
-
-		if (rows[i].target)
-			fw_printf("bench: %-50s %5lu.%02lu instructions (target <= %lu)\n",
-				  rows[i].what, x / 100, x % 100, rows[i].target);
-		else
-			fw_printf("bench: %-50s %5lu.%02lu instructions\n", rows[i].what, x / 100,
-				  x % 100);
-	}
-}
-
 /* ---------------------------------------------------------------- vCPUs */
 
 /* struct lht_host.vcpu_exit */
@@ -477,7 +392,6 @@ static const struct lht_host host = {
 	.tap_lock = &tap_lock,
 	.now_us = now_us,
 	.read_reg = el2_read,
-	.write_reg = el2_write,
 	.inject_abort = inject_abort,
 	.start_kicker = start_kicker,
 	.vcpu_exit = vcpu_exit,
@@ -506,12 +420,6 @@ static int setup_vm(struct guest *g)
 	if (r)
 		return r;
 	r = hyp_vm_set_exit_handler(vm, HYP_EXIT_MEM_FAULT, mem_fault, g);
-	if (!r && (g->flags & FW_GUEST_BENCH))
-		r = hyp_vm_add_mmio_handler(vm, LHT_EL2_BENCH_MMIO_BASE, LHT_EL2_BENCH_MMIO_SIZE,
-					    bench_mmio, g);
-	if (!r && (g->flags & FW_GUEST_BENCH))
-		r = hyp_vm_add_smccc_handler(vm, HYP_CONDUIT_HVC, LHT_EL2_BENCH_FID,
-					     LHT_EL2_BENCH_FID, bench_call, g);
 	/* SMCCC calls nothing answered come back with NOT_SUPPORTED pre-set (libhyp/exit.h):
 	 * resume with it, as KVM does for calls it does not know. */
 	if (!r)
@@ -813,8 +721,6 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 		return; /* the guest struct stays: stuck CPUs may still use it */
 	}
 	report(g, healthy, t0);
-	if (g->flags & FW_GUEST_BENCH)
-		bench_report(g);
 	if (hostile(g)) {
 		unsigned int bad = damaged_private_pages();
 

@@ -35,9 +35,6 @@ enum fw_guest_flags {
 	/* The guest never finishes on its own: the run passes if the watchdog stops it, the
 	 * partition's CPUs come back and the next guest runs. */
 	FW_GUEST_EXPECT_TIMEOUT = 1u << 1,
-	/* The benchmark guest (tests/el2/guests/bench.c): register the do-nothing MMIO window
-	 * and hypervisor call of el2-lht.h, and print the figures it reports. */
-	FW_GUEST_BENCH = 1u << 2,
 };
 
 struct fw_guest_entry {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The KVM MMIO benchmark: instructions per MMIO exit round trip through a libhyp callback vs a raw
-# KVM_RUN loop, on the same guest, measured deterministically under QEMU -icount shift=0 inside
-# the arm64 KVM test host (tests/kvm-host/run-in-arm64-host.sh), one vCPU, one emulated CPU.
+# The KVM benchmarks, measured deterministically under QEMU -icount shift=0 inside the arm64 KVM
+# test host (tests/kvm-host/run-in-arm64-host.sh), one vCPU, one emulated CPU:
+#  - mmio-bench: instructions per MMIO exit round trip through a libhyp callback vs a raw KVM_RUN
+#    loop, on the same guest (bench-guest.S);
+#  - the el2 benchmark's guest (tests/guests/bench/bench.c) under the conformance driver: HVC,
+#    MMIO write/read and PSCI_VERSION round trips on kvm, beside the el2 firmware's figures.
 # On an arm64 host with /dev/kvm it runs natively instead (figures are then CNTVCT-based
 # estimates, not instruction counts).
 #
@@ -34,5 +37,12 @@ ninja -C "$out/libhyp" >/dev/null
 	-I"$root/include" -I"$out/libhyp/include" "$root/tests/bench/mmio-bench.c" \
 	"$out/libhyp/lib/libhyp.a" -lpthread -o "$out/mmio-bench"
 
+# The benchmark guest the el2 firmware runs (tests/guests/bench/bench.c), here under the
+# conformance driver on the kvm backend: the same loops, for figures beside el2's.
+bash "$root/tests/guests/build.sh" --libhyp "$out/libhyp" "$out/conformance" >/dev/null
+
+# One rig boot runs both (tests/guests/runall frames each program's output).
 exec bash "$root/tests/kvm-host/run-in-arm64-host.sh" --icount --smp 1 \
-	--wrap "$out/mmio-bench" "$out/bench-guest.bin" "$rounds"
+	--wrap "$out/conformance/runall" \
+	"$out/mmio-bench" "$out/bench-guest.bin" "$rounds" \
+	--then "$out/conformance/driver" --backend kvm "$out/conformance/bench/bench.bin"

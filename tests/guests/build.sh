@@ -3,6 +3,7 @@
 # build.sh [--libhyp DIR] OUTDIR: build the conformance guests and their driver for aarch64.
 #
 #   OUTDIR/guests/NAME.bin   flat guest images (tests/guests/cases/NAME.c), entered at byte 0
+#   OUTDIR/bench/bench.bin   the benchmark guest (tests/guests/bench/bench.c), same format
 #   OUTDIR/obj/NAME.elf      the same, with symbols (aarch64-linux-gnu-objdump -d, addr2line)
 #   OUTDIR/driver            the driver (driver.c, lht-device.c), statically linked with libhyp.a
 #   OUTDIR/runall            runs several programs with arguments in one rig boot (runall.c)
@@ -48,7 +49,7 @@ fi
 command -v "$CC" >/dev/null || { echo "build.sh: $CC not found (apt-get install gcc-aarch64-linux-gnu)" >&2; exit 1; }
 command -v "$OBJCOPY" >/dev/null || { echo "build.sh: $OBJCOPY not found" >&2; exit 1; }
 
-mkdir -p -- "$out/guests" "$out/obj"
+mkdir -p -- "$out/guests" "$out/bench" "$out/obj"
 
 # ---- libhyp: static, so the driver runs in the rig's initramfs as is. Its own meson build
 # unless the caller has one.
@@ -124,17 +125,19 @@ spawn "$CC" -std=gnu11 -O2 -g -Wall -Wextra -Werror -static -pthread \
 spawn "$CC" -std=gnu11 -O2 -Wall -Wextra -Werror -static -o "$out/runall" "$here/runall.c"
 wait_jobs
 
-build_guest() { # source, name
+build_guest() { # source, name, directory
 	"$CC" "${gflags[@]}" "${lflags[@]}" -o "$out/obj/$2.elf" "$1" "${rt_objs[@]}" &&
-		"$OBJCOPY" -O binary "$out/obj/$2.elf" "$out/guests/$2.bin"
+		"$OBJCOPY" -O binary "$out/obj/$2.elf" "$out/$3/$2.bin"
 }
 # No image of a guest that no longer exists may stay behind: the driver runs every *.bin.
 rm -f -- "$out"/guests/*.bin
 n=0
 for src in "$here"/cases/*.c; do
-	spawn build_guest "$src" "$(basename -- "${src%.c}")"
+	spawn build_guest "$src" "$(basename -- "${src%.c}")" guests
 	n=$((n + 1))
 done
+# The benchmark guest, apart: it is no conformance test (tests/bench/run-kvm-bench.sh runs it).
+spawn build_guest "$here/bench/bench.c" bench bench
 wait_jobs
 
 mv -- "$out/.build-started" "$stamp"

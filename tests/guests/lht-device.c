@@ -497,6 +497,17 @@ static bool dev_write(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint6
 	case LHT_REG_KICK_ARM:
 		arm_kick(d, c, v);
 		return true;
+	case LHT_REG_BENCH_ITERATIONS:
+	case LHT_REG_BENCH_CNTFRQ:
+	case LHT_REG_BENCH_TICKS_EMPTY:
+	case LHT_REG_BENCH_TICKS_HVC:
+	case LHT_REG_BENCH_TICKS_MMIO_WRITE:
+	case LHT_REG_BENCH_TICKS_MMIO_READ:
+	case LHT_REG_BENCH_TICKS_PSCI:
+		if (!(d->hdr.flags & LHT_F_BENCH))
+			return false;
+		d->bench[(off - LHT_REG_BENCH_ITERATIONS) / 8] = v;
+		return true;
 	default:
 		return host->write_reg && host->write_reg(d, c, off, v);
 	}
@@ -616,6 +627,74 @@ static enum hyp_handler_result vendor_call(struct hyp_vcpu *vcpu, struct hyp_smc
 	return HYP_HANDLED;
 }
 
+/* The benchmark's callbacks (LHT_F_BENCH): as little as a useful callback can do. */
+static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
+					  void *opaque)
+{
+	(void)vcpu;
+	(void)opaque;
+	if (!a->is_write)
+		a->data = 0;
+	return HYP_HANDLED;
+}
+
+static enum hyp_handler_result bench_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
+					  void *opaque)
+{
+	(void)vcpu;
+	(void)opaque;
+	call->ret[0] = 0;
+	return HYP_HANDLED;
+}
+
+/* Instructions per operation, in hundredths, from CNTVCT ticks: under -icount shift=0 one
+ * instruction is 1 ns (ARCHITECTURE.md, "Measuring speed honestly"); the empty loop's ticks are
+ * the loop itself. */
+static uint64_t bench_per_op_x100(uint64_t ticks, uint64_t empty, uint64_t n, uint64_t freq)
+{
+	if (!n || !freq || ticks < empty)
+		return 0;
+	return (ticks - empty) * (100000000000ull / freq) / n;
+}
+
+/* The benchmark's figures, one "bench:" comment line each, with the el2 backend's targets
+ * (<= 150 instructions per HVC, <= 250 per MMIO round trip) on its lines. */
+static void bench_report(struct lht_dev *d)
+{
+	bool to_handler = d->caps & LHT_CAP_SMCCC_HVC;
+	const struct {
+		unsigned int reg;
+		const char *what;
+		unsigned int target;
+	} rows[] = {
+		{ 3,
+		  to_handler ? "HVC round trip to a registered SMCCC handler" :
+			       "HVC round trip, answered by the backend (no SMCCC exits)",
+		  150 },
+		{ 4, "MMIO write round trip to a registered callback", 250 },
+		{ 5, "MMIO read round trip to a registered callback", 250 },
+		{ 6, "HVC PSCI_VERSION answered by the backend's PSCI", 0 },
+	};
+	const char *backend = hyp_vm_backend_name(d->vm);
+	bool el2 = backend && backend[0] == 'e' && backend[1] == 'l' && backend[2] == '2' &&
+		   !backend[3];
+	uint64_t n = d->bench[0], freq = d->bench[1];
+	char target[40];
+
+	lht_tap_comment("bench: %s: %llu operations per loop, CNTFRQ %llu Hz; instructions per "
+			"operation, exact under -icount shift=0",
+			backend, (ull)n, (ull)freq);
+	for (unsigned int i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t x = bench_per_op_x100(d->bench[rows[i].reg], d->bench[2], n, freq);
+
+		target[0] = 0;
+		if (el2 && rows[i].target)
+			format(target, sizeof(target), " (target <= %u)", rows[i].target);
+		lht_tap_comment("bench: %-4s %-58s %6llu.%02llu instructions%s", backend,
+				rows[i].what, (ull)(x / 100), (ull)(x % 100), target);
+	}
+}
+
 /* ---------------------------------------------------------------- the VM */
 
 void lht_query_caps(struct lht_dev *d, char *line, size_t size, bool hex)
@@ -730,6 +809,12 @@ int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 	if (!r)
 		r = hyp_vm_add_smccc_handler(d->vm, HYP_CONDUIT_HVC, LHT_VENDOR_FID, LHT_VENDOR_FID,
 					     vendor_call, d);
+	if (!r && (d->hdr.flags & LHT_F_BENCH))
+		r = hyp_vm_add_mmio_handler(d->vm, LHT_BENCH_MMIO_BASE, LHT_BENCH_MMIO_SIZE,
+					    bench_mmio, d);
+	if (!r && (d->hdr.flags & LHT_F_BENCH))
+		r = hyp_vm_add_smccc_handler(d->vm, HYP_CONDUIT_HVC, LHT_BENCH_FID, LHT_BENCH_FID,
+					     bench_call, d);
 	if (r)
 		lht_fail(d, "registering callbacks: %s", hyp_strerror(r));
 	return r;
@@ -913,6 +998,8 @@ void lht_report_run(struct lht_dev *d, bool healthy, const char *timeout, const 
 		       "%s: ran to completion (%u vCPU%s, %u checks, ended with %s) in %s", d->name,
 		       d->nr_vcpus, d->nr_vcpus > 1 ? "s" : "", d->checks,
 		       lht_event_name(d->event_type), elapsed);
+	if ((d->hdr.flags & LHT_F_BENCH) && !d->failure[0])
+		bench_report(d);
 	/* hyp_vcpu_run() documents that once a system event ended the VM, every vCPU's run returns
 	 * it; HYP_EXIT_KICKED means hyp_vcpu_kick() was called. Only the kick test kicks. */
 	if (d->nr_vcpus > 1 && d->events_seen) {

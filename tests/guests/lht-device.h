@@ -82,6 +82,7 @@ struct lht_dev {
 		foreign_answer, foreign_esr;
 	uint64_t scratch_count, scratch_woff, scratch_wlen, scratch_wdata;
 	uint64_t vendor_calls;
+	uint64_t bench[LHT_BENCH_RESULTS]; /* LHT_REG_BENCH_ITERATIONS.. (LHT_F_BENCH) */
 	unsigned int checks, check_failures;
 	bool exit_written;
 	uint64_t exit_value;

@@ -125,6 +125,19 @@
  *  GIC), never by what their header asked for. */
 #define LHT_REG_MPIDR(i) (0x100 + 8 * (i))
 
+/* The benchmark guest (LHT_F_BENCH in its header, tests/guests/bench/bench.c). W: its results:
+ * how many operations each loop did, CNTFRQ_EL0, and the CNTVCT ticks of each loop. The driver
+ * turns them into instructions per operation (meaningful under QEMU -icount shift=0, where one
+ * instruction is 1 ns) and prints them when the guest is done. */
+#define LHT_REG_BENCH_ITERATIONS 0x180
+#define LHT_REG_BENCH_CNTFRQ 0x188
+#define LHT_REG_BENCH_TICKS_EMPTY 0x190 /* the loop with a NOP: subtracted from the others */
+#define LHT_REG_BENCH_TICKS_HVC 0x198	/* HVC #0 to LHT_BENCH_FID */
+#define LHT_REG_BENCH_TICKS_MMIO_WRITE 0x1a0
+#define LHT_REG_BENCH_TICKS_MMIO_READ 0x1a8
+#define LHT_REG_BENCH_TICKS_PSCI 0x1b0 /* HVC #0 with PSCI_VERSION: the backend's PSCI */
+#define LHT_BENCH_RESULTS 7
+
 #ifndef __ASSEMBLER__
 /* ---- values ---- */
 /* LHT_REG_CAPS bits: the read-only page is mapped; HYP_CAP_NO_SYNDROME_EXITS;
@@ -179,6 +192,13 @@ enum lht_foreign_answer {
 	LHT_ANSWER_ABORT,     /* hyp_vcpu_inject_exception(HYP_INJECT_DATA_ABORT) */
 	LHT_ANSWER_REFUSED,   /* injection failed: the driver stopped the VM */
 };
+
+/* For a guest with LHT_F_BENCH: an MMIO window whose callback does nothing (writes dropped, reads
+ * 0), and a vendor hypervisor call whose handler only sets X0 = 0 (reached where the backend has
+ * HYP_CAP_SMCCC_HVC_EXITS; elsewhere the backend answers it, NOT_SUPPORTED). */
+#define LHT_BENCH_MMIO_BASE 0x0b100000ull
+#define LHT_BENCH_MMIO_SIZE 0x1000ull
+#define LHT_BENCH_FID 0xc6000b00u
 
 /* The vendor-specific hypervisor call the driver registers with hyp_vm_add_smccc_handler():
  * SMC64/HVC64 fast call, owner 6 (Vendor Specific Hypervisor Service, SMCCC section 6). It takes
@@ -237,6 +257,7 @@ static inline uint8_t lht_rom_byte(uint64_t off)
 /* struct lht_header.flags */
 #define LHT_F_EXPECT_RESET (1u << 0)  /* the guest ends with PSCI SYSTEM_RESET, not SYSTEM_OFF */
 #define LHT_F_NEEDS_IRQCHIP (1u << 1) /* skip the guest when the VM has no interrupt controller */
+#define LHT_F_BENCH (1u << 2)	      /* the benchmark: LHT_BENCH_* and LHT_REG_BENCH_* */
 
 struct lht_header {
 	uint32_t magic;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the el2 firmware's test device offers beyond tests/guests/protocol.h: registers for the
- * hostile guests of tests/el2/guests/ (where to probe, what the VMM saw), and the benchmark's
- * MMIO window and hypervisor call. Only the el2 firmware (examples/el2-firmware) implements them;
- * the conformance guests of tests/guests/ never touch them.
+ * hostile guests of tests/el2/guests/ (where to probe, what the VMM saw). Only the el2 firmware
+ * (examples/el2-firmware) implements them; the conformance guests of tests/guests/ never touch
+ * them.
  *
  * Register offsets are from LHT_DEV_BASE, in the part of the register page protocol.h leaves
  * free; same access rules (64-bit LDR/STR with [Xn] addressing).
@@ -52,19 +52,5 @@ enum lht_el2_probe {
 	LHT_EL2_PROBE_BEYOND_IPA,    /* an IPA past the VM's IPA size */
 	LHT_EL2_PROBE_COUNT
 };
-
-/* The benchmark (tests/el2/guests/bench.c, firmware mode FW_BENCH): an MMIO window whose
- * callback does nothing (writes dropped, reads 0), and a vendor hypervisor call whose handler
- * only sets X0 = 0. */
-#define LHT_EL2_BENCH_MMIO_BASE 0x0b100000ull
-#define LHT_EL2_BENCH_MMIO_SIZE 0x1000ull
-#define LHT_EL2_BENCH_FID 0xc6000b00u
-/* W: results, read by the firmware: how many operations, and CNTVCT ticks for each loop. */
-#define LHT_EL2_REG_BENCH_ITERATIONS 0x980
-#define LHT_EL2_REG_BENCH_TICKS_EMPTY 0x988
-#define LHT_EL2_REG_BENCH_TICKS_HVC 0x990
-#define LHT_EL2_REG_BENCH_TICKS_MMIO_WRITE 0x998
-#define LHT_EL2_REG_BENCH_TICKS_MMIO_READ 0x9a0
-#define LHT_EL2_REG_BENCH_TICKS_PSCI 0x9a8
 
 #endif /* LHT_EL2_H */
