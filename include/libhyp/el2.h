@@ -22,6 +22,13 @@
  * Destroy a vCPU (or its VM) on the physical CPU it ran on, or while that CPU runs no vCPU: the
  * CPU saves the loaded vCPU's state when it loads another one.
  *
+ * MMIO and SMCCC callbacks registered with hyp_vm_add_mmio_handler()/hyp_vm_add_smccc_handler()
+ * are called straight from libhyp's exception vector, at EL2 with interrupts masked, on the stack
+ * of the hyp_vcpu_run() call (below its frame), before the guest is re-entered: they must not
+ * block or take an exception, and should be short (a pending kick is seen when they return).
+ * The guest's ID registers (HCR_EL2.TID3) are answered there too: features this backend traps
+ * (SVE, SME, MTE, PMU, SPE, trace, AMU, MPAM) read as not implemented.
+ *
  * Physical interrupts are routed to EL2 while a guest runs (HCR_EL2.IMO/FMO/AMO): one that
  * arrives makes the guest exit, libhyp calls the platform's @handle_irq, and the guest resumes
  * (or hyp_vcpu_run() returns HYP_EXIT_KICKED if it was a kick). Virtual interrupts for guests

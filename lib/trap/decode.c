@@ -414,6 +414,36 @@ void hyp_trap_inject_sync(struct hyp_gp_regs *regs, struct hyp_el1_sysregs *el1,
 	regs->pc = (el1->vbar_el1 & VBAR_ADDR_MASK) + offset;
 }
 
+bool hyp_trap_is_id_reg(uint32_t encoding)
+{
+	uint32_t crm = HYP_SYSREG_CRM(encoding);
+
+	return HYP_SYSREG_OP0(encoding) == 3 && HYP_SYSREG_OP1(encoding) == 0 &&
+	       HYP_SYSREG_CRN(encoding) == 0 && crm >= 1 && crm <= 7;
+}
+
+/* A 4-bit ID field at bit @shift. */
+#define ID_FIELD(shift) (UINT64_C(0xf) << (shift))
+
+uint64_t hyp_trap_id_reg_visible(uint32_t encoding, uint64_t hw)
+{
+	switch (encoding) {
+	case HYP_SYSREG(3, 0, 0, 4, 0): /* ID_AA64PFR0_EL1: SVE, MPAM, AMU */
+		return hw & ~(ID_FIELD(32) | ID_FIELD(40) | ID_FIELD(44));
+	case HYP_SYSREG(3, 0, 0, 4, 1): /* ID_AA64PFR1_EL1: MTE, MPAM_frac, SME, MTE_frac */
+		return hw & ~(ID_FIELD(8) | ID_FIELD(16) | ID_FIELD(24) | ID_FIELD(40));
+	case HYP_SYSREG(3, 0, 0, 4, 4): /* ID_AA64ZFR0_EL1: SVE features */
+	case HYP_SYSREG(3, 0, 0, 4, 5): /* ID_AA64SMFR0_EL1: SME features */
+		return 0;
+	case HYP_SYSREG(3, 0, 0, 5, 0):
+		/* ID_AA64DFR0_EL1: TraceVer, PMUVer, PMSVer, TraceFilt, TraceBuffer, BRBE. */
+		return hw & ~(ID_FIELD(4) | ID_FIELD(8) | ID_FIELD(32) | ID_FIELD(40) |
+			      ID_FIELD(44) | ID_FIELD(52));
+	default:
+		return hw;
+	}
+}
+
 uint64_t hyp_trap_undef_esr(void)
 {
 	/* EC 0x00 "Unknown reason" is how an UNDEFINED instruction is reported; IL = 1 (A64). */

@@ -169,6 +169,23 @@ struct hyp_el1_sysregs {
 void hyp_trap_inject_sync(struct hyp_gp_regs *regs, struct hyp_el1_sysregs *el1, uint64_t esr,
 			  uint64_t far, bool far_valid);
 
+/**
+ * hyp_trap_is_id_reg() - whether @encoding (HYP_SYSREG()) is in the ID register space whose reads
+ * HCR_EL2.TID3 traps: Op0 3, Op1 0, CRn 0, CRm 1..7 (ID_PFR0_EL1 .. ID_AA64*; the unallocated
+ * encodings there read as zero).
+ */
+bool hyp_trap_is_id_reg(uint32_t encoding);
+
+/**
+ * hyp_trap_id_reg_visible() - the value a guest reads from ID register @encoding whose hardware
+ * value is @hw, when its hypervisor traps what it hides: the fields of features a guest cannot use
+ * under a backend that traps them (SVE and SME, which CPTR_EL2 traps; MTE, without HCR_EL2.ATA;
+ * the PMU, SPE, trace, BRBE and AMU, which MDCR_EL2/CPTR_EL2 trap; MPAM) read as "not
+ * implemented", and ID_AA64ZFR0_EL1/ID_AA64SMFR0_EL1 as zero. Everything else as the hardware has
+ * it. Encodings outside hyp_trap_is_id_reg() are returned unchanged.
+ */
+uint64_t hyp_trap_id_reg_visible(uint32_t encoding, uint64_t hw);
+
 /** hyp_trap_undef_esr() / hyp_trap_ext_abort_esr() - ESR values for injected exceptions. */
 uint64_t hyp_trap_undef_esr(void);
 uint64_t hyp_trap_ext_abort_esr(bool is_data, bool is_write, bool from_lower_el);

@@ -1939,6 +1939,46 @@ static void test_complete_fast_matches_complete(void **state)
 	assert_true(aarch32 > 10000);
 }
 
+/* The ID registers a TID3-trapping backend answers: the space, and what each hides. */
+static void test_id_reg_visible(void **state)
+{
+	const uint64_t ones = ~UINT64_C(0);
+
+	(void)state;
+	/* The space: Op0 3, Op1 0, CRn 0, CRm 1..7, any Op2; nothing next to it. */
+	assert_true(hyp_trap_is_id_reg(HYP_SYSREG(3, 0, 0, 1, 0)));  /* ID_PFR0_EL1 */
+	assert_true(hyp_trap_is_id_reg(HYP_SYSREG(3, 0, 0, 4, 0)));  /* ID_AA64PFR0_EL1 */
+	assert_true(hyp_trap_is_id_reg(HYP_SYSREG(3, 0, 0, 7, 7)));  /* last, unallocated */
+	assert_false(hyp_trap_is_id_reg(HYP_SYSREG(3, 0, 0, 0, 0))); /* MIDR_EL1 */
+	assert_false(hyp_trap_is_id_reg(HYP_SYSREG(3, 0, 0, 0, 5))); /* MPIDR_EL1 */
+	assert_false(hyp_trap_is_id_reg(HYP_SYSREG(3, 1, 0, 4, 0)));
+	assert_false(hyp_trap_is_id_reg(HYP_SYSREG(3, 0, 1, 4, 0))); /* SCTLR_EL1 area */
+	assert_false(hyp_trap_is_id_reg(HYP_SYSREG(2, 0, 0, 4, 0)));
+	assert_false(hyp_trap_is_id_reg(HYP_SYSREG(3, 0, 0, 8, 0)));
+
+	/* ID_AA64PFR0_EL1: SVE [35:32], MPAM [43:40], AMU [47:44] read 0; FP, AdvSIMD, EL1..3,
+	 * GIC, RAS, CSV2/3 as they are. */
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 4, 0), ones),
+			 ones & ~UINT64_C(0x0000ff0f00000000));
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 4, 0), 0x1100000011111112ull),
+			 0x1100000011111112ull);
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 4, 0), 0x0000000100000000ull),
+			 0);
+	/* ID_AA64PFR1_EL1: MTE [11:8], MPAM_frac [19:16], SME [27:24], MTE_frac [43:40]. */
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 4, 1), ones),
+			 ones & ~UINT64_C(0x00000f000f0f0f00));
+	/* ID_AA64ZFR0_EL1, ID_AA64SMFR0_EL1: nothing of SVE/SME. */
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 4, 4), ones), 0);
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 4, 5), ones), 0);
+	/* ID_AA64DFR0_EL1: DebugVer [3:0], BRPs, WRPs, CTX_CMPs, DoubleLock, MTPMU stay. */
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 5, 0), ones),
+			 ones & ~UINT64_C(0x00f0ff0f00000ff0));
+	/* Others unchanged: ID_AA64ISAR0_EL1, ID_AA64MMFR0_EL1, and non-ID encodings. */
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 6, 0), ones), ones);
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 7, 0), 0x1122ull), 0x1122ull);
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 1, 0, 0), ones), ones);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1995,6 +2035,7 @@ int main(void)
 		cmocka_unit_test(test_injected_esr_values),
 		cmocka_unit_test(test_decode_fast_matches_two_step),
 		cmocka_unit_test(test_complete_fast_matches_complete),
+		cmocka_unit_test(test_id_reg_visible),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

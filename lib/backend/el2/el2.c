@@ -50,6 +50,7 @@ _Static_assert(offsetof(struct hyp_el2_ctx, far) == offsetof(struct hyp_el2_ctx,
 #define HCR_BSU_IS (1ull << 10)
 #define HCR_TWI (1ull << 13)
 #define HCR_TWE (1ull << 14)
+#define HCR_TID3 (1ull << 18)
 #define HCR_TSC (1ull << 19)
 #define HCR_RW (1ull << 31)
 #define HCR_E2H (1ull << 34)
@@ -307,8 +308,10 @@ static int el2_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	m->vmid = cfg.vmid;
 	m->vtcr = hyp_s2_vtcr(&m->s2);
 	m->vpidr = read_sysreg(midr_el1);
+	/* TID3: the guest's ID registers come from hyp_trap_id_reg_visible(), so it is not told of
+	 * features this backend traps (SVE, SME, PMU, ...). */
 	m->hcr = HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_FB | HCR_BSU_IS | HCR_TWI |
-		 HCR_TSC | HCR_RW;
+		 HCR_TID3 | HCR_TSC | HCR_RW;
 	if (!(cfg.flags & HYP_EL2_NATIVE_WFE))
 		m->hcr |= HCR_TWE;
 	/* A VMID may have served a VM before: no stale translations may survive. */
@@ -641,6 +644,51 @@ static HYP_ALWAYS_INLINE int el2_fast_smccc(struct el2_vcpu *v, uint32_t ec)
 	return hyp__vcpu_fast_smccc(v->vcpu);
 }
 
+/* The hardware's value of ID register S3_0_C0_C<crm>_<op2>, CRm 1..7 (hyp_trap_is_id_reg()). */
+static uint64_t read_id_reg(uint32_t encoding)
+{
+#define ID_REG(crm, op2)                                                                           \
+	case HYP_SYSREG(3, 0, 0, crm, op2):                                                        \
+		return read_sysreg(S3_0_C0_C##crm##_##op2);
+#define ID_REGS_CRM(crm)                                                                           \
+	ID_REG(crm, 0)                                                                             \
+	ID_REG(crm, 1) ID_REG(crm, 2) ID_REG(crm, 3) ID_REG(crm, 4) ID_REG(crm, 5) ID_REG(crm, 6)  \
+		ID_REG(crm, 7)
+	switch (encoding) {
+		ID_REGS_CRM(1)
+		ID_REGS_CRM(2)
+		ID_REGS_CRM(3)
+		ID_REGS_CRM(4)
+		ID_REGS_CRM(5)
+		ID_REGS_CRM(6)
+		ID_REGS_CRM(7)
+	default:
+		return 0;
+	}
+#undef ID_REGS_CRM
+#undef ID_REG
+}
+
+/*
+ * A trapped MRS of an ID register (HCR_EL2.TID3), answered here unless the VMM registered a
+ * handler for it: Rt gets hyp_trap_id_reg_visible() of the hardware value, the PC steps over the
+ * MRS. MSRs to ID registers are UNDEFINED without a trap, so only reads arrive. Returns true if
+ * it answered.
+ */
+static bool el2_answer_id_reg(struct el2_vcpu *v, uint32_t iss)
+{
+	uint32_t encoding =
+		HYP_SYSREG(SYS_OP0(iss), SYS_OP1(iss), SYS_CRN(iss), SYS_CRM(iss), SYS_OP2(iss));
+	struct hyp_gp_regs *regs = &v->ctx.regs;
+
+	if (!(iss & SYS_DIR_READ) || !hyp_trap_is_id_reg(encoding) || (regs->pstate & PSTATE_NRW) ||
+	    hyp__sysreg_find(v->vcpu->vm, encoding))
+		return false;
+	gpr_write(regs, SYS_RT(iss), hyp_trap_id_reg_visible(encoding, read_id_reg(encoding)));
+	hyp_trap_skip_a64_insn(regs, 4);
+	return true;
+}
+
 int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 {
 	struct el2_vcpu *v = (struct el2_vcpu *)ctx;
@@ -667,6 +715,8 @@ int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 		r = el2_fast_smccc(v, HYP_EC_HVC64);
 	} else if (ec == HYP_EC_SMC64) {
 		r = el2_fast_smccc(v, HYP_EC_SMC64);
+	} else if (ec == HYP_EC_SYS64) {
+		return el2_answer_id_reg(v, HYP_ESR_ISS(esr));
 	} else {
 		return 0;
 	}

@@ -15,6 +15,33 @@
 
 LHT_GUEST(.nr_vcpus = 1, .mpidr = { 0x0a0b0cull | (0x02ull << 32) });
 
+/*
+ * The ID registers describe a CPU this VM can use: no SVE or SME (the driver never enables them;
+ * el2 traps them with CPTR_EL2, KVM leaves them off unless asked), no PMU (not requested), but the
+ * rest of the real CPU: AArch64 at EL0 and EL1, FP and Advanced SIMD. Generic names
+ * (S3_0_C0_C<m>_<n>) so no assembler extension is needed.
+ */
+static void check_id_registers(void)
+{
+	uint64_t pfr0 = read_sysreg(s3_0_c0_c4_0), pfr1 = read_sysreg(s3_0_c0_c4_1);
+	uint64_t zfr0 = read_sysreg(s3_0_c0_c4_4), smfr0 = read_sysreg(s3_0_c0_c4_5);
+	uint64_t dfr0 = read_sysreg(s3_0_c0_c5_0), mmfr0 = read_sysreg(s3_0_c0_c7_0);
+
+	lht_note("ID_AA64PFR0_EL1", pfr0);
+	lht_note("ID_AA64PFR1_EL1", pfr1);
+	lht_note("ID_AA64DFR0_EL1", dfr0);
+	lht_check_eq("ID_AA64PFR0_EL1.SVE = 0", (pfr0 >> 32) & 0xf, 0);
+	lht_check_eq("ID_AA64PFR1_EL1.SME = 0", (pfr1 >> 24) & 0xf, 0);
+	lht_check_eq("ID_AA64ZFR0_EL1 = 0", zfr0, 0);
+	lht_check_eq("ID_AA64SMFR0_EL1 = 0", smfr0, 0);
+	lht_check_eq("ID_AA64DFR0_EL1.PMUVer = 0 (no PMU asked for)", (dfr0 >> 8) & 0xf, 0);
+	lht_check_ne("ID_AA64PFR0_EL1.EL1 says AArch64", (pfr0 >> 4) & 0xf, 0);
+	lht_check_ne("ID_AA64PFR0_EL1.EL0 says AArch64", pfr0 & 0xf, 0);
+	lht_check_ne("ID_AA64PFR0_EL1.FP is implemented", (pfr0 >> 16) & 0xf, 0xf);
+	lht_check_ne("ID_AA64PFR0_EL1.AdvSIMD is implemented", (pfr0 >> 20) & 0xf, 0xf);
+	lht_check_ne("ID_AA64MMFR0_EL1 describes the MMU", mmfr0, 0);
+}
+
 void guest_main(void)
 {
 	uint64_t mpidr = read_sysreg(mpidr_el1), midr = read_sysreg(midr_el1);
@@ -37,6 +64,7 @@ void guest_main(void)
 		     (uint64_t)lht_psci(PSCI_CPU_ON_64, lht_cfg_mpidr(0),
 					(uint64_t)lht_secondary_entry, 1),
 		     (uint64_t)PSCI_ALREADY_ON);
+	check_id_registers();
 	if (lht_caps() & LHT_CAP_IRQCHIP) {
 		lht_note("GICR_TYPER of the first redistributor",
 			 mmio_read64(LHT_GICR_BASE + GICR_TYPER));
