@@ -652,8 +652,8 @@ static uint64_t read_id_reg(uint32_t encoding)
 		return read_sysreg(S3_0_C0_C##crm##_##op2);
 #define ID_REGS_CRM(crm)                                                                           \
 	ID_REG(crm, 0)                                                                             \
-	ID_REG(crm, 1) ID_REG(crm, 2) ID_REG(crm, 3) ID_REG(crm, 4) ID_REG(crm, 5) ID_REG(crm, 6)  \
-		ID_REG(crm, 7)
+	ID_REG(crm, 1)                                                                             \
+	ID_REG(crm, 2) ID_REG(crm, 3) ID_REG(crm, 4) ID_REG(crm, 5) ID_REG(crm, 6) ID_REG(crm, 7)
 	switch (encoding) {
 		ID_REGS_CRM(1)
 		ID_REGS_CRM(2)
