@@ -53,7 +53,7 @@ void hyp_trap_decode_dabt_iss(uint32_t iss, struct hyp_dabt_iss *out)
 
 hyp_ipa_t hyp_trap_fault_ipa(uint64_t hpfar, uint64_t far)
 {
-	return (((hpfar >> HPFAR_FIPA_SHIFT) & HPFAR_FIPA_MASK) << 12) | (far & PAGE_OFFSET_MASK);
+	return fault_ipa(hpfar, far);
 }
 
 /*

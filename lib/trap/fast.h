@@ -90,8 +90,7 @@ static HYP_ALWAYS_INLINE bool hyp_trap_decode_fast_mmio(struct hyp_exit *exit,
 		return false;
 
 	exit->reason = HYP_EXIT_MMIO;
-	m->ipa = (((s->hpfar >> HPFAR_FIPA_SHIFT) & HPFAR_FIPA_MASK) << 12) |
-		 (s->far & PAGE_OFFSET_MASK);
+	m->ipa = fault_ipa(s->hpfar, s->far);
 	m->offset = m->ipa;
 	m->data = wnr ? truncate_bytes(gpr_read(regs, rt), len) : 0;
 	m->len = (uint8_t)len;

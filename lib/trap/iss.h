@@ -117,4 +117,11 @@ static inline uint64_t truncate_bytes(uint64_t value, uint32_t len)
 	return value & ((UINT64_C(1) << (len * 8)) - 1);
 }
 
+/* The IPA of a stage-2 abort: the page from HPFAR_EL2.FIPA, the offset in it from FAR_EL2 (see
+ * hyp_trap_fault_ipa()). */
+static inline hyp_ipa_t fault_ipa(uint64_t hpfar, uint64_t far)
+{
+	return (((hpfar >> HPFAR_FIPA_SHIFT) & HPFAR_FIPA_MASK) << 12) | (far & PAGE_OFFSET_MASK);
+}
+
 #endif /* HYP_TRAP_ISS_H */

@@ -631,8 +631,9 @@ static bool fill_syndrome(struct el2_vcpu *v, struct hyp_exit *exit)
 	return true;
 }
 
-/* The fast path for an HVC64 or SMC64 (@ec, a constant where this is inlined). */
-static HYP_ALWAYS_INLINE int el2_fast_smccc(struct el2_vcpu *v, uint32_t ec)
+/* The fast path for an HVC64 or SMC64. In line at each of its two call sites, so the decoder's
+ * EC tests fold away in each copy. */
+static HYP_ALWAYS_INLINE int el2_fast_smccc(struct el2_vcpu *v)
 {
 	struct hyp_exit *exit = &v->vcpu->exit;
 
@@ -640,7 +641,6 @@ static HYP_ALWAYS_INLINE int el2_fast_smccc(struct el2_vcpu *v, uint32_t ec)
 	exit->raw.reserved = 0;
 	exit->raw.far = exit->raw.hpfar = 0;
 	exit->raw.valid = HYP_SYNDROME_ESR;
-	(void)ec; /* what the decoder finds in ESR: its EC tests fold away */
 	return hyp__vcpu_fast_smccc(v->vcpu);
 }
 
@@ -712,9 +712,9 @@ int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 		exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
 		r = hyp__vcpu_fast_mmio(v->vcpu);
 	} else if (ec == HYP_EC_HVC64) {
-		r = el2_fast_smccc(v, HYP_EC_HVC64);
+		r = el2_fast_smccc(v);
 	} else if (ec == HYP_EC_SMC64) {
-		r = el2_fast_smccc(v, HYP_EC_SMC64);
+		r = el2_fast_smccc(v);
 	} else if (ec == HYP_EC_SYS64) {
 		return el2_answer_id_reg(v, HYP_ESR_ISS(esr));
 	} else {
