@@ -12,6 +12,9 @@
 #      pkg-config
 #   6. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
 #   7. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; el2 HVC/MMIO round trips
+#   8. the fresh-machine check (scripts/check-fresh-machine.sh): the README's two commands, as
+#      written, in a minimal Debian 12 root made with debootstrap (skipped, and said so, only when
+#      this command is itself running inside that root)
 #
 # Installs what it needs with apt-get on Debian 12. Exits non-zero if anything fails; the meson
 # summaries show the pass/fail counts.
@@ -27,6 +30,12 @@ ensure_packages "${BUILD_PACKAGES[@]}" clang clang-format gcc-aarch64-linux-gnu 
 out=build-test
 mkdir -p "$out"
 failures=()
+stages=0
+
+stage() {
+	stages=$((stages + 1))
+	step "$@"
+}
 
 setup() { # dir, meson args...
 	local dir=$1
@@ -40,7 +49,7 @@ setup() { # dir, meson args...
 suite() { # name, dir, "meson test" args, meson setup args...
 	local name=$1 dir=$2 test_args=$3
 	shift 3
-	step "$name"
+	stage "$name"
 	# shellcheck disable=SC2086 # test_args is a word list
 	if setup "$dir" "$@" && ninja -C "$dir" >/dev/null &&
 		meson test -C "$dir" --print-errorlogs $test_args; then
@@ -49,7 +58,7 @@ suite() { # name, dir, "meson test" args, meson setup args...
 	failures+=("$name")
 }
 
-step "Formatting (clang-format --dry-run --Werror)"
+stage "Formatting (clang-format --dry-run --Werror)"
 mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find lib include tests examples -name '*.[ch]')
 if ! clang-format --dry-run --Werror "${sources[@]}"; then
 	failures+=("formatting")
@@ -66,7 +75,7 @@ suite "Unit suites under AddressSanitizer + UBSan" "$out/asan" "--suite unit" \
 
 CC=clang suite "Native build (clang): unit suites" "$out/clang" "--suite unit"
 
-step "Install and build against the installed library with pkg-config"
+stage "Install and build against the installed library with pkg-config"
 rm -rf "$out/stage"
 if meson install -C "$out/gcc" --destdir "$LIBHYP_ROOT/$out/stage" >/dev/null; then
 	prefix=$(meson introspect "$out/gcc" --buildoptions |
@@ -84,7 +93,7 @@ else
 	failures+=("install")
 fi
 
-step "Cross build: aarch64 Linux userspace"
+stage "Cross build: aarch64 Linux userspace"
 if ! { setup "$out/arm64" --cross-file cross/aarch64-linux-gnu.ini -Dtests=false &&
 	ninja -C "$out/arm64" >/dev/null; }; then
 	failures+=("cross aarch64-linux-gnu")
@@ -92,7 +101,7 @@ else
 	echo "ok: $(file -bL "$out/arm64/lib/libhyp.so.0" | cut -d, -f1-2)"
 fi
 
-step "Cross build: freestanding bare-metal aarch64 (EL2 firmware)"
+stage "Cross build: freestanding bare-metal aarch64 (EL2 firmware)"
 if ! { setup "$out/bare" --cross-file cross/aarch64-baremetal.ini &&
 	ninja -C "$out/bare" >/dev/null; }; then
 	failures+=("cross bare metal")
@@ -109,16 +118,26 @@ else
 	fi
 fi
 
-step "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN, -icount"
+stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN, -icount"
 if ! bash tests/bench/run-kvm-bench.sh "$out/bench" | grep -E '^# |^run-in-arm64-host: (PASS|FAIL)'; then
 	failures+=("kvm benchmark could not measure")
 fi
-step "Benchmark (figures, not pass/fail): el2 backend HVC and MMIO round trips, -icount"
+stage "Benchmark (figures, not pass/fail): el2 backend HVC and MMIO round trips, -icount"
 if ! bash tests/el2/run-el2.sh --icount --out "$out/el2-bench" | grep -iE 'instructions'; then
 	failures+=("el2 benchmark could not measure")
 fi
 
+stage "Fresh-machine check: the README's two commands in a minimal Debian 12 root (debootstrap)"
+if [ -e /etc/libhyp-fresh-machine-check ]; then
+	# Not a pass: this stage is not counted.
+	stages=$((stages - 1))
+	echo "not run here: this is the fresh-machine check's own root (the outer run checks it)"
+elif ! bash scripts/check-fresh-machine.sh --out "$LIBHYP_ROOT/$out/fresh-machine"; then
+	failures+=("fresh-machine check")
+fi
+
 echo
+echo "stages: $((stages - ${#failures[@]})) passed, ${#failures[@]} failed"
 if [ ${#failures[@]} -ne 0 ]; then
 	printf 'FAILED: %s\n' "${failures[@]}" >&2
 	exit 1

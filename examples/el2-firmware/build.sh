@@ -15,7 +15,7 @@
 # Compiler: aarch64-linux-gnu-gcc used freestanding (Debian: gcc-aarch64-linux-gnu); AARCH64_CC,
 # AARCH64_OBJCOPY override it. Start the result with:
 #   qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max -smp 4 -m 1G \
-#       -nographic -kernel OUTDIR/firmware.elf
+#       -nographic -nodefaults -serial stdio -kernel OUTDIR/firmware.elf
 set -euo pipefail
 
 usage() { sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }

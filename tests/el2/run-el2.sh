@@ -6,7 +6,7 @@
 # the conformance and hostile guests and the EL2 partitioning firmware
 # (examples/el2-firmware/build.sh), then boots
 #   qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max -smp 4 -m 1G \
-#       -nographic -kernel firmware.elf
+#       -nographic -nodefaults -serial stdio -kernel firmware.elf
 # and streams its console: TAP from two partitions running side by side, then a third.
 # Exit status: 0 only if the firmware printed its TAP plan with no failing test and powered the
 # machine off; 1 otherwise (failures, a crash, or QEMU killed after the timeout: "timed out");
@@ -56,8 +56,11 @@ fi
 
 elf=$out/firmware.elf
 # shellcheck disable=SC2054 # the commas belong to QEMU options
+# -nodefaults: no default network card (its option ROM, efi-virtio.rom, comes from ipxe-qemu, which
+# is only a Recommends of qemu-system-arm), no default monitor or drives; the console is the
+# PL011 on stdio.
 qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max -smp 4 -m 1G
-	-nographic -no-reboot)
+	-nographic -nodefaults -serial stdio -no-reboot)
 if [[ $icount -eq 1 ]]; then
 	elf=$out/firmware-bench.elf
 	# shellcheck disable=SC2054
