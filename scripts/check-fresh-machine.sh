@@ -11,10 +11,10 @@
 #      (cached; rebuilt when older than 7 days, when the suite, mirror or this script's base recipe
 #      changed, or with --rebuild-base), with the apt sources a Debian 12 installation has
 #      (bookworm, bookworm-updates, bookworm-security);
-#   2. copies it to DIR/root and unpacks a clean `git archive` of REV (default HEAD: uncommitted
-#      changes are not part of the check) into /root/libhyp;
-#   3. reads the two commands from the first ```sh block of the README.md in that archive and
-#      runs each one in the root (chroot in private mount and PID namespaces, /proc, /sys and
+#   2. reads the two commands from the first ```sh block of REV's README.md (default HEAD:
+#      uncommitted changes are not part of the check);
+#   3. runs each command in a root of its own (a copy of the base with a clean `git archive` of
+#      REV in /root/libhyp, so neither command benefits from what the other installed) (chroot in private mount and PID namespaces, /proc, /sys and
 #      /dev mounted, HOME=/root, an empty environment but for PATH, TERM and CI, no stdin);
 #   4. prints each command's exit status and duration, and exits non-zero if either failed.
 #
@@ -27,7 +27,8 @@
 # runs inside this check and must not start the check again.
 #
 # Output: DIR/report.txt (a line per command), DIR/<name>.log (everything each command printed).
-# DIR/root is deleted after a passing run and kept after a failing one (or with --keep).
+# A command's root is deleted after it passed and kept as DIR/root-NAME-failed after it failed
+# (with --keep, the last root stays as DIR/root).
 #
 # Needs root (for debootstrap, chroot and mounts); installs debootstrap with apt-get.
 # Environment: LIBHYP_DEBIAN_MIRROR (default http://deb.debian.org/debian),
@@ -105,6 +106,9 @@ base_is_current() {
 }
 
 unmount_under "$out"
+for name in demo tests; do
+	remove_tree "$root-$name-failed"
+done
 if [[ $rebuild_base -eq 1 ]] || ! base_is_current; then
 	step "Building a minimal Debian 12 root (debootstrap --variant=minbase $suite)"
 	remove_tree "$base"
@@ -124,30 +128,33 @@ if [[ $rebuild_base -eq 1 ]] || ! base_is_current; then
 	echo "base root built in $(($(date +%s) - t0)) s" >&2
 fi
 
-step "Preparing the root: a copy of the base and a clean git archive of $commit"
-remove_tree "$root"
-cp -a "$base" "$root"
-rm -f "$root/.libhyp-base"
-touch "$root/etc/libhyp-fresh-machine-check"
-cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-mkdir -p "$root/root/libhyp"
-git -C "$LIBHYP_ROOT" archive --format=tar "$commit" | tar -x -C "$root/root/libhyp"
-if [[ -n $(git -C "$LIBHYP_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
-	echo "note: the work tree has uncommitted changes; they are not part of this check" >&2
-fi
-
 # The README's two commands: the first two command lines of its first ```sh block, comments
 # stripped, exactly as a reader would paste them.
 mapfile -t commands < <(awk '
 	/^```sh$/ && !seen { inblock = 1; seen = 1; next }
 	inblock && /^```/ { exit }
 	inblock { sub(/[ \t]+#.*$/, ""); if ($0 != "") print }
-' "$root/root/libhyp/README.md")
+' < <(git -C "$LIBHYP_ROOT" show "$commit:README.md"))
 [[ ${#commands[@]} -eq 2 ]] ||
 	die "README.md must start with a \`\`\`sh block of exactly two commands (found ${#commands[@]})"
 names=(demo tests)
+if [[ -n $(git -C "$LIBHYP_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+	echo "note: the work tree has uncommitted changes; they are not part of this check" >&2
+fi
 
-# Runs one command inside the root; prints its exit status.
+# A fresh root for one command: a copy of the base and a clean git archive of the commit. Each
+# command gets its own, so neither can rely on what the other installed.
+prepare_root() {
+	remove_tree "$root"
+	cp -a "$base" "$root"
+	rm -f "$root/.libhyp-base"
+	touch "$root/etc/libhyp-fresh-machine-check"
+	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	mkdir -p "$root/root/libhyp"
+	git -C "$LIBHYP_ROOT" archive --format=tar "$commit" | tar -x -C "$root/root/libhyp"
+}
+
+# Runs one command inside the root; returns its exit status.
 run_in_root() { # command, log file
 	local cmd=$1 log=$2
 	local inner
@@ -177,6 +184,7 @@ for i in 0 1; do
 	name=${names[$i]}
 	[[ -z $only || $only == "$name" ]] || continue
 	step "Fresh machine: ${commands[$i]}"
+	prepare_root
 	t0=$(date +%s)
 	if run_in_root "${commands[$i]}" "$out/$name.log"; then
 		status=0
@@ -192,14 +200,15 @@ for i in 0 1; do
 		echo "--- last 40 lines of $out/$name.log ---" >&2
 		tail -n 40 "$out/$name.log" >&2
 		echo "---" >&2
+		# Keep the failing root for inspection; a later command gets a new one.
+		mv "$root" "$root-$name-failed"
+	elif [[ $keep -eq 0 ]]; then
+		remove_tree "$root"
 	fi
 done
 
-if [[ $failed -eq 0 && $keep -eq 0 ]]; then
-	remove_tree "$root"
-fi
 if [[ $failed -ne 0 ]]; then
-	echo "fresh-machine check FAILED (root kept in $root, logs in $out)" >&2
+	echo "fresh-machine check FAILED (roots kept in $root-*-failed, logs in $out)" >&2
 	exit 1
 fi
 echo "fresh-machine check passed (commit ${commit:0:12}, report in $report)"
