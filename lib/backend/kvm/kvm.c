@@ -716,6 +716,12 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	r = ioctl(kv->fd, KVM_RUN, 0);
 	kv->pc_bias = 0; /* KVM_RUN retired (or dropped) the pending MMIO access */
 	atomic_store(&kv->tid, 0);
+	/* A kick signal can still arrive after this (a kicker read the tid just before it was
+	 * cleared): its handler must not write into this kvm_run, which the VM's destruction may
+	 * unmap before the signal lands. A signal that arrives earlier sets immediate_exit on a
+	 * live kvm_run, which only makes the next KVM_RUN return at once (a spurious kick). */
+	thread_kvm_run = NULL;
+	atomic_signal_fence(memory_order_seq_cst);
 	if (r < 0) {
 		if (errno == EINTR || errno == EAGAIN) {
 			kv->run->immediate_exit = 0;
