@@ -51,6 +51,7 @@ ensure_packages() {
 		die "apt-get install failed for: ${missing[*]}"
 }
 
-# What building and unit-testing libhyp needs on the host.
-BUILD_PACKAGES=(meson ninja-build gcc pkg-config python3 binutils libcmocka-dev libfdt-dev
+# What building and unit-testing libhyp needs on the host. libc6-dev explicitly: gcc only
+# recommends it (clang happens to pull it in, which once hid its absence from this list).
+BUILD_PACKAGES=(meson ninja-build gcc libc6-dev pkg-config python3 binutils libcmocka-dev libfdt-dev
 	device-tree-compiler)

@@ -97,8 +97,11 @@ stage "Cross build: aarch64 Linux userspace"
 if ! { setup "$out/arm64" --cross-file cross/aarch64-linux-gnu.ini -Dtests=false &&
 	ninja -C "$out/arm64" >/dev/null; }; then
 	failures+=("cross aarch64-linux-gnu")
+elif kind=$(file -bL "$out/arm64/lib/libhyp.so.0") && [[ $kind == *"ARM aarch64"* ]]; then
+	echo "ok: $(cut -d, -f1-2 <<<"$kind")"
 else
-	echo "ok: $(file -bL "$out/arm64/lib/libhyp.so.0" | cut -d, -f1-2)"
+	echo "libhyp.so.0 is not an aarch64 shared object: ${kind:-?}" >&2
+	failures+=("cross aarch64-linux-gnu: not an aarch64 binary")
 fi
 
 stage "Cross build: freestanding bare-metal aarch64 (EL2 firmware)"
