@@ -13,6 +13,7 @@
 #include <libhyp/hyp.h>
 
 #include "hyp_errno.h"
+#include "trap/insn.h"
 #include "trap/psci.h"
 #include "trap/trap.h"
 
@@ -124,6 +125,33 @@ enum hyp_completion {
 	HYP_COMPLETE_REGS,
 	/* A backend-decoded exit: the backend's vcpu_complete() finishes it. */
 	HYP_COMPLETE_BACKEND,
+	/* An emulated instruction (lib/emulate.c) waits for the caller's answer to one of its
+	 * MMIO elements: hyp__emulate_resume() goes on with it. */
+	HYP_COMPLETE_EMULATION,
+};
+
+/* The load/store being emulated (lib/emulate.c); meaningful while it is in progress. */
+struct hyp_emulation {
+	struct hyp_ldst insn;
+	uint64_t pstate;
+	uint64_t va;	   /* the first element's virtual address */
+	uint64_t wb_value; /* the base register's new value, if @writeback */
+	uint64_t data[2];  /* store data, or loaded data as it arrives */
+	hyp_ipa_t ipa[2];
+	uint8_t next; /* the element being performed */
+	bool writeback;
+};
+
+/* What hyp__emulate_start()/resume() did. */
+enum hyp_emul_result {
+	/* The instruction completed (or an abort replaced it): the guest goes on. */
+	HYP_EMUL_DONE = 0,
+	/* An MMIO element went to the caller: hyp_vcpu_run() returns the exit record. */
+	HYP_EMUL_EXIT,
+	/* Not an instruction the library emulates: the exit stays a HYP_FAULT_NO_SYNDROME. */
+	HYP_EMUL_UNEMULATABLE,
+	/* A register or memory accessor failed (a backend error). */
+	HYP_EMUL_FAILED,
 };
 
 struct hyp_vcpu {
@@ -145,6 +173,7 @@ struct hyp_vcpu {
 	_Atomic bool running;
 	_Atomic bool kick;
 	struct hyp_psci_cpu psci;
+	struct hyp_emulation emul;
 
 	size_t alloc_size;
 	void *backend_state;
@@ -215,6 +244,13 @@ static inline const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm 
 const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding);
 
 /* lib/run.c */
+enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit);
+
+/* lib/emulate.c: loads and stores without an instruction syndrome (HYP_FAULT_NO_SYNDROME). */
+enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu);
+enum hyp_emul_result hyp__emulate_resume(struct hyp_vcpu *vcpu);
+/* The virtual address of the element being performed. */
+uint64_t hyp__emulate_element_va(const struct hyp_vcpu *vcpu);
 
 /* vcpu_enter's answer when the backend's fast path (fast-exit.h) already dispatched the exit to
  * the caller: hyp_vcpu_run() returns it as it stands. */

@@ -69,11 +69,23 @@ static void report_kick(struct hyp_vcpu *vcpu)
 	exit->vcpu_index = vcpu->index;
 }
 
+/* Returns 0, HYP_EMUL_EXIT when an emulated instruction produced another exit for the caller,
+ * or a negative errno. */
 static int complete_exit(struct hyp_vcpu *vcpu)
 {
 	int r = 0;
 
 	switch (vcpu->completion) {
+	case HYP_COMPLETE_EMULATION:
+		switch (hyp__emulate_resume(vcpu)) {
+		case HYP_EMUL_DONE:
+			return 0;
+		case HYP_EMUL_EXIT:
+			return HYP_EMUL_EXIT;
+		default:
+			vcpu->completion = HYP_COMPLETE_NONE;
+			return -EIO;
+		}
 	case HYP_COMPLETE_REGS:
 		hyp_trap_complete(&vcpu->exit, &vcpu->trap_info, vcpu->regs, !vcpu->pc_moved);
 		break;
@@ -133,7 +145,8 @@ static enum hyp_handler_result abort_unclaimed(struct hyp_vcpu *vcpu, const stru
 		return HYP_NOT_HANDLED;
 	if (exit->reason == HYP_EXIT_MMIO) {
 		kind = HYP_INJECT_DATA_ABORT;
-		addr = exit->raw.far;
+		addr = vcpu->completion == HYP_COMPLETE_EMULATION ? hyp__emulate_element_va(vcpu) :
+								    exit->raw.far;
 	} else if (exit->reason == HYP_EXIT_MEM_FAULT) {
 		kind = exit->fault.kind == HYP_FAULT_EXEC ? HYP_INJECT_PREFETCH_ABORT :
 							    HYP_INJECT_DATA_ABORT;
@@ -153,7 +166,7 @@ static enum hyp_handler_result call_exit_handler(struct hyp_vcpu *vcpu, struct h
 	return abort_unclaimed(vcpu, exit);
 }
 
-static enum hyp_handler_result dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	const struct hyp_mmio_range *range;
 
@@ -241,11 +254,39 @@ static enum hyp_handler_result dispatch_sysreg(struct hyp_vcpu *vcpu, struct hyp
 	return call_exit_handler(vcpu, exit);
 }
 
+/*
+ * A load/store the hardware could not describe: the library performs it itself (lib/emulate.c).
+ * What it cannot emulate (exclusives, atomics, AArch32...) stays the HYP_FAULT_NO_SYNDROME exit it
+ * was, for the generic handler, the HYP_VM_ABORT_UNCLAIMED policy or the caller.
+ */
+static enum hyp_handler_result emulate(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	struct hyp_exit saved = *exit;
+
+	switch (hyp__emulate_start(vcpu)) {
+	case HYP_EMUL_DONE:
+		return HYP_HANDLED;
+	case HYP_EMUL_EXIT:
+		return HYP_NOT_HANDLED;
+	case HYP_EMUL_UNEMULATABLE:
+		*exit = saved;
+		return call_exit_handler(vcpu, exit);
+	default:
+		/* A backend's register or memory accessor failed: the caller gets the fault as
+		 * it came. */
+		hyp__err(vcpu->vm, "vcpu %u: emulating the access without syndrome failed",
+			 vcpu->index);
+		vcpu->completion = HYP_COMPLETE_NONE;
+		*exit = saved;
+		return HYP_NOT_HANDLED;
+	}
+}
+
 static enum hyp_handler_result dispatch(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	switch (exit->reason) {
 	case HYP_EXIT_MMIO:
-		return dispatch_mmio(vcpu, exit);
+		return hyp__dispatch_mmio(vcpu, exit);
 	case HYP_EXIT_SMCCC:
 		return dispatch_smccc(vcpu, exit);
 	case HYP_EXIT_SYSREG:
@@ -254,6 +295,10 @@ static enum hyp_handler_result dispatch(struct hyp_vcpu *vcpu, struct hyp_exit *
 	case HYP_EXIT_SYSTEM_EVENT:
 		/* Always the caller's: a VMM must be able to stop a guest. */
 		return HYP_NOT_HANDLED;
+	case HYP_EXIT_MEM_FAULT:
+		if (exit->fault.kind == HYP_FAULT_NO_SYNDROME)
+			return emulate(vcpu, exit);
+		return call_exit_handler(vcpu, exit);
 	default:
 		return call_exit_handler(vcpu, exit);
 	}
@@ -285,7 +330,7 @@ static int run_loop(struct hyp_vcpu *vcpu)
 
 	r = complete_exit(vcpu);
 	if (r)
-		return r;
+		return r == HYP_EMUL_EXIT ? 0 : r;
 	for (;;) {
 		if (__builtin_expect(atomic_load_explicit(&vm->system_event,
 							  memory_order_acquire) != 0,
@@ -350,7 +395,7 @@ static int run_loop(struct hyp_vcpu *vcpu)
 			return 0;
 		r = complete_exit(vcpu);
 		if (r)
-			return r;
+			return r == HYP_EMUL_EXIT ? 0 : r;
 	}
 }
 

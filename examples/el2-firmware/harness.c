@@ -93,7 +93,7 @@ static struct part_rt parts[8];
 
 static bool hostile(const struct guest *g)
 {
-	return g->flags & FW_GUEST_HOSTILE;
+	return (g->flags & FW_GUEST_HOSTILE) || (g->dev.hdr.flags & LHT_F_HOSTILE);
 }
 
 static struct guest *guest_of(struct lht_dev *d)

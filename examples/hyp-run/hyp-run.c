@@ -60,6 +60,7 @@ struct options {
 	unsigned cpus;
 	bool virtio_console;
 	bool verbose;
+	bool ignore_unclaimed;
 	struct disk disks[MAX_DISKS];
 	unsigned nr_disks;
 };
@@ -100,6 +101,9 @@ static void usage(FILE *out)
 		"      --console KIND    'pl011' (default: ttyAMA0) or 'virtio' (hvc0); output goes\n"
 		"                        to stdout, stdin feeds the guest's console\n"
 		"  -b, --backend NAME    libhyp backend: 'kvm', or 'auto' (default)\n"
+		"      --unclaimed WHAT  guest accesses to addresses with no device: 'abort'\n"
+		"                        (default: a synchronous external abort, as on hardware)\n"
+		"                        or 'ignore' (reads as zero, writes ignored)\n"
 		"  -v, --verbose         log libhyp's messages to stderr\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -108,7 +112,9 @@ static void usage(FILE *out)
 		"virtio console.\n"
 		"\n"
 		"Exit status: 0 guest powered off, 3 guest asked for a reset, 130 interrupted\n"
-		"(Ctrl-C), 1 error.\n",
+		"(Ctrl-C), 1 error. Nothing a guest does ends hyp-run but its own PSCI SYSTEM_OFF or\n"
+		"SYSTEM_RESET: accesses without a device, unknown SMCCC calls, trapped system\n"
+		"registers and instructions get their architected answer (see --verbose).\n",
 		DEFAULT_CMDLINE_PL011, DEFAULT_CMDLINE_VIRTIO, MAX_CPUS, MAX_DISKS);
 }
 
@@ -173,6 +179,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "console", required_argument, NULL, 'C' },
 		{ "backend", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "unclaimed", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -233,6 +240,13 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case 'b':
 			opt->backend = optarg;
 			break;
+		case 'U':
+			if (!strcmp(optarg, "abort") || !strcmp(optarg, "ignore")) {
+				opt->ignore_unclaimed = !strcmp(optarg, "ignore");
+				break;
+			}
+			fail("--unclaimed takes 'abort' or 'ignore', not '%s'", optarg);
+			return EXIT_ERROR;
 		case 'v':
 			opt->verbose = true;
 			break;
@@ -322,12 +336,58 @@ struct vcpu_thread {
 	int status;
 };
 
-/* Devices the guest probes that this VMM does not model read as zero and ignore writes, as an
- * unclaimed bus region does on most boards. */
-static void answer_unclaimed_mmio(struct hyp_exit *exit)
+/*
+ * An exit the library returned because nothing answered it: always something the guest did. The
+ * guest gets the architected answer and hyp-run goes on; only the guest's PSCI SYSTEM_OFF or
+ * SYSTEM_RESET (or a signal) ends a run.
+ */
+static void answer_guest(struct vmm *vmm, unsigned index, struct hyp_vcpu *vcpu,
+			 struct hyp_exit *exit)
 {
-	if (!exit->mmio.is_write)
-		exit->mmio.data = 0;
+	const char *answer = "ignored";
+
+	switch (exit->reason) {
+	case HYP_EXIT_MMIO:
+		/* Only with --unclaimed ignore (else the library injected the abort): reads as
+		 * zero, writes ignored. */
+		if (!exit->mmio.is_write)
+			exit->mmio.data = 0;
+		answer = exit->mmio.is_write ? "write ignored" : "read as zero";
+		break;
+	case HYP_EXIT_SMCCC:
+		/* ret[] is pre-set to NOT_SUPPORTED: the SMCCC answer to an unknown call. */
+		answer = "SMCCC NOT_SUPPORTED";
+		break;
+	case HYP_EXIT_WFX:
+		answer = "resumed";
+		break;
+	case HYP_EXIT_MEM_FAULT:
+		/* Cache maintenance by VA on a device completes as a no-op (the library advances
+		 * the PC); any other fault is an abort, as a bus with nothing there gives. */
+		if (exit->fault.kind == HYP_FAULT_OTHER && ((exit->raw.esr >> 8) & 1)) {
+			answer = "cache maintenance on a device: no effect";
+			break;
+		}
+		if (hyp_vcpu_inject_exception(vcpu,
+					      exit->fault.kind == HYP_FAULT_EXEC ?
+						      HYP_INJECT_PREFETCH_ABORT :
+						      HYP_INJECT_DATA_ABORT,
+					      exit->fault.va) == 0)
+			answer = "abort injected";
+		else
+			answer = "abort not injectable on this backend: retried";
+		break;
+	default:
+		/* Trapped system registers and instructions the VMM does not emulate: UNDEFINED,
+		 * as on a CPU without them. */
+		answer = hyp_vcpu_inject_exception(vcpu, HYP_INJECT_UNDEF, 0) == 0 ?
+				 "UNDEF injected" :
+				 "UNDEF not injectable on this backend: retried";
+		break;
+	}
+	if (vmm->opt.verbose)
+		fprintf(stderr, "hyp-run: vCPU %u: guest %s exit (ESR %#" PRIx64 "): %s\n", index,
+			hyp_exit_reason_name(exit->reason), exit->raw.esr, answer);
 }
 
 static void *vcpu_main(void *opaque)
@@ -359,15 +419,7 @@ static void *vcpu_main(void *opaque)
 				break;
 			continue;
 		}
-		if (exit->reason == HYP_EXIT_MMIO) {
-			answer_unclaimed_mmio(exit);
-			continue;
-		}
-		/* Anything else is a guest this VMM cannot serve: say what and stop. */
-		fail("vCPU %u: unhandled %s exit (ESR %#" PRIx64 ")", t->index,
-		     hyp_exit_reason_name(exit->reason), exit->raw.esr);
-		request_stop(vmm, EXIT_ERROR);
-		break;
+		answer_guest(vmm, t->index, vcpu, exit);
 	}
 	return NULL;
 }
@@ -570,6 +622,10 @@ int main(int argc, char **argv)
 	config.backend = vmm.opt.backend;
 	config.max_vcpus = vmm.opt.cpus;
 	config.log_priority = vmm.opt.verbose ? HYP_LOG_DEBUG : HYP_LOG_WARNING;
+	/* Accesses nobody claims, and load/store forms the library cannot emulate (exclusives,
+	 * atomics on a device), get a synchronous external abort inside the library. */
+	if (!vmm.opt.ignore_unclaimed)
+		config.flags |= HYP_VM_ABORT_UNCLAIMED;
 	r = hyp_vm_create(&config, &vmm.vm);
 	if (r) {
 		teardown(&vmm);

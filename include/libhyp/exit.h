@@ -65,6 +65,11 @@ struct hyp_syndrome {
 
 /**
  * struct hyp_mmio_access - a decoded MMIO access.
+ *
+ * Accesses whose instruction gave the hypervisor no syndrome (LDP/STP, writeback forms...) are
+ * emulated by the library and arrive here one element at a time, in the architected order, each
+ * with its own @ipa, @len and @reg; the instruction completes (registers, base writeback, PC) when
+ * the last element has been answered. The exit's raw syndrome is the one of the original abort.
  * @ipa: the faulting guest physical address.
  * @offset: @ipa minus the base of the callback range (for an exit returned to the caller: @ipa).
  * @data: in/out. For writes, the value stored (already truncated to @len bytes). For reads, the
@@ -140,8 +145,14 @@ struct hyp_wfx {
 
 /** Why a stage-2 fault could not be emulated as MMIO (struct hyp_mem_fault.kind). */
 enum hyp_mem_fault_kind {
-	/** A data abort on MMIO space whose instruction gives no syndrome (ESR.ISS.ISV = 0): LDP,
-	 *  STP, writeback addressing, SIMD loads... The library will not guess the access. */
+	/** A data abort on MMIO space whose instruction gives no syndrome (ESR.ISS.ISV = 0) and
+	 *  that the library could not emulate. The library fetches and performs the common forms
+	 *  itself (LDR/STR of every size with pre/post-index writeback and register offsets,
+	 *  LDP/STP/LDPSW/LDNP/STNP, LDUR/STUR, LDAR/STLR/LDAPR), each element as an ordinary
+	 *  HYP_EXIT_MMIO; what reaches the caller as this fault are the forms a device cannot
+	 *  honour (exclusives, atomics, DC ZVA, SIMD structure loads), SIMD&FP register forms
+	 *  (not emulated yet), AArch32 guests, and instructions the library cannot fetch (the PC
+	 *  not in RAM, a guest stage-1 configuration the walker does not model). */
 	HYP_FAULT_NO_SYNDROME = 1,
 	/** An instruction fetch from an IPA with no executable memory. */
 	HYP_FAULT_EXEC,

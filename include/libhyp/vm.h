@@ -49,10 +49,13 @@ enum hyp_irqchip {
 enum hyp_vm_flags {
 	/**
 	 * Answer guest accesses nobody claims with the architected fault instead of returning them
-	 * to the caller: a load/store to an IPA with no memory and no MMIO or generic callback, or
-	 * an instruction fetch from one, gets a synchronous external abort injected into the
-	 * guest (as a bus with nothing there would), and hyp_vcpu_run() does not return. Useful for
-	 * partitions that must not be able to stop their VMM with a stray access. Needs
+	 * to the caller: a load/store to an IPA with no memory and no MMIO or generic callback, an
+	 * instruction fetch from one, or a load/store form that cannot be performed on a device
+	 * (HYP_FAULT_NO_SYNDROME: exclusives, atomics, DC ZVA...) gets a synchronous external
+	 * abort injected into the guest (as a bus with nothing there would), and hyp_vcpu_run()
+	 * does not return. For an element of an emulated LDP/STP the abort reports that element's
+	 * address, and the instruction has no further effect. Useful for partitions and VMMs
+	 * that must not be stoppable by a stray access (hyp-run sets it by default). Needs
 	 * HYP_CAP_INJECT_EXCEPTIONS for the kinds concerned (where it is missing, the exit is
 	 * returned as usual).
 	 */

@@ -177,9 +177,10 @@ static enum hyp_handler_result inject_abort(struct lht_dev *d, struct hyp_vcpu *
 	return HYP_HANDLED;
 }
 
-/* Stage-2 faults the library could not turn into MMIO (hyp_exit_fn for HYP_EXIT_MEM_FAULT). An
- * access without a syndrome (LDP, writeback forms) gets an external abort: the library will not
- * guess what the instruction meant, and neither will we. */
+/* Stage-2 faults the library could not turn into MMIO or emulate (hyp_exit_fn for
+ * HYP_EXIT_MEM_FAULT): an access without a syndrome the library does not emulate (exclusives,
+ * atomics) gets an external abort, as a device that cannot honour it would give. A hostile guest's
+ * cache maintenance on an address with nothing there is completed (skipped, lib/trap/decode.c). */
 static enum hyp_handler_result mem_fault(struct hyp_vcpu *vcpu, struct hyp_exit *exit, void *opaque)
 {
 	struct guest *g = opaque;
@@ -194,10 +195,17 @@ static enum hyp_handler_result mem_fault(struct hyp_vcpu *vcpu, struct hyp_exit 
 				" (valid %u), %s, ESR %#" PRIx64,
 				g->dev.name, hyp_vcpu_index(vcpu), f->kind, f->ipa, f->ipa_valid,
 				f->is_write ? "write" : "read", exit->raw.esr);
-	if (f->kind != HYP_FAULT_NO_SYNDROME)
-		lht_fail(&g->dev, "vCPU %u: unexpected memory fault kind %u at IPA %#" PRIx64,
-			 hyp_vcpu_index(vcpu), f->kind, f->ipa);
-	res = inject_abort(&g->dev, vcpu, exit, f->ipa_valid ? f->ipa : 0, &answer);
+	if (g->dev.hostile && f->kind == HYP_FAULT_OTHER && (exit->raw.valid & HYP_SYNDROME_ESR) &&
+	    ((exit->raw.esr >> 26) & 0x3f) == 0x24 && ((exit->raw.esr >> 8) & 1)) {
+		answer = LHT_ANSWER_COMPLETED;
+		res = HYP_HANDLED;
+	} else {
+		if (f->kind != HYP_FAULT_NO_SYNDROME && !g->dev.hostile)
+			lht_fail(&g->dev,
+				 "vCPU %u: unexpected memory fault kind %u at IPA %#" PRIx64,
+				 hyp_vcpu_index(vcpu), f->kind, f->ipa);
+		res = inject_abort(&g->dev, vcpu, exit, f->ipa_valid ? f->ipa : 0, &answer);
+	}
 	lht_log_foreign(&g->dev, exit, type, f->ipa_valid ? f->ipa : ~0ull, 0, f->is_write, 0,
 			answer);
 	return res;

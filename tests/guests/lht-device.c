@@ -521,6 +521,22 @@ static enum hyp_handler_result dev_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_a
 	struct lht_vcpu *c = &d->vcpus[hyp_vcpu_index(vcpu) % LHT_MAX_VCPUS];
 	bool known;
 
+	if (a->offset >= LHT_MEMWIN_OFF) {
+		uint64_t off = a->offset - LHT_MEMWIN_OFF;
+
+		/* The range ends with the window: an access may only straddle its end. */
+		host->lock(d->lock);
+		if (a->is_write) {
+			for (unsigned i = 0; i < a->len && off + i < LHT_MEMWIN_SIZE; i++)
+				d->memwin[off + i] = (uint8_t)(a->data >> (8 * i));
+		} else {
+			a->data = 0;
+			for (unsigned i = 0; i < a->len && off + i < LHT_MEMWIN_SIZE; i++)
+				a->data |= (uint64_t)d->memwin[off + i] << (8 * i);
+		}
+		host->unlock(d->lock);
+		return HYP_HANDLED;
+	}
 	if (a->offset >= LHT_SCRATCH_OFF) {
 		uint64_t off = a->offset - LHT_SCRATCH_OFF;
 
@@ -783,6 +799,8 @@ int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 	uint64_t ro = 0;
 	int r;
 
+	if (d->hdr.flags & LHT_F_HOSTILE)
+		d->hostile = true;
 	r = hyp_vm_map(d->vm, LHT_RAM_BASE, ram, LHT_RAM_SIZE, HYP_MEM_RWX);
 	if (r) {
 		lht_fail(d, "hyp_vm_map(RAM): %s", hyp_strerror(r));

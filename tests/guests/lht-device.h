@@ -81,6 +81,7 @@ struct lht_dev {
 	uint64_t foreign_count, foreign_type, foreign_ipa, foreign_len, foreign_write, foreign_data,
 		foreign_answer, foreign_esr;
 	uint64_t scratch_count, scratch_woff, scratch_wlen, scratch_wdata;
+	uint8_t memwin[LHT_MEMWIN_SIZE];
 	uint64_t vendor_calls;
 	uint64_t bench[LHT_BENCH_RESULTS]; /* LHT_REG_BENCH_ITERATIONS.. (LHT_F_BENCH) */
 	unsigned int checks, check_failures;

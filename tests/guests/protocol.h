@@ -10,10 +10,14 @@
  *
  *   0x0800_0000  GICv3 distributor (the backend's or libhyp's)
  *   0x080a_0000  GICv3 redistributors, 128 KiB per vCPU
- *   0x0b00_0000  the test device (this file), 8 KiB:
+ *   0x0b00_0000  the test device (this file), 12 KiB:
  *                  0x0000..0x0fff  registers, below
  *                  0x1000..0x1fff  scratch window: reads return lht_scratch_byte() patterns,
  *                                  writes are recorded (LHT_REG_SCRATCH_*)
+ *                  0x2000..0x2fff  memory window: a device that behaves like RAM (any width,
+ *                                  little-endian; reads return what was written, initially 0),
+ *                                  so a guest can run the same instruction on RAM and on MMIO
+ *                                  and compare
  *   0x0c00_0000  one read-only page (HYP_MEM_RO | HYP_MEM_EXEC), filled with lht_rom_byte(),
  *                if the backend has HYP_CAP_READONLY_MEM (LHT_CAP_ROM)
  *   0x0d00_0000  a hole: no memory, no MMIO handler. The driver answers accesses to the lower
@@ -45,10 +49,13 @@
 #define LHT_GICR_STRIDE 0x20000ull
 
 #define LHT_DEV_BASE 0x0b000000ull
-#define LHT_DEV_SIZE 0x2000ull
+#define LHT_DEV_SIZE 0x3000ull
 #define LHT_SCRATCH_OFF 0x1000ull
 #define LHT_SCRATCH_SIZE 0x1000ull
 #define LHT_SCRATCH_BASE (LHT_DEV_BASE + LHT_SCRATCH_OFF)
+#define LHT_MEMWIN_OFF 0x2000ull
+#define LHT_MEMWIN_SIZE 0x1000ull
+#define LHT_MEMWIN_BASE (LHT_DEV_BASE + LHT_MEMWIN_OFF)
 
 #define LHT_ROM_BASE 0x0c000000ull
 #define LHT_ROM_SIZE 0x1000ull
@@ -258,6 +265,9 @@ static inline uint8_t lht_rom_byte(uint64_t off)
 #define LHT_F_EXPECT_RESET (1u << 0)  /* the guest ends with PSCI SYSTEM_RESET, not SYSTEM_OFF */
 #define LHT_F_NEEDS_IRQCHIP (1u << 1) /* skip the guest when the VM has no interrupt controller */
 #define LHT_F_BENCH (1u << 2)	      /* the benchmark: LHT_BENCH_* and LHT_REG_BENCH_* */
+/* The guest touches unclaimed addresses and makes faults on purpose: the VMM answers them
+ * architecturally (aborts, skipped cache maintenance) instead of failing the guest. */
+#define LHT_F_HOSTILE (1u << 3)
 
 struct lht_header {
 	uint32_t magic;

@@ -20,7 +20,7 @@ _start:
 	b	mmio_sign_extend	/* 1: ldrsb x1 <- TESTDEV_BYTE; store x1 */
 	b	psci_version		/* 2: hvc PSCI_VERSION; store x0 */
 	b	rom_write		/* 3: store to ROM, then load it back and store the value */
-	b	no_syndrome		/* 4: ldp from MMIO (ISV = 0) */
+	b	no_syndrome		/* 4: ldp from unclaimed MMIO (ISV = 0) */
 	b	read_mpidr		/* 5: store MPIDR_EL1 */
 	b	two_stores		/* 6: store 1 then store 2 (PC redirection test) */
 	b	unmapped		/* 7: load from an IPA with nothing there */
@@ -61,9 +61,13 @@ rom_write:
 
 no_syndrome:
 	bl	setup
-	ldp	x1, x2, [x10, #0x20]
-	/* Only reached if the access was emulated after all. */
+	/* An LDP (no syndrome) from the page after the test device, which no callback claims: the
+	 * library emulates it and hands both elements to the VMM as MMIO exits. */
+	add	x12, x10, #0x1000
+	ldp	x1, x2, [x12, #0x20]
 	str	x1, [x10, #TESTDEV_VALUE]
+	str	x2, [x10, #TESTDEV_VALUE]
+	str	x12, [x10, #TESTDEV_VALUE]
 	b	poweroff
 
 read_mpidr:

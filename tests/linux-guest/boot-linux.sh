@@ -115,5 +115,36 @@ else
 	echo "not ok $n - Ctrl-C: hyp-run did not stop cleanly with status 130 (see $hang_log)"
 	failed=$((failed + 1))
 fi
+# A hostile bare-metal guest: LDP/STP/writeback forms to the UART and the GIC, exclusives and
+# atomics, accesses to nothing, an unknown SMCCC call. hyp-run answers each and keeps going.
+step "A hostile guest under hyp-run"
+"$cross-gcc" -nostdlib -static -Wl,-Ttext=0x40080000 -Wl,--build-id=none \
+	-o "$out/hostile-guest.elf" "$root/tests/linux-guest/hostile-guest.S"
+hostile_log=$out/console-hostile.log
+set +e
+bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$hostile_log" \
+	--wrap "$out/arm64/examples/hyp-run" --backend kvm --mem 64M \
+	--kernel "$out/hostile-guest.elf" >/dev/null 2>&1
+hostile_status=$?
+set -e
+log=$hostile_log
+expect "hostile guest: LDP from the PL011 emulated" "HOSTILE: LDP from the UART"
+expect "hostile guest: STP to the PL011 emulated (its character came out)" "<>"
+expect "hostile guest: post-index loop over the PL011 ID registers, base advanced" \
+	"HOSTILE: post-index loop"
+expect "hostile guest: exclusive and atomic on the UART answered" "HOSTILE: exclusive and atomic"
+expect "hostile guest: post-index load from the GIC distributor answered" "HOSTILE: post-index load"
+expect "hostile guest: accesses to nothing answered with aborts" "HOSTILE: LDP/STP/LDR at"
+expect "hostile guest: unknown SMCCC call answered NOT_SUPPORTED" "HOSTILE: unknown SMCCC"
+expect "hostile guest: reached its end" "HOSTILE: done"
+n=$((n + 1))
+if [[ $hostile_status -eq 0 ]]; then
+	echo "ok $n - hyp-run survived the hostile guest and exited 0 at its SYSTEM_OFF"
+else
+	echo "not ok $n - hyp-run exited $hostile_status under the hostile guest (see $hostile_log)"
+	failed=$((failed + 1))
+fi
+grep -h "HOSTILE: done" "$hostile_log" | sed 's/^/# /' || true
+
 echo "1..$n"
 [[ $failed -eq 0 ]]

@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Emulation of guest loads and stores that trapped without an instruction syndrome.
+ *
+ * A stage-2 data abort on an MMIO address describes the access only for single-register loads and
+ * stores without writeback (ESR_EL2.ISS.ISV = 1). LDP/STP, pre/post-index writeback and the other
+ * forms arrive with ISV = 0, and a hypervisor that does not emulate them leaves its VMM nothing to
+ * do but kill or fault a guest that did nothing wrong. Here the core fetches the instruction
+ * (through the guest's stage-1 tables, lib/trap/s1walk.c), decodes it (lib/trap/insn.c) and
+ * performs it element by element: an element in guest RAM is copied, an element in MMIO space
+ * goes through the ordinary MMIO dispatch as an exit of its own (callbacks see a plain
+ * HYP_EXIT_MMIO; one a callback does not handle is returned to the caller, and the emulation
+ * resumes when the vCPU next runs). Then the loaded registers, the base register writeback and
+ * the PC are written, in that order.
+ *
+ * Everything goes through the public register and memory accessors, so every backend gets the
+ * same behaviour: el2 and mock keep registers in memory, kvm reads and writes them with ONE_REG.
+ */
+#include "hyp_string.h"
+
+#include "internal.h"
+#include "trap/iss.h"
+#include "trap/s1walk.h"
+
+#include <libhyp/sysreg.h>
+
+#define EMUL_PAGE_SIZE 4096u
+
+static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
+{
+	const struct hyp_vm *vm = opaque;
+	uint8_t b[8];
+	int r;
+
+	if (ipa & 7)
+		return -EINVAL;
+	r = hyp_vm_read_guest(vm, ipa, b, sizeof(b));
+	if (r)
+		return r;
+	*desc = 0;
+	for (unsigned i = 0; i < 8; i++)
+		*desc |= (uint64_t)b[i] << (8 * i);
+	return 0;
+}
+
+static int load_regime(struct hyp_vcpu *vcpu, struct hyp_s1_regime *regime)
+{
+	int r;
+
+	r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &regime->sctlr_el1);
+	if (r || !(regime->sctlr_el1 & 1))
+		return r; /* MMU off: the other registers do not matter */
+	r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_TCR_EL1, &regime->tcr_el1);
+	if (!r)
+		r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_TTBR0_EL1, &regime->ttbr0_el1);
+	if (!r)
+		r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_TTBR1_EL1, &regime->ttbr1_el1);
+	return r;
+}
+
+/* The stack pointer an A64 instruction means by register 31 in a base-register position: SP_EL0
+ * at EL0 and in EL1t, SP_EL1 in EL1h (PSTATE.SP). */
+static enum hyp_reg sp_reg(uint64_t pstate)
+{
+	return (pstate & PSTATE_M_SP) && (pstate & 0xc) ? HYP_REG_SP_EL1 : HYP_REG_SP_EL0;
+}
+
+static int get_gpr(struct hyp_vcpu *vcpu, unsigned n, uint64_t *value)
+{
+	if (n == 31) {
+		*value = 0;
+		return 0;
+	}
+	return hyp_vcpu_get_reg(vcpu, HYP_REG_X(n), value);
+}
+
+static int set_gpr(struct hyp_vcpu *vcpu, unsigned n, uint64_t value)
+{
+	return n == 31 ? 0 : hyp_vcpu_set_reg(vcpu, HYP_REG_X(n), value);
+}
+
+/* The value a GPR load of @size bytes leaves in its destination (Arm ARM: ZeroExtend, or
+ * SignExtend to the register width, W results zero-extended to 64 bits). */
+static uint64_t loaded_value(const struct hyp_ldst *l, uint64_t data)
+{
+	uint64_t v = truncate_bytes(data, l->size);
+
+	if (l->sign_extend && l->size < 8) {
+		uint64_t sign = UINT64_C(1) << (l->size * 8 - 1);
+
+		v = (v ^ sign) - sign;
+		if (!l->dest64)
+			v &= 0xffffffffu;
+	}
+	return v;
+}
+
+static uint64_t load_le(const uint8_t *p, unsigned len)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < len; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void store_le(uint8_t *p, uint64_t v, unsigned len)
+{
+	for (unsigned i = 0; i < len; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * The instruction cannot complete: an element's stage-1 translation faulted, or the emulation
+ * hit an error. The guest gets a synchronous external abort on the element's address.
+ */
+static enum hyp_emul_result abort_instruction(struct hyp_vcpu *vcpu, uint64_t va)
+{
+	/* The abort reports the direction of the instruction (ESR_EL1.ISS.WnR), whatever the
+	 * syndrome of the exit said. */
+	if (vcpu->exit.reason == HYP_EXIT_MEM_FAULT)
+		vcpu->exit.fault.is_write = !vcpu->emul.insn.is_load;
+	vcpu->completion = HYP_COMPLETE_NONE;
+	if (hyp_vcpu_inject_exception(vcpu, HYP_INJECT_DATA_ABORT, va))
+		return HYP_EMUL_FAILED;
+	return HYP_EMUL_DONE;
+}
+
+/* Registers, writeback and PC, once every element has been performed. */
+static enum hyp_emul_result finish(struct hyp_vcpu *vcpu)
+{
+	struct hyp_emulation *e = &vcpu->emul;
+	const struct hyp_ldst *l = &e->insn;
+	uint64_t pc;
+	int r = 0;
+
+	vcpu->completion = HYP_COMPLETE_NONE;
+	if (l->is_load) {
+		r = set_gpr(vcpu, l->rt, loaded_value(l, e->data[0]));
+		/* LDP with Rt == Rt2 is CONSTRAINED UNPREDICTABLE (Constraint_UNKNOWN): the second
+		 * element's value stays. */
+		if (!r && l->nregs == 2)
+			r = set_gpr(vcpu, l->rt2, loaded_value(l, e->data[1]));
+	}
+	/* A load with writeback into its own base register is CONSTRAINED UNPREDICTABLE; we
+	 * take Constraint_WBSUPPRESS: the loaded value stays, no writeback (Arm ARM K1.2.6). */
+	if (!r && e->writeback &&
+	    !(l->is_load && l->rn != 31 && (l->rn == l->rt || (l->nregs == 2 && l->rn == l->rt2))))
+		r = hyp_vcpu_set_reg(vcpu, l->rn == 31 ? sp_reg(e->pstate) : HYP_REG_X(l->rn),
+				     e->wb_value);
+	if (!r)
+		r = hyp_vcpu_get_reg(vcpu, HYP_REG_PC, &pc);
+	if (!r)
+		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC, pc + 4);
+	vcpu->pc_moved = false;
+	return r ? HYP_EMUL_FAILED : HYP_EMUL_DONE;
+}
+
+/* Perform the elements from e->next on; an MMIO element nobody handles goes to the caller. */
+static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
+{
+	struct hyp_exit *exit = &vcpu->exit;
+	struct hyp_emulation *e = &vcpu->emul;
+	const struct hyp_ldst *l = &e->insn;
+
+	while (e->next < l->nregs) {
+		unsigned i = e->next;
+		void *host;
+
+		/* Guest RAM (writable RAM for a store): the access a mapped page would take. */
+		if (hyp_vm_guest_ptr(vcpu->vm, e->ipa[i], l->size, !l->is_load, &host) == 0) {
+			if (l->is_load)
+				e->data[i] = load_le(host, l->size);
+			else
+				store_le(host, e->data[i], l->size);
+			e->next++;
+			continue;
+		}
+		memset(&exit->mmio, 0, sizeof(exit->mmio));
+		exit->reason = HYP_EXIT_MMIO;
+		exit->mmio.ipa = e->ipa[i];
+		exit->mmio.offset = e->ipa[i];
+		exit->mmio.len = l->size;
+		exit->mmio.is_write = !l->is_load;
+		exit->mmio.data = l->is_load ? 0 : e->data[i];
+		exit->mmio.sign_extend = l->sign_extend;
+		exit->mmio.reg = i == 0 ? l->rt : l->rt2;
+		exit->mmio.reg64 = l->dest64;
+		exit->mmio.acquire_release = l->acquire_release;
+		vcpu->completion = HYP_COMPLETE_EMULATION;
+		if (hyp__dispatch_mmio(vcpu, exit) != HYP_HANDLED)
+			return HYP_EMUL_EXIT; /* resumed by hyp__emulate_resume() */
+		if (vcpu->completion != HYP_COMPLETE_EMULATION)
+			return HYP_EMUL_DONE; /* a handler injected an exception instead */
+		if (l->is_load)
+			e->data[i] = exit->mmio.data;
+		e->next++;
+	}
+	return finish(vcpu);
+}
+
+enum hyp_emul_result hyp__emulate_resume(struct hyp_vcpu *vcpu)
+{
+	struct hyp_emulation *e = &vcpu->emul;
+
+	/* The caller moved the PC while an element was out: it took the guest elsewhere, and
+	 * the rest of the instruction is abandoned. */
+	if (vcpu->pc_moved) {
+		vcpu->completion = HYP_COMPLETE_NONE;
+		vcpu->pc_moved = false;
+		return HYP_EMUL_DONE;
+	}
+	if (e->insn.is_load)
+		e->data[e->next] = vcpu->exit.mmio.data;
+	e->next++;
+	return perform(vcpu);
+}
+
+/* Fetch the A64 instruction at the PC: through stage 1 when the guest's MMU is on. */
+static int fetch(struct hyp_vcpu *vcpu, const struct hyp_s1_regime *regime, uint64_t pc, bool el0,
+		 uint32_t *insn)
+{
+	struct hyp_s1_result res;
+	uint8_t b[4];
+	int r;
+
+	if (pc & 3)
+		return -EFAULT;
+	r = hyp_trap_s1_translate(regime, pc, HYP_S1_FETCH | (el0 ? HYP_S1_EL0 : 0), read_desc,
+				  vcpu->vm, &res);
+	if (r)
+		return r;
+	r = hyp_vm_read_guest(vcpu->vm, res.ipa, b, sizeof(b));
+	if (r)
+		return r;
+	*insn = (uint32_t)load_le(b, 4);
+	return 0;
+}
+
+enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
+{
+	struct hyp_emulation *e = &vcpu->emul;
+	struct hyp_ldst *l = &e->insn;
+	struct hyp_s1_regime regime = { 0 };
+	uint64_t pc, base, offset, address;
+	uint32_t insn;
+	bool el0;
+	unsigned access;
+
+	if (hyp_vcpu_get_reg(vcpu, HYP_REG_PSTATE, &e->pstate) ||
+	    hyp_vcpu_get_reg(vcpu, HYP_REG_PC, &pc))
+		return HYP_EMUL_UNEMULATABLE;
+	/* AArch32 guests (T32/A32 decoding) are not emulated. */
+	if (e->pstate & PSTATE_NRW)
+		return HYP_EMUL_UNEMULATABLE;
+	el0 = (e->pstate & 0xc) == 0;
+	if (load_regime(vcpu, &regime) || fetch(vcpu, &regime, pc, el0, &insn))
+		return HYP_EMUL_UNEMULATABLE;
+	memset(l, 0, sizeof(*l));
+	switch (hyp_trap_decode_ldst(insn, l)) {
+	case HYP_LDST_EMULATE:
+		break;
+	case HYP_LDST_PREFETCH:
+		/* A hint never faults architecturally; if one trapped, it does nothing. */
+		if (hyp_vcpu_set_reg(vcpu, HYP_REG_PC, pc + 4))
+			return HYP_EMUL_FAILED;
+		vcpu->completion = HYP_COMPLETE_NONE;
+		vcpu->pc_moved = false;
+		return HYP_EMUL_DONE;
+	default:
+		return HYP_EMUL_UNEMULATABLE;
+	}
+	/* SIMD&FP transfer registers need the FP register file, which the backends do not expose
+	 * to the core yet. */
+	if (l->simd || l->size > 8)
+		return HYP_EMUL_UNEMULATABLE;
+
+	if (l->addressing == HYP_ADDR_LITERAL) {
+		base = pc;
+	} else if (hyp_vcpu_get_reg(vcpu, l->rn == 31 ? sp_reg(e->pstate) : HYP_REG_X(l->rn),
+				    &base)) {
+		return HYP_EMUL_UNEMULATABLE;
+	}
+	if (l->addressing == HYP_ADDR_REGISTER) {
+		uint64_t rm;
+
+		if (get_gpr(vcpu, l->rm, &rm))
+			return HYP_EMUL_UNEMULATABLE;
+		offset = hyp_trap_ldst_extend_reg(rm, l->extend, l->shift);
+	} else {
+		offset = (uint64_t)l->imm;
+	}
+	address = l->addressing == HYP_ADDR_POST_INDEX ? base : base + offset;
+	e->writeback = l->addressing == HYP_ADDR_PRE_INDEX || l->addressing == HYP_ADDR_POST_INDEX;
+	e->wb_value = base + offset;
+	e->va = address;
+	e->next = 0;
+	if (!l->is_load) {
+		for (unsigned i = 0; i < l->nregs; i++) {
+			if (get_gpr(vcpu, i == 0 ? l->rt : l->rt2, &e->data[i]))
+				return HYP_EMUL_UNEMULATABLE;
+			e->data[i] = truncate_bytes(e->data[i], l->size);
+		}
+	}
+
+	/* Translate every element before any side effect, so a fault on the second element of a
+	 * pair leaves the first undone. An element that straddles a page would need two
+	 * translations and, on MMIO, two accesses of odd sizes: Device memory requires
+	 * alignment anyway, so it is answered like an unaligned Device access, with an abort. */
+	access = (l->is_load ? 0 : HYP_S1_WRITE) | (el0 || l->unprivileged ? HYP_S1_EL0 : 0);
+	for (unsigned i = 0; i < l->nregs; i++) {
+		uint64_t va = address + (uint64_t)i * l->size;
+		struct hyp_s1_result res;
+		int r;
+
+		if ((va & (EMUL_PAGE_SIZE - 1)) + l->size > EMUL_PAGE_SIZE)
+			return abort_instruction(vcpu, va);
+		r = hyp_trap_s1_translate(&regime, va, access, read_desc, vcpu->vm, &res);
+		if (r == -ENOTSUP)
+			return HYP_EMUL_UNEMULATABLE;
+		if (r)
+			return abort_instruction(vcpu, va);
+		e->ipa[i] = res.ipa;
+	}
+	return perform(vcpu);
+}
+
+uint64_t hyp__emulate_element_va(const struct hyp_vcpu *vcpu)
+{
+	return vcpu->emul.va + (uint64_t)vcpu->emul.next * vcpu->emul.insn.size;
+}
