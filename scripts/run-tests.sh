@@ -25,7 +25,7 @@ cd "$LIBHYP_ROOT"
 # libfdt1:arm64, not libfdt-dev:arm64: the -dev package is not Multi-Arch: same and would replace
 # the native one. The cross build links the arm64 runtime library with the native headers.
 ensure_packages "${BUILD_PACKAGES[@]}" clang clang-format gcc-aarch64-linux-gnu \
-	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm
+	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm file
 
 out=build-test
 mkdir -p "$out"

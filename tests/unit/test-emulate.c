@@ -560,7 +560,7 @@ static uint32_t random_insn(struct model *m, struct model *post)
 
 			if (rm == 31)
 				idx = 0;
-			base = target - (uint64_t)(idx << (s ? lg : 0));
+			base = target - ((uint64_t)idx << (s ? lg : 0));
 			rmv = sxtw ? ((rnd() << 32) | (uint32_t)idx) : (uint64_t)idx;
 			if (rm != 31)
 				m->x[rm] = rmv;
