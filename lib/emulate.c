@@ -188,6 +188,24 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 		exit->mmio.reg64 = l->dest64;
 		exit->mmio.acquire_release = l->acquire_release;
 		vcpu->completion = HYP_COMPLETE_EMULATION;
+		/* A device inside the backend (KVM's vGIC) first: it never sees these otherwise. */
+		if (vcpu->vm->ops.vcpu_device_access) {
+			int r = vcpu->vm->ops.vcpu_device_access(vcpu, &exit->mmio);
+
+			if (r == 0) {
+				if (l->is_load)
+					e->data[i] = exit->mmio.data;
+				e->next++;
+				continue;
+			}
+			if (r != -ENOENT) {
+				hyp__warn(vcpu->vm,
+					  "vcpu %u: the backend's device refused an access at "
+					  "%#llx: %d",
+					  vcpu->index, (unsigned long long)e->ipa[i], r);
+				return abort_instruction(vcpu, e->va + (uint64_t)i * l->size);
+			}
+		}
 		if (hyp__dispatch_mmio(vcpu, exit) != HYP_HANDLED)
 			return HYP_EMUL_EXIT; /* resumed by hyp__emulate_resume() */
 		if (vcpu->completion != HYP_COMPLETE_EMULATION)

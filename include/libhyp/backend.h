@@ -32,7 +32,7 @@
 HYP_BEGIN_DECLS
 
 /** The current version of struct hyp_backend_ops. */
-#define HYP_BACKEND_OPS_VERSION 1u
+#define HYP_BACKEND_OPS_VERSION 2u
 
 /**
  * struct hyp_gp_regs - a guest's general-purpose state kept in memory by a backend.
@@ -116,6 +116,13 @@ enum hyp_backend_flags {
  *		 the last exit (the PC is not advanced).
  * @inject_irq: drive an interrupt: SPI (@vcpu NULL), PPI level or SGI (level ignored).
  * @vcpu_power_state: for HYP_BACKEND_OWN_PSCI backends: 1 if the vCPU is on, 0 if off.
+ * @vcpu_device_access: (version 2) perform @access on a device the backend emulates itself (KVM's
+ *			in-kernel GIC), as the guest's own access would have: the library calls it for
+ *			each element of a load/store it emulated from an instruction without syndrome
+ *			(those never reach the backend's device otherwise). Return 0 when done (a
+ *			read's value in @access->data), -ENOENT if no such device is at
+ *			@access->ipa (the library then dispatches the element as usual), another
+ *			negative errno if the device refused (the guest gets an external abort).
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -148,6 +155,8 @@ struct hyp_backend_ops {
 	int (*inject_irq)(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
 			  uint32_t intid, bool level);
 	int (*vcpu_power_state)(struct hyp_vcpu *vcpu);
+	/* Version 2. */
+	int (*vcpu_device_access)(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

@@ -30,52 +30,12 @@
 
 #include "internal.h"
 #include "backend/builtin.h"
+#include "kvm-internal.h"
 
 #define KVM_DEFAULT_PATH "/dev/kvm"
 #define KVM_DEFAULT_NR_IRQS 256u
 /* KVM's IPA size when the VM type does not say (KVM_CAP_ARM_VM_IPA_SIZE absent or type 0). */
 #define KVM_DEFAULT_IPA_BITS 40u
-
-struct kvm_vm_state {
-	int kvm_fd;
-	int vm_fd;
-	int vgic_fd;
-	int kick_signal;
-	size_t run_size;
-	uint32_t nr_irqs;
-	uint32_t cpu_features;
-	bool readonly_mem;
-	bool nisv_to_user;
-	bool inject_dabt;
-	pthread_mutex_t vgic_lock;
-	_Atomic bool vgic_ready;
-};
-
-struct kvm_vcpu_state {
-	int fd;
-	struct kvm_run *run;
-	/* PMUv3 set up after the vGIC is initialised (KVM requires that order). */
-	bool pmu_pending;
-	/* Added to the PC on reads while KVM still has to retire an MMIO access (kvm_set_reg()). */
-	uint64_t pc_bias;
-	/* The thread inside vcpu_enter (0 otherwise): where a kick sends its signal. */
-	_Atomic pid_t tid;
-};
-
-static struct kvm_vm_state *vm_state(struct hyp_vm *vm)
-{
-	return hyp_backend_vm_state(vm);
-}
-
-static struct kvm_vcpu_state *vcpu_state(struct hyp_vcpu *vcpu)
-{
-	return hyp_backend_vcpu_state(vcpu);
-}
-
-static int sys_err(void)
-{
-	return errno ? -errno : -EIO;
-}
 
 static int kvm_probe(void)
 {
@@ -181,6 +141,8 @@ static int kvm_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		return r;
 	}
 	pthread_mutex_init(&k->vgic_lock, NULL);
+	pthread_mutex_init(&k->pause_lock, NULL);
+	pthread_cond_init(&k->pause_cond, NULL);
 	return 0;
 }
 
@@ -190,6 +152,8 @@ static void kvm_vm_destroy(struct hyp_vm *vm)
 
 	release_vm(k);
 	pthread_mutex_destroy(&k->vgic_lock);
+	pthread_mutex_destroy(&k->pause_lock);
+	pthread_cond_destroy(&k->pause_cond);
 }
 
 /* Each optional CPU feature must be offered by this host's KVM: refuse rather than pretend. */
@@ -708,6 +672,13 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	}
 	thread_kvm_run = kv->run;
 	atomic_store(&kv->tid, (pid_t)syscall(SYS_gettid));
+	/* Another vCPU may need every vCPU out of the guest for a moment (kvm-vgic.c). */
+	if (!hyp__kvm_run_enter(vcpu)) {
+		atomic_store(&kv->tid, 0);
+		thread_kvm_run = NULL;
+		exit->reason = HYP_EXIT_KICKED;
+		return 0;
+	}
 	/* From here a kick either finds the flag (or the system event) below, or sets
 	 * immediate_exit itself, or signals this thread (whose handler sets immediate_exit). Only
 	 * ever set it here: clearing could erase a kick that just arrived. */
@@ -716,6 +687,7 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	r = ioctl(kv->fd, KVM_RUN, 0);
 	kv->pc_bias = 0; /* KVM_RUN retired (or dropped) the pending MMIO access */
 	atomic_store(&kv->tid, 0);
+	hyp__kvm_run_exit(vcpu);
 	/* A kick signal can still arrive after this (a kicker read the tid just before it was
 	 * cleared): its handler must not write into this kvm_run, which the VM's destruction may
 	 * unmap before the signal lands. A signal that arrives earlier sets immediate_exit on a
@@ -751,7 +723,7 @@ static int kvm_vcpu_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit,
 	return 0;
 }
 
-static int kvm_vcpu_kick(struct hyp_vcpu *vcpu)
+int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu)
 {
 	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
 	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
@@ -854,8 +826,9 @@ const struct hyp_backend_ops hyp__kvm_backend_ops = {
 	.vcpu_set_sysreg = kvm_set_sysreg,
 	.vcpu_enter = kvm_vcpu_enter,
 	.vcpu_complete = kvm_vcpu_complete,
-	.vcpu_kick = kvm_vcpu_kick,
+	.vcpu_kick = hyp__kvm_vcpu_kick,
 	.vcpu_inject = kvm_vcpu_inject,
 	.inject_irq = kvm_inject_irq,
 	.vcpu_power_state = kvm_vcpu_power_state,
+	.vcpu_device_access = hyp__kvm_vgic_access,
 };

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the kvm backend (lib/backend/kvm/): per-VM and per-vCPU state shared by kvm.c (the
+ * VM, vCPUs, run loop) and kvm-vgic.c (guest accesses to the in-kernel GIC that the library
+ * emulated).
+ */
+#ifndef HYP_KVM_INTERNAL_H
+#define HYP_KVM_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <libhyp/backend.h>
+
+struct kvm_vm_state {
+	int kvm_fd;
+	int vm_fd;
+	int vgic_fd;
+	int kick_signal;
+	size_t run_size;
+	uint32_t nr_irqs;
+	uint32_t cpu_features;
+	bool readonly_mem;
+	bool nisv_to_user;
+	bool inject_dabt;
+	pthread_mutex_t vgic_lock;
+	_Atomic bool vgic_ready;
+	/* "Stop the world" for vGIC register accesses through the device attribute interface,
+	 * which KVM refuses (-EBUSY) while any vCPU is inside KVM_RUN (kvm-vgic.c): the number of
+	 * threads that need every vCPU out of the guest, the number of vCPUs inside KVM_RUN (or
+	 * about to enter), and where held-back vCPUs wait. */
+	_Atomic unsigned pausers;
+	_Atomic unsigned in_run;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+};
+
+struct kvm_vcpu_state {
+	int fd;
+	struct kvm_run *run;
+	/* PMUv3 set up after the vGIC is initialised (KVM requires that order). */
+	bool pmu_pending;
+	/* Added to the PC on reads while KVM still has to retire an MMIO access (kvm_set_reg()). */
+	uint64_t pc_bias;
+	/* The thread inside vcpu_enter (0 otherwise): where a kick sends its signal. */
+	_Atomic pid_t tid;
+};
+
+static inline struct kvm_vm_state *vm_state(struct hyp_vm *vm)
+{
+	return hyp_backend_vm_state(vm);
+}
+
+static inline struct kvm_vcpu_state *vcpu_state(struct hyp_vcpu *vcpu)
+{
+	return hyp_backend_vcpu_state(vcpu);
+}
+
+static inline int sys_err(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+/* kvm.c: kick one vCPU out of KVM_RUN (async-signal-safe). */
+int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu);
+
+/* kvm-vgic.c */
+/* Perform @access, a guest load or store the library emulated, on the in-kernel GICv3 if it falls
+ * in its distributor or a redistributor: 0 (read data in access->data), -ENOENT if the address is
+ * not the GIC's, another negative errno if KVM refused. */
+int hyp__kvm_vgic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access);
+/* Around KVM_RUN: a vCPU must not enter the guest while another thread holds the world stopped. */
+bool hyp__kvm_run_enter(struct hyp_vcpu *vcpu);
+void hyp__kvm_run_exit(struct hyp_vcpu *vcpu);
+
+#endif /* HYP_KVM_INTERNAL_H */
