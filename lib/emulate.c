@@ -25,6 +25,8 @@
 #include <libhyp/sysreg.h>
 
 #define EMUL_PAGE_SIZE 4096u
+#define SCTLR_E0E (UINT64_C(1) << 24)
+#define SCTLR_EE (UINT64_C(1) << 25)
 
 static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 {
@@ -43,13 +45,31 @@ static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 	return 0;
 }
 
+/* Hardware access flag and dirty state updates (TCR_EL1.HA/HD) the walk makes. */
+static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
+{
+	uint8_t b[8];
+
+	if (ipa & 7)
+		return -EINVAL;
+	for (unsigned i = 0; i < 8; i++)
+		b[i] = (uint8_t)(desc >> (8 * i));
+	return hyp_vm_write_guest(opaque, ipa, b, sizeof(b));
+}
+
 static int load_regime(struct hyp_vcpu *vcpu, struct hyp_s1_regime *regime)
 {
+	static const uint8_t parange_bits[8] = { 32, 36, 40, 42, 44, 48, 52, 52 };
+	uint64_t mmfr0;
 	int r;
 
 	r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &regime->sctlr_el1);
 	if (r || !(regime->sctlr_el1 & 1))
 		return r; /* MMU off: the other registers do not matter */
+	/* The implemented PA size decides whether 52-bit output addresses exist (FEAT_LPA). */
+	regime->pa_bits_max = 48;
+	if (hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_ID_AA64MMFR0_EL1, &mmfr0) == 0)
+		regime->pa_bits_max = parange_bits[mmfr0 & 7];
 	r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_TCR_EL1, &regime->tcr_el1);
 	if (!r)
 		r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_TTBR0_EL1, &regime->ttbr0_el1);
@@ -111,19 +131,25 @@ static void store_le(uint8_t *p, uint64_t v, unsigned len)
 }
 
 /*
- * The instruction cannot complete: an element's stage-1 translation faulted, or the emulation
- * hit an error. The guest gets a synchronous external abort on the element's address.
+ * The instruction cannot complete: the guest takes a data abort on the element's address, with
+ * @fsc (a stage-1 fault the walk found: translation, access flag, permission...) or, for
+ * @fsc < 0, a synchronous external abort (the device refused the access). A backend that cannot
+ * choose the fault status (KVM injects external aborts only) reports an external abort.
  */
-static enum hyp_emul_result abort_instruction(struct hyp_vcpu *vcpu, uint64_t va)
+static enum hyp_emul_result abort_instruction(struct hyp_vcpu *vcpu, uint64_t va, int fsc)
 {
+	int r;
+
 	/* The abort reports the direction of the instruction (ESR_EL1.ISS.WnR), whatever the
 	 * syndrome of the exit said. */
 	if (vcpu->exit.reason == HYP_EXIT_MEM_FAULT)
 		vcpu->exit.fault.is_write = !vcpu->emul.insn.is_load;
 	vcpu->completion = HYP_COMPLETE_NONE;
-	if (hyp_vcpu_inject_exception(vcpu, HYP_INJECT_DATA_ABORT, va))
-		return HYP_EMUL_FAILED;
-	return HYP_EMUL_DONE;
+	vcpu->inject_fsc_valid = fsc >= 0;
+	vcpu->inject_fsc = (uint8_t)(fsc & 0x3f);
+	r = hyp_vcpu_inject_exception(vcpu, HYP_INJECT_DATA_ABORT, va);
+	vcpu->inject_fsc_valid = false;
+	return r ? HYP_EMUL_FAILED : HYP_EMUL_DONE;
 }
 
 /* Registers, writeback and PC, once every element has been performed. */
@@ -203,13 +229,20 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 					  "vcpu %u: the backend's device refused an access at "
 					  "%#llx: %d",
 					  vcpu->index, (unsigned long long)e->ipa[i], r);
-				return abort_instruction(vcpu, e->va + (uint64_t)i * l->size);
+				return abort_instruction(vcpu, e->va + (uint64_t)i * l->size, -1);
 			}
 		}
 		if (hyp__dispatch_mmio(vcpu, exit) != HYP_HANDLED)
 			return HYP_EMUL_EXIT; /* resumed by hyp__emulate_resume() */
 		if (vcpu->completion != HYP_COMPLETE_EMULATION)
 			return HYP_EMUL_DONE; /* a handler injected an exception instead */
+		if (vcpu->pc_moved) {
+			/* The callback redirected the guest: the rest of the instruction is
+			 * abandoned, as resume does when the caller moves the PC. */
+			vcpu->completion = HYP_COMPLETE_NONE;
+			vcpu->pc_moved = false;
+			return HYP_EMUL_DONE;
+		}
 		if (l->is_load)
 			e->data[i] = exit->mmio.data;
 		e->next++;
@@ -245,7 +278,7 @@ static int fetch(struct hyp_vcpu *vcpu, const struct hyp_s1_regime *regime, uint
 	if (pc & 3)
 		return -EFAULT;
 	r = hyp_trap_s1_translate(regime, pc, HYP_S1_FETCH | (el0 ? HYP_S1_EL0 : 0), read_desc,
-				  vcpu->vm, &res);
+				  write_desc, vcpu->vm, &res);
 	if (r)
 		return r;
 	r = hyp_vm_read_guest(vcpu->vm, res.ipa, b, sizeof(b));
@@ -273,6 +306,10 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 		return HYP_EMUL_UNEMULATABLE;
 	el0 = (e->pstate & 0xc) == 0;
 	if (load_regime(vcpu, &regime) || fetch(vcpu, &regime, pc, el0, &insn))
+		return HYP_EMUL_UNEMULATABLE;
+	/* Big-endian data (SCTLR_EL1.EE at EL1, E0E at EL0) is not emulated: element byte order
+	 * would differ from the little-endian MMIO record and RAM copy below. */
+	if (regime.sctlr_el1 & (el0 ? SCTLR_E0E : SCTLR_EE))
 		return HYP_EMUL_UNEMULATABLE;
 	memset(l, 0, sizeof(*l));
 	switch (hyp_trap_decode_ldst(insn, l)) {
@@ -332,12 +369,13 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 		int r;
 
 		if ((va & (EMUL_PAGE_SIZE - 1)) + l->size > EMUL_PAGE_SIZE)
-			return abort_instruction(vcpu, va);
-		r = hyp_trap_s1_translate(&regime, va, access, read_desc, vcpu->vm, &res);
+			return abort_instruction(vcpu, va, -1);
+		r = hyp_trap_s1_translate(&regime, va, access, read_desc, write_desc, vcpu->vm,
+					  &res);
 		if (r == -ENOTSUP)
 			return HYP_EMUL_UNEMULATABLE;
 		if (r)
-			return abort_instruction(vcpu, va);
+			return abort_instruction(vcpu, va, res.fsc);
 		e->ipa[i] = res.ipa;
 	}
 	return perform(vcpu);

@@ -174,6 +174,11 @@ struct hyp_vcpu {
 	_Atomic bool kick;
 	struct hyp_psci_cpu psci;
 	struct hyp_emulation emul;
+	/* Set around an injection by the emulator (lib/emulate.c): the fault status code a data
+	 * abort built from the registers reports instead of a synchronous external abort (a
+	 * stage-1 fault found by the emulator's own walk). */
+	bool inject_fsc_valid;
+	uint8_t inject_fsc;
 
 	size_t alloc_size;
 	void *backend_state;

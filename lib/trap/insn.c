@@ -292,8 +292,7 @@ enum hyp_ldst_class hyp_trap_decode_ldst(uint32_t insn, struct hyp_ldst *out)
 		else
 			c = HYP_LDST_UNEMULATABLE; /* SIMD structures, LDAPR/STLR (RCpc3)... */
 		break;
-	default:
-		/* Memory tags (bits [31:24] = 0xd9) and the rest of the group. */
+	default: /* unreachable: bit 27 is set */
 		c = HYP_LDST_UNEMULATABLE;
 		break;
 	}

@@ -96,9 +96,10 @@ struct hyp_ldst {
  * UXTW/LSL/SXTW/SXTX and the optional scale; unscaled LDUR/STUR; unprivileged LDTR/STTR; literal),
  * every size and sign-extension (B, H, W, SB, SH, SW; SIMD&FP B/H/S/D/Q), LDP/STP/LDPSW/LDNP/STNP
  * in all addressing forms (GPR and SIMD&FP), LDAR/STLR/LDLAR/STLLR, LDAPR and the RCpc unscaled
- * forms (LDAPUR/STLUR). Encodings the Arm ARM lists as UNALLOCATED within those classes, and
- * the CONSTRAINED UNPREDICTABLE combinations the emulator has no good answer for (writeback
- * with Rn == Rt of a pair load), are reported as HYP_LDST_UNEMULATABLE.
+ * forms (LDAPUR/STLUR). Encodings the Arm ARM lists as UNALLOCATED within those classes are
+ * reported as HYP_LDST_UNEMULATABLE. CONSTRAINED UNPREDICTABLE combinations (a load with
+ * writeback into its own base, LDP with Rt == Rt2, LDAR with non-ones Rs/Rt2) decode as the
+ * plain form; the emulator picks one of the permitted behaviours (lib/emulate.c).
  *
  * Return: enum hyp_ldst_class.
  */

@@ -20,6 +20,7 @@
 #define TCR_TBI0 (UINT64_C(1) << 37)
 #define TCR_TBI1 (UINT64_C(1) << 38)
 #define TCR_HA (UINT64_C(1) << 39)
+#define TCR_HD (UINT64_C(1) << 40)
 #define TCR_TBID0 (UINT64_C(1) << 51)
 #define TCR_TBID1 (UINT64_C(1) << 52)
 #define TCR_DS (UINT64_C(1) << 59)
@@ -29,6 +30,7 @@
 #define DESC_AP1 (UINT64_C(1) << 6) /* EL0 access */
 #define DESC_AP2 (UINT64_C(1) << 7) /* read-only */
 #define DESC_AF (UINT64_C(1) << 10)
+#define DESC_DBM (UINT64_C(1) << 51)
 
 #define FSC_ADDR_SIZE 0x00u
 #define FSC_TRANSLATION 0x04u
@@ -51,32 +53,36 @@ static unsigned granule_shift(bool ttbr1, unsigned tg)
 	return tg == 1 ? 16 : tg == 2 ? 14 : 12;
 }
 
-/* TCR_EL1.IPS: the output address size. */
-static unsigned output_bits(unsigned ips, unsigned granule)
+/* TCR_EL1.IPS: the output address size, limited to what the implementation has (PAMax): the
+ * 52-bit encoding means 48 bits unless FEAT_LPA, and then only with the 64K granule (DS = 0). */
+static unsigned output_bits(unsigned ips, unsigned granule, unsigned pa_max)
 {
 	static const uint8_t bits[8] = { 32, 36, 40, 42, 44, 48, 52, 52 };
 	unsigned b = bits[ips];
 
-	/* 52-bit output addresses exist only with the 64K granule without FEAT_LPA2 (DS = 0). */
-	return b == 52 && granule != 16 ? 48 : b;
+	if (b == 52 && (granule != 16 || pa_max < 52))
+		b = 48;
+	return b < pa_max ? b : pa_max;
 }
 
 /* The output address held in a table, block or page descriptor, bits [47:@low] (plus [51:48]
- * from descriptor bits [15:12] with 52-bit output and the 64K granule). */
-static uint64_t desc_address(uint64_t desc, unsigned low, unsigned oa_bits)
+ * from descriptor bits [15:12] with FEAT_LPA and the 64K granule). */
+static uint64_t desc_address(uint64_t desc, unsigned low, bool lpa52)
 {
 	uint64_t addr = desc & (((UINT64_C(1) << 48) - 1) & ~((UINT64_C(1) << low) - 1));
 
-	if (oa_bits == 52)
+	if (lpa52)
 		addr |= ((desc >> 12) & 0xf) << 48;
 	return addr;
 }
 
 int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsigned access,
-			  hyp_s1_read_fn read, void *opaque, struct hyp_s1_result *out)
+			  hyp_s1_read_fn read, hyp_s1_write_fn write, void *opaque,
+			  struct hyp_s1_result *out)
 {
 	const uint64_t tcr = regime->tcr_el1;
-	bool ttbr1, tbi;
+	unsigned pa_max = regime->pa_bits_max ? regime->pa_bits_max : 48;
+	bool ttbr1, tbi, lpa52;
 	unsigned granule, stride, txsz, inputsize, oa_bits, min_txsz;
 	uint64_t table, top_mask;
 	int level, start_level;
@@ -102,7 +108,10 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 		return fault(out, FSC_TRANSLATION, 0, -EFAULT);
 	granule = granule_shift(ttbr1, ttbr1 ? TCR_TG1(tcr) : TCR_TG0(tcr));
 	stride = granule - 3;
-	oa_bits = output_bits(TCR_IPS(tcr), granule);
+	oa_bits = output_bits(TCR_IPS(tcr), granule, pa_max);
+	/* With FEAT_LPA and the 64K granule, descriptors and the TTBR carry OA[51:48]
+	 * (D8.3.1, D19.2.155), whatever TCR_EL1.IPS says. */
+	lpa52 = granule == 16 && pa_max >= 52;
 	txsz = ttbr1 ? TCR_T1SZ(tcr) : TCR_T0SZ(tcr);
 	/* An out-of-range TxSZ is CONSTRAINED UNPREDICTABLE; we use the nearest valid value
 	 * (R_JTCQC: one of the permitted behaviours). 52-bit VAs need the 64K granule (FEAT_LVA). */
@@ -120,10 +129,19 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 
 	/* As many levels as it takes to resolve inputsize - granule bits, stride bits a level. */
 	start_level = 3 - (int)((inputsize - granule - 1) / stride);
-	table = (ttbr1 ? regime->ttbr1_el1 : regime->ttbr0_el1) & ((UINT64_C(1) << 48) - 2);
-	if (oa_bits == 52)
-		table |= ((ttbr1 ? regime->ttbr1_el1 : regime->ttbr0_el1) >> 2 & 0xf) << 48;
-	table &= ~UINT64_C(7);
+	{
+		uint64_t ttbr = ttbr1 ? regime->ttbr1_el1 : regime->ttbr0_el1;
+		unsigned first_bits = inputsize - (granule + stride * (unsigned)(3 - start_level));
+		/* The first table is aligned to its size (at least 64 bytes with 52-bit
+		 * addresses): BADDR bits below that are RES0 and taken as zero. */
+		uint64_t align = UINT64_C(8) << first_bits;
+
+		if (lpa52 && align < 64)
+			align = 64;
+		table = ttbr & ((UINT64_C(1) << 48) - 1) & ~(align - 1);
+		if (lpa52)
+			table |= (ttbr >> 2 & 0xf) << 48;
+	}
 
 	for (level = start_level;; level++) {
 		unsigned shift = granule + stride * (unsigned)(3 - level);
@@ -136,7 +154,7 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 		if (!(desc & DESC_VALID))
 			return fault(out, FSC_TRANSLATION, level, -EFAULT);
 		if (level < 3 && (desc & DESC_TABLE)) {
-			table = desc_address(desc, granule, oa_bits);
+			table = desc_address(desc, granule, lpa52);
 			if (table >> oa_bits)
 				return fault(out, FSC_ADDR_SIZE, level, -EFAULT);
 			continue;
@@ -144,16 +162,37 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 		/* A block: level 1 and 2 with 4K, level 2 with 16K, level 2 (and level 1 with
 		 * 52-bit output) with 64K. Level 3 needs the page encoding. */
 		if (level == 3 ? !(desc & DESC_TABLE) :
-				 !(level == 2 || (level == 1 && (granule == 12 || oa_bits == 52))))
+				 !(level == 2 || (level == 1 && (granule == 12 || lpa52))))
 			return fault(out, FSC_TRANSLATION, level, -EFAULT);
-		oa = desc_address(desc, shift, oa_bits);
+		oa = desc_address(desc, shift, lpa52);
 		if (oa >> oa_bits)
 			return fault(out, FSC_ADDR_SIZE, level, -EFAULT);
-		if (!(desc & DESC_AF) && !(tcr & TCR_HA))
-			return fault(out, FSC_ACCESS_FLAG, level, -EFAULT);
-		if (((access & HYP_S1_WRITE) && (desc & DESC_AP2)) ||
-		    ((access & HYP_S1_EL0) && !(desc & DESC_AP1)))
-			return fault(out, FSC_PERMISSION, level, -EFAULT);
+		{
+			uint64_t updated = desc;
+
+			/* Access flag: a fault, unless the hardware manages it (TCR_EL1.HA) and
+			 * sets it (D8.4.6). */
+			if (!(desc & DESC_AF)) {
+				if (!(tcr & TCR_HA))
+					return fault(out, FSC_ACCESS_FLAG, level, -EFAULT);
+				updated |= DESC_AF;
+			}
+			if (!(access & HYP_S1_FETCH)) {
+				if ((access & HYP_S1_EL0) && !(desc & DESC_AP1))
+					return fault(out, FSC_PERMISSION, level, -EFAULT);
+				/* A write to a read-only page is allowed when the hardware manages
+				 * the dirty state (TCR_EL1.HA and HD) and the page is writable-clean
+				 * (DBM): it becomes dirty (AP[2] cleared, D8.4.7). */
+				if ((access & HYP_S1_WRITE) && (desc & DESC_AP2)) {
+					if (!(desc & DESC_DBM) ||
+					    (tcr & (TCR_HA | TCR_HD)) != (TCR_HA | TCR_HD))
+						return fault(out, FSC_PERMISSION, level, -EFAULT);
+					updated &= ~DESC_AP2;
+				}
+			}
+			if (updated != desc && write && write(opaque, table + index * 8, updated))
+				return fault(out, FSC_WALK_EXTABT, level, -EIO);
+		}
 		out->ipa = oa | (va & ((UINT64_C(1) << shift) - 1));
 		return 0;
 	}

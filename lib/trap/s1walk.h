@@ -6,8 +6,9 @@
  * is a virtual address) and find where each of its accesses goes (the address is virtual too).
  * This walker does what the MMU did: VMSAv8-64 translation for the EL1&0 regime with 4K, 16K and
  * 64K granules, TTBR0/TTBR1 selection, top-byte-ignore, the IPS output size (52-bit output
- * addresses with the 64K granule, FEAT_LPA), block and page descriptors, the access flag and the
- * leaf AP[2:1] permissions. Not modelled (the walk says -ENOTSUP): FEAT_LPA2 (TCR_EL1.DS = 1)
+ * addresses with the 64K granule where the implementation has FEAT_LPA), block and page
+ * descriptors, the access flag and the leaf AP[2:1] permissions, and hardware management of the
+ * access flag and dirty state (TCR_EL1.HA/HD, DBM). Not modelled (the walk says -ENOTSUP): FEAT_LPA2 (TCR_EL1.DS = 1)
  * and big-endian table walks (SCTLR_EL1.EE = 1). Hierarchical permissions (APTable, PXN/UXN,
  * PAN) are not applied: the guest's own access already passed them for the page that faulted.
  *
@@ -23,12 +24,17 @@
 
 #include <libhyp/types.h>
 
-/** struct hyp_s1_regime - the EL1 registers that control a stage-1 translation. */
+/**
+ * struct hyp_s1_regime - the EL1 registers that control a stage-1 translation.
+ * @pa_bits_max: the implemented physical address size (ID_AA64MMFR0_EL1.PARange: 32..52); 0 means
+ *		 48. It decides whether 52-bit output addresses (FEAT_LPA, 64K granule) exist.
+ */
 struct hyp_s1_regime {
 	uint64_t sctlr_el1;
 	uint64_t tcr_el1;
 	uint64_t ttbr0_el1;
 	uint64_t ttbr1_el1;
+	unsigned pa_bits_max;
 };
 
 /** What kind of access is translated (bits of hyp_trap_s1_translate()'s @access). */
@@ -45,6 +51,12 @@ enum hyp_s1_access {
  * errno (the address is not guest RAM).
  */
 typedef int (*hyp_s1_read_fn)(void *opaque, hyp_ipa_t ipa, uint64_t *desc);
+
+/**
+ * Writes back a descriptor the walk updated as the hardware would (the access flag with
+ * TCR_EL1.HA, the dirty state with TCR_EL1.HD and DBM): 0 or negative errno.
+ */
+typedef int (*hyp_s1_write_fn)(void *opaque, hyp_ipa_t ipa, uint64_t desc);
 
 /**
  * struct hyp_s1_result - the outcome of a walk.
@@ -65,16 +77,20 @@ struct hyp_s1_result {
  * @va: the virtual address.
  * @access: enum hyp_s1_access bits.
  * @read: reads a descriptor; @opaque is passed to it.
+ * @write: writes back an updated leaf descriptor (hardware access flag and dirty state
+ *	   management); NULL: the walk does not update descriptors.
  * @out: the result.
  *
  * With SCTLR_EL1.M = 0 the output address is @va (an address size fault beyond 52 bits).
- * The walk reads at most five descriptors.
+ * The walk reads at most four descriptors. Instruction fetches are not permission-checked (the
+ * CPU fetched the instruction already; EL0 execute permission is UXN, not AP[1]).
  *
  * Return: 0; -EFAULT on a translation, address size, access flag or permission fault; -EIO if
  * @read failed (a table outside guest RAM); -ENOTSUP for a configuration not modelled (see above).
  * @out->fsc says which fault.
  */
 int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsigned access,
-			  hyp_s1_read_fn read, void *opaque, struct hyp_s1_result *out);
+			  hyp_s1_read_fn read, hyp_s1_write_fn write, void *opaque,
+			  struct hyp_s1_result *out);
 
 #endif /* HYP_TRAP_S1WALK_H */

@@ -330,16 +330,23 @@ static void test_declined_elements_reach_the_caller(void **state)
 	fx_fini(&f);
 }
 
-static void expect_abort(struct fx *f, uint64_t far, bool is_write)
+/* The guest took a data abort from EL1 with fault status @fsc at @far. */
+static void expect_abort_fsc(struct fx *f, uint64_t far, bool is_write, unsigned fsc)
 {
 	uint64_t esr, got_far;
 
 	assert_int_equal(hyp_mock_last_injection(f->t.vcpu, &esr, &got_far), 1);
-	assert_int_equal(esr >> 26, 0x25);  /* data abort, current EL */
-	assert_int_equal(esr & 0x3f, 0x10); /* synchronous external abort */
+	assert_int_equal(esr >> 26, 0x25); /* data abort, current EL */
+	assert_int_equal(esr & 0x3f, fsc);
 	assert_int_equal((esr >> 6) & 1, is_write);
 	assert_int_equal(got_far, far);
 	assert_int_equal(test_reg(f->t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 0x800 + 0x200);
+}
+
+/* ... a synchronous external abort (DFSC 0x10). */
+static void expect_abort(struct fx *f, uint64_t far, bool is_write)
+{
+	expect_abort_fsc(f, far, is_write, 0x10);
 }
 
 static void test_unemulatable_and_unclaimed(void **state)
@@ -438,16 +445,77 @@ static void test_mmu_on(void **state)
 	assert_int_equal(f.dev.log[0].ipa, DEV_BASE + 0x40);
 	assert_int_equal(f.dev.log[1].ipa, DEV_BASE + 0x48);
 
-	/* The second element's page is not mapped at stage 1: the instruction aborts at it and
-	 * the first element is not performed either. */
+	/* The second element's page is not mapped at stage 1: the instruction takes the
+	 * translation fault (level 3) the MMU would have given at it, and the first element is
+	 * not performed either. */
 	f.dev.count = 0;
 	set(&f, 19, 1);
 	set(&f, 21, DEV_VA + DEV_SIZE - 8);
 	place(&f, CODE_VA, CODE_IPA, 0xa90052b3); /* stp */
 	test_run_to_end(f.t.vcpu);
-	expect_abort(&f, DEV_VA + DEV_SIZE, true);
+	expect_abort_fsc(&f, DEV_VA + DEV_SIZE, true, 0x07);
 	assert_int_equal(f.dev.count, 0);
+
+	/* The same with the next page mapped but its access flag clear: an access flag fault. */
+	assert_int_equal(hyp_vcpu_set_reg(f.t.vcpu, HYP_REG_PSTATE, 0x3c5), 0);
+	put_desc(&f, PT_IPA + 0x2000 + 4 * 8, (DEV_BASE + DEV_SIZE) | 3);
+	place(&f, CODE_VA, CODE_IPA, 0xa90052b3);
+	test_run_to_end(f.t.vcpu);
+	expect_abort_fsc(&f, DEV_VA + DEV_SIZE, true, 0x0b);
+	assert_int_equal(f.dev.count, 0);
+
+	/* Big-endian data at EL1 (SCTLR_EL1.EE) is not emulated: the exit comes back. */
+	assert_int_equal(hyp_vcpu_set_reg(f.t.vcpu, HYP_REG_PSTATE, 0x3c5), 0);
+	assert_int_equal(hyp_vcpu_set_sysreg(f.t.vcpu, HYP_SYSREG_SCTLR_EL1, 0x32d00801), 0);
+	set(&f, 21, DEV_VA + 0x40);
+	place(&f, CODE_VA, CODE_IPA, 0xa94052b3);
+	/* (The walk is little-endian only too.) Under HYP_VM_ABORT_UNCLAIMED that is an external
+	 * abort at the faulting address the hardware reported. */
+	test_run_to_end(f.t.vcpu);
+	expect_abort(&f, DEV_BASE, false);
 	fx_fini(&f);
+}
+
+/* A callback that redirects the guest (sets the PC) ends the emulated instruction there, as on
+ * the path with a syndrome: no further element, no writeback, no PC advance. */
+static enum hyp_handler_result redirecting_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
+						  void *opaque)
+{
+	unsigned *calls = opaque;
+
+	(*calls)++;
+	a->data = 0x77;
+	assert_int_equal(hyp_vcpu_set_reg(vcpu, HYP_REG_PC, TEST_RAM_BASE + 0x3000), 0);
+	return HYP_HANDLED;
+}
+
+static void test_callback_moves_pc(void **state)
+{
+	struct hyp_vm_config config = { .size = sizeof(config), .backend = "mock" };
+	unsigned calls = 0;
+	struct test_vm t;
+
+	(void)state;
+	test_vm_create_with(&t, &config);
+	assert_int_equal(
+		hyp_vm_add_mmio_handler(t.vm, DEV_BASE, DEV_SIZE, redirecting_access, &calls), 0);
+	assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(21), DEV_BASE + 0x40), 0);
+	assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_X(19), 5), 0);
+	{
+		uint32_t insn = 0xa8c152b3; /* ldp x19, x20, [x21], #16 */
+
+		assert_int_equal(hyp_vm_write_guest(t.vm, CODE_IPA, &insn, 4), 0);
+	}
+	assert_int_equal(hyp_vcpu_set_reg(t.vcpu, HYP_REG_PC, CODE_IPA), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE, 8, 0,
+					    HYP_MOCK_MMIO_NO_SYNDROME | HYP_MOCK_MMIO_REG64),
+			 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(calls, 1);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 0x3000);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(19)), 5);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(21)), DEV_BASE + 0x40);
+	test_vm_destroy(&t);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -671,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_declined_elements_reach_the_caller),
 		cmocka_unit_test(test_unemulatable_and_unclaimed),
 		cmocka_unit_test(test_mmu_on),
+		cmocka_unit_test(test_callback_moves_pc),
 		cmocka_unit_test(test_random_against_model),
 	};
 

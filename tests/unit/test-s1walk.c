@@ -36,6 +36,29 @@ static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 	return 0;
 }
 
+static unsigned writes;
+static uint64_t last_write_ipa, last_write_desc;
+
+static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
+{
+	(void)opaque;
+	writes++;
+	if (ipa < MEM_BASE || ipa + 8 > MEM_BASE + MEM_SIZE || (ipa & 7))
+		return -EFAULT;
+	memcpy(&mem[ipa - MEM_BASE], &desc, 8);
+	last_write_ipa = ipa;
+	last_write_desc = desc;
+	return 0;
+}
+
+static uint64_t get(uint64_t ipa)
+{
+	uint64_t d;
+
+	memcpy(&d, &mem[ipa - MEM_BASE], 8);
+	return d;
+}
+
 static void put(uint64_t ipa, uint64_t desc)
 {
 	memcpy(&mem[ipa - MEM_BASE], &desc, 8);
@@ -62,6 +85,8 @@ static void put(uint64_t ipa, uint64_t desc)
 #define TCR_EPD1 (1ull << 23)
 #define TCR_TBI0 (1ull << 37)
 #define TCR_HA (1ull << 39)
+#define TCR_HD (1ull << 40)
+#define DBM (1ull << 51)
 #define TCR_TBID0 (1ull << 51)
 #define TCR_DS (1ull << 59)
 
@@ -69,7 +94,8 @@ static int walk(const struct hyp_s1_regime *r, uint64_t va, unsigned access,
 		struct hyp_s1_result *res)
 {
 	reads = 0;
-	return hyp_trap_s1_translate(r, va, access, read_desc, NULL, res);
+	writes = 0;
+	return hyp_trap_s1_translate(r, va, access, read_desc, write_desc, NULL, res);
 }
 
 static void expect_ipa(const struct hyp_s1_regime *r, uint64_t va, unsigned access, uint64_t ipa)
@@ -244,13 +270,15 @@ static void test_16k(void **state)
 	expect_ipa(&r, (6ull << 25) + 0x1234567, 0, 0x0e000000ull + 0x1234567);
 }
 
-/* 64K granule, 42-bit VAs (T0SZ 22), and 52-bit output addresses (IPS 6, FEAT_LPA). */
+/* 64K granule, 42-bit VAs (T0SZ 22), and 52-bit output addresses (IPS 6) on an implementation
+ * with FEAT_LPA (PAMax 52). */
 static void test_64k(void **state)
 {
 	uint64_t va = (3ull << 29) | (0x1fffull << 16) | 0xfff8;
 	struct hyp_s1_regime r = { .sctlr_el1 = SCTLR_M,
 				   .tcr_el1 = TCR_T0SZ(22) | TCR_TG0_64K | TCR_IPS(6),
-				   .ttbr0_el1 = MEM_BASE };
+				   .ttbr0_el1 = MEM_BASE,
+				   .pa_bits_max = 52 };
 
 	(void)state;
 	memset(mem, 0, sizeof(mem));
@@ -258,12 +286,91 @@ static void test_64k(void **state)
 	/* OA[51:48] = 0xa in descriptor bits [15:12]. */
 	put(MEM_BASE + 0x10000 + 0x1fff * 8, 0x0000123456780000ull | (0xaull << 12) | PAGE | AF);
 	expect_ipa(&r, va, 0, 0x000a123456780000ull | 0xfff8);
-	/* With 48-bit IPS the same bits are not address: the output is below 2^48. */
+	/* FEAT_LPA with a 48-bit IPS: those bits are address, and out of range. */
 	r.tcr_el1 = (r.tcr_el1 & ~TCR_IPS(7)) | TCR_IPS(5);
+	expect_fault(&r, va, 0, -EFAULT, 0x03);
+	/* Without FEAT_LPA (PAMax 48) they are not address, and IPS 6 means 48 bits. */
+	r.pa_bits_max = 48;
+	expect_ipa(&r, va, 0, 0x0000123456780000ull | 0xfff8);
+	r.tcr_el1 = (r.tcr_el1 & ~TCR_IPS(7)) | TCR_IPS(6);
 	expect_ipa(&r, va, 0, 0x0000123456780000ull | 0xfff8);
 	/* A 512 MiB block at level 2. */
 	put(MEM_BASE + 4 * 8, (0x20000000ull * 9) | BLOCK | AF);
 	expect_ipa(&r, (4ull << 29) + 0x1234560, 0, 0x20000000ull * 9 + 0x1234560);
+}
+
+/* 64K granule with 52-bit VAs and PAs: TTBR0 bits [5:2] are BADDR[51:48], and the first table
+ * is at least 64-byte aligned (its low BADDR bits are RES0, taken as zero); level-1 blocks exist
+ * only with FEAT_LPA. */
+static void test_64k_52(void **state)
+{
+	/* T0SZ 12: 52-bit VAs, level 1 first (2^4 entries... 52 - 16 - 2 * 13 = 10 bits). */
+	struct hyp_s1_regime r = { .sctlr_el1 = SCTLR_M,
+				   .tcr_el1 = TCR_T0SZ(12) | TCR_TG0_64K | TCR_IPS(6),
+				   .ttbr0_el1 = (MEM_BASE + 0x10000) | (0x8ull << 2) |
+						(0x5ull << 3),
+				   .pa_bits_max = 52 };
+	struct hyp_s1_result res;
+
+	(void)state;
+	memset(mem, 0, sizeof(mem));
+	/* BADDR[51:48] = 8 is outside our buffer: the walk reads there and fails. */
+	assert_int_equal(walk(&r, 0x1230, 0, &res), -EIO);
+	assert_int_equal(res.fsc, 0x15);
+	/* BADDR[51:48] = 0 and stray bits below the 8 KiB table size (and CnP): the table is at
+	 * MEM_BASE + 0x10000. */
+	r.ttbr0_el1 = (MEM_BASE + 0x10000) | 0x1fc0 | 1;
+	/* A 4 TiB block at level 1 (VA bits [41:0]): index 1. */
+	put(MEM_BASE + 0x10000 + 1 * 8, (0x40000000000ull * 3) | BLOCK | AF);
+	expect_ipa(&r, 0x40000000000ull + 0x123456789ull, 0, 0x40000000000ull * 3 + 0x123456789ull);
+	assert_int_equal(reads, 1);
+	/* Without FEAT_LPA, a level-1 block does not exist with 64K pages. */
+	r.pa_bits_max = 48;
+	r.tcr_el1 = TCR_T0SZ(16) | TCR_TG0_64K | TCR_IPS(5);
+	put(MEM_BASE + 0x10000 + 0 * 8, 0 | BLOCK | AF);
+	expect_fault(&r, 0x1230, 0, -EFAULT, 0x05);
+}
+
+/* Hardware management of the access flag (TCR_EL1.HA) and dirty state (HD + DBM): the walk
+ * updates the descriptor as the MMU would, and allows the access. */
+static void test_hardware_flags(void **state)
+{
+	struct hyp_s1_regime r = regime_4k_39();
+	const uint64_t l3 = MEM_BASE + 0x2000;
+
+	(void)state;
+	/* VA 0x12347000: AF clear. With HA, the walk sets it. */
+	r.tcr_el1 |= TCR_HA;
+	expect_ipa(&r, 0x12347008, 0, 0x09002008);
+	assert_int_equal(writes, 1);
+	assert_int_equal(last_write_ipa, l3 + 0x147 * 8);
+	assert_true(get(l3 + 0x147 * 8) & AF);
+	/* Set now: no more writes. */
+	expect_ipa(&r, 0x12347008, 0, 0x09002008);
+	assert_int_equal(writes, 0);
+	/* VA 0x12346000 read-only: a write faults unless HA+HD and DBM. */
+	expect_fault(&r, 0x12346000, HYP_S1_WRITE, -EFAULT, 0x0f);
+	put(l3 + 0x146 * 8, get(l3 + 0x146 * 8) | DBM);
+	expect_fault(&r, 0x12346000, HYP_S1_WRITE, -EFAULT, 0x0f);
+	r.tcr_el1 |= TCR_HD;
+	expect_ipa(&r, 0x12346000, HYP_S1_WRITE, 0x09001000);
+	assert_int_equal(writes, 1);
+	assert_false(get(l3 + 0x146 * 8) & AP_RO); /* dirty: writable now */
+	/* Reads of a DBM page do not dirty it. */
+	put(l3 + 0x146 * 8, get(l3 + 0x146 * 8) | AP_RO);
+	expect_ipa(&r, 0x12346000, 0, 0x09001000);
+	assert_int_equal(writes, 0);
+}
+
+/* Instruction fetches are not checked against AP[2:1]: EL0 may execute a page it cannot read
+ * (execute-only, AP[1] = 0), which only UXN forbids. */
+static void test_fetch_permissions(void **state)
+{
+	struct hyp_s1_regime r = regime_4k_39();
+
+	(void)state;
+	expect_fault(&r, 0x12346000, HYP_S1_EL0, -EFAULT, 0x0f);
+	expect_ipa(&r, 0x12346000, HYP_S1_EL0 | HYP_S1_FETCH, 0x09001000);
 }
 
 static void test_not_modelled(void **state)
@@ -316,6 +423,7 @@ static void test_random(void **state)
 		r.tcr_el1 = next_random() & ~TCR_DS;
 		r.ttbr0_el1 = MEM_BASE + (next_random() % 16) * 0x1000;
 		r.ttbr1_el1 = next_random();
+		r.pa_bits_max = (unsigned)(next_random() % 64);
 		ret = walk(&r, next_random(), (unsigned)next_random() & 7, &res);
 		assert_true(ret == 0 || ret == -EFAULT || ret == -EIO);
 		assert_true(reads <= 5);
@@ -327,11 +435,19 @@ static void test_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mmu_off),	     cmocka_unit_test(test_4k_pages_and_blocks),
-		cmocka_unit_test(test_4k_faults),    cmocka_unit_test(test_4k_output_size),
-		cmocka_unit_test(test_tbi),	     cmocka_unit_test(test_4k_48_ttbr1),
-		cmocka_unit_test(test_16k),	     cmocka_unit_test(test_64k),
-		cmocka_unit_test(test_not_modelled), cmocka_unit_test(test_random),
+		cmocka_unit_test(test_mmu_off),
+		cmocka_unit_test(test_4k_pages_and_blocks),
+		cmocka_unit_test(test_4k_faults),
+		cmocka_unit_test(test_4k_output_size),
+		cmocka_unit_test(test_tbi),
+		cmocka_unit_test(test_4k_48_ttbr1),
+		cmocka_unit_test(test_16k),
+		cmocka_unit_test(test_64k),
+		cmocka_unit_test(test_not_modelled),
+		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_64k_52),
+		cmocka_unit_test(test_hardware_flags),
+		cmocka_unit_test(test_fetch_permissions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
