@@ -152,7 +152,37 @@ static enum hyp_emul_result abort_instruction(struct hyp_vcpu *vcpu, uint64_t va
 	return r ? HYP_EMUL_FAILED : HYP_EMUL_DONE;
 }
 
-/* Registers, writeback and PC, once every element has been performed. */
+/* Where access @k's bytes sit in e->data, and which register it belongs to. */
+static unsigned access_reg(const struct hyp_emulation *e, unsigned k)
+{
+	return e->insn.size > 8 ? k / 2 : k;
+}
+
+static uint8_t *access_bytes(struct hyp_emulation *e, unsigned k)
+{
+	return &e->data[16 * access_reg(e, k) + (e->insn.size > 8 ? 8 * (k % 2) : 0)];
+}
+
+/* A loaded SIMD&FP register: the bytes loaded, zero-extended to 128 bits (Arm ARM, LDR (SIMD&FP):
+ * V[t] = the element, upper bits cleared). */
+static int write_loaded_vregs(struct hyp_vcpu *vcpu, const struct hyp_emulation *e)
+{
+	const struct hyp_ldst *l = &e->insn;
+	struct hyp_fp_regs fp;
+	int r = hyp_vcpu_get_fp_regs(vcpu, &fp);
+
+	if (r)
+		return r;
+	for (unsigned i = 0; i < l->nregs; i++) {
+		uint8_t *v = fp.v[i == 0 ? l->rt : l->rt2];
+
+		memset(v, 0, 16);
+		memcpy(v, &e->data[16 * i], l->size);
+	}
+	return hyp_vcpu_set_fp_regs(vcpu, &fp);
+}
+
+/* Registers, writeback and PC, once every access has been performed. */
 static enum hyp_emul_result finish(struct hyp_vcpu *vcpu)
 {
 	struct hyp_emulation *e = &vcpu->emul;
@@ -161,17 +191,21 @@ static enum hyp_emul_result finish(struct hyp_vcpu *vcpu)
 	int r = 0;
 
 	vcpu->completion = HYP_COMPLETE_NONE;
-	if (l->is_load) {
-		r = set_gpr(vcpu, l->rt, loaded_value(l, e->data[0]));
+	if (l->is_load && l->simd) {
+		r = write_loaded_vregs(vcpu, e);
+	} else if (l->is_load) {
+		r = set_gpr(vcpu, l->rt, loaded_value(l, load_le(&e->data[0], l->size)));
 		/* LDP with Rt == Rt2 is CONSTRAINED UNPREDICTABLE (Constraint_UNKNOWN): the second
 		 * element's value stays. */
 		if (!r && l->nregs == 2)
-			r = set_gpr(vcpu, l->rt2, loaded_value(l, e->data[1]));
+			r = set_gpr(vcpu, l->rt2, loaded_value(l, load_le(&e->data[16], l->size)));
 	}
 	/* A load with writeback into its own base register is CONSTRAINED UNPREDICTABLE; we
-	 * take Constraint_WBSUPPRESS: the loaded value stays, no writeback (Arm ARM K1.2.6). */
+	 * take Constraint_WBSUPPRESS: the loaded value stays, no writeback (Arm ARM K1.2.6). A
+	 * SIMD&FP load does not write general-purpose registers, so there is no overlap. */
 	if (!r && e->writeback &&
-	    !(l->is_load && l->rn != 31 && (l->rn == l->rt || (l->nregs == 2 && l->rn == l->rt2))))
+	    !(l->is_load && !l->simd && l->rn != 31 &&
+	      (l->rn == l->rt || (l->nregs == 2 && l->rn == l->rt2))))
 		r = hyp_vcpu_set_reg(vcpu, l->rn == 31 ? sp_reg(e->pstate) : HYP_REG_X(l->rn),
 				     e->wb_value);
 	if (!r)
@@ -182,35 +216,37 @@ static enum hyp_emul_result finish(struct hyp_vcpu *vcpu)
 	return r ? HYP_EMUL_FAILED : HYP_EMUL_DONE;
 }
 
-/* Perform the elements from e->next on; an MMIO element nobody handles goes to the caller. */
+/* Perform the accesses from e->next on; an MMIO access nobody handles goes to the caller. */
 static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 {
 	struct hyp_exit *exit = &vcpu->exit;
 	struct hyp_emulation *e = &vcpu->emul;
 	const struct hyp_ldst *l = &e->insn;
+	const unsigned size = e->access_size;
 
-	while (e->next < l->nregs) {
-		unsigned i = e->next;
+	while (e->next < e->nr_accesses) {
+		unsigned k = e->next;
+		uint8_t *bytes = access_bytes(e, k);
 		void *host;
 
 		/* Guest RAM (writable RAM for a store): the access a mapped page would take. */
-		if (hyp_vm_guest_ptr(vcpu->vm, e->ipa[i], l->size, !l->is_load, &host) == 0) {
+		if (hyp_vm_guest_ptr(vcpu->vm, e->ipa[k], size, !l->is_load, &host) == 0) {
 			if (l->is_load)
-				e->data[i] = load_le(host, l->size);
+				memcpy(bytes, host, size);
 			else
-				store_le(host, e->data[i], l->size);
+				memcpy(host, bytes, size);
 			e->next++;
 			continue;
 		}
 		memset(&exit->mmio, 0, sizeof(exit->mmio));
 		exit->reason = HYP_EXIT_MMIO;
-		exit->mmio.ipa = e->ipa[i];
-		exit->mmio.offset = e->ipa[i];
-		exit->mmio.len = l->size;
+		exit->mmio.ipa = e->ipa[k];
+		exit->mmio.offset = e->ipa[k];
+		exit->mmio.len = (uint8_t)size;
 		exit->mmio.is_write = !l->is_load;
-		exit->mmio.data = l->is_load ? 0 : e->data[i];
+		exit->mmio.data = l->is_load ? 0 : load_le(bytes, size);
 		exit->mmio.sign_extend = l->sign_extend;
-		exit->mmio.reg = i == 0 ? l->rt : l->rt2;
+		exit->mmio.reg = access_reg(e, k) == 0 ? l->rt : l->rt2;
 		exit->mmio.reg64 = l->dest64;
 		exit->mmio.acquire_release = l->acquire_release;
 		vcpu->completion = HYP_COMPLETE_EMULATION;
@@ -220,7 +256,7 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 
 			if (r == 0) {
 				if (l->is_load)
-					e->data[i] = exit->mmio.data;
+					store_le(bytes, exit->mmio.data, size);
 				e->next++;
 				continue;
 			}
@@ -228,8 +264,8 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 				hyp__warn(vcpu->vm,
 					  "vcpu %u: the backend's device refused an access at "
 					  "%#llx: %d",
-					  vcpu->index, (unsigned long long)e->ipa[i], r);
-				return abort_instruction(vcpu, e->va + (uint64_t)i * l->size, -1);
+					  vcpu->index, (unsigned long long)e->ipa[k], r);
+				return abort_instruction(vcpu, e->va + (uint64_t)k * size, -1);
 			}
 		}
 		if (hyp__dispatch_mmio(vcpu, exit) != HYP_HANDLED)
@@ -244,7 +280,7 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 			return HYP_EMUL_DONE;
 		}
 		if (l->is_load)
-			e->data[i] = exit->mmio.data;
+			store_le(bytes, exit->mmio.data, size);
 		e->next++;
 	}
 	return finish(vcpu);
@@ -262,7 +298,7 @@ enum hyp_emul_result hyp__emulate_resume(struct hyp_vcpu *vcpu)
 		return HYP_EMUL_DONE;
 	}
 	if (e->insn.is_load)
-		e->data[e->next] = vcpu->exit.mmio.data;
+		store_le(access_bytes(e, e->next), vcpu->exit.mmio.data, e->access_size);
 	e->next++;
 	return perform(vcpu);
 }
@@ -325,10 +361,6 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 	default:
 		return HYP_EMUL_UNEMULATABLE;
 	}
-	/* SIMD&FP transfer registers need the FP register file, which the backends do not expose
-	 * to the core yet. */
-	if (l->simd || l->size > 8)
-		return HYP_EMUL_UNEMULATABLE;
 
 	if (l->addressing == HYP_ADDR_LITERAL) {
 		base = pc;
@@ -350,12 +382,33 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 	e->wb_value = base + offset;
 	e->va = address;
 	e->next = 0;
-	if (!l->is_load) {
+	/* A 16-byte register (Q) is two 8-byte accesses: a 128-bit access to Device memory is
+	 * not single-copy atomic as a whole (Arm ARM B2.2.1), and MMIO callbacks take 8 bytes. */
+	e->access_size = l->size > 8 ? 8 : l->size;
+	e->nr_accesses = (uint8_t)(l->nregs * (l->size > 8 ? 2 : 1));
+	memset(e->data, 0, sizeof(e->data));
+	if (!l->is_load && l->simd) {
+		struct hyp_fp_regs fp;
+
+		if (hyp_vcpu_get_fp_regs(vcpu, &fp))
+			return HYP_EMUL_UNEMULATABLE;
+		for (unsigned i = 0; i < l->nregs; i++)
+			memcpy(&e->data[16 * i], fp.v[i == 0 ? l->rt : l->rt2], l->size);
+	} else if (!l->is_load) {
 		for (unsigned i = 0; i < l->nregs; i++) {
-			if (get_gpr(vcpu, i == 0 ? l->rt : l->rt2, &e->data[i]))
+			uint64_t v;
+
+			if (get_gpr(vcpu, i == 0 ? l->rt : l->rt2, &v))
 				return HYP_EMUL_UNEMULATABLE;
-			e->data[i] = truncate_bytes(e->data[i], l->size);
+			store_le(&e->data[16 * i], v, l->size);
 		}
+	} else if (l->simd) {
+		struct hyp_fp_regs fp;
+
+		/* The registers must be writable at the end: find out now, before any side
+		 * effect, rather than after the device has been read. */
+		if (hyp_vcpu_get_fp_regs(vcpu, &fp))
+			return HYP_EMUL_UNEMULATABLE;
 	}
 
 	/* Translate every element before any side effect, so a fault on the second element of a
@@ -363,12 +416,12 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 	 * translations and, on MMIO, two accesses of odd sizes: Device memory requires
 	 * alignment anyway, so it is answered like an unaligned Device access, with an abort. */
 	access = (l->is_load ? 0 : HYP_S1_WRITE) | (el0 || l->unprivileged ? HYP_S1_EL0 : 0);
-	for (unsigned i = 0; i < l->nregs; i++) {
-		uint64_t va = address + (uint64_t)i * l->size;
+	for (unsigned k = 0; k < e->nr_accesses; k++) {
+		uint64_t va = address + (uint64_t)k * e->access_size;
 		struct hyp_s1_result res;
 		int r;
 
-		if ((va & (EMUL_PAGE_SIZE - 1)) + l->size > EMUL_PAGE_SIZE)
+		if ((va & (EMUL_PAGE_SIZE - 1)) + e->access_size > EMUL_PAGE_SIZE)
 			return abort_instruction(vcpu, va, -1);
 		r = hyp_trap_s1_translate(&regime, va, access, read_desc, write_desc, vcpu->vm,
 					  &res);
@@ -376,12 +429,12 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 			return HYP_EMUL_UNEMULATABLE;
 		if (r)
 			return abort_instruction(vcpu, va, res.fsc);
-		e->ipa[i] = res.ipa;
+		e->ipa[k] = res.ipa;
 	}
 	return perform(vcpu);
 }
 
 uint64_t hyp__emulate_element_va(const struct hyp_vcpu *vcpu)
 {
-	return vcpu->emul.va + (uint64_t)vcpu->emul.next * vcpu->emul.insn.size;
+	return vcpu->emul.va + (uint64_t)vcpu->emul.next * vcpu->emul.access_size;
 }

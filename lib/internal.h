@@ -130,15 +130,23 @@ enum hyp_completion {
 	HYP_COMPLETE_EMULATION,
 };
 
+/* The most accesses one emulated instruction makes: LDP/STP of Q registers, each 16-byte register
+ * as two 8-byte accesses. */
+#define HYP_EMUL_MAX_ACCESSES 4
+
 /* The load/store being emulated (lib/emulate.c); meaningful while it is in progress. */
 struct hyp_emulation {
 	struct hyp_ldst insn;
 	uint64_t pstate;
-	uint64_t va;	   /* the first element's virtual address */
+	uint64_t va;	   /* the first access's virtual address */
 	uint64_t wb_value; /* the base register's new value, if @writeback */
-	uint64_t data[2];  /* store data, or loaded data as it arrives */
-	hyp_ipa_t ipa[2];
-	uint8_t next; /* the element being performed */
+	/* The transfer registers' bytes, little-endian, register i at [16 * i]: store data, or
+	 * loaded data as it arrives. */
+	uint8_t data[32];
+	hyp_ipa_t ipa[HYP_EMUL_MAX_ACCESSES];
+	uint8_t nr_accesses; /* consecutive accesses of access_size bytes from @va */
+	uint8_t access_size;
+	uint8_t next; /* the access being performed */
 	bool writeback;
 };
 

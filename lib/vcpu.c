@@ -261,6 +261,30 @@ HYP_API int hyp_vcpu_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64
 	return vcpu->vm->ops.vcpu_set_sysreg(vcpu, encoding, value);
 }
 
+HYP_API int hyp_vcpu_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs)
+{
+	struct hyp_fp_regs tmp;
+	int r;
+
+	if (!vcpu || !regs)
+		return -EINVAL;
+	if (!vcpu->vm->ops.vcpu_get_fp_regs)
+		return -ENOTSUP;
+	r = vcpu->vm->ops.vcpu_get_fp_regs(vcpu, &tmp);
+	if (!r)
+		*regs = tmp;
+	return r;
+}
+
+HYP_API int hyp_vcpu_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs)
+{
+	if (!vcpu || !regs)
+		return -EINVAL;
+	if (!vcpu->vm->ops.vcpu_set_fp_regs)
+		return -ENOTSUP;
+	return vcpu->vm->ops.vcpu_set_fp_regs(vcpu, regs);
+}
+
 HYP_API struct hyp_exit *hyp_vcpu_exit(struct hyp_vcpu *vcpu)
 {
 	return vcpu ? &vcpu->exit : NULL;

@@ -123,6 +123,8 @@ enum hyp_backend_flags {
  *			read's value in @access->data), -ENOENT if no such device is at
  *			@access->ipa (the library then dispatches the element as usual), another
  *			negative errno if the device refused (the guest gets an external abort).
+ * @vcpu_get_fp_regs / @vcpu_set_fp_regs: (version 2) the SIMD&FP registers
+ *					  (hyp_vcpu_get_fp_regs()).
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -157,6 +159,8 @@ struct hyp_backend_ops {
 	int (*vcpu_power_state)(struct hyp_vcpu *vcpu);
 	/* Version 2. */
 	int (*vcpu_device_access)(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access);
+	int (*vcpu_get_fp_regs)(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs);
+	int (*vcpu_set_fp_regs)(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

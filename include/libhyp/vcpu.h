@@ -129,6 +129,33 @@ HYP_API int hyp_vcpu_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64
 HYP_API int hyp_vcpu_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value);
 
 /**
+ * struct hyp_fp_regs - the SIMD&FP register file.
+ * @v: V0..V31, each as its 16 bytes in little-endian order (v[n][0] is bits [7:0] of Vn).
+ * @fpsr: FPSR.
+ * @fpcr: FPCR.
+ */
+struct hyp_fp_regs {
+	uint8_t v[32][16];
+	uint64_t fpsr;
+	uint64_t fpcr;
+};
+
+/**
+ * hyp_vcpu_get_fp_regs() - read a vCPU's SIMD&FP registers (all of them: one call, so a snapshot,
+ * a debugger or an emulator pays one backend round trip).
+ * @vcpu: as for hyp_vcpu_get_reg().
+ * @regs: receives them. Untouched on failure.
+ *
+ * Return: 0; -EINVAL for NULL; -ENOTSUP if the backend does not expose them (kvm with SVE enabled
+ * keeps them in the SVE registers); a backend error.
+ */
+HYP_API int hyp_vcpu_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs);
+
+/** hyp_vcpu_set_fp_regs() - write a vCPU's SIMD&FP registers. Same rules as
+ *  hyp_vcpu_get_fp_regs(). */
+HYP_API int hyp_vcpu_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs);
+
+/**
  * hyp_vcpu_run() - run a vCPU until an exit the caller must see.
  * @vcpu: the vCPU. Only one thread may run a given vCPU at a time.
  *

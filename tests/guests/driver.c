@@ -122,6 +122,9 @@ static const struct {
 	[LHT_DEPENDS_ESR_UPPER_CLEAR] = { "kvm-esr-upper",
 					  "known platform defect: Linux 6.1 KVM injects the "
 					  "external abort with ESR_EL1[63:32] all ones" },
+	[LHT_DEPENDS_VTIMER_WAKEUP] = { "nested-vtimer",
+					"known platform defect: nested KVM on QEMU TCG sometimes "
+					"never delivers the virtual timer interrupt to a WFI" },
 };
 static bool known_defect[LHT_DEPENDS_COUNT];
 
@@ -535,7 +538,8 @@ static void usage(FILE *f)
 		"                   the platform is known to lack a behaviour: checks that need it\n"
 		"                   are reported as TODO. NAME: iss-sse (QEMU TCG under nested KVM:\n"
 		"                   no ESR_EL2.ISS.SSE), kvm-esr-upper (Linux 6.1 KVM: injected\n"
-		"                   aborts have ESR_EL1[63:32] set)\n",
+		"                   aborts have ESR_EL1[63:32] set), nested-vtimer (nested KVM on\n"
+		"                   QEMU TCG: a lost virtual timer wake-up)\n",
 		DEFAULT_TIMEOUT_MS / 1000);
 }
 

@@ -24,6 +24,10 @@
 #   iss-sse         QEMU 7.2's TCG reports ESR_EL2.ISS.SSE = 0 for sign-extending loads, so the
 #                   nested KVM zero-extends LDRSB/LDRSH/LDRSW from MMIO: LDRSB of 0x80 gives
 #                   0x80 (reproduced without libhyp, with a raw /dev/kvm program)
+#   nested-vtimer   Linux 6.1 KVM nested under QEMU 7.2 TCG: about one suite run in ten, a vCPU
+#                   blocked in WFI is never woken by its virtual timer's interrupt (KVM's
+#                   in-kernel timer and vGIC; libhyp only runs the vCPU). The timer guest
+#                   arms the physical timer as a backstop, so this fails its check, not the run.
 #   kvm-esr-upper   Linux 6.1 KVM (the rig's kernel): the external abort KVM_SET_VCPU_EVENTS
 #                   injects has ESR_EL1[63:32] all ones (seen: 0xffffffff96000010)
 #
@@ -72,7 +76,7 @@ guests=("$out"/guests/*.bin)
 defects=()
 if [[ $strict -eq 0 ]] &&
 	! [[ $force_vm -eq 0 && $(uname -m) == aarch64 && -r /dev/kvm && -w /dev/kvm ]]; then
-	defects=(--known-defect iss-sse --known-defect kvm-esr-upper)
+	defects=(--known-defect iss-sse --known-defect kvm-esr-upper --known-defect nested-vtimer)
 fi
 cmd=(bash "$rig" --timeout "$timeout" "${rig_args[@]}" --wrap "$out/driver" --backend kvm
 	"${defects[@]}" "${driver_args[@]}" "${guests[@]}")

@@ -476,6 +476,92 @@ static void test_mmu_on(void **state)
 	fx_fini(&f);
 }
 
+/* SIMD&FP register forms: Q registers as two 8-byte accesses, smaller ones zero-extend the
+ * vector register on loads; the registers come and go through hyp_vcpu_get/set_fp_regs(). */
+static void test_simd_forms(void **state)
+{
+	struct hyp_fp_regs fp;
+	struct hyp_exit *e;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	assert_int_equal(hyp_vcpu_get_fp_regs(NULL, &fp), -EINVAL);
+	assert_int_equal(hyp_vcpu_get_fp_regs(f.t.vcpu, NULL), -EINVAL);
+	assert_int_equal(hyp_vcpu_set_fp_regs(f.t.vcpu, NULL), -EINVAL);
+	/* A vCPU's SIMD&FP registers start at zero. */
+	assert_int_equal(hyp_vcpu_get_fp_regs(f.t.vcpu, &fp), 0);
+	assert_int_equal(fp.v[31][15] | fp.fpsr | fp.fpcr, 0);
+	memset(&fp, 0xee, sizeof(fp));
+	assert_int_equal(hyp_vcpu_set_fp_regs(f.t.vcpu, &fp), 0);
+
+	/* ldr q0, [x21], #16 */
+	set(&f, 21, DEV_BASE + 0x100);
+	exec(&f, 0x3cc106a0);
+	assert_int_equal(hyp_vcpu_get_fp_regs(f.t.vcpu, &fp), 0);
+	assert_memory_equal(fp.v[0], &f.dev.mem[0x100], 16);
+	assert_int_equal(x(&f, 21), DEV_BASE + 0x110);
+	assert_int_equal(f.dev.count, 2);
+	assert_int_equal(f.dev.log[0].len, 8);
+	assert_int_equal(f.dev.log[1].ipa, DEV_BASE + 0x108);
+
+	/* ldp q0, q1, [x21]: four 8-byte reads. */
+	f.dev.count = 0;
+	exec(&f, 0xad4006a0);
+	assert_int_equal(hyp_vcpu_get_fp_regs(f.t.vcpu, &fp), 0);
+	assert_memory_equal(fp.v[0], &f.dev.mem[0x110], 16);
+	assert_memory_equal(fp.v[1], &f.dev.mem[0x120], 16);
+	assert_int_equal(f.dev.count, 4);
+
+	/* ldr d0, [x21, #8]: V0's upper 64 bits cleared. */
+	exec(&f, 0xfd4006a0);
+	assert_int_equal(hyp_vcpu_get_fp_regs(f.t.vcpu, &fp), 0);
+	assert_memory_equal(fp.v[0], &f.dev.mem[0x118], 8);
+	for (unsigned i = 8; i < 16; i++)
+		assert_int_equal(fp.v[0][i], 0);
+	/* ... and the other registers untouched. */
+	assert_int_equal(fp.v[2][0], 0xee);
+
+	/* stp q0, q1, [x21, #32] with known values. */
+	for (unsigned i = 0; i < 16; i++) {
+		fp.v[0][i] = (uint8_t)(0x10 + i);
+		fp.v[1][i] = (uint8_t)(0x40 + i);
+	}
+	assert_int_equal(hyp_vcpu_set_fp_regs(f.t.vcpu, &fp), 0);
+	exec(&f, 0xad0106a0);
+	assert_memory_equal(&f.dev.mem[0x130], fp.v[0], 16);
+	assert_memory_equal(&f.dev.mem[0x140], fp.v[1], 16);
+
+	/* str s0, [x21], #-4: four bytes, post-index. */
+	exec(&f, 0xbc1fc6a0);
+	assert_memory_equal(&f.dev.mem[0x110], fp.v[0], 4);
+	assert_int_equal(x(&f, 21), DEV_BASE + 0x10c);
+
+	/* ldr b0, [x21, x22]: register offset. */
+	set(&f, 22, 0x34);
+	exec(&f, 0x3c767aa0);
+	assert_int_equal(hyp_vcpu_get_fp_regs(f.t.vcpu, &fp), 0);
+	assert_int_equal(fp.v[0][0], f.dev.mem[0x140]);
+	assert_int_equal(fp.v[0][1], 0);
+
+	/* Declined: the caller sees the 8-byte halves of a Q register as MMIO exits. */
+	f.dev.decline = true;
+	set(&f, 21, DEV_BASE + 0x200);
+	place(&f, CODE_IPA, CODE_IPA, 0x3cc106a0);
+	e = test_run_expect(f.t.vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(e->mmio.len, 8);
+	assert_int_equal(e->mmio.ipa, DEV_BASE + 0x200);
+	e->mmio.data = 0x0706050403020100ull;
+	e = test_run_expect(f.t.vcpu, HYP_EXIT_MMIO);
+	assert_int_equal(e->mmio.ipa, DEV_BASE + 0x208);
+	e->mmio.data = 0x0f0e0d0c0b0a0908ull;
+	test_run_to_end(f.t.vcpu);
+	assert_int_equal(hyp_vcpu_get_fp_regs(f.t.vcpu, &fp), 0);
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(fp.v[0][i], i);
+	fx_fini(&f);
+}
+
 /* A callback that redirects the guest (sets the PC) ends the emulated instruction there, as on
  * the path with a syndrome: no further element, no writeback, no PC advance. */
 static enum hyp_handler_result redirecting_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
@@ -740,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_unemulatable_and_unclaimed),
 		cmocka_unit_test(test_mmu_on),
 		cmocka_unit_test(test_callback_moves_pc),
+		cmocka_unit_test(test_simd_forms),
 		cmocka_unit_test(test_random_against_model),
 	};
 

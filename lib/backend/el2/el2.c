@@ -559,6 +559,45 @@ static int el2_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *va
 	return 0;
 }
 
+/* The FP save area has struct hyp_fp_regs' layout (entry.S: V0-V31, FPSR, FPCR). */
+_Static_assert(sizeof(struct hyp_fp_regs) == HYP_EL2_FP_AREA_SIZE, "FP area layout");
+
+static int el2_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	int where = state_location(vcpu);
+
+	if (where < 0)
+		return where;
+	if (where) {
+		uint8_t area[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
+
+		hyp__el2_save_fp(area);
+		memcpy(regs, area, sizeof(area));
+	} else {
+		memcpy(regs, v->fp, sizeof(v->fp));
+	}
+	return 0;
+}
+
+static int el2_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	int where = state_location(vcpu);
+
+	if (where < 0)
+		return where;
+	if (where) {
+		uint8_t area[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
+
+		memcpy(area, regs, sizeof(area));
+		hyp__el2_load_fp(area);
+	} else {
+		memcpy(v->fp, regs, sizeof(v->fp));
+	}
+	return 0;
+}
+
 static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value)
 {
 	struct el2_vcpu *v = el2_vcpu(vcpu);
@@ -849,6 +888,8 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vcpu_reset = el2_vcpu_reset,
 	.vcpu_get_sysreg = el2_get_sysreg,
 	.vcpu_set_sysreg = el2_set_sysreg,
+	.vcpu_get_fp_regs = el2_get_fp_regs,
+	.vcpu_set_fp_regs = el2_set_fp_regs,
 	.vcpu_enter = el2_vcpu_enter,
 	.vcpu_kick = el2_vcpu_kick,
 	.vcpu_wait = el2_vcpu_wait,

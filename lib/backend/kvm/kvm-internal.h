@@ -34,6 +34,9 @@ struct kvm_vm_state {
 	 * about to enter), and where held-back vCPUs wait. */
 	_Atomic unsigned pausers;
 	_Atomic unsigned in_run;
+	/* KVM_CREATE_VCPU calls that succeeded: KVM gives each new vCPU the next redistributor
+	 * frame of the region, in creation order, whatever its vCPU id. */
+	_Atomic uint32_t vcpus_created;
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
 };
@@ -47,6 +50,8 @@ struct kvm_vcpu_state {
 	uint64_t pc_bias;
 	/* The thread inside vcpu_enter (0 otherwise): where a kick sends its signal. */
 	_Atomic pid_t tid;
+	/* Which frame of the redistributor region KVM gave this vCPU (kvm-vgic.c). */
+	uint32_t redist_frame;
 };
 
 static inline struct kvm_vm_state *vm_state(struct hyp_vm *vm)

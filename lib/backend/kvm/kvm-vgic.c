@@ -151,6 +151,20 @@ static uint64_t attr_mpidr(uint64_t mpidr)
 	return aff << 32;
 }
 
+/* The vCPU whose redistributor KVM put in frame @frame: KVM hands out frames in the order vCPUs
+ * are created (vgic_register_redist_iodev()), which threads creating their own vCPUs do not
+ * keep in index order. */
+static struct hyp_vcpu *redist_owner(struct hyp_vm *vm, uint32_t frame)
+{
+	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+		struct hyp_vcpu *v = hyp__vm_vcpu(vm, i);
+
+		if (v && vcpu_state(v)->redist_frame == frame)
+			return v;
+	}
+	return NULL;
+}
+
 static bool byte_accessible(uint32_t group, uint64_t off)
 {
 	if (group == KVM_DEV_ARM_VGIC_GRP_DIST_REGS)
@@ -220,7 +234,7 @@ int hyp__kvm_vgic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a)
 	} else if (a->ipa >= vm->gicr_base &&
 		   a->ipa - vm->gicr_base < (uint64_t)GICR_STRIDE * vm->max_vcpus) {
 		struct hyp_vcpu *target =
-			hyp__vm_vcpu(vm, (uint32_t)((a->ipa - vm->gicr_base) / GICR_STRIDE));
+			redist_owner(vm, (uint32_t)((a->ipa - vm->gicr_base) / GICR_STRIDE));
 
 		/* KVM places a redistributor for each vCPU that exists. */
 		if (!target)

@@ -372,6 +372,58 @@ static int get_one_reg(struct kvm_vcpu_state *kv, uint64_t id, uint64_t *value)
 	return ioctl(kv->fd, KVM_GET_ONE_REG, &reg) ? sys_err() : 0;
 }
 
+/* The SIMD&FP registers through KVM_REG_ARM_CORE's fp_regs: 128-bit V registers, 32-bit FPSR
+ * and FPCR. With SVE they live in the Z registers and these ids are refused: -ENOTSUP. */
+static uint64_t fp_reg_id(size_t offset, uint64_t size)
+{
+	return KVM_REG_ARM64 | size | KVM_REG_ARM_CORE | (offset / sizeof(uint32_t));
+}
+
+static int kvm_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs, bool write)
+{
+	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
+	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+	unsigned long request = write ? KVM_SET_ONE_REG : KVM_GET_ONE_REG;
+	uint32_t fpsr = (uint32_t)regs->fpsr, fpcr = (uint32_t)regs->fpcr;
+	struct kvm_one_reg reg;
+
+	if (k->cpu_features & HYP_KVM_CPU_SVE)
+		return -ENOTSUP;
+	for (unsigned n = 0; n < 32; n++) {
+		reg = (struct kvm_one_reg){ .id = fp_reg_id(offsetof(struct kvm_regs,
+								     fp_regs.vregs[n]),
+							    KVM_REG_SIZE_U128),
+					    .addr = (uint64_t)(uintptr_t)regs->v[n] };
+		if (ioctl(kv->fd, request, &reg))
+			return sys_err();
+	}
+	reg = (struct kvm_one_reg){ .id = fp_reg_id(offsetof(struct kvm_regs, fp_regs.fpsr),
+						    KVM_REG_SIZE_U32),
+				    .addr = (uint64_t)(uintptr_t)&fpsr };
+	if (ioctl(kv->fd, request, &reg))
+		return sys_err();
+	reg = (struct kvm_one_reg){ .id = fp_reg_id(offsetof(struct kvm_regs, fp_regs.fpcr),
+						    KVM_REG_SIZE_U32),
+				    .addr = (uint64_t)(uintptr_t)&fpcr };
+	if (ioctl(kv->fd, request, &reg))
+		return sys_err();
+	regs->fpsr = fpsr;
+	regs->fpcr = fpcr;
+	return 0;
+}
+
+static int kvm_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs)
+{
+	return kvm_fp_regs(vcpu, regs, false);
+}
+
+static int kvm_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs)
+{
+	struct hyp_fp_regs copy = *regs;
+
+	return kvm_fp_regs(vcpu, &copy, true);
+}
+
 /* The affinity KVM gives vCPU @index (Aff0 = index[3:0], Aff1 = index[11:4], Aff2 =
  * index[19:12]). */
 static uint64_t kvm_mpidr_for_index(uint32_t index)
@@ -403,6 +455,7 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)hyp_vcpu_index(vcpu));
 	if (kv->fd < 0)
 		return sys_err();
+	kv->redist_frame = atomic_fetch_add(&k->vcpus_created, 1);
 	kv->run = mmap(NULL, k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, kv->fd, 0);
 	if (kv->run == MAP_FAILED) {
 		kv->run = NULL;
@@ -824,6 +877,8 @@ const struct hyp_backend_ops hyp__kvm_backend_ops = {
 	.vcpu_set_reg = kvm_set_reg,
 	.vcpu_get_sysreg = kvm_get_sysreg,
 	.vcpu_set_sysreg = kvm_set_sysreg,
+	.vcpu_get_fp_regs = kvm_get_fp_regs,
+	.vcpu_set_fp_regs = kvm_set_fp_regs,
 	.vcpu_enter = kvm_vcpu_enter,
 	.vcpu_complete = kvm_vcpu_complete,
 	.vcpu_kick = hyp__kvm_vcpu_kick,

@@ -111,6 +111,7 @@ struct mock_vcpu {
 	uint32_t private_count[HYP_INTID_SPI_BASE];
 	bool injected;
 	uint64_t injected_esr, injected_far;
+	struct hyp_fp_regs fp;
 };
 
 static int mock_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit);
@@ -200,6 +201,7 @@ static void mock_reset_state(struct hyp_vcpu *vcpu)
 	struct mock_vcpu *mv = mock_vcpu(vcpu);
 
 	memset(&mv->regs, 0, sizeof(mv->regs));
+	memset(&mv->fp, 0, sizeof(mv->fp));
 	mv->regs.pstate = HYP_PSTATE_EL1H_DAIF;
 	for (size_t i = 0; i < MOCK_NR_SYSREGS; i++)
 		mv->sysregs[i] = mock_sysregs[i].reset;
@@ -250,6 +252,18 @@ static int mock_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *v
 	if (slot < 0)
 		return slot;
 	*value = mock_vcpu(vcpu)->sysregs[slot];
+	return 0;
+}
+
+static int mock_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs)
+{
+	*regs = mock_vcpu(vcpu)->fp;
+	return 0;
+}
+
+static int mock_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs)
+{
+	mock_vcpu(vcpu)->fp = *regs;
 	return 0;
 }
 
@@ -454,6 +468,8 @@ const struct hyp_backend_ops hyp__mock_backend_ops = {
 	.vcpu_reset = mock_vcpu_reset,
 	.vcpu_get_sysreg = mock_get_sysreg,
 	.vcpu_set_sysreg = mock_set_sysreg,
+	.vcpu_get_fp_regs = mock_get_fp_regs,
+	.vcpu_set_fp_regs = mock_set_fp_regs,
 	.vcpu_enter = mock_vcpu_enter,
 	.vcpu_inject = mock_vcpu_inject,
 	.inject_irq = mock_inject_irq,

@@ -97,6 +97,25 @@ FORM(strh_reg_sxtw, "strh w19, [x21, w22, sxtw #1]")
 FORM(ldur_neg, "ldur x19, [x21, #-8]")
 FORM(stur_w, "stur w19, [x21, #12]")
 
+/* SIMD&FP forms, as words (the guests build with -mgeneral-regs-only): the loaded register is
+ * copied to X19/X20 afterwards, the stored one filled from X19/X20 before. V0/V1 are free: the
+ * runtime never uses FP. */
+#define FMOV_X19_D0 ".inst 0x9e660013\n\t"
+#define MOV_X20_V0D1 ".inst 0x4e183c14\n\t"
+#define MOV_X20_V1D1 ".inst 0x4e183c34\n\t"
+#define FMOV_D0_X19 ".inst 0x9e670260\n\t"
+#define MOV_V0D1_X20 ".inst 0x4e181e80\n\t"
+#define FMOV_D1_X20 ".inst 0x9e670281\n\t"
+#define MOV_V1D1_X19 ".inst 0x4e181e61\n\t"
+FORM(ldr_q_post, ".inst 0x3cc106a0\n\t" FMOV_X19_D0 MOV_X20_V0D1) /* ldr q0, [x21], #16 */
+FORM(ldp_q, ".inst 0xad4006a0\n\t" FMOV_X19_D0 MOV_X20_V1D1)	  /* ldp q0, q1, [x21] */
+FORM(stp_q_off, FMOV_D0_X19 MOV_V0D1_X20 FMOV_D1_X20 MOV_V1D1_X19
+     ".inst 0xad0106a0")					 /* stp q0, q1, [x21, #32] */
+FORM(ldr_d_off, ".inst 0xfd4006a0\n\t" FMOV_X19_D0 MOV_X20_V0D1) /* ldr d0, [x21, #8] */
+FORM(str_s_post, FMOV_D0_X19 ".inst 0xbc1fc6a0")		 /* str s0, [x21], #-4 */
+FORM(ldur_q, ".inst 0x3cdf02a0\n\t" FMOV_X19_D0 MOV_X20_V0D1)	 /* ldur q0, [x21, #-16] */
+FORM(stp_s_pre, FMOV_D0_X19 FMOV_D1_X20 ".inst 0x2dbf06a0")	 /* stp s0, s1, [x21, #-8]! */
+
 struct form {
 	const char *name;
 	void (*run)(struct outcome *, uint64_t);
@@ -132,6 +151,13 @@ static const struct form forms[] = {
 	{ "STRH W19, [X21, W22, SXTW #1]", strh_reg_sxtw },
 	{ "LDUR X19, [X21, #-8]", ldur_neg },
 	{ "STUR W19, [X21, #12]", stur_w },
+	{ "LDR Q0, [X21], #16", ldr_q_post },
+	{ "LDP Q0, Q1, [X21]", ldp_q },
+	{ "STP Q0, Q1, [X21, #32]", stp_q_off },
+	{ "LDR D0, [X21, #8]", ldr_d_off },
+	{ "STR S0, [X21], #-4", str_s_post },
+	{ "LDUR Q0, [X21, #-16]", ldur_q },
+	{ "STP S0, S1, [X21, #-8]!", stp_s_pre },
 };
 
 /* Bytes with the sign bit set in every other position, so sign extension shows. */
@@ -315,6 +341,22 @@ static void gic_forms(void)
 	mmio_write32(sgi_prio, 0x18283848);
 	mmio_write32(sgi_prio + 4, 0x58687888);
 	__asm__ volatile("ldp %w0, %w1, [%2]" : "=&r"(a), "=&r"(b) : "r"(sgi_prio) : "memory");
+	/* The second redistributor frame too: KVM hands frames out in vCPU creation order, which
+	 * need not be index order, and the access must reach the frame's own vCPU. */
+	{
+		const uint64_t sgi_prio1 = LHT_GICR_BASE + LHT_GICR_STRIDE + GICR_SGI_BASE + 0x400;
+		uint64_t c, d;
+
+		mmio_write32(sgi_prio1, 0x98a8b8c8);
+		mmio_write32(sgi_prio1 + 4, 0xd8e8f808);
+		__asm__ volatile("ldp %w0, %w1, [%2]"
+				 : "=&r"(c), "=&r"(d)
+				 : "r"(sgi_prio1)
+				 : "memory");
+		lht_check_eq("second GICR frame (SGI frame): LDP W reads what plain LDRs read",
+			     c << 32 | d,
+			     (uint64_t)mmio_read32(sgi_prio1) << 32 | mmio_read32(sgi_prio1 + 4));
+	}
 	spins_before = __atomic_load_n(&spins, __ATOMIC_RELAXED);
 	while (__atomic_load_n(&spins, __ATOMIC_RELAXED) == spins_before)
 		;
@@ -331,6 +373,9 @@ void guest_main(void)
 	const char *skip = NULL;
 	bool lse = ((read_sysreg(id_aa64isar0_el1) >> 20) & 0xf) >= 2;
 
+	/* FP/SIMD on for the SIMD&FP forms (CPACR_EL1.FPEN = 0b11). */
+	write_sysreg(cpacr_el1, read_sysreg(cpacr_el1) | (3ull << 20));
+	isb();
 	for (unsigned i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
 		same_on_ram_and_device(&forms[i]);
 	if (caps & LHT_CAP_IRQCHIP)

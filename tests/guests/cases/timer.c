@@ -14,16 +14,23 @@
 LHT_GUEST(.nr_vcpus = 1, .flags = LHT_F_NEEDS_IRQCHIP);
 
 #define VTIMER_PPI 27
+#define PTIMER_PPI 30 /* the EL1 physical timer: a backstop wake-up */
 #define CNTV_CTL_ENABLE (1u << 0)
 #define CNTV_CTL_IMASK (1u << 1)
 #define CNTV_CTL_ISTATUS (1u << 2)
 #define DELAY_US 20000
 
-static volatile uint64_t fired, fired_at, ctl_at_fire;
+static volatile uint64_t fired, fired_at, ctl_at_fire, backstop;
 
 static void irq(unsigned int cpu, uint32_t intid)
 {
 	(void)cpu;
+	if (intid == PTIMER_PPI) {
+		backstop++;
+		write_sysreg(cntp_ctl_el0, CNTV_CTL_ENABLE | CNTV_CTL_IMASK);
+		isb();
+		return;
+	}
 	if (intid != VTIMER_PPI) {
 		lht_note("unexpected INTID", intid);
 		return;
@@ -50,19 +57,32 @@ void guest_main(void)
 	lht_check_true("distributor enabled (ARE, Group 1)", gic_dist_init());
 	lht_check_true("redistributor awake, CPU interface on", gic_cpu_init());
 	gic_enable_private(VTIMER_PPI);
+	gic_enable_private(PTIMER_PPI);
 
 	start = lht_counter();
 	cval = start + lht_us_to_ticks(DELAY_US);
+	/* A backstop: if the virtual timer's wake-up were lost, the WFI below would sleep until
+	 * the watchdog; the physical timer 3 s later ends it, and the checks say what happened. */
+	write_sysreg(cntp_tval_el0, lht_us_to_ticks(3000000)); /* relative: CNTPCT != CNTVCT */
+	write_sysreg(cntp_ctl_el0, CNTV_CTL_ENABLE);
 	write_sysreg(cntv_cval_el0, cval);
 	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
 	isb();
 	irq_enable();
-	while (!fired && lht_counter() < start + lht_us_to_ticks(2000000)) {
+	while (!fired && !backstop && lht_counter() < start + lht_us_to_ticks(2000000)) {
 		wfi();
 		wfis++;
 	}
 	irq_disable();
+	write_sysreg(cntp_ctl_el0, 0);
+	isb();
 	lht_note("WFIs executed before the timer fired", wfis);
+	if (!fired) {
+		lht_note("the backstop (physical timer) ended the WFI", backstop);
+		lht_check_depends(LHT_DEPENDS_VTIMER_WAKEUP);
+		lht_check_eq("the virtual timer interrupt was taken once", fired, 1);
+		return;
+	}
 	lht_check_eq("the virtual timer interrupt was taken once", fired, 1);
 	lht_check_ge("not before CNTV_CVAL_EL0 (CNTVCT >= CVAL in the handler)", fired_at, cval);
 	lht_check_eq("CNTV_CTL_EL0.ISTATUS was set when it fired",
