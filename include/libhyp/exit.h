@@ -148,11 +148,12 @@ enum hyp_mem_fault_kind {
 	/** A data abort on MMIO space whose instruction gives no syndrome (ESR.ISS.ISV = 0) and
 	 *  that the library could not emulate. The library fetches and performs the common forms
 	 *  itself (LDR/STR of every size with pre/post-index writeback and register offsets,
-	 *  LDP/STP/LDPSW/LDNP/STNP, LDUR/STUR, LDAR/STLR/LDAPR), each element as an ordinary
+	 *  LDP/STP/LDPSW/LDNP/STNP, LDUR/STUR, LDAR/STLR/LDAPR, and the SIMD&FP register forms
+	 *  where the backend exposes those registers), each element as an ordinary
 	 *  HYP_EXIT_MMIO; what reaches the caller as this fault are the forms a device cannot
-	 *  honour (exclusives, atomics, DC ZVA, SIMD structure loads), SIMD&FP register forms
-	 *  (not emulated yet), AArch32 guests, and instructions the library cannot fetch (the PC
-	 *  not in RAM, a guest stage-1 configuration the walker does not model). */
+	 *  honour (exclusives, atomics, DC ZVA, SIMD structure loads), AArch32 guests,
+	 *  big-endian data, and instructions the library cannot fetch (the PC not in RAM, a
+	 *  guest stage-1 configuration the walker does not model). */
 	HYP_FAULT_NO_SYNDROME = 1,
 	/** An instruction fetch from an IPA with no executable memory. */
 	HYP_FAULT_EXEC,
