@@ -16,6 +16,7 @@
  * Everything goes through the public register and memory accessors, so every backend gets the
  * same behaviour: el2 and mock keep registers in memory, kvm reads and writes them with ONE_REG.
  */
+#include "hyp_bytes.h"
 #include "hyp_string.h"
 
 #include "internal.h"
@@ -39,9 +40,7 @@ static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 	r = hyp_vm_read_guest(vm, ipa, b, sizeof(b));
 	if (r)
 		return r;
-	*desc = 0;
-	for (unsigned i = 0; i < 8; i++)
-		*desc |= (uint64_t)b[i] << (8 * i);
+	*desc = hyp__le_load(b, 8);
 	return 0;
 }
 
@@ -52,8 +51,7 @@ static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
 
 	if (ipa & 7)
 		return -EINVAL;
-	for (unsigned i = 0; i < 8; i++)
-		b[i] = (uint8_t)(desc >> (8 * i));
+	hyp__le_store(b, desc, 8);
 	return hyp_vm_write_guest(opaque, ipa, b, sizeof(b));
 }
 
@@ -113,21 +111,6 @@ static uint64_t loaded_value(const struct hyp_ldst *l, uint64_t data)
 			v &= 0xffffffffu;
 	}
 	return v;
-}
-
-static uint64_t load_le(const uint8_t *p, unsigned len)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void store_le(uint8_t *p, uint64_t v, unsigned len)
-{
-	for (unsigned i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /*
@@ -194,11 +177,12 @@ static enum hyp_emul_result finish(struct hyp_vcpu *vcpu)
 	if (l->is_load && l->simd) {
 		r = write_loaded_vregs(vcpu, e);
 	} else if (l->is_load) {
-		r = set_gpr(vcpu, l->rt, loaded_value(l, load_le(&e->data[0], l->size)));
+		r = set_gpr(vcpu, l->rt, loaded_value(l, hyp__le_load(&e->data[0], l->size)));
 		/* LDP with Rt == Rt2 is CONSTRAINED UNPREDICTABLE (Constraint_UNKNOWN): the second
 		 * element's value stays. */
 		if (!r && l->nregs == 2)
-			r = set_gpr(vcpu, l->rt2, loaded_value(l, load_le(&e->data[16], l->size)));
+			r = set_gpr(vcpu, l->rt2,
+				    loaded_value(l, hyp__le_load(&e->data[16], l->size)));
 	}
 	/* A load with writeback into its own base register is CONSTRAINED UNPREDICTABLE; we
 	 * take Constraint_WBSUPPRESS: the loaded value stays, no writeback (Arm ARM K1.2.6). A
@@ -244,7 +228,7 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 		exit->mmio.offset = e->ipa[k];
 		exit->mmio.len = (uint8_t)size;
 		exit->mmio.is_write = !l->is_load;
-		exit->mmio.data = l->is_load ? 0 : load_le(bytes, size);
+		exit->mmio.data = l->is_load ? 0 : hyp__le_load(bytes, size);
 		exit->mmio.sign_extend = l->sign_extend;
 		exit->mmio.reg = access_reg(e, k) == 0 ? l->rt : l->rt2;
 		exit->mmio.reg64 = l->dest64;
@@ -256,7 +240,7 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 
 			if (r == 0) {
 				if (l->is_load)
-					store_le(bytes, exit->mmio.data, size);
+					hyp__le_store(bytes, exit->mmio.data, size);
 				e->next++;
 				continue;
 			}
@@ -280,7 +264,7 @@ static enum hyp_emul_result perform(struct hyp_vcpu *vcpu)
 			return HYP_EMUL_DONE;
 		}
 		if (l->is_load)
-			store_le(bytes, exit->mmio.data, size);
+			hyp__le_store(bytes, exit->mmio.data, size);
 		e->next++;
 	}
 	return finish(vcpu);
@@ -298,7 +282,7 @@ enum hyp_emul_result hyp__emulate_resume(struct hyp_vcpu *vcpu)
 		return HYP_EMUL_DONE;
 	}
 	if (e->insn.is_load)
-		store_le(access_bytes(e, e->next), vcpu->exit.mmio.data, e->access_size);
+		hyp__le_store(access_bytes(e, e->next), vcpu->exit.mmio.data, e->access_size);
 	e->next++;
 	return perform(vcpu);
 }
@@ -320,7 +304,7 @@ static int fetch(struct hyp_vcpu *vcpu, const struct hyp_s1_regime *regime, uint
 	r = hyp_vm_read_guest(vcpu->vm, res.ipa, b, sizeof(b));
 	if (r)
 		return r;
-	*insn = (uint32_t)load_le(b, 4);
+	*insn = (uint32_t)hyp__le_load(b, 4);
 	return 0;
 }
 
@@ -400,7 +384,7 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 
 			if (get_gpr(vcpu, i == 0 ? l->rt : l->rt2, &v))
 				return HYP_EMUL_UNEMULATABLE;
-			store_le(&e->data[16 * i], v, l->size);
+			hyp__le_store(&e->data[16 * i], v, l->size);
 		}
 	} else if (l->simd) {
 		struct hyp_fp_regs fp;

@@ -148,6 +148,15 @@ static enum hyp_ldst_class decode_single(uint32_t insn, struct hyp_ldst *l)
 	return HYP_LDST_EMULATE;
 }
 
+/* opc of the SIMD&FP pair and literal forms: 00 S, 01 D, 10 Q (11 unallocated). */
+static bool simd_s_d_q(uint32_t opc, struct hyp_ldst *l)
+{
+	if (opc == 3)
+		return false;
+	l->size = (uint8_t)(4u << opc);
+	return true;
+}
+
 /* Load/store pair (bits [29:27] = 101, bit 25 = 0): LDP/STP/LDPSW/LDNP/STNP. */
 static enum hyp_ldst_class decode_pair(uint32_t insn, struct hyp_ldst *l)
 {
@@ -162,9 +171,8 @@ static enum hyp_ldst_class decode_pair(uint32_t insn, struct hyp_ldst *l)
 	l->sign_extend = false;
 	l->dest64 = true;
 	if (v) {
-		if (opc == 3)
-			return HYP_LDST_UNEMULATABLE; /* unallocated */
-		l->size = (uint8_t)(4u << opc);
+		if (!simd_s_d_q(opc, l))
+			return HYP_LDST_UNEMULATABLE;
 	} else if (opc == 0) {
 		l->size = 4;
 	} else if (opc == 2) {
@@ -196,9 +204,8 @@ static enum hyp_ldst_class decode_literal(uint32_t insn, struct hyp_ldst *l)
 	l->sign_extend = false;
 	l->dest64 = true;
 	if (v) {
-		if (opc == 3)
-			return HYP_LDST_UNEMULATABLE; /* unallocated */
-		l->size = (uint8_t)(4u << opc);
+		if (!simd_s_d_q(opc, l))
+			return HYP_LDST_UNEMULATABLE;
 	} else if (opc == 3) {
 		return HYP_LDST_PREFETCH;
 	} else {

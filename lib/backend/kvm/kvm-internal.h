@@ -15,6 +15,8 @@
 
 #include <libhyp/backend.h>
 
+#include "internal.h"
+
 struct kvm_vm_state {
 	int kvm_fd;
 	int vm_fd;
@@ -30,10 +32,8 @@ struct kvm_vm_state {
 	_Atomic bool vgic_ready;
 	/* "Stop the world" for vGIC register accesses through the device attribute interface,
 	 * which KVM refuses (-EBUSY) while any vCPU is inside KVM_RUN (kvm-vgic.c): the number of
-	 * threads that need every vCPU out of the guest, the number of vCPUs inside KVM_RUN (or
-	 * about to enter), and where held-back vCPUs wait. */
+	 * threads that need every vCPU out of the guest, and where held-back vCPUs wait. */
 	_Atomic unsigned pausers;
-	_Atomic unsigned in_run;
 	/* KVM_CREATE_VCPU calls that succeeded: KVM gives each new vCPU the next redistributor
 	 * frame of the region, in creation order, whatever its vCPU id. */
 	_Atomic uint32_t vcpus_created;
@@ -52,6 +52,8 @@ struct kvm_vcpu_state {
 	_Atomic pid_t tid;
 	/* Which frame of the redistributor region KVM gave this vCPU (kvm-vgic.c). */
 	uint32_t redist_frame;
+	/* Inside KVM_RUN, or about to enter it (hyp__kvm_run_enter()). */
+	_Atomic bool in_run;
 };
 
 static inline struct kvm_vm_state *vm_state(struct hyp_vm *vm)
@@ -77,8 +79,31 @@ int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu);
  * in its distributor or a redistributor: 0 (read data in access->data), -ENOENT if the address is
  * not the GIC's, another negative errno if KVM refused. */
 int hyp__kvm_vgic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access);
-/* Around KVM_RUN: a vCPU must not enter the guest while another thread holds the world stopped. */
-bool hyp__kvm_run_enter(struct hyp_vcpu *vcpu);
-void hyp__kvm_run_exit(struct hyp_vcpu *vcpu);
+bool hyp__kvm_run_enter_slow(struct hyp_vcpu *vcpu);
+
+/*
+ * Around KVM_RUN: a vCPU must not enter the guest while another thread holds the world stopped.
+ * A Dekker pair with stop_world(): the vCPU publishes in_run, then reads pausers; the pauser
+ * raises pausers, then reads every in_run. Sequentially consistent accesses (STLR then LDAR on
+ * arm64: two instructions, no barrier, no call) make at least one of them see the other. This is
+ * on every exit's path: keep it in line.
+ */
+static inline bool hyp__kvm_run_enter(struct hyp_vcpu *vcpu)
+{
+	struct kvm_vcpu_state *kv = vcpu->backend_state;
+	struct kvm_vm_state *k = vcpu->vm->backend_state;
+
+	atomic_store_explicit(&kv->in_run, true, memory_order_seq_cst);
+	if (__builtin_expect(!atomic_load_explicit(&k->pausers, memory_order_seq_cst), 1))
+		return true;
+	return hyp__kvm_run_enter_slow(vcpu);
+}
+
+static inline void hyp__kvm_run_exit(struct hyp_vcpu *vcpu)
+{
+	struct kvm_vcpu_state *kv = vcpu->backend_state;
+
+	atomic_store_explicit(&kv->in_run, false, memory_order_release);
+}
 
 #endif /* HYP_KVM_INTERNAL_H */

@@ -54,15 +54,13 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-bool hyp__kvm_run_enter(struct hyp_vcpu *vcpu)
+/* hyp__kvm_run_enter() found the world stopped. */
+bool hyp__kvm_run_enter_slow(struct hyp_vcpu *vcpu)
 {
 	struct kvm_vm_state *k = vm_state(vcpu->vm);
 	struct timespec until;
 
-	atomic_fetch_add(&k->in_run, 1);
-	if (!atomic_load(&k->pausers))
-		return true;
-	atomic_fetch_sub(&k->in_run, 1);
+	atomic_store(&vcpu_state(vcpu)->in_run, false);
 	/* Held back: wait until the world restarts, but stay prompt for a kick (the backend
 	 * contract of vcpu_enter). */
 	pthread_mutex_lock(&k->pause_lock);
@@ -79,11 +77,6 @@ bool hyp__kvm_run_enter(struct hyp_vcpu *vcpu)
 	return false;
 }
 
-void hyp__kvm_run_exit(struct hyp_vcpu *vcpu)
-{
-	atomic_fetch_sub(&vm_state(vcpu->vm)->in_run, 1);
-}
-
 /* Every other vCPU out of KVM_RUN, and held out until restart_world(). The kick signal is sent
  * again every millisecond, not in a tight loop: it is a real-time signal, and a storm of queued
  * ones would keep the vCPU threads busy in their handler. */
@@ -94,27 +87,32 @@ static int stop_world(struct hyp_vcpu *self)
 	int64_t start = now_ns(), next_kick = start;
 
 	atomic_fetch_add(&k->pausers, 1);
-	while (atomic_load(&k->in_run)) {
+	for (;;) {
 		int64_t t = now_ns();
+		unsigned running = 0;
+		bool kick = t >= next_kick;
 
+		for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+			struct hyp_vcpu *v = hyp__vm_vcpu(vm, i);
+
+			if (!v || v == self || !atomic_load(&vcpu_state(v)->in_run))
+				continue;
+			running++;
+			if (kick && atomic_load(&vcpu_state(v)->tid))
+				hyp__kvm_vcpu_kick(v);
+		}
+		if (!running)
+			return 0;
+		if (kick)
+			next_kick = t + KICK_INTERVAL_NS;
 		if (t - start > STOP_WORLD_TIMEOUT_NS) {
 			hyp_backend_log(vm, HYP_LOG_WARNING,
 					"kvm: %u vCPU(s) did not leave KVM_RUN for a vGIC access",
-					atomic_load(&k->in_run));
+					running);
 			return -EBUSY;
-		}
-		if (t >= next_kick) {
-			for (uint32_t i = 0; i < vm->max_vcpus; i++) {
-				struct hyp_vcpu *v = hyp__vm_vcpu(vm, i);
-
-				if (v && v != self && atomic_load(&vcpu_state(v)->tid))
-					hyp__kvm_vcpu_kick(v);
-			}
-			next_kick = t + KICK_INTERVAL_NS;
 		}
 		sched_yield();
 	}
-	return 0;
 }
 
 static void restart_world(struct hyp_vcpu *self)

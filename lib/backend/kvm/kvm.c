@@ -28,6 +28,7 @@
 #include <libhyp/backend.h>
 #include <libhyp/kvm.h>
 
+#include "hyp_bytes.h"
 #include "internal.h"
 #include "backend/builtin.h"
 #include "kvm-internal.h"
@@ -620,15 +621,6 @@ static int ensure_vgic_ready(struct kvm_vm_state *k)
 	return r;
 }
 
-static uint64_t load_le(const uint8_t *bytes, unsigned len)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < len && i < 8; i++)
-		v |= (uint64_t)bytes[i] << (8 * i);
-	return v;
-}
-
 static int translate_exit(struct hyp_vm *vm, struct kvm_run *run, struct hyp_exit *exit)
 {
 	switch (run->exit_reason) {
@@ -640,7 +632,8 @@ static int translate_exit(struct hyp_vm *vm, struct kvm_run *run, struct hyp_exi
 			.ipa = run->mmio.phys_addr,
 			.len = (uint8_t)run->mmio.len,
 			.is_write = run->mmio.is_write,
-			.data = run->mmio.is_write ? load_le(run->mmio.data, run->mmio.len) : 0,
+			.data = run->mmio.is_write ? hyp__le_load(run->mmio.data, run->mmio.len) :
+						     0,
 		};
 		return 0;
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -8,6 +8,7 @@
 
 #include <libhyp/mock.h>
 
+#include "hyp_bytes.h"
 #include "internal.h"
 #include "backend/builtin.h"
 #include "trap/trap.h"
@@ -287,21 +288,6 @@ static void set_raw(struct hyp_exit *exit, uint64_t esr, uint64_t far, uint64_t 
 	exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
 }
 
-static uint64_t read_le(const uint8_t *p, unsigned len)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void write_le(uint8_t *p, uint64_t v, unsigned len)
-{
-	for (unsigned i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* The syndrome a stage-2 data abort on this access reports. */
 static uint64_t access_esr(const struct mock_step *step, uint32_t fsc)
 {
@@ -355,7 +341,7 @@ static bool do_access(struct hyp_vcpu *vcpu, const struct mock_step *step, struc
 			for (unsigned i = 0; i < step->len; i++)
 				buf[i] = *bytes[i];
 			struct hyp_mmio_access a = {
-				.data = read_le(buf, step->len),
+				.data = hyp__le_load(buf, step->len),
 				.len = step->len,
 				.sign_extend = !!(step->flags & HYP_MOCK_MMIO_SIGN_EXTEND),
 				.reg64 = !!(step->flags & HYP_MOCK_MMIO_REG64),
@@ -370,7 +356,7 @@ static bool do_access(struct hyp_vcpu *vcpu, const struct mock_step *step, struc
 			uint64_t v = step->reg == 31 ? 0 : mv->regs.x[step->reg];
 			uint8_t buf[8];
 
-			write_le(buf, v, step->len);
+			hyp__le_store(buf, v, step->len);
 			for (unsigned i = 0; i < step->len; i++)
 				*bytes[i] = buf[i];
 			mv->regs.pc += 4;
