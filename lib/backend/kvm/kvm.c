@@ -743,6 +743,12 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	if (r < 0) {
 		if (errno == EINTR || errno == EAGAIN) {
 			kv->run->immediate_exit = 0;
+			/* KVM retires a pending MMIO access first thing in KVM_RUN and only then
+			 * returns for immediate_exit, without resetting exit_reason (Linux 6.1
+			 * kvm_arch_vcpu_ioctl_run()). Nothing is pending any more: a PC the caller
+			 * sets now must not be biased for a retirement (kvm_set_reg()). */
+			if (kv->run->exit_reason == KVM_EXIT_MMIO)
+				kv->run->exit_reason = KVM_EXIT_INTR;
 			exit->reason = HYP_EXIT_KICKED;
 			return 0;
 		}
