@@ -61,6 +61,9 @@ struct options {
 	bool virtio_console;
 	bool verbose;
 	bool ignore_unclaimed;
+	uint32_t format;    /* enum hyp_boot_format */
+	uint64_t load_addr; /* raw: required; Image and position-independent ELF: optional */
+	uint64_t footprint; /* raw: bytes used from load_addr (file, BSS, stack) */
 	struct disk disks[MAX_DISKS];
 	unsigned nr_disks;
 };
@@ -92,8 +95,15 @@ static void usage(FILE *out)
 		"\n"
 		"  -k, --kernel FILE     the kernel: arm64 Linux Image (EFI-stub Images too) or ELF64\n"
 		"  -i, --initrd FILE     an initrd / initramfs, described in /chosen\n"
-		"  -c, --cmdline TEXT    kernel command line (default: \"%s\",\n"
-		"                        or \"%s\" with --console virtio)\n"
+		"  -c, --cmdline TEXT    kernel command line (default for a Linux Image: \"%s\",\n"
+		"                        or \"%s\" with --console virtio; empty otherwise)\n"
+		"      --format FMT      'auto' (default: a Linux Image or an ELF64, by their magic),\n"
+		"                        'image', 'elf' or 'raw' (raw bytes: needs --load-addr)\n"
+		"      --load-addr ADDR  raw: where the bytes go and run from; Linux Image: the 2 MiB\n"
+		"                        aligned base; position-independent ELF: the base (aligned to\n"
+		"                        its segments); e.g. --format raw --load-addr 0x40080000\n"
+		"      --footprint SIZE  raw: the memory the program uses from --load-addr (file, BSS,\n"
+		"                        stack; default: the file size), kept clear of DTB and initrd\n"
 		"  -m, --mem SIZE        guest RAM at 0x40000000, with K/M/G suffix (default 512M)\n"
 		"  -n, --cpus N          vCPUs, 1..%u (default 1); secondaries start via PSCI\n"
 		"  -d, --disk FILE[,ro]  a virtio-blk disk backed by FILE (repeat for more, up to %u);\n"
@@ -180,6 +190,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "unclaimed", required_argument, NULL, 'U' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "load-addr", required_argument, NULL, 'L' },
+		{ "footprint", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -240,6 +253,29 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case 'b':
 			opt->backend = optarg;
 			break;
+		case 'F': {
+			static const char *const names[] = { "auto", "image", "elf", "raw" };
+			unsigned i;
+
+			for (i = 0; i < 4 && strcmp(optarg, names[i]); i++)
+				;
+			if (i == 4)
+				return fail("--format takes auto, image, elf or raw, not '%s'",
+					    optarg);
+			opt->format = i == 0 ? HYP_BOOT_FORMAT_AUTO :
+				      i == 1 ? HYP_BOOT_FORMAT_ARM64_IMAGE :
+				      i == 2 ? HYP_BOOT_FORMAT_ELF :
+					       HYP_BOOT_FORMAT_RAW;
+			break;
+		}
+		case 'L':
+			if (!parse_size(optarg, &opt->load_addr) || !opt->load_addr)
+				return fail("--load-addr: '%s' is not an address", optarg);
+			break;
+		case 'P':
+			if (!parse_size(optarg, &opt->footprint) || !opt->footprint)
+				return fail("--footprint: '%s' is not a size", optarg);
+			break;
 		case 'U':
 			if (!strcmp(optarg, "abort") || !strcmp(optarg, "ignore")) {
 				opt->ignore_unclaimed = !strcmp(optarg, "ignore");
@@ -262,8 +298,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
 	if (!opt->kernel)
 		return fail("--kernel is required (see --help)");
-	if (!opt->cmdline)
-		opt->cmdline = opt->virtio_console ? DEFAULT_CMDLINE_VIRTIO : DEFAULT_CMDLINE_PL011;
+	if (opt->format == HYP_BOOT_FORMAT_RAW && !opt->load_addr)
+		return fail("--format raw needs --load-addr (where the bytes go and run from)");
+	if (opt->footprint && opt->format != HYP_BOOT_FORMAT_RAW)
+		return fail("--footprint is for --format raw (other formats state their size)");
 	return 0;
 }
 
@@ -522,6 +560,32 @@ static int setup_devices(struct vmm *vmm, struct hyp_fdt_virtio *virtio, unsigne
 	return 0;
 }
 
+/* What a loader error means for this command line, in the user's words. */
+static const char *load_error(int r, const struct options *opt)
+{
+	switch (r) {
+	case -ENOSPC:
+		return "the kernel (with its footprint) and the initrd do not fit in guest RAM "
+		       "(try a larger --mem)";
+	case -ERANGE:
+		return opt->load_addr ?
+			       "--load-addr, or the image placed there, is outside guest RAM" :
+			       "the ELF's segments lie outside guest RAM (RAM starts at "
+			       "0x40000000)";
+	case -EINVAL:
+		return opt->load_addr ? "--load-addr is not usable for this image (misaligned, or "
+					"an ELF executable, which is linked for its addresses)" :
+					"invalid loader arguments";
+	case -ENOEXEC:
+		return opt->format == HYP_BOOT_FORMAT_AUTO ?
+			       "not a Linux Image or an ELF64 (a raw binary needs --format raw "
+			       "--load-addr ADDR), or a corrupt one" :
+			       "not a valid image of that format";
+	default:
+		return "cannot boot this kernel";
+	}
+}
+
 static int load_guest(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, unsigned nr_virtio)
 {
 	struct hyp_boot_config bc = { .size = sizeof(bc),
@@ -542,17 +606,22 @@ static int load_guest(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, unsi
 
 	bc.kernel = vmm->kernel;
 	bc.kernel_size = vmm->kernel_size;
+	bc.kernel_format = vmm->opt.format;
+	bc.load_addr = vmm->opt.load_addr;
+	bc.footprint = vmm->opt.footprint;
 	bc.initrd = vmm->initrd;
 	bc.initrd_size = vmm->initrd_size;
 	bc.dtb_size = HYP_BOOT_DTB_MAX_SIZE;
 	r = hyp_boot_plan(&bc, &layout);
 	if (r) {
-		r = fail("%s: %s",
-			 r == -ENOSPC ? "the kernel and initrd do not fit in guest RAM" :
-					"cannot boot this kernel",
-			 hyp_strerror(r));
+		r = fail("%s: %s", load_error(r, &vmm->opt), hyp_strerror(r));
 		goto out;
 	}
+	/* Linux's console arguments mean nothing to other programs. */
+	if (!fc.bootargs)
+		fc.bootargs = layout.format != HYP_BOOT_FORMAT_ARM64_IMAGE ? "" :
+			      vmm->opt.virtio_console ? DEFAULT_CMDLINE_VIRTIO :
+							DEFAULT_CMDLINE_PL011;
 	fc.initrd_start = layout.initrd_start;
 	fc.initrd_end = layout.initrd_end;
 	dtb = aligned_alloc(8, HYP_BOOT_DTB_MAX_SIZE);

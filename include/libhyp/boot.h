@@ -43,7 +43,9 @@ enum hyp_boot_format {
 	HYP_BOOT_FORMAT_AUTO = 0,
 	/** arm64 Linux Image (Documentation/arch/arm64/booting.rst), optionally EFI-stub. */
 	HYP_BOOT_FORMAT_ARM64_IMAGE,
-	/** ELF64, little-endian, EM_AARCH64, ET_EXEC: PT_LOAD segments at their p_paddr. */
+	/** ELF64, little-endian, EM_AARCH64. ET_EXEC: PT_LOAD segments at their p_paddr. ET_DYN
+	 *  (position-independent): at struct hyp_boot_config.load_addr + p_vaddr, entered at
+	 *  load_addr + e_entry (the program relocates itself, as PIE firmware and kernels do). */
 	HYP_BOOT_FORMAT_ELF,
 	/** Raw bytes loaded at struct hyp_boot_config.load_addr and entered there. Never chosen
 	 *  by HYP_BOOT_FORMAT_AUTO. */
@@ -84,11 +86,17 @@ enum hyp_boot_flags {
  *	       RAM). HYP_BOOT_FORMAT_ARM64_IMAGE: the 2 MiB aligned base the Image is placed
  *	       text_offset bytes above; 0 means the lowest 2 MiB boundary in RAM. A kernel whose
  *	       header says it must sit near the start of RAM (flags bit 3 clear) only accepts
- *	       that lowest base. ELF: must be 0.
+ *	       that lowest base. ELF ET_DYN: the base the image is placed at, aligned to its
+ *	       largest segment alignment (at least 4 KiB); 0 means the lowest 2 MiB boundary in
+ *	       RAM (or higher, for an alignment above 2 MiB). ELF ET_EXEC: must be 0.
  * @initrd: the initrd / initramfs bytes, or NULL for none.
  * @initrd_size: their length (0 when @initrd is NULL).
  * @dtb_size: bytes reserved for the DTB, 8..HYP_BOOT_DTB_MAX_SIZE (rounded up to 8); 0 means
  *	      HYP_BOOT_DTB_MAX_SIZE. Ignored with HYP_BOOT_NO_DTB.
+ * @footprint: HYP_BOOT_FORMAT_RAW: the bytes the program occupies from @load_addr once running
+ *	       (its file plus BSS, stack, heap...), kept clear of the DTB and initrd; 0 means the
+ *	       file size, and a value below it is raised to it. Other formats must leave it 0
+ *	       (their headers say: Image image_size, ELF p_memsz).
  */
 struct hyp_boot_config {
 	uint32_t size;
@@ -103,6 +111,7 @@ struct hyp_boot_config {
 	const void *initrd;
 	size_t initrd_size;
 	uint64_t dtb_size;
+	uint64_t footprint;
 };
 
 /**
@@ -111,9 +120,11 @@ struct hyp_boot_config {
  *	  that many bytes.
  * @format: the enum hyp_boot_format the kernel was recognised as (never AUTO).
  * @kernel_start: the lowest guest address the kernel occupies (Image: the 2 MiB aligned base plus
- *		  text_offset; ELF: the lowest PT_LOAD p_paddr; raw: the load address).
+ *		  text_offset; ELF: the lowest PT_LOAD p_paddr, or base + p_vaddr for ET_DYN; raw:
+ *		  the load address).
  * @kernel_end: the first address after its footprint (Image: start plus image_size, BSS
- *		included; ELF: the highest p_paddr + p_memsz).
+ *		included; ELF: the highest segment end, p_memsz included; raw: the load address
+ *		plus the footprint).
  * @entry: the guest PC to start at.
  * @dtb_addr: the DTB's address (8-byte aligned, in RAM, outside the kernel and initrd); 0 with
  *	      HYP_BOOT_NO_DTB.

@@ -42,6 +42,7 @@
 #define ELFDATA2LSB 1u
 #define EV_CURRENT 1u
 #define ET_EXEC 2u
+#define ET_DYN 3u
 #define EM_AARCH64 183u
 #define PT_LOAD 1u
 
@@ -219,19 +220,59 @@ static bool segments_overlap(const struct segment *a, const struct segment *b)
 	return a->paddr < b->paddr + b->memsz && b->paddr < a->paddr + a->memsz;
 }
 
+/*
+ * Where a position-independent ELF (ET_DYN) goes: @cfg->load_addr, or the lowest boundary in RAM
+ * aligned to 2 MiB and to the largest PT_LOAD p_align. A base that breaks the segments' own
+ * alignment would break the program's PC-relative addressing.
+ */
+static int pie_base(const struct hyp_boot_config *cfg, const uint8_t *phdrs, uint16_t phnum,
+		    uint64_t *base)
+{
+	uint64_t align = SZ_4K, ram_end = cfg->ram_base + cfg->ram_size;
+
+	for (uint32_t i = 0; i < phnum; i++) {
+		const uint8_t *ph = phdrs + (uint64_t)i * PHDR_SIZE;
+		uint64_t a = le64(ph + 48);
+
+		if (le32(ph) != PT_LOAD || a <= 1)
+			continue;
+		/* p_align is a power of two (gABI); more than 1 GiB is absurd for a program. */
+		if ((a & (a - 1)) || a > SZ_1G)
+			return -ENOEXEC;
+		if (a > align)
+			align = a;
+	}
+	if (cfg->load_addr) {
+		if (cfg->load_addr & (align - 1))
+			return -EINVAL;
+		*base = cfg->load_addr;
+	} else if (!align_up(cfg->ram_base, align > SZ_2M ? align : SZ_2M, base)) {
+		return -ENOSPC;
+	}
+	if (*base < cfg->ram_base || *base >= ram_end)
+		return cfg->load_addr ? -ERANGE : -ENOSPC;
+	return 0;
+}
+
 static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 {
 	const uint8_t *k = cfg->kernel;
-	uint64_t entry_va, phoff, table_end, lo = UINT64_MAX, hi = 0, ram_end;
-	uint16_t phentsize, phnum;
+	uint64_t entry_va, phoff, table_end, lo = UINT64_MAX, hi = 0, ram_end, base = 0;
+	uint16_t phentsize, phnum, type;
 	bool entry_found = false;
+	int r;
 
 	if (cfg->kernel_size < EHDR_SIZE || k[0] != 0x7f || k[1] != 'E' || k[2] != 'L' ||
 	    k[3] != 'F')
 		return -ENOEXEC;
+	type = le16(k + 16);
 	if (k[4] != ELFCLASS64 || k[5] != ELFDATA2LSB || k[6] != EV_CURRENT ||
-	    le16(k + 16) != ET_EXEC || le16(k + 18) != EM_AARCH64 || le32(k + 20) != EV_CURRENT)
+	    (type != ET_EXEC && type != ET_DYN) || le16(k + 18) != EM_AARCH64 ||
+	    le32(k + 20) != EV_CURRENT)
 		return -ENOEXEC;
+	/* An executable is linked for its addresses: a load address would be ignored. */
+	if (type == ET_EXEC && cfg->load_addr)
+		return -EINVAL;
 	entry_va = le64(k + 24);
 	phoff = le64(k + 32);
 	phentsize = le16(k + 54);
@@ -240,6 +281,11 @@ static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 	    __builtin_add_overflow(phoff, (uint64_t)phnum * PHDR_SIZE, &table_end) ||
 	    table_end > cfg->kernel_size)
 		return -ENOEXEC;
+	if (type == ET_DYN) {
+		r = pie_base(cfg, k + phoff, phnum, &base);
+		if (r)
+			return r;
+	}
 
 	plan->nseg = 0;
 	for (uint32_t i = 0; i < phnum; i++) {
@@ -254,6 +300,10 @@ static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 		    end > cfg->kernel_size || __builtin_add_overflow(paddr, memsz, &end) ||
 		    __builtin_add_overflow(vaddr, memsz, &end))
 			return -ENOEXEC;
+		/* Position-independent: each segment at the base plus its link-time address. */
+		if (type == ET_DYN && (__builtin_add_overflow(base, vaddr, &paddr) ||
+				       __builtin_add_overflow(paddr, memsz, &end)))
+			return -ERANGE;
 		if (memsz == 0)
 			continue;
 		if (plan->nseg == MAX_SEGMENTS)
@@ -281,7 +331,9 @@ static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 	ram_end = cfg->ram_base + cfg->ram_size;
 	for (uint32_t i = 0; i < plan->nseg; i++)
 		if (!inside(plan->seg[i].paddr, plan->seg[i].memsz, cfg->ram_base, ram_end))
-			return -ERANGE;
+			/* Addresses the file or the caller fixed: out of range; a base we chose:
+			 * RAM too small. */
+			return type == ET_DYN && !cfg->load_addr ? -ENOSPC : -ERANGE;
 	plan->layout.kernel_start = lo;
 	plan->layout.kernel_end = hi;
 	return 0;
@@ -290,17 +342,19 @@ static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 static int plan_raw(const struct hyp_boot_config *cfg, struct plan *plan)
 {
 	uint64_t ram_end = cfg->ram_base + cfg->ram_size;
+	/* The file is loaded; its footprint (BSS, stack...) is zeroed and kept clear. */
+	uint64_t footprint = cfg->footprint > cfg->kernel_size ? cfg->footprint : cfg->kernel_size;
 
 	if (cfg->load_addr & 3)
 		return -EINVAL;
 	if (cfg->load_addr < cfg->ram_base || cfg->load_addr >= ram_end)
 		return -ERANGE;
-	if (!inside(cfg->load_addr, cfg->kernel_size, cfg->ram_base, ram_end))
+	if (!inside(cfg->load_addr, footprint, cfg->ram_base, ram_end))
 		return -ENOSPC;
 	plan->nseg = 1;
-	plan->seg[0] = (struct segment){ 0, cfg->kernel_size, cfg->load_addr, cfg->kernel_size };
+	plan->seg[0] = (struct segment){ 0, cfg->kernel_size, cfg->load_addr, footprint };
 	plan->layout.kernel_start = cfg->load_addr;
-	plan->layout.kernel_end = cfg->load_addr + cfg->kernel_size;
+	plan->layout.kernel_end = cfg->load_addr + footprint;
 	plan->layout.entry = cfg->load_addr;
 	return 0;
 }
@@ -440,13 +494,14 @@ static int make_plan(const struct hyp_boot_config *cfg, struct plan *plan)
 	memset(plan, 0, sizeof(*plan));
 	lay->size = sizeof(*lay);
 	lay->format = detect_format(cfg);
+	/* Only a raw binary has no header to state its footprint. */
+	if (cfg->footprint && lay->format != HYP_BOOT_FORMAT_RAW)
+		return -EINVAL;
 	switch (lay->format) {
 	case HYP_BOOT_FORMAT_ARM64_IMAGE:
 		r = plan_image(cfg, plan, &legacy);
 		break;
 	case HYP_BOOT_FORMAT_ELF:
-		if (cfg->load_addr)
-			return -EINVAL;
 		r = plan_elf(cfg, plan);
 		break;
 	case HYP_BOOT_FORMAT_RAW:

@@ -146,5 +146,41 @@ else
 fi
 grep -h "HOSTILE: done" "$hostile_log" | sed 's/^/# /' || true
 
+# The loader on what is not Linux: one position-independent program booted as a raw binary
+# (--format raw --load-addr, with its BSS and stack as --footprint) and as a PIE ELF (ET_DYN,
+# placed at the lowest 2 MiB boundary of RAM). It checks that its DTB is outside its footprint.
+step "A raw binary and a position-independent ELF under hyp-run"
+"$cross-gcc" -c -o "$out/hello-guest.o" "$root/tests/linux-guest/hello-guest.S"
+"$cross-ld" -pie --no-dynamic-linker -e _start -z noexecstack --build-id=none \
+	-o "$out/hello-guest.pie" "$out/hello-guest.o"
+"$cross-ld" -Ttext=0 -e _start -z noexecstack --build-id=none -o "$out/hello-guest.elf" \
+	"$out/hello-guest.o"
+"$cross-objcopy" -O binary "$out/hello-guest.elf" "$out/hello-guest.bin"
+footprint=$("$cross-nm" "$out/hello-guest.elf" | awk '$3 == "footprint_end" { print "0x" $1 }')
+for kind in raw pie; do
+	if [[ $kind == raw ]]; then
+		args=(--kernel "$out/hello-guest.bin" --format raw --load-addr 0x40080000
+			--footprint "$footprint")
+	else
+		args=(--kernel "$out/hello-guest.pie")
+	fi
+	set +e
+	bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$out/console-$kind.log" \
+		--wrap "$out/arm64/examples/hyp-run" --backend kvm --mem 64M "${args[@]}" \
+		>/dev/null 2>&1
+	kind_status=$?
+	set -e
+	log=$out/console-$kind.log
+	expect "$kind: the program ran and found its device tree outside its footprint" \
+		"HELLO: dtb ok"
+	n=$((n + 1))
+	if [[ $kind_status -eq 0 ]]; then
+		echo "ok $n - $kind: hyp-run exited 0 at the program's SYSTEM_OFF"
+	else
+		echo "not ok $n - $kind: hyp-run exited $kind_status (see $log)"
+		failed=$((failed + 1))
+	fi
+done
+
 echo "1..$n"
 [[ $failed -eq 0 ]]

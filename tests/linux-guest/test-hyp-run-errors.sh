@@ -23,6 +23,20 @@ open(path, "wb").write(hdr + b"\x11" * (65536 - len(hdr)))
 PY
 }
 
+# A minimal ELF64 AArch64 file with one PT_LOAD: ET_EXEC at 0x40080000, or ET_DYN (from 0, 64 KiB
+# aligned).
+make_elf() { # file, type (2 or 3)
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, etype = sys.argv[1], int(sys.argv[2])
+vaddr = 0x40080000 if etype == 2 else 0
+ehdr = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack(
+    "<HHIQQQIHHHHHH", etype, 183, 1, vaddr, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+phdr = struct.pack("<IIQQQQQQ", 1, 5, 0, vaddr, vaddr, 4096, 4096, 0x10000)
+open(path, "wb").write((ehdr + phdr).ljust(4096, b"\0"))
+PY
+}
+
 expect_error() { # description, expected message part, hyp-run arguments...
 	local what=$1 msg=$2 out status
 	shift 2
@@ -62,6 +76,27 @@ expect_error "--cpus 0" "--cpus" --kernel "$tmp/Image" --cpus 0
 expect_error "an unknown console" "--console" --kernel "$tmp/Image" --console vga
 expect_error "no --kernel" "--kernel is required"
 expect_error "an unknown backend" "no such backend" --kernel "$tmp/Image" --backend nope
+
+# Formats and load addresses.
+make_elf "$tmp/exec.elf" 2
+make_elf "$tmp/pie.elf" 3
+expect_error "random bytes: the error says how to boot a raw binary" "--format raw --load-addr" \
+	--kernel "$tmp/random"
+expect_error "an unknown --format" "--format takes" --kernel "$tmp/random" --format bin
+expect_error "--format raw without --load-addr" "needs --load-addr" --kernel "$tmp/random" \
+	--format raw
+expect_error "--footprint without --format raw" "--footprint is for" --kernel "$tmp/Image" \
+	--footprint 1M
+expect_error "a raw load address outside RAM" "outside guest RAM" --kernel "$tmp/random" \
+	--format raw --load-addr 0x1000
+expect_error "a raw footprint larger than RAM" "do not fit in guest RAM" --kernel "$tmp/random" \
+	--format raw --load-addr 0x40000000 --footprint 1G --mem 64M
+expect_error "an ELF executable with --load-addr" "linked for its addresses" \
+	--kernel "$tmp/exec.elf" --load-addr 0x40200000
+expect_error "a PIE at a base that breaks its 64 KiB alignment" "misaligned" \
+	--kernel "$tmp/pie.elf" --load-addr 0x40001000
+expect_error "a PIE at a base outside RAM" "outside guest RAM" --kernel "$tmp/pie.elf" \
+	--load-addr 0x80000000 --mem 64M
 n=$((n + 1))
 if "$hyp_run" --help | grep -q -- "--disk FILE"; then
 	echo "ok $n - --help documents the options"

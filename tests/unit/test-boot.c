@@ -670,7 +670,7 @@ static void test_elf_bad(void **state)
 		{ 4, 1, 1, -ENOEXEC },			  /* ELFCLASS32 */
 		{ 5, 2, 1, -ENOEXEC },			  /* big-endian */
 		{ 6, 0, 1, -ENOEXEC },			  /* EI_VERSION */
-		{ 16, 3, 2, -ENOEXEC },			  /* ET_DYN */
+		{ 16, 4, 2, -ENOEXEC },			  /* ET_CORE */
 		{ 18, 62, 2, -ENOEXEC },		  /* EM_X86_64 */
 		{ 20, 0, 4, -ENOEXEC },			  /* e_version */
 		{ 24, RAM + 0x90000, 8, -ENOEXEC },	  /* entry in no segment */
@@ -735,12 +735,97 @@ static void test_elf_bad(void **state)
 	bc.kernel_format = HYP_BOOT_FORMAT_AUTO;
 	bad[1] = 'E';
 
-	/* ELF takes no load address. */
+	/* An executable (ET_EXEC) takes no load address. */
 	bc.load_addr = RAM;
 	expect_error(&f, &bc, -EINVAL);
+	/* A footprint is for raw binaries only. */
+	bc.load_addr = 0;
+	bc.footprint = 0x10000;
+	expect_error(&f, &bc, -EINVAL);
+	bc.footprint = 0;
 	bc.load_addr = 0;
 	free(good);
 	free(bad);
+	fx_fini(&f);
+}
+
+/* A position-independent ELF (ET_DYN): link-time addresses from 0, placed at a base. */
+static uint8_t *make_pie(uint64_t align, size_t *size)
+{
+	static const struct phdr ph[2] = {
+		{ 1, 5, 0, 0, 0, 0x3000, 0x3000 },	       /* text at 0 */
+		{ 1, 6, 0, 0x10000, 0x10000, 0x800, 0x20000 }, /* data + BSS at 64 KiB */
+	};
+	uint8_t *elf = make_elf(ph, 2, 0x100, size);
+
+	put16(elf + 16, 3); /* ET_DYN */
+	put64(elf + 64 + 48, align);
+	put64(elf + 64 + 56 + 48, align);
+	return elf;
+}
+
+static void test_elf_pie(void **state)
+{
+	size_t size;
+	uint8_t *elf = make_pie(0x10000, &size);
+	struct hyp_boot_config bc = elf_config(elf, size);
+	struct hyp_boot_layout lay = LAYOUT_INIT;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, RAM, 4 * MiB, false);
+	/* Default base: the lowest 2 MiB boundary in RAM; entry = base + e_entry. */
+	assert_int_equal(hyp_boot_plan(&bc, &lay), 0);
+	assert_int_equal(lay.format, HYP_BOOT_FORMAT_ELF);
+	assert_int_equal(lay.kernel_start, RAM);
+	assert_int_equal(lay.entry, RAM + 0x100);
+	/* The footprint includes the BSS: the DTB goes above it, not on it. */
+	assert_int_equal(lay.kernel_end, RAM + 0x30000);
+	assert_true(lay.dtb_addr >= RAM + 0x30000);
+
+	/* A chosen base: the segments follow it, the bytes land there, the BSS is zeroed. */
+	bc.load_addr = RAM + 2 * MiB;
+	{
+		void *dtb = make_dtb(4096);
+
+		assert_int_equal(hyp_boot_load(f.vm, &bc, dtb, 4096, &lay), 0);
+		free(dtb);
+	}
+	assert_int_equal(lay.kernel_start, RAM + 2 * MiB);
+	assert_int_equal(lay.entry, RAM + 2 * MiB + 0x100);
+	assert_memory_equal(ram_at(&f, RAM + 2 * MiB), elf + 64 + 2 * 56, 0x3000);
+	assert_int_equal(*ram_at(&f, RAM + 2 * MiB + 0x10000 + 0x800), 0);
+	assert_int_equal(*ram_at(&f, RAM + 2 * MiB + 0x2ffff), 0);
+	assert_true(lay.dtb_addr >= RAM + 2 * MiB + 0x30000 ||
+		    lay.dtb_addr + 4096 <= RAM + 2 * MiB);
+
+	/* A base that breaks the segments' 64 KiB alignment; one outside RAM. */
+	memcpy(f.snapshot, f.ram, f.size);
+	bc.load_addr = RAM + 0x1000;
+	expect_error(&f, &bc, -EINVAL);
+	bc.load_addr = RAM + 8 * MiB;
+	expect_error(&f, &bc, -ERANGE);
+	/* A base near the end of RAM: the image does not fit after it. */
+	bc.load_addr = RAM + 4 * MiB - 0x10000;
+	expect_error(&f, &bc, -ERANGE);
+	bc.load_addr = 0;
+	free(elf);
+
+	/* p_align must be a power of two; a 4 MiB alignment pushes the default base up. */
+	elf = make_pie(0x3000, &size);
+	bc = elf_config(elf, size);
+	expect_error(&f, &bc, -ENOEXEC);
+	free(elf);
+	elf = make_pie(4 * MiB, &size);
+	bc = elf_config(elf, size);
+	bc.ram_base = RAM + 2 * MiB; /* the next 4 MiB boundary (RAM + 4 MiB) is outside */
+	bc.ram_size = 2 * MiB;
+	assert_int_equal(hyp_boot_plan(&bc, &lay), -ENOSPC);
+	bc.ram_base = RAM;
+	bc.ram_size = 4 * MiB;
+	assert_int_equal(hyp_boot_plan(&bc, &lay), 0);
+	assert_int_equal(lay.kernel_start, RAM);
+	free(elf);
 	fx_fini(&f);
 }
 
@@ -834,6 +919,38 @@ static void test_raw(void **state)
 	bc.load_addr = RAM;
 	bc.kernel_format = HYP_BOOT_FORMAT_AUTO;
 	expect_error(&f, &bc, -ENOEXEC);
+
+	/* A stated footprint (BSS, stack): zeroed, and the DTB and initrd kept above it. */
+	bc.kernel_format = HYP_BOOT_FORMAT_RAW;
+	bc.flags = 0;
+	bc.dtb_size = 4096;
+	bc.load_addr = RAM + 0x10000;
+	bc.footprint = 0x40000;
+	{
+		uint8_t rd[100];
+		void *dtb = make_dtb(4096);
+
+		memset(rd, 0x77, sizeof(rd));
+		bc.initrd = rd;
+		bc.initrd_size = sizeof(rd);
+		assert_int_equal(hyp_boot_load(f.vm, &bc, dtb, 4096, &lay), 0);
+		free(dtb);
+		assert_int_equal(lay.kernel_end, RAM + 0x50000);
+		assert_true(lay.dtb_addr >= RAM + 0x50000);
+		assert_true(lay.initrd_start >= RAM + 0x50000);
+		assert_memory_equal(ram_at(&f, RAM + 0x10000), bin, sizeof(bin));
+		for (uint64_t a = RAM + 0x10000 + sizeof(bin); a < RAM + 0x50000; a += 997)
+			assert_int_equal(*ram_at(&f, a), 0);
+		bc.initrd = NULL;
+		bc.initrd_size = 0;
+	}
+	/* A footprint below the file size is the file size; one past RAM does not fit. */
+	bc.footprint = 16;
+	assert_int_equal(hyp_boot_plan(&bc, &lay), 0);
+	assert_int_equal(lay.kernel_end, RAM + 0x10000 + sizeof(bin));
+	bc.footprint = MiB;
+	memcpy(f.snapshot, f.ram, f.size);
+	expect_error(&f, &bc, -ENOSPC);
 	fx_fini(&f);
 }
 
@@ -1312,6 +1429,7 @@ int main(void)
 		cmocka_unit_test(test_elf_load),
 		cmocka_unit_test(test_elf_virtual_entry_and_placement_below),
 		cmocka_unit_test(test_elf_bad),
+		cmocka_unit_test(test_elf_pie),
 		cmocka_unit_test(test_elf_segment_limits),
 		cmocka_unit_test(test_raw),
 		cmocka_unit_test(test_does_not_fit),
