@@ -93,6 +93,9 @@ struct hyp_vm {
 	int log_priority;
 
 	uint32_t flags; /* enum hyp_vm_flags */
+	/* The backend is one of this library's own (lib/backend/builtin.c): only those may use
+	 * internal signals such as HYP__ENTER_DISPATCHED. */
+	bool builtin_backend;
 	uint32_t ipa_bits;
 	uint32_t max_vcpus;
 	uint32_t irqchip;

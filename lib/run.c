@@ -361,8 +361,14 @@ static int run_loop(struct hyp_vcpu *vcpu)
 		exit->reason = HYP_EXIT_NONE;
 		exit->raw.valid = 0;
 		r = vm->ops.vcpu_enter(vcpu, exit);
-		if (r == HYP__ENTER_DISPATCHED)
-			return 0; /* the backend's fast path dispatched it: the caller's */
+		if (r > 0) {
+			/* Only a built-in backend's fast path may say it dispatched the exit itself;
+			 * for anyone else a positive return breaks the method's contract. */
+			if (r == HYP__ENTER_DISPATCHED && vm->builtin_backend)
+				return 0;
+			hyp__err(vm, "backend %s: vcpu_enter returned %d", vm->ops.name, r);
+			return -EPROTO;
+		}
 		if (r)
 			return r;
 		exit->vcpu_index = vcpu->index;

@@ -183,6 +183,7 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 		return -ENOMEM;
 	memset(vm, 0, total);
 	copy_ops(&vm->ops, ops);
+	vm->builtin_backend = !cfg.backend_ops;
 	vm->alloc = alloc;
 	vm->alloc_size = total;
 	vm->backend_state = (char *)vm + state_offset;

@@ -103,9 +103,11 @@ enum hyp_backend_flags {
  * @vcpu_get_reg / @vcpu_set_reg: core registers not in the registered struct hyp_gp_regs (or all,
  *				  if none is registered).
  * @vcpu_get_sysreg / @vcpu_set_sysreg: system registers; -ENOENT if not held.
- * @vcpu_enter: required. Run the guest until one exit and report it (see above). Must return
- *		HYP_EXIT_KICKED promptly once hyp_backend_vcpu_kick_pending() is true (check it right
- *		before entering the guest and make @vcpu_kick interrupt a guest already running).
+ * @vcpu_enter: required. Run the guest until one exit and report it (see above): 0, or a
+ *		negative errno that hyp_vcpu_run() returns. A positive value is a protocol error
+ *		(hyp_vcpu_run() says -EPROTO). Must report HYP_EXIT_KICKED promptly once
+ *		hyp_backend_vcpu_kick_pending() is true (check it right before entering the guest
+ *		and make @vcpu_kick interrupt a guest already running).
  * @vcpu_complete: finish a decoded exit before re-entry: @exit is the record as the caller or
  *		   callback left it; @advance_pc is false if the caller moved the PC.
  * @vcpu_kick: interrupt @vcpu_enter on another thread. Must be async-signal-safe.

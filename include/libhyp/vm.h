@@ -34,7 +34,8 @@ enum hyp_irqchip {
 	HYP_IRQCHIP_AUTO = 0,
 	/** Require the backend's own GICv3; -ENOTSUP if it has none. */
 	HYP_IRQCHIP_BACKEND,
-	/** Require libhyp's emulated GICv3 (lib/vgic). */
+	/** Require libhyp's emulated GICv3 (lib/vgic). Reserved: lib/vgic does not exist yet, and
+	 *  every built-in backend refuses it with -ENOTSUP. */
 	HYP_IRQCHIP_LIBRARY,
 	/** No interrupt controller: injection calls fail with -ENOTSUP. */
 	HYP_IRQCHIP_NONE,
@@ -147,7 +148,7 @@ enum hyp_cap {
 	HYP_CAP_PSCI_OVERRIDE,
 	/** hyp_vm_map() accepts read-only regions and guest writes to them exit as MMIO. */
 	HYP_CAP_READONLY_MEM,
-	/** Dirty-page logging. */
+	/** Dirty-page logging. Reserved: no API and no backend yet, always 0. */
 	HYP_CAP_DIRTY_LOG,
 	/** WFI/WFE can be returned to the caller. */
 	HYP_CAP_WFX_EXITS,

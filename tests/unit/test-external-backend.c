@@ -399,6 +399,13 @@ static int bad_reason_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	return 0;
 }
 
+static int positive_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	(void)vcpu;
+	(void)exit;
+	return 1; /* the value the library's own el2 fast path uses internally */
+}
+
 static int no_regs_vcpu_init(struct hyp_vcpu *vcpu)
 {
 	(void)vcpu;
@@ -415,6 +422,13 @@ static void test_protocol_violations(void **state)
 	(void)state;
 	/* A backend reporting a reason the library does not know. */
 	ops.vcpu_enter = bad_reason_enter;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	assert_int_equal(hyp_vcpu_run(vcpu), -EPROTO);
+	hyp_vm_destroy(vm);
+	/* A positive return from vcpu_enter: not success, not an exit. */
+	ops = toy_ops;
+	ops.vcpu_enter = positive_enter;
 	assert_int_equal(hyp_vm_create(&config, &vm), 0);
 	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
 	assert_int_equal(hyp_vcpu_run(vcpu), -EPROTO);

@@ -143,8 +143,10 @@ static int mock_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	struct mock_vm *m = mock_vm(vm);
 	int r;
 
-	if (config->irqchip == HYP_IRQCHIP_BACKEND)
-		return -ENOTSUP; /* the mock records injections; it has no GIC of its own */
+	/* The mock records interrupt lines; it has no GIC of its own, and lib/vgic does not exist
+	 * yet. */
+	if (config->irqchip == HYP_IRQCHIP_BACKEND || config->irqchip == HYP_IRQCHIP_LIBRARY)
+		return -ENOTSUP;
 	if (config->backend_config) {
 		const struct hyp_mock_config *user = config->backend_config;
 
