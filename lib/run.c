@@ -178,8 +178,16 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 	exit->mmio.offset = exit->mmio.ipa - range->base;
 	if (range->fn(vcpu, &exit->mmio, range->opaque) == HYP_HANDLED)
 		return HYP_HANDLED;
-	/* Returned to the caller: offsets there are absolute, like any unclaimed access. */
+	/* Declined: passed on like an access no range claims, to the generic MMIO callback and
+	 * then the caller, with an absolute offset. Not to the HYP_VM_ABORT_UNCLAIMED policy: a
+	 * range did claim it, and declining means "the caller's" (handlers.h). */
 	exit->mmio.offset = exit->mmio.ipa;
+	{
+		const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[HYP_EXIT_MMIO];
+
+		if (h->fn)
+			return h->fn(vcpu, exit, h->opaque);
+	}
 	return HYP_NOT_HANDLED;
 }
 

@@ -36,6 +36,11 @@ enum hyp_handler_result {
  * @access: the decoded access; @access->offset is relative to the registered base. For a read,
  *	    set @access->data.
  * @opaque: the registration's pointer.
+ *
+ * Returning HYP_NOT_HANDLED passes the access on as if no range had claimed it: to the generic
+ * HYP_EXIT_MMIO callback (hyp_vm_set_exit_handler()) if there is one, else to the caller of
+ * hyp_vcpu_run(); from then on @access->offset is the absolute IPA. (HYP_VM_ABORT_UNCLAIMED does
+ * not apply to a declined access.)
  */
 typedef enum hyp_handler_result (*hyp_mmio_fn)(struct hyp_vcpu *vcpu,
 					       struct hyp_mmio_access *access, void *opaque);

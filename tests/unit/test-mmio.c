@@ -372,6 +372,43 @@ static void test_generic_exit_handler_gets_unclaimed(void **state)
 	test_vm_destroy(&t);
 }
 
+/* A range callback that declines passes the access to the generic MMIO callback (absolute
+ * offset), as for an unclaimed one; without a generic callback it reaches the caller. */
+static unsigned generic_calls;
+static uint64_t generic_offset;
+
+static enum hyp_handler_result record_generic(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
+					      void *opaque)
+{
+	(void)vcpu;
+	(void)opaque;
+	generic_calls++;
+	generic_offset = exit->mmio.offset;
+	exit->mmio.data = 0x5a;
+	return HYP_HANDLED;
+}
+
+static void test_declined_goes_to_generic_handler(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+
+	(void)state;
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	dev.result = HYP_NOT_HANDLED;
+	generic_calls = 0;
+	assert_int_equal(hyp_vm_set_exit_handler(t.vm, HYP_EXIT_MMIO, record_generic, NULL), 0);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x18, 4, 2, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 1);
+	assert_int_equal(generic_calls, 1);
+	assert_int_equal(generic_offset, DEV_BASE + 0x18);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(2)), 0x5a);
+	test_vm_destroy(&t);
+}
+
+/* The instruction at the PC (zeroed RAM: UDF) is not a load/store the library can perform. */
 static void test_no_syndrome_is_a_fault_not_a_guess(void **state)
 {
 	struct test_vm t;
@@ -504,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_adjacent_devices_and_lookup_hint),
 		cmocka_unit_test(test_removed_range_not_served_from_hint),
 		cmocka_unit_test(test_declined_read_completed_by_caller),
+		cmocka_unit_test(test_declined_goes_to_generic_handler),
 		cmocka_unit_test(test_caller_moving_pc_cancels_advance),
 		cmocka_unit_test(test_generic_exit_handler_gets_unclaimed),
 		cmocka_unit_test(test_no_syndrome_is_a_fault_not_a_guess),
