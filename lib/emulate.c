@@ -418,6 +418,23 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 	return perform(vcpu);
 }
 
+int hyp__emulate_walk_abort_fsc(struct hyp_vcpu *vcpu, uint64_t va, bool fetch)
+{
+	struct hyp_s1_regime regime = { 0 };
+	struct hyp_s1_result res;
+	uint64_t pstate;
+
+	if (load_regime(vcpu, &regime) || hyp_vcpu_get_reg(vcpu, HYP_REG_PSTATE, &pstate))
+		return -1;
+	/* Read only: a walk that is being reported as failed updates no descriptor. */
+	if (hyp_trap_s1_translate(&regime, va,
+				  (fetch ? HYP_S1_FETCH : 0) |
+					  ((pstate & 0xc) == 0 ? HYP_S1_EL0 : 0),
+				  read_desc, NULL, vcpu->vm, &res) != -EIO)
+		return -1;
+	return res.fsc;
+}
+
 uint64_t hyp__emulate_element_va(const struct hyp_vcpu *vcpu)
 {
 	return vcpu->emul.va + (uint64_t)vcpu->emul.next * vcpu->emul.access_size;

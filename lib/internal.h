@@ -267,6 +267,9 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu);
 enum hyp_emul_result hyp__emulate_resume(struct hyp_vcpu *vcpu);
 /* The virtual address of the element being performed. */
 uint64_t hyp__emulate_element_va(const struct hyp_vcpu *vcpu);
+/* The fault status (0x14 + level) of an external abort on the guest's stage-1 walk of @va, by
+ * walking its tables the way its MMU did; -1 if that walk does not fail on a table read now. */
+int hyp__emulate_walk_abort_fsc(struct hyp_vcpu *vcpu, uint64_t va, bool fetch);
 
 /* vcpu_enter's answer when the backend's fast path (fast-exit.h) already dispatched the exit to
  * the caller: hyp_vcpu_run() returns it as it stands. */

@@ -148,9 +148,26 @@ static enum hyp_handler_result abort_unclaimed(struct hyp_vcpu *vcpu, const stru
 		addr = vcpu->completion == HYP_COMPLETE_EMULATION ? hyp__emulate_element_va(vcpu) :
 								    exit->raw.far;
 	} else if (exit->reason == HYP_EXIT_MEM_FAULT) {
-		kind = exit->fault.kind == HYP_FAULT_EXEC ? HYP_INJECT_PREFETCH_ABORT :
-							    HYP_INJECT_DATA_ABORT;
+		bool fetch = exit->fault.kind == HYP_FAULT_EXEC ||
+			     ((exit->raw.valid & HYP_SYNDROME_ESR) &&
+			      HYP_ESR_EC(exit->raw.esr) == HYP_EC_IABT_LOW);
+
+		kind = fetch ? HYP_INJECT_PREFETCH_ABORT : HYP_INJECT_DATA_ABORT;
 		addr = exit->fault.va;
+		/* The guest's own table walk read nothing: that is an external abort on the
+		 * walk, at the level the walk reached (FSC 0x14 + level), found by walking the
+		 * tables as the MMU did (Arm ARM D8.15, "synchronous External abort on
+		 * translation table walk"). */
+		if (exit->fault.kind == HYP_FAULT_PAGE_TABLE_WALK) {
+			int fsc = hyp__emulate_walk_abort_fsc(vcpu, addr, fetch);
+			int r;
+
+			vcpu->inject_fsc_valid = fsc >= 0;
+			vcpu->inject_fsc = (uint8_t)(fsc & 0x3f);
+			r = hyp_vcpu_inject_exception(vcpu, kind, addr);
+			vcpu->inject_fsc_valid = false;
+			return r == 0 ? HYP_HANDLED : HYP_NOT_HANDLED;
+		}
 	} else {
 		return HYP_NOT_HANDLED;
 	}

@@ -349,7 +349,8 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 	else
 		esr = hyp_trap_ext_abort_esr(kind == HYP_INJECT_DATA_ABORT,
 					     kind == HYP_INJECT_DATA_ABORT && is_write, from_el0);
-	if (kind == HYP_INJECT_DATA_ABORT && vcpu->inject_fsc_valid)
+	/* DFSC and IFSC share ISS[5:0]. */
+	if (kind != HYP_INJECT_UNDEF && vcpu->inject_fsc_valid)
 		esr = (esr & ~UINT64_C(0x3f)) | vcpu->inject_fsc;
 	hyp_trap_inject_sync(vcpu->regs, &el1, esr, addr, kind != HYP_INJECT_UNDEF);
 	/* Exception entry sets PSTATE.PAN when SCTLR_EL1.SPAN is 0 (Arm ARM D1.10.2, FEAT_PAN);

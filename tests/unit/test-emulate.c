@@ -562,6 +562,47 @@ static void test_simd_forms(void **state)
 	fx_fini(&f);
 }
 
+/* HYP_VM_ABORT_UNCLAIMED on a stage-2 fault of the guest's own table walk (ISS.S1PTW): the
+ * guest gets an external abort on the walk, with the level its walk reached, as a data or an
+ * instruction abort after the access that walked (issue 10, item 11). */
+static void test_walk_fault_policy(void **state)
+{
+	const uint64_t va = 0xffffffffc0600000ull; /* L1 index 511, L2 index 3 */
+	uint64_t esr, far;
+	struct fx f;
+
+	(void)state;
+	fx_init_flags(&f, HYP_VM_ABORT_UNCLAIMED);
+	mmu_on(&f);
+	/* L2 entry 3 points to a level-3 table in the hole. */
+	put_desc(&f, PT_IPA + 0x1000 + 3 * 8, HOLE_IPA | 3);
+	assert_int_equal(hyp_vcpu_set_reg(f.t.vcpu, HYP_REG_PC, CODE_VA), 0);
+	/* Data side: ESR_EL2 = DABT_LOW, IL, S1PTW, DFSC = stage-2 translation fault level 3;
+	 * HPFAR = the hole's page, FAR = the VA being translated. */
+	assert_int_equal(hyp_mock_push_raw(f.t.vcpu,
+					   (0x24ull << 26) | (1ull << 25) | (1u << 7) | 0x07,
+					   va + 0x10, (HOLE_IPA >> 12) << 4),
+			 0);
+	test_run_to_end(f.t.vcpu);
+	assert_int_equal(hyp_mock_last_injection(f.t.vcpu, &esr, &far), 1);
+	assert_int_equal(esr >> 26, 0x25);  /* data abort, current EL */
+	assert_int_equal(esr & 0x3f, 0x17); /* external abort on the walk, level 3 */
+	assert_int_equal(far, va + 0x10);
+	/* Instruction side: an instruction abort, not a data abort. */
+	assert_int_equal(hyp_vcpu_set_reg(f.t.vcpu, HYP_REG_PSTATE, 0x3c5), 0);
+	assert_int_equal(hyp_vcpu_set_reg(f.t.vcpu, HYP_REG_PC, va + 0x20), 0);
+	assert_int_equal(hyp_mock_push_raw(f.t.vcpu,
+					   (0x20ull << 26) | (1ull << 25) | (1u << 7) | 0x07,
+					   va + 0x20, (HOLE_IPA >> 12) << 4),
+			 0);
+	test_run_to_end(f.t.vcpu);
+	assert_int_equal(hyp_mock_last_injection(f.t.vcpu, &esr, &far), 1);
+	assert_int_equal(esr >> 26, 0x21); /* instruction abort, current EL */
+	assert_int_equal(esr & 0x3f, 0x17);
+	assert_int_equal(far, va + 0x20);
+	fx_fini(&f);
+}
+
 /* A callback that redirects the guest (sets the PC) ends the emulated instruction there, as on
  * the path with a syndrome: no further element, no writeback, no PC advance. */
 static enum hyp_handler_result redirecting_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
@@ -827,6 +868,7 @@ int main(void)
 		cmocka_unit_test(test_mmu_on),
 		cmocka_unit_test(test_callback_moves_pc),
 		cmocka_unit_test(test_simd_forms),
+		cmocka_unit_test(test_walk_fault_policy),
 		cmocka_unit_test(test_random_against_model),
 	};
 
