@@ -57,7 +57,6 @@ static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
 
 static int load_regime(struct hyp_vcpu *vcpu, struct hyp_s1_regime *regime)
 {
-	static const uint8_t parange_bits[8] = { 32, 36, 40, 42, 44, 48, 52, 52 };
 	uint64_t mmfr0;
 	int r;
 
@@ -67,7 +66,7 @@ static int load_regime(struct hyp_vcpu *vcpu, struct hyp_s1_regime *regime)
 	/* The implemented PA size decides whether 52-bit output addresses exist (FEAT_LPA). */
 	regime->pa_bits_max = 48;
 	if (hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_ID_AA64MMFR0_EL1, &mmfr0) == 0)
-		regime->pa_bits_max = parange_bits[mmfr0 & 7];
+		regime->pa_bits_max = hyp_trap_pa_bits((unsigned)mmfr0 & 7);
 	r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_TCR_EL1, &regime->tcr_el1);
 	if (!r)
 		r = hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_TTBR0_EL1, &regime->ttbr0_el1);
@@ -97,20 +96,16 @@ static int set_gpr(struct hyp_vcpu *vcpu, unsigned n, uint64_t value)
 	return n == 31 ? 0 : hyp_vcpu_set_reg(vcpu, HYP_REG_X(n), value);
 }
 
-/* The value a GPR load of @size bytes leaves in its destination (Arm ARM: ZeroExtend, or
- * SignExtend to the register width, W results zero-extended to 64 bits). */
-static uint64_t loaded_value(const struct hyp_ldst *l, uint64_t data)
+/* The value a GPR load leaves in its destination: the same rule as for an MMIO load with a
+ * syndrome (zero- or sign-extended to the W or X register, lib/trap). */
+static uint64_t loaded_value(const struct hyp_ldst *l, const uint8_t *bytes)
 {
-	uint64_t v = truncate_bytes(data, l->size);
+	const struct hyp_mmio_access a = { .data = hyp__le_load(bytes, l->size),
+					   .len = l->size,
+					   .sign_extend = l->sign_extend,
+					   .reg64 = l->dest64 };
 
-	if (l->sign_extend && l->size < 8) {
-		uint64_t sign = UINT64_C(1) << (l->size * 8 - 1);
-
-		v = (v ^ sign) - sign;
-		if (!l->dest64)
-			v &= 0xffffffffu;
-	}
-	return v;
+	return hyp_trap_mmio_read_value(&a);
 }
 
 /*
@@ -128,10 +123,7 @@ static enum hyp_emul_result abort_instruction(struct hyp_vcpu *vcpu, uint64_t va
 	if (vcpu->exit.reason == HYP_EXIT_MEM_FAULT)
 		vcpu->exit.fault.is_write = !vcpu->emul.insn.is_load;
 	vcpu->completion = HYP_COMPLETE_NONE;
-	vcpu->inject_fsc_valid = fsc >= 0;
-	vcpu->inject_fsc = (uint8_t)(fsc & 0x3f);
-	r = hyp_vcpu_inject_exception(vcpu, HYP_INJECT_DATA_ABORT, va);
-	vcpu->inject_fsc_valid = false;
+	r = hyp__vcpu_inject_abort_fsc(vcpu, HYP_INJECT_DATA_ABORT, va, fsc);
 	return r ? HYP_EMUL_FAILED : HYP_EMUL_DONE;
 }
 
@@ -177,12 +169,11 @@ static enum hyp_emul_result finish(struct hyp_vcpu *vcpu)
 	if (l->is_load && l->simd) {
 		r = write_loaded_vregs(vcpu, e);
 	} else if (l->is_load) {
-		r = set_gpr(vcpu, l->rt, loaded_value(l, hyp__le_load(&e->data[0], l->size)));
+		r = set_gpr(vcpu, l->rt, loaded_value(l, &e->data[0]));
 		/* LDP with Rt == Rt2 is CONSTRAINED UNPREDICTABLE (Constraint_UNKNOWN): the second
 		 * element's value stays. */
 		if (!r && l->nregs == 2)
-			r = set_gpr(vcpu, l->rt2,
-				    loaded_value(l, hyp__le_load(&e->data[16], l->size)));
+			r = set_gpr(vcpu, l->rt2, loaded_value(l, &e->data[16]));
 	}
 	/* A load with writeback into its own base register is CONSTRAINED UNPREDICTABLE; we
 	 * take Constraint_WBSUPPRESS: the loaded value stays, no writeback (Arm ARM K1.2.6). A

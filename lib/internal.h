@@ -185,9 +185,8 @@ struct hyp_vcpu {
 	_Atomic bool kick;
 	struct hyp_psci_cpu psci;
 	struct hyp_emulation emul;
-	/* Set around an injection by the emulator (lib/emulate.c): the fault status code a data
-	 * abort built from the registers reports instead of a synchronous external abort (a
-	 * stage-1 fault found by the emulator's own walk). */
+	/* Set only inside hyp__vcpu_inject_abort_fsc(): the fault status an abort built from the
+	 * registers reports instead of a synchronous external abort. */
 	bool inject_fsc_valid;
 	uint8_t inject_fsc;
 
@@ -224,6 +223,11 @@ int hyp__copy_sized_config(void *dst, size_t dst_size, size_t min_size, const vo
 /* lib/vcpu.c: inject an EL1 exception on a backend that keeps registers in memory, using
  * lib/trap and the backend's sysreg accessors. */
 int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr);
+/* hyp_vcpu_inject_exception() of an abort reporting fault status @fsc (ESR_EL1.ISS[5:0]) instead
+ * of a synchronous external abort where the backend builds the ESR from the registers; @fsc < 0
+ * means the external abort. Backends that inject themselves (KVM) report their own. */
+int hyp__vcpu_inject_abort_fsc(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr,
+			       int fsc);
 
 /* lib/memory.c */
 const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ipa);

@@ -140,6 +140,7 @@ static enum hyp_handler_result abort_unclaimed(struct hyp_vcpu *vcpu, const stru
 {
 	enum hyp_inject_kind kind;
 	uint64_t addr;
+	int fsc = -1; /* a synchronous external abort */
 
 	if (!(vcpu->vm->flags & HYP_VM_ABORT_UNCLAIMED))
 		return HYP_NOT_HANDLED;
@@ -158,20 +159,13 @@ static enum hyp_handler_result abort_unclaimed(struct hyp_vcpu *vcpu, const stru
 		 * walk, at the level the walk reached (FSC 0x14 + level), found by walking the
 		 * tables as the MMU did (Arm ARM D8.15, "synchronous External abort on
 		 * translation table walk"). */
-		if (exit->fault.kind == HYP_FAULT_PAGE_TABLE_WALK) {
-			int fsc = hyp__emulate_walk_abort_fsc(vcpu, addr, fetch);
-			int r;
-
-			vcpu->inject_fsc_valid = fsc >= 0;
-			vcpu->inject_fsc = (uint8_t)(fsc & 0x3f);
-			r = hyp_vcpu_inject_exception(vcpu, kind, addr);
-			vcpu->inject_fsc_valid = false;
-			return r == 0 ? HYP_HANDLED : HYP_NOT_HANDLED;
-		}
+		if (exit->fault.kind == HYP_FAULT_PAGE_TABLE_WALK)
+			fsc = hyp__emulate_walk_abort_fsc(vcpu, addr, fetch);
 	} else {
 		return HYP_NOT_HANDLED;
 	}
-	return hyp_vcpu_inject_exception(vcpu, kind, addr) == 0 ? HYP_HANDLED : HYP_NOT_HANDLED;
+	return hyp__vcpu_inject_abort_fsc(vcpu, kind, addr, fsc) == 0 ? HYP_HANDLED :
+									HYP_NOT_HANDLED;
 }
 
 static enum hyp_handler_result call_exit_handler(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
@@ -323,7 +317,7 @@ static enum hyp_handler_result dispatch(struct hyp_vcpu *vcpu, struct hyp_exit *
 	case HYP_EXIT_MEM_FAULT:
 		if (exit->fault.kind == HYP_FAULT_NO_SYNDROME)
 			return emulate(vcpu, exit);
-		return call_exit_handler(vcpu, exit);
+		/* fall through */
 	default:
 		return call_exit_handler(vcpu, exit);
 	}

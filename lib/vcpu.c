@@ -366,6 +366,18 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 	return 0;
 }
 
+int hyp__vcpu_inject_abort_fsc(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr,
+			       int fsc)
+{
+	int r;
+
+	vcpu->inject_fsc_valid = fsc >= 0;
+	vcpu->inject_fsc = (uint8_t)(fsc & 0x3f);
+	r = hyp_vcpu_inject_exception(vcpu, kind, addr);
+	vcpu->inject_fsc_valid = false;
+	return r;
+}
+
 HYP_API int hyp_vcpu_inject_exception(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind,
 				      uint64_t addr)
 {

@@ -55,10 +55,16 @@ static unsigned granule_shift(bool ttbr1, unsigned tg)
 
 /* TCR_EL1.IPS: the output address size, limited to what the implementation has (PAMax): the
  * 52-bit encoding means 48 bits unless FEAT_LPA, and then only with the 64K granule (DS = 0). */
-static unsigned output_bits(unsigned ips, unsigned granule, unsigned pa_max)
+unsigned hyp_trap_pa_bits(unsigned encoding)
 {
 	static const uint8_t bits[8] = { 32, 36, 40, 42, 44, 48, 52, 52 };
-	unsigned b = bits[ips];
+
+	return bits[encoding & 7];
+}
+
+static unsigned output_bits(unsigned ips, unsigned granule, unsigned pa_max)
+{
+	unsigned b = hyp_trap_pa_bits(ips);
 
 	if (b == 52 && (granule != 16 || pa_max < 52))
 		b = 48;

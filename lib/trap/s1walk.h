@@ -72,6 +72,12 @@ struct hyp_s1_result {
 };
 
 /**
+ * hyp_trap_pa_bits() - the address size a PARange / IPS encoding stands for
+ * (ID_AA64MMFR0_EL1.PARange, TCR_EL1.IPS: 0 = 32 bits ... 5 = 48, 6 = 52; reserved 7 reads as 52).
+ */
+unsigned hyp_trap_pa_bits(unsigned encoding);
+
+/**
  * hyp_trap_s1_translate() - translate @va as the guest's EL1&0 stage 1 would.
  * @regime: SCTLR_EL1, TCR_EL1, TTBR0_EL1, TTBR1_EL1.
  * @va: the virtual address.

@@ -87,6 +87,28 @@ expect() { # description, fixed string expected in the console log
 		failed=$((failed + 1))
 	fi
 }
+# One TAP point for hyp-run's exit status.
+expect_status() { # description, status
+	n=$((n + 1))
+	if [[ $2 -eq 0 ]]; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1: hyp-run exited $2 (see $log)"
+		failed=$((failed + 1))
+	fi
+}
+# A small bare-metal program under hyp-run on kvm (64 MiB RAM); sets $log, returns the status.
+run_program() { # log name, hyp-run arguments...
+	local status
+	log=$out/console-$1.log
+	shift
+	set +e
+	bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$log" \
+		--wrap "$out/arm64/examples/hyp-run" --backend kvm --mem 64M "$@" >/dev/null 2>&1
+	status=$?
+	set -e
+	return $status
+}
 expect "the Linux guest reached /init" "LIBHYP-GUEST: hello from Linux"
 expect "the guest sees $cpus CPUs" "LIBHYP-GUEST: cpus $cpus"
 expect "the guest read the file from the virtio-blk disk" "LIBHYP-GUEST: disk: $disk_text"
@@ -120,14 +142,7 @@ fi
 step "A hostile guest under hyp-run"
 "$cross-gcc" -nostdlib -static -Wl,-Ttext=0x40080000 -Wl,--build-id=none \
 	-o "$out/hostile-guest.elf" "$root/tests/linux-guest/hostile-guest.S"
-hostile_log=$out/console-hostile.log
-set +e
-bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$hostile_log" \
-	--wrap "$out/arm64/examples/hyp-run" --backend kvm --mem 64M \
-	--kernel "$out/hostile-guest.elf" >/dev/null 2>&1
-hostile_status=$?
-set -e
-log=$hostile_log
+run_program hostile --kernel "$out/hostile-guest.elf" && hostile_status=0 || hostile_status=$?
 expect "hostile guest: LDP from the PL011 emulated" "HOSTILE: LDP from the UART"
 expect "hostile guest: STP to the PL011 emulated (its character came out)" "<>"
 expect "hostile guest: post-index loop over the PL011 ID registers, base advanced" \
@@ -137,14 +152,8 @@ expect "hostile guest: post-index load from the GIC distributor answered" "HOSTI
 expect "hostile guest: accesses to nothing answered with aborts" "HOSTILE: LDP/STP/LDR at"
 expect "hostile guest: unknown SMCCC call answered NOT_SUPPORTED" "HOSTILE: unknown SMCCC"
 expect "hostile guest: reached its end" "HOSTILE: done"
-n=$((n + 1))
-if [[ $hostile_status -eq 0 ]]; then
-	echo "ok $n - hyp-run survived the hostile guest and exited 0 at its SYSTEM_OFF"
-else
-	echo "not ok $n - hyp-run exited $hostile_status under the hostile guest (see $hostile_log)"
-	failed=$((failed + 1))
-fi
-grep -h "HOSTILE: done" "$hostile_log" | sed 's/^/# /' || true
+expect_status "hyp-run survived the hostile guest and exited 0 at its SYSTEM_OFF" "$hostile_status"
+grep -h "HOSTILE: done" "$log" | sed 's/^/# /' || true
 
 # The loader on what is not Linux: one position-independent program booted as a raw binary
 # (--format raw --load-addr, with its BSS and stack as --footprint) and as a PIE ELF (ET_DYN,
@@ -164,22 +173,10 @@ for kind in raw pie; do
 	else
 		args=(--kernel "$out/hello-guest.pie")
 	fi
-	set +e
-	bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$out/console-$kind.log" \
-		--wrap "$out/arm64/examples/hyp-run" --backend kvm --mem 64M "${args[@]}" \
-		>/dev/null 2>&1
-	kind_status=$?
-	set -e
-	log=$out/console-$kind.log
+	run_program "$kind" "${args[@]}" && kind_status=0 || kind_status=$?
 	expect "$kind: the program ran and found its device tree outside its footprint" \
 		"HELLO: dtb ok"
-	n=$((n + 1))
-	if [[ $kind_status -eq 0 ]]; then
-		echo "ok $n - $kind: hyp-run exited 0 at the program's SYSTEM_OFF"
-	else
-		echo "not ok $n - $kind: hyp-run exited $kind_status (see $log)"
-		failed=$((failed + 1))
-	fi
+	expect_status "$kind: hyp-run exited 0 at the program's SYSTEM_OFF" "$kind_status"
 done
 
 echo "1..$n"
