@@ -44,15 +44,24 @@ static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 	return 0;
 }
 
-/* Hardware access flag and dirty state updates (TCR_EL1.HA/HD) the walk makes. */
+/*
+ * Hardware access flag and dirty state updates (TCR_EL1.HA/HD) the walk makes: one aligned 64-bit
+ * store, as the MMU's update is single-copy atomic, and only into memory the guest may write. A
+ * table in read-only memory (a ROM) is never modified: the walk then fails as the hardware's
+ * would on a stage-2 write fault, and the guest gets an abort on its walk.
+ */
 static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
 {
-	uint8_t b[8];
+	void *host;
+	int r;
 
 	if (ipa & 7)
 		return -EINVAL;
-	hyp__le_store(b, desc, 8);
-	return hyp_vm_write_guest(opaque, ipa, b, sizeof(b));
+	r = hyp_vm_guest_ptr(opaque, ipa, 8, true, &host);
+	if (r)
+		return r;
+	__atomic_store_n((uint64_t *)host, desc, __ATOMIC_RELAXED);
+	return 0;
 }
 
 static int load_regime(struct hyp_vcpu *vcpu, struct hyp_s1_regime *regime)

@@ -464,6 +464,49 @@ static void test_mmu_on(void **state)
 	expect_abort_fsc(&f, DEV_VA + DEV_SIZE, true, 0x0b);
 	assert_int_equal(f.dev.count, 0);
 
+	/* With hardware access flag management (TCR_EL1.HA) the walk sets the flag in guest RAM
+	 * and the access goes ahead ... */
+	assert_int_equal(hyp_vcpu_set_reg(f.t.vcpu, HYP_REG_PSTATE, 0x3c5), 0);
+	assert_int_equal(hyp_vcpu_set_sysreg(f.t.vcpu, HYP_SYSREG_TCR_EL1,
+					     (25ull << 16) | (2ull << 30) | (5ull << 32) | 0x80 |
+						     (1ull << 39)),
+			 0);
+	set(&f, 21, DEV_VA + 0x40);
+	put_desc(&f, PT_IPA + 0x2000 + 3 * 8, DEV_BASE | 3); /* AF clear */
+	place(&f, CODE_VA, CODE_IPA, 0xa94052b3);
+	test_run_to_end(f.t.vcpu);
+	assert_int_equal(test_reg(f.t.vcpu, HYP_REG_PC), CODE_VA + 4);
+	{
+		uint64_t d;
+
+		assert_int_equal(hyp_vm_read_guest(f.t.vm, PT_IPA + 0x2000 + 3 * 8, &d, 8), 0);
+		assert_int_equal(d, DEV_BASE | 3 | (1 << 10));
+	}
+	/* ... but never writes a table the guest keeps in read-only memory: there the walk
+	 * fails, as the MMU's write would, and the guest gets an abort on its walk (level 3). */
+	{
+		static uint8_t rom[4096] __attribute__((aligned(4096)));
+		const uint64_t rom_ipa = 0x50000000, desc = DEV_BASE | 3; /* AF clear */
+		uint64_t d;
+
+		memcpy(rom + 3 * 8, &desc, 8);
+		assert_int_equal(hyp_vm_map(f.t.vm, rom_ipa, rom, sizeof(rom), HYP_MEM_RO), 0);
+		put_desc(&f, PT_IPA + 0x1000 + 1 * 8, rom_ipa | 3); /* L2 entry 1 -> the ROM */
+		place(&f, CODE_VA, CODE_IPA, 0xa94052b3);
+		/* (the code page's own entry is in the ROM table now: give it one with AF set) */
+		d = CODE_IPA | 3 | (1 << 10);
+		memcpy(rom + 1 * 8, &d, 8);
+		test_run_to_end(f.t.vcpu);
+		expect_abort_fsc(&f, DEV_VA + 0x40, false, 0x17);
+		memcpy(&d, rom + 3 * 8, 8);
+		assert_int_equal(d, desc);
+		assert_int_equal(hyp_vm_unmap(f.t.vm, rom_ipa, sizeof(rom)), 0);
+		put_desc(&f, PT_IPA + 0x1000 + 1 * 8, (PT_IPA + 0x2000) | 3);
+	}
+	assert_int_equal(hyp_vcpu_set_sysreg(f.t.vcpu, HYP_SYSREG_TCR_EL1,
+					     (25ull << 16) | (2ull << 30) | (5ull << 32) | 0x80),
+			 0);
+
 	/* Big-endian data at EL1 (SCTLR_EL1.EE) is not emulated: the exit comes back. */
 	assert_int_equal(hyp_vcpu_set_reg(f.t.vcpu, HYP_REG_PSTATE, 0x3c5), 0);
 	assert_int_equal(hyp_vcpu_set_sysreg(f.t.vcpu, HYP_SYSREG_SCTLR_EL1, 0x32d00801), 0);
