@@ -13,6 +13,7 @@
 #include <libhyp/hyp.h>
 
 #include "hyp_errno.h"
+#include "hyp_sized_config.h"
 #include "trap/insn.h"
 #include "trap/psci.h"
 #include "trap/trap.h"
@@ -217,8 +218,6 @@ bool hyp__log_priority_valid(int priority);
 bool hyp__vm_reconfigure_begin(struct hyp_vm *vm);
 void hyp__vm_reconfigure_end(struct hyp_vm *vm);
 struct hyp_vcpu *hyp__vm_vcpu(const struct hyp_vm *vm, uint32_t index);
-int hyp__copy_sized_config(void *dst, size_t dst_size, size_t min_size, const void *src,
-			   uint32_t src_size);
 
 /* lib/vcpu.c: inject an EL1 exception on a backend that keeps registers in memory, using
  * lib/trap and the backend's sysreg accessors. */

@@ -4,23 +4,6 @@
 
 #include "internal.h"
 
-int hyp__copy_sized_config(void *dst, size_t dst_size, size_t min_size, const void *src,
-			   uint32_t src_size)
-{
-	const unsigned char *bytes = src;
-
-	if (src_size < min_size)
-		return -EINVAL;
-	/* A caller built against a newer library may pass a bigger struct. Accept it only if the
-	 * fields this library does not know are zero, i.e. the caller did not ask for them. */
-	for (size_t i = dst_size; i < src_size; i++)
-		if (bytes[i])
-			return -E2BIG;
-	memset(dst, 0, dst_size);
-	memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
-	return 0;
-}
-
 bool hyp__vm_reconfigure_begin(struct hyp_vm *vm)
 {
 	for (;;) {

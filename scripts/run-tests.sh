@@ -99,6 +99,10 @@ if ! { setup "$out/arm64" --cross-file cross/aarch64-linux-gnu.ini -Dtests=false
 	failures+=("cross aarch64-linux-gnu")
 elif kind=$(file -bL "$out/arm64/lib/libhyp.so.0") && [[ $kind == *"ARM aarch64"* ]]; then
 	echo "ok: $(cut -d, -f1-2 <<<"$kind")"
+	for lib in "$out/arm64/lib/libhyp.so.0" "$out/arm64/lib/libhyp.a"; do
+		python3 tests/check-exports.py "$lib" lib/libhyp.map --with-mock \
+			--nm aarch64-linux-gnu-nm || failures+=("aarch64 exported symbols: ${lib##*/}")
+	done
 else
 	echo "libhyp.so.0 is not an aarch64 shared object: ${kind:-?}" >&2
 	failures+=("cross aarch64-linux-gnu: not an aarch64 binary")
@@ -119,6 +123,9 @@ else
 	else
 		echo "ok: libhyp.a needs only: $undefined"
 	fi
+	# What firmware links must offer no internal names: only the public API is global.
+	python3 tests/check-exports.py "$out/bare/lib/libhyp.a" lib/libhyp.map --with-mock \
+		--without-fdt --nm aarch64-linux-gnu-nm || failures+=("bare-metal exported symbols")
 fi
 
 stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN, -icount"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Compare the dynamic symbols a built libhyp.so exports with the version script.
+"""Compare the symbols a built libhyp exports with the version script.
 
-Usage: check-exports.py LIBHYP.so LIBHYP.map [--with-mock|--without-mock]
+Usage: check-exports.py LIBRARY LIBHYP.map [--with-mock|--without-mock] [--without-fdt] [--nm NM]
+LIBRARY is libhyp.so (its dynamic symbols are checked) or libhyp.a (the global symbols its members
+define: the archive a firmware or a static VMM links must offer no more than the shared library).
 Prints TAP. Fails if the library exports a symbol the map does not list (a leak), if a listed
 symbol is missing (a broken promise), or if anything exported lacks the hyp_ prefix.
 """
@@ -18,13 +20,15 @@ def map_symbols(path):
     return {s.strip() for s in glob.split(";") if s.strip()}
 
 
-def exported_symbols(path):
-    out = subprocess.run(["nm", "-D", "--defined-only", path], check=True,
-                         capture_output=True, text=True).stdout
+def exported_symbols(path, nm):
+    archive = path.endswith(".a")
+    # In an archive, nm -g lists global symbols per member ("member.o:" lines have no type).
+    args = [nm, "-g", "--defined-only", path] if archive else [nm, "-D", "--defined-only", path]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     syms = set()
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) >= 3 and parts[1] in "TDBRVWiu":
+        if len(parts) >= 3 and parts[1] in "TDBRVWiuGS":
             syms.add(parts[2].split("@")[0])
     # The version node itself shows up as an absolute symbol.
     syms.discard("LIBHYP_0")
@@ -34,17 +38,21 @@ def exported_symbols(path):
 def main():
     lib, mapfile = sys.argv[1], sys.argv[2]
     with_mock = "--without-mock" not in sys.argv[3:]
+    nm = sys.argv[sys.argv.index("--nm") + 1] if "--nm" in sys.argv else "nm"
     expected = map_symbols(mapfile)
     if not with_mock:
         expected = {s for s in expected if not s.startswith("hyp_mock_")}
-    actual = exported_symbols(lib)
+    if "--without-fdt" in sys.argv[3:]:
+        # Freestanding builds have no libfdt, so no device tree builder.
+        expected.discard("hyp_fdt_build")
+    actual = exported_symbols(lib, nm)
     checks = [
         ("every exported symbol is listed in the version script", sorted(actual - expected)),
         ("every listed symbol is exported", sorted(expected - actual)),
         ("every exported symbol starts with hyp_", sorted(s for s in actual if not s.startswith("hyp_"))),
     ]
     print(f"1..{len(checks) + 1}")
-    print(f"ok 1 - library exports {len(actual)} symbols, the map lists {len(expected)}")
+    print(f"ok 1 - {lib.rsplit('/', 1)[-1]} exports {len(actual)} symbols, the map lists {len(expected)}")
     failed = 0
     for i, (name, bad) in enumerate(checks, start=2):
         if bad:

@@ -47,6 +47,7 @@
 
 /* void hyp__el2_enter_guest(struct hyp_el2_ctx *ctx) */
 	.globl	hyp__el2_enter_guest
+	.hidden	hyp__el2_enter_guest
 	.type	hyp__el2_enter_guest, %function
 	.balign	16
 hyp__el2_enter_guest:
@@ -125,6 +126,7 @@ hyp__el2_enter_guest:
 
 	.balign	0x800
 	.globl	hyp__el2_vectors
+	.hidden	hyp__el2_vectors
 hyp__el2_vectors:
 	forward_to_firmware 0x000	/* current EL, SP_EL0: sync */
 	forward_to_firmware 0x080	/* IRQ */
@@ -200,6 +202,7 @@ guest_exit_common:
 
 /* void hyp__el2_save_fp(void *area): V0-V31, then FPSR and FPCR. */
 	.globl	hyp__el2_save_fp
+	.hidden	hyp__el2_save_fp
 	.type	hyp__el2_save_fp, %function
 	.balign	16
 hyp__el2_save_fp:
@@ -228,6 +231,7 @@ hyp__el2_save_fp:
 
 /* void hyp__el2_load_fp(const void *area) */
 	.globl	hyp__el2_load_fp
+	.hidden	hyp__el2_load_fp
 	.type	hyp__el2_load_fp, %function
 	.balign	16
 hyp__el2_load_fp:
