@@ -41,10 +41,28 @@ static const struct errno_name errno_names[] = {
 	{ ETIMEDOUT, "Timed out" },
 };
 
+/* |err| without the undefined -INT_MIN. */
+static unsigned int error_magnitude(int err)
+{
+	return err < 0 ? 0u - (unsigned int)err : (unsigned int)err;
+}
+
+HYP_API int hyp_error_host_errno(int err)
+{
+	unsigned int magnitude = error_magnitude(err);
+
+	/* Host errno values are positive and below 4096 (Linux's MAX_ERRNO is 4095). */
+	if (magnitude <= HYP_EHOST_BASE || magnitude - HYP_EHOST_BASE >= 4096)
+		return 0;
+	return (int)(magnitude - HYP_EHOST_BASE);
+}
+
 HYP_API const char *hyp_strerror(int err)
 {
-	/* Negate in unsigned arithmetic: -INT_MIN is undefined. */
-	unsigned int magnitude = err < 0 ? 0u - (unsigned int)err : (unsigned int)err;
+	unsigned int magnitude = error_magnitude(err);
+
+	if (hyp_error_host_errno(err))
+		return "A host system call failed (hyp_error_host_errno() gives its errno)";
 
 	for (size_t i = 0; i < HYP_ARRAY_SIZE(errno_names); i++)
 		if ((unsigned int)errno_names[i].err == magnitude)

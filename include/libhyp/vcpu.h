@@ -170,7 +170,9 @@ HYP_API int hyp_vcpu_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs
  *
  * Return: 0 with the exit in hyp_vcpu_exit(); -EINVAL for NULL; -EBUSY if the vCPU is already
  * running on another thread, or the VM is being reconfigured; a backend error (the exit record is
- * then unspecified; the mock returns -ENODATA when its script is exhausted).
+ * then unspecified; the mock returns -ENODATA when its script is exhausted; kvm returns
+ * -HYP_EHOST(errno) when KVM_RUN itself fails, e.g. -HYP_EHOST(EFAULT) for guest RAM whose host
+ * pages were unmapped).
  */
 HYP_API int hyp_vcpu_run(struct hyp_vcpu *vcpu);
 

@@ -590,6 +590,24 @@ static int count_fds(void)
 	return n;
 }
 
+/* A failed host system call reads as a host failure, not as one of libhyp's errors: guest RAM
+ * whose host pages the VMM unmapped makes KVM_RUN fail with EFAULT, which must not look like
+ * libhyp's -EFAULT ("not backed by guest memory"). */
+static void test_host_error(void)
+{
+	struct fixture f;
+	int r = setup(&f, GUEST_PSCI_VERSION, NULL, NULL);
+
+	CHECK(r == 0, "VM for the host-error case (%s)", hyp_strerror(r));
+	munmap(f.ram, RAM_SIZE);
+	r = hyp_vcpu_run(f.vcpu);
+	CHECK(r == -HYP_EHOST(EFAULT) && hyp_error_host_errno(r) == EFAULT,
+	      "KVM_RUN's EFAULT comes back as -HYP_EHOST(EFAULT): %d (%s)", r, hyp_strerror(r));
+	CHECK(r != -EFAULT && hyp_error_host_errno(-EFAULT) == 0,
+	      "and is distinguishable from libhyp's own -EFAULT");
+	teardown(&f);
+}
+
 static void test_two_vms_and_teardown(void)
 {
 	struct fixture a, b;
@@ -629,6 +647,7 @@ int main(int argc, char **argv)
 	test_errors_and_caps();
 	test_secondary_power_state();
 	test_cpu_features();
+	test_host_error();
 	test_two_vms_and_teardown();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;

@@ -258,6 +258,33 @@ static void test_strerror_unknown(void **state)
 	assert_non_null(hyp_strerror(0));
 }
 
+/* A backend's failed host system call is -HYP_EHOST(errno): never equal to a libhyp errno, and
+ * the host errno can be recovered (the kvm suite checks a real one: KVM_RUN's EFAULT). */
+static void test_host_errors(void **state)
+{
+	static const int host[] = { 1, EFAULT, ENOENT, EINVAL, 4095 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(host) / sizeof(host[0]); i++) {
+		int err = -HYP_EHOST(host[i]);
+
+		assert_int_equal(hyp_error_host_errno(err), host[i]);
+		assert_int_equal(hyp_error_host_errno(-err), host[i]);
+		for (size_t j = 0; j < sizeof(documented_errnos) / sizeof(documented_errnos[0]);
+		     j++)
+			assert_int_not_equal(err, -documented_errnos[j]);
+		assert_string_not_equal(hyp_strerror(err), "Unknown error");
+		assert_string_not_equal(hyp_strerror(err), hyp_strerror(-host[i]));
+	}
+	/* libhyp's own errors, success and values outside the range are not host errors. */
+	for (size_t j = 0; j < sizeof(documented_errnos) / sizeof(documented_errnos[0]); j++)
+		assert_int_equal(hyp_error_host_errno(-documented_errnos[j]), 0);
+	assert_int_equal(hyp_error_host_errno(0), 0);
+	assert_int_equal(hyp_error_host_errno(-HYP_EHOST(0)), 0);
+	assert_int_equal(hyp_error_host_errno(-HYP_EHOST(4096)), 0);
+	assert_int_equal(hyp_error_host_errno(INT_MIN), 0);
+}
+
 static void test_exit_reason_name(void **state)
 {
 	(void)state;
@@ -2218,6 +2245,7 @@ int main(void)
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_strerror_documented),
 		cmocka_unit_test(test_strerror_unknown),
+		cmocka_unit_test(test_host_errors),
 		cmocka_unit_test(test_exit_reason_name),
 		cmocka_unit_test(test_vm_create_null),
 		cmocka_unit_test(test_vm_create_size_too_small),

@@ -66,9 +66,17 @@ static inline struct kvm_vcpu_state *vcpu_state(struct hyp_vcpu *vcpu)
 	return hyp_backend_vcpu_state(vcpu);
 }
 
+/*
+ * The libhyp error for the system call that just failed: -ENOMEM keeps its meaning (the host is
+ * out of memory, as libhyp's own allocations say), anything else is -HYP_EHOST(errno), so that a
+ * host's EFAULT or ENOENT is never read as libhyp's -EFAULT or -ENOENT (libhyp/error.h). Callers
+ * that give a host errno a libhyp meaning test errno themselves first.
+ */
 static inline int sys_err(void)
 {
-	return errno ? -errno : -EIO;
+	int e = errno ? errno : EIO;
+
+	return e == ENOMEM ? -ENOMEM : -HYP_EHOST(e);
 }
 
 /* kvm.c: kick one vCPU out of KVM_RUN (async-signal-safe). */

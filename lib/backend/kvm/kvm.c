@@ -585,7 +585,8 @@ static int kvm_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *va
 	if (core != HYP_REG_COUNT)
 		return kvm_get_reg(vcpu, core, value);
 	r = get_one_reg(vcpu_state(vcpu), id, value);
-	return r == -ENOENT || r == -EINVAL ? -ENOENT : r;
+	/* KVM answers an id it does not hold with ENOENT, or EINVAL for one outside its tables. */
+	return r == -HYP_EHOST(ENOENT) || r == -HYP_EHOST(EINVAL) ? -ENOENT : r;
 }
 
 static int kvm_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value)
@@ -598,7 +599,7 @@ static int kvm_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t val
 	if (core != HYP_REG_COUNT)
 		return kvm_set_reg(vcpu, core, value);
 	r = set_one_reg(vcpu_state(vcpu), id, value);
-	return r == -ENOENT ? -ENOENT : r;
+	return r == -HYP_EHOST(ENOENT) ? -ENOENT : r;
 }
 
 /* KVM_DEV_ARM_VGIC_CTRL_INIT once, after every vCPU exists, before the first KVM_RUN. */
