@@ -13,6 +13,7 @@
 #include <libhyp/hyp.h>
 
 #include "hyp_errno.h"
+#include "hyp_gic_layout.h"
 #include "hyp_sized_config.h"
 #include "trap/insn.h"
 #include "trap/psci.h"

@@ -138,8 +138,9 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 		cfg.gicd_base = HYP_DEFAULT_GICD_BASE;
 	if (!cfg.gicr_base)
 		cfg.gicr_base = HYP_DEFAULT_GICR_BASE;
-	if ((cfg.gicd_base | cfg.gicr_base) & 0xffff)
-		return -EINVAL; /* GICv3 frames are 64 KiB aligned */
+	r = hyp__gic_layout_check(cfg.gicd_base, cfg.gicr_base, cfg.max_vcpus, cfg.ipa_bits);
+	if (r)
+		return r;
 	if (cfg.log_priority == 0)
 		cfg.log_priority = HYP_LOG_WARNING;
 	if (!hyp__log_priority_valid(cfg.log_priority))

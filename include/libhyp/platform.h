@@ -16,6 +16,16 @@
 #define HYP_DEFAULT_GICR_BASE 0x080a0000ull
 #define HYP_GICD_SIZE 0x10000u
 #define HYP_GICR_SIZE_PER_VCPU 0x20000u
+/**
+ * The vCPUs the default redistributor region holds before it would reach the default PL011
+ * (0x080a0000 + 123 * 128 KiB = 0x08ff0000), as on QEMU's virt board. A VM or device tree with more
+ * vCPUs must name its own redistributor base (struct hyp_vm_config.gicr_base and
+ * struct hyp_fdt_config.gicr_base, the same value), e.g. HYP_HIGH_GICR_BASE.
+ */
+#define HYP_DEFAULT_GICR_MAX_VCPUS 123u
+/** Where QEMU's virt board puts its second redistributor region (256 GiB): room for 512 vCPUs,
+ *  inside a 39-bit or larger IPA space. */
+#define HYP_HIGH_GICR_BASE 0x4000000000ull
 
 /* PL011 UART and PL031 RTC: PrimeCell 4 KiB windows, ID registers at the top. */
 #define HYP_DEFAULT_UART_BASE 0x09000000ull

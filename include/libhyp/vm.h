@@ -85,7 +85,8 @@ enum hyp_vm_flags {
  * @irqchip: enum hyp_irqchip.
  * @gicd_base: GICv3 distributor IPA (64 KiB, 64 KiB aligned); 0 means HYP_DEFAULT_GICD_BASE.
  * @gicr_base: GICv3 redistributor region IPA (128 KiB per vCPU, 64 KiB aligned); 0 means
- *	       HYP_DEFAULT_GICR_BASE.
+ *	       HYP_DEFAULT_GICR_BASE, which holds HYP_DEFAULT_GICR_MAX_VCPUS (123): a bigger VM
+ *	       names its own (e.g. HYP_HIGH_GICR_BASE) and gives the same to hyp_fdt_build().
  */
 struct hyp_vm_config {
 	uint32_t size;
@@ -112,8 +113,11 @@ struct hyp_vm_config {
  * The VM starts with no memory, no vCPUs and the built-in PSCI/SMCCC services active.
  *
  * Return: 0 on success; -EINVAL for a NULL argument, a @size too small for the first version of the
- * struct, or a field out of range; -E2BIG for a larger struct with unknown non-zero fields;
- * -ENOENT for a backend name that is unknown or not built into this library; -ENODEV if no backend can run here (automatic selection) or
+ * struct, or a field out of range (including GIC frames that overlap, or more than
+ * HYP_DEFAULT_GICR_MAX_VCPUS vCPUs at the default redistributor base); -ERANGE for GIC frames
+ * beyond the IPA space; -E2BIG for a larger struct with unknown non-zero fields; -ENOENT for a
+ * backend name that is unknown or not built into this library; -ENODEV if no backend can run here
+ * (automatic selection) or
  * the named one cannot; -ENOTSUP if the backend cannot provide what was asked (e.g. @irqchip,
  * @ipa_bits); -ENOMEM.
  */

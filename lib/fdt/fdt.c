@@ -118,9 +118,7 @@ static int validate_layout(const struct hyp_fdt_config *cfg, struct fdt_plan *pl
 	uint32_t nr = 0, ns = 0;
 	bool initrd_in_ram = false;
 
-	if (!range_valid(plan->gicd_base, HYP_GICD_SIZE, 0x10000) ||
-	    !range_valid(plan->gicr_base, (uint64_t)HYP_GICR_SIZE_PER_VCPU * cfg->num_cpus,
-			 0x10000))
+	if (hyp__gic_layout_check(plan->gicd_base, plan->gicr_base, cfg->num_cpus, 0))
 		return -EINVAL;
 	ranges[nr++] = (struct range){ plan->gicd_base, HYP_GICD_SIZE };
 	ranges[nr++] =

@@ -434,11 +434,36 @@ static void test_vm_create_max_vcpus(void **state)
 	cfg.max_vcpus = UINT32_MAX;
 	expect_create_fails(&cfg, -EINVAL);
 
+	/* The default redistributor region ends where the default PL011 starts: 123 vCPUs. */
+	cfg.max_vcpus = HYP_DEFAULT_GICR_MAX_VCPUS + 1;
+	expect_create_fails(&cfg, -EINVAL);
 	cfg.max_vcpus = HYP_MAX_VCPUS;
+	expect_create_fails(&cfg, -EINVAL);
+	cfg.max_vcpus = HYP_DEFAULT_GICR_MAX_VCPUS;
+	vm = create_vm_with(&cfg);
+	hyp_vm_destroy(vm);
+	assert_true(HYP_DEFAULT_GICR_BASE + HYP_DEFAULT_GICR_MAX_VCPUS * HYP_GICR_SIZE_PER_VCPU <=
+		    HYP_DEFAULT_UART_BASE);
+
+	/* A bigger VM names its own region. */
+	cfg.max_vcpus = HYP_MAX_VCPUS;
+	cfg.gicr_base = HYP_HIGH_GICR_BASE;
 	vm = create_vm_with(&cfg);
 	assert_int_equal(hyp_vm_query_cap(vm, HYP_CAP_MAX_VCPUS, &v), 0);
 	assert_int_equal(v, HYP_MAX_VCPUS);
 	hyp_vm_destroy(vm);
+	/* ... inside the IPA space (256 GiB + 64 MiB needs 39 bits), */
+	cfg.ipa_bits = 38;
+	expect_create_fails(&cfg, -ERANGE);
+	cfg.ipa_bits = 0;
+	/* ... not overlapping the distributor. */
+	cfg.gicd_base = HYP_HIGH_GICR_BASE + 100 * HYP_GICR_SIZE_PER_VCPU;
+	expect_create_fails(&cfg, -EINVAL);
+	cfg.gicd_base = HYP_HIGH_GICR_BASE - HYP_GICD_SIZE;
+	vm = create_vm_with(&cfg);
+	hyp_vm_destroy(vm);
+	cfg.gicd_base = 0;
+	cfg.gicr_base = 0;
 
 	cfg.max_vcpus = 1;
 	vm = create_vm_with(&cfg);

@@ -792,6 +792,32 @@ static void test_short_buffer(void **state)
 
 /* The largest configuration the API allows still fits the arm64 Linux limit, and a buffer over
  * 2 MiB is only used up to it. */
+/* The same rule as hyp_vm_create(): the default redistributor region holds 123 vCPUs, whether or
+ * not the tree has a UART where the region would otherwise run into it. */
+static void test_default_gicr_capacity(void **state)
+{
+	static uint64_t mpidrs[HYP_DEFAULT_GICR_MAX_VCPUS + 1];
+	struct hyp_fdt_config cfg = minimal_config();
+	size_t size = HYP_FDT_MAX_SIZE, n = SIZE_SENTINEL;
+	uint8_t *buf = new_buf(size);
+
+	(void)state;
+	for (uint32_t i = 0; i <= HYP_DEFAULT_GICR_MAX_VCPUS; i++)
+		mpidrs[i] = (uint64_t)(i >> 4) << 8 | (i & 0xf);
+	cfg.mpidrs = mpidrs;
+	cfg.num_cpus = HYP_DEFAULT_GICR_MAX_VCPUS;
+	assert_int_equal(hyp_fdt_build(&cfg, buf, size, &n), 0);
+	cfg.num_cpus = HYP_DEFAULT_GICR_MAX_VCPUS + 1;
+	n = SIZE_SENTINEL;
+	assert_int_equal(hyp_fdt_build(&cfg, buf, size, &n), -EINVAL);
+	assert_int_equal(n, SIZE_SENTINEL);
+	cfg.flags |= HYP_FDT_NO_UART | HYP_FDT_NO_RTC;
+	assert_int_equal(hyp_fdt_build(&cfg, buf, size, &n), -EINVAL);
+	cfg.gicr_base = HYP_HIGH_GICR_BASE;
+	assert_int_equal(hyp_fdt_build(&cfg, buf, size, &n), 0);
+	free(buf);
+}
+
 static void test_size_limit(void **state)
 {
 	static struct hyp_fdt_mem_range mem[HYP_FDT_MAX_MEM_RANGES];
@@ -848,6 +874,7 @@ int main(void)
 		cmocka_unit_test(test_device_errors),
 		cmocka_unit_test(test_chosen_errors),
 		cmocka_unit_test(test_short_buffer),
+		cmocka_unit_test(test_default_gicr_capacity),
 		cmocka_unit_test(test_size_limit),
 	};
 
