@@ -26,8 +26,6 @@
 #include <libhyp/sysreg.h>
 
 #define EMUL_PAGE_SIZE 4096u
-#define SCTLR_E0E (UINT64_C(1) << 24)
-#define SCTLR_EE (UINT64_C(1) << 25)
 
 static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 {

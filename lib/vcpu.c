@@ -4,20 +4,6 @@
 
 #include "internal.h"
 
-#define HYP_SCTLR_SPAN (1ull << 23)
-#define HYP_PSTATE_PAN (1ull << 22)
-
-/* MPIDR_EL1 affinity fields: Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
-#define HYP_MPIDR_AFF_MASK 0xff00ffffffull
-
-/* The default affinity for a vCPU index, the layout KVM uses (Aff0 holds 16 CPUs, as GICv3's
- * ICC_SGI1R_EL1.TargetList can address 16 CPUs per Aff1 cluster). */
-static uint64_t default_mpidr(uint32_t index)
-{
-	return (uint64_t)(index & 0xf) | ((uint64_t)((index >> 4) & 0xff) << 8) |
-	       ((uint64_t)((index >> 12) & 0xff) << 16);
-}
-
 static bool mpidr_taken(const struct hyp_vm *vm, uint64_t mpidr)
 {
 	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
@@ -100,10 +86,10 @@ HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *con
 	if (!config && cfg.index >= vm->max_vcpus)
 		return -ENOSPC;
 	if (cfg.index >= vm->max_vcpus || cfg.power > HYP_VCPU_POWER_OFF || cfg.reserved ||
-	    (cfg.mpidr & ~HYP_MPIDR_AFF_MASK))
+	    (cfg.mpidr & ~MPIDR_AFF_MASK))
 		return -EINVAL;
 	if (!cfg.mpidr)
-		cfg.mpidr = default_mpidr(cfg.index);
+		cfg.mpidr = hyp__default_mpidr(cfg.index);
 	/* The vCPU set is configuration: not while any vCPU runs (PSCI and system events look
 	 * vCPUs up on the exit path). This also makes the index and MPIDR checks atomic. */
 	if (!hyp__vm_reconfigure_begin(vm))
@@ -207,14 +193,13 @@ HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *
  */
 static bool guest_pstate_valid(uint64_t pstate)
 {
-	const uint64_t known =
-		0xf0000000ull /* NZCV */ | (1ull << 25) /* TCO */ | (1ull << 24) /* DIT */ |
-		(1ull << 23) /* UAO */ | (1ull << 22) /* PAN */ | (1ull << 21) /* SS */ |
-		(1ull << 20) /* IL */ | (1ull << 13) /* ALLINT */ | (1ull << 12) /* SSBS */ |
-		(3ull << 10) /* BTYPE */ | (0xfull << 6) /* DAIF */ | 0xfull /* M[3:0] */;
-	uint64_t mode = pstate & 0xf;
+	const uint64_t known = PSTATE_NZCV | PSTATE_TCO | PSTATE_DIT | PSTATE_UAO | PSTATE_PAN |
+			       PSTATE_SS | PSTATE_IL | PSTATE_ALLINT | PSTATE_SSBS | PSTATE_BTYPE |
+			       PSTATE_DAIF | PSTATE_M_MASK;
+	uint64_t mode = pstate & PSTATE_M_MASK;
 
-	return !(pstate & ~known) && (mode == 0x0 || mode == 0x4 || mode == 0x5);
+	return !(pstate & ~known) &&
+	       (mode == PSTATE_M_EL0T || mode == PSTATE_M_EL1T || mode == PSTATE_M_EL1H);
 }
 
 HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
@@ -351,13 +336,12 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 					     kind == HYP_INJECT_DATA_ABORT && is_write, from_el0);
 	/* DFSC and IFSC share ISS[5:0]. */
 	if (kind != HYP_INJECT_UNDEF && vcpu->inject_fsc_valid)
-		esr = (esr & ~UINT64_C(0x3f)) | vcpu->inject_fsc;
+		esr = (esr & ~(uint64_t)ABT_FSC_MASK) | vcpu->inject_fsc;
 	hyp_trap_inject_sync(vcpu->regs, &el1, esr, addr, kind != HYP_INJECT_UNDEF);
 	/* Exception entry sets PSTATE.PAN when SCTLR_EL1.SPAN is 0 (Arm ARM D1.10.2, FEAT_PAN);
 	 * without FEAT_PAN the bit is RES1 and nothing changes. */
-	if (hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &sctlr) == 0 &&
-	    !(sctlr & HYP_SCTLR_SPAN))
-		vcpu->regs->pstate |= HYP_PSTATE_PAN;
+	if (hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &sctlr) == 0 && !(sctlr & SCTLR_SPAN))
+		vcpu->regs->pstate |= PSTATE_PAN;
 	for (size_t i = 1; i < HYP_ARRAY_SIZE(el1_regs); i++) {
 		r = hyp_vcpu_set_sysreg(vcpu, el1_regs[i], *fields[i]);
 		if (r)
@@ -372,7 +356,7 @@ int hyp__vcpu_inject_abort_fsc(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind,
 	int r;
 
 	vcpu->inject_fsc_valid = fsc >= 0;
-	vcpu->inject_fsc = (uint8_t)(fsc & 0x3f);
+	vcpu->inject_fsc = (uint8_t)(fsc & ABT_FSC_MASK);
 	r = hyp_vcpu_inject_exception(vcpu, kind, addr);
 	vcpu->inject_fsc_valid = false;
 	return r;

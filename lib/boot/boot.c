@@ -53,10 +53,6 @@
 #define FDT_MAGIC 0xd00dfeedu
 #define FDT_HEADER_SIZE 40u
 
-/* SCTLR_EL1.M (stage 1 MMU) and .C (data cache). */
-#define SCTLR_M (1ull << 0)
-#define SCTLR_C (1ull << 2)
-
 struct segment {
 	uint64_t offset; /* in the kernel file */
 	uint64_t filesz;

@@ -16,9 +16,6 @@
 #define GIC_PPI 1u
 #define IRQ_TYPE_LEVEL_HIGH 4u
 
-/* MPIDR_EL1 affinity fields: Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
-#define MPIDR_AFF_MASK 0xff00ffffffull
-
 #define PHANDLE_GIC 1u
 #define PHANDLE_CLOCK 2u
 
@@ -49,15 +46,9 @@ static const uint32_t default_timer_intids[4] = {
 };
 
 /* The affinity struct hyp_vcpu_config documents for mpidr = 0 (KVM's layout). */
-static uint64_t default_mpidr(uint32_t index)
-{
-	return (index & 0xfu) | (uint64_t)((index >> 4) & 0xffu) << 8 |
-	       (uint64_t)((index >> 12) & 0xffu) << 16;
-}
-
 static uint64_t cpu_mpidr(const struct hyp_fdt_config *cfg, uint32_t index)
 {
-	return cfg->mpidrs ? cfg->mpidrs[index] : default_mpidr(index);
+	return cfg->mpidrs ? cfg->mpidrs[index] : hyp__default_mpidr(index);
 }
 
 static bool range_valid(uint64_t base, uint64_t size, uint64_t align)

@@ -25,6 +25,7 @@
 
 #include <libhyp/smccc.h>
 
+#include "arm64.h"
 #include "trap/psci.h"
 
 /* SMCCC_VERSION answer: v1.1 (bits [30:16] major, [15:0] minor; DEN 0028, SMCCC_VERSION). */
@@ -32,12 +33,9 @@
 /* PSCI_VERSION answer: 1.1 (bits [30:16] major, [15:0] minor; DEN 0022D, PSCI_VERSION). */
 #define PSCI_VERSION_1_1 0x00010001
 
-/*
- * The affinity fields of MPIDR_EL1: Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. CPU_ON
- * and AFFINITY_INFO take a target in this format and the other bits must be zero (DEN 0022D,
- * CPU_ON: target_cpu; AFFINITY_INFO: target_affinity).
- */
-#define MPIDR_AFF_MASK 0xff00ffffffull
+/* CPU_ON and AFFINITY_INFO take a target in MPIDR_EL1 affinity format (MPIDR_AFF_MASK, arm64.h),
+ * and the other bits must be zero (DEN 0022D, CPU_ON: target_cpu; AFFINITY_INFO:
+ * target_affinity). */
 
 /*
  * CPU_SUSPEND power_state, original format (DEN 0022D, CPU_SUSPEND, "power_state parameter

@@ -5,10 +5,8 @@
  */
 #include "s1walk.h"
 
+#include "arm64.h"
 #include "hyp_errno.h"
-
-#define SCTLR_M (UINT64_C(1) << 0)
-#define SCTLR_EE (UINT64_C(1) << 25)
 
 #define TCR_T0SZ(t) ((unsigned)((t) >> 0) & 0x3f)
 #define TCR_EPD0 (UINT64_C(1) << 7)
@@ -31,12 +29,6 @@
 #define DESC_AP2 (UINT64_C(1) << 7) /* read-only */
 #define DESC_AF (UINT64_C(1) << 10)
 #define DESC_DBM (UINT64_C(1) << 51)
-
-#define FSC_ADDR_SIZE 0x00u
-#define FSC_TRANSLATION 0x04u
-#define FSC_ACCESS_FLAG 0x08u
-#define FSC_PERMISSION 0x0cu
-#define FSC_WALK_EXTABT 0x14u
 
 static int fault(struct hyp_s1_result *out, unsigned fsc, int level, int err)
 {
@@ -103,7 +95,7 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 		return 0;
 	}
 	if ((regime->sctlr_el1 & SCTLR_EE) || (tcr & TCR_DS))
-		return fault(out, FSC_TRANSLATION, 0, -ENOTSUP);
+		return fault(out, FSC_TRANS, 0, -ENOTSUP);
 
 	ttbr1 = (va >> 55) & 1;
 	tbi = (tcr & (ttbr1 ? TCR_TBI1 : TCR_TBI0)) &&
@@ -111,7 +103,7 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 	if (tbi) /* the top byte takes the value of bit 55 (D8.8, address tagging) */
 		va = ttbr1 ? va | (UINT64_C(0xff) << 56) : va & ~(UINT64_C(0xff) << 56);
 	if (tcr & (ttbr1 ? TCR_EPD1 : TCR_EPD0))
-		return fault(out, FSC_TRANSLATION, 0, -EFAULT);
+		return fault(out, FSC_TRANS, 0, -EFAULT);
 	granule = granule_shift(ttbr1, ttbr1 ? TCR_TG1(tcr) : TCR_TG0(tcr));
 	stride = granule - 3;
 	oa_bits = output_bits(TCR_IPS(tcr), granule, pa_max);
@@ -131,7 +123,7 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 	/* Bits above the input size must all equal the TTBR select bit. */
 	top_mask = ~((UINT64_C(1) << inputsize) - 1);
 	if ((va & top_mask) != (ttbr1 ? top_mask : 0))
-		return fault(out, FSC_TRANSLATION, 0, -EFAULT);
+		return fault(out, FSC_TRANS, 0, -EFAULT);
 
 	/* As many levels as it takes to resolve inputsize - granule bits, stride bits a level. */
 	start_level = 3 - (int)((inputsize - granule - 1) / stride);
@@ -156,9 +148,9 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 		uint64_t desc, oa;
 
 		if (read(opaque, table + index * 8, &desc))
-			return fault(out, FSC_WALK_EXTABT, level, -EIO);
+			return fault(out, FSC_EXTABT_WALK, level, -EIO);
 		if (!(desc & DESC_VALID))
-			return fault(out, FSC_TRANSLATION, level, -EFAULT);
+			return fault(out, FSC_TRANS, level, -EFAULT);
 		if (level < 3 && (desc & DESC_TABLE)) {
 			table = desc_address(desc, granule, lpa52);
 			if (table >> oa_bits)
@@ -169,7 +161,7 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 		 * 52-bit output) with 64K. Level 3 needs the page encoding. */
 		if (level == 3 ? !(desc & DESC_TABLE) :
 				 !(level == 2 || (level == 1 && (granule == 12 || lpa52))))
-			return fault(out, FSC_TRANSLATION, level, -EFAULT);
+			return fault(out, FSC_TRANS, level, -EFAULT);
 		oa = desc_address(desc, shift, lpa52);
 		if (oa >> oa_bits)
 			return fault(out, FSC_ADDR_SIZE, level, -EFAULT);
@@ -180,24 +172,24 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 			 * sets it (D8.4.6). */
 			if (!(desc & DESC_AF)) {
 				if (!(tcr & TCR_HA))
-					return fault(out, FSC_ACCESS_FLAG, level, -EFAULT);
+					return fault(out, FSC_ACCESS, level, -EFAULT);
 				updated |= DESC_AF;
 			}
 			if (!(access & HYP_S1_FETCH)) {
 				if ((access & HYP_S1_EL0) && !(desc & DESC_AP1))
-					return fault(out, FSC_PERMISSION, level, -EFAULT);
+					return fault(out, FSC_PERM, level, -EFAULT);
 				/* A write to a read-only page is allowed when the hardware manages
 				 * the dirty state (TCR_EL1.HA and HD) and the page is writable-clean
 				 * (DBM): it becomes dirty (AP[2] cleared, D8.4.7). */
 				if ((access & HYP_S1_WRITE) && (desc & DESC_AP2)) {
 					if (!(desc & DESC_DBM) ||
 					    (tcr & (TCR_HA | TCR_HD)) != (TCR_HA | TCR_HD))
-						return fault(out, FSC_PERMISSION, level, -EFAULT);
+						return fault(out, FSC_PERM, level, -EFAULT);
 					updated &= ~DESC_AP2;
 				}
 			}
 			if (updated != desc && write && write(opaque, table + index * 8, updated))
-				return fault(out, FSC_WALK_EXTABT, level, -EIO);
+				return fault(out, FSC_EXTABT_WALK, level, -EIO);
 		}
 		out->ipa = oa | (va & ((UINT64_C(1) << shift) - 1));
 		return 0;

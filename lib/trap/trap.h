@@ -12,55 +12,7 @@
 #include <libhyp/backend.h>
 #include <libhyp/exit.h>
 
-/* ESR_ELx.EC values a lower-EL AArch64 guest can cause (Arm ARM D24.2.40, ESR_EL2). */
-enum hyp_ec {
-	HYP_EC_UNKNOWN = 0x00,
-	HYP_EC_WFX = 0x01,
-	HYP_EC_CP15_32 = 0x03,
-	HYP_EC_CP15_64 = 0x04,
-	HYP_EC_CP14_MR = 0x05,
-	HYP_EC_CP14_LS = 0x06,
-	HYP_EC_FP_ASIMD = 0x07,
-	HYP_EC_CP10_ID = 0x08,
-	HYP_EC_PAC = 0x09,
-	HYP_EC_LS64 = 0x0a,
-	HYP_EC_CP14_64 = 0x0c,
-	HYP_EC_BTI = 0x0d,
-	HYP_EC_ILLEGAL_STATE = 0x0e,
-	HYP_EC_SVC32 = 0x11,
-	HYP_EC_HVC32 = 0x12,
-	HYP_EC_SMC32 = 0x13,
-	HYP_EC_SVC64 = 0x15,
-	HYP_EC_HVC64 = 0x16,
-	HYP_EC_SMC64 = 0x17,
-	HYP_EC_SYS64 = 0x18,
-	HYP_EC_SVE = 0x19,
-	HYP_EC_ERET = 0x1a,
-	HYP_EC_FPAC = 0x1c,
-	HYP_EC_SME = 0x1d,
-	HYP_EC_IABT_LOW = 0x20,
-	HYP_EC_IABT_CUR = 0x21,
-	HYP_EC_PC_ALIGN = 0x22,
-	HYP_EC_DABT_LOW = 0x24,
-	HYP_EC_DABT_CUR = 0x25,
-	HYP_EC_SP_ALIGN = 0x26,
-	HYP_EC_FP32 = 0x28,
-	HYP_EC_FP64 = 0x2c,
-	HYP_EC_SERROR = 0x2f,
-	HYP_EC_BREAKPT_LOW = 0x30,
-	HYP_EC_BREAKPT_CUR = 0x31,
-	HYP_EC_SOFTSTP_LOW = 0x32,
-	HYP_EC_SOFTSTP_CUR = 0x33,
-	HYP_EC_WATCHPT_LOW = 0x34,
-	HYP_EC_WATCHPT_CUR = 0x35,
-	HYP_EC_BKPT32 = 0x38,
-	HYP_EC_VECTOR32 = 0x3a,
-	HYP_EC_BRK64 = 0x3c,
-};
-
-#define HYP_ESR_EC(esr) ((uint32_t)(((esr) >> 26) & 0x3f))
-#define HYP_ESR_IL(esr) ((uint32_t)(((esr) >> 25) & 1))
-#define HYP_ESR_ISS(esr) ((uint32_t)((esr)&0x1ffffff))
+#include "arm64.h"
 
 /**
  * struct hyp_dabt_iss - ESR_EL2.ISS of a data abort (EC 0x24/0x25), field by field.

@@ -62,8 +62,6 @@ _Static_assert(offsetof(struct hyp_el2_ctx, far) == offsetof(struct hyp_el2_ctx,
  * traps (EL1PCEN = 0): the CPU's physical timer is the firmware's. */
 #define CNTHCTL_EL2_VALUE 0x1ull
 
-#define SCTLR_EL1_RESET 0x30d00800ull /* RES1 bits, MMU and caches off */
-
 /* MDCR_EL2: guest accesses to the debug registers (TDA, TDOSA, TDRA) and the PMU (TPM, TPMCR) trap:
  * that state is per physical CPU and not switched, so one VM could otherwise read or plant
  * another's breakpoints and counters. HPMN [4:0] is kept as the firmware set it. */
@@ -625,13 +623,6 @@ static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t val
 
 /* ---- running ---- */
 
-#define ESR_EC_SHIFT 26
-#define EC_IABT_LOW 0x20u
-#define EC_DABT_LOW 0x24u
-#define ISS_S1PTW (1u << 7)
-#define FSC_PERMISSION_MASK 0x3cu
-#define FSC_PERMISSION 0x0cu
-
 /*
  * The syndrome of a synchronous exit, as the architecture defines it. FAR_EL2 and HPFAR_EL2 are
  * only meaningful for aborts (otherwise they hold whatever the last abort left: possibly another
@@ -643,11 +634,11 @@ static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t val
 static bool fill_syndrome(struct el2_vcpu *v, struct hyp_exit *exit)
 {
 	uint64_t esr = v->ctx.esr;
-	uint32_t ec = (uint32_t)(esr >> ESR_EC_SHIFT) & 0x3f;
+	uint32_t ec = HYP_ESR_EC(esr);
 
 	exit->raw.esr = esr;
 	exit->raw.reserved = 0;
-	if (ec != EC_DABT_LOW && ec != EC_IABT_LOW) {
+	if (ec != HYP_EC_DABT_LOW && ec != HYP_EC_IABT_LOW) {
 		exit->raw.far = exit->raw.hpfar = 0;
 		exit->raw.valid = HYP_SYNDROME_ESR;
 		return true;
@@ -655,7 +646,7 @@ static bool fill_syndrome(struct el2_vcpu *v, struct hyp_exit *exit)
 	exit->raw.far = v->ctx.far;
 	exit->raw.hpfar = v->ctx.hpfar;
 	exit->raw.valid = HYP_SYNDROME_ESR | HYP_SYNDROME_FAR | HYP_SYNDROME_HPFAR;
-	if ((esr & FSC_PERMISSION_MASK) == FSC_PERMISSION && !(esr & ISS_S1PTW)) {
+	if ((esr & FSC_TYPE_MASK) == FSC_PERM && !(esr & DABT_S1PTW)) {
 		uint64_t saved = read_sysreg(par_el1), par;
 
 		__asm__ volatile("at s1e1r, %0" : : "r"(v->ctx.far));
@@ -739,8 +730,8 @@ int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 	/* Only exits that can be served without the EL1 state (no AT walk) qualify, with their
 	 * syndrome as fill_syndrome() would report it. FAR_EL2 and HPFAR_EL2 still hold this
 	 * exit's values (guest_sync_fast saved only ESR_EL2). */
-	if (ec == EC_DABT_LOW) {
-		if ((esr & FSC_PERMISSION_MASK) == FSC_PERMISSION)
+	if (ec == HYP_EC_DABT_LOW) {
+		if ((esr & FSC_TYPE_MASK) == FSC_PERM)
 			return 0;
 		ctx->far = read_sysreg(far_el2);
 		ctx->hpfar = read_sysreg(hpfar_el2);

@@ -425,14 +425,6 @@ static int kvm_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs
 	return kvm_fp_regs(vcpu, &copy, true);
 }
 
-/* The affinity KVM gives vCPU @index (Aff0 = index[3:0], Aff1 = index[11:4], Aff2 =
- * index[19:12]). */
-static uint64_t kvm_mpidr_for_index(uint32_t index)
-{
-	return (uint64_t)(index & 0xf) | (uint64_t)((index >> 4) & 0xff) << 8 |
-	       (uint64_t)((index >> 12) & 0xff) << 16;
-}
-
 static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 {
 	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
@@ -441,16 +433,17 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 	int r;
 
 	/*
-	 * KVM derives MPIDR_EL1 from the vCPU id, with the layout our default uses, and re-derives
+	 * KVM derives MPIDR_EL1 from the vCPU id with the layout of libhyp's default
+	 * (hyp__default_mpidr(), lib/arm64.h: reset_mpidr() in Linux), and re-derives
 	 * it whenever its in-kernel PSCI resets the vCPU (CPU_ON: reset_mpidr() in Linux 6.1); its
 	 * vGICv3 also ignores Aff3. Another affinity would silently revert or break interrupt
 	 * routing, so refuse it.
 	 */
-	if (mpidr != kvm_mpidr_for_index(hyp_vcpu_index(vcpu))) {
+	if (mpidr != hyp__default_mpidr(hyp_vcpu_index(vcpu))) {
 		hyp_backend_log(hyp_vcpu_vm(vcpu), HYP_LOG_INFO,
 				"kvm: vCPU %u: MPIDR %#llx unsupported; KVM fixes it to %#llx",
 				hyp_vcpu_index(vcpu), (unsigned long long)mpidr,
-				(unsigned long long)kvm_mpidr_for_index(hyp_vcpu_index(vcpu)));
+				(unsigned long long)hyp__default_mpidr(hyp_vcpu_index(vcpu)));
 		return -ENOTSUP;
 	}
 	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)hyp_vcpu_index(vcpu));
@@ -656,14 +649,14 @@ static int translate_exit(struct hyp_vm *vm, struct kvm_run *run, struct hyp_exi
 		exit->reason = HYP_EXIT_MEM_FAULT;
 		/* KVM passes a sanitised ISS only; rebuild the ESR_EL2 it came from: a data abort
 		 * from a lower EL (EC 0x24) of a 32-bit instruction (IL). */
-		exit->raw.esr = (0x24ull << 26) | (1ull << 25) |
-				(run->arm_nisv.esr_iss & 0x1ffffff);
+		exit->raw.esr = ((uint64_t)HYP_EC_DABT_LOW << ESR_EC_SHIFT) | ESR_IL |
+				HYP_ESR_ISS(run->arm_nisv.esr_iss);
 		exit->raw.valid = HYP_SYNDROME_ESR;
 		exit->fault = (struct hyp_mem_fault){
 			.ipa = run->arm_nisv.fault_ipa,
 			.kind = HYP_FAULT_NO_SYNDROME,
-			.is_write = !!(run->arm_nisv.esr_iss & (1u << 6)), /* ISS.WnR */
-			.fault_status = (uint8_t)(run->arm_nisv.esr_iss & 0x3f),
+			.is_write = !!(run->arm_nisv.esr_iss & DABT_WNR),
+			.fault_status = (uint8_t)(run->arm_nisv.esr_iss & ABT_FSC_MASK),
 			.ipa_valid = 1,
 		};
 		return 0;

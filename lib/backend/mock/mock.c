@@ -16,21 +16,6 @@
 #define MOCK_DEFAULT_MAX_STEPS 1024u
 #define MOCK_NR_SPIS (HYP_INTID_MAX_SPI + 1 - HYP_INTID_SPI_BASE)
 
-/* ESR_EL2 fields used to build syndromes (Arm ARM D24.2.40). */
-#define ESR_IL (1ull << 25)
-#define ESR_EC_SHIFT 26
-#define ISS_DABT_ISV (1u << 24)
-#define ISS_DABT_SAS_SHIFT 22
-#define ISS_DABT_SSE (1u << 21)
-#define ISS_DABT_SRT_SHIFT 16
-#define ISS_DABT_SF (1u << 15)
-#define ISS_DABT_AR (1u << 14)
-#define ISS_DABT_WNR (1u << 6)
-#define FSC_TRANSLATION_L3 0x07u
-#define FSC_PERMISSION_L3 0x0fu
-/* WFx from AArch64 report CV = 1 and COND = 0b1110 (ESR_EL2.ISS for EC 0x01). */
-#define ISS_WFX_CV_AL ((1u << 24) | (0xeu << 20))
-
 enum mock_step_kind {
 	STEP_RAW,
 	STEP_ACCESS, /* a load/store: traps only if the IPA is not writable RAM */
@@ -297,16 +282,16 @@ static uint64_t access_esr(const struct mock_step *step, uint32_t fsc)
 	unsigned sas = step->len == 1 ? 0 : step->len == 2 ? 1 : step->len == 4 ? 2 : 3;
 
 	if (step->flags & HYP_MOCK_MMIO_WRITE)
-		iss |= ISS_DABT_WNR;
+		iss |= DABT_WNR;
 	if (!(step->flags & HYP_MOCK_MMIO_NO_SYNDROME)) {
-		iss |= ISS_DABT_ISV | (uint64_t)sas << ISS_DABT_SAS_SHIFT |
-		       (uint64_t)step->reg << ISS_DABT_SRT_SHIFT;
+		iss |= DABT_ISV | (uint64_t)sas << DABT_SAS_SHIFT |
+		       (uint64_t)step->reg << DABT_SRT_SHIFT;
 		if (step->flags & HYP_MOCK_MMIO_SIGN_EXTEND)
-			iss |= ISS_DABT_SSE;
+			iss |= DABT_SSE;
 		if (step->flags & HYP_MOCK_MMIO_REG64)
-			iss |= ISS_DABT_SF;
+			iss |= DABT_SF;
 		if (step->flags & HYP_MOCK_MMIO_ACQ_REL)
-			iss |= ISS_DABT_AR;
+			iss |= DABT_AR;
 	}
 	return ((uint64_t)HYP_EC_DABT_LOW << ESR_EC_SHIFT) | ESR_IL | iss;
 }
@@ -365,11 +350,10 @@ static bool do_access(struct hyp_vcpu *vcpu, const struct mock_step *step, struc
 			return true;
 		}
 		/* A store to read-only memory: stage-2 permission fault. */
-		set_raw(exit, access_esr(step, FSC_PERMISSION_L3), step->ipa,
-			(step->ipa >> 12) << 4);
+		set_raw(exit, access_esr(step, (FSC_PERM | 3u)), step->ipa, (step->ipa >> 12) << 4);
 		return false;
 	}
-	set_raw(exit, access_esr(step, FSC_TRANSLATION_L3), step->ipa, (step->ipa >> 12) << 4);
+	set_raw(exit, access_esr(step, (FSC_TRANS | 3u)), step->ipa, (step->ipa >> 12) << 4);
 	return false;
 }
 
@@ -560,8 +544,7 @@ HYP_API int hyp_mock_push_wfx(struct hyp_vcpu *vcpu, bool is_wfe)
 {
 	struct mock_step step = { .kind = STEP_RAW };
 
-	step.esr = ((uint64_t)HYP_EC_WFX << ESR_EC_SHIFT) | ESR_IL | ISS_WFX_CV_AL |
-		   (is_wfe ? 1 : 0);
+	step.esr = ((uint64_t)HYP_EC_WFX << ESR_EC_SHIFT) | ESR_IL | WFX_CV_AL | (is_wfe ? 1 : 0);
 	return push(vcpu, &step);
 }
 
@@ -571,7 +554,7 @@ HYP_API int hyp_mock_push_exec_fault(struct hyp_vcpu *vcpu, hyp_ipa_t ipa)
 		return -EINVAL;
 	struct mock_step step = { .kind = STEP_RAW, .far = ipa, .hpfar = (ipa >> 12) << 4 };
 
-	step.esr = ((uint64_t)HYP_EC_IABT_LOW << ESR_EC_SHIFT) | ESR_IL | FSC_TRANSLATION_L3;
+	step.esr = ((uint64_t)HYP_EC_IABT_LOW << ESR_EC_SHIFT) | ESR_IL | (FSC_TRANS | 3u);
 	return push(vcpu, &step);
 }
 
