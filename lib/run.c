@@ -173,7 +173,7 @@ static enum hyp_handler_result call_exit_handler(struct hyp_vcpu *vcpu, struct h
 	const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[exit->reason];
 
 	if (h->fn)
-		return h->fn(vcpu, exit, h->opaque);
+		return h->fn(h->opaque, vcpu, exit);
 	return abort_unclaimed(vcpu, exit);
 }
 
@@ -187,7 +187,7 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 		return call_exit_handler(vcpu, exit);
 	}
 	exit->mmio.offset = exit->mmio.ipa - range->base;
-	if (range->fn(vcpu, &exit->mmio, range->opaque) == HYP_HANDLED)
+	if (range->fn(range->opaque, vcpu, &exit->mmio) == HYP_HANDLED)
 		return HYP_HANDLED;
 	/* Declined: passed on like an access no range claims, to the generic MMIO callback and
 	 * then the caller, with an absolute offset. Not to the HYP_VM_ABORT_UNCLAIMED policy: a
@@ -197,7 +197,7 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 		const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[HYP_EXIT_MMIO];
 
 		if (h->fn)
-			return h->fn(vcpu, exit, h->opaque);
+			return h->fn(h->opaque, vcpu, exit);
 	}
 	return HYP_NOT_HANDLED;
 }
@@ -251,7 +251,7 @@ static enum hyp_handler_result dispatch_smccc(struct hyp_vcpu *vcpu, struct hyp_
 		range = hyp__smccc_find(vcpu->vm, call->conduit, call->function_id,
 					&vcpu->smccc_hint);
 		if (range)
-			return range->fn(vcpu, call, range->opaque);
+			return range->fn(range->opaque, vcpu, call);
 		if (!(vcpu->vm->ops.flags & HYP_BACKEND_OWN_PSCI)) {
 			enum hyp_handler_result result;
 			bool answered;
@@ -269,7 +269,7 @@ static enum hyp_handler_result dispatch_sysreg(struct hyp_vcpu *vcpu, struct hyp
 	const struct hyp_sysreg_handler *h = hyp__sysreg_find(vcpu->vm, exit->sysreg.encoding);
 
 	if (h)
-		return h->fn(vcpu, &exit->sysreg, h->opaque);
+		return h->fn(h->opaque, vcpu, &exit->sysreg);
 	return call_exit_handler(vcpu, exit);
 }
 

@@ -514,8 +514,8 @@ static bool dev_write(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint6
 }
 
 /* The test device's MMIO callback (hyp_mmio_fn). */
-static enum hyp_handler_result dev_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					void *opaque)
+static enum hyp_handler_result dev_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					struct hyp_mmio_access *a)
 {
 	struct lht_dev *d = opaque;
 	struct lht_vcpu *c = &d->vcpus[hyp_vcpu_index(vcpu) % LHT_MAX_VCPUS];
@@ -585,8 +585,8 @@ static enum hyp_handler_result dev_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_a
 
 /* The read-only page: reads never exit (it is memory); writes exit as MMIO and are dropped, as a
  * ROM would. */
-static enum hyp_handler_result rom_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					void *opaque)
+static enum hyp_handler_result rom_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					struct hyp_mmio_access *a)
 {
 	struct lht_dev *d = opaque;
 
@@ -605,8 +605,8 @@ static enum hyp_handler_result rom_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_a
 /* MMIO exits no range claimed (hyp_exit_fn for HYP_EXIT_MMIO): the hole's upper half reads as
  * zero and ignores writes; anything else gets an external abort, and is a failure outside the
  * hole (guests go there only to test the abort). */
-static enum hyp_handler_result unclaimed_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					      void *opaque)
+static enum hyp_handler_result unclaimed_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					      struct hyp_exit *exit)
 {
 	struct lht_dev *d = opaque;
 	struct hyp_mmio_access *a = &exit->mmio;
@@ -630,8 +630,8 @@ static enum hyp_handler_result unclaimed_mmio(struct hyp_vcpu *vcpu, struct hyp_
 }
 
 /* The vendor hypervisor call (hyp_smccc_fn): seven arguments in, four results out. */
-static enum hyp_handler_result vendor_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					   void *opaque)
+static enum hyp_handler_result vendor_call(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_smccc_call *call)
 {
 	struct lht_dev *d = opaque;
 
@@ -644,8 +644,8 @@ static enum hyp_handler_result vendor_call(struct hyp_vcpu *vcpu, struct hyp_smc
 }
 
 /* The benchmark's callbacks (LHT_F_BENCH): as little as a useful callback can do. */
-static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					  void *opaque)
+static enum hyp_handler_result bench_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *a)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -654,8 +654,8 @@ static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio
 	return HYP_HANDLED;
 }
 
-static enum hyp_handler_result bench_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					  void *opaque)
+static enum hyp_handler_result bench_call(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_smccc_call *call)
 {
 	(void)vcpu;
 	(void)opaque;

@@ -75,8 +75,8 @@ struct testdev {
 	uint8_t byte;
 };
 
-static enum hyp_handler_result testdev_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					    void *opaque)
+static enum hyp_handler_result testdev_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					    struct hyp_mmio_access *a)
 {
 	struct testdev *dev = opaque;
 

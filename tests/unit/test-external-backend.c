@@ -224,8 +224,8 @@ struct counting_device {
 	unsigned calls;
 };
 
-static enum hyp_handler_result count_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					  void *opaque)
+static enum hyp_handler_result count_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *a)
 {
 	struct counting_device *dev = opaque;
 

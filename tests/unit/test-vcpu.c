@@ -388,8 +388,8 @@ struct sysreg_dev {
 	uint64_t value;
 };
 
-static enum hyp_handler_result sysreg_cb(struct hyp_vcpu *vcpu, struct hyp_sysreg_access *a,
-					 void *opaque)
+static enum hyp_handler_result sysreg_cb(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_sysreg_access *a)
 {
 	struct sysreg_dev *dev = opaque;
 
@@ -510,8 +510,8 @@ static void test_wfx_fault_and_debug_exits(void **state)
 	test_vm_destroy(&t);
 }
 
-static enum hyp_handler_result absorb_wfx(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					  void *opaque)
+static enum hyp_handler_result absorb_wfx(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_exit *exit)
 {
 	(void)vcpu;
 	(void)exit;
@@ -562,8 +562,8 @@ static void test_el1_registers(void **state)
 	test_vm_destroy(&t);
 }
 
-static enum hyp_handler_result accept_all_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					       void *opaque)
+static enum hyp_handler_result accept_all_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					       struct hyp_mmio_access *a)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -572,8 +572,8 @@ static enum hyp_handler_result accept_all_mmio(struct hyp_vcpu *vcpu, struct hyp
 	return HYP_HANDLED;
 }
 
-static enum hyp_handler_result accept_all_exits(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-						void *opaque)
+static enum hyp_handler_result accept_all_exits(void *opaque, struct hyp_vcpu *vcpu,
+						struct hyp_exit *exit)
 {
 	(void)vcpu;
 	(void)opaque;
