@@ -104,6 +104,8 @@ static int complete_exit(struct hyp_vcpu *vcpu)
  * (PSCI 1.1 section 6.4: EL1h... MMU off, X0 = context_id). */
 static int start_at_entry(struct hyp_vcpu *vcpu, uint64_t entry, uint64_t context_id)
 {
+	static const enum hyp_reg regs[] = { HYP_REG_PSTATE, HYP_REG_X0, HYP_REG_PC };
+	const uint64_t values[] = { HYP_PSTATE_EL1H_DAIF, context_id, entry };
 	const struct hyp_backend_ops *ops = &vcpu->vm->ops;
 	int r = 0;
 
@@ -112,11 +114,7 @@ static int start_at_entry(struct hyp_vcpu *vcpu, uint64_t entry, uint64_t contex
 	else if (vcpu->regs)
 		memset(vcpu->regs, 0, sizeof(*vcpu->regs));
 	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PSTATE, HYP_PSTATE_EL1H_DAIF);
-	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_X0, context_id);
-	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC, entry);
+		r = hyp_vcpu_set_regs(vcpu, regs, values, HYP_ARRAY_SIZE(regs));
 	vcpu->completion = HYP_COMPLETE_NONE;
 	vcpu->pc_moved = false;
 	return r;
