@@ -47,8 +47,8 @@ static void log_to_stderr(void *opaque, enum hyp_log_priority priority, const ch
 }
 
 /* The UART: bytes written to DR are collected into lines; FR says "transmit FIFO empty". */
-static enum hyp_handler_result uart_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					 void *opaque)
+static enum hyp_handler_result uart_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
 {
 	struct uart *uart = opaque;
 
@@ -76,8 +76,8 @@ static enum hyp_handler_result uart_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_
 	return HYP_HANDLED;
 }
 
-static enum hyp_handler_result vmm_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					void *opaque)
+static enum hyp_handler_result vmm_call(void *opaque, struct hyp_vcpu *vcpu,
+					struct hyp_smccc_call *call)
 {
 	unsigned *calls = opaque;
 

@@ -63,7 +63,7 @@ static HYP_ALWAYS_INLINE int hyp__vcpu_fast_mmio(struct hyp_vcpu *vcpu)
 		return HYP__FAST_NONE;
 	exit->mmio.offset = exit->mmio.ipa - range->base;
 	vcpu->completion = HYP_COMPLETE_REGS;
-	if (range->fn(vcpu, &exit->mmio, range->opaque) != HYP_HANDLED) {
+	if (range->fn(range->opaque, vcpu, &exit->mmio) != HYP_HANDLED) {
 		exit->mmio.offset = exit->mmio.ipa;
 		return HYP__FAST_RETURN;
 	}
@@ -90,7 +90,7 @@ static HYP_ALWAYS_INLINE int hyp__vcpu_fast_smccc(struct hyp_vcpu *vcpu)
 	/* Known before the call (0 for HVC): the callback cannot change it. */
 	pc_advance = vcpu->trap_info.pc_advance;
 	vcpu->completion = HYP_COMPLETE_REGS;
-	if (range->fn(vcpu, &exit->smccc, range->opaque) != HYP_HANDLED)
+	if (range->fn(range->opaque, vcpu, &exit->smccc) != HYP_HANDLED)
 		return HYP__FAST_RETURN;
 	/* hyp_trap_complete_fast() for an SMCCC exit, knowing it came from AArch64 (HVC64/SMC64
 	 * are taken from AArch64 only) and testing pc_moved only for an SMC, which the PC steps

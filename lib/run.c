@@ -104,6 +104,8 @@ static int complete_exit(struct hyp_vcpu *vcpu)
  * (PSCI 1.1 section 6.4: EL1h... MMU off, X0 = context_id). */
 static int start_at_entry(struct hyp_vcpu *vcpu, uint64_t entry, uint64_t context_id)
 {
+	static const enum hyp_reg regs[] = { HYP_REG_PSTATE, HYP_REG_X0, HYP_REG_PC };
+	const uint64_t values[] = { HYP_PSTATE_EL1H_DAIF, context_id, entry };
 	const struct hyp_backend_ops *ops = &vcpu->vm->ops;
 	int r = 0;
 
@@ -112,11 +114,7 @@ static int start_at_entry(struct hyp_vcpu *vcpu, uint64_t entry, uint64_t contex
 	else if (vcpu->regs)
 		memset(vcpu->regs, 0, sizeof(*vcpu->regs));
 	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PSTATE, HYP_PSTATE_EL1H_DAIF);
-	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_X0, context_id);
-	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC, entry);
+		r = hyp_vcpu_set_regs(vcpu, regs, values, HYP_ARRAY_SIZE(regs));
 	vcpu->completion = HYP_COMPLETE_NONE;
 	vcpu->pc_moved = false;
 	return r;
@@ -173,7 +171,7 @@ static enum hyp_handler_result call_exit_handler(struct hyp_vcpu *vcpu, struct h
 	const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[exit->reason];
 
 	if (h->fn)
-		return h->fn(vcpu, exit, h->opaque);
+		return h->fn(h->opaque, vcpu, exit);
 	return abort_unclaimed(vcpu, exit);
 }
 
@@ -187,7 +185,7 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 		return call_exit_handler(vcpu, exit);
 	}
 	exit->mmio.offset = exit->mmio.ipa - range->base;
-	if (range->fn(vcpu, &exit->mmio, range->opaque) == HYP_HANDLED)
+	if (range->fn(range->opaque, vcpu, &exit->mmio) == HYP_HANDLED)
 		return HYP_HANDLED;
 	/* Declined: passed on like an access no range claims, to the generic MMIO callback and
 	 * then the caller, with an absolute offset. Not to the HYP_VM_ABORT_UNCLAIMED policy: a
@@ -197,7 +195,7 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 		const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[HYP_EXIT_MMIO];
 
 		if (h->fn)
-			return h->fn(vcpu, exit, h->opaque);
+			return h->fn(h->opaque, vcpu, exit);
 	}
 	return HYP_NOT_HANDLED;
 }
@@ -251,7 +249,7 @@ static enum hyp_handler_result dispatch_smccc(struct hyp_vcpu *vcpu, struct hyp_
 		range = hyp__smccc_find(vcpu->vm, call->conduit, call->function_id,
 					&vcpu->smccc_hint);
 		if (range)
-			return range->fn(vcpu, call, range->opaque);
+			return range->fn(range->opaque, vcpu, call);
 		if (!(vcpu->vm->ops.flags & HYP_BACKEND_OWN_PSCI)) {
 			enum hyp_handler_result result;
 			bool answered;
@@ -269,7 +267,7 @@ static enum hyp_handler_result dispatch_sysreg(struct hyp_vcpu *vcpu, struct hyp
 	const struct hyp_sysreg_handler *h = hyp__sysreg_find(vcpu->vm, exit->sysreg.encoding);
 
 	if (h)
-		return h->fn(vcpu, &exit->sysreg, h->opaque);
+		return h->fn(h->opaque, vcpu, &exit->sysreg);
 	return call_exit_handler(vcpu, exit);
 }
 

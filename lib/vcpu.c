@@ -168,6 +168,17 @@ static uint32_t banked_el1_sysreg(enum hyp_reg reg)
 	}
 }
 
+/* A register outside the registered register file, through the backend's single-register
+ * methods. */
+static int backend_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
+{
+	if (vcpu->vm->ops.vcpu_get_reg)
+		return vcpu->vm->ops.vcpu_get_reg(vcpu, reg, value);
+	if (banked_el1_sysreg(reg) && vcpu->vm->ops.vcpu_get_sysreg)
+		return vcpu->vm->ops.vcpu_get_sysreg(vcpu, banked_el1_sysreg(reg), value);
+	return -ENOTSUP;
+}
+
 HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
 {
 	uint64_t *slot;
@@ -179,11 +190,7 @@ HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *
 		*value = *slot;
 		return 0;
 	}
-	if (vcpu->vm->ops.vcpu_get_reg)
-		return vcpu->vm->ops.vcpu_get_reg(vcpu, reg, value);
-	if (banked_el1_sysreg(reg) && vcpu->vm->ops.vcpu_get_sysreg)
-		return vcpu->vm->ops.vcpu_get_sysreg(vcpu, banked_el1_sysreg(reg), value);
-	return -ENOTSUP;
+	return backend_get_reg(vcpu, reg, value);
 }
 
 /*
@@ -202,6 +209,15 @@ static bool guest_pstate_valid(uint64_t pstate)
 	       (mode == PSTATE_M_EL0T || mode == PSTATE_M_EL1T || mode == PSTATE_M_EL1H);
 }
 
+static int backend_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
+{
+	if (vcpu->vm->ops.vcpu_set_reg)
+		return vcpu->vm->ops.vcpu_set_reg(vcpu, reg, value);
+	if (banked_el1_sysreg(reg) && vcpu->vm->ops.vcpu_set_sysreg)
+		return vcpu->vm->ops.vcpu_set_sysreg(vcpu, banked_el1_sysreg(reg), value);
+	return -ENOTSUP;
+}
+
 HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
 {
 	uint64_t *slot;
@@ -215,17 +231,156 @@ HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t v
 	if (slot) {
 		*slot = value;
 		r = 0;
-	} else if (vcpu->vm->ops.vcpu_set_reg) {
-		r = vcpu->vm->ops.vcpu_set_reg(vcpu, reg, value);
-	} else if (banked_el1_sysreg(reg) && vcpu->vm->ops.vcpu_set_sysreg) {
-		r = vcpu->vm->ops.vcpu_set_sysreg(vcpu, banked_el1_sysreg(reg), value);
 	} else {
-		return -ENOTSUP;
+		r = backend_set_reg(vcpu, reg, value);
 	}
 	/* The caller redirected the guest: do not also step over the trapped instruction. */
 	if (!r && reg == HYP_REG_PC)
 		vcpu->pc_moved = true;
 	return r;
+}
+
+/* The register ids of a list as a set: one bit per enum hyp_reg. */
+_Static_assert(HYP_REG_COUNT <= 64, "a register set fits in a uint64_t");
+
+static int reg_set_of(const enum hyp_reg *regs, unsigned int count, uint64_t *set)
+{
+	uint64_t bits = 0;
+
+	for (unsigned int i = 0; i < count; i++) {
+		if ((unsigned)regs[i] >= HYP_REG_COUNT)
+			return -EINVAL;
+		bits |= 1ull << regs[i];
+	}
+	*set = bits;
+	return 0;
+}
+
+/* Whether the backend can reach a register outside the register file at all, checked for the
+ * whole list before anything changes so that -ENOTSUP, too, leaves the vCPU untouched. */
+static bool backend_has_reg(const struct hyp_backend_ops *ops, enum hyp_reg reg, bool write)
+{
+	bool banked = banked_el1_sysreg(reg) != 0;
+
+	if (write)
+		return ops->vcpu_set_regs || ops->vcpu_set_reg || (banked && ops->vcpu_set_sysreg);
+	return ops->vcpu_get_regs || ops->vcpu_get_reg || (banked && ops->vcpu_get_sysreg);
+}
+
+/*
+ * Split a register set into the registers the core holds (the registered struct hyp_gp_regs) and
+ * the rest, which go to the backend in ascending order (the contract of vcpu_get_regs()).
+ * Returns the number of the rest, or -ENOTSUP.
+ */
+static int split_regs(struct hyp_vcpu *vcpu, uint64_t set, bool write, enum hyp_reg *rest)
+{
+	int n = 0;
+
+	for (unsigned int reg = 0; reg < HYP_REG_COUNT; reg++) {
+		if (!(set & (1ull << reg)) || gp_reg_slot(vcpu, (enum hyp_reg)reg))
+			continue;
+		if (!backend_has_reg(&vcpu->vm->ops, (enum hyp_reg)reg, write))
+			return -ENOTSUP;
+		rest[n++] = (enum hyp_reg)reg;
+	}
+	return n;
+}
+
+/* The backend's share of a batch: one call where the backend has the method (version 3),
+ * else one call per register. */
+static int backend_get_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			    int n)
+{
+	int r = 0;
+
+	if (n && vcpu->vm->ops.vcpu_get_regs)
+		return vcpu->vm->ops.vcpu_get_regs(vcpu, regs, values, (unsigned int)n);
+	for (int i = 0; i < n && !r; i++)
+		r = backend_get_reg(vcpu, regs[i], &values[i]);
+	return r;
+}
+
+static int backend_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, const uint64_t *values,
+			    int n)
+{
+	int r = 0;
+
+	if (n && vcpu->vm->ops.vcpu_set_regs)
+		return vcpu->vm->ops.vcpu_set_regs(vcpu, regs, values, (unsigned int)n);
+	for (int i = 0; i < n && !r; i++)
+		r = backend_set_reg(vcpu, regs[i], values[i]);
+	return r;
+}
+
+HYP_API int hyp_vcpu_get_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			      unsigned int count)
+{
+	/* Indexed by register: the values are gathered here and copied out only on success. */
+	uint64_t file[HYP_REG_COUNT], rest_values[HYP_REG_COUNT];
+	enum hyp_reg rest[HYP_REG_COUNT];
+	uint64_t set;
+	int n, r;
+
+	if (!vcpu || (count && (!regs || !values)))
+		return -EINVAL;
+	r = reg_set_of(regs, count, &set);
+	if (r)
+		return r;
+	n = split_regs(vcpu, set, false, rest);
+	if (n < 0)
+		return n;
+	r = backend_get_regs(vcpu, rest, rest_values, n);
+	if (r)
+		return r;
+	for (int i = 0; i < n; i++)
+		file[rest[i]] = rest_values[i];
+	for (unsigned int reg = 0; reg < HYP_REG_COUNT; reg++) {
+		const uint64_t *slot = gp_reg_slot(vcpu, (enum hyp_reg)reg);
+
+		if ((set & (1ull << reg)) && slot)
+			file[reg] = *slot;
+	}
+	for (unsigned int i = 0; i < count; i++)
+		values[i] = file[regs[i]];
+	return 0;
+}
+
+HYP_API int hyp_vcpu_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs,
+			      const uint64_t *values, unsigned int count)
+{
+	uint64_t file[HYP_REG_COUNT], rest_values[HYP_REG_COUNT];
+	enum hyp_reg rest[HYP_REG_COUNT];
+	uint64_t set;
+	int n, r;
+
+	if (!vcpu || (count && (!regs || !values)))
+		return -EINVAL;
+	r = reg_set_of(regs, count, &set);
+	if (r)
+		return r;
+	for (unsigned int i = 0; i < count; i++) {
+		if (regs[i] == HYP_REG_PSTATE && !guest_pstate_valid(values[i]))
+			return -EINVAL;
+		file[regs[i]] = values[i]; /* in list order: the last value of a register wins */
+	}
+	n = split_regs(vcpu, set, true, rest);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		rest_values[i] = file[rest[i]];
+	/* The backend's registers first: if the backend fails, the register file is untouched. */
+	r = backend_set_regs(vcpu, rest, rest_values, n);
+	if (r)
+		return r;
+	for (unsigned int reg = 0; reg < HYP_REG_COUNT; reg++) {
+		uint64_t *slot = gp_reg_slot(vcpu, (enum hyp_reg)reg);
+
+		if ((set & (1ull << reg)) && slot)
+			*slot = file[reg];
+	}
+	if (set & (1ull << HYP_REG_PC))
+		vcpu->pc_moved = true;
+	return 0;
 }
 
 HYP_API int hyp_vcpu_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *value)

@@ -264,7 +264,7 @@ static enum hyp_handler_result inject_abort(struct lht_dev *d, struct hyp_vcpu *
 #define EC_DABT_LOW 0x24
 #define ISS_DABT_CM (1u << 8)
 
-static enum hyp_handler_result mem_fault(struct hyp_vcpu *vcpu, struct hyp_exit *exit, void *opaque)
+static enum hyp_handler_result mem_fault(void *opaque, struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	struct guest *g = opaque;
 	struct hyp_mem_fault *f = &exit->fault;
@@ -297,8 +297,8 @@ static enum hyp_handler_result mem_fault(struct hyp_vcpu *vcpu, struct hyp_exit 
 /* SMCCC calls nothing answered (unknown function IDs, a non-zero immediate, unknown SMCs) get
  * the pre-set NOT_SUPPORTED answer (libhyp/exit.h), counted for the hostile guests. Hostile
  * guests' other unclaimed exits get the architected UNDEF. */
-static enum hyp_handler_result smccc_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					  void *opaque)
+static enum hyp_handler_result smccc_exit(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_exit *exit)
 {
 	struct guest *g = opaque;
 
@@ -311,8 +311,8 @@ static enum hyp_handler_result smccc_exit(struct hyp_vcpu *vcpu, struct hyp_exit
 	return HYP_HANDLED;
 }
 
-static enum hyp_handler_result undef_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					  void *opaque)
+static enum hyp_handler_result undef_exit(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_exit *exit)
 {
 	struct guest *g = opaque;
 	uint64_t answer;

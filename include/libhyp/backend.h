@@ -32,7 +32,7 @@
 HYP_BEGIN_DECLS
 
 /** The current version of struct hyp_backend_ops. */
-#define HYP_BACKEND_OPS_VERSION 2u
+#define HYP_BACKEND_OPS_VERSION 3u
 
 /**
  * struct hyp_gp_regs - a guest's general-purpose state kept in memory by a backend.
@@ -127,6 +127,19 @@ enum hyp_backend_flags {
  *			negative errno if the device refused (the guest gets an external abort).
  * @vcpu_get_fp_regs / @vcpu_set_fp_regs: (version 2) the SIMD&FP registers
  *					  (hyp_vcpu_get_fp_regs()).
+ * @vcpu_get_regs / @vcpu_set_regs: (version 3) read or write @count core registers in one call
+ *				    (hyp_vcpu_get_regs()): @regs[i] is read into, or written from,
+ *				    @values[i]. The library passes only registers that are not in
+ *				    the registered struct hyp_gp_regs, each once, in ascending
+ *				    order, with every id and value already validated; a backend
+ *				    should still apply all or none where it can. A read may leave
+ *				    @values partly written on failure (the library discards it).
+ *				    When NULL, the library calls @vcpu_get_reg / @vcpu_set_reg (or
+ *				    the EL1 system register methods for SP_EL1, ELR_EL1, SPSR_EL1)
+ *				    once per register. The kvm backend leaves them NULL: arm64 KVM
+ *				    has no multi-register ioctl (KVM_GET_REGS/KVM_SET_REGS answer
+ *				    -EINVAL), so one KVM_{GET,SET}_ONE_REG per register is the
+ *				    least it can do.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -163,6 +176,11 @@ struct hyp_backend_ops {
 	int (*vcpu_device_access)(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access);
 	int (*vcpu_get_fp_regs)(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs);
 	int (*vcpu_set_fp_regs)(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs);
+	/* Version 3. */
+	int (*vcpu_get_regs)(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			     unsigned int count);
+	int (*vcpu_set_regs)(struct hyp_vcpu *vcpu, const enum hyp_reg *regs,
+			     const uint64_t *values, unsigned int count);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

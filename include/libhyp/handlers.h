@@ -13,6 +13,10 @@
  * Lookup order for an exit: the specific callback (MMIO range, SMCCC range, sysreg), then the
  * built-in services (PSCI, SMCCC arch calls), then the generic exit callback for the reason, then
  * the caller.
+ *
+ * One convention for every callback of the API (these, the log handler, device callbacks, the
+ * allocator and the el2 platform ops): the caller's `void *opaque`, given at registration, is the
+ * first parameter. A binding can then route every callback through one trampoline shape.
  */
 #ifndef LIBHYP_HANDLERS_H
 #define LIBHYP_HANDLERS_H
@@ -32,18 +36,18 @@ enum hyp_handler_result {
 
 /**
  * hyp_mmio_fn - an MMIO callback.
+ * @opaque: the registration's pointer.
  * @vcpu: the vCPU that made the access.
  * @access: the decoded access; @access->offset is relative to the registered base. For a read,
  *	    set @access->data.
- * @opaque: the registration's pointer.
  *
  * Returning HYP_NOT_HANDLED passes the access on as if no range had claimed it: to the generic
  * HYP_EXIT_MMIO callback (hyp_vm_set_exit_handler()) if there is one, else to the caller of
  * hyp_vcpu_run(); from then on @access->offset is the absolute IPA. (HYP_VM_ABORT_UNCLAIMED does
  * not apply to a declined access.)
  */
-typedef enum hyp_handler_result (*hyp_mmio_fn)(struct hyp_vcpu *vcpu,
-					       struct hyp_mmio_access *access, void *opaque);
+typedef enum hyp_handler_result (*hyp_mmio_fn)(void *opaque, struct hyp_vcpu *vcpu,
+					       struct hyp_mmio_access *access);
 
 /**
  * hyp_vm_add_mmio_handler() - route guest accesses to [@base, @base + @size) to @fn.
@@ -73,12 +77,12 @@ HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base);
 
 /**
  * hyp_smccc_fn - an SMCCC (HVC/SMC) callback.
+ * @opaque: the registration's pointer.
  * @vcpu: the calling vCPU.
  * @call: the call; set @call->ret[0..3] (pre-set to the NOT_SUPPORTED answer).
- * @opaque: the registration's pointer.
  */
-typedef enum hyp_handler_result (*hyp_smccc_fn)(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-						void *opaque);
+typedef enum hyp_handler_result (*hyp_smccc_fn)(void *opaque, struct hyp_vcpu *vcpu,
+						struct hyp_smccc_call *call);
 
 /**
  * hyp_vm_add_smccc_handler() - route SMCCC calls with function IDs in [@first, @last] to @fn.
@@ -108,12 +112,12 @@ HYP_API int hyp_vm_remove_smccc_handler(struct hyp_vm *vm, uint32_t conduits, ui
 
 /**
  * hyp_sysreg_fn - a system register trap callback.
+ * @opaque: the registration's pointer.
  * @vcpu: the vCPU.
  * @access: the access; for a read, set @access->value.
- * @opaque: the registration's pointer.
  */
-typedef enum hyp_handler_result (*hyp_sysreg_fn)(struct hyp_vcpu *vcpu,
-						 struct hyp_sysreg_access *access, void *opaque);
+typedef enum hyp_handler_result (*hyp_sysreg_fn)(void *opaque, struct hyp_vcpu *vcpu,
+						 struct hyp_sysreg_access *access);
 
 /**
  * hyp_vm_add_sysreg_handler() - handle trapped accesses to one system register.
@@ -136,12 +140,12 @@ HYP_API int hyp_vm_remove_sysreg_handler(struct hyp_vm *vm, uint32_t encoding);
 
 /**
  * hyp_exit_fn - a generic exit callback.
+ * @opaque: the registration's pointer.
  * @vcpu: the vCPU.
  * @exit: the exit record (fill in/out fields as for the caller of hyp_vcpu_run()).
- * @opaque: the registration's pointer.
  */
-typedef enum hyp_handler_result (*hyp_exit_fn)(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					       void *opaque);
+typedef enum hyp_handler_result (*hyp_exit_fn)(void *opaque, struct hyp_vcpu *vcpu,
+					       struct hyp_exit *exit);
 
 /**
  * hyp_vm_set_exit_handler() - set the generic callback for one exit reason.

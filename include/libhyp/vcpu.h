@@ -114,6 +114,43 @@ HYP_API int hyp_vcpu_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *
 HYP_API int hyp_vcpu_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value);
 
 /**
+ * hyp_vcpu_get_regs() - read several core registers in one call.
+ * @vcpu: as for hyp_vcpu_get_reg().
+ * @regs: @count register ids (enum hyp_reg), in any order; a register may appear more than once.
+ * @values: receives the value of @regs[i] in @values[i]. Untouched on failure.
+ * @count: the number of registers; 0 does nothing (@regs and @values may then be NULL).
+ *
+ * Every id is checked before any register is read. A backend with a batched accessor serves the
+ * whole list in one round trip; kvm has no multi-register ioctl on arm64 (KVM_GET_REGS answers
+ * -EINVAL there), so it still pays one KVM_GET_ONE_REG per register.
+ *
+ * Return: 0; -EINVAL for a NULL @vcpu, NULL @regs/@values with @count non-zero, or an unknown id
+ * anywhere in @regs; -ENOTSUP if the backend cannot read one of them; a backend error.
+ */
+HYP_API int hyp_vcpu_get_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			      unsigned int count);
+
+/**
+ * hyp_vcpu_set_regs() - write several core registers in one call.
+ * @vcpu: as for hyp_vcpu_get_reg().
+ * @regs: @count register ids (enum hyp_reg); if one appears more than once, its last value wins.
+ * @values: the value for @regs[i] in @values[i].
+ * @count: the number of registers; 0 does nothing (@regs and @values may then be NULL).
+ *
+ * All or nothing: every id and value is checked (PSTATE as for hyp_vcpu_set_reg()) before any
+ * register changes, so a bad entry anywhere leaves the vCPU as it was. Writing PC cancels the
+ * pending PC advance as hyp_vcpu_set_reg() does. On kvm the registers are written with one
+ * KVM_SET_ONE_REG each (there is no multi-register ioctl on arm64); if the host fails part-way,
+ * the registers written before the failure keep their new values.
+ *
+ * Return: 0; -EINVAL for a NULL @vcpu, NULL @regs/@values with @count non-zero, an unknown id or
+ * an invalid PSTATE anywhere in the list; -ENOTSUP if the backend cannot write one of them; a
+ * backend error.
+ */
+HYP_API int hyp_vcpu_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs,
+			      const uint64_t *values, unsigned int count);
+
+/**
  * hyp_vcpu_get_sysreg() - read a system register by encoding (HYP_SYSREG(), libhyp/sysreg.h).
  * @vcpu: as for hyp_vcpu_get_reg().
  * @encoding: the register.

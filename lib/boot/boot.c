@@ -697,20 +697,23 @@ HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *confi
 
 HYP_API int hyp_boot_setup_vcpu(struct hyp_vcpu *vcpu, const struct hyp_boot_layout *layout)
 {
+	/* booting.rst: x0 = the DTB's physical address, x1..x3 = 0 (reserved). */
+	static const enum hyp_reg regs[] = { HYP_REG_X(0), HYP_REG_X(1),   HYP_REG_X(2),
+					     HYP_REG_X(3), HYP_REG_PSTATE, HYP_REG_PC };
+	uint64_t values[] = { 0, 0, 0, 0, HYP_PSTATE_EL1H_DAIF, 0 };
 	uint64_t sctlr;
 	int r;
 
+	_Static_assert(sizeof(values) / sizeof(values[0]) == sizeof(regs) / sizeof(regs[0]),
+		       "a value per register");
 	if (!vcpu || !layout || !layout_size_ok(layout) || (layout->entry & 3) ||
 	    (layout->dtb_addr & 7))
 		return -EINVAL;
-	/* booting.rst: x0 = the DTB's physical address, x1..x3 = 0 (reserved). */
-	r = hyp_vcpu_set_reg(vcpu, HYP_REG_X(0), layout->dtb_addr);
-	for (int i = 1; i <= 3 && !r; i++)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_X(i), 0);
-	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PSTATE, HYP_PSTATE_EL1H_DAIF);
-	if (!r)
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC, layout->entry);
+	values[0] = layout->dtb_addr;
+	values[5] = layout->entry;
+	/* One call, all or nothing (kvm still pays one ioctl per register: arm64 KVM has no
+	 * multi-register ioctl). */
+	r = hyp_vcpu_set_regs(vcpu, regs, values, sizeof(regs) / sizeof(regs[0]));
 	if (r)
 		return r;
 

@@ -276,8 +276,8 @@ static bool reg_write(struct hyp_pl011 *uart, uint64_t reg, uint32_t value, uint
 	return false;
 }
 
-static enum hyp_handler_result pl011_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					  void *opaque)
+static enum hyp_handler_result pl011_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *access)
 {
 	struct hyp_pl011 *uart = opaque;
 	uint64_t offset = access->offset;

@@ -137,8 +137,8 @@ static void reg_write(struct hyp_pl031 *rtc, uint64_t reg, uint32_t value)
 	}
 }
 
-static enum hyp_handler_result pl031_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					  void *opaque)
+static enum hyp_handler_result pl031_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *access)
 {
 	struct hyp_pl031 *rtc = opaque;
 	uint64_t offset = access->offset;

@@ -576,8 +576,8 @@ static void config_access(struct hyp__virtio *vdev, struct hyp_mmio_access *acce
 		access->data |= (uint64_t)config[offset + i] << (8 * i);
 }
 
-static enum hyp_handler_result virtio_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					   void *opaque)
+static enum hyp_handler_result virtio_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_mmio_access *access)
 {
 	struct hyp__virtio *vdev = opaque;
 	uint64_t offset = access->offset;

@@ -129,8 +129,8 @@ static int run_raw(const char *guest, struct result *res)
 	return 0;
 }
 
-static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					  void *opaque)
+static enum hyp_handler_result bench_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *a)
 {
 	(void)vcpu;
 	if (a->is_write)

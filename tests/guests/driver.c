@@ -184,7 +184,7 @@ static enum hyp_handler_result inject_abort(struct lht_dev *d, struct hyp_vcpu *
  * HYP_EXIT_MEM_FAULT): an access without a syndrome the library does not emulate (exclusives,
  * atomics) gets an external abort, as a device that cannot honour it would give. A hostile guest's
  * cache maintenance on an address with nothing there is completed (skipped, lib/trap/decode.c). */
-static enum hyp_handler_result mem_fault(struct hyp_vcpu *vcpu, struct hyp_exit *exit, void *opaque)
+static enum hyp_handler_result mem_fault(void *opaque, struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	struct guest *g = opaque;
 	struct hyp_mem_fault *f = &exit->fault;

@@ -514,8 +514,8 @@ static bool dev_write(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint6
 }
 
 /* The test device's MMIO callback (hyp_mmio_fn). */
-static enum hyp_handler_result dev_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					void *opaque)
+static enum hyp_handler_result dev_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					struct hyp_mmio_access *a)
 {
 	struct lht_dev *d = opaque;
 	struct lht_vcpu *c = &d->vcpus[hyp_vcpu_index(vcpu) % LHT_MAX_VCPUS];
@@ -585,8 +585,8 @@ static enum hyp_handler_result dev_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_a
 
 /* The read-only page: reads never exit (it is memory); writes exit as MMIO and are dropped, as a
  * ROM would. */
-static enum hyp_handler_result rom_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					void *opaque)
+static enum hyp_handler_result rom_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					struct hyp_mmio_access *a)
 {
 	struct lht_dev *d = opaque;
 
@@ -605,8 +605,8 @@ static enum hyp_handler_result rom_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_a
 /* MMIO exits no range claimed (hyp_exit_fn for HYP_EXIT_MMIO): the hole's upper half reads as
  * zero and ignores writes; anything else gets an external abort, and is a failure outside the
  * hole (guests go there only to test the abort). */
-static enum hyp_handler_result unclaimed_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					      void *opaque)
+static enum hyp_handler_result unclaimed_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					      struct hyp_exit *exit)
 {
 	struct lht_dev *d = opaque;
 	struct hyp_mmio_access *a = &exit->mmio;
@@ -630,8 +630,8 @@ static enum hyp_handler_result unclaimed_mmio(struct hyp_vcpu *vcpu, struct hyp_
 }
 
 /* The vendor hypervisor call (hyp_smccc_fn): seven arguments in, four results out. */
-static enum hyp_handler_result vendor_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					   void *opaque)
+static enum hyp_handler_result vendor_call(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_smccc_call *call)
 {
 	struct lht_dev *d = opaque;
 
@@ -644,8 +644,8 @@ static enum hyp_handler_result vendor_call(struct hyp_vcpu *vcpu, struct hyp_smc
 }
 
 /* The benchmark's callbacks (LHT_F_BENCH): as little as a useful callback can do. */
-static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					  void *opaque)
+static enum hyp_handler_result bench_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *a)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -654,8 +654,8 @@ static enum hyp_handler_result bench_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio
 	return HYP_HANDLED;
 }
 
-static enum hyp_handler_result bench_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					  void *opaque)
+static enum hyp_handler_result bench_call(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_smccc_call *call)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -902,6 +902,41 @@ static void check_inject_cap(struct lht_dev *d, struct hyp_vcpu *vcpu)
 	}
 }
 
+/*
+ * The boot vCPU enters the image at its first byte with X0 = 0 (a secondary starts where PSCI
+ * CPU_ON says). Set in one batch with ELR_EL1 and SPSR_EL1 (UNKNOWN at reset, so no guest can
+ * depend on them), which on the el2 backend live with the EL1 system registers rather than in the
+ * register file, and read back both ways: batched and one by one.
+ */
+static bool set_boot_regs(struct lht_dev *d, struct hyp_vcpu *vcpu)
+{
+	static const enum hyp_reg regs[] = { HYP_REG_PC, HYP_REG_ELR_EL1, HYP_REG_X0,
+					     HYP_REG_SPSR_EL1 };
+	const uint64_t values[] = { LHT_RAM_BASE, LHT_RAM_BASE + 0x7ff0, 0, 0x3c5 };
+	uint64_t got[4] = { 0 }, one = ~0ull;
+	int r = hyp_vcpu_set_regs(vcpu, regs, values, 4);
+
+	if (r) {
+		lht_fail(d, "vCPU 0: hyp_vcpu_set_regs(PC, ELR_EL1, X0, SPSR_EL1): %s",
+			 hyp_strerror(r));
+		return false;
+	}
+	r = hyp_vcpu_get_regs(vcpu, regs, got, 4);
+	for (int i = 0; i < 4 && !r; i++) {
+		r = hyp_vcpu_get_reg(vcpu, regs[i], &one);
+		if (!r && (got[i] != values[i] || one != values[i])) {
+			lht_fail(d, "vCPU 0: register %d set to %#llx reads %#llx (batch), %#llx",
+				 regs[i], (ull)values[i], (ull)got[i], (ull)one);
+			return false;
+		}
+	}
+	if (r) {
+		lht_fail(d, "vCPU 0: reading the boot registers back: %s", hyp_strerror(r));
+		return false;
+	}
+	return true;
+}
+
 bool lht_create_vcpu(struct lht_vcpu *c)
 {
 	struct lht_dev *d = c->dev;
@@ -928,15 +963,7 @@ bool lht_create_vcpu(struct lht_vcpu *c)
 	if (hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_MIDR_EL1, &c->midr))
 		c->midr = 0;
 	if (c->index == 0) {
-		/* The boot vCPU enters the image at its first byte with X0 = 0 (a secondary starts
-		 * where PSCI CPU_ON says). */
-		r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC, LHT_RAM_BASE);
-		if (!r)
-			r = hyp_vcpu_set_reg(vcpu, HYP_REG_X0, 0);
-		if (r) {
-			lht_fail(d, "vCPU 0: setting PC/X0: %s", hyp_strerror(r));
-			ok = false;
-		}
+		ok = set_boot_regs(d, vcpu);
 		check_inject_cap(d, vcpu);
 	}
 	__atomic_store_n(&c->vcpu, vcpu, __ATOMIC_SEQ_CST);

@@ -111,8 +111,8 @@ static int teardown(void **state)
 }
 
 /* Callbacks that must never run in the tests that only register them. */
-static enum hyp_handler_result never_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					  void *opaque)
+static enum hyp_handler_result never_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *access)
 {
 	(void)vcpu;
 	(void)access;
@@ -121,8 +121,8 @@ static enum hyp_handler_result never_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio
 	return HYP_NOT_HANDLED;
 }
 
-static enum hyp_handler_result never_smccc(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					   void *opaque)
+static enum hyp_handler_result never_smccc(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_smccc_call *call)
 {
 	(void)vcpu;
 	(void)call;
@@ -131,8 +131,8 @@ static enum hyp_handler_result never_smccc(struct hyp_vcpu *vcpu, struct hyp_smc
 	return HYP_NOT_HANDLED;
 }
 
-static enum hyp_handler_result never_sysreg(struct hyp_vcpu *vcpu, struct hyp_sysreg_access *access,
-					    void *opaque)
+static enum hyp_handler_result never_sysreg(void *opaque, struct hyp_vcpu *vcpu,
+					    struct hyp_sysreg_access *access)
 {
 	(void)vcpu;
 	(void)access;
@@ -141,8 +141,8 @@ static enum hyp_handler_result never_sysreg(struct hyp_vcpu *vcpu, struct hyp_sy
 	return HYP_NOT_HANDLED;
 }
 
-static enum hyp_handler_result never_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					  void *opaque)
+static enum hyp_handler_result never_exit(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_exit *exit)
 {
 	(void)vcpu;
 	(void)exit;
@@ -1379,8 +1379,8 @@ struct busy_probe {
 	void *page;
 };
 
-static enum hyp_handler_result busy_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					 void *opaque)
+static enum hyp_handler_result busy_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
 {
 	struct busy_probe *p = opaque;
 	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);

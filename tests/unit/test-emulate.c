@@ -33,8 +33,8 @@ struct dev {
 	struct access log[8];
 };
 
-static enum hyp_handler_result dev_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					  void *opaque)
+static enum hyp_handler_result dev_access(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *a)
 {
 	struct dev *d = opaque;
 
@@ -648,8 +648,8 @@ static void test_walk_fault_policy(void **state)
 
 /* A callback that redirects the guest (sets the PC) ends the emulated instruction there, as on
  * the path with a syndrome: no further element, no writeback, no PC advance. */
-static enum hyp_handler_result redirecting_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-						  void *opaque)
+static enum hyp_handler_result redirecting_access(void *opaque, struct hyp_vcpu *vcpu,
+						  struct hyp_mmio_access *a)
 {
 	unsigned *calls = opaque;
 

@@ -33,6 +33,13 @@ struct toy_vcpu {
 	uint64_t last_completed_data;
 	unsigned kicks;
 	bool register_gp;
+	/* Core registers kept by the backend itself (no register file registered), and what the
+	 * library asked for them. */
+	uint64_t core[HYP_REG_COUNT];
+	unsigned get_reg_calls, set_reg_calls, get_regs_calls, set_regs_calls;
+	enum hyp_reg last_batch[HYP_REG_COUNT];
+	unsigned last_batch_count;
+	int fail_batch;
 };
 
 static int toy_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
@@ -224,8 +231,8 @@ struct counting_device {
 	unsigned calls;
 };
 
-static enum hyp_handler_result count_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					  void *opaque)
+static enum hyp_handler_result count_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *a)
 {
 	struct counting_device *dev = opaque;
 
@@ -447,6 +454,187 @@ static void test_protocol_violations(void **state)
 	hyp_vm_destroy(vm);
 }
 
+static int toy_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value)
+{
+	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+
+	tv->get_reg_calls++;
+	*value = tv->core[reg];
+	return 0;
+}
+
+static int toy_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value)
+{
+	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+
+	tv->set_reg_calls++;
+	tv->core[reg] = value;
+	return 0;
+}
+
+static void record_batch(struct toy_vcpu *tv, const enum hyp_reg *regs, unsigned int count)
+{
+	assert_true(count > 0 && count <= HYP_REG_COUNT);
+	memcpy(tv->last_batch, regs, count * sizeof(*regs));
+	tv->last_batch_count = count;
+	/* The contract: distinct, valid registers in ascending order. */
+	for (unsigned int i = 0; i < count; i++) {
+		assert_true((unsigned)regs[i] < HYP_REG_COUNT);
+		assert_true(i == 0 || regs[i] > regs[i - 1]);
+	}
+}
+
+static int toy_get_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			unsigned int count)
+{
+	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+
+	tv->get_regs_calls++;
+	record_batch(tv, regs, count);
+	for (unsigned int i = 0; i < count; i++)
+		values[i] = tv->core[regs[i]];
+	return tv->fail_batch;
+}
+
+static int toy_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, const uint64_t *values,
+			unsigned int count)
+{
+	struct toy_vcpu *tv = hyp_backend_vcpu_state(vcpu);
+
+	tv->set_regs_calls++;
+	record_batch(tv, regs, count);
+	if (tv->fail_batch)
+		return tv->fail_batch;
+	for (unsigned int i = 0; i < count; i++)
+		tv->core[regs[i]] = values[i];
+	return 0;
+}
+
+static int never_called_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			     unsigned int count)
+{
+	(void)vcpu;
+	(void)regs;
+	(void)values;
+	(void)count;
+	fail_msg("a batched register method past the table's size was called");
+	return 0;
+}
+
+static int never_called_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs,
+				 const uint64_t *values, unsigned int count)
+{
+	return never_called_regs(vcpu, regs, (uint64_t *)(uintptr_t)values, count);
+}
+
+/* A backend that keeps every core register itself, as kvm does. */
+static struct hyp_backend_ops toy_reg_ops(void)
+{
+	struct hyp_backend_ops ops = toy_ops;
+
+	ops.version = HYP_BACKEND_OPS_VERSION;
+	ops.size = sizeof(ops);
+	ops.vcpu_init = no_regs_vcpu_init;
+	ops.vcpu_get_reg = toy_get_reg;
+	ops.vcpu_set_reg = toy_set_reg;
+	ops.vcpu_get_regs = toy_get_regs;
+	ops.vcpu_set_regs = toy_set_regs;
+	return ops;
+}
+
+/* The loader's entry state (X0-X3, PSTATE, PC): one batched call where the backend has the
+ * method, one call per register through an older table that ends before it. */
+static void test_batched_regs_reach_the_backend_once(void **state)
+{
+	static const enum hyp_reg boot_regs[] = { HYP_REG_X(0), HYP_REG_X(1), HYP_REG_X(2),
+						  HYP_REG_X(3), HYP_REG_PC,   HYP_REG_PSTATE };
+	struct hyp_boot_layout layout = { .size = sizeof(layout),
+					  .entry = 0x40080000,
+					  .dtb_addr = 0x48000000 };
+	struct hyp_backend_ops ops = toy_reg_ops();
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &ops };
+	uint64_t values[4] = { 0 };
+	struct toy_vcpu *tv;
+	struct hyp_vcpu *vcpu;
+	struct hyp_vm *vm;
+
+	(void)state;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	tv = hyp_backend_vcpu_state(vcpu);
+	tv->core[HYP_REG_X(2)] = 0xdead;
+	assert_int_equal(hyp_boot_setup_vcpu(vcpu, &layout), 0);
+	assert_int_equal(tv->set_regs_calls, 1);
+	assert_int_equal(tv->set_reg_calls, 0);
+	assert_int_equal(tv->last_batch_count, 6);
+	assert_memory_equal(tv->last_batch, boot_regs, sizeof(boot_regs));
+	assert_int_equal(tv->core[HYP_REG_X(0)], 0x48000000);
+	assert_int_equal(tv->core[HYP_REG_X(2)], 0);
+	assert_int_equal(tv->core[HYP_REG_PC], 0x40080000);
+	assert_int_equal(tv->core[HYP_REG_PSTATE], HYP_PSTATE_EL1H_DAIF);
+	assert_int_equal(hyp_vcpu_get_regs(vcpu, boot_regs + 2, values, 4), 0);
+	assert_int_equal(tv->get_regs_calls, 1);
+	assert_int_equal(tv->get_reg_calls, 0);
+	assert_int_equal(values[2], 0x40080000);
+	hyp_vm_destroy(vm);
+
+	/* Version 2: the batched methods are past the table's end; the core loops instead. */
+	ops = toy_reg_ops();
+	ops.version = 2;
+	ops.size = offsetof(struct hyp_backend_ops, vcpu_get_regs);
+	ops.vcpu_get_regs = never_called_regs;
+	ops.vcpu_set_regs = never_called_set_regs;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	tv = hyp_backend_vcpu_state(vcpu);
+	assert_int_equal(hyp_boot_setup_vcpu(vcpu, &layout), 0);
+	assert_int_equal(tv->set_reg_calls, 6);
+	assert_int_equal(tv->core[HYP_REG_X(0)], 0x48000000);
+	assert_int_equal(tv->core[HYP_REG_PC], 0x40080000);
+	memset(values, 0, sizeof(values));
+	assert_int_equal(hyp_vcpu_get_regs(vcpu, boot_regs + 2, values, 4), 0);
+	assert_int_equal(tv->get_reg_calls, 4);
+	assert_int_equal(values[2], 0x40080000);
+	hyp_vm_destroy(vm);
+}
+
+/* When the backend's part of a batch fails, the part the core holds is not written either, and a
+ * failed read leaves the caller's array alone. */
+static void test_batched_regs_backend_failure(void **state)
+{
+	static const enum hyp_reg regs[] = { HYP_REG_X(1), HYP_REG_SP_EL1 };
+	const uint64_t values[] = { 0x1111, 0x2222 };
+	struct hyp_backend_ops ops = toy_reg_ops();
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &ops };
+	uint64_t got[2] = { 7, 7 };
+	struct toy_vcpu *tv;
+	struct hyp_vcpu *vcpu;
+	struct hyp_vm *vm;
+
+	(void)state;
+	ops.vcpu_init = toy_vcpu_init; /* X1 in the register file, SP_EL1 in the backend */
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	tv = hyp_backend_vcpu_state(vcpu);
+	tv->fail_batch = -EIO;
+	assert_int_equal(hyp_vcpu_set_regs(vcpu, regs, values, 2), -EIO);
+	assert_int_equal(tv->last_batch_count, 1);
+	assert_int_equal(tv->last_batch[0], HYP_REG_SP_EL1);
+	assert_int_equal(tv->regs.x[1], 0);
+	assert_int_equal(hyp_vcpu_get_regs(vcpu, regs, got, 2), -EIO);
+	assert_int_equal(got[0], 7);
+	assert_int_equal(got[1], 7);
+	tv->fail_batch = 0;
+	assert_int_equal(hyp_vcpu_set_regs(vcpu, regs, values, 2), 0);
+	assert_int_equal(tv->regs.x[1], 0x1111);
+	assert_int_equal(tv->core[HYP_REG_SP_EL1], 0x2222);
+	/* A batch entirely in the register file never reaches the backend. */
+	tv->set_regs_calls = 0;
+	assert_int_equal(hyp_vcpu_set_regs(vcpu, regs, values, 1), 0);
+	assert_int_equal(tv->set_regs_calls, 0);
+	hyp_vm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +646,8 @@ int main(void)
 		cmocka_unit_test(test_backend_errors_propagate_and_log),
 		cmocka_unit_test(test_invalid_ops_tables),
 		cmocka_unit_test(test_protocol_violations),
+		cmocka_unit_test(test_batched_regs_reach_the_backend_once),
+		cmocka_unit_test(test_batched_regs_backend_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

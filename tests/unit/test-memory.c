@@ -836,8 +836,8 @@ static uint64_t reg(struct hyp_vcpu *vcpu, uint32_t n)
 }
 
 /* Any exit reaching the caller fails the test: memory accesses must not exit. */
-static enum hyp_handler_result no_mmio_exit(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					    void *opaque)
+static enum hyp_handler_result no_mmio_exit(void *opaque, struct hyp_vcpu *vcpu,
+					    struct hyp_exit *exit)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -1032,8 +1032,8 @@ static void test_mock_store_to_readonly_exits(void **state)
 	guest_fini(g);
 }
 
-static enum hyp_handler_result ro_store_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					     void *opaque)
+static enum hyp_handler_result ro_store_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					     struct hyp_mmio_access *access)
 {
 	struct hyp_mmio_access *seen = opaque;
 
@@ -1099,8 +1099,8 @@ struct busy_probe {
 	void *page;
 };
 
-static enum hyp_handler_result busy_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access,
-					 void *opaque)
+static enum hyp_handler_result busy_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
 {
 	struct busy_probe *p = opaque;
 	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);

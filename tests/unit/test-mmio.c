@@ -14,8 +14,8 @@ struct device {
 	struct hyp_vcpu *last_vcpu;
 };
 
-static enum hyp_handler_result device_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					   void *opaque)
+static enum hyp_handler_result device_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_mmio_access *a)
 {
 	struct device *dev = opaque;
 
@@ -342,7 +342,7 @@ static void test_caller_moving_pc_cancels_advance(void **state)
 	test_vm_destroy(&t);
 }
 
-static enum hyp_handler_result catch_all(struct hyp_vcpu *vcpu, struct hyp_exit *exit, void *opaque)
+static enum hyp_handler_result catch_all(void *opaque, struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	unsigned *count = opaque;
 
@@ -377,8 +377,8 @@ static void test_generic_exit_handler_gets_unclaimed(void **state)
 static unsigned generic_calls;
 static uint64_t generic_offset;
 
-static enum hyp_handler_result record_generic(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					      void *opaque)
+static enum hyp_handler_result record_generic(void *opaque, struct hyp_vcpu *vcpu,
+					      struct hyp_exit *exit)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -436,8 +436,8 @@ static void test_no_syndrome_is_a_fault_not_a_guess(void **state)
 	test_vm_destroy(&t);
 }
 
-static enum hyp_handler_result abort_device(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					    void *opaque)
+static enum hyp_handler_result abort_device(void *opaque, struct hyp_vcpu *vcpu,
+					    struct hyp_mmio_access *a)
 {
 	(void)opaque;
 	assert_int_equal(hyp_vcpu_inject_exception(vcpu, HYP_INJECT_DATA_ABORT, a->ipa), 0);

@@ -11,8 +11,8 @@ struct service {
 	enum hyp_handler_result result;
 };
 
-static enum hyp_handler_result service_call(struct hyp_vcpu *vcpu, struct hyp_smccc_call *call,
-					    void *opaque)
+static enum hyp_handler_result service_call(void *opaque, struct hyp_vcpu *vcpu,
+					    struct hyp_smccc_call *call)
 {
 	struct service *svc = opaque;
 

@@ -388,8 +388,8 @@ struct sysreg_dev {
 	uint64_t value;
 };
 
-static enum hyp_handler_result sysreg_cb(struct hyp_vcpu *vcpu, struct hyp_sysreg_access *a,
-					 void *opaque)
+static enum hyp_handler_result sysreg_cb(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_sysreg_access *a)
 {
 	struct sysreg_dev *dev = opaque;
 
@@ -510,8 +510,8 @@ static void test_wfx_fault_and_debug_exits(void **state)
 	test_vm_destroy(&t);
 }
 
-static enum hyp_handler_result absorb_wfx(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-					  void *opaque)
+static enum hyp_handler_result absorb_wfx(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_exit *exit)
 {
 	(void)vcpu;
 	(void)exit;
@@ -562,8 +562,138 @@ static void test_el1_registers(void **state)
 	test_vm_destroy(&t);
 }
 
-static enum hyp_handler_result accept_all_mmio(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
-					       void *opaque)
+/* Every core register, in no particular order, with a value unique to it. */
+static const enum hyp_reg all_regs[] = {
+	HYP_REG_SPSR_EL1, HYP_REG_PC,	  HYP_REG_X(0),	  HYP_REG_X(7),	   HYP_REG_X(30),
+	HYP_REG_SP_EL0,	  HYP_REG_PSTATE, HYP_REG_SP_EL1, HYP_REG_ELR_EL1, HYP_REG_X(15),
+};
+#define NR_ALL_REGS (sizeof(all_regs) / sizeof(all_regs[0]))
+
+static uint64_t reg_value(enum hyp_reg reg)
+{
+	switch (reg) {
+	case HYP_REG_PSTATE:
+		return 0x80000000ull | HYP_PSTATE_EL1H_DAIF; /* N set: not the reset value */
+	case HYP_REG_PC:
+		return TEST_RAM_BASE + 0x100;
+	default:
+		return 0x1111000000000000ull * ((uint64_t)reg % 15 + 1) + (uint64_t)reg;
+	}
+}
+
+static void test_batched_regs(void **state)
+{
+	uint64_t values[NR_ALL_REGS], got[NR_ALL_REGS], v;
+	struct test_vm t;
+
+	(void)state;
+	test_vm_create(&t);
+	for (size_t i = 0; i < NR_ALL_REGS; i++)
+		values[i] = reg_value(all_regs[i]);
+	assert_int_equal(hyp_vcpu_set_regs(t.vcpu, all_regs, values, NR_ALL_REGS), 0);
+	/* Each register took its own value, whichever way it is read. */
+	for (size_t i = 0; i < NR_ALL_REGS; i++)
+		assert_int_equal(test_reg(t.vcpu, all_regs[i]), values[i]);
+	assert_int_equal(hyp_vcpu_get_sysreg(t.vcpu, HYP_SYSREG_ELR_EL1, &v), 0);
+	assert_int_equal(v, reg_value(HYP_REG_ELR_EL1));
+	memset(got, 0, sizeof(got));
+	assert_int_equal(hyp_vcpu_get_regs(t.vcpu, all_regs, got, NR_ALL_REGS), 0);
+	assert_memory_equal(got, values, sizeof(values));
+
+	/* A register may be named twice: a read fills both slots, a write keeps the last value. */
+	{
+		const enum hyp_reg twice[] = { HYP_REG_X(3), HYP_REG_SP_EL1, HYP_REG_X(3) };
+		const uint64_t set[] = { 1, 2, 3 };
+		uint64_t out[3] = { 0 };
+
+		assert_int_equal(hyp_vcpu_set_regs(t.vcpu, twice, set, 3), 0);
+		assert_int_equal(hyp_vcpu_get_regs(t.vcpu, twice, out, 3), 0);
+		assert_int_equal(out[0], 3);
+		assert_int_equal(out[1], 2);
+		assert_int_equal(out[2], 3);
+	}
+	/* Nothing to do is not an error, and needs no arrays. */
+	assert_int_equal(hyp_vcpu_get_regs(t.vcpu, NULL, NULL, 0), 0);
+	assert_int_equal(hyp_vcpu_set_regs(t.vcpu, NULL, NULL, 0), 0);
+	test_vm_destroy(&t);
+}
+
+/* A batch is validated as a whole: one bad entry anywhere and no register changes, and a failed
+ * read leaves the caller's array alone. */
+static void test_batched_regs_all_or_nothing(void **state)
+{
+	enum hyp_reg regs[NR_ALL_REGS + 1];
+	uint64_t values[NR_ALL_REGS + 1], before[NR_ALL_REGS], after[NR_ALL_REGS], got[NR_ALL_REGS];
+	struct test_vm t;
+
+	(void)state;
+	test_vm_create(&t);
+	assert_int_equal(hyp_vcpu_get_regs(t.vcpu, all_regs, before, NR_ALL_REGS), 0);
+	for (size_t bad = 0; bad <= NR_ALL_REGS; bad++) {
+		/* An unknown id at position @bad among valid registers with new values. */
+		for (size_t i = 0, j = 0; i <= NR_ALL_REGS; i++) {
+			if (i == bad) {
+				regs[i] = HYP_REG_COUNT;
+				values[i] = 0;
+				continue;
+			}
+			regs[i] = all_regs[j];
+			values[i] = reg_value(all_regs[j++]);
+		}
+		assert_int_equal(hyp_vcpu_set_regs(t.vcpu, regs, values, NR_ALL_REGS + 1), -EINVAL);
+		assert_int_equal(hyp_vcpu_get_regs(t.vcpu, all_regs, after, NR_ALL_REGS), 0);
+		assert_memory_equal(after, before, sizeof(before));
+
+		memset(got, 0xa5, sizeof(got));
+		assert_int_equal(hyp_vcpu_get_regs(t.vcpu, regs, got, NR_ALL_REGS + 1), -EINVAL);
+		for (size_t i = 0; i < NR_ALL_REGS; i++)
+			assert_int_equal(got[i], 0xa5a5a5a5a5a5a5a5ull);
+	}
+	/* A negative id is as unknown as a large one. */
+	regs[0] = (enum hyp_reg) - 1;
+	assert_int_equal(hyp_vcpu_set_regs(t.vcpu, regs, values, 1), -EINVAL);
+
+	/* A PSTATE that names EL2 fails the whole batch, wherever it comes. */
+	for (size_t i = 0; i < NR_ALL_REGS; i++)
+		values[i] = all_regs[i] == HYP_REG_PSTATE ? 0x3c9 : reg_value(all_regs[i]);
+	assert_int_equal(hyp_vcpu_set_regs(t.vcpu, all_regs, values, NR_ALL_REGS), -EINVAL);
+	assert_int_equal(hyp_vcpu_get_regs(t.vcpu, all_regs, after, NR_ALL_REGS), 0);
+	assert_memory_equal(after, before, sizeof(before));
+
+	/* NULL arrays with a count, and no vCPU. */
+	assert_int_equal(hyp_vcpu_set_regs(t.vcpu, NULL, values, 1), -EINVAL);
+	assert_int_equal(hyp_vcpu_set_regs(t.vcpu, all_regs, NULL, 1), -EINVAL);
+	assert_int_equal(hyp_vcpu_get_regs(t.vcpu, NULL, got, 1), -EINVAL);
+	assert_int_equal(hyp_vcpu_get_regs(t.vcpu, all_regs, NULL, 1), -EINVAL);
+	assert_int_equal(hyp_vcpu_set_regs(NULL, all_regs, values, 1), -EINVAL);
+	assert_int_equal(hyp_vcpu_get_regs(NULL, all_regs, got, 1), -EINVAL);
+	test_vm_destroy(&t);
+}
+
+/* A PC written in a batch between an exit and the next run cancels the exit's PC advance, as a
+ * single write does; the rest of the completion (the load into X5) still happens. */
+static void test_batched_pc_cancels_advance(void **state)
+{
+	const enum hyp_reg regs[] = { HYP_REG_X(9), HYP_REG_PC };
+	const uint64_t values[] = { 99, TEST_RAM_BASE + 0x800 };
+	struct test_vm t;
+	struct hyp_exit *exit;
+
+	(void)state;
+	test_vm_create(&t);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, 0x09000000, 4, 5, 0), 0);
+	exit = test_run_expect(t.vcpu, HYP_EXIT_MMIO);
+	exit->mmio.data = 77;
+	assert_int_equal(hyp_vcpu_set_regs(t.vcpu, regs, values, 2), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(5)), 77);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_X(9)), 99);
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 0x800);
+	test_vm_destroy(&t);
+}
+
+static enum hyp_handler_result accept_all_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					       struct hyp_mmio_access *a)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -572,8 +702,8 @@ static enum hyp_handler_result accept_all_mmio(struct hyp_vcpu *vcpu, struct hyp
 	return HYP_HANDLED;
 }
 
-static enum hyp_handler_result accept_all_exits(struct hyp_vcpu *vcpu, struct hyp_exit *exit,
-						void *opaque)
+static enum hyp_handler_result accept_all_exits(void *opaque, struct hyp_vcpu *vcpu,
+						struct hyp_exit *exit)
 {
 	(void)vcpu;
 	(void)opaque;
@@ -673,6 +803,9 @@ int main(void)
 		cmocka_unit_test(test_wfx_fault_and_debug_exits),
 		cmocka_unit_test(test_exit_handler_absorbs),
 		cmocka_unit_test(test_el1_registers),
+		cmocka_unit_test(test_batched_regs),
+		cmocka_unit_test(test_batched_regs_all_or_nothing),
+		cmocka_unit_test(test_batched_pc_cancels_advance),
 		cmocka_unit_test(test_hostile_syndromes),
 	};
 

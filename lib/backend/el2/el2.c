@@ -621,6 +621,70 @@ static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t val
 	return 0;
 }
 
+/* The core registers the library does not serve from the register file: the EL1 banked ones,
+ * kept with the other EL1 system registers. */
+static int banked_index(enum hyp_reg reg)
+{
+	switch (reg) {
+	case HYP_REG_SP_EL1:
+		return EL1_SP_EL1;
+	case HYP_REG_ELR_EL1:
+		return EL1_ELR_EL1;
+	case HYP_REG_SPSR_EL1:
+		return EL1_SPSR_EL1;
+	default:
+		return -1;
+	}
+}
+
+/* One save (and for a write one load) of a loaded vCPU's EL1 state serves the whole list, where
+ * the single-register accessors pay that per register. */
+static int el2_get_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			unsigned int count)
+{
+	uint64_t live[EL1_NR_SYSREGS];
+	const uint64_t *el1 = el2_vcpu(vcpu)->el1;
+	int where = state_location(vcpu);
+
+	if (where < 0)
+		return where;
+	for (unsigned int i = 0; i < count; i++)
+		if (banked_index(regs[i]) < 0)
+			return -EINVAL;
+	if (where) {
+		save_el1(live);
+		el1 = live;
+	}
+	for (unsigned int i = 0; i < count; i++)
+		values[i] = el1[banked_index(regs[i])];
+	return 0;
+}
+
+static int el2_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, const uint64_t *values,
+			unsigned int count)
+{
+	uint64_t live[EL1_NR_SYSREGS];
+	uint64_t *el1 = el2_vcpu(vcpu)->el1;
+	int where = state_location(vcpu);
+
+	if (where < 0)
+		return where;
+	for (unsigned int i = 0; i < count; i++)
+		if (banked_index(regs[i]) < 0)
+			return -EINVAL;
+	if (where) {
+		save_el1(live);
+		el1 = live;
+	}
+	for (unsigned int i = 0; i < count; i++)
+		el1[banked_index(regs[i])] = values[i];
+	if (where) {
+		load_el1(live);
+		isb();
+	}
+	return 0;
+}
+
 /* ---- running ---- */
 
 /*
@@ -885,4 +949,6 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vcpu_kick = el2_vcpu_kick,
 	.vcpu_wait = el2_vcpu_wait,
 	.vcpu_wake = el2_vcpu_wake,
+	.vcpu_get_regs = el2_get_regs,
+	.vcpu_set_regs = el2_set_regs,
 };

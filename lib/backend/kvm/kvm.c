@@ -6,7 +6,9 @@
  * itself (KVM_ARM_VCPU_PSCI_0_2), so this backend sets HYP_BACKEND_OWN_PSCI. What reaches us are
  * MMIO exits (already decoded by the kernel, completed through kvm_run->mmio.data), system events
  * and, where enabled, accesses without an instruction syndrome. Guest register access is through
- * KVM_{GET,SET}_ONE_REG.
+ * KVM_{GET,SET}_ONE_REG, one register per ioctl even for hyp_vcpu_get_regs()/set_regs(): arm64
+ * KVM has no multi-register ioctl (KVM_GET_REGS/KVM_SET_REGS answer -EINVAL), so the backend
+ * leaves vcpu_get_regs/vcpu_set_regs out and the core loops over vcpu_get_reg/vcpu_set_reg.
  *
  * Ordering rules KVM imposes (Documentation/virt/kvm/devices/arm-vgic-v3.rst): the vGIC device
  * and its addresses before vCPUs run, KVM_DEV_ARM_VGIC_CTRL_INIT after every vCPU exists and

@@ -267,6 +267,47 @@ static int mock_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t va
 	return 0;
 }
 
+/* The core registers the library does not serve from the register file (SP_EL1, ELR_EL1,
+ * SPSR_EL1) are EL1 system registers to the mock. */
+static int banked_slot(enum hyp_reg reg)
+{
+	switch (reg) {
+	case HYP_REG_SP_EL1:
+		return sysreg_slot(HYP_SYSREG_SP_EL1);
+	case HYP_REG_ELR_EL1:
+		return sysreg_slot(HYP_SYSREG_ELR_EL1);
+	case HYP_REG_SPSR_EL1:
+		return sysreg_slot(HYP_SYSREG_SPSR_EL1);
+	default:
+		return -EINVAL;
+	}
+}
+
+static int mock_get_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
+			 unsigned int count)
+{
+	for (unsigned int i = 0; i < count; i++) {
+		int slot = banked_slot(regs[i]);
+
+		if (slot < 0)
+			return slot;
+		values[i] = mock_vcpu(vcpu)->sysregs[slot];
+	}
+	return 0;
+}
+
+/* Every register is resolved before any is written: a batch applies entirely or not at all. */
+static int mock_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, const uint64_t *values,
+			 unsigned int count)
+{
+	for (unsigned int i = 0; i < count; i++)
+		if (banked_slot(regs[i]) < 0)
+			return -EINVAL;
+	for (unsigned int i = 0; i < count; i++)
+		mock_vcpu(vcpu)->sysregs[banked_slot(regs[i])] = values[i];
+	return 0;
+}
+
 static void set_raw(struct hyp_exit *exit, uint64_t esr, uint64_t far, uint64_t hpfar)
 {
 	exit->raw.esr = esr;
@@ -445,6 +486,8 @@ const struct hyp_backend_ops hyp__mock_backend_ops = {
 	.vcpu_enter = mock_vcpu_enter,
 	.vcpu_inject = mock_vcpu_inject,
 	.inject_irq = mock_inject_irq,
+	.vcpu_get_regs = mock_get_regs,
+	.vcpu_set_regs = mock_set_regs,
 };
 
 /* Injection is computed by lib/trap on the register file by the core, exactly as for the el2
