@@ -12,33 +12,13 @@
 #include <libhyp/handlers.h>
 #include <libhyp/hyp.h>
 
+#include "hyp_base.h"
 #include "hyp_errno.h"
 #include "hyp_gic_layout.h"
 #include "hyp_sized_config.h"
 #include "trap/insn.h"
 #include "trap/psci.h"
 #include "trap/trap.h"
-
-/* Internal invariant check: a broken invariant is a library bug, never a caller error. At EL2 it
- * becomes a trap instruction; hosted builds abort. */
-#if defined(HYP_HOSTED) && HYP_HOSTED
-#include <stdlib.h>
-#define hyp__assert(cond)                                                                          \
-	do {                                                                                       \
-		if (__builtin_expect(!(cond), 0))                                                  \
-			abort();                                                                   \
-	} while (0)
-#else
-#define hyp__assert(cond)                                                                          \
-	do {                                                                                       \
-		if (__builtin_expect(!(cond), 0))                                                  \
-			__builtin_trap();                                                          \
-	} while (0)
-#endif
-
-#define HYP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define hyp__container_of(ptr, type, member)                                                       \
-	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* The most memory regions one VM may have (KVM allows 512 user memslots on arm64). */
 #define HYP_MAX_MEM_REGIONS 512u
@@ -281,7 +261,6 @@ int hyp__emulate_walk_abort_fsc(struct hyp_vcpu *vcpu, uint64_t va, bool fetch);
 void hyp__vm_signal_system_event(struct hyp_vm *vm, uint32_t type, uint64_t data);
 
 /* lib/platform.c: a polite busy-wait step (sched_yield hosted, YIELD at EL2). */
-void hyp__cpu_relax(void);
 
 /* lib/backend/builtin.c: the backends compiled into this library. */
 const struct hyp_backend_ops *hyp__builtin_backend(const char *name);

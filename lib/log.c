@@ -13,8 +13,7 @@ void hyp__log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt
 	va_end(args);
 }
 
-HYP_API void hyp_backend_log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt,
-			     ...)
+HYP_API void hyp_vm_log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt, ...)
 {
 	va_list args;
 

@@ -191,6 +191,21 @@ HYP_API int hyp_vm_read_guest(const struct hyp_vm *vm, hyp_ipa_t ipa, void *dst,
 	return walk_guest(vm, ipa, len, false, dst, true);
 }
 
+HYP_API int hyp_vm_guest_span(const struct hyp_vm *vm, hyp_ipa_t ipa, bool writable, void **host,
+			      uint64_t *len)
+{
+	const struct hyp_mem_region *region;
+
+	if (!vm || !host || !len)
+		return -EINVAL;
+	region = hyp__mem_find(vm, ipa);
+	if (!region || (writable && !(region->flags & HYP_MEM_WRITE)))
+		return -EFAULT;
+	*host = (char *)region->host + (ipa - region->ipa);
+	*len = region->size - (ipa - region->ipa);
+	return 0;
+}
+
 HYP_API int hyp_vm_guest_ptr(const struct hyp_vm *vm, hyp_ipa_t ipa, size_t len, bool writable,
 			     void **ret)
 {

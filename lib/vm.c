@@ -284,14 +284,14 @@ HYP_API void *hyp_backend_vm_state(struct hyp_vm *vm)
 	return vm ? vm->backend_state : NULL;
 }
 
-HYP_API void *hyp_backend_vm_alloc(struct hyp_vm *vm, size_t size, size_t align)
+HYP_API void *hyp_vm_alloc(struct hyp_vm *vm, size_t size, size_t align)
 {
 	if (!vm || !size || !align || (align & (align - 1)) || align > 4096)
 		return NULL;
 	return hyp__alloc(vm, size, align);
 }
 
-HYP_API void hyp_backend_vm_free(struct hyp_vm *vm, void *ptr, size_t size)
+HYP_API void hyp_vm_free(struct hyp_vm *vm, void *ptr, size_t size)
 {
 	if (vm)
 		hyp__free(vm, ptr, size);

@@ -212,17 +212,8 @@ HYP_API bool hyp_backend_vcpu_kick_pending(const struct hyp_vcpu *vcpu);
  *  vcpu_wait(): it was turned on, kicked, or the VM stopped. */
 HYP_API bool hyp_backend_vcpu_should_wake(const struct hyp_vcpu *vcpu);
 
-/** hyp_backend_vm_alloc() - @size zeroed bytes aligned to @align (a power of two ≤ 4096) from
- *  the VM's allocator (struct hyp_vm_config.alloc); NULL on failure or bad arguments. */
-HYP_API void *hyp_backend_vm_alloc(struct hyp_vm *vm, size_t size, size_t align);
-
-/** hyp_backend_vm_free() - give back a block from hyp_backend_vm_alloc(); @size as allocated.
- *  NULL @ptr does nothing. */
-HYP_API void hyp_backend_vm_free(struct hyp_vm *vm, void *ptr, size_t size);
-
-/** hyp_backend_log() - log through the VM's log handler. */
-HYP_API void hyp_backend_log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt,
-			     ...) __attribute__((format(printf, 3, 4)));
+/* A backend allocates with hyp_vm_alloc() (libhyp/vm.h) and logs with hyp_vm_log()
+ * (libhyp/log.h), as device models do. */
 
 HYP_END_DECLS
 

@@ -46,6 +46,18 @@ typedef void (*hyp_log_fn)(void *opaque, enum hyp_log_priority priority, const c
 HYP_API int hyp_vm_set_log_handler(struct hyp_vm *vm, hyp_log_fn fn, void *opaque,
 				   enum hyp_log_priority max_priority);
 
+/**
+ * hyp_vm_log() - log a message through the VM's log handler.
+ * @vm: the VM (NULL: nothing happens).
+ * @priority: the message's enum hyp_log_priority.
+ * @fmt: printf-style format (the handler does the formatting, from a va_list).
+ *
+ * For code that works on a VM's behalf: device models (lib/dev and a VMM's own), backends. Nothing
+ * happens without a handler or when @priority is less severe than the VM's threshold.
+ */
+HYP_API void hyp_vm_log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 HYP_END_DECLS
 
 #endif /* LIBHYP_LOG_H */

@@ -251,6 +251,42 @@ HYP_API int hyp_vm_write_guest(struct hyp_vm *vm, hyp_ipa_t ipa, const void *src
 HYP_API int hyp_vm_read_guest(const struct hyp_vm *vm, hyp_ipa_t ipa, void *dst, size_t len);
 
 /**
+ * hyp_vm_guest_span() - the host address of @ipa and how far its memory region goes from there.
+ * @vm: the VM.
+ * @ipa: a guest physical address.
+ * @writable: require a region the guest may write (device DMA into guest RAM).
+ * @host: receives the host pointer backing @ipa. Untouched on failure.
+ * @len: receives the bytes from @ipa to the end of the region that contains it (at least 1).
+ *	 Untouched on failure.
+ *
+ * The primitive for device models that walk guest buffers spread over several regions: the
+ * buffer's bytes from @ipa on are at *@host for *@len bytes, and the rest starts at @ipa + *@len in
+ * another region (or nowhere). Adjacent regions are not merged: each hyp_vm_map() call is one.
+ *
+ * Return: 0; -EINVAL for NULL arguments; -EFAULT if @ipa is not in mapped memory (or @writable and
+ * its region is read-only).
+ */
+HYP_API int hyp_vm_guest_span(const struct hyp_vm *vm, hyp_ipa_t ipa, bool writable, void **host,
+			      uint64_t *len);
+
+/**
+ * hyp_vm_alloc() - memory from the VM's allocator, for objects that live with the VM.
+ * @vm: the VM.
+ * @size: bytes (non-zero); they come zeroed.
+ * @align: a power of two, at most 4096.
+ *
+ * The allocator is struct hyp_vm_config.alloc (malloc when none was given, hosted only). Device
+ * models and backends use it so that they run unchanged in firmware without a heap of its own.
+ *
+ * Return: the block, or NULL on failure or bad arguments.
+ */
+HYP_API void *hyp_vm_alloc(struct hyp_vm *vm, size_t size, size_t align);
+
+/** hyp_vm_free() - give back a block from hyp_vm_alloc(); @size as allocated. NULL @vm or @ptr
+ *  does nothing. */
+HYP_API void hyp_vm_free(struct hyp_vm *vm, void *ptr, size_t size);
+
+/**
  * hyp_vm_guest_ptr() - the host address backing a guest range, for zero-copy device models.
  * @vm: the VM.
  * @ipa: start of the range.

@@ -6,11 +6,21 @@
  * The kernel and initrd are untrusted files. Every field read from them goes through
  * overflow-checked arithmetic, and nothing is written to the guest until the whole plan is known to
  * fit, so a bad file costs an error code and nothing else.
+ *
+ * A client of the public API, like a VMM's own loader would be: libhyp's headers plus the
+ * freestanding helpers (strings, sized configs, architecture constants), never internal.h.
  */
-#include "hyp_string.h"
-#include "internal.h"
+#include <stdbool.h>
+#include <stdint.h>
 
 #include <libhyp/boot.h>
+#include <libhyp/hyp.h>
+
+#include "arm64.h"
+#include "hyp_base.h"
+#include "hyp_errno.h"
+#include "hyp_sized_config.h"
+#include "hyp_string.h"
 
 /* Not in the freestanding errno set of lib/hyp_errno.h: use the Linux number, like it does. */
 #ifndef ENOEXEC
@@ -567,22 +577,17 @@ HYP_API int hyp_boot_plan(const struct hyp_boot_config *config, struct hyp_boot_
 /* Is every byte of [ipa, ipa + len) backed by memory mapped into @vm? */
 static int check_mapped(const struct hyp_vm *vm, uint64_t ipa, uint64_t len)
 {
-	void *p;
-
-	if (!len)
-		return 0;
-	if (len <= SIZE_MAX && !hyp_vm_guest_ptr(vm, ipa, (size_t)len, false, &p))
-		return 0;
-	/* Spread over several adjacent regions (or a hole): look page by page. */
+	/* Region by region: the range may span several adjacent ones. */
 	while (len) {
-		uint64_t chunk = HYP_PAGE_SIZE - (ipa & (HYP_PAGE_SIZE - 1));
+		uint64_t span;
+		void *p;
 
-		if (chunk > len)
-			chunk = len;
-		if (hyp_vm_guest_ptr(vm, ipa, (size_t)chunk, false, &p))
+		if (hyp_vm_guest_span(vm, ipa, false, &p, &span))
 			return -EFAULT;
-		ipa += chunk;
-		len -= chunk;
+		if (span >= len)
+			return 0;
+		ipa += span;
+		len -= span;
 	}
 	return 0;
 }

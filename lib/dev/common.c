@@ -82,7 +82,7 @@ void hyp__dev_irq_set(struct hyp__dev_irq *irq, bool level)
 	if (r) {
 		/* E.g. an INTID beyond the SPIs the GIC implements: the guest sees no interrupt,
 		 * as on hardware wired to a missing line. Tried again at the next change. */
-		hyp__dbg(irq->vm, "dev: INTID %u: hyp_vm_set_spi: %s", irq->intid, hyp_strerror(r));
+		dev_dbg(irq->vm, "dev: INTID %u: hyp_vm_set_spi: %s", irq->intid, hyp_strerror(r));
 		return;
 	}
 	irq->level = level;
@@ -126,8 +126,8 @@ void hyp__dev_sink_write(struct hyp_vm *vm, const struct hyp__dev_sink *sink, co
 				continue;
 			if (n <= 0) {
 				/* A console that cannot keep up loses output, like a real line. */
-				hyp__dbg(vm, "dev: output to fd %d dropped (%zu bytes)", sink->fd,
-					 len);
+				dev_dbg(vm, "dev: output to fd %d dropped (%zu bytes)", sink->fd,
+					len);
 				return;
 			}
 			p += n;
@@ -142,30 +142,15 @@ void hyp__dev_sink_write(struct hyp_vm *vm, const struct hyp__dev_sink *sink, co
 int64_t hyp__dev_guest_span(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len, bool writable,
 			    void **host)
 {
-	uint64_t good, bad;
+	uint64_t span;
+	void *p;
 
 	if (!len || ipa + len < ipa || len > (uint64_t)SIZE_MAX || len > (uint64_t)INT64_MAX)
 		return -EFAULT;
-	if (!hyp_vm_guest_ptr(vm, ipa, (size_t)len, writable, host))
-		return (int64_t)len;
-	/* Not in one region. Regions are whole pages, so the part up to the next page boundary
-	 * is in one if it is RAM at all. */
-	good = HYP_PAGE_SIZE - (ipa & (HYP_PAGE_SIZE - 1));
-	if (good >= len || hyp_vm_guest_ptr(vm, ipa, (size_t)good, writable, host))
+	if (hyp_vm_guest_span(vm, ipa, writable, &p, &span))
 		return -EFAULT;
-	/* Find where that region ends by bisection: a guest buffer spanning all of a large RAM
-	 * costs a few dozen lookups, not one per page. */
-	bad = len;
-	while (bad - good > 1) {
-		uint64_t mid = good + (bad - good) / 2;
-		void *p;
-
-		if (hyp_vm_guest_ptr(vm, ipa, (size_t)mid, writable, &p))
-			bad = mid;
-		else
-			good = mid;
-	}
-	return (int64_t)good;
+	*host = p;
+	return (int64_t)(span < len ? span : len);
 }
 
 bool hyp__dev_guest_range_ok(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len, bool writable)

@@ -1,15 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared plumbing of the device models (lib/dev): a per-device lock, the interrupt line, the output
- * sink, and host access to guest buffers. The models themselves only use the public API for what
- * touches the VM (MMIO ranges, SPIs, guest memory); these helpers just keep them short.
+ * sink, and host access to guest buffers. lib/dev is a client of the public API, as a VMM author's
+ * own device would be: it never sees the core's internals (internal.h), only libhyp's headers and
+ * the freestanding helpers below (byte order, sized configs, assertions).
  */
 #ifndef HYP_DEV_INTERNAL_H
 #define HYP_DEV_INTERNAL_H
 
-#include <libhyp/dev.h>
+#include <stdbool.h>
+#include <stdint.h>
 
-#include "internal.h"
+#include <libhyp/dev.h>
+#include <libhyp/hyp.h>
+
+#include "hyp_base.h"
+#include "hyp_bytes.h"
+#include "hyp_errno.h"
+#include "hyp_sized_config.h"
+#include "hyp_string.h"
+
+/* Logging through the VM's handler (hyp_vm_log()). */
+#define dev_err(vm, ...) hyp_vm_log(vm, HYP_LOG_ERROR, __VA_ARGS__)
+#define dev_warn(vm, ...) hyp_vm_log(vm, HYP_LOG_WARNING, __VA_ARGS__)
+#define dev_dbg(vm, ...) hyp_vm_log(vm, HYP_LOG_DEBUG, __VA_ARGS__)
 
 #if defined(HYP_HOSTED) && HYP_HOSTED
 #include <pthread.h>
@@ -59,9 +73,8 @@ void hyp__dev_sink_write(struct hyp_vm *vm, const struct hyp__dev_sink *sink, co
 
 /*
  * The host address of the guest range starting at @ipa: the longest prefix of [@ipa, @ipa + @len)
- * that lies in one memory region. Regions are page-granular (hyp_vm_map()), so a range spanning
- * several resolves page by page. Returns the prefix length (> 0) and *@host, or -EFAULT if the
- * first byte is not (writable, if asked) guest RAM or the range wraps.
+ * that lies in one memory region (hyp_vm_guest_span()). Returns the prefix length (> 0) and
+ * *@host, or -EFAULT if the first byte is not (writable, if asked) guest RAM or the range wraps.
  */
 int64_t hyp__dev_guest_span(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len, bool writable,
 			    void **host);
@@ -77,39 +90,5 @@ static inline uint64_t hyp__dev_subword(uint32_t value, uint64_t offset)
 
 /* Common validation and allocation of a device config: copy the caller's sized struct. */
 int hyp__dev_copy_config(void *dst, size_t dst_size, size_t min_size, const void *src);
-
-/* Store a 16/32/64-bit little-endian value. Guests and virtio are little-endian by definition. */
-static inline void hyp__put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void hyp__put_le32(uint8_t *p, uint32_t v)
-{
-	hyp__put_le16(p, (uint16_t)v);
-	hyp__put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static inline void hyp__put_le64(uint8_t *p, uint64_t v)
-{
-	hyp__put_le32(p, (uint32_t)v);
-	hyp__put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline uint16_t hyp__get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (uint16_t)p[1] << 8);
-}
-
-static inline uint32_t hyp__get_le32(const uint8_t *p)
-{
-	return hyp__get_le16(p) | (uint32_t)hyp__get_le16(p + 2) << 16;
-}
-
-static inline uint64_t hyp__get_le64(const uint8_t *p)
-{
-	return hyp__get_le32(p) | (uint64_t)hyp__get_le32(p + 4) << 32;
-}
 
 #endif /* HYP_DEV_INTERNAL_H */

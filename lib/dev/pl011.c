@@ -290,9 +290,9 @@ static enum hyp_handler_result pl011_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	 * Anything else (64-bit, misaligned, straddling the window) reads as zero, writes nothing. */
 	if ((access->len != 1 && access->len != 2 && access->len != 4) ||
 	    (offset & (access->len - 1u)) || offset >= HYP_UART_SIZE) {
-		hyp__dbg(uart->vm, "pl011@%#llx: ignored %u-byte access at offset %#llx",
-			 (unsigned long long)uart->base, (unsigned)access->len,
-			 (unsigned long long)offset);
+		dev_dbg(uart->vm, "pl011@%#llx: ignored %u-byte access at offset %#llx",
+			(unsigned long long)uart->base, (unsigned)access->len,
+			(unsigned long long)offset);
 		if (!access->is_write)
 			access->data = 0;
 		return HYP_HANDLED;
@@ -353,7 +353,7 @@ HYP_API int hyp_pl011_create(struct hyp_vm *vm, const struct hyp_pl011_config *c
 	if (!cfg.intid)
 		cfg.intid = HYP_DEFAULT_UART_INTID;
 
-	uart = hyp__alloc(vm, sizeof(*uart), _Alignof(struct hyp_pl011));
+	uart = hyp_vm_alloc(vm, sizeof(*uart), _Alignof(struct hyp_pl011));
 	if (!uart)
 		return -ENOMEM;
 	uart->vm = vm;
@@ -365,18 +365,18 @@ HYP_API int hyp_pl011_create(struct hyp_vm *vm, const struct hyp_pl011_config *c
 	if (!r)
 		r = hyp__dev_irq_init(&uart->irq, vm, cfg.intid, cfg.flags);
 	if (r) {
-		hyp__free(vm, uart, sizeof(*uart));
+		hyp_vm_free(vm, uart, sizeof(*uart));
 		return r;
 	}
 	r = hyp__dev_lock_init(&uart->lock);
 	if (r) {
-		hyp__free(vm, uart, sizeof(*uart));
+		hyp_vm_free(vm, uart, sizeof(*uart));
 		return r;
 	}
 	r = hyp_vm_add_mmio_handler(vm, cfg.base, HYP_UART_SIZE, pl011_mmio, uart);
 	if (r) {
 		hyp__dev_lock_fini(&uart->lock);
-		hyp__free(vm, uart, sizeof(*uart));
+		hyp_vm_free(vm, uart, sizeof(*uart));
 		return r;
 	}
 	*ret = uart;
@@ -412,11 +412,11 @@ HYP_API void hyp_pl011_destroy(struct hyp_pl011 *uart)
 		return;
 	r = hyp_vm_remove_mmio_handler(uart->vm, uart->base);
 	if (r) {
-		hyp__err(uart->vm, "pl011@%#llx: cannot detach (%s); device left attached",
-			 (unsigned long long)uart->base, hyp_strerror(r));
+		dev_err(uart->vm, "pl011@%#llx: cannot detach (%s); device left attached",
+			(unsigned long long)uart->base, hyp_strerror(r));
 		return;
 	}
 	hyp__dev_irq_set(&uart->irq, false);
 	hyp__dev_lock_fini(&uart->lock);
-	hyp__free(uart->vm, uart, sizeof(*uart));
+	hyp_vm_free(uart->vm, uart, sizeof(*uart));
 }

@@ -146,9 +146,9 @@ static enum hyp_handler_result pl031_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	(void)vcpu;
 	if ((access->len != 1 && access->len != 2 && access->len != 4) ||
 	    (offset & (access->len - 1u)) || offset >= HYP_RTC_SIZE) {
-		hyp__dbg(rtc->vm, "pl031@%#llx: ignored %u-byte access at offset %#llx",
-			 (unsigned long long)rtc->base, (unsigned)access->len,
-			 (unsigned long long)offset);
+		dev_dbg(rtc->vm, "pl031@%#llx: ignored %u-byte access at offset %#llx",
+			(unsigned long long)rtc->base, (unsigned)access->len,
+			(unsigned long long)offset);
 		if (!access->is_write)
 			access->data = 0;
 		return HYP_HANDLED;
@@ -195,7 +195,7 @@ HYP_API int hyp_pl031_create(struct hyp_vm *vm, const struct hyp_pl031_config *c
 #endif
 	}
 
-	rtc = hyp__alloc(vm, sizeof(*rtc), _Alignof(struct hyp_pl031));
+	rtc = hyp_vm_alloc(vm, sizeof(*rtc), _Alignof(struct hyp_pl031));
 	if (!rtc)
 		return -ENOMEM;
 	rtc->vm = vm;
@@ -207,13 +207,13 @@ HYP_API int hyp_pl031_create(struct hyp_vm *vm, const struct hyp_pl031_config *c
 	if (!r)
 		r = hyp__dev_lock_init(&rtc->lock);
 	if (r) {
-		hyp__free(vm, rtc, sizeof(*rtc));
+		hyp_vm_free(vm, rtc, sizeof(*rtc));
 		return r;
 	}
 	r = hyp_vm_add_mmio_handler(vm, cfg.base, HYP_RTC_SIZE, pl031_mmio, rtc);
 	if (r) {
 		hyp__dev_lock_fini(&rtc->lock);
-		hyp__free(vm, rtc, sizeof(*rtc));
+		hyp_vm_free(vm, rtc, sizeof(*rtc));
 		return r;
 	}
 	*ret = rtc;
@@ -248,11 +248,11 @@ HYP_API void hyp_pl031_destroy(struct hyp_pl031 *rtc)
 		return;
 	r = hyp_vm_remove_mmio_handler(rtc->vm, rtc->base);
 	if (r) {
-		hyp__err(rtc->vm, "pl031@%#llx: cannot detach (%s); device left attached",
-			 (unsigned long long)rtc->base, hyp_strerror(r));
+		dev_err(rtc->vm, "pl031@%#llx: cannot detach (%s); device left attached",
+			(unsigned long long)rtc->base, hyp_strerror(r));
 		return;
 	}
 	hyp__dev_irq_set(&rtc->irq, false);
 	hyp__dev_lock_fini(&rtc->lock);
-	hyp__free(rtc->vm, rtc, sizeof(*rtc));
+	hyp_vm_free(rtc->vm, rtc, sizeof(*rtc));
 }

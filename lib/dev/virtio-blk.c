@@ -230,8 +230,8 @@ static void blk_queue_notify(struct hyp__virtio *vdev, uint32_t queue)
 		}
 		status = serve_request(blk, &chain, &written);
 		if (status != VIRTIO_BLK_S_OK)
-			hyp__dbg(vdev->vm, "virtio-blk@%#llx: request failed with status %u",
-				 (unsigned long long)vdev->base, status);
+			dev_dbg(vdev->vm, "virtio-blk@%#llx: request failed with status %u",
+				(unsigned long long)vdev->base, status);
 		/* Cannot fail: the status byte was checked above. */
 		hyp__vq_write(vdev, &chain, chain.writable - 1, &status, 1);
 		hyp__vq_push(vdev, REQUESTQ, &chain, (uint32_t)(written + 1));
@@ -278,13 +278,13 @@ static int probe_fd(struct hyp_vm *vm, struct hyp_virtio_blk *blk, const char *w
 	uint64_t size;
 
 	if (mode < 0 || fstat(blk->fd, &st)) {
-		hyp__err(vm, "virtio-blk: %s: not an open file descriptor", what);
+		dev_err(vm, "virtio-blk: %s: not an open file descriptor", what);
 		return -EBADF;
 	}
 	mode &= O_ACCMODE;
 	if (mode == O_WRONLY || (!blk->read_only && mode == O_RDONLY)) {
-		hyp__err(vm, "virtio-blk: %s: not open for %s", what,
-			 mode == O_WRONLY ? "reading" : "writing (use HYP_DEV_READ_ONLY)");
+		dev_err(vm, "virtio-blk: %s: not open for %s", what,
+			mode == O_WRONLY ? "reading" : "writing (use HYP_DEV_READ_ONLY)");
 		return -EBADF;
 	}
 	if (S_ISREG(st.st_mode)) {
@@ -294,20 +294,20 @@ static int probe_fd(struct hyp_vm *vm, struct hyp_virtio_blk *blk, const char *w
 		off_t end = lseek(blk->fd, 0, SEEK_END);
 
 		if (pos < 0 || end < 0 || lseek(blk->fd, pos, SEEK_SET) < 0) {
-			hyp__err(vm, "virtio-blk: %s: cannot find the device's size", what);
+			dev_err(vm, "virtio-blk: %s: cannot find the device's size", what);
 			return -EIO;
 		}
 		size = (uint64_t)end;
 	} else {
-		hyp__err(vm, "virtio-blk: %s: not a regular file or block device", what);
+		dev_err(vm, "virtio-blk: %s: not a regular file or block device", what);
 		return -EINVAL;
 	}
 	blk->sectors = size / SECTOR_SIZE;
 	if (size % SECTOR_SIZE)
-		hyp__warn(vm,
-			  "virtio-blk: %s: size %llu is not a multiple of 512; the last %u bytes "
-			  "are not visible to the guest",
-			  what, (unsigned long long)size, (unsigned)(size % SECTOR_SIZE));
+		dev_warn(vm,
+			 "virtio-blk: %s: size %llu is not a multiple of 512; the last %u bytes "
+			 "are not visible to the guest",
+			 what, (unsigned long long)size, (unsigned)(size % SECTOR_SIZE));
 	return 0;
 }
 #endif
@@ -337,10 +337,9 @@ static int setup_backing(struct hyp_vm *vm, struct hyp_virtio_blk *blk,
 		blk->fd = open(cfg->path, (blk->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 		if (blk->fd < 0) {
 			r = -errno;
-			hyp__err(vm,
-				 "virtio-blk: cannot open disk image '%s' for %s: %s (errno %d)",
-				 cfg->path, blk->read_only ? "reading" : "reading and writing",
-				 open_error(-r), -r);
+			dev_err(vm, "virtio-blk: cannot open disk image '%s' for %s: %s (errno %d)",
+				cfg->path, blk->read_only ? "reading" : "reading and writing",
+				open_error(-r), -r);
 			return r;
 		}
 		blk->close_fd = true;
@@ -390,7 +389,7 @@ HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk
 	if (cfg.flags & ~(uint32_t)(HYP_DEV_NO_IRQ | HYP_DEV_READ_ONLY | HYP_DEV_BACKING_FD))
 		return -EINVAL;
 
-	blk = hyp__alloc(vm, sizeof(*blk), _Alignof(struct hyp_virtio_blk));
+	blk = hyp_vm_alloc(vm, sizeof(*blk), _Alignof(struct hyp_virtio_blk));
 	if (!blk)
 		return -ENOMEM;
 	blk->fd = -1;
@@ -405,12 +404,12 @@ HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk
 		features |= 1ull << VIRTIO_BLK_F_RO;
 	/* Cheap argument checks first, so a bad config does not open files. */
 	if (!cfg.base) {
-		hyp__free(vm, blk, sizeof(*blk));
+		hyp_vm_free(vm, blk, sizeof(*blk));
 		return -EINVAL;
 	}
 	r = setup_backing(vm, blk, &cfg);
 	if (r) {
-		hyp__free(vm, blk, sizeof(*blk));
+		hyp_vm_free(vm, blk, sizeof(*blk));
 		return r;
 	}
 	r = hyp__virtio_init(&blk->vdev, vm, &blk_ops, "virtio-blk", features, cfg.base, cfg.intid,
@@ -419,7 +418,7 @@ HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk
 		r = hyp__virtio_attach(&blk->vdev);
 	if (r) {
 		release_backing(blk);
-		hyp__free(vm, blk, sizeof(*blk));
+		hyp_vm_free(vm, blk, sizeof(*blk));
 		return r;
 	}
 	*ret = blk;
@@ -433,5 +432,5 @@ HYP_API void hyp_virtio_blk_destroy(struct hyp_virtio_blk *blk)
 	if (hyp__virtio_detach(&blk->vdev))
 		return;
 	release_backing(blk);
-	hyp__free(blk->vdev.vm, blk, sizeof(*blk));
+	hyp_vm_free(blk->vdev.vm, blk, sizeof(*blk));
 }

@@ -79,9 +79,8 @@ static void serve_transmitq(struct hyp_virtio_console *con)
 		/* The whole buffer is checked before any of it is sent: one that is not guest RAM
 		 * is returned unsent rather than half-printed. */
 		if (hyp__vq_walk(vdev, &chain, false, 0, chain.readable, tx_piece, &ctx))
-			hyp__dbg(vdev->vm,
-				 "virtio-console@%#llx: transmit buffer outside guest RAM",
-				 (unsigned long long)vdev->base);
+			dev_dbg(vdev->vm, "virtio-console@%#llx: transmit buffer outside guest RAM",
+				(unsigned long long)vdev->base);
 		hyp__vq_push(vdev, TRANSMITQ, &chain, 0);
 	}
 }
@@ -119,8 +118,8 @@ static void serve_receiveq(struct hyp_virtio_console *con)
 		else
 			n = 0;
 		if (!n)
-			hyp__dbg(vdev->vm, "virtio-console@%#llx: unusable receive buffer",
-				 (unsigned long long)vdev->base);
+			dev_dbg(vdev->vm, "virtio-console@%#llx: unusable receive buffer",
+				(unsigned long long)vdev->base);
 		hyp__vq_push(vdev, RECEIVEQ, &chain, n);
 	}
 	if (con->rx_waiting && con->hold_count < RX_HOLD) {
@@ -175,7 +174,7 @@ HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
 	if (cfg.flags & ~(uint32_t)(HYP_DEV_NO_IRQ | HYP_DEV_TX_FD))
 		return -EINVAL;
 
-	con = hyp__alloc(vm, sizeof(*con), _Alignof(struct hyp_virtio_console));
+	con = hyp_vm_alloc(vm, sizeof(*con), _Alignof(struct hyp_virtio_console));
 	if (!con)
 		return -ENOMEM;
 	con->rx_ready_fn = cfg.rx_ready_fn;
@@ -190,7 +189,7 @@ HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
 	if (!r)
 		r = hyp__virtio_attach(&con->vdev);
 	if (r) {
-		hyp__free(vm, con, sizeof(*con));
+		hyp_vm_free(vm, con, sizeof(*con));
 		return r;
 	}
 	*ret = con;
@@ -235,5 +234,5 @@ HYP_API void hyp_virtio_console_destroy(struct hyp_virtio_console *console)
 		return;
 	if (hyp__virtio_detach(&console->vdev))
 		return;
-	hyp__free(console->vdev.vm, console, sizeof(*console));
+	hyp_vm_free(console->vdev.vm, console, sizeof(*console));
 }

@@ -99,9 +99,9 @@ void hyp__virtio_needs_reset(struct hyp__virtio *vdev, const char *why)
 		return;
 	/* The first time is worth a warning; a guest that keeps provoking it only earns debug
 	 * messages, so it cannot flood the VMM's log. */
-	hyp__log(vdev->vm, vdev->warned ? HYP_LOG_DEBUG : HYP_LOG_WARNING,
-		 "%s@%#llx: %s; device needs reset", vdev->name, (unsigned long long)vdev->base,
-		 why);
+	hyp_vm_log(vdev->vm, vdev->warned ? HYP_LOG_DEBUG : HYP_LOG_WARNING,
+		   "%s@%#llx: %s; device needs reset", vdev->name, (unsigned long long)vdev->base,
+		   why);
 	vdev->warned = true;
 	vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
@@ -421,8 +421,8 @@ static void write_status(struct hyp__virtio *vdev, uint32_t value)
 	/* DEVICE_NEEDS_RESET is the device's to set; the driver may only add bits (2.1.1). */
 	now = value & 0xff & ~VIRTIO_STATUS_NEEDS_RESET;
 	if (old & ~now) {
-		hyp__dbg(vdev->vm, "%s@%#llx: status write %#x clears bits of %#x; ignored",
-			 vdev->name, (unsigned long long)vdev->base, value, old);
+		dev_dbg(vdev->vm, "%s@%#llx: status write %#x clears bits of %#x; ignored",
+			vdev->name, (unsigned long long)vdev->base, value, old);
 		return;
 	}
 	if ((now & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
@@ -523,8 +523,8 @@ static void reg_write(struct hyp__virtio *vdev, uint64_t reg, uint32_t value)
 		if (hyp__vq_usable(vdev, value))
 			vdev->ops->queue_notify(vdev, value);
 		else
-			hyp__dbg(vdev->vm, "%s@%#llx: notify of unusable queue %u ignored",
-				 vdev->name, (unsigned long long)vdev->base, value);
+			dev_dbg(vdev->vm, "%s@%#llx: notify of unusable queue %u ignored",
+				vdev->name, (unsigned long long)vdev->base, value);
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		vdev->isr &= ~value;
@@ -591,9 +591,9 @@ static enum hyp_handler_result virtio_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	} else if (access->len != 4 || (offset & 3)) {
 		/* Registers are 32-bit and aligned only (4.2.2.2): anything else reads as zero
 		 * and writes nothing. */
-		hyp__dbg(vdev->vm, "%s@%#llx: ignored %u-byte access at offset %#llx", vdev->name,
-			 (unsigned long long)vdev->base, (unsigned)access->len,
-			 (unsigned long long)offset);
+		dev_dbg(vdev->vm, "%s@%#llx: ignored %u-byte access at offset %#llx", vdev->name,
+			(unsigned long long)vdev->base, (unsigned)access->len,
+			(unsigned long long)offset);
 		if (!access->is_write)
 			access->data = 0;
 	} else if (access->is_write) {
@@ -658,8 +658,8 @@ int hyp__virtio_detach(struct hyp__virtio *vdev)
 	int r = hyp_vm_remove_mmio_handler(vdev->vm, vdev->base);
 
 	if (r) {
-		hyp__err(vdev->vm, "%s@%#llx: cannot detach (%s); device left attached", vdev->name,
-			 (unsigned long long)vdev->base, hyp_strerror(r));
+		dev_err(vdev->vm, "%s@%#llx: cannot detach (%s); device left attached", vdev->name,
+			(unsigned long long)vdev->base, hyp_strerror(r));
 		return r;
 	}
 	hyp__virtio_fini(vdev);

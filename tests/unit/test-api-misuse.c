@@ -169,7 +169,7 @@ static int ext_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	if (!ec)
 		return 0;
 	if (ec->log_priority)
-		hyp_backend_log(vm, (enum hyp_log_priority)ec->log_priority, "ext vm_init %d", 42);
+		hyp_vm_log(vm, (enum hyp_log_priority)ec->log_priority, "ext vm_init %d", 42);
 	return ec->vm_init_result;
 }
 
@@ -2108,8 +2108,8 @@ static void test_log_handler_misuse(void **state)
 							(enum hyp_log_priority)bad[i]),
 				 -EINVAL);
 	/* The failed calls did not replace the handler or its priority. */
-	hyp_backend_log(f->vm, HYP_LOG_WARNING, "still %s", "here");
-	hyp_backend_log(f->vm, HYP_LOG_INFO, "filtered");
+	hyp_vm_log(f->vm, HYP_LOG_WARNING, "still %s", "here");
+	hyp_vm_log(f->vm, HYP_LOG_INFO, "filtered");
 	assert_int_equal(first.count, 1);
 	assert_string_equal(first.last, "still here");
 	assert_int_equal(first.last_priority, HYP_LOG_WARNING);
@@ -2122,32 +2122,32 @@ static void test_log_handler_receives(void **state)
 	struct log_capture c = { 0 };
 
 	assert_int_equal(hyp_vm_set_log_handler(f->vm, capture_log, &c, HYP_LOG_DEBUG), 0);
-	hyp_backend_log(f->vm, HYP_LOG_DEBUG, "debug %d %s", 7, "x");
+	hyp_vm_log(f->vm, HYP_LOG_DEBUG, "debug %d %s", 7, "x");
 	assert_int_equal(c.count, 1);
 	assert_int_equal(c.last_priority, HYP_LOG_DEBUG);
 	assert_string_equal(c.last, "debug 7 x");
 
 	/* Messages less severe than the maximum are dropped. */
 	assert_int_equal(hyp_vm_set_log_handler(f->vm, capture_log, &c, HYP_LOG_ERROR), 0);
-	hyp_backend_log(f->vm, HYP_LOG_WARNING, "warning");
-	hyp_backend_log(f->vm, HYP_LOG_INFO, "info");
-	hyp_backend_log(f->vm, HYP_LOG_DEBUG, "debug");
+	hyp_vm_log(f->vm, HYP_LOG_WARNING, "warning");
+	hyp_vm_log(f->vm, HYP_LOG_INFO, "info");
+	hyp_vm_log(f->vm, HYP_LOG_DEBUG, "debug");
 	assert_int_equal(c.count, 1);
-	hyp_backend_log(f->vm, HYP_LOG_ERROR, "error %#x", 0x10);
+	hyp_vm_log(f->vm, HYP_LOG_ERROR, "error %#x", 0x10);
 	assert_int_equal(c.count, 2);
 	assert_int_equal(c.last_priority, HYP_LOG_ERROR);
 	assert_string_equal(c.last, "error 0x10");
 
 	assert_int_equal(hyp_vm_set_log_handler(f->vm, capture_log, &c, HYP_LOG_INFO), 0);
-	hyp_backend_log(f->vm, HYP_LOG_INFO, "info");
-	hyp_backend_log(f->vm, HYP_LOG_DEBUG, "debug");
+	hyp_vm_log(f->vm, HYP_LOG_INFO, "info");
+	hyp_vm_log(f->vm, HYP_LOG_DEBUG, "debug");
 	assert_int_equal(c.count, 3);
 	assert_string_equal(c.last, "info");
 
-	/* NULL discards; misuse of hyp_backend_log is harmless. */
+	/* NULL discards; misuse of hyp_vm_log is harmless. */
 	assert_int_equal(hyp_vm_set_log_handler(f->vm, NULL, NULL, HYP_LOG_DEBUG), 0);
-	hyp_backend_log(f->vm, HYP_LOG_ERROR, "dropped");
-	hyp_backend_log(NULL, HYP_LOG_ERROR, "no vm");
+	hyp_vm_log(f->vm, HYP_LOG_ERROR, "dropped");
+	hyp_vm_log(NULL, HYP_LOG_ERROR, "no vm");
 	assert_int_equal(c.count, 3);
 }
 
@@ -2226,10 +2226,10 @@ static void test_backend_helpers_null(void **state)
 	assert_null(hyp_backend_vcpu_state(NULL));
 	assert_int_equal(hyp_backend_vcpu_mpidr(NULL), 0);
 	assert_false(hyp_backend_vcpu_kick_pending(NULL));
-	assert_null(hyp_backend_vm_alloc(NULL, 16, 16));
-	hyp_backend_vm_free(NULL, NULL, 0);
-	hyp_backend_vm_free(f->vm, NULL, 16);
-	hyp_backend_log(NULL, HYP_LOG_ERROR, "nothing");
+	assert_null(hyp_vm_alloc(NULL, 16, 16));
+	hyp_vm_free(NULL, NULL, 0);
+	hyp_vm_free(f->vm, NULL, 16);
+	hyp_vm_log(NULL, HYP_LOG_ERROR, "nothing");
 	assert_non_null(hyp_backend_vm_state(f->vm));
 	assert_non_null(hyp_backend_vcpu_state(f->vcpu));
 }
@@ -2249,16 +2249,16 @@ static void test_backend_vm_alloc(void **state)
 	vm = create_vm_with(&cfg);
 	base = c.live;
 	/* @align: a power of two <= 4096 (struct hyp_alloc_ops). */
-	assert_null(hyp_backend_vm_alloc(vm, 16, 0));
-	assert_null(hyp_backend_vm_alloc(vm, 16, 3));
-	assert_null(hyp_backend_vm_alloc(vm, 16, 48));
-	assert_null(hyp_backend_vm_alloc(vm, 16, 8192));
+	assert_null(hyp_vm_alloc(vm, 16, 0));
+	assert_null(hyp_vm_alloc(vm, 16, 3));
+	assert_null(hyp_vm_alloc(vm, 16, 48));
+	assert_null(hyp_vm_alloc(vm, 16, 8192));
 	assert_int_equal(c.live, base);
-	p = hyp_backend_vm_alloc(vm, 100, 4096);
+	p = hyp_vm_alloc(vm, 100, 4096);
 	assert_non_null(p);
 	assert_int_equal((uintptr_t)p & 4095, 0);
 	assert_int_equal(c.live, base + 1);
-	hyp_backend_vm_free(vm, p, 100);
+	hyp_vm_free(vm, p, 100);
 	assert_int_equal(c.live, base);
 	hyp_vm_destroy(vm);
 	assert_int_equal(c.live, 0);

@@ -50,7 +50,7 @@ static int toy_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	memset(toy->padding, 0xa5, sizeof(toy->padding));
 	toy->init_calls++;
 	if (fail && *fail) {
-		hyp_backend_log(vm, HYP_LOG_ERROR, "toy: refusing to create a VM (%d)", *fail);
+		hyp_vm_log(vm, HYP_LOG_ERROR, "toy: refusing to create a VM (%d)", *fail);
 		return *fail;
 	}
 	return 0;

@@ -763,6 +763,45 @@ static void test_guest_ptr_spanning_two(void **state)
 	assert_ptr_equal(p, pool_page(f, 1));
 }
 
+/* hyp_vm_guest_span(): the pointer for an IPA and the bytes left in its region, region by region
+ * (what lib/dev and lib/boot walk guest buffers with). */
+static void test_guest_span(void **state)
+{
+	struct fx *f = *state;
+	void *p = PTR_SENTINEL;
+	uint64_t len = 0x5eed;
+
+	assert_int_equal(hyp_vm_map(f->vm, RAM_BASE, pool_page(f, 0), 2 * PAGE, HYP_MEM_RWX), 0);
+	assert_int_equal(hyp_vm_map(f->vm, RAM_BASE + 2 * PAGE, pool_page(f, 2), PAGE, HYP_MEM_RO),
+			 0);
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE, false, &p, &len), 0);
+	assert_ptr_equal(p, pool_page(f, 0));
+	assert_int_equal(len, 2 * PAGE);
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE + 0x1234, true, &p, &len), 0);
+	assert_ptr_equal(p, f->pool + 0x1234);
+	assert_int_equal(len, 2 * PAGE - 0x1234);
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE + 2 * PAGE - 1, true, &p, &len), 0);
+	assert_int_equal(len, 1);
+	/* The adjacent region is another span, even though host memory is contiguous too. */
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE + 2 * PAGE, false, &p, &len), 0);
+	assert_ptr_equal(p, pool_page(f, 2));
+	assert_int_equal(len, PAGE);
+	/* Read-only for a device that would write, holes, the end of the IPA space, misuse:
+	 * errors, and the out-parameters untouched. */
+	p = PTR_SENTINEL;
+	len = 0x5eed;
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE + 2 * PAGE + 8, true, &p, &len),
+			 -EFAULT);
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE + 3 * PAGE, false, &p, &len), -EFAULT);
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE - 1, false, &p, &len), -EFAULT);
+	assert_int_equal(hyp_vm_guest_span(f->vm, UINT64_MAX, false, &p, &len), -EFAULT);
+	assert_int_equal(hyp_vm_guest_span(NULL, RAM_BASE, false, &p, &len), -EINVAL);
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE, false, NULL, &len), -EINVAL);
+	assert_int_equal(hyp_vm_guest_span(f->vm, RAM_BASE, false, &p, NULL), -EINVAL);
+	assert_ptr_equal(p, PTR_SENTINEL);
+	assert_int_equal(len, 0x5eed);
+}
+
 static void test_guest_ptr_readonly(void **state)
 {
 	struct fx *f = *state;
@@ -1184,6 +1223,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guest_ptr_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_ptr_spanning_two, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_ptr_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_span, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mock_load_from_ram, NULL, guest_teardown),
 		cmocka_unit_test_setup_teardown(test_mock_store_to_ram, NULL, guest_teardown),
 		cmocka_unit_test_setup_teardown(test_mock_access_across_adjacent_regions, NULL,

@@ -435,9 +435,8 @@ static int load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
 	struct hyp_el2_cpu *elsewhere = atomic_load(&v->loaded_on);
 
 	if (elsewhere && elsewhere != cpu) {
-		hyp_backend_log(hyp_vcpu_vm(vcpu), HYP_LOG_ERROR,
-				"el2: vCPU %u is pinned to another physical CPU",
-				hyp_vcpu_index(vcpu));
+		hyp_vm_log(hyp_vcpu_vm(vcpu), HYP_LOG_ERROR,
+			   "el2: vCPU %u is pinned to another physical CPU", hyp_vcpu_index(vcpu));
 		return -EBUSY;
 	}
 	/* FP/SIMD must be accessible at EL2 to switch it. */

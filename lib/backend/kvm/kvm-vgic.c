@@ -106,9 +106,9 @@ static int stop_world(struct hyp_vcpu *self)
 		if (kick)
 			next_kick = t + KICK_INTERVAL_NS;
 		if (t - start > STOP_WORLD_TIMEOUT_NS) {
-			hyp_backend_log(vm, HYP_LOG_WARNING,
-					"kvm: %u vCPU(s) did not leave KVM_RUN for a vGIC access",
-					running);
+			hyp_vm_log(vm, HYP_LOG_WARNING,
+				   "kvm: %u vCPU(s) did not leave KVM_RUN for a vGIC access",
+				   running);
 			return -EBUSY;
 		}
 		sched_yield();

@@ -181,8 +181,8 @@ static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_
 		if (!(features & needs[i].feature))
 			continue;
 		if (kvm_check(k, needs[i].caps[0]) <= 0 || kvm_check(k, needs[i].caps[1]) <= 0) {
-			hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: this host cannot give guests %s",
-					needs[i].name);
+			hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: this host cannot give guests %s",
+				   needs[i].name);
 			return -ENOTSUP;
 		}
 	}
@@ -220,8 +220,8 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 
 	k->kvm_fd = open(kcfg.kvm_path ? kcfg.kvm_path : KVM_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
 	if (k->kvm_fd < 0) {
-		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: cannot open %s: %s",
-				kcfg.kvm_path ? kcfg.kvm_path : KVM_DEFAULT_PATH, strerror(errno));
+		hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: cannot open %s: %s",
+			   kcfg.kvm_path ? kcfg.kvm_path : KVM_DEFAULT_PATH, strerror(errno));
 		return -ENODEV;
 	}
 	if (ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
@@ -234,8 +234,8 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	else if (config->ipa_bits != KVM_DEFAULT_IPA_BITS)
 		return -ENOTSUP;
 	if (max_ipa > 0 && config->ipa_bits > (uint32_t)max_ipa) {
-		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: host supports %d IPA bits, %u requested",
-				max_ipa, config->ipa_bits);
+		hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: host supports %d IPA bits, %u requested",
+			   max_ipa, config->ipa_bits);
 		return -ENOTSUP;
 	}
 	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, type);
@@ -257,8 +257,8 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	if (config->irqchip != HYP_IRQCHIP_NONE) {
 		r = create_vgic(config, k);
 		if (r) {
-			hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: in-kernel GICv3 unavailable: %s",
-					hyp_strerror(r));
+			hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: in-kernel GICv3 unavailable: %s",
+				   hyp_strerror(r));
 			return r;
 		}
 	}
@@ -442,10 +442,10 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 	 * routing, so refuse it.
 	 */
 	if (mpidr != hyp__default_mpidr(hyp_vcpu_index(vcpu))) {
-		hyp_backend_log(hyp_vcpu_vm(vcpu), HYP_LOG_INFO,
-				"kvm: vCPU %u: MPIDR %#llx unsupported; KVM fixes it to %#llx",
-				hyp_vcpu_index(vcpu), (unsigned long long)mpidr,
-				(unsigned long long)hyp__default_mpidr(hyp_vcpu_index(vcpu)));
+		hyp_vm_log(hyp_vcpu_vm(vcpu), HYP_LOG_INFO,
+			   "kvm: vCPU %u: MPIDR %#llx unsupported; KVM fixes it to %#llx",
+			   hyp_vcpu_index(vcpu), (unsigned long long)mpidr,
+			   (unsigned long long)hyp__default_mpidr(hyp_vcpu_index(vcpu)));
 		return -ENOTSUP;
 	}
 	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)hyp_vcpu_index(vcpu));
@@ -666,16 +666,14 @@ static int translate_exit(struct hyp_vm *vm, struct kvm_run *run, struct hyp_exi
 		exit->reason = HYP_EXIT_KICKED;
 		return 0;
 	case KVM_EXIT_FAIL_ENTRY:
-		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: entry failed, reason %#llx",
-				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: entry failed, reason %#llx",
+			   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return -EIO;
 	case KVM_EXIT_INTERNAL_ERROR:
-		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: internal error %u",
-				run->internal.suberror);
+		hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: internal error %u", run->internal.suberror);
 		return -EIO;
 	default:
-		hyp_backend_log(vm, HYP_LOG_ERROR, "kvm: unexpected exit reason %u",
-				run->exit_reason);
+		hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: unexpected exit reason %u", run->exit_reason);
 		return -EPROTO;
 	}
 }
@@ -750,8 +748,8 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 		}
 		if (errno == ENOSYS) {
 			/* An access without a syndrome and no KVM_CAP_ARM_NISV_TO_USER. */
-			hyp_backend_log(vm, HYP_LOG_ERROR,
-					"kvm: guest access KVM cannot decode (no ISV)");
+			hyp_vm_log(vm, HYP_LOG_ERROR,
+				   "kvm: guest access KVM cannot decode (no ISV)");
 		}
 		return sys_err();
 	}

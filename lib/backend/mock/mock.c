@@ -204,7 +204,7 @@ static int mock_vcpu_init(struct hyp_vcpu *vcpu)
 	struct mock_vcpu *mv = mock_vcpu(vcpu);
 	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);
 
-	mv->steps = hyp_backend_vm_alloc(vm, sizeof(*mv->steps) * mock_vm(vm)->max_steps, 16);
+	mv->steps = hyp_vm_alloc(vm, sizeof(*mv->steps) * mock_vm(vm)->max_steps, 16);
 	if (!mv->steps)
 		return -ENOMEM;
 	mock_reset_state(vcpu);
@@ -215,8 +215,7 @@ static void mock_vcpu_destroy(struct hyp_vcpu *vcpu)
 {
 	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);
 
-	hyp_backend_vm_free(vm, mock_vcpu(vcpu)->steps,
-			    sizeof(struct mock_step) * mock_vm(vm)->max_steps);
+	hyp_vm_free(vm, mock_vcpu(vcpu)->steps, sizeof(struct mock_step) * mock_vm(vm)->max_steps);
 }
 
 static int mock_vcpu_reset(struct hyp_vcpu *vcpu)
