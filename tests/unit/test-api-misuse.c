@@ -23,6 +23,8 @@
 #include <cmocka.h>
 
 #include <libhyp/backend.h>
+
+#include "test-stub-backend.h"
 #include <libhyp/hyp.h>
 #include <libhyp/mock.h>
 
@@ -158,10 +160,6 @@ struct ext_config {
 	int log_priority;   /* if non-zero, vm_init logs one message at this priority */
 };
 
-struct ext_vcpu {
-	struct hyp_gp_regs regs;
-};
-
 static int ext_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 {
 	const struct ext_config *ec = config->backend_config;
@@ -173,30 +171,9 @@ static int ext_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	return ec->vm_init_result;
 }
 
-static int ext_vcpu_init(struct hyp_vcpu *vcpu)
-{
-	struct ext_vcpu *ev = hyp_backend_vcpu_state(vcpu);
-
-	return hyp_backend_vcpu_set_gp_regs(vcpu, &ev->regs);
-}
-
-static int ext_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
-{
-	if (hyp_backend_vcpu_kick_pending(vcpu)) {
-		exit->reason = HYP_EXIT_KICKED;
-		return 0;
-	}
-	return -EIO;
-}
-
 static const struct hyp_backend_ops ext_ops = {
-	.version = HYP_BACKEND_OPS_VERSION,
-	.size = sizeof(struct hyp_backend_ops),
-	.name = "ext-test",
-	.vcpu_state_size = sizeof(struct ext_vcpu),
+	TEST_STUB_BACKEND("ext-test"),
 	.vm_init = ext_vm_init,
-	.vcpu_init = ext_vcpu_init,
-	.vcpu_enter = ext_vcpu_enter,
 };
 
 /* ---- Version and strings ----------------------------------------------------------------- */
@@ -2072,7 +2049,7 @@ static void test_mock_functions_non_mock(void **state)
 	assert_int_equal(hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_SCTLR_EL1, &esr), -ENOTSUP);
 	assert_int_equal(esr, U64_SENTINEL);
 	/* Its enter method fails: the backend error comes back from run. */
-	assert_int_equal(hyp_vcpu_run(vcpu), -EIO);
+	assert_int_equal(hyp_vcpu_run(vcpu), -ENODATA);
 	hyp_vm_destroy(vm);
 }
 

@@ -16,6 +16,8 @@
 
 #include <libhyp/backend.h>
 
+#include "test-stub-backend.h"
+
 #define RAM (TEST_RAM_BASE)
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
@@ -1208,41 +1210,11 @@ static void test_setup_vcpu(void **state)
 }
 
 /* A backend that exposes no system registers: the architected reset state (MMU off) stands. */
-struct bare_vcpu {
-	struct hyp_gp_regs regs;
-};
-
-static int bare_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
-{
-	(void)vm;
-	(void)config;
-	return 0;
-}
-
-static int bare_vcpu_init(struct hyp_vcpu *vcpu)
-{
-	struct bare_vcpu *bv = hyp_backend_vcpu_state(vcpu);
-
-	return hyp_backend_vcpu_set_gp_regs(vcpu, &bv->regs);
-}
-
-static int bare_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
-{
-	(void)vcpu;
-	(void)exit;
-	return -ENODATA;
-}
-
 static void test_setup_vcpu_without_sysregs(void **state)
 {
 	static const struct hyp_backend_ops ops = {
-		.version = 1,
-		.size = sizeof(struct hyp_backend_ops),
-		.name = "no-sysregs",
-		.vcpu_state_size = sizeof(struct bare_vcpu),
-		.vm_init = bare_vm_init,
-		.vcpu_init = bare_vcpu_init,
-		.vcpu_enter = bare_vcpu_enter,
+		TEST_STUB_BACKEND("no-sysregs"),
+		.vm_init = test_stub_vm_init,
 	};
 	struct hyp_vm_config cfg = { .size = sizeof(cfg), .backend_ops = &ops };
 	struct hyp_boot_layout lay = { .size = sizeof(lay), .entry = RAM, .dtb_addr = RAM + 8 };

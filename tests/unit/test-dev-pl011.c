@@ -13,6 +13,8 @@
 
 #include <libhyp/backend.h>
 
+#include "test-stub-backend.h"
+
 #include "test-helpers.h"
 
 #define UART 0x09000000ull
@@ -619,31 +621,11 @@ struct recorder {
 	unsigned injections;
 };
 
-static int rec_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
-{
-	(void)vm;
-	(void)config;
-	return 0;
-}
-
 static int rec_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value)
 {
 	(void)vm;
 	*value = cap == HYP_CAP_IRQ_INJECTION;
 	return 0;
-}
-
-static int rec_vcpu_init(struct hyp_vcpu *vcpu)
-{
-	(void)vcpu;
-	return 0;
-}
-
-static int rec_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
-{
-	(void)vcpu;
-	(void)exit;
-	return -ENODATA;
 }
 
 static int rec_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
@@ -670,14 +652,8 @@ static int rec_blk_read(void *opaque, uint64_t offset, void *buf, size_t len)
 static void test_create_injects_nothing(void **state)
 {
 	static const struct hyp_backend_ops ops = {
-		.version = HYP_BACKEND_OPS_VERSION,
-		.size = sizeof(struct hyp_backend_ops),
-		.name = "recorder",
-		.vm_state_size = sizeof(struct recorder),
-		.vm_init = rec_vm_init,
-		.vm_query_cap = rec_vm_query_cap,
-		.vcpu_init = rec_vcpu_init,
-		.vcpu_enter = rec_vcpu_enter,
+		TEST_STUB_BACKEND("recorder"), .vm_state_size = sizeof(struct recorder),
+		.vm_init = test_stub_vm_init,  .vm_query_cap = rec_vm_query_cap,
 		.inject_irq = rec_inject_irq,
 	};
 	static const struct hyp_blk_ops disk = { .read = rec_blk_read };
