@@ -19,130 +19,13 @@
 #include "fast-exit.h"
 #include "internal.h"
 #include "backend/builtin.h"
-#include "backend/el2/el2-internal.h"
-#include "stage2/stage2.h"
+#include "backend/el2/el2-state.h"
 
 _Static_assert(offsetof(struct hyp_el2_ctx, regs.pstate) ==
 		       offsetof(struct hyp_el2_ctx, regs.pc) + 8,
 	       "entry.S loads PC and PSTATE with one LDP");
 _Static_assert(offsetof(struct hyp_el2_ctx, far) == offsetof(struct hyp_el2_ctx, esr) + 8,
 	       "entry.S stores ESR and FAR with one STP");
-
-#define read_sysreg(reg)                                                                           \
-	({                                                                                         \
-		uint64_t v_;                                                                       \
-		__asm__ volatile("mrs %0, " #reg : "=r"(v_));                                      \
-		v_;                                                                                \
-	})
-#define write_sysreg(v, reg) __asm__ volatile("msr " #reg ", %0" : : "r"((uint64_t)(v)))
-#define isb() __asm__ volatile("isb" ::: "memory")
-#define dsb(opt) __asm__ volatile("dsb " #opt ::: "memory")
-
-/* HCR_EL2 (Arm ARM D19.2.46): stage 2 on, AArch64 EL1, physical interrupts to EL2, set/way
- * invalidation upgraded to clean+invalidate, broadcast TLB/IC maintenance and inner-shareable
- * barriers (vCPUs of one VM run on several CPUs), SMC and WFI (and WFE) trapped. */
-#define HCR_VM (1ull << 0)
-#define HCR_SWIO (1ull << 1)
-#define HCR_FMO (1ull << 3)
-#define HCR_IMO (1ull << 4)
-#define HCR_AMO (1ull << 5)
-#define HCR_FB (1ull << 9)
-#define HCR_BSU_IS (1ull << 10)
-#define HCR_TWI (1ull << 13)
-#define HCR_TWE (1ull << 14)
-#define HCR_TID3 (1ull << 18)
-#define HCR_TSC (1ull << 19)
-#define HCR_RW (1ull << 31)
-#define HCR_E2H (1ull << 34)
-
-/* CPTR_EL2 (non-VHE): RES1 bits, FP/SIMD not trapped (TFP = 0), SVE (TZ) and SME (TSM) trapped:
- * their state is not switched here. */
-#define CPTR_EL2_VALUE 0x33ffull
-/* CNTHCTL_EL2 (non-VHE): EL1 may read the physical counter (EL1PCTEN) but its physical timer
- * traps (EL1PCEN = 0): the CPU's physical timer is the firmware's. */
-#define CNTHCTL_EL2_VALUE 0x1ull
-
-/* MDCR_EL2: guest accesses to the debug registers (TDA, TDOSA, TDRA) and the PMU (TPM, TPMCR) trap:
- * that state is per physical CPU and not switched, so one VM could otherwise read or plant
- * another's breakpoints and counters. HPMN [4:0] is kept as the firmware set it. */
-#define MDCR_EL2_TRAPS ((1ull << 11) | (1ull << 10) | (1ull << 9) | (1ull << 6) | (1ull << 5))
-
-/* The EL1 (and EL0) system registers a guest owns, switched with the vCPU. */
-#define EL1_SYSREGS(X)                                                                             \
-	X(SCTLR_EL1, sctlr_el1)                                                                    \
-	X(CPACR_EL1, cpacr_el1)                                                                    \
-	X(TTBR0_EL1, ttbr0_el1)                                                                    \
-	X(TTBR1_EL1, ttbr1_el1)                                                                    \
-	X(TCR_EL1, tcr_el1)                                                                        \
-	X(ESR_EL1, esr_el1)                                                                        \
-	X(AFSR0_EL1, afsr0_el1)                                                                    \
-	X(AFSR1_EL1, afsr1_el1)                                                                    \
-	X(FAR_EL1, far_el1)                                                                        \
-	X(MAIR_EL1, mair_el1)                                                                      \
-	X(AMAIR_EL1, amair_el1)                                                                    \
-	X(VBAR_EL1, vbar_el1)                                                                      \
-	X(CONTEXTIDR_EL1, contextidr_el1)                                                          \
-	X(TPIDR_EL0, tpidr_el0)                                                                    \
-	X(TPIDRRO_EL0, tpidrro_el0)                                                                \
-	X(TPIDR_EL1, tpidr_el1)                                                                    \
-	X(PAR_EL1, par_el1)                                                                        \
-	X(CNTKCTL_EL1, cntkctl_el1)                                                                \
-	X(SP_EL1, sp_el1)                                                                          \
-	X(ELR_EL1, elr_el1)                                                                        \
-	X(SPSR_EL1, spsr_el1)                                                                      \
-	X(CSSELR_EL1, csselr_el1)                                                                  \
-	X(MDSCR_EL1, mdscr_el1)                                                                    \
-	X(CNTV_CTL_EL0, cntv_ctl_el0)                                                              \
-	X(CNTV_CVAL_EL0, cntv_cval_el0)
-
-enum el1_sysreg_index {
-#define X(name, asmname) EL1_##name,
-	EL1_SYSREGS(X)
-#undef X
-		EL1_NR_SYSREGS
-};
-
-/* The per-physical-CPU words libhyp keeps in struct hyp_el2_cpu. */
-enum { CPU_LOADED_VCPU = 0 };
-
-struct el2_vm {
-	struct hyp_el2_config cfg;
-	struct hyp_el2_platform platform;
-	struct hyp_s2 s2;
-	uint64_t hcr, vtcr, vttbr, vpidr;
-	uint32_t vmid;
-};
-
-struct el2_vcpu {
-	struct hyp_el2_ctx ctx; /* first: entry.S's context pointer is the el2_vcpu's too */
-	struct hyp_vcpu *vcpu;
-	/* What the fast path did with the exit the ordinary path is now returning (HYP__FAST_*). */
-	int fast_result;
-	uint64_t el1[EL1_NR_SYSREGS];
-	uint64_t vmpidr;
-	/* The physical CPU whose hardware holds this vCPU's EL1 and FP/SIMD state, or NULL, and
-	 * that CPU's MPIDR_EL1 (a cheap way to tell, on entry, whether it is this CPU). */
-	struct hyp_el2_cpu *_Atomic loaded_on;
-	uint64_t loaded_mpidr;
-	uint8_t fp[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
-};
-
-/* A built-in backend reaches its state directly (internal.h) rather than through the exported
- * accessors: these run on every exit. */
-static struct el2_vm *el2_vm(struct hyp_vm *vm)
-{
-	return vm->backend_state;
-}
-
-static struct el2_vcpu *el2_vcpu(struct hyp_vcpu *vcpu)
-{
-	return vcpu->backend_state;
-}
-
-static struct hyp_el2_cpu *this_cpu(const struct el2_vm *m)
-{
-	return m->platform.this_cpu(m->platform.opaque);
-}
 
 static int el2_probe(void)
 {
@@ -387,86 +270,12 @@ static int el2_mem_unmap(struct hyp_vm *vm, const struct hyp_mem_region *region)
 	return hyp_s2_unmap(&el2_vm(vm)->s2, region->ipa, region->size);
 }
 
-/* ---- vCPU state switching ---- */
-
-static void save_el1(uint64_t *el1)
-{
-#define X(name, asmname) el1[EL1_##name] = read_sysreg(asmname);
-	EL1_SYSREGS(X)
-#undef X
-}
-
-static void load_el1(const uint64_t *el1)
-{
-#define X(name, asmname) write_sysreg(el1[EL1_##name], asmname);
-	EL1_SYSREGS(X)
-#undef X
-}
-
-static void reset_state(struct hyp_vcpu *vcpu)
-{
-	struct el2_vcpu *v = el2_vcpu(vcpu);
-
-	memset(&v->ctx.regs, 0, sizeof(v->ctx.regs));
-	v->ctx.regs.pstate = HYP_PSTATE_EL1H_DAIF;
-	memset(v->el1, 0, sizeof(v->el1));
-	v->el1[EL1_SCTLR_EL1] = SCTLR_EL1_RESET;
-	memset(v->fp, 0, sizeof(v->fp));
-}
-
-/* Save the state of the vCPU loaded on @cpu (if any) and forget it. */
-static void unload_cpu(struct hyp_el2_cpu *cpu)
-{
-	struct el2_vcpu *prev = (struct el2_vcpu *)(uintptr_t)cpu->opaque[CPU_LOADED_VCPU];
-
-	if (!prev)
-		return;
-	save_el1(prev->el1);
-	hyp__el2_save_fp(prev->fp);
-	atomic_store(&prev->loaded_on, NULL);
-	cpu->opaque[CPU_LOADED_VCPU] = 0;
-}
-
-/* Make @vcpu the one whose state the calling CPU's hardware holds. */
-static int load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
-{
-	struct el2_vm *m = el2_vm(vcpu->vm);
-	struct el2_vcpu *v = el2_vcpu(vcpu);
-	struct hyp_el2_cpu *elsewhere = atomic_load(&v->loaded_on);
-
-	if (elsewhere && elsewhere != cpu) {
-		hyp_vm_log(hyp_vcpu_vm(vcpu), HYP_LOG_ERROR,
-			   "el2: vCPU %u is pinned to another physical CPU", hyp_vcpu_index(vcpu));
-		return -EBUSY;
-	}
-	/* FP/SIMD must be accessible at EL2 to switch it. */
-	write_sysreg(CPTR_EL2_VALUE, cptr_el2);
-	isb();
-	unload_cpu(cpu);
-	write_sysreg(m->hcr, hcr_el2);
-	write_sysreg(m->vtcr, vtcr_el2);
-	write_sysreg(m->vttbr, vttbr_el2);
-	write_sysreg(m->vpidr, vpidr_el2);
-	write_sysreg(v->vmpidr, vmpidr_el2);
-	write_sysreg(CNTHCTL_EL2_VALUE, cnthctl_el2);
-	write_sysreg((read_sysreg(mdcr_el2) & 0x1f) | MDCR_EL2_TRAPS, mdcr_el2);
-	write_sysreg(0, cntvoff_el2);
-	load_el1(v->el1);
-	hyp__el2_load_fp(v->fp);
-	isb();
-	cpu->opaque[CPU_LOADED_VCPU] = (uint64_t)(uintptr_t)v;
-	/* At EL2, MPIDR_EL1 reads the physical CPU's (VMPIDR_EL2 only affects EL1). */
-	v->loaded_mpidr = read_sysreg(mpidr_el1);
-	atomic_store(&v->loaded_on, cpu);
-	return 0;
-}
-
 static int el2_vcpu_init(struct hyp_vcpu *vcpu)
 {
 	struct el2_vcpu *v = el2_vcpu(vcpu);
 
 	v->vcpu = vcpu;
-	reset_state(vcpu);
+	hyp__el2_reset_state(vcpu);
 	/* VMPIDR_EL2: RES1 bit 31, the affinity the VMM chose, U = 0 (multiprocessor). */
 	v->vmpidr = (1ull << 31) | hyp_backend_vcpu_mpidr(vcpu);
 	return hyp_backend_vcpu_set_gp_regs(vcpu, &v->ctx.regs);
@@ -493,194 +302,7 @@ static int el2_vcpu_reset(struct hyp_vcpu *vcpu)
 	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v)
 		cpu->opaque[CPU_LOADED_VCPU] = 0;
 	atomic_store(&v->loaded_on, NULL);
-	reset_state(vcpu);
-	return 0;
-}
-
-/* Which EL1 register an encoding names, or -1. */
-static int el1_index(uint32_t encoding)
-{
-	switch (encoding) {
-#define X(name, asmname)                                                                           \
-	case HYP_SYSREG_##name:                                                                    \
-		return EL1_##name;
-		EL1_SYSREGS(X)
-#undef X
-	default:
-		return -1;
-	}
-}
-
-/* Where a loaded vCPU's register lives: the calling CPU's hardware (1), memory (0), or another
- * CPU's hardware (-EBUSY). */
-static int state_location(struct hyp_vcpu *vcpu)
-{
-	struct el2_vm *m = el2_vm(vcpu->vm);
-	struct hyp_el2_cpu *cpu = atomic_load(&el2_vcpu(vcpu)->loaded_on);
-
-	if (!cpu)
-		return 0;
-	return cpu == this_cpu(m) ? 1 : -EBUSY;
-}
-
-static int el2_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *value)
-{
-	struct el2_vcpu *v = el2_vcpu(vcpu);
-	int index = el1_index(encoding), where;
-
-	switch (encoding) {
-	case HYP_SYSREG_MPIDR_EL1:
-		*value = v->vmpidr;
-		return 0;
-	case HYP_SYSREG_MIDR_EL1:
-		*value = el2_vm(vcpu->vm)->vpidr;
-		return 0;
-	default:
-		break;
-	}
-	if (index < 0)
-		return -ENOENT;
-	where = state_location(vcpu);
-	if (where < 0)
-		return where;
-	if (where) {
-		uint64_t el1[EL1_NR_SYSREGS];
-
-		/* Reading every register to return one keeps the accessor table-driven; this
-		 * is not a hot path. */
-		save_el1(el1);
-		*value = el1[index];
-	} else {
-		*value = v->el1[index];
-	}
-	return 0;
-}
-
-/* The FP save area has struct hyp_fp_regs' layout (entry.S: V0-V31, FPSR, FPCR). */
-_Static_assert(sizeof(struct hyp_fp_regs) == HYP_EL2_FP_AREA_SIZE, "FP area layout");
-
-static int el2_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs)
-{
-	struct el2_vcpu *v = el2_vcpu(vcpu);
-	int where = state_location(vcpu);
-
-	if (where < 0)
-		return where;
-	if (where) {
-		uint8_t area[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
-
-		hyp__el2_save_fp(area);
-		memcpy(regs, area, sizeof(area));
-	} else {
-		memcpy(regs, v->fp, sizeof(v->fp));
-	}
-	return 0;
-}
-
-static int el2_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs)
-{
-	struct el2_vcpu *v = el2_vcpu(vcpu);
-	int where = state_location(vcpu);
-
-	if (where < 0)
-		return where;
-	if (where) {
-		uint8_t area[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
-
-		memcpy(area, regs, sizeof(area));
-		hyp__el2_load_fp(area);
-	} else {
-		memcpy(v->fp, regs, sizeof(v->fp));
-	}
-	return 0;
-}
-
-static int el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value)
-{
-	struct el2_vcpu *v = el2_vcpu(vcpu);
-	int index = el1_index(encoding), where;
-
-	if (encoding == HYP_SYSREG_MPIDR_EL1 || encoding == HYP_SYSREG_MIDR_EL1)
-		return -EPERM;
-	if (index < 0)
-		return -ENOENT;
-	where = state_location(vcpu);
-	if (where < 0)
-		return where;
-	if (where) {
-		uint64_t el1[EL1_NR_SYSREGS];
-
-		save_el1(el1);
-		el1[index] = value;
-		load_el1(el1);
-		isb();
-	} else {
-		v->el1[index] = value;
-	}
-	return 0;
-}
-
-/* The core registers the library does not serve from the register file: the EL1 banked ones,
- * kept with the other EL1 system registers. */
-static int banked_index(enum hyp_reg reg)
-{
-	switch (reg) {
-	case HYP_REG_SP_EL1:
-		return EL1_SP_EL1;
-	case HYP_REG_ELR_EL1:
-		return EL1_ELR_EL1;
-	case HYP_REG_SPSR_EL1:
-		return EL1_SPSR_EL1;
-	default:
-		return -1;
-	}
-}
-
-/* One save (and for a write one load) of a loaded vCPU's EL1 state serves the whole list, where
- * the single-register accessors pay that per register. */
-static int el2_get_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, uint64_t *values,
-			unsigned int count)
-{
-	uint64_t live[EL1_NR_SYSREGS];
-	const uint64_t *el1 = el2_vcpu(vcpu)->el1;
-	int where = state_location(vcpu);
-
-	if (where < 0)
-		return where;
-	for (unsigned int i = 0; i < count; i++)
-		if (banked_index(regs[i]) < 0)
-			return -EINVAL;
-	if (where) {
-		save_el1(live);
-		el1 = live;
-	}
-	for (unsigned int i = 0; i < count; i++)
-		values[i] = el1[banked_index(regs[i])];
-	return 0;
-}
-
-static int el2_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs, const uint64_t *values,
-			unsigned int count)
-{
-	uint64_t live[EL1_NR_SYSREGS];
-	uint64_t *el1 = el2_vcpu(vcpu)->el1;
-	int where = state_location(vcpu);
-
-	if (where < 0)
-		return where;
-	for (unsigned int i = 0; i < count; i++)
-		if (banked_index(regs[i]) < 0)
-			return -EINVAL;
-	if (where) {
-		save_el1(live);
-		el1 = live;
-	}
-	for (unsigned int i = 0; i < count; i++)
-		el1[banked_index(regs[i])] = values[i];
-	if (where) {
-		load_el1(live);
-		isb();
-	}
+	hyp__el2_reset_state(vcpu);
 	return 0;
 }
 
@@ -831,7 +453,7 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	if (__builtin_expect(!atomic_load_explicit(&v->loaded_on, memory_order_relaxed) ||
 				     v->loaded_mpidr != read_sysreg(mpidr_el1),
 			     0)) {
-		r = load_vcpu(vcpu, this_cpu(m));
+		r = hyp__el2_load_vcpu(vcpu, this_cpu(m));
 		if (r)
 			return r;
 	}
@@ -940,14 +562,14 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vcpu_init = el2_vcpu_init,
 	.vcpu_destroy = el2_vcpu_destroy,
 	.vcpu_reset = el2_vcpu_reset,
-	.vcpu_get_sysreg = el2_get_sysreg,
-	.vcpu_set_sysreg = el2_set_sysreg,
-	.vcpu_get_fp_regs = el2_get_fp_regs,
-	.vcpu_set_fp_regs = el2_set_fp_regs,
+	.vcpu_get_sysreg = hyp__el2_get_sysreg,
+	.vcpu_set_sysreg = hyp__el2_set_sysreg,
+	.vcpu_get_fp_regs = hyp__el2_get_fp_regs,
+	.vcpu_set_fp_regs = hyp__el2_set_fp_regs,
 	.vcpu_enter = el2_vcpu_enter,
 	.vcpu_kick = el2_vcpu_kick,
 	.vcpu_wait = el2_vcpu_wait,
 	.vcpu_wake = el2_vcpu_wake,
-	.vcpu_get_regs = el2_get_regs,
-	.vcpu_set_regs = el2_set_regs,
+	.vcpu_get_regs = hyp__el2_get_regs,
+	.vcpu_set_regs = hyp__el2_set_regs,
 };

@@ -79,6 +79,17 @@ static inline int sys_err(void)
 	return e == ENOMEM ? -ENOMEM : -HYP_EHOST(e);
 }
 
+/* kvm-regs.c: registers through KVM_{GET,SET}_ONE_REG. */
+uint64_t hyp__kvm_core_reg_id(size_t offset);
+int hyp__kvm_get_one_reg(struct kvm_vcpu_state *kv, uint64_t id, uint64_t *value);
+int hyp__kvm_set_one_reg(struct kvm_vcpu_state *kv, uint64_t id, uint64_t value);
+int hyp__kvm_get_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t *value);
+int hyp__kvm_set_reg(struct hyp_vcpu *vcpu, enum hyp_reg reg, uint64_t value);
+int hyp__kvm_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *value);
+int hyp__kvm_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value);
+int hyp__kvm_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs);
+int hyp__kvm_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs);
+
 /* kvm.c: kick one vCPU out of KVM_RUN (async-signal-safe). */
 int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu);
 
