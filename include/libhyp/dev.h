@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Device models: a PL011 UART, a PL031 RTC, and virtio-mmio (version 2) console and block devices.
+ * Device models: a PL011 UART, a PL031 RTC, virtio-mmio (version 2) console and block devices, and
+ * the CFI NOR flash banks firmware boots from.
  *
  * Each model is a pure user of the public API: it registers an MMIO range with
  * hyp_vm_add_mmio_handler() and drives its interrupt line with hyp_vm_set_spi(), so it works on
@@ -383,6 +384,78 @@ HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk
 /** hyp_virtio_blk_destroy() - detach and free; closes a disk opened from @path. NULL does
  *  nothing. Same rules as hyp_pl011_destroy(). */
 HYP_API void hyp_virtio_blk_destroy(struct hyp_virtio_blk *blk);
+
+/* ---- CFI parallel NOR flash ---------------------------------------------------------------- */
+
+struct hyp_cfi_flash;
+
+/**
+ * struct hyp_cfi_flash_config - the two flash banks of QEMU's virt board, where firmware boots:
+ * bank 0 (at @base) holds the firmware and is where the boot vCPU starts (PC = @base), bank 1
+ * (at @base + @bank_size) a variable store. Zero-initialise, set @size, @code and @code_size.
+ * @size: sizeof(struct hyp_cfi_flash_config).
+ * @flags: must be 0.
+ * @base: the IPA of bank 0, aligned to @bank_size; 0 is HYP_DEFAULT_FLASH_BASE (IPA 0).
+ * @bank_size: bytes per bank: a power of two from 512 KiB to 1 GiB; 0 means
+ *	       HYP_DEFAULT_FLASH_BANK_SIZE (64 MiB, as QEMU).
+ * @code: the firmware image (copied; the rest of bank 0 reads as erased, 0xff).
+ * @code_size: its length, 1..@bank_size.
+ * @vars: optional: a buffer of @bank_size bytes the device uses as bank 1 (the caller's; it sees
+ *	  every program and erase at once and keeps it valid until hyp_cfi_flash_destroy()).
+ * @vars_path: optional, hosted builds: a file of exactly @bank_size bytes with bank 1's contents.
+ *	       Every completed program and erase is written back to it immediately (pwrite of the
+ *	       changed bytes), so the store survives the VMM however it ends. Closed by
+ *	       hyp_cfi_flash_destroy(). Neither @vars nor @vars_path: bank 1 starts erased and
+ *	       its contents are lost at destroy.
+ */
+struct hyp_cfi_flash_config {
+	uint32_t size;
+	uint32_t flags;
+	hyp_ipa_t base;
+	uint64_t bank_size;
+	const void *code;
+	size_t code_size;
+	void *vars;
+	const char *vars_path;
+};
+
+/**
+ * hyp_cfi_flash_create() - attach the two CFI flash banks to a VM.
+ * @vm: the VM (no vCPU of it may be running).
+ * @config: the configuration (read during the call only).
+ * @ret: receives the device. Untouched on failure.
+ *
+ * Each bank is 4 bytes wide (two x16 chips in parallel, every command replicated in both 16-bit
+ * lanes), with 256 KiB erase blocks and a 128-byte write buffer, and speaks the Intel/Sharp
+ * command set (CFI primary command set 0x0001): read array (0xff; 0xf0 too), read status (0x70),
+ * clear status (0x50), read identifier (0x90: manufacturer 0x89, device 0x18, block lock status
+ * at word 2 of each block), CFI query (0x98), word program (0x40/0x10), buffered program (0xe8,
+ * word count - 1, the words, 0xd0), block erase (0x20, 0xd0), block lock, unlock and lock-down
+ * (0x60 then 0x01, 0xd0, 0x2f), suspend and resume (0xb0, 0xd0: accepted, operations complete
+ * instantly). Programming clears bits only (new = old AND data). Errors show in the status
+ * register as on the chips: a broken sequence sets SR.4 and SR.5, a locked block SR.1 with SR.4
+ * (program) or SR.5 (erase); they stay until clear status.
+ *
+ * Bank 0 is guest memory while it is in read-array mode: its firmware part is mapped read-only
+ * and executable with hyp_vm_map() (so the backend needs HYP_CAP_READONLY_MEM), guest writes to
+ * it exit to the model, and in the other modes the mapping shows the status, identifier or query
+ * answers. Its blocks are locked down: the firmware never changes (program and erase fail with
+ * SR.1). Bank 1's blocks start unlocked. Accesses must be 1, 2, 4 or 8 bytes, naturally aligned;
+ * others read as zero and ignore writes.
+ *
+ * Return: 0; -EINVAL for NULL arguments, a bad @size, non-zero @flags, no @code, a bad @bank_size
+ * or a misaligned @base, both @vars and @vars_path, a @vars_path that is not a regular file of
+ * exactly @bank_size bytes; -ENOSPC if @code_size exceeds @bank_size; -E2BIG; -ENOTSUP for
+ * @vars_path in the freestanding build, or read-only memory on a backend without it; for
+ * @vars_path the open(2) error (-ENOENT, -EACCES...); -EEXIST if the banks overlap memory or an
+ * MMIO range; -EBUSY; -ENOMEM. Each failure is also logged.
+ */
+HYP_API int hyp_cfi_flash_create(struct hyp_vm *vm, const struct hyp_cfi_flash_config *config,
+				 struct hyp_cfi_flash **ret);
+
+/** hyp_cfi_flash_destroy() - detach and free the banks, closing the variable-store file (which
+ *  is already up to date). NULL does nothing. Same rules as hyp_pl011_destroy(). */
+HYP_API void hyp_cfi_flash_destroy(struct hyp_cfi_flash *flash);
 
 HYP_END_DECLS
 

@@ -55,6 +55,9 @@ enum hyp_fdt_flags {
 	HYP_FDT_NO_UART = 1u << 0,
 	/** Leave out the PL031 RTC. */
 	HYP_FDT_NO_RTC = 1u << 1,
+	/** Describe the two CFI flash banks (hyp_cfi_flash_create() in libhyp/dev.h): one
+	 *  "cfi-flash" node with both banks in its reg and bank-width 4, as QEMU's virt board. */
+	HYP_FDT_FLASH = 1u << 2,
 };
 
 /**
@@ -85,6 +88,10 @@ enum hyp_fdt_flags {
  * @initrd_start: /chosen/linux,initrd-start, e.g. struct hyp_boot_layout.initrd_start.
  * @initrd_end: /chosen/linux,initrd-end: the first byte after the initrd. Both 0: no initrd;
  *		otherwise @initrd_start < @initrd_end and the range lies in one @mem range.
+ * @flash_base: with HYP_FDT_FLASH, bank 0's IPA, aligned to @flash_bank_size (0 is also the
+ *		default, HYP_DEFAULT_FLASH_BASE).
+ * @flash_bank_size: with HYP_FDT_FLASH, bytes per bank (a power of two, at least 512 KiB); 0 means
+ *		     HYP_DEFAULT_FLASH_BANK_SIZE. Both must be 0 without the flag.
  *
  * Every device range, the redistributor region and the RAM ranges must be disjoint, and every SPI
  * INTID distinct.
@@ -109,6 +116,8 @@ struct hyp_fdt_config {
 	const char *bootargs;
 	hyp_ipa_t initrd_start;
 	hyp_ipa_t initrd_end;
+	hyp_ipa_t flash_base;
+	uint64_t flash_bank_size;
 };
 
 /**

@@ -45,6 +45,11 @@
 	(HYP_DEFAULT_VIRTIO_MMIO_BASE + (uint64_t)(n)*HYP_VIRTIO_MMIO_SIZE)
 #define HYP_VIRTIO_MMIO_SLOT_INTID(n) (HYP_DEFAULT_VIRTIO_MMIO_INTID + (uint32_t)(n))
 
+/* Two CFI NOR flash banks (QEMU virt's pflash0/pflash1): firmware executes from bank 0 at IPA 0,
+ * bank 1 keeps its variable store. 64 MiB each, 4-byte wide (two x16 chips), 256 KiB blocks. */
+#define HYP_DEFAULT_FLASH_BASE 0x00000000ull
+#define HYP_DEFAULT_FLASH_BANK_SIZE (64ull << 20)
+
 /* RAM starts at 1 GiB. */
 #define HYP_DEFAULT_RAM_BASE 0x40000000ull
 

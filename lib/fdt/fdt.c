@@ -29,6 +29,8 @@ struct fdt_plan {
 	hyp_ipa_t gicd_base, gicr_base, uart_base, rtc_base;
 	uint32_t uart_intid, rtc_intid, uart_clock_hz;
 	uint32_t timer_intids[4];
+	hyp_ipa_t flash_base;
+	uint64_t flash_bank_size;
 	struct hyp_fdt_virtio virtio[HYP_FDT_MAX_VIRTIO];
 	bool cpus_need_aff3;
 };
@@ -104,7 +106,7 @@ static int validate_cpus(const struct hyp_fdt_config *cfg, struct fdt_plan *plan
 
 static int validate_layout(const struct hyp_fdt_config *cfg, struct fdt_plan *plan)
 {
-	struct range ranges[4 + HYP_FDT_MAX_MEM_RANGES + HYP_FDT_MAX_VIRTIO];
+	struct range ranges[5 + HYP_FDT_MAX_MEM_RANGES + HYP_FDT_MAX_VIRTIO];
 	uint32_t spis[2 + HYP_FDT_MAX_VIRTIO];
 	uint32_t nr = 0, ns = 0;
 	bool initrd_in_ram = false;
@@ -127,6 +129,16 @@ static int validate_layout(const struct hyp_fdt_config *cfg, struct fdt_plan *pl
 			return -EINVAL;
 		ranges[nr++] = (struct range){ plan->rtc_base, HYP_RTC_SIZE };
 		spis[ns++] = plan->rtc_intid;
+	}
+	if (plan->flags & HYP_FDT_FLASH) {
+		uint64_t bank = plan->flash_bank_size;
+
+		if (bank < (512u << 10) || (bank & (bank - 1)) || bank > (1ull << 62) ||
+		    !range_valid(plan->flash_base, 2 * bank, bank))
+			return -EINVAL;
+		ranges[nr++] = (struct range){ plan->flash_base, 2 * bank };
+	} else if (cfg->flash_base || cfg->flash_bank_size) {
+		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < cfg->num_virtio; i++) {
 		const struct hyp_fdt_virtio *v = &plan->virtio[i];
@@ -169,7 +181,7 @@ static int resolve(const struct hyp_fdt_config *cfg, struct fdt_plan *plan)
 {
 	int r;
 
-	if (cfg->flags & ~(uint32_t)(HYP_FDT_NO_UART | HYP_FDT_NO_RTC))
+	if (cfg->flags & ~(uint32_t)(HYP_FDT_NO_UART | HYP_FDT_NO_RTC | HYP_FDT_FLASH))
 		return -EINVAL;
 	if (cfg->num_mem == 0 || cfg->num_mem > HYP_FDT_MAX_MEM_RANGES || !cfg->mem)
 		return -EINVAL;
@@ -191,6 +203,9 @@ static int resolve(const struct hyp_fdt_config *cfg, struct fdt_plan *plan)
 	plan->uart_intid = cfg->uart_intid ? cfg->uart_intid : HYP_DEFAULT_UART_INTID;
 	plan->rtc_intid = cfg->rtc_intid ? cfg->rtc_intid : HYP_DEFAULT_RTC_INTID;
 	plan->uart_clock_hz = cfg->uart_clock_hz ? cfg->uart_clock_hz : HYP_DEFAULT_UART_CLOCK_HZ;
+	plan->flash_base = cfg->flash_base;
+	plan->flash_bank_size =
+		cfg->flash_bank_size ? cfg->flash_bank_size : HYP_DEFAULT_FLASH_BANK_SIZE;
 	for (uint32_t i = 0; i < 4; i++)
 		plan->timer_intids[i] = cfg->timer_intids[i] ? cfg->timer_intids[i] :
 							       default_timer_intids[i];
@@ -423,6 +438,26 @@ static int add_virtio(void *fdt, const struct fdt_plan *plan)
 	return 0;
 }
 
+/* Firmware finds its flash here (U-Boot's CFI driver takes the banks from reg and the bus width
+ * from bank-width; Linux's physmap-of driver does the same). */
+static int add_flash(void *fdt, const struct fdt_plan *plan)
+{
+	char name[NODE_NAME_MAX];
+	fdt64_t reg[4] = {
+		cpu_to_fdt64(plan->flash_base),
+		cpu_to_fdt64(plan->flash_bank_size),
+		cpu_to_fdt64(plan->flash_base + plan->flash_bank_size),
+		cpu_to_fdt64(plan->flash_bank_size),
+	};
+
+	node_name(name, "flash", plan->flash_base);
+	TRY(fdt_begin_node(fdt, name));
+	TRY(fdt_property_string(fdt, "compatible", "cfi-flash"));
+	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
+	TRY(fdt_property_u32(fdt, "bank-width", 4));
+	return fdt_end_node(fdt);
+}
+
 static int add_chosen(void *fdt, const struct fdt_plan *plan, const char *uart_path)
 {
 	const struct hyp_fdt_config *cfg = plan->cfg;
@@ -466,6 +501,8 @@ static int write_tree(void *fdt, int size, const struct fdt_plan *plan)
 	if (!(plan->flags & HYP_FDT_NO_RTC))
 		TRY(add_rtc(fdt, plan));
 	TRY(add_virtio(fdt, plan));
+	if (plan->flags & HYP_FDT_FLASH)
+		TRY(add_flash(fdt, plan));
 	TRY(add_chosen(fdt, plan, uart_path));
 	TRY(fdt_end_node(fdt));
 	return fdt_finish(fdt);
