@@ -53,6 +53,8 @@ struct disk {
 
 struct options {
 	const char *kernel;
+	const char *firmware;	/* --firmware: boot from flash instead of loading a kernel */
+	const char *flash_vars; /* --flash-vars: the variable store (flash bank 1) */
 	const char *initrd;
 	const char *cmdline;
 	const char *backend;
@@ -72,6 +74,7 @@ struct vmm {
 	struct options opt;
 	void *kernel, *initrd;
 	size_t kernel_size, initrd_size;
+	struct hyp_cfi_flash *flash;
 	struct hyp_vm *vm;
 	struct hyp_vcpu *vcpus[MAX_CPUS];
 	pthread_t threads[MAX_CPUS];
@@ -193,6 +196,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "format", required_argument, NULL, 'F' },
 		{ "load-addr", required_argument, NULL, 'L' },
 		{ "footprint", required_argument, NULL, 'P' },
+		{ "firmware", required_argument, NULL, 'f' },
+		{ "flash-vars", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -203,6 +208,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		switch (c) {
 		case 'k':
 			opt->kernel = optarg;
+			break;
+		case 'f':
+			opt->firmware = optarg;
+			break;
+		case 'V':
+			opt->flash_vars = optarg;
 			break;
 		case 'i':
 			opt->initrd = optarg;
@@ -296,8 +307,18 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind != argc)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
+	if (opt->firmware) {
+		/* The firmware loads the kernel itself (from a --disk, say). */
+		if (opt->kernel || opt->initrd || opt->format || opt->load_addr || opt->footprint)
+			return fail("--firmware boots from flash: --kernel, --initrd, --format, "
+				    "--load-addr and --footprint do not apply (put the kernel on "
+				    "a --disk for the firmware to load)");
+		return 0;
+	}
+	if (opt->flash_vars)
+		return fail("--flash-vars is the variable store of --firmware");
 	if (!opt->kernel)
-		return fail("--kernel is required (see --help)");
+		return fail("--kernel or --firmware is required (see --help)");
 	if (opt->format == HYP_BOOT_FORMAT_RAW && !opt->load_addr)
 		return fail("--format raw needs --load-addr (where the bytes go and run from)");
 	if (opt->footprint && opt->format != HYP_BOOT_FORMAT_RAW)
@@ -647,6 +668,98 @@ out:
 	return r;
 }
 
+/*
+ * The variable store must be exactly one flash bank. A missing file is created erased (all 0xff,
+ * what a new flash holds); an existing one of another size is refused rather than resized, since
+ * it is most likely the wrong file.
+ */
+static int prepare_flash_vars(const char *path)
+{
+	static char erased[64 << 10];
+	struct stat st;
+	int fd;
+
+	if (!stat(path, &st)) {
+		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != HYP_DEFAULT_FLASH_BANK_SIZE)
+			return fail("--flash-vars %s: a variable store must be a regular file of "
+				    "exactly %llu bytes (64 MiB, one flash bank), not %lld bytes",
+				    path, (unsigned long long)HYP_DEFAULT_FLASH_BANK_SIZE,
+				    (long long)st.st_size);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return fail("--flash-vars %s: %s", path, strerror(errno));
+	memset(erased, 0xff, sizeof(erased));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail("--flash-vars: cannot create %s: %s", path, strerror(errno));
+	for (uint64_t done = 0; done < HYP_DEFAULT_FLASH_BANK_SIZE; done += sizeof(erased)) {
+		if (write(fd, erased, sizeof(erased)) != (ssize_t)sizeof(erased)) {
+			int e = errno;
+
+			close(fd);
+			unlink(path);
+			return fail("--flash-vars: writing %s: %s", path, strerror(e));
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * QEMU virt's firmware convention: the firmware executes from flash bank 0 at IPA 0 (PC = 0,
+ * EL1h, interrupts masked, general registers 0), bank 1 holds its variable store, and the device
+ * tree waits at the base of RAM, where firmware such as U-Boot's qemu_arm64 looks for it.
+ */
+static int boot_firmware(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, unsigned nr_virtio)
+{
+	struct hyp_cfi_flash_config flc = { .size = sizeof(flc),
+					    .code = vmm->kernel,
+					    .code_size = vmm->kernel_size,
+					    .vars_path = vmm->opt.flash_vars };
+	struct hyp_fdt_mem_range mem = { .base = HYP_DEFAULT_RAM_BASE, .size = vmm->opt.mem };
+	struct hyp_fdt_config fc = { .size = sizeof(fc),
+				     .flags = HYP_FDT_FLASH,
+				     .num_cpus = vmm->opt.cpus,
+				     .num_mem = 1,
+				     .mem = &mem,
+				     .num_virtio = nr_virtio,
+				     .virtio = virtio,
+				     .bootargs = vmm->opt.cmdline };
+	struct hyp_boot_layout layout = { .size = sizeof(layout), .entry = HYP_DEFAULT_FLASH_BASE };
+	size_t dtb_size = 0;
+	void *dtb;
+	int r;
+
+	if (vmm->kernel_size > HYP_DEFAULT_FLASH_BANK_SIZE)
+		return fail("--firmware %s is %zu bytes: larger than its 64 MiB flash bank",
+			    vmm->opt.firmware, vmm->kernel_size);
+	if (vmm->opt.flash_vars && prepare_flash_vars(vmm->opt.flash_vars))
+		return EXIT_ERROR;
+	r = hyp_cfi_flash_create(vmm->vm, &flc, &vmm->flash);
+	if (r)
+		return fail("flash: %s", hyp_strerror(r));
+	dtb = aligned_alloc(8, HYP_FDT_MAX_SIZE);
+	r = dtb ? hyp_fdt_build(&fc, dtb, HYP_FDT_MAX_SIZE, &dtb_size) : -ENOMEM;
+	if (!r && dtb_size > vmm->opt.mem)
+		r = -ENOSPC;
+	if (!r)
+		r = hyp_vm_write_guest(vmm->vm, HYP_DEFAULT_RAM_BASE, dtb, dtb_size);
+	free(dtb);
+	if (r)
+		return fail("device tree: %s", hyp_strerror(r));
+	/* x0 = dtb_addr = 0: firmware finds the tree at the RAM base, not through a register. */
+	r = hyp_boot_setup_vcpu(vmm->vcpus[0], &layout);
+	if (r)
+		return fail("starting the firmware: %s", hyp_strerror(r));
+	if (vmm->opt.verbose)
+		fprintf(stderr,
+			"hyp-run: firmware %s (%zu bytes) in flash at 0, DTB at %#llx (%zu bytes)\n",
+			vmm->opt.firmware, vmm->kernel_size,
+			(unsigned long long)HYP_DEFAULT_RAM_BASE, dtb_size);
+	return 0;
+}
+
 static void teardown(struct vmm *vmm)
 {
 	/* The input thread checks stop_reason under the lock: once we hold it with stop_reason set,
@@ -658,6 +771,7 @@ static void teardown(struct vmm *vmm)
 	for (unsigned i = 0; i < vmm->opt.nr_disks; i++)
 		hyp_virtio_blk_destroy(vmm->opt.disks[i].dev);
 	hyp_virtio_console_destroy(vmm->vcon);
+	hyp_cfi_flash_destroy(vmm->flash);
 	hyp_pl031_destroy(vmm->rtc);
 	hyp_pl011_destroy(vmm->uart);
 	hyp_vm_destroy(vmm->vm);
@@ -683,7 +797,8 @@ int main(int argc, char **argv)
 		return r;
 	pthread_mutex_init(&vmm.input_lock, NULL);
 	/* Files first: a missing file is the most likely mistake, report it before anything else. */
-	if (read_file(vmm.opt.kernel, &vmm.kernel, &vmm.kernel_size) ||
+	if (read_file(vmm.opt.firmware ? vmm.opt.firmware : vmm.opt.kernel, &vmm.kernel,
+		      &vmm.kernel_size) ||
 	    (vmm.opt.initrd && read_file(vmm.opt.initrd, &vmm.initrd, &vmm.initrd_size))) {
 		teardown(&vmm);
 		return EXIT_ERROR;
@@ -727,7 +842,8 @@ int main(int argc, char **argv)
 	r = setup_devices(&vmm, virtio, &nr_virtio);
 	if (r)
 		goto out;
-	r = load_guest(&vmm, virtio, nr_virtio);
+	r = vmm.opt.firmware ? boot_firmware(&vmm, virtio, nr_virtio) :
+			       load_guest(&vmm, virtio, nr_virtio);
 	if (r)
 		goto out;
 

@@ -38,10 +38,10 @@
 #include <unistd.h>
 #endif
 
-#define BANK_WIDTH 4u		    /* bytes per bus word */
-#define CHIP_WIDTH 2u		    /* x16 chips: two per bus word */
-#define BLOCK_SIZE (256u << 10)	    /* per bank (128 KiB per chip) */
-#define WRITE_BUFFER_CHIP 64u	    /* bytes per chip */
+#define BANK_WIDTH 4u		/* bytes per bus word */
+#define CHIP_WIDTH 2u		/* x16 chips: two per bus word */
+#define BLOCK_SIZE (256u << 10) /* per bank (128 KiB per chip) */
+#define WRITE_BUFFER_CHIP 64u	/* bytes per chip */
 #define WRITE_BUFFER (WRITE_BUFFER_CHIP * (BANK_WIDTH / CHIP_WIDTH)) /* 128 bytes per bank */
 #define WRITE_BUFFER_WORDS (WRITE_BUFFER / BANK_WIDTH)
 
@@ -92,17 +92,17 @@ enum pending {
 };
 
 struct bank {
-	uint8_t *array;	   /* bank_size bytes (bank 0: only code_size stored, the rest erased) */
-	uint64_t stored;   /* bytes of array that exist */
-	uint8_t *locks;	   /* one byte per block */
+	uint8_t *array;	 /* bank_size bytes (bank 0: only code_size stored, the rest erased) */
+	uint64_t stored; /* bytes of array that exist */
+	uint8_t *locks;	 /* one byte per block */
 	enum read_mode mode;
 	enum pending pending;
 	uint8_t status;
 	/* Buffered program in progress. */
-	uint64_t buf_block;  /* the block 0xe8 was written to */
-	uint64_t buf_start;  /* bank offset of the first word (UINT64_MAX before the first) */
-	uint32_t buf_words;  /* expected */
-	uint32_t buf_done;   /* received */
+	uint64_t buf_block; /* the block 0xe8 was written to */
+	uint64_t buf_start; /* bank offset of the first word (UINT64_MAX before the first) */
+	uint32_t buf_words; /* expected */
+	uint32_t buf_done;  /* received */
 	uint8_t buf[WRITE_BUFFER];
 	/* Bank 0: the guest-visible mapping and what it shows now. */
 	uint8_t *view;
@@ -236,8 +236,8 @@ static void update_view(struct hyp_cfi_flash *f, struct bank *b)
 		memset(b->view, 0, b->view_size);
 		for (uint64_t blk = 0; blk < b->view_size; blk += BLOCK_SIZE) {
 			for (uint64_t w = 0; w < 0x40 && blk + w * BANK_WIDTH < b->view_size; w++) {
-				uint32_t v = (uint32_t)replicate(
-					chip_answer(f, b, b->mode, b->status, blk + w * BANK_WIDTH));
+				uint32_t v = (uint32_t)replicate(chip_answer(
+					f, b, b->mode, b->status, blk + w * BANK_WIDTH));
 
 				memcpy(b->view + blk + w * BANK_WIDTH, &v, 4);
 			}
@@ -572,7 +572,8 @@ static int load_vars(struct hyp_cfi_flash *f, struct bank *b, const char *path)
 		return r;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->bank_size) {
-		dev_err(f->vm, "cfi-flash: the variable store %s must be a file of exactly %llu bytes",
+		dev_err(f->vm,
+			"cfi-flash: the variable store %s must be a file of exactly %llu bytes",
 			path, (unsigned long long)f->bank_size);
 		close(fd);
 		return -EINVAL;
@@ -609,10 +610,9 @@ HYP_API int hyp_cfi_flash_create(struct hyp_vm *vm, const struct hyp_cfi_flash_c
 
 	if (!vm || !config || !ret)
 		return -EINVAL;
-	r = hyp__dev_copy_config(&cfg, sizeof(cfg),
-				 offsetof(struct hyp_cfi_flash_config, vars_path) +
-					 sizeof(cfg.vars_path),
-				 config);
+	r = hyp__dev_copy_config(
+		&cfg, sizeof(cfg),
+		offsetof(struct hyp_cfi_flash_config, vars_path) + sizeof(cfg.vars_path), config);
 	if (r)
 		return r;
 	if (cfg.flags || !cfg.code || !cfg.code_size || (cfg.vars && cfg.vars_path))
@@ -664,7 +664,8 @@ HYP_API int hyp_cfi_flash_create(struct hyp_vm *vm, const struct hyp_cfi_flash_c
 	f->banks[0].stored = cfg.code_size;
 	f->banks[0].array = hyp_vm_alloc(vm, cfg.code_size, 8);
 	f->banks[0].owns_array = true;
-	f->banks[0].view_size = (cfg.code_size + HYP_PAGE_SIZE - 1) & ~(uint64_t)(HYP_PAGE_SIZE - 1);
+	f->banks[0].view_size = (cfg.code_size + HYP_PAGE_SIZE - 1) &
+				~(uint64_t)(HYP_PAGE_SIZE - 1);
 	f->banks[0].view = hyp_vm_alloc(vm, f->banks[0].view_size, HYP_PAGE_SIZE);
 	if (!f->banks[0].array || !f->banks[0].view) {
 		r = -ENOMEM;

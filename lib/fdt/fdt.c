@@ -204,8 +204,8 @@ static int resolve(const struct hyp_fdt_config *cfg, struct fdt_plan *plan)
 	plan->rtc_intid = cfg->rtc_intid ? cfg->rtc_intid : HYP_DEFAULT_RTC_INTID;
 	plan->uart_clock_hz = cfg->uart_clock_hz ? cfg->uart_clock_hz : HYP_DEFAULT_UART_CLOCK_HZ;
 	plan->flash_base = cfg->flash_base;
-	plan->flash_bank_size =
-		cfg->flash_bank_size ? cfg->flash_bank_size : HYP_DEFAULT_FLASH_BANK_SIZE;
+	plan->flash_bank_size = cfg->flash_bank_size ? cfg->flash_bank_size :
+						       HYP_DEFAULT_FLASH_BANK_SIZE;
 	for (uint32_t i = 0; i < 4; i++)
 		plan->timer_intids[i] = cfg->timer_intids[i] ? cfg->timer_intids[i] :
 							       default_timer_intids[i];
