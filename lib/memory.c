@@ -53,7 +53,22 @@ static uint32_t free_slot(const struct hyp_vm *vm)
 	}
 }
 
-HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t size, uint32_t flags)
+/*
+ * Exclusive access to the configuration. From a VMM thread: no vCPU may be running. From an exit
+ * callback on @self: @self, stopped in its exit, must be the only vCPU inside hyp_vcpu_run(); the
+ * others are held out (they wait in vm_run_begin()) until the change is done.
+ */
+static bool reconfigure_begin(struct hyp_vm *vm, struct hyp_vcpu *self)
+{
+	uint32_t one = 1;
+
+	if (!self)
+		return hyp__vm_reconfigure_begin(vm);
+	return atomic_compare_exchange_strong(&vm->users, &one, 1u | HYP_VM_RECONFIGURING);
+}
+
+static int vm_map(struct hyp_vm *vm, struct hyp_vcpu *self, hyp_ipa_t ipa, void *host,
+		  uint64_t size, uint32_t flags)
 {
 	struct hyp_mem_region region;
 	uint64_t value;
@@ -74,7 +89,7 @@ HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t si
 	    (hyp_vm_query_cap(vm, HYP_CAP_READONLY_MEM, &value) || !value))
 		return -ENOTSUP;
 
-	if (!hyp__vm_reconfigure_begin(vm))
+	if (!reconfigure_begin(vm, self))
 		return -EBUSY;
 	at = lower_bound(vm, ipa);
 	if (at < vm->regions.count && regions(vm)[at].ipa < ipa + size) {
@@ -104,7 +119,12 @@ out:
 	return r;
 }
 
-HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size)
+HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t size, uint32_t flags)
+{
+	return vm_map(vm, NULL, ipa, host, size, flags);
+}
+
+static int vm_unmap(struct hyp_vm *vm, struct hyp_vcpu *self, hyp_ipa_t ipa, uint64_t size)
 {
 	struct hyp_mem_region *region;
 	uint32_t at;
@@ -112,7 +132,7 @@ HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size)
 
 	if (!vm)
 		return -EINVAL;
-	if (!hyp__vm_reconfigure_begin(vm))
+	if (!reconfigure_begin(vm, self))
 		return -EBUSY;
 	at = lower_bound(vm, ipa);
 	region = at < vm->regions.count ? &regions(vm)[at] : NULL;
@@ -129,6 +149,26 @@ HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size)
 out:
 	hyp__vm_reconfigure_end(vm);
 	return r;
+}
+
+HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size)
+{
+	return vm_unmap(vm, NULL, ipa, size);
+}
+
+HYP_API int hyp_vcpu_exit_map(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, void *host, uint64_t size,
+			      uint32_t flags)
+{
+	if (!vcpu)
+		return -EINVAL;
+	return vm_map(vcpu->vm, vcpu, ipa, host, size, flags);
+}
+
+HYP_API int hyp_vcpu_exit_unmap(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint64_t size)
+{
+	if (!vcpu)
+		return -EINVAL;
+	return vm_unmap(vcpu->vm, vcpu, ipa, size);
 }
 
 /*

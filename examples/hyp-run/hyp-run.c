@@ -32,6 +32,7 @@
 #include <libhyp/dev.h>
 #include <libhyp/fdt.h>
 #include <libhyp/hyp.h>
+#include <libhyp/kvm.h>
 
 #define EXIT_POWEROFF 0
 #define EXIT_ERROR 1
@@ -68,6 +69,21 @@ struct options {
 	uint64_t footprint; /* raw: bytes used from load_addr (file, BSS, stack) */
 	struct disk disks[MAX_DISKS];
 	unsigned nr_disks;
+	/* CPU features (enum hyp_kvm_cpu_feature): asked for explicitly, refused explicitly; the
+	 * rest is "what the host offers" (-cpu host). */
+	uint32_t features_on, features_off;
+	uint32_t sve_max_vl; /* bytes; 0: the host's largest */
+};
+
+static const struct {
+	const char *option;
+	uint32_t feature;
+	const char *name;
+} cpu_features[] = {
+	{ "pmu", HYP_KVM_CPU_PMU, "a PMUv3" },
+	{ "sve", HYP_KVM_CPU_SVE, "SVE" },
+	{ "pauth", HYP_KVM_CPU_PTRAUTH, "pointer authentication" },
+	{ "mte", HYP_KVM_CPU_MTE, "MTE" },
 };
 
 struct vmm {
@@ -94,35 +110,71 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: hyp-run --kernel FILE [OPTIONS]\n"
-		"Boot an arm64 guest (a Linux Image, an ELF64 or a raw binary) with libhyp.\n"
+		"       hyp-run --firmware FILE [--flash-vars FILE] [OPTIONS]\n"
+		"Boot an arm64 guest (a Linux Image, an ELF64, a raw binary, or firmware such as\n"
+		"U-Boot) with libhyp.\n"
 		"\n"
 		"  -k, --kernel FILE     the kernel: arm64 Linux Image (EFI-stub Images too) or ELF64\n"
+		"                        e.g. --kernel /boot/vmlinuz-6.1.0-arm64\n"
 		"  -i, --initrd FILE     an initrd / initramfs, described in /chosen\n"
+		"                        e.g. --initrd initramfs.cpio\n"
 		"  -c, --cmdline TEXT    kernel command line (default for a Linux Image: \"%s\",\n"
 		"                        or \"%s\" with --console virtio; empty otherwise)\n"
+		"                        e.g. --cmdline \"console=ttyAMA0 root=/dev/vda rw\"\n"
 		"      --format FMT      'auto' (default: a Linux Image or an ELF64, by their magic),\n"
 		"                        'image', 'elf' or 'raw' (raw bytes: needs --load-addr)\n"
+		"                        e.g. --format raw --load-addr 0x40080000\n"
 		"      --load-addr ADDR  raw: where the bytes go and run from; Linux Image: the 2 MiB\n"
 		"                        aligned base; position-independent ELF: the base (aligned to\n"
 		"                        its segments); e.g. --format raw --load-addr 0x40080000\n"
 		"      --footprint SIZE  raw: the memory the program uses from --load-addr (file, BSS,\n"
 		"                        stack; default: the file size), kept clear of DTB and initrd\n"
+		"                        e.g. --format raw --load-addr 0x40080000 --footprint 2M\n"
+		"  -f, --firmware FILE   boot firmware the way QEMU's virt board does: FILE (at most\n"
+		"                        64 MiB) in CFI flash bank 0 at address 0, where the boot vCPU\n"
+		"                        starts (EL1, registers 0); the device tree, with the flash,\n"
+		"                        at the base of RAM. No --kernel: the firmware loads it\n"
+		"                        e.g. --firmware /usr/lib/u-boot/qemu_arm64/u-boot.bin\n"
+		"      --flash-vars FILE the firmware's variable store: flash bank 1 (0x04000000),\n"
+		"                        a file of exactly 64 MiB, created erased if missing; every\n"
+		"                        program and erase is written back at once\n"
+		"                        e.g. --firmware u-boot.bin --flash-vars vars.img\n"
 		"  -m, --mem SIZE        guest RAM at 0x40000000, with K/M/G suffix (default 512M)\n"
+		"                        e.g. --mem 2G\n"
 		"  -n, --cpus N          vCPUs, 1..%u (default 1); secondaries start via PSCI\n"
+		"                        e.g. --cpus 4\n"
 		"  -d, --disk FILE[,ro]  a virtio-blk disk backed by FILE (repeat for more, up to %u);\n"
-		"                        ',ro' makes it read-only\n"
+		"                        ',ro' makes it read-only; e.g. --disk root.img --disk iso,ro\n"
 		"      --console KIND    'pl011' (default: ttyAMA0) or 'virtio' (hvc0); output goes\n"
 		"                        to stdout, stdin feeds the guest's console\n"
-		"  -b, --backend NAME    libhyp backend: 'kvm', or 'auto' (default)\n"
+		"                        e.g. --console virtio\n"
+		"  -b, --backend NAME    libhyp backend: 'kvm', or 'auto' (default); e.g. --backend kvm\n"
 		"      --unclaimed WHAT  guest accesses to addresses with no device: 'abort'\n"
 		"                        (default: a synchronous external abort, as on hardware)\n"
 		"                        or 'ignore' (reads as zero, writes ignored)\n"
-		"  -v, --verbose         log libhyp's messages to stderr\n"
+		"                        e.g. --unclaimed ignore\n"
+		"\n"
+		"CPU features (kvm backend). Each takes 'on' (fail if the host's KVM cannot give it),\n"
+		"'off' (hidden from the guest's ID registers), or 'auto' (the default: on where the\n"
+		"host offers it, as QEMU's -cpu host):\n"
+		"      --pmu[=on|off|auto]    PMUv3 (overflow interrupt PPI 23); e.g. --pmu=on\n"
+		"      --sve[=on|off|auto|BITS]  SVE; BITS (a multiple of 128) caps the vector\n"
+		"                        length: the guest gets every length the host has up to it\n"
+		"                        e.g. --sve=256\n"
+		"      --pauth[=on|off|auto]  pointer authentication (address and generic keys)\n"
+		"                        e.g. --pauth=off\n"
+		"      --mte[=on|off|auto]    memory tagging (KVM_CAP_ARM_MTE); e.g. --mte=on\n"
+		"\n"
+		"  -v, --verbose         log libhyp's messages to stderr; e.g. --verbose\n"
 		"  -h, --help            this text\n"
+		"\n"
+		"Examples:\n"
+		"  hyp-run --kernel Image --initrd rd.cpio --disk root.img --cpus 2 --mem 1G\n"
+		"  hyp-run --firmware u-boot.bin --flash-vars vars.img --disk boot.img --sve=off\n"
 		"\n"
 		"Devices: GICv3 (0x08000000), PL011 (0x09000000, INTID 33), PL031 (0x09010000,\n"
 		"INTID 34), virtio-mmio slots from 0x0a000000 (INTID 48+): disks first, then the\n"
-		"virtio console.\n"
+		"virtio console; with --firmware, CFI flash at 0x00000000 and 0x04000000.\n"
 		"\n"
 		"Exit status: 0 guest powered off, 3 guest asked for a reset, 130 interrupted\n"
 		"(Ctrl-C), 1 error. Nothing a guest does ends hyp-run but its own PSCI SYSTEM_OFF or\n"
@@ -198,6 +250,10 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "footprint", required_argument, NULL, 'P' },
 		{ "firmware", required_argument, NULL, 'f' },
 		{ "flash-vars", required_argument, NULL, 'V' },
+		{ "pmu", optional_argument, NULL, 'Q' },
+		{ "sve", optional_argument, NULL, 'S' },
+		{ "pauth", optional_argument, NULL, 'A' },
+		{ "mte", optional_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -215,6 +271,35 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case 'V':
 			opt->flash_vars = optarg;
 			break;
+		case 'Q':
+		case 'S':
+		case 'A':
+		case 'T': {
+			unsigned i = c == 'Q' ? 0 : c == 'S' ? 1 : c == 'A' ? 2 : 3;
+			uint32_t bit = cpu_features[i].feature;
+			char *end;
+			unsigned long bits;
+
+			opt->features_on &= ~bit;
+			opt->features_off &= ~bit;
+			if (!optarg || !strcmp(optarg, "on")) {
+				opt->features_on |= bit;
+			} else if (!strcmp(optarg, "off")) {
+				opt->features_off |= bit;
+			} else if (strcmp(optarg, "auto")) {
+				bits = c == 'S' ? strtoul(optarg, &end, 0) : 0;
+				if (c != 'S' || *end || !bits || bits % 128 || bits > 2048)
+					return fail("--%s takes on, off or auto%s, not '%s'",
+						    cpu_features[i].option,
+						    c == 'S' ? " or a vector length in bits "
+							       "(128..2048, a multiple of 128)" :
+							       "",
+						    optarg);
+				opt->features_on |= bit;
+				opt->sve_max_vl = (uint32_t)(bits / 8);
+			}
+			break;
+		}
 		case 'i':
 			opt->initrd = optarg;
 			break;
@@ -731,11 +816,6 @@ static int boot_firmware(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, u
 	void *dtb;
 	int r;
 
-	if (vmm->kernel_size > HYP_DEFAULT_FLASH_BANK_SIZE)
-		return fail("--firmware %s is %zu bytes: larger than its 64 MiB flash bank",
-			    vmm->opt.firmware, vmm->kernel_size);
-	if (vmm->opt.flash_vars && prepare_flash_vars(vmm->opt.flash_vars))
-		return EXIT_ERROR;
 	r = hyp_cfi_flash_create(vmm->vm, &flc, &vmm->flash);
 	if (r)
 		return fail("flash: %s", hyp_strerror(r));
@@ -758,6 +838,78 @@ static int boot_firmware(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, u
 			vmm->opt.firmware, vmm->kernel_size,
 			(unsigned long long)HYP_DEFAULT_RAM_BASE, dtb_size);
 	return 0;
+}
+
+/*
+ * Create the VM with the CPU features asked for, plus those left to "auto" that this host's KVM
+ * can give (each probed with a throwaway VM, so one missing feature does not cost the others).
+ */
+static int create_vm(struct vmm *vmm, struct hyp_vm_config *config)
+{
+	struct hyp_kvm_config kc = { .size = sizeof(kc), .sve_max_vl = vmm->opt.sve_max_vl };
+	const struct options *opt = &vmm->opt;
+	bool kvm = !opt->backend || !strcmp(opt->backend, "auto") || !strcmp(opt->backend, "kvm");
+	int r;
+
+	if (!kvm) {
+		/* struct hyp_kvm_config means nothing to other backends. */
+		for (unsigned i = 0; i < sizeof(cpu_features) / sizeof(cpu_features[0]); i++)
+			if (opt->features_on & cpu_features[i].feature)
+				return fail("--%s: CPU features need the kvm backend",
+					    cpu_features[i].option);
+		return hyp_vm_create(config, &vmm->vm);
+	}
+	kc.cpu_features = opt->features_on;
+	for (unsigned i = 0; i < sizeof(cpu_features) / sizeof(cpu_features[0]); i++) {
+		struct hyp_vm_config probe = *config;
+		struct hyp_kvm_config pk = kc;
+		uint32_t bit = cpu_features[i].feature;
+		struct hyp_vm *vm;
+
+		if ((opt->features_on | opt->features_off) & bit)
+			continue;
+		probe.log_fn = NULL; /* a refusal here is an answer, not an error */
+		probe.backend_config = &pk;
+		pk.cpu_features = bit;
+		if (!hyp_vm_create(&probe, &vm)) {
+			kc.cpu_features |= bit;
+			hyp_vm_destroy(vm);
+		}
+	}
+	config->backend_config = &kc;
+	r = hyp_vm_create(config, &vmm->vm);
+	if (r == -ENOTSUP && opt->features_on) {
+		/* Which one? Ask for each alone, so the message names it. */
+		for (unsigned i = 0; i < sizeof(cpu_features) / sizeof(cpu_features[0]); i++) {
+			struct hyp_vm_config probe = *config;
+			struct hyp_kvm_config pk = kc;
+			struct hyp_vm *vm;
+
+			if (!(opt->features_on & cpu_features[i].feature))
+				continue;
+			probe.log_fn = NULL;
+			probe.backend_config = &pk;
+			pk.cpu_features = cpu_features[i].feature;
+			pk.sve_max_vl = cpu_features[i].feature == HYP_KVM_CPU_SVE ? kc.sve_max_vl :
+										     0;
+			if (hyp_vm_create(&probe, &vm)) {
+				fail("--%s: this host's KVM cannot give the guest %s%s",
+				     cpu_features[i].option, cpu_features[i].name,
+				     cpu_features[i].feature == HYP_KVM_CPU_SVE && kc.sve_max_vl ?
+					     " with that vector length" :
+					     "");
+				return -ENOTSUP;
+			}
+			hyp_vm_destroy(vm);
+		}
+	}
+	if (!r && opt->verbose)
+		fprintf(stderr, "hyp-run: CPU features:%s%s%s%s\n",
+			kc.cpu_features & HYP_KVM_CPU_PMU ? " pmu" : "",
+			kc.cpu_features & HYP_KVM_CPU_SVE ? " sve" : "",
+			kc.cpu_features & HYP_KVM_CPU_PTRAUTH ? " pauth" : "",
+			kc.cpu_features & HYP_KVM_CPU_MTE ? " mte" : "");
+	return r;
 }
 
 static void teardown(struct vmm *vmm)
@@ -803,6 +955,16 @@ int main(int argc, char **argv)
 		teardown(&vmm);
 		return EXIT_ERROR;
 	}
+	/* Flash files are checked before anything is created: a wrong file is the likely mistake. */
+	if (vmm.opt.firmware && vmm.kernel_size > HYP_DEFAULT_FLASH_BANK_SIZE) {
+		teardown(&vmm);
+		return fail("--firmware %s is %zu bytes: larger than its 64 MiB flash bank",
+			    vmm.opt.firmware, vmm.kernel_size);
+	}
+	if (vmm.opt.flash_vars && prepare_flash_vars(vmm.opt.flash_vars)) {
+		teardown(&vmm);
+		return EXIT_ERROR;
+	}
 	config.backend = vmm.opt.backend;
 	config.max_vcpus = vmm.opt.cpus;
 	config.log_priority = vmm.opt.verbose ? HYP_LOG_DEBUG : HYP_LOG_WARNING;
@@ -810,7 +972,11 @@ int main(int argc, char **argv)
 	 * atomics on a device), get a synchronous external abort inside the library. */
 	if (!vmm.opt.ignore_unclaimed)
 		config.flags |= HYP_VM_ABORT_UNCLAIMED;
-	r = hyp_vm_create(&config, &vmm.vm);
+	r = create_vm(&vmm, &config);
+	if (r == -ENOTSUP && vmm.opt.features_on) {
+		teardown(&vmm);
+		return EXIT_ERROR; /* create_vm() said which feature */
+	}
 	if (r) {
 		teardown(&vmm);
 		return fail("cannot create a VM (backend %s): %s",

@@ -17,6 +17,10 @@ enum hyp_kvm_cpu_feature {
 	HYP_KVM_CPU_SVE = 1u << 1,
 	/** A PMUv3 whose overflow interrupt is PPI INTID 23 (needs the in-kernel GIC). */
 	HYP_KVM_CPU_PMU = 1u << 2,
+	/** Memory tagging (FEAT_MTE2, KVM_CAP_ARM_MTE). Guest RAM must be anonymous memory (or
+	 *  otherwise MTE-capable: mapped with PROT_MTE) or hyp_vm_map() fails; the tags live in
+	 *  the host memory's own tag storage. */
+	HYP_KVM_CPU_MTE = 1u << 3,
 };
 
 /** The PPI the guest PMU's overflow interrupt uses (the QEMU virt board's choice). */
@@ -33,8 +37,13 @@ enum hyp_kvm_cpu_feature {
  *	     1024; 0 means 256 (SPIs 32..255).
  * @cpu_features: enum hyp_kvm_cpu_feature bits for every vCPU. hyp_vm_create() fails with
  *		  -ENOTSUP if the host's KVM cannot provide one (KVM_CAP_ARM_PTRAUTH_*,
- *		  KVM_CAP_ARM_SVE, KVM_CAP_ARM_PMU_V3), or PMU is asked for without the in-kernel GIC.
+ *		  KVM_CAP_ARM_SVE, KVM_CAP_ARM_PMU_V3, KVM_CAP_ARM_MTE), or PMU is asked for without
+ *		  the in-kernel GIC.
  * @kvm_path: the KVM device node; NULL means "/dev/kvm".
+ * @sve_max_vl: with HYP_KVM_CPU_SVE, the largest vector length in bytes (a multiple of 16); the
+ *		guest gets every length the host supports up to it (KVM allows no gaps below the
+ *		maximum). 0 means the host's largest. -ENOTSUP if the host supports no length up
+ *		to it.
  */
 struct hyp_kvm_config {
 	uint32_t size;
@@ -42,6 +51,8 @@ struct hyp_kvm_config {
 	uint32_t nr_irqs;
 	uint32_t cpu_features;
 	const char *kvm_path;
+	uint32_t sve_max_vl;
+	uint32_t reserved;
 };
 
 HYP_END_DECLS

@@ -227,6 +227,35 @@ HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t si
 HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size);
 
 /**
+ * hyp_vcpu_exit_map() - hyp_vm_map() from inside an exit callback.
+ * @vcpu: the vCPU whose exit callback (MMIO, SMCCC, sysreg or generic) is running, on its thread.
+ * @ipa: as hyp_vm_map().
+ * @host: as hyp_vm_map().
+ * @size: as hyp_vm_map().
+ * @flags: as hyp_vm_map().
+ *
+ * What a device does when it changes what the guest sees at an address, like a flash leaving
+ * read-array mode (its memory becomes registers) or returning to it. Allowed only while @vcpu is
+ * the only vCPU of its VM inside hyp_vcpu_run(): others entering run wait until the change is
+ * done. Calling it from any other thread, or for a vCPU not stopped in a callback, is a misuse the
+ * library cannot detect.
+ *
+ * Return: as hyp_vm_map(); -EINVAL also for a NULL @vcpu; -EBUSY if another vCPU of the VM is
+ * inside hyp_vcpu_run() (the caller keeps its previous view and must cope, e.g. by serving the
+ * range through MMIO or rewriting the memory's contents).
+ */
+HYP_API int hyp_vcpu_exit_map(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, void *host, uint64_t size,
+			      uint32_t flags);
+
+/**
+ * hyp_vcpu_exit_unmap() - hyp_vm_unmap() from inside an exit callback on @vcpu.
+ *
+ * The rules of hyp_vcpu_exit_map() apply. Return: as hyp_vm_unmap(); -EINVAL for a NULL @vcpu;
+ * -EBUSY if another vCPU of the VM is inside hyp_vcpu_run().
+ */
+HYP_API int hyp_vcpu_exit_unmap(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint64_t size);
+
+/**
  * hyp_vm_write_guest() - copy bytes into guest memory.
  * @vm: the VM.
  * @ipa: destination guest physical address.

@@ -11,14 +11,19 @@
  * non-array read returns is the chip's 16-bit answer in both lanes. The command is the low byte
  * of the written value.
  *
- * Bank 0 holds the firmware and must be executable, so the part of it the firmware file covers is
- * guest memory (a read-only, executable mapping of a "view" buffer): reads and instruction fetches
- * never exit, writes exit as MMIO to this model. A real flash in a non-array mode answers reads
- * with status, identifier or query data; the library cannot remap a region from inside an MMIO
- * callback (no vCPU may be running), so instead the model rewrites the view with what the chips
- * would answer in the new mode, and copies the array back when the bank returns to read-array.
- * The view is as large as the firmware (rounded up to a page), so a mode change costs a copy of
- * the firmware at most. The rest of bank 0, and all of bank 1, is served by the MMIO callback.
+ * In read-array mode a bank is guest memory, as QEMU's "romd" mode: a read-only, executable mapping
+ * of a "view" buffer that mirrors the array, so firmware executes from bank 0 and reads its
+ * variables from bank 1 without exits, while every write exits to this model. A command that
+ * leaves read-array mode unmaps the view (hyp_vcpu_exit_unmap(), from the MMIO callback) and the
+ * bank's reads come here and get status, identifier or query data; read-array maps it again, with
+ * the bytes programmed or erased meanwhile copied in. Bank 0's view covers the firmware (rounded
+ * up to a page; the rest of the bank is always served here), bank 1's the whole bank.
+ *
+ * The library allows that remapping only while the writing vCPU is the only one inside
+ * hyp_vcpu_run(). When others run (an SMP guest), the model keeps the mapping and rewrites the
+ * view's contents instead with what the chips would answer (a status word everywhere, identifier
+ * or query data at the start of each block), and copies the array back at read-array: still what
+ * a real flash shows, at the cost of a copy of the view per mode change.
  *
  * Bank 0 is locked down (as a write-protected firmware flash: QEMU's readonly pflash0): program
  * and erase fail with the block-locked status bits, and the firmware bytes never change. Bank 1's
@@ -104,12 +109,15 @@ struct bank {
 	uint32_t buf_words; /* expected */
 	uint32_t buf_done;  /* received */
 	uint8_t buf[WRITE_BUFFER];
-	/* Bank 0: the guest-visible mapping and what it shows now. */
+	/* The guest-visible mapping, what it shows now, and the array bytes changed since it was
+	 * last brought up to date ([dirty_lo, dirty_hi), empty when equal). */
 	uint8_t *view;
 	uint64_t view_size;
 	enum read_mode view_mode;
 	uint8_t view_status;
+	bool mapped;
 	bool owns_array;
+	uint64_t dirty_lo, dirty_hi;
 };
 
 struct hyp_cfi_flash {
@@ -119,7 +127,6 @@ struct hyp_cfi_flash {
 	struct hyp__dev_lock lock;
 	struct bank banks[2];
 	int vars_fd; /* -1: nothing to write back to */
-	bool mapped;
 	uint8_t query[0x40];
 	uint32_t query_len;
 };
@@ -215,17 +222,42 @@ static uint8_t array_byte(const struct bank *b, uint64_t offset)
 	return offset < b->stored ? b->array[offset] : 0xff;
 }
 
-/* Make bank 0's mapped view show what the chips answer now. Only the view's own size is
- * rewritten; a no-op when it shows that already. */
+static void mark_dirty(struct bank *b, uint64_t offset, uint64_t len)
+{
+	if (offset >= b->view_size)
+		return;
+	if (offset + len > b->view_size)
+		len = b->view_size - offset;
+	if (b->dirty_lo == b->dirty_hi) {
+		b->dirty_lo = offset;
+		b->dirty_hi = offset + len;
+		return;
+	}
+	if (offset < b->dirty_lo)
+		b->dirty_lo = offset;
+	if (offset + len > b->dirty_hi)
+		b->dirty_hi = offset + len;
+}
+
+/* Make a bank's view show what the chips answer now; a no-op when it shows that already. */
 static void update_view(struct hyp_cfi_flash *f, struct bank *b)
 {
-	if (!b->view)
+	if (b->mode == MODE_ARRAY && b->view_mode == MODE_ARRAY) {
+		/* Only what program and erase changed. */
+		if (b->dirty_lo < b->dirty_hi)
+			memcpy(b->view + b->dirty_lo, b->array + b->dirty_lo,
+			       b->dirty_hi - b->dirty_lo);
+		b->dirty_lo = b->dirty_hi = 0;
 		return;
+	}
 	if (b->mode == b->view_mode && (b->mode != MODE_STATUS || b->status == b->view_status))
 		return;
 	if (b->mode == MODE_ARRAY) {
-		memcpy(b->view, b->array, b->stored);
-		memset(b->view + b->stored, 0xff, b->view_size - b->stored);
+		uint64_t n = b->stored < b->view_size ? b->stored : b->view_size;
+
+		memcpy(b->view, b->array, n);
+		memset(b->view + n, 0xff, b->view_size - n);
+		b->dirty_lo = b->dirty_hi = 0;
 	} else if (b->mode == MODE_STATUS) {
 		uint64_t v = replicate(b->status);
 
@@ -296,6 +328,7 @@ static void program(struct hyp_cfi_flash *f, unsigned bank, uint64_t offset, con
 		return;
 	for (uint64_t i = 0; i < len; i++)
 		b->array[offset + i] &= data[i];
+	mark_dirty(b, offset, len);
 	persist(f, bank, offset, len);
 }
 
@@ -311,6 +344,7 @@ static void erase(struct hyp_cfi_flash *f, unsigned bank, uint64_t offset)
 	if (start + BLOCK_SIZE > b->stored)
 		return;
 	memset(b->array + start, 0xff, BLOCK_SIZE);
+	mark_dirty(b, start, BLOCK_SIZE);
 	persist(f, bank, start, BLOCK_SIZE);
 }
 
@@ -496,6 +530,33 @@ static uint64_t bank_read(const struct hyp_cfi_flash *f, const struct bank *b, u
 	return value;
 }
 
+static hyp_ipa_t bank_base(const struct hyp_cfi_flash *f, unsigned bank)
+{
+	return f->base + bank * f->bank_size;
+}
+
+/*
+ * After a write: a bank in read-array mode is memory, in any other mode it is served here. When
+ * the mapping cannot change (another vCPU is running), the view's contents change instead; when
+ * it cannot be mapped again, reads stay here (correct, only slower).
+ */
+static void sync_mapping(struct hyp_cfi_flash *f, unsigned bank, struct hyp_vcpu *vcpu)
+{
+	struct bank *b = &f->banks[bank];
+
+	if (b->mode != MODE_ARRAY) {
+		if (b->mapped && !hyp_vcpu_exit_unmap(vcpu, bank_base(f, bank), b->view_size))
+			b->mapped = false;
+		if (b->mapped)
+			update_view(f, b);
+		return;
+	}
+	update_view(f, b);
+	if (!b->mapped &&
+	    !hyp_vcpu_exit_map(vcpu, bank_base(f, bank), b->view, b->view_size, HYP_MEM_RX))
+		b->mapped = true;
+}
+
 static enum hyp_handler_result flash_mmio(void *opaque, struct hyp_vcpu *vcpu,
 					  struct hyp_mmio_access *access)
 {
@@ -503,7 +564,6 @@ static enum hyp_handler_result flash_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	uint64_t offset = access->offset;
 	unsigned bank;
 
-	(void)vcpu;
 	/* Both banks are one range: an access must be naturally aligned and inside one bank (so
 	 * nothing is ever read or written outside the banks). Anything else is read-as-zero /
 	 * write-ignored, as a bus that drops it. */
@@ -521,7 +581,7 @@ static enum hyp_handler_result flash_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	hyp__dev_lock(&f->lock);
 	if (access->is_write) {
 		bank_write(f, bank, offset, access->len, access->data);
-		update_view(f, &f->banks[bank]);
+		sync_mapping(f, bank, vcpu);
 	} else {
 		access->data = bank_read(f, &f->banks[bank], offset, access->len);
 	}
@@ -532,6 +592,20 @@ static enum hyp_handler_result flash_mmio(void *opaque, struct hyp_vcpu *vcpu,
 static bool is_power_of_two(uint64_t v)
 {
 	return v && !(v & (v - 1));
+}
+
+static int unmap_banks(struct hyp_cfi_flash *f)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		if (f->banks[i].mapped) {
+			int r = hyp_vm_unmap(f->vm, bank_base(f, i), f->banks[i].view_size);
+
+			if (r)
+				return r;
+			f->banks[i].mapped = false;
+		}
+	}
+	return 0;
 }
 
 static void free_flash(struct hyp_cfi_flash *f)
@@ -676,6 +750,12 @@ HYP_API int hyp_cfi_flash_create(struct hyp_vm *vm, const struct hyp_cfi_flash_c
 	memset(f->banks[0].view + cfg.code_size, 0xff, f->banks[0].view_size - cfg.code_size);
 	/* Bank 1: the caller's buffer, a file's contents, or an erased volatile store. */
 	f->banks[1].stored = f->bank_size;
+	f->banks[1].view_size = f->bank_size;
+	f->banks[1].view = hyp_vm_alloc(vm, f->bank_size, HYP_PAGE_SIZE);
+	if (!f->banks[1].view) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	if (cfg.vars) {
 		f->banks[1].array = cfg.vars;
 	} else {
@@ -692,21 +772,24 @@ HYP_API int hyp_cfi_flash_create(struct hyp_vm *vm, const struct hyp_cfi_flash_c
 		if (r)
 			goto fail;
 	}
+	memcpy(f->banks[1].view, f->banks[1].array, f->bank_size);
 
-	r = hyp_vm_map(vm, f->base, f->banks[0].view, f->banks[0].view_size, HYP_MEM_RX);
-	if (r) {
-		dev_err(vm, "cfi-flash: cannot map the firmware bank: %s", hyp_strerror(r));
-		goto fail;
+	for (unsigned i = 0; i < 2; i++) {
+		r = hyp_vm_map(vm, bank_base(f, i), f->banks[i].view, f->banks[i].view_size,
+			       HYP_MEM_RX);
+		if (r) {
+			dev_err(vm, "cfi-flash: cannot map flash bank %u: %s", i, hyp_strerror(r));
+			goto fail;
+		}
+		f->banks[i].mapped = true;
 	}
-	f->mapped = true;
 	r = hyp_vm_add_mmio_handler(vm, f->base, 2 * f->bank_size, flash_mmio, f);
-	if (r) {
-		hyp_vm_unmap(vm, f->base, f->banks[0].view_size);
+	if (r)
 		goto fail;
-	}
 	*ret = f;
 	return 0;
 fail:
+	unmap_banks(f);
 	free_flash(f);
 	return r;
 }
@@ -718,8 +801,8 @@ HYP_API void hyp_cfi_flash_destroy(struct hyp_cfi_flash *flash)
 	if (!flash)
 		return;
 	r = hyp_vm_remove_mmio_handler(flash->vm, flash->base);
-	if (!r && flash->mapped)
-		r = hyp_vm_unmap(flash->vm, flash->base, flash->banks[0].view_size);
+	if (!r)
+		r = unmap_banks(flash);
 	if (r) {
 		dev_err(flash->vm, "cfi-flash@%#llx: cannot detach (%s); device left attached",
 			(unsigned long long)flash->base, hyp_strerror(r));

@@ -74,7 +74,7 @@ expect_error "a missing disk image" "disk $tmp/nope" --kernel "$tmp/Image" --dis
 expect_error "--mem below 2M" "--mem" --kernel "$tmp/Image" --mem 1M
 expect_error "--cpus 0" "--cpus" --kernel "$tmp/Image" --cpus 0
 expect_error "an unknown console" "--console" --kernel "$tmp/Image" --console vga
-expect_error "no --kernel" "--kernel is required"
+expect_error "no --kernel" "--kernel or --firmware is required"
 expect_error "an unknown backend" "no such backend" --kernel "$tmp/Image" --backend nope
 
 # Formats and load addresses.
@@ -97,11 +97,56 @@ expect_error "a PIE at a base that breaks its 64 KiB alignment" "misaligned" \
 	--kernel "$tmp/pie.elf" --load-addr 0x40001000
 expect_error "a PIE at a base outside RAM" "outside guest RAM" --kernel "$tmp/pie.elf" \
 	--load-addr 0x80000000 --mem 64M
+
+# Firmware: files that do not fit the flash, options that do not go together.
+truncate -s $(((64 << 20) + 1)) "$tmp/big-firmware"
+truncate -s $((1 << 20)) "$tmp/small-vars"
+head -c 4096 /dev/urandom >"$tmp/firmware"
+expect_error "a firmware file larger than its flash bank" "larger than its 64 MiB flash bank" \
+	--firmware "$tmp/big-firmware"
+expect_error "a variable store of the wrong size" "exactly 67108864 bytes" \
+	--firmware "$tmp/firmware" --flash-vars "$tmp/small-vars"
+expect_error "a variable store that is a directory" "must be a regular file" \
+	--firmware "$tmp/firmware" --flash-vars "$tmp"
+expect_error "a variable store that cannot be created" "cannot create" \
+	--firmware "$tmp/firmware" --flash-vars "$tmp/no/such/dir/vars"
+expect_error "a missing firmware file" "cannot open" --firmware "$tmp/nope"
+expect_error "--firmware with --kernel" "--firmware boots from flash" --firmware "$tmp/firmware" \
+	--kernel "$tmp/Image"
+expect_error "--firmware with --initrd" "--firmware boots from flash" --firmware "$tmp/firmware" \
+	--initrd "$tmp/Image"
+expect_error "--flash-vars without --firmware" "variable store of --firmware" \
+	--kernel "$tmp/Image" --flash-vars "$tmp/small-vars"
+# CPU feature options.
+expect_error "--sve with a vector length that is not a multiple of 128" "--sve takes" \
+	--kernel "$tmp/Image" --sve=200
+expect_error "--pmu with a bad value" "--pmu takes on, off or auto" --kernel "$tmp/Image" \
+	--pmu=maybe
+expect_error "--mte=on on a backend without CPU features" "CPU features need the kvm backend" \
+	--kernel "$tmp/Image" --mte=on
 n=$((n + 1))
-if "$hyp_run" --help | grep -q -- "--disk FILE"; then
-	echo "ok $n - --help documents the options"
+if [[ $(stat -c %s "$tmp/small-vars") -eq $((1 << 20)) ]]; then
+	echo "ok $n - a variable store of the wrong size is left as it was"
 else
-	echo "not ok $n - --help"
+	echo "not ok $n - the wrong-size variable store was modified"
+	failed=$((failed + 1))
+fi
+
+# --help: every long option hyp-run accepts is documented, each with an example.
+help=$("$hyp_run" --help)
+src=$(dirname "$0")/../../examples/hyp-run/hyp-run.c
+mapfile -t opts < <(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", .*/\1/p' "$src")
+n=$((n + 1))
+missing=()
+for o in "${opts[@]}"; do
+	[[ $o == help ]] && continue
+	grep -q -- "--$o" <<<"$help" || missing+=("--$o (not documented)")
+	grep -qE -- "e\.g\..*--$o|^  hyp-run .*--$o" <<<"$help" || missing+=("--$o (no example)")
+done
+if [[ ${#opts[@]} -gt 10 && ${#missing[@]} -eq 0 ]]; then
+	echo "ok $n - --help documents all ${#opts[@]} options, each with an example"
+else
+	echo "not ok $n - --help: ${missing[*]:-no options found in $src}"
 	failed=$((failed + 1))
 fi
 echo "1..$n"

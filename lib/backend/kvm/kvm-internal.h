@@ -25,6 +25,7 @@ struct kvm_vm_state {
 	size_t run_size;
 	uint32_t nr_irqs;
 	uint32_t cpu_features;
+	uint32_t sve_max_vq; /* 0: every vector length the host has */
 	bool readonly_mem;
 	bool nisv_to_user;
 	bool inject_dabt;

@@ -173,9 +173,11 @@ static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_
 		  "pointer authentication" },
 		{ HYP_KVM_CPU_SVE, { KVM_CAP_ARM_SVE, KVM_CAP_ARM_SVE }, "SVE" },
 		{ HYP_KVM_CPU_PMU, { KVM_CAP_ARM_PMU_V3, KVM_CAP_ARM_PMU_V3 }, "PMUv3" },
+		{ HYP_KVM_CPU_MTE, { KVM_CAP_ARM_MTE, KVM_CAP_ARM_MTE }, "MTE" },
 	};
 
-	if (features & ~(uint32_t)(HYP_KVM_CPU_PTRAUTH | HYP_KVM_CPU_SVE | HYP_KVM_CPU_PMU))
+	if (features &
+	    ~(uint32_t)(HYP_KVM_CPU_PTRAUTH | HYP_KVM_CPU_SVE | HYP_KVM_CPU_PMU | HYP_KVM_CPU_MTE))
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
 		if (!(features & needs[i].feature))
@@ -188,6 +190,13 @@ static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_
 	}
 	if ((features & HYP_KVM_CPU_PMU) && irqchip == HYP_IRQCHIP_NONE)
 		return -ENOTSUP; /* the PMU interrupt needs the in-kernel GIC */
+	if (features & HYP_KVM_CPU_MTE) {
+		/* Enabled on the VM before any vCPU or memory exists (KVM API: KVM_CAP_ARM_MTE). */
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_MTE };
+
+		if (ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap))
+			return sys_err();
+	}
 	k->cpu_features = features;
 	return 0;
 }
@@ -251,6 +260,10 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 
 		k->nisv_to_user = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
 	}
+	if ((kcfg.sve_max_vl % 16) || kcfg.reserved ||
+	    (kcfg.sve_max_vl && !(kcfg.cpu_features & HYP_KVM_CPU_SVE)))
+		return -EINVAL;
+	k->sve_max_vq = kcfg.sve_max_vl / 16;
 	r = check_cpu_features(vm, k, kcfg.cpu_features, config->irqchip);
 	if (r)
 		return r;
@@ -345,10 +358,36 @@ static int vcpu_init_features(struct hyp_vcpu *vcpu, struct kvm_vcpu_state *kv, 
 	if (ioctl(kv->fd, KVM_ARM_VCPU_INIT, &init))
 		return sys_err();
 	if (k->cpu_features & HYP_KVM_CPU_SVE) {
-		/* With the default vector lengths (all the host has); must precede any run or
-		 * register access (Documentation/virt/kvm/api.rst, KVM_ARM_VCPU_FINALIZE). */
+		/* The vector lengths (all the host has up to the maximum asked for), then
+		 * finalize; both must precede any run or other register access
+		 * (Documentation/virt/kvm/api.rst, KVM_REG_ARM64_SVE_VLS, KVM_ARM_VCPU_FINALIZE). */
 		int what = KVM_ARM_VCPU_SVE;
 
+		if (k->sve_max_vq) {
+			uint64_t vls[8];
+			struct kvm_one_reg reg = { .id = KVM_REG_ARM64_SVE_VLS,
+						   .addr = (uint64_t)(uintptr_t)vls };
+			bool any = false;
+
+			if (ioctl(kv->fd, KVM_GET_ONE_REG, &reg))
+				return sys_err();
+			for (uint32_t vq = 1; vq <= 512; vq++) {
+				uint64_t bit = 1ull << ((vq - 1) % 64);
+
+				if (vq > k->sve_max_vq)
+					vls[(vq - 1) / 64] &= ~bit;
+				else if (vls[(vq - 1) / 64] & bit)
+					any = true;
+			}
+			if (!any) {
+				hyp_vm_log(hyp_vcpu_vm(vcpu), HYP_LOG_ERROR,
+					   "kvm: the host has no SVE vector length up to %u bytes",
+					   k->sve_max_vq * 16);
+				return -ENOTSUP;
+			}
+			if (ioctl(kv->fd, KVM_SET_ONE_REG, &reg))
+				return sys_err();
+		}
 		if (ioctl(kv->fd, KVM_ARM_VCPU_FINALIZE, &what))
 			return sys_err();
 	}
