@@ -27,7 +27,6 @@
 #define RAM_SIZE 0x10000u
 #define ROM 0x40010000ull /* right after RAM */
 #define DISK_SIZE (8 * 512 + 100)
-#define NDEV 2
 
 /* Register offsets (virtio 1.2, 4.2.2), the ones the initialisation shortcut uses. */
 #define R_DEVICE_FEATURES_SEL 0x014
