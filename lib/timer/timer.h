@@ -68,7 +68,10 @@
  *    interrupt pending for the vCPU. A timer whose output is already high is not a wake-up by
  *    itself: whether its interrupt wakes the vCPU is the interrupt controller's decision (it may
  *    be disabled or of too low priority), so a guest leaving the timer firing with its PPI
- *    disabled sleeps instead of spinning.
+ *    disabled sleeps instead of spinning. A vCPU that stays loaded while its physical CPU sleeps
+ *    (one vCPU per CPU) is woken for its virtual timer by the hardware (the physical PPI, unmasked
+ *    while the level is low), so only the physical timer's deadline is reported then; put the
+ *    vCPU first to have the model cover both.
  * 8. PSCI CPU_ON / system reset of a vCPU: hyp_timer_vcpu_reset() (while not loaded).
  *
  * On the mock backend, which has no hardware timer, the vCPU is never loaded: the virtual timer's
