@@ -347,8 +347,8 @@ int hyp_timer_sysreg_read(struct hyp_timer_vcpu *vcpu, uint32_t encoding, uint64
 		*value = t->cval;
 		break;
 	case REG_TVAL:
-		/* TimerValue view: (CVAL - counter)[31:0]; [63:32] are RES0, so a past CVAL reads as
-		 * a large 32-bit value the guest sign-extends itself. */
+		/* TimerValue view: (CVAL - counter)[31:0]; [63:32] are RES0, so a past CVAL
+		 * reads as a large 32-bit value the guest sign-extends itself. */
 		*value = (t->cval - count) & CNT_TVAL_MASK;
 		break;
 	case REG_PCT:

@@ -42,10 +42,10 @@
  *    CNTV_CTL_EL0 to write, in that order (CTL last, so the timer is enabled only once its offset
  *    and compare value are the vCPU's; should the CPU still compare stale values for a moment,
  *    the spurious physical interrupt costs one exit and hyp_timer_vcpu_sync() finds the level
- *    low). If it says hw->mask_irq, the virtual timer's level is already high and delivered as a virtual
- *    interrupt: keep the *physical* virtual-timer PPI masked at the physical GIC (or taken and
- *    not deactivated), or the level-sensitive physical interrupt would fire at EL2 on every entry
- *    and storm the CPU. Otherwise unmask it.
+ *    low). If it says hw->mask_irq, the virtual timer's level is already high and delivered as a
+ *    virtual interrupt: keep the *physical* virtual-timer PPI masked at the physical GIC (or
+ *    taken and not deactivated), or the level-sensitive physical interrupt would fire at EL2 on
+ *    every entry and storm the CPU. Otherwise unmask it.
  * 4. While loaded, the guest programs the hardware timer directly. When the physical virtual-timer
  *    PPI fires at EL2, and on every exit while the level is high (at the latest at the EOI
  *    maintenance interrupt lib/vgic asks for a level interrupt, or at the deactivation when the

@@ -310,7 +310,7 @@ static void test_tval_write(void **state)
 	for (int i = 0; i < 2; i++) {
 		uint32_t tval = i ? R_CNTV_TVAL : R_CNTP_TVAL, cval = i ? R_CNTV_CVAL : R_CNTP_CVAL;
 
-		/* CVAL = counter + SignExtend(TVAL[31:0]); bits [63:32] of the value are ignored. */
+		/* CVAL = counter + SignExtend(TVAL[31:0]); value bits [63:32] are ignored. */
 		wr(f, tval, 100);
 		assert_int_equal(rd(f, cval), t0 + 100);
 		wr(f, tval, UINT64_C(0xdeadbeef00000064));
@@ -442,8 +442,8 @@ static void test_cntvoff_wrap(void **state)
 	wr(f, R_CNTV_CTL, CTL_ENABLE);
 	expect_only_call(f, VIRT_PPI, true);
 
-	/* A deadline beyond the physical counter's range is no deadline. CNTPCT = 2^63 and CNTVOFF =
-	 * 2^63 make CNTVCT 0; CVAL = 2^63 + 5 would be reached at CNTPCT = 2^64 + 5. */
+	/* A deadline beyond the physical counter's range is no deadline. CNTPCT = 2^63 and
+	 * CNTVOFF = 2^63 make CNTVCT 0; CVAL = 2^63 + 5 would be reached at CNTPCT = 2^64 + 5. */
 	f->now = UINT64_C(1) << 63;
 	hyp_timer_vm_set_cntvoff(&f->vm, UINT64_C(1) << 63);
 	wr(f, R_CNTV_CVAL, (UINT64_C(1) << 63) + 5);
@@ -488,7 +488,7 @@ static void test_deadlines(void **state)
 	/* The physical timer is due (not yet updated): the query says "now". */
 	assert_true(hyp_timer_next_deadline(&f->vcpu, t0 + 400, &d));
 	assert_int_equal(d, t0 + 400);
-	/* WFI at t0 + 400: the physical timer's level is raised; the virtual one bounds the sleep. */
+	/* WFI at t0 + 400: the physical timer's line goes high, the virtual one bounds the sleep. */
 	assert_true(hyp_timer_wfi_sleep_until(&f->vcpu, t0 + 400, &d));
 	expect_only_call(f, PHYS_PPI, true);
 	assert_int_equal(d, t0 + 700);
@@ -575,7 +575,8 @@ static void test_load_put_round_trip(void **state)
 	assert_int_equal(rd(f, R_CNTVCT), t0 - 777);
 	wr(f, R_CNTP_CVAL, t0 + 10);
 
-	/* The guest (on the hardware) unmasks the timer and moves CVAL: the model learns at a sync. */
+	/* The guest (on the hardware) unmasks the timer and moves CVAL: the model learns it at a
+	 * sync. */
 	f->now = t0 + 6000;
 	/* An update skips the loaded virtual timer (its stale copy is masked) and the physical
 	 * timer is disabled: nothing to report. */
@@ -885,8 +886,8 @@ static void test_hostile_sweep(void **state)
 			assert_int_not_equal(f->calls[i].level, ref[w].line);
 			ref[w].line = f->calls[i].level;
 		}
-		/* After an access, the accessed timer's line is what the architecture says; after an
-		 * update, both are. */
+		/* After an access, the accessed timer's line is what the architecture says;
+		 * after an update, both are. */
 		if (op <= 2 || op == 5) {
 			count = which ? f->now : f->now - off;
 			assert_int_equal(t->line, ref_output(t, count));
