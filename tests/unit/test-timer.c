@@ -488,7 +488,7 @@ static void test_deadlines(void **state)
 	/* The physical timer is due (not yet updated): the query says "now". */
 	assert_true(hyp_timer_next_deadline(&f->vcpu, t0 + 400, &d));
 	assert_int_equal(d, t0 + 400);
-	/* WFI at t0 + 400: the physical timer's line goes high, the virtual one bounds the sleep. */
+	/* WFI at t0 + 400: the physical line goes high, the virtual timer bounds the sleep. */
 	assert_true(hyp_timer_wfi_sleep_until(&f->vcpu, t0 + 400, &d));
 	expect_only_call(f, PHYS_PPI, true);
 	assert_int_equal(d, t0 + 700);
