@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include <libhyp/sysreg.h>
+
 #include "timer/timer.h"
 
 /* MRS/MSR operands (op0, op1, CRn, CRm, op2) of the timer registers, in HYP_SYSREG packing:
@@ -144,6 +146,23 @@ static void expect_no_call(struct fx *f)
 /* ---------------------------------------------------------------------------------------------
  * Configuration.
  */
+
+/* The public encodings a backend passes are the Arm ARM's operands. */
+static void test_encodings(void **state)
+{
+	(void)state;
+	assert_int_equal(HYP_SYSREG_CNTFRQ_EL0, R_CNTFRQ);
+	assert_int_equal(HYP_SYSREG_CNTPCT_EL0, R_CNTPCT);
+	assert_int_equal(HYP_SYSREG_CNTVCT_EL0, R_CNTVCT);
+	assert_int_equal(HYP_SYSREG_CNTPCTSS_EL0, R_CNTPCTSS);
+	assert_int_equal(HYP_SYSREG_CNTVCTSS_EL0, R_CNTVCTSS);
+	assert_int_equal(HYP_SYSREG_CNTP_TVAL_EL0, R_CNTP_TVAL);
+	assert_int_equal(HYP_SYSREG_CNTP_CTL_EL0, R_CNTP_CTL);
+	assert_int_equal(HYP_SYSREG_CNTP_CVAL_EL0, R_CNTP_CVAL);
+	assert_int_equal(HYP_SYSREG_CNTV_TVAL_EL0, R_CNTV_TVAL);
+	assert_int_equal(HYP_SYSREG_CNTV_CTL_EL0, R_CNTV_CTL);
+	assert_int_equal(HYP_SYSREG_CNTV_CVAL_EL0, R_CNTV_CVAL);
+}
 
 static void test_vm_init(void **state)
 {
@@ -904,6 +923,7 @@ static void test_hostile_sweep(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_encodings),
 		cmocka_unit_test_setup_teardown(test_vm_init, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initial_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctl_bits, setup, teardown),
