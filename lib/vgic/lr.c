@@ -175,7 +175,13 @@ void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_l
 
 		if (!irq || irq->listed != vcpu + 1)
 			continue;
-		old = irq->flags;
+		/* The state the interrupt had while listed, as the LR says: folding it back is no news
+		 * for notify. */
+		old = (uint8_t)(irq->flags & ~(IRQ_ACTIVE | IRQ_LATCH));
+		if (lr & HYP_VGIC_LR_ACTIVE)
+			old |= IRQ_ACTIVE;
+		if (lr & HYP_VGIC_LR_PENDING)
+			old |= IRQ_LATCH;
 		irq->listed = 0;
 		if (!(irq->won & WON_ACTIVE)) {
 			if (lr & HYP_VGIC_LR_ACTIVE)

@@ -124,10 +124,13 @@ static void write_enable(const struct vgic_mmio *m, uint64_t val, bool set)
 		if (!irq || !((val >> k) & 1))
 			continue;
 		old = irq->flags;
-		if (set)
+		if (set) {
 			irq->flags |= IRQ_ENABLED;
-		else
+		} else {
 			irq->flags &= (uint8_t)~IRQ_ENABLED;
+			/* Re-flushed without it (its pending state returns at sync). */
+			kick_listed(m, irq, 0);
+		}
 		hyp__vgic_irq_commit(m->vgic, irq, old);
 	}
 }
@@ -238,8 +241,12 @@ static void write_priority(const struct vgic_mmio *m, uint64_t val)
 	for (unsigned int k = 0; k < m->n; k++) {
 		struct vgic_irq *irq = irq_at(m, k);
 
-		if (irq)
-			irq->priority = (uint8_t)(val >> (8 * k)) & HYP_VGIC_PRI_MASK;
+		uint8_t prio = (uint8_t)(val >> (8 * k)) & HYP_VGIC_PRI_MASK;
+
+		if (!irq || irq->priority == prio)
+			continue;
+		irq->priority = prio;
+		kick_listed(m, irq, 0);
 	}
 }
 

@@ -52,13 +52,20 @@ uint16_t hyp__vgic_spi_route(const struct hyp_vgic *vgic, const struct vgic_irq 
 	return irq->route_vcpu;
 }
 
+static bool flags_pending(uint8_t f)
+{
+	return (f & IRQ_ENABLED) && ((f & IRQ_LATCH) || (f & (IRQ_EDGE | IRQ_LINE)) == IRQ_LINE);
+}
+
 void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t old_flags)
 {
 	uint16_t old_target = irq->target;
 	uint16_t target = old_target;
-	bool was = (old_flags & IRQ_ENABLED) &&
-		   ((old_flags & IRQ_LATCH) || (old_flags & (IRQ_EDGE | IRQ_LINE)) == IRQ_LINE);
-	bool now = (irq->flags & IRQ_ENABLED) && irq_pending(irq);
+	bool pend_old = flags_pending(old_flags), pend_new = flags_pending(irq->flags);
+	/* Deliverable: pending, enabled, and not active (an active interrupt is not signalled
+	 * again until it is deactivated). */
+	bool was = pend_old && !(old_flags & IRQ_ACTIVE);
+	bool now = pend_new && !(irq->flags & IRQ_ACTIVE);
 
 	/* An SPI keeps its PE while it is active or in a list register: the guest that acknowledged
 	 * it must be the one that deactivates it. */
@@ -71,8 +78,11 @@ void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t o
 	irq->target = target;
 	if (target == VGIC_NO_VCPU)
 		return;
-	cand_set(&vgic->vcpus[target], irq->intid, now || (irq->flags & IRQ_ACTIVE));
-	if (now && (!was || old_target != target))
+	cand_set(&vgic->vcpus[target], irq->intid, pend_new || (irq->flags & IRQ_ACTIVE));
+	/* Tell the PE when it has something new to take, and the one whose list register holds the
+	 * interrupt when it became pending again (the LR has to be rewritten as active and pending:
+	 * the guest would not see it otherwise until its next exit). */
+	if ((now && (!was || old_target != target)) || (irq->listed && pend_new && !pend_old))
 		notify(vgic, target);
 }
 

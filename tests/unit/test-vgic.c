@@ -656,6 +656,15 @@ static void test_level_spi(void **state)
 	eoi1(e, 0, 33);
 	assert_true(info(e, 0, 33).pending);
 	assert_int_equal(iar1(e, 0), 33);
+	/* Deactivated from elsewhere (ICACTIVER): the vCPU is told it has something to take. */
+	memset(e->notified, 0, sizeof(e->notified));
+	dw(e, GICD_ICACTIVER + 4, 4, 1u << 1);
+	assert_true(e->notified[0] > 0);
+	/* Not signalled while the running priority is its own; the EOI drops it. */
+	assert_false(hyp_vgic_irq_line(e->vgic, 0));
+	eoi1(e, 0, 33);
+	assert_true(hyp_vgic_irq_line(e->vgic, 0));
+	assert_int_equal(iar1(e, 0), 33);
 	/* The device is serviced: the line drops, the EOI leaves it idle. */
 	hyp_vgic_set_level(e->vgic, 0, 33, false);
 	i = info(e, 0, 33);
@@ -1025,14 +1034,19 @@ static void test_lr_edge(void **state)
 			 40 | UINT64_C(0x88) << 48 | UINT64_C(1) << 60 | UINT64_C(1) << 62);
 	assert_int_equal(l.lr[1] | l.lr[2] | l.lr[3], 0);
 	assert_int_equal(l.hcr, HYP_VGIC_HCR_EN);
-	/* The guest did not get to it: the pending state comes back. */
+	/* The guest did not get to it: the pending state comes back, and that is no news (no
+	 * kick of the vCPU that is exiting anyway). */
+	memset(e->notified, 0, sizeof(e->notified));
 	hyp_vgic_sync(e->vgic, 0, &l);
 	assert_true(info(e, 0, 40).pending);
+	assert_int_equal(e->notified[0], 0);
 	hyp_vgic_flush(e->vgic, 0, 4, &l);
 	assert_int_equal(LR_STATE(l.lr[0]), 1);
 	/* The guest acknowledges; a second edge arrives meanwhile (another CPU). */
 	lr_ack(&l.lr[0]);
+	memset(e->notified, 0, sizeof(e->notified));
 	hyp_vgic_raise(e->vgic, 1, 40);
+	assert_true(e->notified[0] > 0); /* the LR must become active and pending */
 	hyp_vgic_sync(e->vgic, 0, &l);
 	assert_true(info(e, 0, 40).active);
 	assert_true(info(e, 0, 40).pending);
