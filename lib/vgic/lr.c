@@ -58,6 +58,24 @@ static uint64_t lr_value(struct vgic_irq *irq, bool pending)
 	return lr;
 }
 
+/* A flush without a sync of the one before (a backend bug): take the old LRs back as the guest
+ * never touched them. */
+static void unlist_stale(struct hyp_vgic *vgic, uint32_t vcpu, struct vgic_vcpu *vc)
+{
+	for (unsigned int i = 0; i < vc->nr_listed; i++) {
+		struct vgic_irq *irq = vgic_irq(vgic, vcpu, vc->lr_intid[i]);
+
+		if (!irq || irq->listed != vcpu + 1)
+			continue;
+		irq->listed = 0;
+		irq->won = 0;
+		if (vc->lr_took_latch[i])
+			irq->flags |= IRQ_LATCH;
+		hyp__vgic_irq_commit(vgic, irq, irq->flags);
+	}
+	vc->nr_listed = 0;
+}
+
 void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 		    struct hyp_vgic_lrs *out)
 {
@@ -75,6 +93,8 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 	words = (vgic->nr_irqs + 63) / 64;
 
 	vgic_lock(vgic);
+	if (vc->nr_listed)
+		unlist_stale(vgic, vcpu, vc);
 	for (unsigned int w = 0; w < words; w++) {
 		uint64_t bits = vc->cand[w];
 

@@ -59,10 +59,13 @@
  * hyp_vgic_irq_line() must be called by the thread running that vCPU, or while it is stopped.
  * Everything else may be called from any thread.
  *
- * notify(opaque, vcpu) is called with the lock held, whenever an interrupt becomes pending and
- * enabled for @vcpu (or for the vCPU whose list registers hold an interrupt a distributor write
- * changed): it must not call back into the vGIC; kicking (hyp_vcpu_kick(), an SGI to the physical
- * CPU) or waking a sleeping vCPU is what it is for. It may name the calling vCPU itself.
+ * notify(opaque, vcpu) is called with the lock held whenever something changes for @vcpu that it
+ * cannot see without looking again: an interrupt became deliverable to it (pending, enabled, not
+ * active), or an interrupt its list registers hold became pending again or was changed by a
+ * distributor write. It must not call back into the vGIC; kicking (hyp_vcpu_kick(), an SGI to
+ * the physical CPU) or waking a sleeping vCPU is what it is for. It may name the calling vCPU
+ * itself (the backend may ignore that: a vCPU re-evaluates after each of its own exits anyway, see
+ * below). Folding list registers back at sync is not news and notifies nobody.
  *
  * How a backend uses it
  * ---------------------
@@ -88,6 +91,15 @@
  *   hyp_vgic_irq_line() says so.
  * - WFI: the vCPU may sleep until hyp_vgic_irq_line() is true (after a sync in LR mode; the
  *   notify callback wakes it when that may have changed).
+ * - After every exit it handled (an MMIO access, an ICC_* trap, a sync), the vCPU's thread looks
+ *   again (flush, or hyp_vgic_irq_line()): changes a vCPU makes itself are not notified to it.
+ * - The CPU-interface state out of reset (PMR 0, groups off, BPRs at their minimum, no active
+ *   priority) is valid to load into ICH_VMCR_EL2/ICH_AP<g>R<n>_EL2 for a vCPU's first entry.
+ *
+ * While an interrupt is in a running vCPU's list register, the distributor's view of its
+ * pending/active state (GICD_ISPENDR reads from other vCPUs, hyp_vgic_irq_info()) is as of the
+ * last flush; the vCPU itself is synced before its own accesses are dispatched, so it sees its
+ * own state exactly.
  */
 #ifndef HYP_VGIC_VGIC_H
 #define HYP_VGIC_VGIC_H
@@ -326,7 +338,8 @@ int hyp_vgic_irq_info(struct hyp_vgic *vgic, uint32_t vcpu, uint32_t intid,
  * maintenance interrupt once the guest has taken every listed one; if active ones are left over,
  * LRENPIE counts their EOIs (folded in by sync) and TDIR traps ICC_DIR_EL1 to EL2. Level
  * interrupts carry the EOI bit, so their deactivation exits and the line is sampled again.
- * Must follow a sync of the previous flush (or be the first).
+ * Each flush should be followed by a sync; a flush without one treats the previous LRs as
+ * untouched by the guest.
  */
 void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 		    struct hyp_vgic_lrs *out);

@@ -1257,6 +1257,34 @@ static void test_lr_dist_write_wins(void **state)
 	env_free(e);
 }
 
+/* A backend that flushes twice without a sync loses nothing; more LRs than exist are capped. */
+static void test_lr_flush_without_sync(void **state)
+{
+	struct env *e = env_new(1, 32, VTR_4LR);
+	struct hyp_vgic_lrs l;
+
+	(void)state;
+	guest_init(e);
+	for (uint32_t i = 0; i < 20; i++) {
+		spi_setup(e, 40 + i, true, 0x80, 0);
+		hyp_vgic_raise(e->vgic, 0, 40 + i);
+	}
+	hyp_vgic_flush(e->vgic, 0, 4, &l);
+	assert_int_equal(l.nr, 4);
+	hyp_vgic_flush(e->vgic, 0, 4, &l);
+	assert_int_equal(l.nr, 4);
+	assert_int_equal(LR_INTID(l.lr[0]), 40);
+	assert_int_equal(LR_STATE(l.lr[0]), 1);
+	hyp_vgic_sync(e->vgic, 0, &l);
+	hyp_vgic_flush(e->vgic, 0, 100, &l);
+	assert_int_equal(l.nr, HYP_VGIC_MAX_LRS);
+	assert_true(l.hcr & HYP_VGIC_HCR_NPIE);
+	hyp_vgic_sync(e->vgic, 0, &l);
+	for (uint32_t i = 0; i < 20; i++)
+		assert_true(info(e, 0, 40 + i).pending);
+	env_free(e);
+}
+
 static void test_cpu_state_and_wake(void **state)
 {
 	struct env *e = env_new(1, 32, VTR_4LR);
@@ -1485,6 +1513,7 @@ int main(void)
 		cmocka_unit_test(test_lr_active_overflow),
 		cmocka_unit_test(test_lr_hw),
 		cmocka_unit_test(test_lr_dist_write_wins),
+		cmocka_unit_test(test_lr_flush_without_sync),
 		cmocka_unit_test(test_cpu_state_and_wake),
 		cmocka_unit_test(test_hostile_sweep),
 		cmocka_unit_test(test_concurrent_sources),
