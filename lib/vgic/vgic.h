@@ -18,10 +18,10 @@
  * The model
  * ---------
  * - One distributor (64 KiB frame) and one redistributor per vCPU (128 KiB: RD_base, then SGI_base
- *   at +64 KiB), affinity routing always on (GICD_CTLR.ARE RAO/WI), a single security state
- *   (GICD_CTLR.DS RAO/WI: the guest sees the Non-secure-less view of a GIC without Security
- *   Extensions, with Group 0 and Group 1 both usable; IGRPMODR and NSACR are RAZ/WI). No LPIs, no
- *   ITS, no message-based SPIs, no extended INTID ranges.
+ *   at +64 KiB), affinity routing always on (GICD_CTLR.ARE RAO/WI), and a single Security state
+ *   (GICD_CTLR.DS RAO/WI, GICD_TYPER.SecurityExtn 0): what a guest at Non-secure EL1 needs, with
+ *   Group 0 and Group 1 both usable through EnableGrp0/EnableGrp1, and IGRPMODR and NSACR RAZ/WI.
+ *   No LPIs, no ITS, no message-based SPIs, no extended INTID ranges.
  * - SPIs: config.nr_spis, a multiple of 32 up to 960, or 988 (INTIDs 32..1019, the most GICv3 has).
  *   GICD_TYPER.ITLinesNumber says so; INTIDs beyond are RAZ/WI everywhere.
  * - 5 bits of priority (IPRIORITYR keeps bits [7:3]; bits [2:0] RAZ/WI), the minimum a virtual CPU
@@ -34,8 +34,8 @@
  *   is high, and an edge latches once per rising edge.
  * - Reset values: every interrupt Group 1 (as KVM presents its vGICv3, so guests that never write
  *   IGROUPR work the same on both; the architecture leaves the reset value to the
- *   implementation), disabled, priority 0, SPIs and PPIs level, SGIs edge (ICFGR0 read-only),
- *   IROUTER 0, GICR_WAKER.ProcessorSleep = 1.
+ *   implementation), priority 0, SPIs and PPIs level and disabled, SGIs edge (ICFGR0 read-only)
+ *   and enabled (as on KVM), IROUTER 0, GICR_WAKER.ProcessorSleep = 1, GICD_CTLR groups off.
  * - Routing: IROUTER with IRM = 0 names a vCPU by affinity (one that does not exist: the SPI is
  *   delivered to nobody until retargeted). IRM = 1 (1 of N): the lowest-numbered vCPU whose
  *   redistributor is awake (GICR_WAKER.ProcessorSleep = 0), else vCPU 0; the choice is made while
