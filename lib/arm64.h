@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lib/arm64.h: architecture facts the whole library shares, in one place: ESR_ELx exception
- * classes and ISS field layouts, fault status codes, HPFAR, PSTATE, exception vector offsets and
- * MPIDR affinity (with the rule that gives vCPU n its default MPIDR). Constants and pure helpers
- * only; the core, the subsystems and every backend take them from here.
+ * classes and ISS field layouts, fault status codes, HPFAR, PSTATE, exception vector offsets, the
+ * generic timer's control bits and MPIDR affinity (with the rule that gives vCPU n its default
+ * MPIDR). Constants and pure helpers only; the core, the subsystems and every backend take them
+ * from here.
  *
  * Field layouts cite the Arm ARM (DDI 0487), register ESR_EL2 (section D24.2.40 in recent issues),
  * "ISS encoding for an exception from ...", and section D1.10 for exception entry.
@@ -162,6 +163,35 @@ enum hyp_ec {
 #define VECTOR_LOWER_A32 0x600u
 /* VBAR_EL1[10:0] are RES0: the table is 2 KiB aligned. */
 #define VBAR_ADDR_MASK (~UINT64_C(0x7ff))
+
+/*
+ * Generic timer (Arm ARM D11, "The Generic Timer in AArch64 state", and the register descriptions
+ * of CNTP_CTL_EL0, CNTV_CTL_EL0, CNTx_TVAL_EL0, CNTFRQ_EL0 and CNTHCTL_EL2).
+ *
+ * CNTx_CTL_EL0: ENABLE and IMASK are read/write; ISTATUS is read-only (writes ignored), the timer
+ * condition when ENABLE is 1; bits [63:3] are RES0.
+ */
+#define CNT_CTL_ENABLE (UINT64_C(1) << 0)
+#define CNT_CTL_IMASK (UINT64_C(1) << 1)
+#define CNT_CTL_ISTATUS (UINT64_C(1) << 2)
+#define CNT_CTL_RW_MASK (CNT_CTL_ENABLE | CNT_CTL_IMASK)
+/* CNTx_TVAL_EL0: TimerValue [31:0], a signed 32-bit view of CVAL - counter; [63:32] RES0. */
+#define CNT_TVAL_MASK UINT64_C(0xffffffff)
+/* CNTFRQ_EL0: the counter frequency in Hz in bits [31:0]; [63:32] RES0. */
+#define CNT_FRQ_MASK UINT64_C(0xffffffff)
+/* CNTHCTL_EL2 with HCR_EL2.E2H == 0: a 0 traps EL1 and EL0 reads of CNTPCT_EL0 (EL1PCTEN) and
+ * accesses to CNTP_CTL/CVAL/TVAL_EL0 (EL1PCEN) to EL2. */
+#define CNTHCTL_EL1PCTEN (UINT64_C(1) << 0)
+#define CNTHCTL_EL1PCEN (UINT64_C(1) << 1)
+#define CNTHCTL_EVNTEN (UINT64_C(1) << 2)
+/* The same two controls with HCR_EL2.E2H == 1 (FEAT_VHE): EL1PCTEN at bit 10, EL1PTEN at bit 11. */
+#define CNTHCTL_E2H_EL1PCTEN (UINT64_C(1) << 10)
+#define CNTHCTL_E2H_EL1PTEN (UINT64_C(1) << 11)
+/* FEAT_ECV: a 1 traps EL1 accesses to the virtual timer (EL1TVT) and reads of CNTVCT_EL0
+ * (EL1TVCT) to EL2. */
+#define CNTHCTL_ECV (UINT64_C(1) << 12)
+#define CNTHCTL_EL1TVT (UINT64_C(1) << 13)
+#define CNTHCTL_EL1TVCT (UINT64_C(1) << 14)
 
 /* MPIDR_EL1 affinity fields: Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
 #define MPIDR_AFF_MASK UINT64_C(0xff00ffffff)

@@ -8,11 +8,13 @@
 #      real KVM inside the arm64 KVM test host, tests/kvm-host/)
 #   3. the unit suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. clang build, warnings as errors, unit suites
-#   5. install to a staging directory and build a program against the installed headers through
+#   5. the libFuzzer suite (tests/fuzz/, scripts/run-fuzz.sh): six harnesses, 20 s each, from the
+#      checked-in seed corpora; any crash, sanitizer report or broken invariant fails the stage
+#   6. install to a staging directory and build a program against the installed headers through
 #      pkg-config
-#   6. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
-#   7. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; el2 HVC/MMIO round trips
-#   8. the fresh-machine check (scripts/check-fresh-machine.sh): the README's two commands, as
+#   7. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
+#   8. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; el2 HVC/MMIO round trips
+#   9. the fresh-machine check (scripts/check-fresh-machine.sh): the README's two commands, as
 #      written, in a minimal Debian 12 root made with debootstrap (skipped, and said so, only when
 #      this command is itself running inside that root)
 #
@@ -24,7 +26,7 @@ cd "$LIBHYP_ROOT"
 
 # libfdt1:arm64, not libfdt-dev:arm64: the -dev package is not Multi-Arch: same and would replace
 # the native one. The cross build links the arm64 runtime library with the native headers.
-ensure_packages "${BUILD_PACKAGES[@]}" clang clang-format gcc-aarch64-linux-gnu \
+ensure_packages "${BUILD_PACKAGES[@]}" clang libclang-rt-14-dev clang-format gcc-aarch64-linux-gnu \
 	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm file
 
 out=build-test
@@ -74,6 +76,13 @@ suite "Unit suites under AddressSanitizer + UBSan" "$out/asan" "--suite unit" \
 	-Dc_args=-fno-sanitize-recover=all
 
 CC=clang suite "Native build (clang): unit suites" "$out/clang" "--suite unit"
+
+# Six harnesses x 20 s plus the instrumented build: about 2.5 min on 2 cores. Longer campaigns:
+# scripts/run-fuzz.sh --seconds 3600.
+stage "Fuzzing (libFuzzer + ASan + UBSan): trap, psci, boot, virtio, stage2, fdt, 20 s each"
+if ! bash scripts/run-fuzz.sh --seconds 20 --out "$out/fuzz"; then
+	failures+=("fuzzing")
+fi
 
 stage "Install and build against the installed library with pkg-config"
 rm -rf "$out/stage"

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lib/vgic: the virtual CPU interface through hardware list registers (IHI 0069, "Virtual
+ * interrupt handling", ICH_LR<n>_EL2, ICH_HCR_EL2).
+ *
+ * Ownership moves with the list registers. Flush hands an interrupt's pending latch to the LR (an
+ * edge's pending state is then the LR's; a new edge meanwhile latches again in the distributor)
+ * and marks the interrupt listed, which pins it to this vCPU. While the guest runs, the hardware
+ * acknowledges, EOIs and deactivates on its own. Sync reads the outcome back: the active state
+ * comes from the LR; a pending state still in the LR gives the latch back. Distributor writes to a
+ * listed interrupt's pending or active state (another vCPU, the VMM) are recorded in "won" and
+ * win over the LR at sync. Level interrupts are not latched: their pending state is recomputed
+ * from the line at every flush, and their LRs ask for an EOI maintenance interrupt so the line is
+ * looked at again as soon as the guest deactivates them.
+ */
+#include "hyp_string.h"
+#include "vgic-internal.h"
+
+struct pick {
+	struct vgic_irq *irq;
+	uint32_t key; /* priority << 16 | INTID: lower is better */
+};
+
+/* Insert into a sorted array of at most @max entries; the worst falls off the end. */
+static void pick_insert(struct pick *arr, unsigned int *n, unsigned int max, struct vgic_irq *irq)
+{
+	uint32_t key = (uint32_t)irq->priority << 16 | irq->intid;
+	unsigned int i;
+
+	if (!max)
+		return;
+	if (*n == max) {
+		if (key >= arr[max - 1].key)
+			return;
+		(*n)--;
+	}
+	for (i = *n; i > 0 && arr[i - 1].key > key; i--)
+		arr[i] = arr[i - 1];
+	arr[i].irq = irq;
+	arr[i].key = key;
+	(*n)++;
+}
+
+static uint64_t lr_value(struct vgic_irq *irq, bool pending)
+{
+	uint64_t lr = irq->intid | (uint64_t)irq->priority << HYP_VGIC_LR_PRIORITY_SHIFT;
+
+	if (irq->flags & IRQ_GROUP1)
+		lr |= HYP_VGIC_LR_GROUP1;
+	if (pending)
+		lr |= HYP_VGIC_LR_PENDING;
+	if (irq->flags & IRQ_ACTIVE)
+		lr |= HYP_VGIC_LR_ACTIVE;
+	if (irq->flags & IRQ_HW)
+		lr |= HYP_VGIC_LR_HW | (uint64_t)irq->pintid << HYP_VGIC_LR_PINTID_SHIFT;
+	else if (!(irq->flags & IRQ_EDGE))
+		lr |= HYP_VGIC_LR_EOI;
+	return lr;
+}
+
+/* A flush without a sync of the one before (a backend bug): take the old LRs back as the guest
+ * never touched them. */
+static void unlist_stale(struct hyp_vgic *vgic, uint32_t vcpu, struct vgic_vcpu *vc)
+{
+	for (unsigned int i = 0; i < vc->nr_listed; i++) {
+		struct vgic_irq *irq = vgic_irq(vgic, vcpu, vc->lr_intid[i]);
+
+		if (!irq || irq->listed != vcpu + 1)
+			continue;
+		irq->listed = 0;
+		irq->won = 0;
+		if (vc->lr_took_latch[i])
+			irq->flags |= IRQ_LATCH;
+		hyp__vgic_irq_commit(vgic, irq, irq->flags);
+	}
+	vc->nr_listed = 0;
+}
+
+void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
+		    struct hyp_vgic_lrs *out)
+{
+	struct pick act[HYP_VGIC_MAX_LRS], pend[HYP_VGIC_MAX_LRS];
+	unsigned int n_act = 0, n_pend = 0, tot_act = 0, tot_pend = 0, words, slots;
+	struct vgic_vcpu *vc;
+	uint64_t hcr = HYP_VGIC_HCR_EN;
+
+	if (!vgic || !out || vcpu >= vgic->nr_vcpus)
+		return;
+	hyp__clear_words(out, sizeof(*out));
+	if (nr_lrs > HYP_VGIC_MAX_LRS)
+		nr_lrs = HYP_VGIC_MAX_LRS;
+	vc = &vgic->vcpus[vcpu];
+	words = (vgic->nr_irqs + 63) / 64;
+
+	vgic_lock(vgic);
+	if (vc->nr_listed)
+		unlist_stale(vgic, vcpu, vc);
+	for (unsigned int w = 0; w < words; w++) {
+		uint64_t bits = vc->cand[w];
+
+		while (bits) {
+			uint32_t intid = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			struct vgic_irq *irq = vgic_irq(vgic, vcpu, intid);
+
+			bits &= bits - 1;
+			if (!irq || irq->listed)
+				continue;
+			if (irq->flags & IRQ_ACTIVE) {
+				tot_act++;
+				pick_insert(act, &n_act, nr_lrs, irq);
+			} else if ((irq->flags & IRQ_ENABLED) && irq_pending(irq) &&
+				   vgic_group_enabled(vgic, irq)) {
+				tot_pend++;
+				pick_insert(pend, &n_pend, nr_lrs, irq);
+			}
+		}
+	}
+
+	/* Active interrupts first, so the guest can EOI and deactivate what it acknowledged, but
+	 * one LR stays for the best pending interrupt (it may preempt them). */
+	slots = nr_lrs;
+	if (tot_pend && n_act >= slots && slots)
+		n_act = slots - 1;
+	if (n_pend > slots - n_act)
+		n_pend = slots - n_act;
+
+	for (unsigned int i = 0; i < n_act + n_pend; i++) {
+		struct vgic_irq *irq = i < n_act ? act[i].irq : pend[i - n_act].irq;
+		bool pending = irq_pending(irq) && (irq->flags & IRQ_ENABLED) &&
+			       vgic_group_enabled(vgic, irq);
+
+		out->lr[i] = lr_value(irq, pending);
+		vc->lr_intid[i] = irq->intid;
+		vc->lr_took_latch[i] = pending && (irq->flags & IRQ_LATCH);
+		if (vc->lr_took_latch[i])
+			irq->flags &= (uint8_t)~IRQ_LATCH;
+		irq->listed = (uint16_t)(vcpu + 1);
+		irq->won = 0;
+	}
+	vc->nr_listed = n_act + n_pend;
+	vgic_unlock(vgic);
+
+	/* More pending than listed: a maintenance interrupt when no LR is pending any more
+	 * (NPIE). Active ones left out: EOIs of them count in EOIcount (LRENPIE) and their
+	 * deactivations trap (TDIR), both then handled in software. */
+	if (n_pend < tot_pend)
+		hcr |= HYP_VGIC_HCR_NPIE;
+	if (n_act < tot_act)
+		hcr |= HYP_VGIC_HCR_LRENPIE | HYP_VGIC_HCR_TDIR;
+	out->hcr = hcr;
+	out->nr = vc->nr_listed;
+}
+
+/* The highest-priority active interrupt of @vcpu that no LR held: what an EOI the hardware could
+ * not match (counted in ICH_HCR_EL2.EOIcount) was for. */
+static struct vgic_irq *unlisted_active(struct hyp_vgic *vgic, uint32_t vcpu,
+					const struct vgic_vcpu *vc, unsigned int nr_listed)
+{
+	unsigned int words = (vgic->nr_irqs + 63) / 64;
+	struct vgic_irq *best = NULL;
+
+	for (unsigned int w = 0; w < words; w++) {
+		uint64_t bits = vc->cand[w];
+
+		while (bits) {
+			uint32_t intid = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			struct vgic_irq *irq = vgic_irq(vgic, vcpu, intid);
+			bool was_listed = false;
+
+			bits &= bits - 1;
+			if (!irq || !(irq->flags & IRQ_ACTIVE))
+				continue;
+			for (unsigned int i = 0; i < nr_listed; i++)
+				was_listed |= vc->lr_intid[i] == intid;
+			if (!was_listed && (!best || irq->priority < best->priority))
+				best = irq;
+		}
+	}
+	return best;
+}
+
+void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_lrs *in)
+{
+	struct vgic_vcpu *vc;
+	unsigned int eoicount;
+
+	if (!vgic || !in || vcpu >= vgic->nr_vcpus)
+		return;
+	vc = &vgic->vcpus[vcpu];
+	vgic_lock(vgic);
+	for (unsigned int i = 0; i < vc->nr_listed; i++) {
+		struct vgic_irq *irq = vgic_irq(vgic, vcpu, vc->lr_intid[i]);
+		uint64_t lr = in->lr[i];
+		uint8_t old;
+
+		if (!irq || irq->listed != vcpu + 1)
+			continue;
+		/* The state the interrupt had while listed, as the LR says: folding it back is no news
+		 * for notify. */
+		old = (uint8_t)(irq->flags & ~(IRQ_ACTIVE | IRQ_LATCH));
+		if (lr & HYP_VGIC_LR_ACTIVE)
+			old |= IRQ_ACTIVE;
+		if (lr & HYP_VGIC_LR_PENDING)
+			old |= IRQ_LATCH;
+		irq->listed = 0;
+		if (!(irq->won & WON_ACTIVE)) {
+			if (lr & HYP_VGIC_LR_ACTIVE)
+				irq->flags |= IRQ_ACTIVE;
+			else
+				irq->flags &= (uint8_t)~IRQ_ACTIVE;
+		} else if ((lr & HYP_VGIC_LR_ACTIVE) && !(irq->flags & IRQ_ACTIVE) &&
+			   (irq->flags & IRQ_HW) && vgic->ops.deactivate_hw) {
+			/* Deactivated by a distributor write while the LR still held it active:
+			 * the physical interrupt is ours to deactivate. */
+			vgic->ops.deactivate_hw(vgic->ops.opaque, irq->pintid);
+		}
+		/* Still pending in the LR: the guest has not acknowledged it, the latch it took
+		 * goes back (unless a distributor write cleared the pending state meanwhile). */
+		if ((lr & HYP_VGIC_LR_PENDING) && vc->lr_took_latch[i] && !(irq->won & WON_PENDING))
+			irq->flags |= IRQ_LATCH;
+		irq->won = 0;
+		hyp__vgic_irq_commit(vgic, irq, old);
+	}
+
+	/* EOIs with EOImode 0 the hardware could not match to an LR: priority was dropped in the
+	 * hardware's APRs, the deactivation is ours, highest active priority first. */
+	eoicount = (unsigned int)((in->hcr & HYP_VGIC_HCR_EOICOUNT_MASK) >>
+				  HYP_VGIC_HCR_EOICOUNT_SHIFT);
+	for (unsigned int k = 0; k < eoicount; k++) {
+		struct vgic_irq *irq = unlisted_active(vgic, vcpu, vc, vc->nr_listed);
+
+		if (!irq)
+			break;
+		hyp__vgic_irq_deactivate(vgic, irq);
+	}
+	vc->nr_listed = 0;
+	vgic_unlock(vgic);
+}
