@@ -425,14 +425,17 @@ struct hyp_cfi_flash_config {
  * @config: the configuration (read during the call only).
  * @ret: receives the device. Untouched on failure.
  *
- * Each bank is 4 bytes wide (two x16 chips in parallel, every command replicated in both 16-bit
- * lanes), with 256 KiB erase blocks and a 128-byte write buffer, and speaks the Intel/Sharp
+ * Each bank is 4 bytes wide (two x16 chips in parallel), with 256 KiB erase blocks and a 128-byte
+ * write buffer, and speaks the Intel/Sharp
  * command set (CFI primary command set 0x0001): read array (0xff; 0xf0 too), read status (0x70),
  * clear status (0x50), read identifier (0x90: manufacturer 0x89, device 0x18, block lock status
  * at word 2 of each block), CFI query (0x98), word program (0x40/0x10), buffered program (0xe8,
  * word count - 1, the words, 0xd0), block erase (0x20, 0xd0), block lock, unlock and lock-down
  * (0x60 then 0x01, 0xd0, 0x2f), suspend and resume (0xb0, 0xd0: accepted, operations complete
- * instantly). Programming clears bits only (new = old AND data). Errors show in the status
+ * instantly). A write of any width reaches both chips: its low byte is the command, and where data
+ * is due its bytes are the data, each write one word of a buffered program's count (QEMU's pflash
+ * does the same; U-Boot drives the banks as x16 parts on a 16-bit bus). Programming clears bits
+ * only (new = old AND data). Errors show in the status
  * register as on the chips: a broken sequence sets SR.4 and SR.5, a locked block SR.1 with SR.4
  * (program) or SR.5 (erase); they stay until clear status.
  *

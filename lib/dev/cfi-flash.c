@@ -6,10 +6,13 @@
  * the query table layout follow the CFI specification (JEDEC JESD68) and Intel's command set
  * documentation; nothing here is copied from an implementation.
  *
- * Both chips of a bank always receive the same commands (every guest we know writes each command
- * replicated in both 16-bit lanes), so one state machine drives the bank and every 32-bit word a
- * non-array read returns is the chip's 16-bit answer in both lanes. The command is the low byte
- * of the written value.
+ * Both chips of a bank always receive the same commands, so one state machine drives the bank and
+ * every 32-bit word a non-array read returns is the chip's 16-bit answer in both lanes. The command
+ * is the low byte of the written value, whatever the width of the write: a write narrower than the
+ * bus reaches the bank as a whole, and its bytes are data where data is due. That is what QEMU's
+ * pflash does, and what firmware tested on it expects: U-Boot's CFI driver probes bus widths from 8
+ * bits up, finds these banks as a x16 part on a 16-bit bus (32 MiB, 128 KiB sectors), and erases,
+ * programs and buffers in halfwords. An erase still clears the whole 256 KiB block, as on QEMU.
  *
  * In read-array mode a bank is guest memory, as QEMU's "romd" mode: a read-only, executable mapping
  * of a "view" buffer that mirrors the array, so firmware executes from bank 0 and reads its
@@ -104,10 +107,11 @@ struct bank {
 	enum pending pending;
 	uint8_t status;
 	/* Buffered program in progress. */
-	uint64_t buf_block; /* the block 0xe8 was written to */
-	uint64_t buf_start; /* bank offset of the first word (UINT64_MAX before the first) */
-	uint32_t buf_words; /* expected */
-	uint32_t buf_done;  /* received */
+	uint64_t buf_block;  /* the block 0xe8 was written to */
+	uint64_t buf_window; /* bank offset of the write-buffer window (UINT64_MAX before data) */
+	uint32_t buf_words;  /* data writes expected */
+	uint32_t buf_done;   /* received */
+	uint32_t buf_lo, buf_hi; /* the bytes of the window written, [lo, hi) */
 	uint8_t buf[WRITE_BUFFER];
 	/* The guest-visible mapping, what it shows now, and the array bytes changed since it was
 	 * last brought up to date ([dirty_lo, dirty_hi), empty when equal). */
@@ -355,30 +359,41 @@ static void sequence_error(struct bank *b)
 	b->mode = MODE_STATUS;
 }
 
-static void buffer_word(struct hyp_cfi_flash *f, unsigned bank, uint64_t offset,
-			const uint8_t *bytes)
+/*
+ * One data write of a buffered program. Each write is one word of the count, whatever its width (an
+ * 8-byte store counts as the two bus words it carries), and all must fall in one aligned
+ * write-buffer window of the block the command went to.
+ */
+static void buffer_data(struct bank *b, uint64_t offset, const uint8_t *bytes, uint32_t len)
 {
-	struct bank *b = &f->banks[bank];
+	uint64_t window = offset & ~(uint64_t)(WRITE_BUFFER - 1);
+	uint32_t words = len > BANK_WIDTH ? len / BANK_WIDTH : 1;
+	uint32_t at = (uint32_t)(offset - window);
 
-	(void)f;
-	if (b->buf_start == UINT64_MAX) {
-		/* The first word fixes the buffer: it and the rest must lie in one aligned write
-		 * buffer window of the block the command went to. */
-		if ((offset & ~(uint64_t)(BLOCK_SIZE - 1)) != b->buf_block ||
-		    (offset % WRITE_BUFFER) / BANK_WIDTH + b->buf_words > WRITE_BUFFER_WORDS) {
+	if (b->buf_window == UINT64_MAX) {
+		if ((offset & ~(uint64_t)(BLOCK_SIZE - 1)) != b->buf_block) {
 			sequence_error(b);
 			return;
 		}
-		b->buf_start = offset;
+		b->buf_window = window;
+		b->buf_lo = WRITE_BUFFER;
+		b->buf_hi = 0;
 		memset(b->buf, 0xff, sizeof(b->buf));
 	}
-	if (offset < b->buf_start || offset >= b->buf_start + (uint64_t)b->buf_words * BANK_WIDTH) {
+	/* Accesses are naturally aligned and at most 8 bytes: one that starts in the window
+	 * ends in it. */
+	if (window != b->buf_window || b->buf_done + words > b->buf_words) {
 		sequence_error(b);
 		return;
 	}
-	for (unsigned i = 0; i < BANK_WIDTH; i++)
-		b->buf[offset - b->buf_start + i] &= bytes[i];
-	if (++b->buf_done == b->buf_words)
+	for (uint32_t i = 0; i < len; i++)
+		b->buf[at + i] &= bytes[i];
+	if (at < b->buf_lo)
+		b->buf_lo = at;
+	if (at + len > b->buf_hi)
+		b->buf_hi = at + len;
+	b->buf_done += words;
+	if (b->buf_done == b->buf_words)
 		b->pending = PEND_BUFFER_CONFIRM;
 }
 
@@ -433,24 +448,12 @@ static void bank_write(struct hyp_cfi_flash *f, unsigned bank, uint64_t offset, 
 		}
 		b->buf_words = words;
 		b->buf_done = 0;
-		b->buf_start = UINT64_MAX;
+		b->buf_window = UINT64_MAX;
 		b->pending = PEND_BUFFER_DATA;
 		return;
 	}
 	case PEND_BUFFER_DATA:
-		/* Data goes in whole bus words; a narrower write cannot fill the buffer. */
-		if (len < BANK_WIDTH) {
-			sequence_error(b);
-			return;
-		}
-		for (uint32_t i = 0; i < len; i += BANK_WIDTH) {
-			/* An 8-byte store whose second word comes after the last one counted. */
-			if (b->pending != PEND_BUFFER_DATA) {
-				sequence_error(b);
-				break;
-			}
-			buffer_word(f, bank, offset + i, bytes + i);
-		}
+		buffer_data(b, offset, bytes, len);
 		return;
 	case PEND_BUFFER_CONFIRM:
 		if (cmd != CMD_CONFIRM) {
@@ -459,7 +462,8 @@ static void bank_write(struct hyp_cfi_flash *f, unsigned bank, uint64_t offset, 
 		}
 		b->pending = PEND_NONE;
 		b->mode = MODE_STATUS;
-		program(f, bank, b->buf_start, b->buf, (uint64_t)b->buf_words * BANK_WIDTH);
+		program(f, bank, b->buf_window + b->buf_lo, b->buf + b->buf_lo,
+			b->buf_hi - b->buf_lo);
 		return;
 	case PEND_NONE:
 		break;

@@ -107,7 +107,7 @@ expect Hit any key to stop autoboot
 key x
 expect =>
 send printenv libhyp_saved
-expect libhyp_saved=persisted-
+expect libhyp_saved=persisted-42
 expect =>
 send setenv bootargs console=ttyAMA0 panic=-1 quiet
 expect =>

@@ -426,12 +426,77 @@ static void test_buffered_program(void **state)
 		/* Only a sequence error: nothing programmed where the error was found. */
 		assert_int_equal(rd(&f, BANK1 + 0x4000 + 8, 4), 0xffffffffu);
 	}
-	/* A narrow data write cannot fill the buffer. */
+	/* An 8-byte store cannot be the last of an odd count. */
 	cmd(&f, BANK1, 0x50);
 	cmd(&f, BANK1 + 0x5000, 0xe8);
 	cmd(&f, BANK1 + 0x5000, 0);
-	wr(&f, BANK1 + 0x5000, 2, 0);
+	wr(&f, BANK1 + 0x5000, 8, 0);
 	assert_int_equal(rd(&f, BANK1, 4), rep(SR_READY | SR_ERASE | SR_PROGRAM));
+	cmd(&f, BANK1, 0xff);
+	assert_int_equal(rd(&f, BANK1 + 0x5000, 8), ~0ull);
+	teardown_flash(&f);
+}
+
+/*
+ * U-Boot's CFI driver on QEMU's virt board: it probes bus widths from 8 bits up, takes each bank for
+ * a x16 part on a 16-bit bus, and writes every command and datum as a halfword: erase at 128 KiB
+ * "sectors", 0xe8 and a count of 32 halfwords (a 64-byte buffer), the data, 0xd0, read array.
+ * What it programs must be in the array, in the guest's mapped view and in the file.
+ */
+static void test_halfword_bus(void **state)
+{
+	struct flash_test f;
+	uint16_t data[64];
+	uint8_t got[128];
+
+	(void)state;
+	setup_with_file(&f, true);
+	/* The probe that succeeds: query at word 0x55 of a 16-bit bus, 'Q' at halfword 0x20. */
+	wr(&f, BANK1 + 0x154, 2, 0x98);
+	assert_int_equal(rd(&f, BANK1 + 0x40, 2), 'Q');
+	assert_int_equal(rd(&f, BANK1 + 0x44, 2), 'R');
+	wr(&f, BANK1, 2, 0xff);
+	/* Erase both 128 KiB "sectors" of the first block, after a word program somewhere. */
+	wr(&f, BANK1 + 0x30000, 2, 0x40);
+	wr(&f, BANK1 + 0x30000, 2, 0x1234);
+	wr(&f, BANK1, 2, 0xff);
+	assert_int_equal(rd(&f, BANK1 + 0x30000, 4), 0xffff1234u);
+	for (uint64_t sector = 0; sector < BLOCK; sector += BLOCK / 2) {
+		wr(&f, BANK1 + sector, 2, 0x50);
+		wr(&f, BANK1 + sector, 2, 0x20);
+		wr(&f, BANK1 + sector, 2, 0xd0);
+		assert_int_equal(rd(&f, BANK1 + sector, 2), SR_READY);
+		wr(&f, BANK1 + sector, 2, 0xff);
+	}
+	/* The erase took the whole 256 KiB block, as on QEMU. */
+	assert_int_equal(rd(&f, BANK1 + 0x30000, 4), 0xffffffffu);
+	for (unsigned i = 0; i < 64; i++)
+		data[i] = (uint16_t)(0x4100 + i * 3);
+	for (unsigned half = 0; half < 2; half++) {
+		wr(&f, BANK1, 2, 0x50);
+		wr(&f, BANK1, 2, 0x70);
+		wr(&f, BANK1, 2, 0xe8);
+		assert_int_equal(rd(&f, BANK1, 2), SR_READY);
+		wr(&f, BANK1, 2, 31);
+		for (unsigned i = 0; i < 32; i++)
+			wr(&f, BANK1 + 64 * half + 2 * i, 2, data[32 * half + i]);
+		wr(&f, BANK1, 2, 0xd0);
+		assert_int_equal(rd(&f, BANK1, 2), SR_READY);
+		wr(&f, BANK1, 2, 0xff);
+	}
+	/* Through MMIO, through the mapping the guest reads in read-array mode, and in the file. */
+	for (unsigned i = 0; i < 64; i++)
+		assert_int_equal(rd(&f, BANK1 + 2 * i, 2), data[i]);
+	assert_int_equal(hyp_vm_read_guest(f.t.vm, BANK1, got, sizeof(got)), 0);
+	assert_memory_equal(got, data, sizeof(got));
+	assert_int_equal(pread(f.fd, got, sizeof(got), 0), (ssize_t)sizeof(got));
+	assert_memory_equal(got, data, sizeof(got));
+	assert_int_equal(file32(&f, 0x30000), 0xffffffffu);
+	/* A byte program lands where it is written. */
+	wr(&f, BANK1 + 0x201, 1, 0x40);
+	wr(&f, BANK1 + 0x201, 1, 0x5a);
+	wr(&f, BANK1, 2, 0xff);
+	assert_int_equal(rd(&f, BANK1 + 0x200, 4), 0xffff5affu);
 	teardown_flash(&f);
 }
 
@@ -587,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_identifier_and_status),
 		cmocka_unit_test(test_word_program_and_erase),
 		cmocka_unit_test(test_buffered_program),
+		cmocka_unit_test(test_halfword_bus),
 		cmocka_unit_test(test_locking),
 		cmocka_unit_test(test_firmware_bank_read_only),
 		cmocka_unit_test(test_hostile_sequences),
