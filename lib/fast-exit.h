@@ -63,10 +63,13 @@ static HYP_ALWAYS_INLINE int hyp__vcpu_fast_mmio(struct hyp_vcpu *vcpu)
 		return HYP__FAST_NONE;
 	exit->mmio.offset = exit->mmio.ipa - range->base;
 	vcpu->completion = HYP_COMPLETE_REGS;
+	vcpu->in_exit = true;
 	if (range->fn(range->opaque, vcpu, &exit->mmio) != HYP_HANDLED) {
+		vcpu->in_exit = false;
 		exit->mmio.offset = exit->mmio.ipa;
 		return HYP__FAST_RETURN;
 	}
+	vcpu->in_exit = false;
 	/* Completion as complete_exit() does it, unless the callback injected an exception
 	 * (completion cleared); the PC advances unless the callback moved it. */
 	if (vcpu->completion == HYP_COMPLETE_REGS)
@@ -90,8 +93,12 @@ static HYP_ALWAYS_INLINE int hyp__vcpu_fast_smccc(struct hyp_vcpu *vcpu)
 	/* Known before the call (0 for HVC): the callback cannot change it. */
 	pc_advance = vcpu->trap_info.pc_advance;
 	vcpu->completion = HYP_COMPLETE_REGS;
-	if (range->fn(range->opaque, vcpu, &exit->smccc) != HYP_HANDLED)
+	vcpu->in_exit = true;
+	if (range->fn(range->opaque, vcpu, &exit->smccc) != HYP_HANDLED) {
+		vcpu->in_exit = false;
 		return HYP__FAST_RETURN;
+	}
+	vcpu->in_exit = false;
 	/* hyp_trap_complete_fast() for an SMCCC exit, knowing it came from AArch64 (HVC64/SMC64
 	 * are taken from AArch64 only) and testing pc_moved only for an SMC, which the PC steps
 	 * over (an HVC returns after itself). */

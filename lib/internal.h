@@ -63,6 +63,10 @@ struct hyp_vec {
 /* vm->users: the number of vCPUs inside hyp_vcpu_run(), plus this bit while the configuration
  * (memory map, handler tables, vCPU set) is being changed. Either excludes the other. */
 #define HYP_VM_RECONFIGURING (1u << 31)
+/* ...set with it when the change comes from an exit callback (hyp_vcpu_exit_map()): the one vCPU
+ * inside hyp_vcpu_run() is the caller, and a vCPU entering run waits for the end instead of
+ * failing with -EBUSY. */
+#define HYP_VM_EXIT_RECONFIGURING (1u << 30)
 
 struct hyp_vm {
 	/* A full-size copy of the backend's table: methods past the backend's @size are NULL. */
@@ -163,6 +167,9 @@ struct hyp_vcpu {
 	const struct hyp_smccc_range *smccc_hint;
 
 	bool initialised; /* the backend's vcpu_init succeeded */
+	/* An exit of this vCPU is being dispatched on its thread (callbacks may run): what
+	 * hyp_vcpu_exit_map() requires. Written and read by that thread only. */
+	bool in_exit;
 	_Atomic bool running;
 	_Atomic bool kick;
 	struct hyp_psci_cpu psci;

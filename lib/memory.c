@@ -56,7 +56,9 @@ static uint32_t free_slot(const struct hyp_vm *vm)
 /*
  * Exclusive access to the configuration. From a VMM thread: no vCPU may be running. From an exit
  * callback on @self: @self, stopped in its exit, must be the only vCPU inside hyp_vcpu_run(); the
- * others are held out (they wait in vm_run_begin()) until the change is done.
+ * others are held out (they wait in vm_run_begin()) until the change is done. That exclusion is
+ * the library's own need: other vCPUs' exit paths read the region table without a lock. KVM itself
+ * would allow KVM_SET_USER_MEMORY_REGION with vCPUs in the guest.
  */
 static bool reconfigure_begin(struct hyp_vm *vm, struct hyp_vcpu *self)
 {
@@ -64,7 +66,8 @@ static bool reconfigure_begin(struct hyp_vm *vm, struct hyp_vcpu *self)
 
 	if (!self)
 		return hyp__vm_reconfigure_begin(vm);
-	return atomic_compare_exchange_strong(&vm->users, &one, 1u | HYP_VM_RECONFIGURING);
+	return atomic_compare_exchange_strong(
+		&vm->users, &one, 1u | HYP_VM_RECONFIGURING | HYP_VM_EXIT_RECONFIGURING);
 }
 
 static int vm_map(struct hyp_vm *vm, struct hyp_vcpu *self, hyp_ipa_t ipa, void *host,
@@ -159,14 +162,14 @@ HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size)
 HYP_API int hyp_vcpu_exit_map(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, void *host, uint64_t size,
 			      uint32_t flags)
 {
-	if (!vcpu)
+	if (!vcpu || !vcpu->in_exit)
 		return -EINVAL;
 	return vm_map(vcpu->vm, vcpu, ipa, host, size, flags);
 }
 
 HYP_API int hyp_vcpu_exit_unmap(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint64_t size)
 {
-	if (!vcpu)
+	if (!vcpu || !vcpu->in_exit)
 		return -EINVAL;
 	return vm_unmap(vcpu->vm, vcpu, ipa, size);
 }

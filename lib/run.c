@@ -13,11 +13,19 @@
 
 static bool vm_run_begin(struct hyp_vm *vm)
 {
-	if (atomic_fetch_add(&vm->users, 1) & HYP_VM_RECONFIGURING) {
+	for (;;) {
+		uint32_t users = atomic_fetch_add(&vm->users, 1);
+
+		if (!(users & HYP_VM_RECONFIGURING))
+			return true;
 		atomic_fetch_sub(&vm->users, 1);
-		return false;
+		/* A VMM thread changing the VM: its mistake or ours to report, -EBUSY. A callback
+		 * of the one running vCPU changing the memory map: a few system calls, wait. */
+		if (!(users & HYP_VM_EXIT_RECONFIGURING))
+			return false;
+		while (atomic_load(&vm->users) & HYP_VM_EXIT_RECONFIGURING)
+			hyp__cpu_relax();
 	}
-	return true;
 }
 
 static void vm_run_end(struct hyp_vm *vm)
@@ -77,7 +85,11 @@ static int complete_exit(struct hyp_vcpu *vcpu)
 
 	switch (vcpu->completion) {
 	case HYP_COMPLETE_EMULATION:
-		switch (hyp__emulate_resume(vcpu)) {
+		/* The rest of the instruction's accesses may reach callbacks. */
+		vcpu->in_exit = true;
+		r = hyp__emulate_resume(vcpu);
+		vcpu->in_exit = false;
+		switch (r) {
 		case HYP_EMUL_DONE:
 			return 0;
 		case HYP_EMUL_EXIT:
@@ -414,8 +426,12 @@ static int run_loop(struct hyp_vcpu *vcpu)
 								   HYP_COMPLETE_NONE;
 		}
 
-		if (dispatch(vcpu, exit) != HYP_HANDLED)
+		vcpu->in_exit = true;
+		if (dispatch(vcpu, exit) != HYP_HANDLED) {
+			vcpu->in_exit = false;
 			return 0;
+		}
+		vcpu->in_exit = false;
 		r = complete_exit(vcpu);
 		if (r)
 			return r == HYP_EMUL_EXIT ? 0 : r;

@@ -33,7 +33,7 @@ void hyp__vm_reconfigure_end(struct hyp_vm *vm)
 	}
 	/* Clear only our bit: a hyp_vcpu_run() that raced with us has added and will remove its
 	 * own count. */
-	atomic_fetch_and(&vm->users, ~HYP_VM_RECONFIGURING);
+	atomic_fetch_and(&vm->users, ~(HYP_VM_RECONFIGURING | HYP_VM_EXIT_RECONFIGURING));
 }
 
 struct hyp_vcpu *hyp__vm_vcpu(const struct hyp_vm *vm, uint32_t index)

@@ -35,6 +35,7 @@ const struct fw_partition_config fw_partitions[] = {
 static const struct fw_guest_entry guests_a[] = {
 	{ "mmio", 0 },
 	{ "mem-ro", 0 },
+	{ "mem-remap", 0 },
 	{ "smccc", 0 },
 	{ "psci", 0 },
 	{ "ids", 0 },

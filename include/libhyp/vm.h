@@ -206,7 +206,8 @@ enum hyp_mem_flags {
  * @flags: HYP_MEM_READ is required; add HYP_MEM_WRITE and/or HYP_MEM_EXEC. Without WRITE the region
  *	   is read-only: guest writes exit as MMIO (see HYP_CAP_READONLY_MEM).
  *
- * Not safe while a vCPU of @vm runs.
+ * Not while a vCPU of @vm runs (-EBUSY); an exit callback changes the map with
+ * hyp_vcpu_exit_map() instead.
  *
  * Return: 0; -EINVAL for NULL, misalignment, zero size, unknown flags or missing READ; -ERANGE if
  * the region does not fit in the IPA space (or wraps); -EEXIST if it overlaps a mapped region;
@@ -222,7 +223,7 @@ HYP_API int hyp_vm_map(struct hyp_vm *vm, hyp_ipa_t ipa, void *host, uint64_t si
  * @size: its size, exactly as mapped.
  *
  * Return: 0; -EINVAL for a NULL @vm; -ENOENT if no region was mapped with exactly this IPA and size;
- * -EBUSY if a vCPU is running.
+ * -EBUSY if a vCPU is running (from an exit callback: hyp_vcpu_exit_unmap()).
  */
 HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size);
 
@@ -235,14 +236,19 @@ HYP_API int hyp_vm_unmap(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t size);
  * @flags: as hyp_vm_map().
  *
  * What a device does when it changes what the guest sees at an address, like a flash leaving
- * read-array mode (its memory becomes registers) or returning to it. Allowed only while @vcpu is
- * the only vCPU of its VM inside hyp_vcpu_run(): others entering run wait until the change is
- * done. Calling it from any other thread, or for a vCPU not stopped in a callback, is a misuse the
- * library cannot detect.
+ * read-array mode (its memory becomes registers) or returning to it, without stopping the VM:
+ * hyp_vm_map() itself refuses while any vCPU runs. Allowed while @vcpu is the only vCPU of its VM
+ * inside hyp_vcpu_run(), because other vCPUs' exit paths read the memory map without a lock (the
+ * backends themselves would allow more: KVM updates stage 2 under its own lock). A vCPU entering
+ * hyp_vcpu_run() meanwhile waits until the change is done. Works on every backend: callbacks run
+ * between two guest entries, where the backend's mem_map method is as safe as with the VM idle.
+ * When the call returns the change is in effect: the guest's next access sees it.
  *
- * Return: as hyp_vm_map(); -EINVAL also for a NULL @vcpu; -EBUSY if another vCPU of the VM is
- * inside hyp_vcpu_run() (the caller keeps its previous view and must cope, e.g. by serving the
- * range through MMIO or rewriting the memory's contents).
+ * Return: as hyp_vm_map(); -EINVAL also for a NULL @vcpu or one not stopped in an exit being
+ * dispatched (outside its callbacks; calling from another thread while the vCPU is in a callback
+ * is a misuse the library cannot detect); -EBUSY if another vCPU of the VM is inside
+ * hyp_vcpu_run() (the caller keeps its previous view and must cope, e.g. by serving the range
+ * through MMIO or rewriting the memory's contents).
  */
 HYP_API int hyp_vcpu_exit_map(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, void *host, uint64_t size,
 			      uint32_t flags);
@@ -250,8 +256,9 @@ HYP_API int hyp_vcpu_exit_map(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, void *host, 
 /**
  * hyp_vcpu_exit_unmap() - hyp_vm_unmap() from inside an exit callback on @vcpu.
  *
- * The rules of hyp_vcpu_exit_map() apply. Return: as hyp_vm_unmap(); -EINVAL for a NULL @vcpu;
- * -EBUSY if another vCPU of the VM is inside hyp_vcpu_run().
+ * The rules of hyp_vcpu_exit_map() apply: the guest's next access to the range exits (as MMIO if
+ * a callback claims it). Return: as hyp_vm_unmap(); -EINVAL for a NULL @vcpu or one not stopped in
+ * an exit being dispatched; -EBUSY if another vCPU of the VM is inside hyp_vcpu_run().
  */
 HYP_API int hyp_vcpu_exit_unmap(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint64_t size);
 

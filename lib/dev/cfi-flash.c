@@ -23,10 +23,11 @@
  * up to a page; the rest of the bank is always served here), bank 1's the whole bank.
  *
  * The library allows that remapping only while the writing vCPU is the only one inside
- * hyp_vcpu_run(). When others run (an SMP guest), the model keeps the mapping and rewrites the
- * view's contents instead with what the chips would answer (a status word everywhere, identifier
- * or query data at the start of each block), and copies the array back at read-array: still what
- * a real flash shows, at the cost of a copy of the view per mode change.
+ * hyp_vcpu_run(). When others are (an SMP guest; a secondary vCPU waiting for PSCI CPU_ON counts),
+ * the model keeps the mapping and rewrites the view's contents instead with what the chips would
+ * answer (a status word everywhere, identifier or query data at the start of each block), and
+ * copies the array back at read-array: still what a real flash shows, at the cost of a copy of the
+ * view per mode change.
  *
  * Bank 0 is locked down (as a write-protected firmware flash: QEMU's readonly pflash0): program
  * and erase fail with the block-locked status bits, and the firmware bytes never change. Bank 1's

@@ -573,6 +573,22 @@ static enum hyp_handler_result dev_mmio(void *opaque, struct hyp_vcpu *vcpu,
 		a->data = 0;
 		return HYP_HANDLED;
 	}
+	if (a->offset == LHT_REG_REMAP && (d->caps & LHT_CAP_ROM)) {
+		/* Changing the memory map from the exit callback, as a flash device changing
+		 * mode does; the vCPU is this one. */
+		if (!a->is_write) {
+			a->data = (uint64_t)d->remap_result;
+		} else if (a->data == LHT_REMAP_MAP) {
+			d->remap_result = hyp_vcpu_exit_map(vcpu, LHT_REMAP_BASE, d->rom,
+							    LHT_REMAP_SIZE,
+							    HYP_MEM_RO | HYP_MEM_EXEC);
+		} else if (a->data == LHT_REMAP_UNMAP) {
+			d->remap_result = hyp_vcpu_exit_unmap(vcpu, LHT_REMAP_BASE, LHT_REMAP_SIZE);
+		} else {
+			lht_fail(d, "vCPU %u: LHT_REG_REMAP %#llx", c->index, (ull)a->data);
+		}
+		return HYP_HANDLED;
+	}
 	if (a->is_write)
 		known = dev_write(d, c, a->offset, a->data);
 	else
@@ -596,6 +612,22 @@ static enum hyp_handler_result rom_mmio(void *opaque, struct hyp_vcpu *vcpu,
 		for (unsigned int i = 0; i < a->len && a->offset + i < LHT_ROM_SIZE; i++)
 			v |= (uint64_t)lht_rom_byte(a->offset + i) << (8 * i);
 		a->data = v;
+	}
+	lht_log_foreign(d, hyp_vcpu_exit(vcpu), LHT_FOREIGN_MMIO, a->ipa, a->len, a->is_write,
+			a->is_write ? a->data : 0, LHT_ANSWER_COMPLETED);
+	return HYP_HANDLED;
+}
+
+/* The remap window while it is not memory: a device whose every byte reads LHT_REMAP_MMIO_BYTE. */
+static enum hyp_handler_result remap_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_mmio_access *a)
+{
+	struct lht_dev *d = opaque;
+
+	if (!a->is_write) {
+		a->data = 0;
+		for (unsigned int i = 0; i < a->len; i++)
+			a->data |= (uint64_t)LHT_REMAP_MMIO_BYTE << (8 * i);
 	}
 	lht_log_foreign(d, hyp_vcpu_exit(vcpu), LHT_FOREIGN_MMIO, a->ipa, a->len, a->is_write,
 			a->is_write ? a->data : 0, LHT_ANSWER_COMPLETED);
@@ -815,10 +847,15 @@ int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 			return r;
 		}
 		r = hyp_vm_add_mmio_handler(d->vm, LHT_ROM_BASE, LHT_ROM_SIZE, rom_mmio, d);
+		if (!r)
+			r = hyp_vm_add_mmio_handler(d->vm, LHT_REMAP_BASE, LHT_REMAP_SIZE,
+						    remap_mmio, d);
 		if (r) {
 			lht_fail(d, "hyp_vm_add_mmio_handler(read-only page): %s", hyp_strerror(r));
 			return r;
 		}
+		d->rom = rom;
+		d->remap_result = 1;
 		d->caps |= LHT_CAP_ROM;
 	}
 	r = hyp_vm_add_mmio_handler(d->vm, LHT_DEV_BASE, LHT_DEV_SIZE, dev_mmio, d);

@@ -82,6 +82,8 @@ struct lht_dev {
 		foreign_answer, foreign_esr;
 	uint64_t scratch_count, scratch_woff, scratch_wlen, scratch_wdata;
 	uint8_t memwin[LHT_MEMWIN_SIZE];
+	void *rom;	      /* the read-only page's memory (lht_setup_vm()) */
+	int64_t remap_result; /* LHT_REG_REMAP */
 	uint64_t vendor_calls;
 	uint64_t bench[LHT_BENCH_RESULTS]; /* LHT_REG_BENCH_ITERATIONS.. (LHT_F_BENCH) */
 	unsigned int checks, check_failures;

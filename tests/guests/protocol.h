@@ -20,6 +20,8 @@
  *                                  and compare
  *   0x0c00_0000  one read-only page (HYP_MEM_RO | HYP_MEM_EXEC), filled with lht_rom_byte(),
  *                if the backend has HYP_CAP_READONLY_MEM (LHT_CAP_ROM)
+ *   0x0c01_0000  the remap window (LHT_REG_REMAP), one page, with LHT_CAP_ROM: MMIO until the
+ *                guest asks the device to map the read-only page's memory there
  *   0x0d00_0000  a hole: no memory, no MMIO handler. The driver answers accesses to the lower
  *                half with an external data abort (guests go there only with
  *                LHT_CAP_INJECT_DABT), and to the upper half as RAZ/WI.
@@ -124,6 +126,18 @@
  *  behaviour some test platforms (or backends) are known to lack. The driver reports such a
  *  check as TODO (not a failure) when told of that defect (driver --known-defect). */
 #define LHT_REG_CHECK_DEPENDS 0x0e0
+
+/* W: LHT_REMAP_MAP: the device maps the read-only page's memory at LHT_REMAP_BASE (read-only) from
+ *  its exit callback with hyp_vcpu_exit_map(); LHT_REMAP_UNMAP: it removes it with
+ *  hyp_vcpu_exit_unmap(). R: what the last such call returned (0 or a negative errno; 1 before
+ *  any). Unmapped, the window is MMIO: reads return LHT_REMAP_MMIO_BYTE in every byte, writes are
+ *  dropped, and both are logged as foreign accesses. Only with LHT_CAP_ROM. */
+#define LHT_REG_REMAP 0x0e8
+#define LHT_REMAP_MAP 1
+#define LHT_REMAP_UNMAP 2
+#define LHT_REMAP_BASE 0x0c010000ull
+#define LHT_REMAP_SIZE 0x1000ull
+#define LHT_REMAP_MMIO_BYTE 0xee
 
 /* R: the MPIDR_EL1 affinity (Aff3..Aff0 bits) the driver configured for vCPU i: the guest
  *  header's struct lht_header.mpidr[i] when the backend accepts custom affinities

@@ -12,6 +12,7 @@
 #endif
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -500,6 +501,68 @@ static void test_halfword_bus(void **state)
 	teardown_flash(&f);
 }
 
+static void *run_secondary(void *opaque)
+{
+	int r;
+
+	/* Powered off: waits inside hyp_vcpu_run() for CPU_ON until kicked. -EBUSY: the main
+	 * thread was probing with hyp_vm_map() at that moment. */
+	do
+		r = hyp_vcpu_run(opaque);
+	while (r == -EBUSY);
+	return (void *)(intptr_t)r;
+}
+
+/*
+ * With another vCPU inside hyp_vcpu_run() the model cannot remap (hyp_vcpu_exit_unmap() says
+ * -EBUSY) and rewrites the mapped views instead: the guest's reads of the mapping show the status
+ * register, the identifier and query answers, and the array again after read-array.
+ */
+static void test_views_with_a_second_vcpu(void **state)
+{
+	struct flash_test f;
+	struct hyp_vcpu *second;
+	pthread_t thread;
+	void *ret;
+
+	(void)state;
+	setup_with_file(&f, true);
+	assert_int_equal(hyp_vcpu_create(f.t.vm, NULL, &second), 0);
+	assert_int_equal(pthread_create(&thread, NULL, run_secondary, second), 0);
+	/* Wait until it is inside: then the VM cannot be reconfigured from here. */
+	for (;;) {
+		static uint8_t page[HYP_PAGE_SIZE] __attribute__((aligned(HYP_PAGE_SIZE)));
+		int r = hyp_vm_map(f.t.vm, 0x30000000, page, sizeof(page), HYP_MEM_RWX);
+
+		if (r == -EBUSY)
+			break;
+		assert_int_equal(r, 0);
+		r = hyp_vm_unmap(f.t.vm, 0x30000000, sizeof(page));
+		if (r == -EBUSY)
+			break; /* the page stays mapped, out of the way */
+		assert_int_equal(r, 0);
+	}
+	cmd(&f, BANK1 + 0x100, 0x40);
+	assert_int_equal(view32(&f, BANK1 + 0x100), rep(SR_READY)); /* the view shows the status */
+	assert_int_equal(view32(&f, BANK1 + 0x8000), rep(SR_READY));
+	wr(&f, BANK1 + 0x100, 4, 0x12345678);
+	cmd(&f, BANK1 + 0x100, 0x90);
+	assert_int_equal(view32(&f, BANK1 + BLOCK), rep(0x89));
+	assert_int_equal(view32(&f, BANK1 + BLOCK + 4), rep(0x18));
+	cmd(&f, BANK1, 0x98);
+	assert_int_equal(view32(&f, BANK1 + 0x40), rep('Q'));
+	assert_int_equal(rd(&f, BANK1 + 0x44, 4), rep('R'));
+	cmd(&f, BANK1, 0xff);
+	assert_int_equal(view32(&f, BANK1 + 0x100), 0x12345678);
+	assert_int_equal(view32(&f, BANK1 + 0x8000), 0xffffffffu);
+	assert_int_equal(view32(&f, 0), 0x18110a03); /* bank 0: the firmware, untouched */
+	assert_int_equal(file32(&f, 0x100), 0x12345678);
+	assert_int_equal(hyp_vcpu_kick(second), 0);
+	assert_int_equal(pthread_join(thread, &ret), 0);
+	assert_int_equal((intptr_t)ret, 0);
+	teardown_flash(&f);
+}
+
 static void test_locking(void **state)
 {
 	struct flash_test f;
@@ -653,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_word_program_and_erase),
 		cmocka_unit_test(test_buffered_program),
 		cmocka_unit_test(test_halfword_bus),
+		cmocka_unit_test(test_views_with_a_second_vcpu),
 		cmocka_unit_test(test_locking),
 		cmocka_unit_test(test_firmware_bank_read_only),
 		cmocka_unit_test(test_hostile_sequences),
