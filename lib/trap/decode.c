@@ -440,6 +440,14 @@ uint64_t hyp_trap_id_reg_visible(uint32_t encoding, uint64_t hw)
 		/* ID_AA64DFR0_EL1: TraceVer, PMUVer, PMSVer, TraceFilt, TraceBuffer, BRBE. */
 		return hw & ~(ID_FIELD(4) | ID_FIELD(8) | ID_FIELD(32) | ID_FIELD(40) |
 			      ID_FIELD(44) | ID_FIELD(52));
+	case HYP_SYSREG(3, 0, 0, 6, 1):
+		/* ID_AA64ISAR1_EL1: pointer authentication, APA, API, GPA, GPI. A backend that
+		 * traps it (HCR_EL2.API and APK clear: the keys are not switched per guest) must not
+		 * advertise it; with EnIA..EnDB clear the guest's PAC hints stay NOPs and never trap
+		 * (Arm ARM D8.8). */
+		return hw & ~(ID_FIELD(4) | ID_FIELD(8) | ID_FIELD(24) | ID_FIELD(28));
+	case HYP_SYSREG(3, 0, 0, 6, 2): /* ID_AA64ISAR2_EL1: GPA3, APA3 (QARMA3 PAC) */
+		return hw & ~(ID_FIELD(8) | ID_FIELD(12));
 	default:
 		return hw;
 	}

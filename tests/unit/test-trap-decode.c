@@ -1973,6 +1973,15 @@ static void test_id_reg_visible(void **state)
 	/* ID_AA64DFR0_EL1: DebugVer [3:0], BRPs, WRPs, CTX_CMPs, DoubleLock, MTPMU stay. */
 	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 5, 0), ones),
 			 ones & ~UINT64_C(0x00f0ff0f00000ff0));
+	/* ID_AA64ISAR1_EL1: APA [7:4], API [11:8], GPA [27:24], GPI [31:28] (pointer
+	 * authentication); DPB, JSCVT, FCMA, LRCPC, FRINTTS, SB, ... stay. ID_AA64ISAR2_EL1:
+	 * GPA3 [11:8], APA3 [15:12]; WFxT, RPRES stay. */
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 6, 1), ones),
+			 ones & ~UINT64_C(0xff000ff0));
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 6, 1), 0x0000000000111111ull),
+			 0x0000000000111001ull);
+	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 6, 2), ones),
+			 ones & ~UINT64_C(0xff00));
 	/* Others unchanged: ID_AA64ISAR0_EL1, ID_AA64MMFR0_EL1, and non-ID encodings. */
 	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 6, 0), ones), ones);
 	assert_int_equal(hyp_trap_id_reg_visible(HYP_SYSREG(3, 0, 0, 7, 0), 0x1122ull), 0x1122ull);

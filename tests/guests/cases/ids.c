@@ -17,7 +17,8 @@ LHT_GUEST(.nr_vcpus = 1, .mpidr = { 0x0a0b0cull | (0x02ull << 32) });
 
 /*
  * The ID registers describe a CPU this VM can use: no SVE or SME (the driver never enables them;
- * el2 traps them with CPTR_EL2, KVM leaves them off unless asked), no PMU (not requested), but the
+ * el2 traps them with CPTR_EL2, KVM leaves them off unless asked), no PMU, pointer authentication
+ * or MTE (not requested; el2 traps the first with HCR_EL2.API/APK, has no tags), but the
  * rest of the real CPU: AArch64 at EL0 and EL1, FP and Advanced SIMD. Generic names
  * (S3_0_C0_C<m>_<n>) so no assembler extension is needed.
  */
@@ -26,6 +27,7 @@ static void check_id_registers(void)
 	uint64_t pfr0 = read_sysreg(s3_0_c0_c4_0), pfr1 = read_sysreg(s3_0_c0_c4_1);
 	uint64_t zfr0 = read_sysreg(s3_0_c0_c4_4), smfr0 = read_sysreg(s3_0_c0_c4_5);
 	uint64_t dfr0 = read_sysreg(s3_0_c0_c5_0), mmfr0 = read_sysreg(s3_0_c0_c7_0);
+	uint64_t isar1 = read_sysreg(s3_0_c0_c6_1), isar2 = read_sysreg(s3_0_c0_c6_2);
 
 	lht_note("ID_AA64PFR0_EL1", pfr0);
 	lht_note("ID_AA64PFR1_EL1", pfr1);
@@ -35,6 +37,12 @@ static void check_id_registers(void)
 	lht_check_eq("ID_AA64ZFR0_EL1 = 0", zfr0, 0);
 	lht_check_eq("ID_AA64SMFR0_EL1 = 0", smfr0, 0);
 	lht_check_eq("ID_AA64DFR0_EL1.PMUVer = 0 (no PMU asked for)", (dfr0 >> 8) & 0xf, 0);
+	/* Pointer authentication and MTE: not asked for either (kvm), trapped (el2). */
+	lht_note("ID_AA64ISAR1_EL1", isar1);
+	lht_check_eq("ID_AA64ISAR1_EL1.{APA,API,GPA,GPI} = 0 (no pointer authentication)",
+		     isar1 & 0xff000ff0ull, 0);
+	lht_check_eq("ID_AA64ISAR2_EL1.{GPA3,APA3} = 0", isar2 & 0xff00ull, 0);
+	lht_check_eq("ID_AA64PFR1_EL1.MTE = 0 (no memory tagging)", (pfr1 >> 8) & 0xf, 0);
 	lht_check_ne("ID_AA64PFR0_EL1.EL1 says AArch64", (pfr0 >> 4) & 0xf, 0);
 	lht_check_ne("ID_AA64PFR0_EL1.EL0 says AArch64", pfr0 & 0xf, 0);
 	lht_check_ne("ID_AA64PFR0_EL1.FP is implemented", (pfr0 >> 16) & 0xf, 0xf);
