@@ -677,6 +677,14 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 			       NULL, NULL, "%s", d->name);
 		goto destroy;
 	}
+	if (d->hdr.cpu_features) {
+		lht_tap_result(
+			true,
+			"the el2 backend gives guests no PMU, SVE, pointer authentication or "
+			"MTE (it traps them and hides them from the ID registers)",
+			NULL, NULL, "%s", d->name);
+		goto destroy;
+	}
 	if (setup_vm(g) || !create_vcpus(g)) {
 		report(g, true, t0);
 		goto destroy;

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include <libhyp/hyp.h>
+#include <libhyp/kvm.h>
 
 #include "lht-device.h"
 #include "protocol.h"
@@ -101,6 +102,29 @@ struct guest {
 static struct guest *guest_of(struct lht_dev *d)
 {
 	return lht_container_of(d, struct guest, dev);
+}
+
+static const struct {
+	uint32_t lht, kvm;
+	const char *name;
+} cpu_features[] = {
+	{ LHT_FEAT_PMU, HYP_KVM_CPU_PMU, "a PMUv3" },
+	{ LHT_FEAT_SVE, HYP_KVM_CPU_SVE, "SVE" },
+	{ LHT_FEAT_PAUTH, HYP_KVM_CPU_PTRAUTH, "pointer authentication" },
+	{ LHT_FEAT_MTE, HYP_KVM_CPU_MTE, "MTE" },
+};
+
+/* The names of the LHT_FEAT_* bits in @features, for a skip reason. */
+static const char *feature_names(uint32_t features, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(cpu_features) / sizeof(cpu_features[0]); i++)
+		if (features & cpu_features[i].lht)
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s",
+						len ? ", " : "", cpu_features[i].name);
+	return buf;
 }
 
 static const char *backend_name = "kvm";
@@ -361,6 +385,7 @@ static bool run_guest(const char *path)
 {
 	struct guest *g = calloc(1, sizeof(*g));
 	struct hyp_vm_config cfg = { .size = sizeof(cfg) };
+	struct hyp_kvm_config kvm_cfg = { .size = sizeof(kvm_cfg) };
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct lht_dev *d;
 	uint32_t started = 0, timeout_ms;
@@ -406,7 +431,36 @@ static bool run_guest(const char *path)
 	cfg.log_opaque = d->name;
 	cfg.log_priority = verbose ? HYP_LOG_DEBUG : HYP_LOG_WARNING;
 	cfg.max_vcpus = d->nr_vcpus;
-	r = hyp_vm_create(&cfg, &d->vm);
+	if (d->hdr.cpu_features) {
+		/* Only the kvm backend takes CPU features (struct hyp_kvm_config). */
+		char names[128], reason[256];
+
+		feature_names(d->hdr.cpu_features, names, sizeof(names));
+		if (strcmp(backend_name, "kvm")) {
+			snprintf(reason, sizeof(reason),
+				 "the %s backend has no option for guest CPU features (%s)",
+				 backend_name, names);
+			lht_tap_result(true, reason, NULL, NULL, "%s", d->name);
+			goto out_free;
+		}
+		for (size_t i = 0; i < sizeof(cpu_features) / sizeof(cpu_features[0]); i++)
+			if (d->hdr.cpu_features & cpu_features[i].lht)
+				kvm_cfg.cpu_features |= cpu_features[i].kvm;
+		if (d->hdr.cpu_features & LHT_FEAT_SVE)
+			kvm_cfg.sve_max_vl = LHT_SVE_MAX_VL;
+		cfg.backend_config = &kvm_cfg;
+		r = hyp_vm_create(&cfg, &d->vm);
+		if (r == -ENOTSUP) {
+			/* The host's KVM lacks it: a skip, never a pass. */
+			snprintf(reason, sizeof(reason),
+				 "the host's KVM does not offer %s (hyp_vm_create: %s)", names,
+				 hyp_strerror(r));
+			lht_tap_result(true, reason, NULL, NULL, "%s", d->name);
+			goto out_free;
+		}
+	} else {
+		r = hyp_vm_create(&cfg, &d->vm);
+	}
 	if (r) {
 		lht_tap_result(false, NULL, NULL, NULL, "%s: hyp_vm_create(backend %s): %s",
 			       d->name, backend_name, hyp_strerror(r));

@@ -287,13 +287,23 @@ static inline uint8_t lht_rom_byte(uint64_t off)
  * architecturally (aborts, skipped cache maintenance) instead of failing the guest. */
 #define LHT_F_HOSTILE (1u << 3)
 
+/* struct lht_header.cpu_features: CPU features the guest needs. The driver gives them to the VM
+ * where the backend can (kvm: struct hyp_kvm_config.cpu_features; SVE with vector lengths up to
+ * LHT_SVE_MAX_VL bytes) and reports the guest as skipped, with the reason, where it cannot (a
+ * host without the feature, a backend without the option). */
+#define LHT_FEAT_PMU (1u << 0)
+#define LHT_FEAT_SVE (1u << 1)
+#define LHT_FEAT_PAUTH (1u << 2)
+#define LHT_FEAT_MTE (1u << 3)
+#define LHT_SVE_MAX_VL 32u
+
 struct lht_header {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t nr_vcpus; /* 1..LHT_MAX_VCPUS */
 	uint32_t flags;
-	uint32_t timeout_ms; /* the watchdog; 0 means the driver's default */
-	uint32_t reserved;
+	uint32_t timeout_ms;   /* the watchdog; 0 means the driver's default */
+	uint32_t cpu_features; /* LHT_FEAT_* */
 	/* Affinity for each vCPU's hyp_vcpu_config.mpidr; 0 keeps libhyp's default. A request:
 	 * on a backend without HYP_CAP_CUSTOM_MPIDR the driver checks that libhyp refuses it
 	 * and uses the default (see LHT_REG_MPIDR). */

@@ -14,6 +14,7 @@ struct lht_frame {
 
 struct lht_percpu {
 	volatile uint64_t abort_armed;
+	uint32_t abort_ec; /* the exception class armed for */
 	struct lht_abort abort;
 	unsigned int exception_depth;
 	char buf[192];
@@ -214,9 +215,15 @@ bool lht_wait_eq(const volatile uint64_t *p, uint64_t v, uint64_t us)
 
 void lht_expect_abort(void)
 {
+	lht_expect_exception(ESR_EC_DABT_CUR);
+}
+
+void lht_expect_exception(uint32_t ec)
+{
 	struct lht_percpu *pc = this_cpu();
 
 	pc->abort = (struct lht_abort){ 0 };
+	pc->abort_ec = ec;
 	pc->abort_armed = 1;
 	/* The access under test must not be issued before the flag is visible to our own
 	 * exception handler: program order is enough on one CPU, the barrier keeps the compiler
@@ -304,8 +311,7 @@ void lht_exception(struct lht_frame *f, unsigned long slot)
 	pc->exception_depth++;
 	if (slot == 5) {
 		dispatch_irqs(f, slot);
-	} else if (slot == 4 && pc->abort_armed &&
-		   ESR_EC(read_sysreg(esr_el1)) == ESR_EC_DABT_CUR) {
+	} else if (slot == 4 && pc->abort_armed && ESR_EC(read_sysreg(esr_el1)) == pc->abort_ec) {
 		pc->abort.count++;
 		pc->abort.esr = read_sysreg(esr_el1);
 		pc->abort.far = read_sysreg(far_el1);

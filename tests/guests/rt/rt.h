@@ -193,6 +193,8 @@ struct lht_abort {
 	uint64_t elr;
 };
 void lht_expect_abort(void);
+/* The same for any synchronous exception taken from EL1 with exception class @ec. */
+void lht_expect_exception(uint32_t ec);
 struct lht_abort lht_abort_take(void);
 #define ESR_EC(esr) (((esr) >> 26) & 0x3f)
 #define ESR_EC_DABT_CUR 0x25
