@@ -45,6 +45,9 @@
 #   --smp N, --mem MIB    guest CPUs (default 2) and memory (default 1024)
 #   --cpu MODEL           QEMU -cpu (default max,pauth-impdef=on: the same features
 #                         as max, but pointer authentication is 3x cheaper to emulate)
+#   --no-mte              no memory tagging: without it the machine is -M virt,...,mte=on,
+#                         so the host kernel has MTE and its KVM offers it to guests
+#                         (KVM_CAP_ARM_MTE; QEMU 7.2 emulates it with virtualization=on)
 #   --append ARGS         extra kernel command line
 #   --kernel IMAGE        boot this arm64 Image instead of Debian's (no modules)
 #   --log FILE            also write the console output to FILE
@@ -113,6 +116,7 @@ wrap=0
 smp=2
 mem=1024
 cpu=max,pauth-impdef=on
+mte=1
 append=
 kernel_override=
 console_copy=
@@ -143,6 +147,7 @@ while [[ $# -gt 0 ]]; do
 	--file) need_arg "$@"; extra_files+=("$2"); shift 2 ;;
 	--module) need_arg "$@"; extra_modules+=("$2"); shift 2 ;;
 	--cpu) need_arg "$@"; cpu=$2; shift 2 ;;
+	--no-mte) mte=0; shift ;;
 	--smp) need_arg "$@"; if ! is_uint "$2" || [[ $2 -lt 1 ]]; then usage_error "--smp: bad count: $2"; fi
 		smp=$2; shift 2 ;;
 	--mem) need_arg "$@"; if ! is_uint "$2" || [[ $2 -lt 128 ]]; then usage_error "--mem: bad size (MiB): $2"; fi
@@ -820,8 +825,10 @@ build_initramfs "$INIT"
 [[ -n $total_timeout ]] || total_timeout=$((120 + per_test_timeout * ${#TESTS[@]}))
 cmdline="console=ttyAMA0 panic=-1 quiet rdinit=/init kvmhost.timeout=$per_test_timeout${append}"
 # shellcheck disable=SC2054 # the commas belong to QEMU option values
+machine=virt,virtualization=on,gic-version=3
+[[ $mte -eq 0 ]] || machine+=,mte=on
 qemu=(qemu-system-aarch64
-	-M virt,virtualization=on,gic-version=3 -cpu "$cpu" -smp "$smp" -m "$mem"
+	-M "$machine" -cpu "$cpu" -smp "$smp" -m "$mem"
 	-nographic -nodefaults -serial stdio -no-reboot
 	-kernel "$KERNEL_IMAGE" -initrd "$work/initramfs.cpio" -append "$cmdline")
 if [[ $icount -eq 1 ]]; then
