@@ -371,6 +371,7 @@ static void vcpu_work(void *arg)
 	lht_run_vcpu(c);
 	cpu->timer.watchdog = 0;
 	cpu->timer.kick = 0;
+	cpu->timer.hyp_wake = 0;
 	fw_timer_program();
 }
 

@@ -34,8 +34,9 @@ enum hyp_irqchip {
 	HYP_IRQCHIP_AUTO = 0,
 	/** Require the backend's own GICv3; -ENOTSUP if it has none. */
 	HYP_IRQCHIP_BACKEND,
-	/** Require libhyp's emulated GICv3 (lib/vgic). Reserved: lib/vgic does not exist yet, and
-	 *  every built-in backend refuses it with -ENOTSUP. */
+	/** Require libhyp's emulated GICv3 (lib/vgic): the el2 backend's (also what AUTO gives
+	 *  there; see libhyp/el2.h for what the firmware must provide). kvm refuses it with
+	 *  -ENOTSUP (its in-kernel vGIC is the one). */
 	HYP_IRQCHIP_LIBRARY,
 	/** No interrupt controller: injection calls fail with -ENOTSUP. */
 	HYP_IRQCHIP_NONE,
