@@ -54,6 +54,8 @@ static const struct fw_guest_entry guests_b[] = {
 	{ "gic-spi", 0 },
 	{ "gic-sgi", 0 },
 	{ "timer", 0 },
+	{ "gic-semantics", 0 },
+	{ "gic-sweep", 0 },
 	{ "hostile-isolation", FW_GUEST_HOSTILE },
 	{ "hostile-storm", FW_GUEST_EXPECT_TIMEOUT | FW_GUEST_HOSTILE },
 	{ "hostile-traps", FW_GUEST_HOSTILE },
