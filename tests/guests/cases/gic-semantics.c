@@ -107,10 +107,11 @@ static void priorities(void)
 	spi_config(SPI_HI, true, 0x80);
 	spi_pend(SPI_LO);
 	spi_pend(SPI_HI);
-	lht_check_eq("of two pending SPIs the higher priority is acknowledged first", ack(), SPI_HI);
+	lht_check_eq("of two pending SPIs the higher priority is acknowledged first", ack(),
+		     SPI_HI);
 	lht_check_eq("ICC_RPR_EL1 is the active interrupt's priority", rpr(), 0x80);
-	lht_check_eq("a lower priority does not preempt: IAR is spurious while it is active",
-		     iar(), SPURIOUS);
+	lht_check_eq("a lower priority does not preempt: IAR is spurious while it is active", iar(),
+		     SPURIOUS);
 	eoi(SPI_HI);
 	lht_check_eq("after the EOI the lower-priority SPI is acknowledged", ack(), SPI_LO);
 	/* Preemption: the higher one arrives while the lower one is active. */
@@ -201,9 +202,9 @@ static void many(void)
 	lht_check_eq("12 pending SPIs (more than the list registers): all acknowledged", seen,
 		     bits);
 	lht_check_eq("... in priority order", in_order, 1);
-	lht_check_eq("... and none left pending",
-		     mmio_read32(LHT_GICD_BASE + GICD_ISPENDR(SPI_MANY)) & (bits << (SPI_MANY % 32)),
-		     0);
+	lht_check_eq(
+		"... and none left pending",
+		mmio_read32(LHT_GICD_BASE + GICD_ISPENDR(SPI_MANY)) & (bits << (SPI_MANY % 32)), 0);
 }
 
 static void waker(void)
