@@ -35,8 +35,9 @@ enum hyp_irqchip {
 	/** Require the backend's own GICv3; -ENOTSUP if it has none. */
 	HYP_IRQCHIP_BACKEND,
 	/** Require libhyp's emulated GICv3 (lib/vgic): the el2 backend's (also what AUTO gives
-	 *  there; see libhyp/el2.h for what the firmware must provide). kvm refuses it with
-	 *  -ENOTSUP (its in-kernel vGIC is the one). */
+	 *  there; see libhyp/el2.h for what the firmware must provide), and the mock's on request
+	 *  (software CPU interface; hyp_mock_gic_irq_state()). kvm refuses it with -ENOTSUP (its
+	 *  in-kernel vGIC is the one). */
 	HYP_IRQCHIP_LIBRARY,
 	/** No interrupt controller: injection calls fail with -ENOTSUP. */
 	HYP_IRQCHIP_NONE,
