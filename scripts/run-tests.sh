@@ -58,8 +58,10 @@ suite() { # name, dir, "meson test" args, meson setup args...
 	local name=$1 dir=$2 test_args=$3
 	shift 3
 	stage "$name"
+	# The build's output only when it fails (a missing sanitizer runtime used to fail silently).
 	# shellcheck disable=SC2086 # test_args is a word list
-	if setup "$dir" "$@" && ninja -C "$dir" >/dev/null &&
+	if setup "$dir" "$@" &&
+		{ ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -n 40 "$dir.build.log" >&2; false; }; } &&
 		meson test -C "$dir" --print-errorlogs $test_args; then
 		return 0
 	fi
@@ -82,7 +84,8 @@ suite "Unit suites under AddressSanitizer + UBSan" "$out/asan" "--suite unit" \
 	-Dc_args=-fno-sanitize-recover=all
 # Same build: LeakSanitizer reports at exit, and the soak checks its allocator's count per cycle.
 suite "Lifecycle soak under LeakSanitizer (10,000 cycles, 4 devices, 2 vCPUs)" "$out/asan" \
-	"--suite soak" && grep -h '^# .* per cycle' "$out/asan/meson-logs/testlog.txt" || true
+	"--suite soak"
+grep -h '^# .* per cycle' "$out/asan/meson-logs/testlog.txt" 2>/dev/null || true
 
 # A data race is a failure (exit status 66). The meson option b_lundef must be off: clang links
 # the TSan runtime into executables only, so libhyp.so has undefined __tsan_* hooks.
