@@ -165,6 +165,9 @@ struct hyp_vcpu {
 	bool initialised; /* the backend's vcpu_init succeeded */
 	_Atomic bool running;
 	_Atomic bool kick;
+	/* hyp_vcpu_kick() calls between their first and last touch of this vCPU or its VM: destroy
+	 * waits for zero before freeing either (the lifetime rule in libhyp/vcpu.h). */
+	_Atomic uint32_t kicks_in_flight;
 	struct hyp_psci_cpu psci;
 	struct hyp_emulation emul;
 	/* Set only inside hyp__vcpu_inject_abort_fsc(): the fault status an abort built from the
@@ -200,6 +203,9 @@ bool hyp__vm_reconfigure_begin(struct hyp_vm *vm);
 void hyp__vm_reconfigure_end(struct hyp_vm *vm);
 struct hyp_vcpu *hyp__vm_vcpu(const struct hyp_vm *vm, uint32_t index);
 
+/* lib/vcpu.c: free a vCPU already unpublished from vm->vcpus, with the VM's reconfiguring bit
+ * held, once nothing else can be touching it. */
+void hyp__vcpu_free(struct hyp_vcpu *vcpu);
 /* lib/vcpu.c: inject an EL1 exception on a backend that keeps registers in memory, using
  * lib/trap and the backend's sysreg accessors. */
 int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr);

@@ -63,7 +63,9 @@ static void report_kick(struct hyp_vcpu *vcpu)
 {
 	struct hyp_exit *exit = &vcpu->exit;
 
-	atomic_store(&vcpu->kick, false);
+	/* An exchange: it synchronises with the kickers' exchanges, so whoever sees this run
+	 * return also sees their kicks_in_flight count (hyp_vcpu_kick()). */
+	atomic_exchange(&vcpu->kick, false);
 	memset(exit, 0, sizeof(*exit));
 	exit->reason = HYP_EXIT_KICKED;
 	exit->vcpu_index = vcpu->index;

@@ -660,7 +660,11 @@ static void teardown(struct vmm *vmm)
 	hyp_virtio_console_destroy(vmm->vcon);
 	hyp_pl031_destroy(vmm->rtc);
 	hyp_pl011_destroy(vmm->uart);
-	hyp_vm_destroy(vmm->vm);
+	if (hyp_vm_destroy(vmm->vm)) {
+		/* A vCPU thread is still in the guest: its RAM must stay mapped. */
+		fprintf(stderr, "hyp-run: a vCPU still runs; VM not destroyed\n");
+		return;
+	}
 	if (vmm->ram)
 		munmap(vmm->ram, vmm->opt.mem);
 	free(vmm->kernel);

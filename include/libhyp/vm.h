@@ -129,9 +129,17 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
  * hyp_vm_destroy() - destroy a VM and all its vCPUs.
  * @vm: the VM, or NULL (does nothing).
  *
- * No vCPU of @vm may be running. Guest memory is the caller's and is not freed.
+ * Refuses, changing nothing, while any vCPU of @vm is inside hyp_vcpu_run(): on another thread,
+ * or the caller's own vCPU when called from one of its callbacks. Stop the vCPUs first (kick them,
+ * let their hyp_vcpu_run() return, join their threads). A hyp_vcpu_kick() of one of its vCPUs
+ * that is still returning on another thread or in a signal handler is waited for, so "kick all,
+ * join, destroy" is safe even when the kicker is a watchdog thread; but no call on @vm or its
+ * vCPUs may start once destroy has been called (see hyp_vcpu_kick()). Not async-signal-safe.
+ * Guest memory is the caller's and is not freed. Devices (libhyp/dev.h) are destroyed first.
+ *
+ * Return: 0, and @vm and its vCPUs are gone; -EBUSY if a vCPU was running (nothing destroyed).
  */
-HYP_API void hyp_vm_destroy(struct hyp_vm *vm);
+HYP_API int hyp_vm_destroy(struct hyp_vm *vm);
 
 /** hyp_vm_backend_name() - the name of the backend a VM runs on ("kvm", "mock", ...); NULL if @vm
  *  is NULL. */

@@ -699,8 +699,8 @@ static void test_vm_create_backend_init_error(void **state)
 static void test_destroy_null(void **state)
 {
 	(void)state;
-	hyp_vm_destroy(NULL);
-	hyp_vcpu_destroy(NULL);
+	assert_int_equal(hyp_vm_destroy(NULL), 0);
+	assert_int_equal(hyp_vcpu_destroy(NULL), 0);
 }
 
 static void test_vm_destroy_with_vcpus(void **state)
@@ -719,7 +719,7 @@ static void test_vm_destroy_with_vcpus(void **state)
 	for (uint32_t i = 0; i < 4; i++)
 		create_vcpu_index(vm, i);
 	assert_int_equal(hyp_vm_add_mmio_handler(vm, MMIO_BASE, 0x1000, never_mmio, NULL), 0);
-	hyp_vm_destroy(vm);
+	assert_int_equal(hyp_vm_destroy(vm), 0);
 	assert_int_equal(c.live, 0);
 	assert_int_equal(c.live_bytes, 0);
 }
@@ -742,11 +742,11 @@ static void test_vcpu_destroy_then_vm_destroy(void **state)
 	v1 = create_vcpu_index(vm, 1);
 	create_vcpu_index(vm, 2);
 	/* Destroying a vCPU frees its index; the VM must not destroy it a second time. */
-	hyp_vcpu_destroy(v1);
+	assert_int_equal(hyp_vcpu_destroy(v1), 0);
 	again = create_vcpu_index(vm, 1);
 	assert_int_equal(hyp_vcpu_index(again), 1);
-	hyp_vcpu_destroy(again);
-	hyp_vm_destroy(vm);
+	assert_int_equal(hyp_vcpu_destroy(again), 0);
+	assert_int_equal(hyp_vm_destroy(vm), 0);
 	assert_int_equal(c.live, 0);
 	assert_int_equal(c.live_bytes, 0);
 }
