@@ -155,7 +155,7 @@ if ! { setup "$out/bare" --cross-file cross/aarch64-baremetal.ini &&
 	failures+=("cross bare metal")
 else
 	# The archive may only need what EL2 firmware provides: its own hyp symbols plus the
-	# small string set documented in lib/hyp_string.h.
+	# small string set documented in lib/common/hyp_string.h.
 	undefined=$(aarch64-linux-gnu-nm -u "$out/bare/lib/libhyp.a" | awk 'NF==2 {print $2}' |
 		grep -v '^hyp_' | sort -u | tr '\n' ' ')
 	if [ "$undefined" != "memcmp memcpy memmove memset strcmp " ]; then

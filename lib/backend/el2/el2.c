@@ -18,7 +18,7 @@
 
 #include "fast-exit.h"
 #include "internal.h"
-#include "backend/builtin.h"
+#include "builtin.h"
 #include "backend/el2/el2-state.h"
 
 _Static_assert(offsetof(struct hyp_el2_ctx, regs.pstate) ==

@@ -10,7 +10,7 @@
 
 #include "hyp_bytes.h"
 #include "internal.h"
-#include "backend/builtin.h"
+#include "builtin.h"
 #include "trap/trap.h"
 #include "vgic/vgic.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/arm64.h: architecture facts the whole library shares, in one place: ESR_ELx exception
+ * lib/common/arm64.h: architecture facts the whole library shares, in one place: ESR_ELx exception
  * classes and ISS field layouts, fault status codes, HPFAR, PSTATE, exception vector offsets, the
  * generic timer's control bits and MPIDR affinity (with the rule that gives vCPU n its default
  * MPIDR). Constants and pure helpers only; the core, the subsystems and every backend take them

@@ -274,7 +274,7 @@ static enum hyp_handler_result dispatch_sysreg(struct hyp_vcpu *vcpu, struct hyp
 }
 
 /*
- * A load/store the hardware could not describe: the library performs it itself (lib/emulate.c).
+ * A load/store the hardware could not describe: the library performs it itself (lib/core/emulate.c).
  * What it cannot emulate (exclusives, atomics, AArch32...) stays the HYP_FAULT_NO_SYNDROME exit it
  * was, for the generic handler, the HYP_VM_ABORT_UNCLAIMED policy or the caller.
  */
