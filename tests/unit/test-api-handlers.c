@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* API misuse (see test-api-misuse.h): callbacks and interrupts: MMIO, SMCCC, sysreg and exit handlers, SPI/PPI/SGI injection. */
+/*
+ * API misuse (see test-api-misuse.h): callbacks and interrupts: MMIO, SMCCC, sysreg and exit
+ * handlers, SPI/PPI/SGI injection.
+ */
 #define _POSIX_C_SOURCE 200809L
 
 #include "test-api-misuse.h"

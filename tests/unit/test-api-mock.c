@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* API misuse (see test-api-misuse.h): the mock backend's scripting API. */
+/*
+ * API misuse (see test-api-misuse.h): the mock backend's scripting API.
+ */
 #define _POSIX_C_SOURCE 200809L
 
 #include "test-api-misuse.h"

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* API misuse (see test-api-misuse.h): vCPUs: creation, accessors, registers and running. */
+/*
+ * API misuse (see test-api-misuse.h): vCPUs: creation, accessors, registers and running.
+ */
 #define _POSIX_C_SOURCE 200809L
 
 #include "test-api-misuse.h"

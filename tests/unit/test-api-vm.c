@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* API misuse (see test-api-misuse.h): the VM: version and error strings, hyp_vm_create, destroy, capabilities, logging and the backend helpers. */
+/*
+ * API misuse (see test-api-misuse.h): the VM: version and error strings, hyp_vm_create, destroy,
+ * capabilities, logging and the backend helpers.
+ */
 #define _POSIX_C_SOURCE 200809L
 
 #include "test-api-misuse.h"
