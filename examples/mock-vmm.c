@@ -185,7 +185,8 @@ int main(void)
 	 * hyp_vcpu_run(): the only exit the loop saw is the power-off. */
 	status = uart.bytes == sizeof(greeting) - 1 && vmm_calls == 1 && exits_seen == 1 ? 0 : 1;
 out:
-	hyp_vm_destroy(vm);
+	if (hyp_vm_destroy(vm))
+		status = 1;
 	free(ram);
 	return status;
 }

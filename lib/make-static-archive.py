@@ -58,8 +58,7 @@ def main():
         apart = [n for n in names if any(n.endswith(s) for s in standalone)]
         core = [os.path.join(tmp, n) for n in names if n not in apart]
         combined = os.path.join(tmp, "libhyp.o")
-        # -no-pie: a compiler that defaults to PIE would otherwise pass -pie alongside -r.
-        subprocess.run(cc + ["-r", "-nostdlib", "-no-pie", "-o", combined] + core, check=True)
+        subprocess.run(cc + ["-r", "-nostdlib", "-o", combined] + core, check=True)
         members = [combined] + [os.path.join(tmp, n) for n in apart]
         for obj in members:
             subprocess.run([objcopy, "--localize-hidden", obj], check=True)

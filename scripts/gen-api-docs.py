@@ -12,7 +12,9 @@ import os
 import re
 import sys
 
-DOC = re.compile(r"/\*\*(.*?)\*/\s*\n(?P<decl>(?:[^\n]*\n){1,12})", re.S)
+DOC = re.compile(r"/\*\*(.*?)\*/\s*\n", re.S)
+# The declaration a doc comment documents starts on the next line and spans at most this many.
+DECL_LINES = 12
 
 
 def clean(comment):
@@ -43,8 +45,16 @@ def header_section(path):
     lead = re.match(r"\s*/\* SPDX[^\n]*\*/\s*/\*(.*?)\*/", text, re.S)
     if lead:
         parts.append(clean(lead.group(1)) + "\n")
-    for m in DOC.finditer(text):
-        decl = declaration(m.group("decl"))
+    pos = 0
+    while True:
+        m = DOC.search(text, pos)
+        if not m:
+            break
+        following = text[m.end():]
+        decl = declaration("\n".join(following.split("\n")[:DECL_LINES]) + "\n")
+        # Go on right after the declaration, not after a fixed window of lines: the next doc
+        # comment (another function's, or a documented struct or enum member) may start there.
+        pos = m.end() + len(decl)
         if not decl.strip():
             continue
         parts.append("```c\n" + decl + "\n```\n")

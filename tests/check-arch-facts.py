@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Architecture facts have one home: lib/arm64.h.
+"""Architecture facts have one home: lib/common/arm64.h.
 
 Usage: check-arch-facts.py LIBDIR
-Prints TAP. Fails if a file under LIBDIR other than arm64.h defines an ESR/ISS/fault-status/
+Prints TAP. Fails if a file under LIBDIR other than common/arm64.h defines an ESR/ISS/fault-status/
 PSTATE/SCTLR/MPIDR constant or an exception class, or derives a default MPIDR from a vCPU index by
 hand: such copies drift apart (they once lived in the trap decoder, the mock, el2.c and kvm.c).
 """
@@ -21,7 +21,7 @@ MPIDR_RULE = re.compile(r">>\s*4\)\s*&\s*0xff[uUlL]*\)\s*<<\s*8")
 
 def main():
     root = pathlib.Path(sys.argv[1])
-    home = root / "arm64.h"
+    home = root / "common" / "arm64.h"
     offenders = []
     for path in sorted(root.rglob("*.[ch]")):
         if path == home:
@@ -34,7 +34,7 @@ def main():
         if MPIDR_RULE.search(text):
             offenders.append(f"{path.relative_to(root)}: a default MPIDR computed by hand")
     print("1..2")
-    print(f"{'ok' if home.exists() else 'not ok'} 1 - lib/arm64.h exists")
+    print(f"{'ok' if home.exists() else 'not ok'} 1 - lib/common/arm64.h exists")
     print(f"{'not ok' if offenders else 'ok'} 2 - no architecture constant defined outside it")
     for o in offenders:
         print(f"# {o}")

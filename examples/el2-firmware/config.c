@@ -55,6 +55,8 @@ static const struct fw_guest_entry guests_b[] = {
 	{ "gic-spi", 0 },
 	{ "gic-sgi", 0 },
 	{ "timer", 0 },
+	{ "gic-semantics", 0 },
+	{ "gic-sweep", 0 },
 	{ "cpu-pmu", 0 }, /* the CPU-feature guests: reported as skipped (harness.c) */
 	{ "cpu-sve", 0 },
 	{ "cpu-pauth", 0 },

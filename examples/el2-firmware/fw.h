@@ -105,14 +105,18 @@ int64_t fw_psci_call(uint32_t fid, uint64_t a1, uint64_t a2, uint64_t a3);
 __attribute__((noreturn)) void fw_system_off(void);
 
 /* ---- GICv3 ---- */
-#define FW_SGI_KICK 15u	    /* the "kick" IPI: makes a CPU leave its guest, or wake from WFI */
-#define FW_PPI_HYPTIMER 26u /* CNTHP, the EL2 physical timer: watchdogs and timed waits */
+#define FW_SGI_KICK 15u	       /* the "kick" IPI: makes a CPU leave its guest, or wake from WFI */
+#define FW_PPI_HYPTIMER 26u    /* CNTHP, the EL2 physical timer: watchdogs and timed waits */
+#define FW_PPI_MAINTENANCE 25u /* the GIC's maintenance interrupt: libhyp's (virtual GIC) */
+#define FW_PPI_VTIMER 27u      /* the EL1 virtual timer of the vCPU loaded here: libhyp's */
 #define FW_INTID_SPURIOUS 1023u
 void fw_gic_init_dist(void);
 int fw_gic_init_cpu(void);
 void fw_gic_send_sgi(uint64_t mpidr, unsigned int intid);
 unsigned int fw_gic_ack(void);
 void fw_gic_eoi(unsigned int intid);
+struct fw_cpu;
+void fw_ppi_set_masked(struct fw_cpu *cpu, unsigned int intid, bool masked);
 
 /* ---- caches ---- */
 void fw_dcache_clean_inval_poc(const void *addr, size_t size);
@@ -154,6 +158,8 @@ struct fw_cpu_timer {
 	void *kick_arg;
 	/* fw_cpu_idle()'s wake-up time. */
 	uint64_t wake;
+	/* libhyp's (struct hyp_el2_platform.set_wakeup): a vCPU's timer deadline or WFI end. */
+	uint64_t hyp_wake;
 };
 
 struct fw_cpu {
@@ -171,6 +177,10 @@ struct fw_cpu {
 	struct fw_cpu_timer timer;
 	/* Interrupts this CPU took (statistics for the end-of-run summary). */
 	uint64_t irqs_kick, irqs_timer, irqs_other;
+	/* This CPU's redistributor SGI_base frame, and which of libhyp's PPIs (bit n = PPI n) are
+	 * enabled there now (set_ppi_masked writes only changes). */
+	uintptr_t gicr_sgi;
+	uint32_t ppis_enabled;
 };
 
 extern struct fw_cpu fw_cpus[FW_MAX_CPUS];

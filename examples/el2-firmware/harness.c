@@ -371,6 +371,7 @@ static void vcpu_work(void *arg)
 	lht_run_vcpu(c);
 	cpu->timer.watchdog = 0;
 	cpu->timer.kick = 0;
+	cpu->timer.hyp_wake = 0;
 	fw_timer_program();
 }
 
@@ -620,6 +621,7 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 	uint64_t t0 = now_us(), timeout_ms, grace;
 	struct lht_dev *d;
 	bool healthy = true;
+	int destroyed;
 	char diag[160];
 	int r;
 
@@ -738,15 +740,17 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 			       d->name);
 	}
 destroy:
-	hyp_vm_destroy(d->vm);
+	/* No vCPU runs here: a refusal (-EBUSY) would be a library bug, and a leak. */
+	destroyed = hyp_vm_destroy(d->vm);
 	{
 		struct acct a = p->acct;
 
-		fw_snprintf(
-			diag, sizeof(diag),
-			"still allocated: %lu bytes in %lu blocks, %lu pages; pool bad frees %lu",
-			a.bytes, a.allocs, a.pages, fw_pool_stats().bad_frees);
-		lht_tap_result(!a.bytes && !a.allocs && !a.pages && !fw_pool_stats().bad_frees,
+		fw_snprintf(diag, sizeof(diag),
+			    "destroy %d; still allocated: %lu bytes in %lu blocks, %lu pages; "
+			    "pool bad frees %lu",
+			    destroyed, a.bytes, a.allocs, a.pages, fw_pool_stats().bad_frees);
+		lht_tap_result(!destroyed && !a.bytes && !a.allocs && !a.pages &&
+				       !fw_pool_stats().bad_frees,
 			       NULL, NULL, diag,
 			       "%s: hyp_vm_destroy() gave back every byte and page", d->name);
 	}

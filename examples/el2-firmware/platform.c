@@ -127,6 +127,8 @@ int fw_gic_init_cpu(void)
 {
 	uintptr_t rd = gicr_find(read_sysreg(mpidr_el1)), sgi;
 	uint32_t mask = (1u << FW_SGI_KICK) | (1u << FW_PPI_HYPTIMER);
+	/* libhyp's two, configured like ours but left disabled until it asks (set_ppi_masked). */
+	uint32_t hyp_ppis = (1u << FW_PPI_MAINTENANCE) | (1u << FW_PPI_VTIMER);
 	unsigned int i;
 
 	if (!rd)
@@ -146,11 +148,15 @@ int fw_gic_init_cpu(void)
 	for (i = 0; i < POLL_LIMIT; i++)
 		if (!(mmio_read32(rd + GICR_CTLR) & GICR_CTLR_RWP))
 			break;
-	mmio_write32(sgi + GICR_IGROUPR0, mmio_read32(sgi + GICR_IGROUPR0) | mask);
-	mmio_write32(sgi + GICR_IGRPMODR0, mmio_read32(sgi + GICR_IGRPMODR0) & ~mask);
+	mmio_write32(sgi + GICR_IGROUPR0, mmio_read32(sgi + GICR_IGROUPR0) | mask | hyp_ppis);
+	mmio_write32(sgi + GICR_IGRPMODR0, mmio_read32(sgi + GICR_IGRPMODR0) & ~(mask | hyp_ppis));
 	set_priority(sgi, FW_SGI_KICK);
 	set_priority(sgi, FW_PPI_HYPTIMER);
+	set_priority(sgi, FW_PPI_MAINTENANCE);
+	set_priority(sgi, FW_PPI_VTIMER);
 	mmio_write32(sgi + GICR_ISENABLER0, mask);
+	fw_this_cpu()->gicr_sgi = sgi;
+	fw_this_cpu()->ppis_enabled = 0;
 
 	/* The CPU interface through system registers at EL2 (ICC_SRE_EL2: SRE, DFB, DIB, and
 	 * Enable so EL1 may use them too), then unmask every priority, EOImode 0 (EOIR drops
@@ -194,6 +200,27 @@ void fw_gic_eoi(unsigned int intid)
 	isb();
 }
 
+/* Enable or disable PPI @intid at @cpu's redistributor (the calling CPU's), if that changes
+ * anything. GICR_ICENABLER0 takes effect once GICR_CTLR.RWP reads 0 (GICv3 spec, GICR_CTLR). */
+void fw_ppi_set_masked(struct fw_cpu *cpu, unsigned int intid, bool masked)
+{
+	uint32_t bit = 1u << (intid & 31);
+
+	if (!cpu->gicr_sgi || !(cpu->ppis_enabled & bit) == masked)
+		return;
+	if (masked) {
+		cpu->ppis_enabled &= ~bit;
+		mmio_write32(cpu->gicr_sgi + GICR_ICENABLER0, bit);
+		for (unsigned int i = 0; i < POLL_LIMIT; i++)
+			if (!(mmio_read32(cpu->gicr_sgi - GICR_SGI_BASE + GICR_CTLR) &
+			      GICR_CTLR_RWP))
+				break;
+	} else {
+		cpu->ppis_enabled |= bit;
+		mmio_write32(cpu->gicr_sgi + GICR_ISENABLER0, bit);
+	}
+}
+
 /* ---- per-CPU state ---- */
 
 struct fw_cpu fw_cpus[FW_MAX_CPUS];
@@ -226,7 +253,7 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 void fw_timer_program(void)
 {
 	struct fw_cpu_timer *t = &fw_this_cpu()->timer;
-	uint64_t when = earliest(earliest(t->watchdog, t->kick), t->wake);
+	uint64_t when = earliest(earliest(earliest(t->watchdog, t->kick), t->wake), t->hyp_wake);
 
 	if (when) {
 		write_sysreg(cnthp_cval_el2, when);
@@ -254,6 +281,9 @@ static void timer_expired(struct fw_cpu *cpu)
 	}
 	if (t->wake && now >= t->wake)
 		t->wake = 0;
+	/* Taking the interrupt is all libhyp needs: it looks at its timers when it resumes. */
+	if (t->hyp_wake && now >= t->hyp_wake)
+		t->hyp_wake = 0;
 	fw_timer_program();
 }
 
@@ -279,7 +309,16 @@ void fw_handle_irqs(void)
 			isb();
 			fw_gic_eoi(intid);
 			timer_expired(cpu);
+		} else if (intid == FW_PPI_VTIMER) {
+			/* A vCPU's virtual timer fired while libhyp was not looking (between runs):
+			 * it is level-sensitive, so mask it or it comes back at once; libhyp
+			 * unmasks it when that vCPU runs again (libhyp/el2.h). */
+			cpu->irqs_other++;
+			fw_ppi_set_masked(cpu, intid, true);
+			fw_gic_eoi(intid);
 		} else {
+			/* The maintenance interrupt lands here too: libhyp has already dealt
+			 * with its cause. */
 			cpu->irqs_other++;
 			fw_gic_eoi(intid);
 		}
@@ -381,6 +420,20 @@ static void plat_handle_irq(void *opaque)
 	fw_handle_irqs();
 }
 
+static void plat_set_ppi_masked(void *opaque, uint32_t intid, bool masked)
+{
+	(void)opaque;
+	if (intid == FW_PPI_MAINTENANCE || intid == FW_PPI_VTIMER)
+		fw_ppi_set_masked(fw_this_cpu(), intid, masked);
+}
+
+static void plat_set_wakeup(void *opaque, uint64_t deadline)
+{
+	(void)opaque;
+	fw_this_cpu()->timer.hyp_wake = deadline;
+	fw_timer_program();
+}
+
 const struct hyp_el2_platform fw_el2_platform = {
 	.size = sizeof(struct hyp_el2_platform),
 	.alloc_pages = plat_alloc_pages,
@@ -389,6 +442,8 @@ const struct hyp_el2_platform fw_el2_platform = {
 	.this_cpu = plat_this_cpu,
 	.kick_cpu = plat_kick_cpu,
 	.handle_irq = plat_handle_irq,
+	.set_ppi_masked = plat_set_ppi_masked,
+	.set_wakeup = plat_set_wakeup,
 };
 
 static void *alloc_bytes(void *opaque, size_t size, size_t align)

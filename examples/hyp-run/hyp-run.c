@@ -926,7 +926,11 @@ static void teardown(struct vmm *vmm)
 	hyp_cfi_flash_destroy(vmm->flash);
 	hyp_pl031_destroy(vmm->rtc);
 	hyp_pl011_destroy(vmm->uart);
-	hyp_vm_destroy(vmm->vm);
+	if (hyp_vm_destroy(vmm->vm)) {
+		/* A vCPU thread is still in the guest: its RAM must stay mapped. */
+		fprintf(stderr, "hyp-run: a vCPU still runs; VM not destroyed\n");
+		return;
+	}
 	if (vmm->ram)
 		munmap(vmm->ram, vmm->opt.mem);
 	free(vmm->kernel);

@@ -254,7 +254,8 @@ struct hyp_virtio_console;
  * @tx_fd: with HYP_DEV_TX_FD, where guest output is written.
  * @tx_fn: receives guest output (transmitq buffers, and VIRTIO_CONSOLE_F_EMERG_WRITE bytes);
  *	   NULL discards it. Called with the device lock held: it must not call back into this
- *	   device.
+ *	   device (hyp_virtio_console_receive() from it returns -EDEADLK in hosted builds; hand the
+ *	   bytes to another thread, or use the PL011, to echo).
  * @tx_opaque: passed to @tx_fn.
  * @rx_ready_fn: optional, see hyp_dev_notify_fn.
  * @rx_ready_opaque: passed to @rx_ready_fn.
@@ -295,7 +296,9 @@ HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
  * input arriving before the driver is ready (or while it posts no buffers).
  *
  * Return: the number of bytes accepted (0..@len); -EINVAL for a NULL @console, or NULL @bytes
- * with a non-zero @len.
+ * with a non-zero @len; -EDEADLK (nothing accepted) when called from this console's own @tx_fn,
+ * which runs with the device lock held (hosted builds: the freestanding spinlock cannot tell and
+ * would spin forever, so EL2 firmware must not do it).
  */
 HYP_API int hyp_virtio_console_receive(struct hyp_virtio_console *console, const void *bytes,
 				       size_t len);

@@ -31,8 +31,26 @@
  *
  * Physical interrupts are routed to EL2 while a guest runs (HCR_EL2.IMO/FMO/AMO): one that
  * arrives makes the guest exit, libhyp calls the platform's @handle_irq, and the guest resumes
- * (or hyp_vcpu_run() returns HYP_EXIT_KICKED if it was a kick). Virtual interrupts for guests
- * (lib/vgic) are not there yet: guests that need a GIC do not run on this backend.
+ * (or hyp_vcpu_run() returns HYP_EXIT_KICKED if it was a kick).
+ *
+ * Interrupt controller: HYP_IRQCHIP_AUTO and HYP_IRQCHIP_LIBRARY give the VM libhyp's GICv3
+ * (lib/vgic, 224 SPIs, distributor and redistributors at the VM's gicd_base/gicr_base, served
+ * in place like MMIO callbacks; the ranges are registered as MMIO handlers of the VM) delivered
+ * through the GIC's virtual CPU interface (ICH_LR<n>_EL2), and the EL1 timers (lib/timer): the
+ * virtual timer runs in the hardware while the vCPU is loaded, the physical timer is emulated
+ * (CNTHCTL_EL2.EL1PCEN = 0) with a software deadline. HYP_IRQCHIP_NONE gives no GIC (and
+ * HYP_IRQCHIP_BACKEND is refused: there is no other). A VM with the GIC needs the platform's
+ * @set_ppi_masked and @set_wakeup (without them AUTO means NONE and LIBRARY is -ENOTSUP), and the
+ * firmware's GIC must:
+ * - deliver PPI 25 (GIC maintenance interrupt) and PPI 27 (EL1 virtual timer) to EL2 as Group 1
+ *   interrupts once libhyp unmasks them with @set_ppi_masked; its @handle_irq acknowledges and
+ *   EOIs them like any other (libhyp has dealt with their cause before calling it), and should
+ *   mask PPI 27 itself if it takes it while no guest runs (the timer of a loaded vCPU that fired
+ *   between runs: libhyp unmasks it again when the vCPU next runs);
+ * - run with ICC_SRE_EL2.Enable = 1 (EL1 uses the system register interface).
+ * A vCPU's WFI then sleeps in libhyp (WFI at EL2 with the next timer deadline armed through
+ * @set_wakeup) until an interrupt the vCPU can take is pending, or it is kicked; the VMM sees no
+ * WFI exits. WFE exits as before (unless HYP_EL2_NATIVE_WFE).
  */
 #ifndef LIBHYP_EL2_H
 #define LIBHYP_EL2_H
@@ -59,8 +77,17 @@ struct hyp_el2_cpu {
  *	      how hyp_vcpu_kick() and PSCI interrupt a running guest. NULL: kicks only take
  *	      effect when the guest next exits on its own.
  * @handle_irq: called on the guest's CPU, at EL2 with interrupts masked, when a physical IRQ
- *		interrupted the guest: acknowledge and handle it (e.g. the kick SGI).
+ *		interrupted the guest or woke a sleeping vCPU: acknowledge and handle it (e.g. the
+ *		kick SGI).
  * @opaque: passed to every callback.
+ * @set_ppi_masked: (VMs with libhyp's GIC) mask (@masked) or unmask PPI @intid (25: GIC
+ *		    maintenance, 27: EL1 virtual timer) for the calling CPU at the physical GIC
+ *		    (GICR_ICENABLER0 / GICR_ISENABLER0 of its redistributor). Called on the vCPU's
+ *		    CPU at EL2 with interrupts masked, often: skip the write if nothing changes.
+ * @set_wakeup: (VMs with libhyp's GIC) make the calling CPU take an IRQ at EL2 once CNTPCT_EL0
+ *		reaches @deadline (0: no longer needed): the emulated EL1 physical timer of the
+ *		vCPU running there, or the end of its WFI. The firmware merges it with its own use
+ *		of its timer (e.g. CNTHP, PPI 26). Called only when the deadline changes.
  */
 struct hyp_el2_platform {
 	uint32_t size;
@@ -73,6 +100,8 @@ struct hyp_el2_platform {
 	void (*kick_cpu)(void *opaque, struct hyp_el2_cpu *cpu);
 	void (*handle_irq)(void *opaque);
 	void *opaque;
+	void (*set_ppi_masked)(void *opaque, uint32_t intid, bool masked);
+	void (*set_wakeup)(void *opaque, uint64_t deadline);
 };
 
 /** Flags for struct hyp_el2_config. */

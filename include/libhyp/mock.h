@@ -117,6 +117,40 @@ HYP_API int hyp_mock_push_raw(struct hyp_vcpu *vcpu, uint64_t esr, uint64_t far,
 /** hyp_mock_script_length() - steps still queued on a vCPU; negative errno for a bad vCPU. */
 HYP_API int hyp_mock_script_length(const struct hyp_vcpu *vcpu);
 
+/** Interrupt state bits returned by hyp_mock_gic_irq_state(). */
+enum hyp_mock_gic_state {
+	HYP_MOCK_GIC_PENDING = 1u << 0,
+	HYP_MOCK_GIC_ACTIVE = 1u << 1,
+	HYP_MOCK_GIC_ENABLED = 1u << 2,
+};
+
+/**
+ * hyp_mock_gic_irq_state() - an interrupt's state in libhyp's GIC, for a VM created with
+ * hyp_vm_config.irqchip = HYP_IRQCHIP_LIBRARY.
+ *
+ * Such a mock VM runs lib/vgic with its software CPU interface: guest accesses to the distributor
+ * and redistributors (hyp_mock_push_mmio() at the VM's gicd_base/gicr_base) and to the GIC CPU
+ * interface registers (hyp_mock_push_sysreg() of ICC_IAR1_EL1, ICC_EOIR1_EL1, ICC_PMR_EL1,
+ * ICC_IGRPEN1_EL1, ICC_SGI1R_EL1...: registered as sysreg handlers of the VM) are answered by it,
+ * and hyp_vm_set_spi() / hyp_vcpu_set_ppi() / hyp_vcpu_raise_sgi() drive its lines (and are still
+ * recorded for hyp_mock_irq_level()).
+ * @vm: a mock VM.
+ * @vcpu: the vCPU whose SGI/PPI (INTID < 32) is meant; ignored for SPIs.
+ * @intid: the INTID.
+ * Return: enum hyp_mock_gic_state bits (0: inactive, not pending, disabled); -EINVAL for a bad
+ * argument or an INTID the GIC does not have; -ENOTSUP if the VM has no library GIC.
+ */
+HYP_API int hyp_mock_gic_irq_state(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu,
+				   uint32_t intid);
+
+/**
+ * hyp_mock_gic_irq_line() - would the vCPU take an IRQ now: its CPU interface has a pending,
+ * enabled interrupt of an enabled group above its priority mask and running priority (what a
+ * real guest with PSTATE.I clear would be interrupted by).
+ * Return: 1 or 0; -EINVAL for a bad vCPU; -ENOTSUP if its VM has no library GIC.
+ */
+HYP_API int hyp_mock_gic_irq_line(const struct hyp_vcpu *vcpu);
+
 /**
  * hyp_mock_irq_level() - the level the VMM last drove on an interrupt line.
  * @vm: a mock VM.

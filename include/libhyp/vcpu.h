@@ -57,12 +57,18 @@ HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *con
 
 /**
  * hyp_vcpu_destroy() - destroy a vCPU.
- * @vcpu: the vCPU, or NULL (does nothing). No vCPU of its VM may be running (then nothing is
- *	  destroyed and an error is logged: a leak rather than a use after free).
+ * @vcpu: the vCPU, or NULL (does nothing).
+ *
+ * The vCPU set is configuration that running vCPUs read (PSCI, system events), so this refuses,
+ * changing nothing, while @vcpu or any other vCPU of its VM is inside hyp_vcpu_run(), whether on
+ * another thread or from one of its own callbacks. A hyp_vcpu_kick() of @vcpu still returning
+ * elsewhere is waited for (the lifetime rule is hyp_vcpu_kick()'s).
  *
  * Usually unnecessary: hyp_vm_destroy() destroys the VM's vCPUs.
+ *
+ * Return: 0, and the handle is gone; -EBUSY if a vCPU of the VM was running (nothing destroyed).
  */
-HYP_API void hyp_vcpu_destroy(struct hyp_vcpu *vcpu);
+HYP_API int hyp_vcpu_destroy(struct hyp_vcpu *vcpu);
 
 /** hyp_vcpu_index() - the vCPU's index in its VM; 0 for NULL. */
 HYP_API uint32_t hyp_vcpu_index(const struct hyp_vcpu *vcpu);
@@ -229,6 +235,12 @@ HYP_API struct hyp_exit *hyp_vcpu_exit(struct hyp_vcpu *vcpu);
  * Safe from any thread and from a signal handler (async-signal-safe: no locks, no allocation). If
  * the vCPU is not running, the next hyp_vcpu_run() returns HYP_EXIT_KICKED without entering the
  * guest. Kicks do not queue: several before a run give one HYP_EXIT_KICKED.
+ *
+ * Lifetime: a kick may still be returning (inside the backend) after the hyp_vcpu_run() it ended
+ * has returned. hyp_vcpu_destroy() and hyp_vm_destroy() wait for such kicks before freeing
+ * anything, so the usual shutdown, kick every vCPU (from any thread or a signal handler), join the
+ * vCPU threads, destroy, is safe. What the caller must guarantee is that no kick *starts* after
+ * the destroy call: stop watchdogs and disarm signal handlers that kick before destroying.
  *
  * Return: 0; -EINVAL for NULL.
  */

@@ -34,8 +34,10 @@ enum hyp_irqchip {
 	HYP_IRQCHIP_AUTO = 0,
 	/** Require the backend's own GICv3; -ENOTSUP if it has none. */
 	HYP_IRQCHIP_BACKEND,
-	/** Require libhyp's emulated GICv3 (lib/vgic). Reserved: lib/vgic does not exist yet, and
-	 *  every built-in backend refuses it with -ENOTSUP. */
+	/** Require libhyp's emulated GICv3 (lib/vgic): the el2 backend's (also what AUTO gives
+	 *  there; see libhyp/el2.h for what the firmware must provide), and the mock's on request
+	 *  (software CPU interface; hyp_mock_gic_irq_state()). kvm refuses it with -ENOTSUP (its
+	 *  in-kernel vGIC is the one). */
 	HYP_IRQCHIP_LIBRARY,
 	/** No interrupt controller: injection calls fail with -ENOTSUP. */
 	HYP_IRQCHIP_NONE,
@@ -127,9 +129,17 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
  * hyp_vm_destroy() - destroy a VM and all its vCPUs.
  * @vm: the VM, or NULL (does nothing).
  *
- * No vCPU of @vm may be running. Guest memory is the caller's and is not freed.
+ * Refuses, changing nothing, while any vCPU of @vm is inside hyp_vcpu_run(): on another thread,
+ * or the caller's own vCPU when called from one of its callbacks. Stop the vCPUs first (kick them,
+ * let their hyp_vcpu_run() return, join their threads). A hyp_vcpu_kick() of one of its vCPUs
+ * that is still returning on another thread or in a signal handler is waited for, so "kick all,
+ * join, destroy" is safe even when the kicker is a watchdog thread; but no call on @vm or its
+ * vCPUs may start once destroy has been called (see hyp_vcpu_kick()). Not async-signal-safe.
+ * Guest memory is the caller's and is not freed. Devices (libhyp/dev.h) are destroyed first.
+ *
+ * Return: 0, and @vm and its vCPUs are gone; -EBUSY if a vCPU was running (nothing destroyed).
  */
-HYP_API void hyp_vm_destroy(struct hyp_vm *vm);
+HYP_API int hyp_vm_destroy(struct hyp_vm *vm);
 
 /** hyp_vm_backend_name() - the name of the backend a VM runs on ("kvm", "mock", ...); NULL if @vm
  *  is NULL. */

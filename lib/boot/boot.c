@@ -22,7 +22,7 @@
 #include "hyp_sized_config.h"
 #include "hyp_string.h"
 
-/* Not in the freestanding errno set of lib/hyp_errno.h: use the Linux number, like it does. */
+/* Not in the freestanding errno set of lib/common/hyp_errno.h: use the Linux number, like it does. */
 #ifndef ENOEXEC
 #define ENOEXEC 8
 #endif

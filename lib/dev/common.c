@@ -11,8 +11,16 @@
 int hyp__dev_lock_init(struct hyp__dev_lock *lock)
 {
 #if defined(HYP_HOSTED) && HYP_HOSTED
-	int r = pthread_mutex_init(&lock->mutex, NULL);
+	pthread_mutexattr_t attr;
+	int r = pthread_mutexattr_init(&attr);
 
+	/* Error-checking, so that a thread re-entering a device it holds (a callback calling back
+	 * in) can be told apart from contention: hyp__dev_lock_checked(). */
+	if (!r)
+		r = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+	if (!r)
+		r = pthread_mutex_init(&lock->mutex, &attr);
+	pthread_mutexattr_destroy(&attr);
 	return r ? -r : 0;
 #else
 	atomic_flag_clear(&lock->flag);
@@ -39,6 +47,20 @@ void hyp__dev_lock(struct hyp__dev_lock *lock)
 	while (atomic_flag_test_and_set_explicit(&lock->flag, memory_order_acquire))
 		hyp__cpu_relax();
 #endif
+}
+
+int hyp__dev_lock_checked(struct hyp__dev_lock *lock)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	int r = pthread_mutex_lock(&lock->mutex);
+
+	if (r == EDEADLK)
+		return -EDEADLK;
+	hyp__assert(r == 0);
+#else
+	hyp__dev_lock(lock);
+#endif
+	return 0;
 }
 
 void hyp__dev_unlock(struct hyp__dev_lock *lock)

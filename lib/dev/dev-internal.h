@@ -46,6 +46,9 @@ int hyp__dev_lock_init(struct hyp__dev_lock *lock);
 void hyp__dev_lock_fini(struct hyp__dev_lock *lock);
 void hyp__dev_lock(struct hyp__dev_lock *lock);
 void hyp__dev_unlock(struct hyp__dev_lock *lock);
+/* Lock for an entry point a device's own callback may call: -EDEADLK, and not locked, if the
+ * calling thread already holds it. Hosted builds only: the EL2 spinlock has no owner to compare. */
+int hyp__dev_lock_checked(struct hyp__dev_lock *lock);
 
 /* An SPI line driven through hyp_vm_set_spi(), remembering its level so that only changes reach
  * the backend. Callers hold the device lock, which orders the changes. */

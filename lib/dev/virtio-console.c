@@ -206,7 +206,10 @@ HYP_API int hyp_virtio_console_receive(struct hyp_virtio_console *console, const
 		return -EINVAL;
 	if (len > INT32_MAX)
 		len = INT32_MAX; /* the count must fit the return value */
-	hyp__dev_lock(&console->vdev.lock);
+	/* From the console's own tx_fn (an echo), on the thread that holds the lock: refuse rather
+	 * than deadlock. */
+	if (hyp__dev_lock_checked(&console->vdev.lock))
+		return -EDEADLK;
 	for (;;) {
 		while (accepted < len && console->hold_count < RX_HOLD) {
 			console->hold[(console->hold_head + console->hold_count) % RX_HOLD] =

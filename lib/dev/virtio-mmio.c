@@ -7,7 +7,8 @@
  * is used; every index is range-checked against the queue; a chain may not visit more descriptors
  * than the queue holds (which also ends loops); rings are checked against guest RAM when the
  * driver enables the queue, buffers when a device uses them. Guest memory is only reached
- * through hyp_vm_read_guest()/write_guest()/guest_ptr(), which refuse anything outside RAM.
+ * through hyp_vm_read_guest()/write_guest()/guest_ptr(), which refuse anything outside RAM; ring
+ * indexes and entries with single atomic accesses (ring_load16()).
  */
 #include "hyp_string.h"
 
@@ -125,13 +126,65 @@ static void device_reset(struct hyp__virtio *vdev)
 
 /* ---- Virtqueues ------------------------------------------------------------------------------ */
 
-static bool read_u16(struct hyp__virtio *vdev, uint64_t ipa, uint16_t *value)
+/*
+ * The ring indexes, flags and entries are shared with a driver running on other CPUs: each is read
+ * and written as one atomic access of its own width, never copied byte by byte (which may tear a
+ * 16-bit index into a value the driver never wrote and make a correct queue look broken). The
+ * ordering is virtio's (2.7.13, 2.7.8, 2.7.7), stated at each use. Guest memory is little-endian:
+ * the raw value goes through the LE helpers whatever the host's byte order.
+ *
+ * queue_enable() refused rings whose base breaks the alignment 2.7 requires, so every field is
+ * naturally aligned in the guest, and in the host since guest RAM is page-aligned there
+ * (hyp_vm_map()). A field that is not (or not in RAM) fails as memory outside RAM would.
+ */
+static void *ring_field(struct hyp__virtio *vdev, uint64_t ipa, size_t size, bool writable)
 {
+	void *p;
+
+	if (hyp_vm_guest_ptr(vdev->vm, ipa, size, writable, &p) || ((uintptr_t)p & (size - 1)))
+		return NULL;
+	return p;
+}
+
+static bool ring_load16(struct hyp__virtio *vdev, uint64_t ipa, int order, uint16_t *value)
+{
+	uint16_t *p = ring_field(vdev, ipa, sizeof(*p), false);
+	uint16_t raw;
 	uint8_t b[2];
 
-	if (hyp_vm_read_guest(vdev->vm, ipa, b, sizeof(b)))
+	if (!p)
 		return false;
+	raw = __atomic_load_n(p, order);
+	memcpy(b, &raw, sizeof(b));
 	*value = hyp__get_le16(b);
+	return true;
+}
+
+static bool ring_store16(struct hyp__virtio *vdev, uint64_t ipa, uint16_t value, int order)
+{
+	uint16_t *p = ring_field(vdev, ipa, sizeof(*p), true);
+	uint16_t raw;
+	uint8_t b[2];
+
+	if (!p)
+		return false;
+	hyp__put_le16(b, value);
+	memcpy(&raw, b, sizeof(raw));
+	__atomic_store_n(p, raw, order);
+	return true;
+}
+
+static bool ring_store32(struct hyp__virtio *vdev, uint64_t ipa, uint32_t value, int order)
+{
+	uint32_t *p = ring_field(vdev, ipa, sizeof(*p), true);
+	uint32_t raw;
+	uint8_t b[4];
+
+	if (!p)
+		return false;
+	hyp__put_le32(b, value);
+	memcpy(&raw, b, sizeof(raw));
+	__atomic_store_n(p, raw, order);
 	return true;
 }
 
@@ -259,16 +312,17 @@ int hyp__vq_pop(struct hyp__virtio *vdev, uint32_t q, struct hyp__vq_chain *chai
 
 	if (!hyp__vq_usable(vdev, q))
 		return 0;
-	if (!read_u16(vdev, vq->avail + 2, &avail_idx))
+	/* Acquire: the ring entry and the descriptors it names were written before the index that
+	 * publishes them (2.7.13), and are read only after it. */
+	if (!ring_load16(vdev, vq->avail + 2, __ATOMIC_ACQUIRE, &avail_idx))
 		return malformed(vdev, "available ring outside guest RAM");
 	if (avail_idx == vq->last_avail)
 		return 0;
 	/* The driver can be at most a full ring ahead of us (2.7.13.3). */
 	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num)
 		return malformed(vdev, "available index ran ahead");
-	/* Read the ring entry and descriptors only after the index that published them. */
-	atomic_thread_fence(memory_order_acquire);
-	if (!read_u16(vdev, vq->avail + 4 + 2 * (uint64_t)(vq->last_avail % vq->num), &head))
+	if (!ring_load16(vdev, vq->avail + 4 + 2 * (uint64_t)(vq->last_avail % vq->num),
+			 __ATOMIC_RELAXED, &head))
 		return malformed(vdev, "available ring outside guest RAM");
 	why = walk_chain(vdev, vq, head, chain);
 	if (why)
@@ -281,29 +335,27 @@ void hyp__vq_push(struct hyp__virtio *vdev, uint32_t q, const struct hyp__vq_cha
 		  uint32_t written)
 {
 	struct hyp__vq *vq = &vdev->vq[q];
-	uint8_t elem[VIRTQ_USED_ELEM_SIZE], idx[2];
+	uint64_t elem = vq->used + 4 + VIRTQ_USED_ELEM_SIZE * (uint64_t)(vq->used_idx % vq->num);
 	uint16_t flags;
 
-	hyp__put_le32(elem, chain->head);
-	hyp__put_le32(elem + 4, written);
-	if (hyp_vm_write_guest(vdev->vm,
-			       vq->used + 4 +
-				       VIRTQ_USED_ELEM_SIZE * (uint64_t)(vq->used_idx % vq->num),
-			       elem, sizeof(elem))) {
+	if (!ring_store32(vdev, elem, chain->head, __ATOMIC_RELAXED) ||
+	    !ring_store32(vdev, elem + 4, written, __ATOMIC_RELAXED)) {
 		hyp__virtio_needs_reset(vdev, "used ring outside guest RAM");
 		return;
 	}
 	vq->used_idx++;
-	/* The element must be visible before the index that publishes it (2.7.8). */
-	atomic_thread_fence(memory_order_release);
-	hyp__put_le16(idx, vq->used_idx);
-	if (hyp_vm_write_guest(vdev->vm, vq->used + 2, idx, sizeof(idx))) {
+	/* Release: the element (and the data written into the buffers) must be visible before the
+	 * index that publishes it (2.7.8). */
+	if (!ring_store16(vdev, vq->used + 2, vq->used_idx, __ATOMIC_RELEASE)) {
 		hyp__virtio_needs_reset(vdev, "used ring outside guest RAM");
 		return;
 	}
-	/* Publish the index before sampling the driver's wish for an interrupt (2.7.7). */
+	/* A full barrier between publishing the index and sampling the driver's wish for an
+	 * interrupt (2.7.7, and 2.7.10 for used_event): otherwise the read may pass the store, and
+	 * a driver that just re-enabled interrupts after finding nothing new would miss both. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (read_u16(vdev, vq->avail, &flags) && (flags & VIRTQ_AVAIL_F_NO_INTERRUPT))
+	if (ring_load16(vdev, vq->avail, __ATOMIC_RELAXED, &flags) &&
+	    (flags & VIRTQ_AVAIL_F_NO_INTERRUPT))
 		return;
 	vdev->isr |= VIRTIO_MMIO_INT_VRING;
 }

@@ -7,9 +7,14 @@
 #include <libfdt.h>
 
 #include "hyp_string.h"
-#include "internal.h"
+#include "arm64.h"
+#include "hyp_base.h"
+#include "hyp_errno.h"
+#include "hyp_gic_layout.h"
+#include "hyp_sized_config.h"
 
 #include <libhyp/fdt.h>
+#include <libhyp/hyp.h>
 
 /* Interrupt specifier cells of the GICv3 binding (arm,gic-v3.yaml): type, number, flags. */
 #define GIC_SPI 0u

@@ -85,7 +85,7 @@ static void fault_addresses(const struct hyp_syndrome *s, bool fnv, bool s1ptw,
  * described a single-register access to a location that simply is not (writable) memory:
  *  - ISS.ISV = 1: SAS/SSE/SRT/SF/AR are valid. ISV = 0 (LDP, writeback forms, SIMD&FP, ...) gives
  *    HYP_FAULT_NO_SYNDROME, which the core then tries to emulate from the instruction itself
- *    (lib/emulate.c): this decoder stays a pure function of the syndrome.
+ *    (lib/core/emulate.c): this decoder stays a pure function of the syndrome.
  *  - ISS.S1PTW = 0: with S1PTW the fault is on the guest's own page table, not the access.
  *  - ISS.EA = 0 and a Translation/Access flag/Permission DFSC (fsc_is_emulable()).
  *  - ISS.VNCR = 0: a fault on the FEAT_NV2 VNCR_EL2 page is a redirected system register access.

@@ -99,7 +99,7 @@ struct hyp_ldst {
  * forms (LDAPUR/STLUR). Encodings the Arm ARM lists as UNALLOCATED within those classes are
  * reported as HYP_LDST_UNEMULATABLE. CONSTRAINED UNPREDICTABLE combinations (a load with
  * writeback into its own base, LDP with Rt == Rt2, LDAR with non-ones Rs/Rt2) decode as the
- * plain form; the emulator picks one of the permitted behaviours (lib/emulate.c).
+ * plain form; the emulator picks one of the permitted behaviours (lib/core/emulate.c).
  *
  * Return: enum hyp_ldst_class.
  */

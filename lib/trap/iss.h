@@ -2,7 +2,7 @@
 /*
  * lib/trap/iss.h: the small register helpers the decoder (decode.c) and its in-line fast path
  * (fast.h) share. Internal to lib/trap and the code that includes fast.h. The field layouts they
- * use are lib/arm64.h's.
+ * use are lib/common/arm64.h's.
  */
 #ifndef HYP_TRAP_ISS_H
 #define HYP_TRAP_ISS_H

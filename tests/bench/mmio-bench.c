@@ -163,7 +163,8 @@ static int run_libhyp(const char *guest, struct result *res, enum hyp_irqchip ir
 	if (!r && hyp_vcpu_exit(vcpu)->reason != HYP_EXIT_SYSTEM_EVENT)
 		r = -EPROTO;
 out:
-	hyp_vm_destroy(vm);
+	if (hyp_vm_destroy(vm) && !r)
+		r = -EBUSY;
 	munmap(ram, RAM_SIZE);
 	return r;
 }

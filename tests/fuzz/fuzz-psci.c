@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fuzz the SMCCC/PSCI dispatch (lib/trap/psci.c through lib/run.c) on multi-vCPU mock VMs,
+ * Fuzz the SMCCC/PSCI dispatch (lib/trap/psci.c through lib/core/run.c) on multi-vCPU mock VMs,
  * against a model of PSCI 1.1 (Arm DEN 0022D) and SMCCC 1.1 (Arm DEN 0028).
  *
  * The input picks 2..4 vCPUs (MPIDRs and initial power states), then a sequence of calls: which

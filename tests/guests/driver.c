@@ -523,7 +523,10 @@ report:
 		return false;
 	}
 out_destroy:
-	hyp_vm_destroy(d->vm);
+	if (hyp_vm_destroy(d->vm)) {
+		printf("Bail out! %s: hyp_vm_destroy() refused: a vCPU still runs\n", d->name);
+		return false;
+	}
 out_free:
 	if (g->ram && g->ram != MAP_FAILED)
 		munmap(g->ram, LHT_RAM_SIZE);

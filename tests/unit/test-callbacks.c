@@ -54,6 +54,10 @@ _Static_assert(OPAQUE_FIRST(MEMBER(struct hyp_el2_platform, kick_cpu), void, str
 	       "hyp_el2_platform.kick_cpu takes opaque first");
 _Static_assert(OPAQUE_ONLY(MEMBER(struct hyp_el2_platform, handle_irq), void),
 	       "hyp_el2_platform.handle_irq takes opaque first");
+_Static_assert(OPAQUE_FIRST(MEMBER(struct hyp_el2_platform, set_ppi_masked), void, uint32_t, bool),
+	       "hyp_el2_platform.set_ppi_masked takes opaque first");
+_Static_assert(OPAQUE_FIRST(MEMBER(struct hyp_el2_platform, set_wakeup), void, uint64_t),
+	       "hyp_el2_platform.set_wakeup takes opaque first");
 
 #define VENDOR_FID 0xc6000020u
 #define DEV_BASE 0x09000000ull

@@ -699,6 +699,39 @@ static void test_console_emergency_write(void **state)
 	vm_teardown(d);
 }
 
+/* A tx_fn that echoes into its own console: the device lock is held, so it is refused. */
+static struct hyp_virtio_console *echo_console;
+static int echo_result;
+
+static void echo_tx(void *opaque, const void *bytes, size_t len)
+{
+	out_tx(opaque, bytes, len);
+	echo_result = hyp_virtio_console_receive(echo_console, bytes, len);
+}
+
+static void test_console_receive_from_tx_fn(void **state)
+{
+	struct drv *d = malloc(sizeof(*d));
+	struct hyp_virtio_console_config cfg = {
+		.size = sizeof(cfg), .base = VBASE, .intid = VINTID, .tx_fn = echo_tx
+	};
+
+	(void)state;
+	assert_non_null(d);
+	vm_setup(d);
+	cfg.tx_opaque = d;
+	assert_int_equal(hyp_virtio_console_create(d->t.vm, &cfg, &d->con), 0);
+	echo_console = d->con;
+	echo_result = 1;
+	/* An emergency write reaches tx_fn on this (the vCPU's) thread, with the lock held. */
+	mmio_wr(d, CONFIG + 8, 4, 'e');
+	assert_int_equal(d->out_len, 1);
+	assert_int_equal(echo_result, -EDEADLK);
+	/* Nothing was taken, and the console still works from outside the callback. */
+	assert_int_equal(hyp_virtio_console_receive(d->con, "ok", 2), 2);
+	vm_teardown(d);
+}
+
 /* Input from a VMM thread while the guest consumes and reposts receive buffers. */
 #define STREAM_BYTES 20000u
 #define RX_BUFS 16u
@@ -1645,6 +1678,7 @@ int main(void)
 		cmocka_unit_test(test_console_transmit),
 		cmocka_unit_test(test_console_receive),
 		cmocka_unit_test(test_console_emergency_write),
+		cmocka_unit_test(test_console_receive_from_tx_fn),
 		cmocka_unit_test(test_console_concurrent_input),
 		cmocka_unit_test(test_bad_queue_setup),
 		cmocka_unit_test(test_notify_unusable_queue),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Emulation of loads and stores without an instruction syndrome (lib/emulate.c), end to end on
+ * Emulation of loads and stores without an instruction syndrome (lib/core/emulate.c), end to end on
  * the mock backend through the public API: the instruction word sits in guest RAM at the PC, the
  * mock delivers the stage-2 data abort with ESR_EL2.ISS.ISV = 0 that hardware would, and the
  * library must perform the instruction exactly as the Arm ARM pseudocode does (LDR/STR, LDP/STP,

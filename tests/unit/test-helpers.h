@@ -47,7 +47,7 @@ static inline void test_vm_create(struct test_vm *t)
 
 static inline void test_vm_destroy(struct test_vm *t)
 {
-	hyp_vm_destroy(t->vm);
+	assert_int_equal(hyp_vm_destroy(t->vm), 0);
 	free(t->ram);
 }
 

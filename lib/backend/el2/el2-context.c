@@ -42,6 +42,7 @@ void hyp__el2_unload_cpu(struct hyp_el2_cpu *cpu)
 		return;
 	save_el1(prev->el1);
 	hyp__el2_save_fp(prev->fp);
+	hyp__el2_irq_put(prev);
 	atomic_store(&prev->loaded_on, NULL);
 	cpu->opaque[CPU_LOADED_VCPU] = 0;
 }
@@ -69,14 +70,15 @@ int hyp__el2_load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
 	write_sysreg(v->vmpidr, vmpidr_el2);
 	write_sysreg(CNTHCTL_EL2_VALUE, cnthctl_el2);
 	write_sysreg((read_sysreg(mdcr_el2) & 0x1f) | MDCR_EL2_TRAPS, mdcr_el2);
-	write_sysreg(0, cntvoff_el2);
 	load_el1(v->el1);
 	hyp__el2_load_fp(v->fp);
-	isb();
 	cpu->opaque[CPU_LOADED_VCPU] = (uint64_t)(uintptr_t)v;
 	/* At EL2, MPIDR_EL1 reads the physical CPU's (VMPIDR_EL2 only affects EL1). */
 	v->loaded_mpidr = read_sysreg(mpidr_el1);
 	atomic_store(&v->loaded_on, cpu);
+	/* CNTVOFF_EL2, the virtual timer, the GIC's virtual CPU interface. */
+	hyp__el2_irq_load(v);
+	isb();
 	return 0;
 }
 
@@ -120,6 +122,10 @@ int hyp__el2_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *valu
 		return 0;
 	default:
 		break;
+	}
+	if (encoding == HYP_SYSREG_CNTV_CTL_EL0 || encoding == HYP_SYSREG_CNTV_CVAL_EL0) {
+		where = state_location(vcpu);
+		return where < 0 ? where : hyp__el2_timer_reg(v, encoding, value, false);
 	}
 	if (index < 0)
 		return -ENOENT;
@@ -185,6 +191,10 @@ int hyp__el2_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value
 
 	if (encoding == HYP_SYSREG_MPIDR_EL1 || encoding == HYP_SYSREG_MIDR_EL1)
 		return -EPERM;
+	if (encoding == HYP_SYSREG_CNTV_CTL_EL0 || encoding == HYP_SYSREG_CNTV_CVAL_EL0) {
+		where = state_location(vcpu);
+		return where < 0 ? where : hyp__el2_timer_reg(v, encoding, &value, true);
+	}
 	if (index < 0)
 		return -ENOENT;
 	where = state_location(vcpu);

@@ -13,6 +13,8 @@
 #include "internal.h"
 #include "backend/el2/el2-internal.h"
 #include "stage2/stage2.h"
+#include "timer/timer.h"
+#include "vgic/vgic.h"
 
 #define read_sysreg(reg)                                                                           \
 	({                                                                                         \
@@ -77,9 +79,7 @@
 	X(ELR_EL1, elr_el1)                                                                        \
 	X(SPSR_EL1, spsr_el1)                                                                      \
 	X(CSSELR_EL1, csselr_el1)                                                                  \
-	X(MDSCR_EL1, mdscr_el1)                                                                    \
-	X(CNTV_CTL_EL0, cntv_ctl_el0)                                                              \
-	X(CNTV_CVAL_EL0, cntv_cval_el0)
+	X(MDSCR_EL1, mdscr_el1)
 
 enum el1_sysreg_index {
 #define X(name, asmname) EL1_##name,
@@ -88,8 +88,12 @@ enum el1_sysreg_index {
 		EL1_NR_SYSREGS
 };
 
-/* The per-physical-CPU words libhyp keeps in struct hyp_el2_cpu. */
-enum { CPU_LOADED_VCPU = 0 };
+/* The per-physical-CPU words libhyp keeps in struct hyp_el2_cpu: the loaded vCPU, and the
+ * CNTHP deadline last asked of the platform for it (set_wakeup). */
+enum { CPU_LOADED_VCPU = 0, CPU_WAKEUP = 1 };
+
+/* The SPIs of lib/vgic's GIC: as many as the kvm backend gives KVM's (256 INTIDs). */
+#define EL2_NR_SPIS 224u
 
 struct el2_vm {
 	struct hyp_el2_config cfg;
@@ -97,6 +101,11 @@ struct el2_vm {
 	struct hyp_s2 s2;
 	uint64_t hcr, vtcr, vttbr, vpidr;
 	uint32_t vmid;
+	/* HYP_IRQCHIP_LIBRARY: lib/vgic and lib/timer; NULL vgic: no interrupt controller. */
+	struct hyp_vgic *vgic;
+	struct hyp_timer_vm timer;
+	uint32_t nr_lrs;  /* ICH_VTR_EL2.ListRegs + 1 */
+	uint32_t nr_aprs; /* ICH_AP<g>R<n>_EL2 registers per group */
 };
 
 struct el2_vcpu {
@@ -110,6 +119,14 @@ struct el2_vcpu {
 	 * that CPU's MPIDR_EL1 (a cheap way to tell, on entry, whether it is this CPU). */
 	struct hyp_el2_cpu *_Atomic loaded_on;
 	uint64_t loaded_mpidr;
+	/* Interrupt state (VMs with lib/vgic). @vgic_dirty: something changed for this vCPU
+	 * (notify, or its own GIC access): sync and flush the list registers before it runs.
+	 * @lrs_in_hw: the last flush is in ICH_LR<n>_EL2 / ICH_HCR_EL2 and not synced yet. */
+	struct hyp_timer_vcpu timer;
+	_Atomic bool vgic_dirty;
+	bool lrs_in_hw;
+	uint32_t lrs_used;
+	uint64_t wfi_sleeps; /* WFIs that slept (the idle proof: a sleeping vCPU loops this) */
 	uint8_t fp[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
 };
 
@@ -128,6 +145,34 @@ static inline struct el2_vcpu *el2_vcpu(struct hyp_vcpu *vcpu)
 static inline struct hyp_el2_cpu *this_cpu(const struct el2_vm *m)
 {
 	return m->platform.this_cpu(m->platform.opaque);
+}
+
+/* el2-irq.c: lib/vgic and lib/timer on this CPU's GIC virtual interface and timers. */
+int hyp__el2_irq_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config);
+void hyp__el2_irq_vm_destroy(struct hyp_vm *vm);
+void hyp__el2_irq_vcpu_init(struct hyp_vcpu *vcpu);
+void hyp__el2_irq_load(struct el2_vcpu *v);
+void hyp__el2_irq_put(struct el2_vcpu *v);
+void hyp__el2_irq_quiesce(void);
+void hyp__el2_irq_reset(struct el2_vcpu *v);
+void hyp__el2_irq_before_entry(struct el2_vcpu *v);
+void hyp__el2_irq_after_exit(struct el2_vcpu *v);
+void hyp__el2_vgic_sync_hw(struct el2_vcpu *v);
+void hyp__el2_vgic_flush_hw(struct el2_vcpu *v);
+bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss);
+void hyp__el2_irq_wfi(struct el2_vcpu *v);
+int hyp__el2_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
+			uint32_t intid, bool level);
+int hyp__el2_timer_reg(struct el2_vcpu *v, uint32_t encoding, uint64_t *value, bool write);
+
+/* The fast path's look after a handled exit: flush what changed for the vCPU in place. */
+static inline void hyp__el2_irq_refresh(struct el2_vcpu *v)
+{
+	if (__builtin_expect(atomic_load_explicit(&v->vgic_dirty, memory_order_relaxed), 0)) {
+		atomic_store_explicit(&v->vgic_dirty, false, memory_order_relaxed);
+		hyp__el2_vgic_sync_hw(v);
+		hyp__el2_vgic_flush_hw(v);
+	}
 }
 
 /* el2-context.c */

@@ -18,7 +18,7 @@
 
 #include "fast-exit.h"
 #include "internal.h"
-#include "backend/builtin.h"
+#include "builtin.h"
 #include "backend/el2/el2-state.h"
 
 _Static_assert(offsetof(struct hyp_el2_ctx, regs.pstate) ==
@@ -158,9 +158,10 @@ static int el2_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		return r;
 	if (!m->platform.alloc_pages || !m->platform.free_pages || !m->platform.this_cpu)
 		return -EINVAL;
-	if (config->irqchip == HYP_IRQCHIP_BACKEND || config->irqchip == HYP_IRQCHIP_LIBRARY)
-		return -ENOTSUP; /* no virtual GIC yet */
 	m->cfg = cfg;
+	r = hyp__el2_irq_vm_init(vm, config);
+	if (r)
+		return r;
 
 	s2cfg = (struct hyp_s2_config){
 		.ipa_bits = config->ipa_bits,
@@ -179,11 +180,14 @@ static int el2_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		.opaque = m,
 	};
 	r = hyp_s2_init(&m->s2, &s2cfg, &ops);
-	if (r)
+	if (r) {
+		hyp__el2_irq_vm_destroy(vm);
 		return r;
+	}
 	r = hyp_s2_vttbr(&m->s2, cfg.vmid, &m->vttbr);
 	if (r || !cfg.vmid) {
 		hyp_s2_destroy(&m->s2);
+		hyp__el2_irq_vm_destroy(vm);
 		return -EINVAL;
 	}
 	m->vmid = cfg.vmid;
@@ -206,12 +210,15 @@ static void el2_vm_destroy(struct hyp_vm *vm)
 
 	s2_flush_vmid(m);
 	hyp_s2_destroy(&m->s2);
+	hyp__el2_irq_vm_destroy(vm);
 }
 
 static int el2_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value)
 {
-	(void)vm;
 	switch (cap) {
+	case HYP_CAP_IRQ_INJECTION:
+		*value = el2_vm(vm)->vgic != NULL;
+		return 0;
 	case HYP_CAP_SYSREG_TRAPS: /* the physical timer registers trap (CNTHCTL_EL2) */
 	case HYP_CAP_SMCCC_HVC_EXITS:
 	case HYP_CAP_SMCCC_SMC_EXITS:
@@ -221,7 +228,6 @@ static int el2_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 		*value = 1;
 		return 0;
 	case HYP_CAP_IRQCHIP_BACKEND:
-	case HYP_CAP_IRQ_INJECTION:
 	case HYP_CAP_DIRTY_LOG:
 		*value = 0;
 		return 0;
@@ -278,6 +284,7 @@ static int el2_vcpu_init(struct hyp_vcpu *vcpu)
 	hyp__el2_reset_state(vcpu);
 	/* VMPIDR_EL2: RES1 bit 31, the affinity the VMM chose, U = 0 (multiprocessor). */
 	v->vmpidr = (1ull << 31) | hyp_backend_vcpu_mpidr(vcpu);
+	hyp__el2_irq_vcpu_init(vcpu);
 	return hyp_backend_vcpu_set_gp_regs(vcpu, &v->ctx.regs);
 }
 
@@ -288,8 +295,13 @@ static void el2_vcpu_destroy(struct hyp_vcpu *vcpu)
 
 	/* The hardware may keep its stale state; the CPU just must not save it into freed
 	 * memory later. */
-	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v)
+	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v) {
 		cpu->opaque[CPU_LOADED_VCPU] = 0;
+		/* On its own CPU, nothing of it may keep firing there (its virtual timer, a
+		 * maintenance interrupt). */
+		if (cpu == this_cpu(el2_vm(vcpu->vm)))
+			hyp__el2_irq_quiesce();
+	}
 }
 
 static int el2_vcpu_reset(struct hyp_vcpu *vcpu)
@@ -298,9 +310,14 @@ static int el2_vcpu_reset(struct hyp_vcpu *vcpu)
 	struct hyp_el2_cpu *cpu = atomic_load(&v->loaded_on);
 
 	/* Discard the hardware copy (do not save it over the reset state): the next entry loads
-	 * the reset values. */
-	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v)
+	 * the reset values. The interrupt state is taken back first (the GIC's view of what the
+	 * list registers held, the timers' model). */
+	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v) {
+		hyp__el2_irq_reset(v);
 		cpu->opaque[CPU_LOADED_VCPU] = 0;
+	} else {
+		hyp__el2_irq_reset(v);
+	}
 	atomic_store(&v->loaded_on, NULL);
 	hyp__el2_reset_state(vcpu);
 	return 0;
@@ -431,12 +448,16 @@ int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 	} else if (ec == HYP_EC_SMC64) {
 		r = el2_fast_smccc(v);
 	} else if (ec == HYP_EC_SYS64) {
-		return el2_answer_id_reg(v, HYP_ESR_ISS(esr));
+		return el2_answer_id_reg(v, HYP_ESR_ISS(esr)) ||
+		       hyp__el2_irq_sysreg(v, HYP_ESR_ISS(esr));
 	} else {
 		return 0;
 	}
-	if (r == HYP__FAST_RESUME)
+	if (r == HYP__FAST_RESUME) {
+		/* A callback may have raised an interrupt for this very vCPU. */
+		hyp__el2_irq_refresh(v);
 		return 1;
+	}
 	v->fast_result = r;
 	return 0;
 }
@@ -470,7 +491,9 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 			r = 0;
 			goto out;
 		}
+		hyp__el2_irq_before_entry(v);
 		hyp__el2_enter_guest(&v->ctx);
+		hyp__el2_irq_after_exit(v);
 		if (v->fast_result) {
 			/* The fast path already dispatched this exit: not handled (the caller's), or
 			 * handled with something for the run loop to look at. */
@@ -488,6 +511,14 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 		}
 		switch (v->ctx.exit_kind) {
 		case HYP_EL2_EXIT_SYNC:
+			/* With the GIC, WFI sleeps here until the vCPU has an interrupt to take
+			 * (or a kick: the loop top sees it). */
+			if (m->vgic && HYP_ESR_EC(v->ctx.esr) == HYP_EC_WFX &&
+			    !(HYP_ESR_ISS(v->ctx.esr) & WFX_TI_WFE)) {
+				hyp__el2_irq_wfi(v);
+				continue;
+			}
+			/* fall through */
 		case HYP_EL2_EXIT_SERROR:
 			/* The core decodes it (an SError reports EC 0x2f: an exception exit). */
 			/* A raw exit (the fast path may have decoded it, then declined). */
@@ -501,6 +532,8 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 			 * system event on another vCPU, or nothing (it re-enters at once). */
 			if (m->platform.handle_irq)
 				m->platform.handle_irq(m->platform.opaque);
+			if (m->vgic)
+				continue; /* the loop top sees a kick or a system event */
 			exit->reason = HYP_EXIT_KICKED;
 			r = 0;
 			goto out;
@@ -572,4 +605,5 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vcpu_wake = el2_vcpu_wake,
 	.vcpu_get_regs = hyp__el2_get_regs,
 	.vcpu_set_regs = hyp__el2_set_regs,
+	.inject_irq = hyp__el2_inject_irq,
 };

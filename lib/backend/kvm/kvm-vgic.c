@@ -5,7 +5,7 @@
  * KVM serves guest accesses to its vGIC distributor and redistributors inside the kernel, but only
  * those with an instruction syndrome: an LDP, a post-index LDR or any other form without one
  * (ESR_EL2.ISS.ISV = 0) leaves the kernel as KVM_EXIT_ARM_NISV, the library emulates it
- * (lib/emulate.c) and each element ends up here. We perform it through the vGIC's register
+ * (lib/core/emulate.c) and each element ends up here. We perform it through the vGIC's register
  * interface for userspace (Documentation/virt/kvm/devices/arm-vgic-v3.rst,
  * KVM_DEV_ARM_VGIC_GRP_DIST_REGS / _REDIST_REGS): 32-bit registers addressed by offset, and for a
  * redistributor the target's affinity in attr[63:32].

@@ -32,7 +32,7 @@
 
 #include "hyp_bytes.h"
 #include "internal.h"
-#include "backend/builtin.h"
+#include "builtin.h"
 #include "kvm-internal.h"
 
 #define KVM_DEFAULT_PATH "/dev/kvm"
@@ -404,7 +404,7 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 
 	/*
 	 * KVM derives MPIDR_EL1 from the vCPU id with the layout of libhyp's default
-	 * (hyp__default_mpidr(), lib/arm64.h: reset_mpidr() in Linux), and re-derives
+	 * (hyp__default_mpidr(), lib/common/arm64.h: reset_mpidr() in Linux), and re-derives
 	 * it whenever its in-kernel PSCI resets the vCPU (CPU_ON: reset_mpidr() in Linux 6.1); its
 	 * vGICv3 also ignores Aff3. Another affinity would silently revert or break interrupt
 	 * routing, so refuse it.

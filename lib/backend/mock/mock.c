@@ -10,8 +10,9 @@
 
 #include "hyp_bytes.h"
 #include "internal.h"
-#include "backend/builtin.h"
+#include "builtin.h"
 #include "trap/trap.h"
+#include "vgic/vgic.h"
 
 #define MOCK_DEFAULT_MAX_STEPS 1024u
 #define MOCK_NR_SPIS (HYP_INTID_MAX_SPI + 1 - HYP_INTID_SPI_BASE)
@@ -84,6 +85,8 @@ static const struct mock_sysreg mock_sysregs[] = {
 struct mock_vm {
 	uint32_t flags;
 	uint32_t max_steps;
+	/* HYP_IRQCHIP_LIBRARY: lib/vgic with its software CPU interface; NULL otherwise. */
+	struct hyp_vgic *vgic;
 	uint8_t spi_level[MOCK_NR_SPIS];
 	uint32_t spi_count[MOCK_NR_SPIS];
 };
@@ -122,15 +125,119 @@ static bool is_mock_vcpu(const struct hyp_vcpu *vcpu)
 	return vcpu && is_mock_vm(vcpu->vm);
 }
 
+/* ---- HYP_IRQCHIP_LIBRARY: lib/vgic without list registers ---- */
+
+/* The GIC CPU interface registers a guest reaches by MRS/MSR; with the software CPU interface
+ * they all trap (as ICH_HCR_EL2.TALL0/TALL1/TC would make them) and lib/vgic answers. */
+static const uint32_t mock_icc_regs[] = {
+	HYP_VGIC_ICC_PMR_EL1,	    HYP_VGIC_ICC_IAR0_EL1,	HYP_VGIC_ICC_EOIR0_EL1,
+	HYP_VGIC_ICC_HPPIR0_EL1,    HYP_VGIC_ICC_BPR0_EL1,	HYP_VGIC_ICC_AP0R0_EL1,
+	HYP_VGIC_ICC_AP0R0_EL1 + 1, HYP_VGIC_ICC_AP0R0_EL1 + 2, HYP_VGIC_ICC_AP0R0_EL1 + 3,
+	HYP_VGIC_ICC_AP1R0_EL1,	    HYP_VGIC_ICC_AP1R0_EL1 + 1, HYP_VGIC_ICC_AP1R0_EL1 + 2,
+	HYP_VGIC_ICC_AP1R0_EL1 + 3, HYP_VGIC_ICC_DIR_EL1,	HYP_VGIC_ICC_RPR_EL1,
+	HYP_VGIC_ICC_SGI1R_EL1,	    HYP_VGIC_ICC_ASGI1R_EL1,	HYP_VGIC_ICC_SGI0R_EL1,
+	HYP_VGIC_ICC_IAR1_EL1,	    HYP_VGIC_ICC_EOIR1_EL1,	HYP_VGIC_ICC_HPPIR1_EL1,
+	HYP_VGIC_ICC_BPR1_EL1,	    HYP_VGIC_ICC_CTLR_EL1,	HYP_VGIC_ICC_SRE_EL1,
+	HYP_VGIC_ICC_IGRPEN0_EL1,   HYP_VGIC_ICC_IGRPEN1_EL1,
+};
+
+/* Nothing to kick: a mock vCPU runs only its script, and looks again (hyp_mock_gic_irq_line()) when
+ * the test asks. */
+static void mock_vgic_notify(void *opaque, uint32_t vcpu)
+{
+	(void)opaque;
+	(void)vcpu;
+}
+
+static enum hyp_handler_result mock_gic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
+					       bool redist)
+{
+	struct hyp_vgic *vgic = mock_vm(vcpu->vm)->vgic;
+	uint64_t val = 0;
+	int r;
+
+	if (a->is_write)
+		r = redist ? hyp_vgic_redist_write(vgic, vcpu->index, a->offset, a->len, a->data) :
+			     hyp_vgic_dist_write(vgic, vcpu->index, a->offset, a->len, a->data);
+	else
+		r = redist ? hyp_vgic_redist_read(vgic, vcpu->index, a->offset, a->len, &val) :
+			     hyp_vgic_dist_read(vgic, vcpu->index, a->offset, a->len, &val);
+	if (!a->is_write)
+		a->data = r < 0 ? 0 : val;
+	return HYP_HANDLED;
+}
+
+static enum hyp_handler_result mock_gicd(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
+{
+	(void)opaque;
+	return mock_gic_access(vcpu, access, false);
+}
+
+static enum hyp_handler_result mock_gicr(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
+{
+	(void)opaque;
+	return mock_gic_access(vcpu, access, true);
+}
+
+static enum hyp_handler_result mock_icc(void *opaque, struct hyp_vcpu *vcpu,
+					struct hyp_sysreg_access *access)
+{
+	struct hyp_vgic *vgic = opaque;
+	int r = access->is_write ?
+			hyp_vgic_icc_write(vgic, vcpu->index, access->encoding, access->value) :
+			hyp_vgic_icc_read(vgic, vcpu->index, access->encoding, &access->value);
+
+	/* -ENOENT: a read of a write-only register or the reverse, UNDEFINED: the caller's. */
+	return r ? HYP_NOT_HANDLED : HYP_HANDLED;
+}
+
+static int mock_vgic_init(struct hyp_vm *vm)
+{
+	struct mock_vm *m = mock_vm(vm);
+	struct hyp_vgic_config cfg = {
+		.nr_vcpus = vm->max_vcpus,
+		.nr_spis = 224, /* the el2 backend's count, and KVM's default */
+		.alloc = &vm->alloc,
+		.ops = { .notify = mock_vgic_notify },
+	};
+	int r;
+
+	r = hyp_vgic_create(&cfg, &m->vgic);
+	if (r)
+		return r;
+	r = hyp_vm_add_mmio_handler(vm, vm->gicd_base, HYP_GICD_SIZE, mock_gicd, NULL);
+	if (!r)
+		r = hyp_vm_add_mmio_handler(vm, vm->gicr_base,
+					    (uint64_t)HYP_GICR_SIZE_PER_VCPU * vm->max_vcpus,
+					    mock_gicr, NULL);
+	for (size_t i = 0; !r && i < HYP_ARRAY_SIZE(mock_icc_regs); i++)
+		r = hyp_vm_add_sysreg_handler(vm, mock_icc_regs[i], mock_icc, m->vgic);
+	if (r) {
+		/* A failed init is freed without its handler tables. */
+		hyp__vec_release(vm, &vm->mmio, sizeof(struct hyp_mmio_range));
+		hyp__vec_release(vm, &vm->sysregs, sizeof(struct hyp_sysreg_handler));
+		hyp_vgic_destroy(m->vgic);
+		m->vgic = NULL;
+	}
+	return r;
+}
+
+static void mock_vm_destroy(struct hyp_vm *vm)
+{
+	hyp_vgic_destroy(mock_vm(vm)->vgic);
+}
+
 static int mock_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 {
 	struct hyp_mock_config mcfg = { .size = sizeof(mcfg) };
 	struct mock_vm *m = mock_vm(vm);
 	int r;
 
-	/* The mock records interrupt lines; it has no GIC of its own, and lib/vgic does not exist
-	 * yet. */
-	if (config->irqchip == HYP_IRQCHIP_BACKEND || config->irqchip == HYP_IRQCHIP_LIBRARY)
+	/* The mock has no GIC of its own: without HYP_IRQCHIP_LIBRARY it records interrupt lines;
+	 * with it, lib/vgic runs them through its software CPU interface. */
+	if (config->irqchip == HYP_IRQCHIP_BACKEND)
 		return -ENOTSUP;
 	if (config->backend_config) {
 		const struct hyp_mock_config *user = config->backend_config;
@@ -151,6 +258,12 @@ static int mock_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	if (config->irqchip == HYP_IRQCHIP_NONE)
 		m->flags |= HYP_MOCK_NO_IRQCHIP;
 	m->max_steps = mcfg.max_script_steps ? mcfg.max_script_steps : MOCK_DEFAULT_MAX_STEPS;
+	if (config->irqchip == HYP_IRQCHIP_LIBRARY) {
+		/* Its CPU interface is reached through sysreg traps. */
+		if (m->flags & (HYP_MOCK_NO_IRQCHIP | HYP_MOCK_NO_SYSREG_TRAPS))
+			return -ENOTSUP;
+		return mock_vgic_init(vm);
+	}
 	return 0;
 }
 
@@ -453,6 +566,15 @@ static int mock_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_ba
 		levels = &mock_vcpu(vcpu)->private_level[intid];
 		counts = &mock_vcpu(vcpu)->private_count[intid];
 	}
+	if (m->vgic) {
+		uint32_t index = vcpu ? vcpu->index : 0;
+		int r = kind == HYP_BACKEND_IRQ_SGI ?
+				hyp_vgic_raise(m->vgic, index, intid) :
+				hyp_vgic_set_level(m->vgic, index, intid, level);
+
+		if (r)
+			return r;
+	}
 	if (kind == HYP_BACKEND_IRQ_SGI) {
 		/* An SGI is an event, not a line: count it and keep it raised. */
 		(*counts)++;
@@ -474,6 +596,7 @@ const struct hyp_backend_ops hyp__mock_backend_ops = {
 	.vm_state_size = sizeof(struct mock_vm),
 	.vcpu_state_size = sizeof(struct mock_vcpu),
 	.vm_init = mock_vm_init,
+	.vm_destroy = mock_vm_destroy,
 	.vm_query_cap = mock_vm_query_cap,
 	.vcpu_init = mock_vcpu_init,
 	.vcpu_destroy = mock_vcpu_destroy,
@@ -649,6 +772,43 @@ HYP_API int hyp_mock_irq_count(const struct hyp_vm *vm, const struct hyp_vcpu *v
 	int r = irq_slot(vm, vcpu, intid, &level, &count);
 
 	return r ? r : (int)*count;
+}
+
+HYP_API int hyp_mock_gic_irq_state(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu,
+				   uint32_t intid)
+{
+	struct hyp_vgic_irq_info info;
+	struct mock_vm *m;
+	uint32_t index = 0;
+	int r;
+
+	if (!is_mock_vm(vm))
+		return -EINVAL;
+	m = mock_vm((struct hyp_vm *)vm);
+	if (!m->vgic)
+		return -ENOTSUP;
+	if (intid < HYP_INTID_SPI_BASE) {
+		if (!vcpu || vcpu->vm != vm)
+			return -EINVAL;
+		index = vcpu->index;
+	}
+	r = hyp_vgic_irq_info(m->vgic, index, intid, &info);
+	if (r)
+		return r;
+	return (info.pending ? HYP_MOCK_GIC_PENDING : 0) | (info.active ? HYP_MOCK_GIC_ACTIVE : 0) |
+	       (info.enabled ? HYP_MOCK_GIC_ENABLED : 0);
+}
+
+HYP_API int hyp_mock_gic_irq_line(const struct hyp_vcpu *vcpu)
+{
+	struct mock_vm *m;
+
+	if (!is_mock_vcpu(vcpu))
+		return -EINVAL;
+	m = mock_vm(vcpu->vm);
+	if (!m->vgic)
+		return -ENOTSUP;
+	return hyp_vgic_irq_line(m->vgic, vcpu->index);
 }
 
 HYP_API int hyp_mock_last_injection(struct hyp_vcpu *vcpu, uint64_t *esr, uint64_t *far)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/fast-exit.h: the core's fast exit path, for built-in raw-syndrome backends that can call it
+ * lib/core/fast-exit.h: the core's fast exit path, for built-in raw-syndrome backends that can call it
  * straight from their exception vector (el2).
  *
  * It is in line so the backend's vector handler, the decoder's fast path (trap/fast.h), the

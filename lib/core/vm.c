@@ -204,14 +204,25 @@ fail:
 	return r;
 }
 
-HYP_API void hyp_vm_destroy(struct hyp_vm *vm)
+HYP_API int hyp_vm_destroy(struct hyp_vm *vm)
 {
 	struct hyp_alloc_ops alloc;
 
 	if (!vm)
-		return;
-	for (uint32_t i = 0; i < vm->max_vcpus; i++)
-		hyp_vcpu_destroy(hyp__vm_vcpu(vm, i));
+		return 0;
+	/* A running vCPU (on another thread, or the caller's own from inside a callback) still
+	 * reads the handler tables, the vCPUs and the VM: refuse, with everything intact. Taken
+	 * and never released, so no run can start while we tear down. */
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+		struct hyp_vcpu *vcpu = hyp__vm_vcpu(vm, i);
+
+		if (!vcpu)
+			continue;
+		atomic_store_explicit(&vm->vcpus[i], NULL, memory_order_release);
+		hyp__vcpu_free(vcpu);
+	}
 	if (vm->ops.vm_destroy)
 		vm->ops.vm_destroy(vm);
 	hyp__vec_release(vm, &vm->regions, sizeof(struct hyp_mem_region));
@@ -221,6 +232,7 @@ HYP_API void hyp_vm_destroy(struct hyp_vm *vm)
 	hyp__free(vm, vm->vcpus, sizeof(*vm->vcpus) * vm->max_vcpus);
 	alloc = vm->alloc;
 	alloc.free(alloc.opaque, vm, vm->alloc_size);
+	return 0;
 }
 
 HYP_API const char *hyp_vm_backend_name(const struct hyp_vm *vm)

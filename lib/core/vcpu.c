@@ -99,24 +99,37 @@ HYP_API int hyp_vcpu_create(struct hyp_vm *vm, const struct hyp_vcpu_config *con
 	return r;
 }
 
-HYP_API void hyp_vcpu_destroy(struct hyp_vcpu *vcpu)
+void hyp__vcpu_free(struct hyp_vcpu *vcpu)
+{
+	struct hyp_vm *vm = vcpu->vm;
+
+	/* The caller holds the reconfiguring bit, so no run can be inside the loop; but one that
+	 * lost the race for the VM still clears its running flag, and a kick that made a run
+	 * return may still be on its way out through the backend's methods and vm->ops. Both end
+	 * in a few instructions. */
+	while (atomic_load(&vcpu->running) || atomic_load(&vcpu->kicks_in_flight))
+		hyp__cpu_relax();
+	if (vm->ops.vcpu_destroy)
+		vm->ops.vcpu_destroy(vcpu);
+	hyp__free(vm, vcpu, vcpu->alloc_size);
+}
+
+HYP_API int hyp_vcpu_destroy(struct hyp_vcpu *vcpu)
 {
 	struct hyp_vm *vm;
 
 	if (!vcpu)
-		return;
+		return 0;
 	vm = vcpu->vm;
-	/* Never free a vCPU that another vCPU's exit path might look up (PSCI, system events):
-	 * refusing leaks it rather than risking a use after free. */
-	if (!hyp__vm_reconfigure_begin(vm)) {
-		hyp__err(vm, "vCPU %u destroyed while vCPUs run: not destroyed", vcpu->index);
-		return;
-	}
+	/* Never free a vCPU that is running, or that another vCPU's exit path might look up
+	 * (PSCI, system events): the caller hears -EBUSY and keeps a valid handle. */
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
 	atomic_store_explicit(&vm->vcpus[vcpu->index], NULL, memory_order_release);
+	/* Freed before the bit is dropped: a racing hyp_vcpu_run() must not get in meanwhile. */
+	hyp__vcpu_free(vcpu);
 	hyp__vm_reconfigure_end(vm);
-	if (vm->ops.vcpu_destroy)
-		vm->ops.vcpu_destroy(vcpu);
-	hyp__free(vm, vcpu, vcpu->alloc_size);
+	return 0;
 }
 
 HYP_API uint32_t hyp_vcpu_index(const struct hyp_vcpu *vcpu)
@@ -436,14 +449,22 @@ HYP_API int hyp_vcpu_kick(struct hyp_vcpu *vcpu)
 
 	if (!vcpu)
 		return -EINVAL;
+	/* Counted before the flag is raised: a run that returns for this kick takes the flag with
+	 * an atomic exchange (report_kick()), so a thread that joins it and then destroys the vCPU
+	 * sees the count and waits until we are done with the vCPU and its VM. Only atomics: this
+	 * must stay async-signal-safe. */
+	atomic_fetch_add(&vcpu->kicks_in_flight, 1);
 	ops = &vcpu->vm->ops;
 	/* Flag first, then interrupt: a vCPU about to enter sees the flag, one already in the guest
-	 * is interrupted by the backend and sees it on the way out. */
-	atomic_store(&vcpu->kick, true);
+	 * is interrupted by the backend and sees it on the way out. An exchange rather than a
+	 * store, so that concurrent kicks form one release sequence. */
+	atomic_exchange(&vcpu->kick, true);
 	if (ops->vcpu_kick)
 		ops->vcpu_kick(vcpu);
 	if (ops->vcpu_wake)
 		ops->vcpu_wake(vcpu);
+	/* The last touch of the vCPU. */
+	atomic_fetch_sub(&vcpu->kicks_in_flight, 1);
 	return 0;
 }
 

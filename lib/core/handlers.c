@@ -215,7 +215,7 @@ HYP_API int hyp_vm_set_exit_handler(struct hyp_vm *vm, enum hyp_exit_reason reas
 	return r;
 }
 
-/* Lookups used by the exit path (lib/run.c). */
+/* Lookups used by the exit path (lib/core/run.c). */
 const struct hyp_mmio_range *hyp__mmio_find_slow(const struct hyp_vm *vm, hyp_ipa_t ipa,
 						 const struct hyp_mmio_range **hint)
 {

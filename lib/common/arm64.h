@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/arm64.h: architecture facts the whole library shares, in one place: ESR_ELx exception
+ * lib/common/arm64.h: architecture facts the whole library shares, in one place: ESR_ELx exception
  * classes and ISS field layouts, fault status codes, HPFAR, PSTATE, exception vector offsets, the
  * generic timer's control bits and MPIDR affinity (with the rule that gives vCPU n its default
  * MPIDR). Constants and pure helpers only; the core, the subsystems and every backend take them
@@ -192,6 +192,25 @@ enum hyp_ec {
 #define CNTHCTL_ECV (UINT64_C(1) << 12)
 #define CNTHCTL_EL1TVT (UINT64_C(1) << 13)
 #define CNTHCTL_EL1TVCT (UINT64_C(1) << 14)
+
+/*
+ * GICv3 virtualization control (IHI 0069, ICH_VTR_EL2 and ICH_HCR_EL2; the list register and
+ * ICH_HCR_EL2 fields lib/vgic fills in are in lib/vgic/vgic.h).
+ * ICH_VTR_EL2.ListRegs [4:0]: list registers implemented, minus one; PREbits [28:26]: preemption
+ * bits implemented, minus one (5, 6 or 7 bits give 1, 2 or 4 ICH_AP<g>R<n>_EL2 registers).
+ */
+#define ICH_VTR_LISTREGS_MASK UINT64_C(0x1f)
+#define ICH_VTR_PREBITS_SHIFT 26
+#define ICH_VTR_PREBITS_MASK UINT64_C(7)
+/* ICC_SRE_EL1.SRE: the System register interface to the (virtual) CPU interface is used. */
+#define ICC_SRE_SRE UINT64_C(1)
+/* ISR_EL1.I / ISR_EL1.F: a physical IRQ / FIQ is pending (read at EL2). */
+#define ISR_I (UINT64_C(1) << 7)
+#define ISR_F (UINT64_C(1) << 6)
+/* PPIs of the virt board's GICv3 wiring (Arm BSA / SBSA recommended INTIDs): the GIC
+ * virtualization maintenance interrupt and the EL1 virtual timer. */
+#define GIC_PPI_MAINTENANCE 25u
+#define GIC_PPI_VTIMER 27u
 
 /* MPIDR_EL1 affinity fields: Aff3 [39:32], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
 #define MPIDR_AFF_MASK UINT64_C(0xff00ffffff)

@@ -6,7 +6,7 @@
 #include "hyp_string.h"
 
 #include "internal.h"
-#include "backend/builtin.h"
+#include "builtin.h"
 
 struct builtin_backend {
 	const struct hyp_backend_ops *ops;

@@ -79,7 +79,7 @@ struct hyp_vm {
 	int log_priority;
 
 	uint32_t flags; /* enum hyp_vm_flags */
-	/* The backend is one of this library's own (lib/backend/builtin.c): only those may use
+	/* The backend is one of this library's own (lib/core/builtin.c): only those may use
 	 * internal signals such as HYP__ENTER_DISPATCHED. */
 	bool builtin_backend;
 	uint32_t ipa_bits;
@@ -114,7 +114,7 @@ enum hyp_completion {
 	HYP_COMPLETE_REGS,
 	/* A backend-decoded exit: the backend's vcpu_complete() finishes it. */
 	HYP_COMPLETE_BACKEND,
-	/* An emulated instruction (lib/emulate.c) waits for the caller's answer to one of its
+	/* An emulated instruction (lib/core/emulate.c) waits for the caller's answer to one of its
 	 * MMIO elements: hyp__emulate_resume() goes on with it. */
 	HYP_COMPLETE_EMULATION,
 };
@@ -123,7 +123,7 @@ enum hyp_completion {
  * as two 8-byte accesses. */
 #define HYP_EMUL_MAX_ACCESSES 4
 
-/* The load/store being emulated (lib/emulate.c); meaningful while it is in progress. */
+/* The load/store being emulated (lib/core/emulate.c); meaningful while it is in progress. */
 struct hyp_emulation {
 	struct hyp_ldst insn;
 	uint64_t pstate;
@@ -172,6 +172,9 @@ struct hyp_vcpu {
 	bool in_exit;
 	_Atomic bool running;
 	_Atomic bool kick;
+	/* hyp_vcpu_kick() calls between their first and last touch of this vCPU or its VM: destroy
+	 * waits for zero before freeing either (the lifetime rule in libhyp/vcpu.h). */
+	_Atomic uint32_t kicks_in_flight;
 	struct hyp_psci_cpu psci;
 	struct hyp_emulation emul;
 	/* Set only inside hyp__vcpu_inject_abort_fsc(): the fault status an abort built from the
@@ -183,7 +186,7 @@ struct hyp_vcpu {
 	void *backend_state;
 };
 
-/* lib/alloc.c */
+/* lib/core/alloc.c */
 void *hyp__alloc(struct hyp_vm *vm, size_t size, size_t align);
 void hyp__free(struct hyp_vm *vm, void *ptr, size_t size);
 int hyp__vec_insert(struct hyp_vm *vm, struct hyp_vec *vec, size_t elem_size, uint32_t at,
@@ -194,7 +197,7 @@ void hyp__vec_release(struct hyp_vm *vm, struct hyp_vec *vec, size_t elem_size);
 extern const struct hyp_alloc_ops hyp__malloc_ops;
 #endif
 
-/* lib/log.c */
+/* lib/core/log.c */
 void hyp__log(struct hyp_vm *vm, enum hyp_log_priority priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool hyp__log_priority_valid(int priority);
@@ -202,12 +205,15 @@ bool hyp__log_priority_valid(int priority);
 #define hyp__warn(vm, ...) hyp__log(vm, HYP_LOG_WARNING, __VA_ARGS__)
 #define hyp__dbg(vm, ...) hyp__log(vm, HYP_LOG_DEBUG, __VA_ARGS__)
 
-/* lib/vm.c */
+/* lib/core/vm.c */
 bool hyp__vm_reconfigure_begin(struct hyp_vm *vm);
 void hyp__vm_reconfigure_end(struct hyp_vm *vm);
 struct hyp_vcpu *hyp__vm_vcpu(const struct hyp_vm *vm, uint32_t index);
 
-/* lib/vcpu.c: inject an EL1 exception on a backend that keeps registers in memory, using
+/* lib/core/vcpu.c: free a vCPU already unpublished from vm->vcpus, with the VM's reconfiguring bit
+ * held, once nothing else can be touching it. */
+void hyp__vcpu_free(struct hyp_vcpu *vcpu);
+/* lib/core/vcpu.c: inject an EL1 exception on a backend that keeps registers in memory, using
  * lib/trap and the backend's sysreg accessors. */
 int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr);
 /* hyp_vcpu_inject_exception() of an abort reporting fault status @fsc (ESR_EL1.ISS[5:0]) instead
@@ -216,10 +222,10 @@ int hyp__vcpu_inject_via_regs(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, 
 int hyp__vcpu_inject_abort_fsc(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr,
 			       int fsc);
 
-/* lib/memory.c */
+/* lib/core/memory.c */
 const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ipa);
 
-/* lib/handlers.c: exit-path lookups. */
+/* lib/core/handlers.c: exit-path lookups. */
 const struct hyp_mmio_range *hyp__mmio_find_slow(const struct hyp_vm *vm, hyp_ipa_t ipa,
 						 const struct hyp_mmio_range **hint);
 const struct hyp_smccc_range *hyp__smccc_find_slow(const struct hyp_vm *vm, uint32_t conduit,
@@ -250,10 +256,10 @@ static inline const struct hyp_smccc_range *hyp__smccc_find(const struct hyp_vm 
 }
 const struct hyp_sysreg_handler *hyp__sysreg_find(const struct hyp_vm *vm, uint32_t encoding);
 
-/* lib/run.c */
+/* lib/core/run.c */
 enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit);
 
-/* lib/emulate.c: loads and stores without an instruction syndrome (HYP_FAULT_NO_SYNDROME). */
+/* lib/core/emulate.c: loads and stores without an instruction syndrome (HYP_FAULT_NO_SYNDROME). */
 enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu);
 enum hyp_emul_result hyp__emulate_resume(struct hyp_vcpu *vcpu);
 /* The virtual address of the element being performed. */
@@ -269,7 +275,7 @@ void hyp__vm_signal_system_event(struct hyp_vm *vm, uint32_t type, uint64_t data
 
 /* lib/platform.c: a polite busy-wait step (sched_yield hosted, YIELD at EL2). */
 
-/* lib/backend/builtin.c: the backends compiled into this library. */
+/* lib/core/builtin.c: the backends compiled into this library. */
 const struct hyp_backend_ops *hyp__builtin_backend(const char *name);
 const struct hyp_backend_ops *hyp__builtin_backend_auto(void);
 

@@ -71,7 +71,9 @@ static void report_kick(struct hyp_vcpu *vcpu)
 {
 	struct hyp_exit *exit = &vcpu->exit;
 
-	atomic_store(&vcpu->kick, false);
+	/* An exchange: it synchronises with the kickers' exchanges, so whoever sees this run
+	 * return also sees their kicks_in_flight count (hyp_vcpu_kick()). */
+	atomic_exchange(&vcpu->kick, false);
 	memset(exit, 0, sizeof(*exit));
 	exit->reason = HYP_EXIT_KICKED;
 	exit->vcpu_index = vcpu->index;
@@ -284,7 +286,7 @@ static enum hyp_handler_result dispatch_sysreg(struct hyp_vcpu *vcpu, struct hyp
 }
 
 /*
- * A load/store the hardware could not describe: the library performs it itself (lib/emulate.c).
+ * A load/store the hardware could not describe: the library performs it itself (lib/core/emulate.c).
  * What it cannot emulate (exclusives, atomics, AArch32...) stays the HYP_FAULT_NO_SYNDROME exit it
  * was, for the generic handler, the HYP_VM_ABORT_UNCLAIMED policy or the caller.
  */

@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The el2 backend's interrupt controller and timers: lib/vgic delivered through the GIC's
+ * virtual CPU interface, lib/timer on the CPU's generic timers.
+ *
+ * The list registers follow the protocol of lib/vgic/vgic.h: every exit that reaches the ordinary
+ * path syncs them (ICH_LR<n>_EL2 and ICH_HCR_EL2 folded back, ICH_HCR_EL2 then zeroed so no
+ * maintenance interrupt stays asserted while EL2 runs), every entry after one flushes them again.
+ * Exits served in place (MMIO callbacks, SMCCC, trapped SGI/DIR/timer registers) leave the list
+ * registers in the hardware and flush only when something changed for the vCPU (vgic_dirty: set
+ * by notify, and by the vCPU's own GIC accesses, which "are not notified to it").
+ *
+ * References: GICv3 spec (IHI 0069) "Virtual interrupt handling" (ICH_LR<n>_EL2, ICH_HCR_EL2,
+ * ICH_VMCR_EL2, ICH_AP<g>R<n>_EL2, maintenance interrupts), "Software Generated Interrupts" (with
+ * HCR_EL2.IMO/FMO set, EL1 writes of ICC_SGI0R/SGI1R/ASGI1R_EL1 trap to EL2: the accessibility
+ * pseudocode of those registers), and the Arm ARM D11 (CNTHCTL_EL2, CNTVOFF_EL2, CNTV_*).
+ */
+#include "hyp_string.h"
+
+#include "trap/fast.h"
+#include "backend/el2/el2-state.h"
+
+/* ICH_* registers by their encodings (op0 3, op1 4, CRn 12): assemblers that know no GICv3
+ * names accept these. */
+#define ICH_HCR_EL2 S3_4_C12_C11_0
+#define ICH_VTR_EL2 S3_4_C12_C11_1
+#define ICH_VMCR_EL2 S3_4_C12_C11_7
+#define ICC_SRE_EL1 S3_0_C12_C12_5
+/* Expand the names above before read_sysreg()/write_sysreg() stringify them. */
+#define RD(reg) read_sysreg_x(reg)
+#define WR(v, reg) write_sysreg_x(v, reg)
+#define read_sysreg_x(reg) read_sysreg(reg)
+#define write_sysreg_x(v, reg) write_sysreg(v, reg)
+
+/* ICH_LR<n>_EL2: CRm 12 for n = 0..7, CRm 13 for n = 8..15, op2 = n % 8. */
+#define LR_CASES(X)                                                                                \
+	X(0, S3_4_C12_C12_0)                                                                       \
+	X(1, S3_4_C12_C12_1)                                                                       \
+	X(2, S3_4_C12_C12_2)                                                                       \
+	X(3, S3_4_C12_C12_3)                                                                       \
+	X(4, S3_4_C12_C12_4)                                                                       \
+	X(5, S3_4_C12_C12_5)                                                                       \
+	X(6, S3_4_C12_C12_6)                                                                       \
+	X(7, S3_4_C12_C12_7)                                                                       \
+	X(8, S3_4_C12_C13_0)                                                                       \
+	X(9, S3_4_C12_C13_1)                                                                       \
+	X(10, S3_4_C12_C13_2)                                                                      \
+	X(11, S3_4_C12_C13_3)                                                                      \
+	X(12, S3_4_C12_C13_4)                                                                      \
+	X(13, S3_4_C12_C13_5)                                                                      \
+	X(14, S3_4_C12_C13_6)                                                                      \
+	X(15, S3_4_C12_C13_7)
+
+static uint64_t read_lr(unsigned int n)
+{
+	switch (n) {
+#define X(i, reg)                                                                                  \
+	case i:                                                                                    \
+		return RD(reg);
+		LR_CASES(X)
+#undef X
+	default:
+		return 0;
+	}
+}
+
+static void write_lr(unsigned int n, uint64_t v)
+{
+	switch (n) {
+#define X(i, reg)                                                                                  \
+	case i:                                                                                    \
+		WR(v, reg);                                                                        \
+		break;
+		LR_CASES(X)
+#undef X
+	default:
+		break;
+	}
+}
+
+/* ICH_AP0R<n>_EL2 is S3_4_C12_C8_<n>, ICH_AP1R<n>_EL2 is S3_4_C12_C9_<n>, n = 0..3. */
+static void save_aprs(const struct el2_vm *m, struct hyp_vgic_cpu_state *cs)
+{
+	cs->ap0r[0] = RD(S3_4_C12_C8_0);
+	cs->ap1r[0] = RD(S3_4_C12_C9_0);
+	if (m->nr_aprs > 1) {
+		cs->ap0r[1] = RD(S3_4_C12_C8_1);
+		cs->ap1r[1] = RD(S3_4_C12_C9_1);
+	}
+	if (m->nr_aprs > 2) {
+		cs->ap0r[2] = RD(S3_4_C12_C8_2);
+		cs->ap1r[2] = RD(S3_4_C12_C9_2);
+		cs->ap0r[3] = RD(S3_4_C12_C8_3);
+		cs->ap1r[3] = RD(S3_4_C12_C9_3);
+	}
+}
+
+static void load_aprs(const struct el2_vm *m, const struct hyp_vgic_cpu_state *cs)
+{
+	WR(cs->ap0r[0], S3_4_C12_C8_0);
+	WR(cs->ap1r[0], S3_4_C12_C9_0);
+	if (m->nr_aprs > 1) {
+		WR(cs->ap0r[1], S3_4_C12_C8_1);
+		WR(cs->ap1r[1], S3_4_C12_C9_1);
+	}
+	if (m->nr_aprs > 2) {
+		WR(cs->ap0r[2], S3_4_C12_C8_2);
+		WR(cs->ap1r[2], S3_4_C12_C9_2);
+		WR(cs->ap0r[3], S3_4_C12_C8_3);
+		WR(cs->ap1r[3], S3_4_C12_C9_3);
+	}
+}
+
+static inline struct el2_vm *vm_of(const struct el2_vcpu *v)
+{
+	return el2_vm(v->vcpu->vm);
+}
+
+/* ---- callbacks of lib/vgic and lib/timer ---- */
+
+static uint64_t el2_clock(void *opaque)
+{
+	(void)opaque;
+	isb();
+	return read_sysreg(cntpct_el0);
+}
+
+static void el2_timer_set_ppi(void *opaque, uint32_t vcpu, uint32_t intid, bool level)
+{
+	struct el2_vm *m = opaque;
+
+	if (m->vgic)
+		hyp_vgic_set_level(m->vgic, vcpu, intid, level);
+}
+
+/*
+ * Something changed for vCPU @index (lib/vgic's lock is held: no call back into it). It looks at
+ * vgic_dirty before it next enters its guest; if it is in its guest, or asleep in WFI, on another
+ * CPU, that CPU gets the kick IPI (an IRQ at EL2 ends both). The vCPU's own CPU needs no IPI: it
+ * is at EL2 and will look.
+ */
+static void el2_vgic_notify(void *opaque, uint32_t index)
+{
+	struct hyp_vm *vm = opaque;
+	struct el2_vm *m = el2_vm(vm);
+	struct hyp_vcpu *vcpu = hyp__vm_vcpu(vm, index);
+	struct hyp_el2_cpu *cpu;
+	struct el2_vcpu *v;
+
+	if (!vcpu)
+		return;
+	v = el2_vcpu(vcpu);
+	atomic_store(&v->vgic_dirty, true);
+	cpu = atomic_load(&v->loaded_on);
+	if (cpu && v->loaded_mpidr != read_sysreg(mpidr_el1) && m->platform.kick_cpu)
+		m->platform.kick_cpu(m->platform.opaque, cpu);
+}
+
+/* ---- the GIC's frames: MMIO handlers of the VM, so they take the in-place fast path ---- */
+
+static enum hyp_handler_result gic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
+					  bool redist)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	struct hyp_vgic *vgic = vm_of(v)->vgic;
+	uint64_t val = 0;
+	int r;
+
+	/* The vCPU sees its own interrupts' state exactly (vgic.h): fold its LRs back first. */
+	hyp__el2_vgic_sync_hw(v);
+	if (a->is_write)
+		r = redist ? hyp_vgic_redist_write(vgic, vcpu->index, a->offset, a->len, a->data) :
+			     hyp_vgic_dist_write(vgic, vcpu->index, a->offset, a->len, a->data);
+	else
+		r = redist ? hyp_vgic_redist_read(vgic, vcpu->index, a->offset, a->len, &val) :
+			     hyp_vgic_dist_read(vgic, vcpu->index, a->offset, a->len, &val);
+	/* A width the register does not allow is RAZ/WI (HYP_VGIC_MMIO_BAD_ACCESS, a documented
+	 * choice of lib/vgic); -EINVAL cannot happen for an access inside the frame. */
+	if (!a->is_write)
+		a->data = r < 0 ? 0 : val;
+	atomic_store_explicit(&v->vgic_dirty, true, memory_order_relaxed);
+	return HYP_HANDLED;
+}
+
+static enum hyp_handler_result gicd_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
+{
+	(void)opaque;
+	return gic_access(vcpu, access, false);
+}
+
+static enum hyp_handler_result gicr_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
+{
+	(void)opaque;
+	return gic_access(vcpu, access, true);
+}
+
+/* ---- VM ---- */
+
+int hyp__el2_irq_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
+{
+	struct el2_vm *m = el2_vm(vm);
+	struct hyp_timer_config tcfg = {
+		.clock = el2_clock,
+		.set_ppi = el2_timer_set_ppi,
+		.opaque = m,
+		.freq = (uint32_t)(read_sysreg(cntfrq_el0) & CNT_FRQ_MASK),
+	};
+	struct hyp_vgic_config gcfg;
+	uint64_t vtr;
+	int r;
+
+	r = hyp_timer_vm_init(&m->timer, &tcfg);
+	if (r)
+		return r;
+	if (config->irqchip == HYP_IRQCHIP_BACKEND)
+		return -ENOTSUP; /* the CPU's GIC is the firmware's: libhyp's is the only one */
+	if (config->irqchip == HYP_IRQCHIP_NONE)
+		return 0;
+	if (!m->platform.set_ppi_masked || !m->platform.set_wakeup)
+		return config->irqchip == HYP_IRQCHIP_LIBRARY ? -ENOTSUP : 0;
+
+	vtr = RD(ICH_VTR_EL2);
+	m->nr_lrs = (uint32_t)(vtr & ICH_VTR_LISTREGS_MASK) + 1;
+	if (m->nr_lrs > HYP_VGIC_MAX_LRS)
+		m->nr_lrs = HYP_VGIC_MAX_LRS;
+	/* PREbits + 1 = 5, 6 or 7 preemption bits: 1, 2 or 4 active priority registers. */
+	switch ((vtr >> ICH_VTR_PREBITS_SHIFT) & ICH_VTR_PREBITS_MASK) {
+	case 6:
+		m->nr_aprs = 4;
+		break;
+	case 5:
+		m->nr_aprs = 2;
+		break;
+	default:
+		m->nr_aprs = 1;
+		break;
+	}
+	gcfg = (struct hyp_vgic_config){
+		.nr_vcpus = vm->max_vcpus,
+		.nr_spis = EL2_NR_SPIS,
+		.ich_vtr = vtr,
+		.alloc = &vm->alloc,
+		.ops = { .notify = el2_vgic_notify, .opaque = vm },
+	};
+	r = hyp_vgic_create(&gcfg, &m->vgic);
+	if (r)
+		return r;
+	r = hyp_vm_add_mmio_handler(vm, vm->gicd_base, HYP_GICD_SIZE, gicd_mmio, NULL);
+	if (!r)
+		r = hyp_vm_add_mmio_handler(vm, vm->gicr_base,
+					    (uint64_t)HYP_GICR_SIZE_PER_VCPU * vm->max_vcpus,
+					    gicr_mmio, NULL);
+	if (r) {
+		/* hyp_vm_create() frees the VM without its handler table on a failed init. */
+		hyp__vec_release(vm, &vm->mmio, sizeof(struct hyp_mmio_range));
+		hyp_vgic_destroy(m->vgic);
+		m->vgic = NULL;
+	}
+	return r;
+}
+
+void hyp__el2_irq_vm_destroy(struct hyp_vm *vm)
+{
+	struct el2_vm *m = el2_vm(vm);
+
+	hyp_vgic_destroy(m->vgic);
+	m->vgic = NULL;
+}
+
+void hyp__el2_irq_vcpu_init(struct hyp_vcpu *vcpu)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	struct el2_vm *m = el2_vm(vcpu->vm);
+
+	hyp_timer_vcpu_init(&v->timer, &m->timer, vcpu->index);
+	if (m->vgic) {
+		hyp_vgic_set_mpidr(m->vgic, vcpu->index, hyp_backend_vcpu_mpidr(vcpu));
+		atomic_store(&v->vgic_dirty, true);
+	}
+}
+
+/* ---- the list registers ---- */
+
+void hyp__el2_vgic_sync_hw(struct el2_vcpu *v)
+{
+	struct el2_vm *m;
+	struct hyp_vgic_lrs lrs;
+	struct hyp_vgic_cpu_state *cs;
+
+	if (!v->lrs_in_hw)
+		return;
+	m = vm_of(v);
+	lrs.hcr = RD(ICH_HCR_EL2);
+	lrs.nr = v->lrs_used;
+	for (unsigned int i = 0; i < v->lrs_used; i++)
+		lrs.lr[i] = read_lr(i);
+	/* En = 0: no maintenance interrupt stays asserted while EL2 runs (the firmware's handler
+	 * would take it again and again); the next flush writes it back. */
+	WR(0, ICH_HCR_EL2);
+	hyp_vgic_sync(m->vgic, v->vcpu->index, &lrs);
+	/* lib/vgic judges WFI wake-ups and software deactivation with the vCPU's PMR, group enables
+	 * and active priorities: keep its copy current. */
+	cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
+	cs->vmcr = RD(ICH_VMCR_EL2);
+	save_aprs(m, cs);
+	v->lrs_in_hw = false;
+}
+
+void hyp__el2_vgic_flush_hw(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+	struct hyp_vgic_lrs lrs;
+	unsigned int n;
+
+	hyp_vgic_flush(m->vgic, v->vcpu->index, m->nr_lrs, &lrs);
+	/* LRs beyond both the new and the previous count already hold 0. */
+	n = lrs.nr > v->lrs_used ? lrs.nr : v->lrs_used;
+	for (unsigned int i = 0; i < n; i++)
+		write_lr(i, lrs.lr[i]);
+	WR(lrs.hcr, ICH_HCR_EL2);
+	v->lrs_used = lrs.nr;
+	v->lrs_in_hw = true;
+}
+
+/* ---- timers ---- */
+
+/* The hardware virtual timer into lib/timer; its physical PPI masked while its level is high
+ * (timer.h step 4). */
+static void vtimer_sync(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+	bool mask;
+
+	mask = hyp_timer_vcpu_sync(&v->timer, read_sysreg(cntv_ctl_el0),
+				   read_sysreg(cntv_cval_el0));
+	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, mask);
+}
+
+static void set_wakeup(struct el2_vcpu *v, uint64_t deadline)
+{
+	struct el2_vm *m = vm_of(v);
+	struct hyp_el2_cpu *cpu = atomic_load_explicit(&v->loaded_on, memory_order_relaxed);
+
+	if (cpu && cpu->opaque[CPU_WAKEUP] == deadline)
+		return;
+	if (cpu)
+		cpu->opaque[CPU_WAKEUP] = deadline;
+	m->platform.set_wakeup(m->platform.opaque, deadline);
+}
+
+/* Bring the timers' levels up to date and arm the CPU for the next deadline of the emulated
+ * physical timer: a timer already firing is the GIC's to deliver and arms nothing (timer.h). */
+static void arm_deadline(struct el2_vcpu *v)
+{
+	uint64_t until;
+
+	if (!hyp_timer_wfi_sleep_until(&v->timer, el2_clock(NULL), &until))
+		until = 0;
+	set_wakeup(v, until);
+}
+
+/* ---- the vCPU's life on this CPU ---- */
+
+void hyp__el2_irq_load(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+	struct hyp_el2_cpu *cpu = atomic_load(&v->loaded_on);
+	struct hyp_timer_hw hw;
+
+	hyp_timer_vcpu_load(&v->timer, &hw);
+	write_sysreg(hw.cntvoff, cntvoff_el2);
+	write_sysreg(hw.cval, cntv_cval_el0);
+	write_sysreg(hw.ctl, cntv_ctl_el0);
+	if (!m->vgic)
+		return;
+	WR(0, ICH_HCR_EL2);
+	for (unsigned int i = 0; i < m->nr_lrs; i++)
+		write_lr(i, 0);
+	v->lrs_used = 0;
+	v->lrs_in_hw = false;
+	{
+		const struct hyp_vgic_cpu_state *cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
+
+		WR(cs->vmcr, ICH_VMCR_EL2);
+		load_aprs(m, cs);
+	}
+	/* EL1 uses the system register interface (a GICv3 guest sets SRE; KVM sets it too). */
+	WR(ICC_SRE_SRE, ICC_SRE_EL1);
+	if (cpu)
+		cpu->opaque[CPU_WAKEUP] = UINT64_MAX; /* unknown: the next arm writes it */
+	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, hw.mask_irq);
+	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_MAINTENANCE, false);
+	atomic_store(&v->vgic_dirty, true);
+}
+
+void hyp__el2_irq_put(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+
+	if (m->vgic) {
+		struct hyp_vgic_cpu_state *cs;
+
+		hyp__el2_vgic_sync_hw(v);
+		cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
+		cs->vmcr = RD(ICH_VMCR_EL2);
+		save_aprs(m, cs);
+		WR(0, ICH_HCR_EL2);
+	}
+	hyp_timer_vcpu_put(&v->timer, read_sysreg(cntv_ctl_el0), read_sysreg(cntv_cval_el0));
+	write_sysreg(0, cntv_ctl_el0);
+	if (m->vgic)
+		set_wakeup(v, 0);
+	isb();
+}
+
+/* A vCPU of this CPU goes away without being put: nothing of it may keep firing here. */
+void hyp__el2_irq_quiesce(void)
+{
+	write_sysreg(0, cntv_ctl_el0);
+	WR(0, ICH_HCR_EL2);
+	isb();
+}
+
+/* PSCI CPU_ON: the timers as after reset, the CPU interface off; the distributor and
+ * redistributor keep their state (a CPU's power-up does not reset the GIC). Called on the
+ * vCPU's own CPU, before its loaded state is discarded. */
+void hyp__el2_irq_reset(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+
+	if (v->timer.loaded)
+		hyp__el2_irq_put(v);
+	hyp_timer_vcpu_reset(&v->timer);
+	if (m->vgic) {
+		struct hyp_vgic_cpu_state *cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
+
+		memset(cs, 0, sizeof(*cs));
+		atomic_store(&v->vgic_dirty, true);
+	}
+}
+
+void hyp__el2_irq_before_entry(struct el2_vcpu *v)
+{
+	if (!vm_of(v)->vgic)
+		return;
+	vtimer_sync(v);
+	arm_deadline(v);
+	if (!v->lrs_in_hw || atomic_load_explicit(&v->vgic_dirty, memory_order_relaxed)) {
+		atomic_store_explicit(&v->vgic_dirty, false, memory_order_relaxed);
+		hyp__el2_vgic_sync_hw(v);
+		hyp__el2_vgic_flush_hw(v);
+	}
+}
+
+void hyp__el2_irq_after_exit(struct el2_vcpu *v)
+{
+	if (!vm_of(v)->vgic)
+		return;
+	hyp__el2_vgic_sync_hw(v);
+	/* The virtual timer's physical PPI may be what stopped the guest: mask it before the
+	 * firmware's handler looks, or a level that stays high would be taken again and again. */
+	if (v->ctx.exit_kind == HYP_EL2_EXIT_IRQ || v->ctx.exit_kind == HYP_EL2_EXIT_FIQ)
+		vtimer_sync(v);
+}
+
+/*
+ * A trapped MSR/MRS that belongs to the GIC or the timers, answered in place: SGI generation
+ * (ICC_SGI0R/SGI1R/ASGI1R_EL1), ICC_DIR_EL1 (trapped by ICH_HCR_EL2.TDIR when lib/vgic keeps
+ * active interrupts out of the list registers) and the emulated EL1 physical timer. Returns true
+ * if it did (the PC is past the instruction).
+ */
+bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss)
+{
+	struct el2_vm *m = vm_of(v);
+	struct hyp_gp_regs *regs = &v->ctx.regs;
+	uint32_t encoding =
+		HYP_SYSREG(SYS_OP0(iss), SYS_OP1(iss), SYS_CRN(iss), SYS_CRM(iss), SYS_OP2(iss));
+	uint32_t rt = SYS_RT(iss), index = v->vcpu->index;
+	bool read = iss & SYS_DIR_READ;
+
+	if (!m->vgic || (regs->pstate & PSTATE_NRW))
+		return false;
+	switch (encoding) {
+	case HYP_VGIC_ICC_SGI1R_EL1:
+	case HYP_VGIC_ICC_ASGI1R_EL1:
+	case HYP_VGIC_ICC_SGI0R_EL1:
+		if (read)
+			return false; /* write-only: UNDEFINED, the ordinary path answers */
+		hyp_vgic_icc_write(m->vgic, index, encoding, gpr_read(regs, rt));
+		break;
+	case HYP_VGIC_ICC_DIR_EL1:
+		if (read)
+			return false;
+		hyp__el2_vgic_sync_hw(v);
+		hyp_vgic_deactivate(m->vgic, index, (uint32_t)gpr_read(regs, rt) & 0xffffffu);
+		atomic_store_explicit(&v->vgic_dirty, true, memory_order_relaxed);
+		break;
+	default: {
+		struct hyp_sysreg_access access = {
+			.encoding = encoding,
+			.is_write = !read,
+			.reg = (uint8_t)rt,
+			.value = read ? 0 : gpr_read(regs, rt),
+		};
+
+		/* -ENOENT (not a timer register) and -EPERM (UNDEFINED) take the ordinary path. */
+		if (hyp_timer_handle_sysreg(&v->timer, &access))
+			return false;
+		if (read)
+			gpr_write(regs, rt, access.value);
+		arm_deadline(v);
+		break;
+	}
+	}
+	hyp_trap_skip_a64_insn(regs, 4);
+	hyp__el2_irq_refresh(v);
+	return true;
+}
+
+/*
+ * WFI with the GIC: sleep until an interrupt the vCPU can take is pending (lib/vgic's IRQ line,
+ * which covers what its timers raise), or it is kicked. The CPU sleeps in WFI at EL2 with IRQs
+ * masked (a pending interrupt still ends it, Arm ARM D1.16.2 "Wait for Interrupt") and the
+ * emulated physical timer's deadline armed; the hardware virtual timer wakes it through its
+ * PPI, unmasked while its level is low; notify() sends the kick IPI. Called after the exit's sync.
+ */
+void hyp__el2_irq_wfi(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+	struct hyp_vcpu *vcpu = v->vcpu;
+
+	hyp_trap_skip_a64_insn(&v->ctx.regs, 4);
+	for (;;) {
+		vtimer_sync(v);
+		atomic_store(&v->vgic_dirty, false);
+		arm_deadline(v);
+		if (hyp_vgic_irq_line(m->vgic, vcpu->index) || atomic_load(&vcpu->kick) ||
+		    atomic_load(&vcpu->vm->system_event) || atomic_load(&v->vgic_dirty))
+			break;
+		dsb(sy);
+		__asm__ volatile("wfi" ::: "memory");
+		v->wfi_sleeps++;
+		if (read_sysreg(isr_el1) & (ISR_I | ISR_F)) {
+			vtimer_sync(v);
+			if (m->platform.handle_irq)
+				m->platform.handle_irq(m->platform.opaque);
+		}
+	}
+}
+
+/* ---- the VMM's interrupt lines (libhyp/irq.h) ---- */
+
+int hyp__el2_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
+			uint32_t intid, bool level)
+{
+	struct hyp_vgic *vgic = el2_vm(vm)->vgic;
+
+	if (!vgic)
+		return -ENOTSUP;
+	switch (kind) {
+	case HYP_BACKEND_IRQ_SPI:
+		return hyp_vgic_set_level(vgic, 0, intid, level);
+	case HYP_BACKEND_IRQ_PPI:
+		return hyp_vgic_set_level(vgic, vcpu->index, intid, level);
+	case HYP_BACKEND_IRQ_SGI:
+		return hyp_vgic_raise(vgic, vcpu->index, intid);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* CNTV_CTL_EL0 / CNTV_CVAL_EL0 for hyp_vcpu_get/set_sysreg(): the hardware's while the vCPU is
+ * loaded on the calling CPU (@loaded_here), lib/timer's otherwise. */
+int hyp__el2_timer_reg(struct el2_vcpu *v, uint32_t encoding, uint64_t *value, bool write)
+{
+	if (!v->timer.loaded)
+		return write ? hyp_timer_sysreg_write(&v->timer, encoding, *value) :
+			       hyp_timer_sysreg_read(&v->timer, encoding, value);
+	if (encoding == HYP_SYSREG_CNTV_CTL_EL0) {
+		if (write)
+			write_sysreg(*value & CNT_CTL_RW_MASK, cntv_ctl_el0);
+		else
+			*value = read_sysreg(cntv_ctl_el0);
+	} else {
+		if (write)
+			write_sysreg(*value, cntv_cval_el0);
+		else
+			*value = read_sysreg(cntv_cval_el0);
+	}
+	isb();
+	return 0;
+}
