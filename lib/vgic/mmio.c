@@ -556,3 +556,18 @@ int hyp_vgic_redist_write(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t offset,
 {
 	return redist_access(vgic, vcpu, offset, len, &val, true);
 }
+
+int hyp_vgic_mmio(struct hyp_vgic *vgic, uint32_t vcpu, bool redist, uint64_t offset,
+		  unsigned int len, bool is_write, uint64_t *data)
+{
+	uint64_t val = 0;
+	int r;
+
+	if (is_write)
+		return redist ? hyp_vgic_redist_write(vgic, vcpu, offset, len, *data) :
+				hyp_vgic_dist_write(vgic, vcpu, offset, len, *data);
+	r = redist ? hyp_vgic_redist_read(vgic, vcpu, offset, len, &val) :
+		     hyp_vgic_dist_read(vgic, vcpu, offset, len, &val);
+	*data = r < 0 ? 0 : val;
+	return r;
+}

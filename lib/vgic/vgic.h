@@ -296,6 +296,14 @@ int hyp_vgic_redist_read(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t offset, 
 /** hyp_vgic_redist_write() - a guest write of the redistributor region. */
 int hyp_vgic_redist_write(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t offset, unsigned int len,
 			  uint64_t val);
+/**
+ * hyp_vgic_mmio() - one guest access to the distributor (@redist false) or the redistributor
+ * region (@redist true), as a backend's MMIO handler receives it: a write of *@data, or a read
+ * into *@data (0 when the frame answers the access with an error). Returns what the read or write
+ * function returned.
+ */
+int hyp_vgic_mmio(struct hyp_vgic *vgic, uint32_t vcpu, bool redist, uint64_t offset,
+		  unsigned int len, bool is_write, uint64_t *data);
 
 /**
  * hyp_vgic_set_level() - drive an interrupt line (PPI 16..31 of @vcpu, or SPI; @vcpu ignored).

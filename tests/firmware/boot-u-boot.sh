@@ -31,18 +31,12 @@ cross=aarch64-linux-gnu
 disk_text="libhyp virtio-blk disk: loaded by U-Boot"
 cache=${LIBHYP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/libhyp}
 
-ensure_packages "${BUILD_PACKAGES[@]}" gcc-aarch64-linux-gnu libc6-dev-arm64-cross cpio e2fsprogs \
-	libfdt1:arm64
+source "$root/tests/linux-guest/guest-kit.sh"
+guest_kit_packages
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-step "Building libhyp and hyp-run for aarch64 Linux"
-if [[ ! -f $out/arm64/build.ninja ]]; then
-	meson setup "$out/arm64" "$root" --cross-file "$root/cross/aarch64-linux-gnu.ini" \
-		-Dtests=false -Ddefault_library=static -Dkvm=enabled >"$out/setup.log" 2>&1 ||
-		{ cat "$out/setup.log" >&2; die "meson setup failed"; }
-fi
-ninja -C "$out/arm64" examples/hyp-run >/dev/null
+guest_kit_build_hyp_run
 
 step "Fetching Debian's u-boot-qemu (cached)"
 version=$(apt-cache show --no-all-versions u-boot-qemu 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
@@ -62,26 +56,15 @@ if [[ ! -f $uboot ]]; then
 fi
 echo "u-boot: $uboot ($(stat -c %s "$uboot") bytes, u-boot-qemu $version)" >&2
 
-step "Fetching the Debian arm64 kernel and the guest's modules (cached)"
-kit=$(bash "$root/tests/kvm-host/run-in-arm64-host.sh" --print-kit "$out/kit" \
-	--module virtio_mmio --module virtio_blk --module crc32c_generic --module ext4)
-image=$(sed -n 's/^image=//p' <<<"$kit")
-[[ -f $image ]] || die "no kernel image"
+guest_kit_fetch
 
 step "Building the guest's initramfs, the disk U-Boot boots from, and the console session"
-rm -rf "$out/initramfs" "$out/diskroot"
-mkdir -p "$out/initramfs"/{dev,proc,sys,mnt,modules} "$out/diskroot"
-"$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/initramfs/init" \
-	"$root/tests/linux-guest/guest-init.c"
+rm -rf "$out/diskroot"
+mkdir -p "$out/diskroot"
+guest_kit_initramfs "$out/diskroot/initramfs.cpio"
 "$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/console-session" \
 	"$root/tests/firmware/console-session.c"
-: >"$out/initramfs/modules/order"
-while IFS= read -r m; do
-	cp -- "$m" "$out/initramfs/modules/"
-	basename -- "$m" >>"$out/initramfs/modules/order"
-done < <(sed -n 's/^module=//p' <<<"$kit")
-(cd "$out/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out/diskroot/initramfs.cpio"
-cp -- "$image" "$out/diskroot/Image"
+cp -- "$guest_image" "$out/diskroot/Image"
 printf '%s\n' "$disk_text" >"$out/diskroot/hello.txt"
 rm -f "$out/disk.img"
 mke2fs -q -t ext4 -d "$out/diskroot" "$out/disk.img" 64M

@@ -29,36 +29,19 @@ source "$root/scripts/common.sh"
 cross=aarch64-linux-gnu
 disk_text="libhyp virtio-blk disk: hello from the host"
 
-ensure_packages "${BUILD_PACKAGES[@]}" gcc-aarch64-linux-gnu libc6-dev-arm64-cross cpio e2fsprogs \
-	libfdt1:arm64
+source "$root/tests/linux-guest/guest-kit.sh"
+guest_kit_packages
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-step "Building libhyp and hyp-run for aarch64 Linux"
-if [[ ! -f $out/arm64/build.ninja ]]; then
-	meson setup "$out/arm64" "$root" --cross-file "$root/cross/aarch64-linux-gnu.ini" \
-		-Dtests=false -Ddefault_library=static -Dkvm=enabled >"$out/setup.log" 2>&1 ||
-		{ cat "$out/setup.log" >&2; die "meson setup failed"; }
-fi
-ninja -C "$out/arm64" examples/hyp-run >/dev/null
+guest_kit_build_hyp_run
 
-step "Fetching the Debian arm64 kernel and the guest's modules (cached)"
-kit=$(bash "$root/tests/kvm-host/run-in-arm64-host.sh" --print-kit "$out/kit" \
-	--module virtio_mmio --module virtio_blk --module crc32c_generic --module ext4)
-image=$(sed -n 's/^image=//p' <<<"$kit")
-[[ -f $image ]] || die "no kernel image"
+guest_kit_fetch
 
 step "Building the guest's initramfs and disk"
-rm -rf "$out/initramfs" "$out/diskroot"
-mkdir -p "$out/initramfs"/{dev,proc,sys,mnt,modules} "$out/diskroot"
-"$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/initramfs/init" \
-	"$root/tests/linux-guest/guest-init.c"
-: >"$out/initramfs/modules/order"
-while IFS= read -r m; do
-	cp -- "$m" "$out/initramfs/modules/"
-	basename -- "$m" >>"$out/initramfs/modules/order"
-done < <(sed -n 's/^module=//p' <<<"$kit")
-(cd "$out/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out/initramfs.cpio"
+rm -rf "$out/diskroot"
+mkdir -p "$out/diskroot"
+guest_kit_initramfs "$out/initramfs.cpio"
 printf '%s\n' "$disk_text" >"$out/diskroot/hello.txt"
 rm -f "$out/disk.img"
 mke2fs -q -t ext4 -d "$out/diskroot" "$out/disk.img" 16M
@@ -71,7 +54,7 @@ log=$out/console.log
 set +e
 bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$log" \
 	--wrap "$out/arm64/examples/hyp-run" --backend kvm --cpus "$cpus" --mem 512M \
-	--kernel "$image" --initrd "$out/initramfs.cpio" --disk "$out/disk.img" \
+	--kernel "$guest_image" --initrd "$out/initramfs.cpio" --disk "$out/disk.img" \
 	--cmdline "console=ttyAMA0 earlycon=pl011,0x09000000 panic=-1${quiet:+ quiet}"
 status=$?
 set -e
@@ -129,7 +112,7 @@ hang_log=$out/console-sigint.log
 n=$((n + 1))
 if bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$hang_log" \
 	--wrap "$out/sigint-after" 25 130 "$out/arm64/examples/hyp-run" --backend kvm --cpus "$cpus" \
-	--mem 512M --kernel "$image" --initrd "$out/initramfs.cpio" \
+	--mem 512M --kernel "$guest_image" --initrd "$out/initramfs.cpio" \
 	--cmdline "console=ttyAMA0 panic=-1 quiet libhyp_hang" >/dev/null 2>&1 &&
 	grep -q "LIBHYP-GUEST: hanging" "$hang_log" && grep -q "interrupted, guest stopped" "$hang_log"; then
 	echo "ok $n - Ctrl-C (SIGINT) stops a running guest cleanly: hyp-run exits 130"

@@ -162,22 +162,13 @@ static enum hyp_handler_result gic_access(struct hyp_vcpu *vcpu, struct hyp_mmio
 					  bool redist)
 {
 	struct el2_vcpu *v = el2_vcpu(vcpu);
-	struct hyp_vgic *vgic = vm_of(v)->vgic;
-	uint64_t val = 0;
-	int r;
 
 	/* The vCPU sees its own interrupts' state exactly (vgic.h): fold its LRs back first. */
 	hyp__el2_vgic_sync_hw(v);
-	if (a->is_write)
-		r = redist ? hyp_vgic_redist_write(vgic, vcpu->index, a->offset, a->len, a->data) :
-			     hyp_vgic_dist_write(vgic, vcpu->index, a->offset, a->len, a->data);
-	else
-		r = redist ? hyp_vgic_redist_read(vgic, vcpu->index, a->offset, a->len, &val) :
-			     hyp_vgic_dist_read(vgic, vcpu->index, a->offset, a->len, &val);
 	/* A width the register does not allow is RAZ/WI (HYP_VGIC_MMIO_BAD_ACCESS, a documented
 	 * choice of lib/vgic); -EINVAL cannot happen for an access inside the frame. */
-	if (!a->is_write)
-		a->data = r < 0 ? 0 : val;
+	hyp_vgic_mmio(vm_of(v)->vgic, vcpu->index, redist, a->offset, a->len, a->is_write,
+		      &a->data);
 	atomic_store_explicit(&v->vgic_dirty, true, memory_order_relaxed);
 	return HYP_HANDLED;
 }

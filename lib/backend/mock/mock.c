@@ -152,18 +152,8 @@ static void mock_vgic_notify(void *opaque, uint32_t vcpu)
 static enum hyp_handler_result mock_gic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
 					       bool redist)
 {
-	struct hyp_vgic *vgic = mock_vm(vcpu->vm)->vgic;
-	uint64_t val = 0;
-	int r;
-
-	if (a->is_write)
-		r = redist ? hyp_vgic_redist_write(vgic, vcpu->index, a->offset, a->len, a->data) :
-			     hyp_vgic_dist_write(vgic, vcpu->index, a->offset, a->len, a->data);
-	else
-		r = redist ? hyp_vgic_redist_read(vgic, vcpu->index, a->offset, a->len, &val) :
-			     hyp_vgic_dist_read(vgic, vcpu->index, a->offset, a->len, &val);
-	if (!a->is_write)
-		a->data = r < 0 ? 0 : val;
+	hyp_vgic_mmio(mock_vm(vcpu->vm)->vgic, vcpu->index, redist, a->offset, a->len, a->is_write,
+		      &a->data);
 	return HYP_HANDLED;
 }
 
