@@ -22,7 +22,19 @@
  *            (16 instructions) per expiry. The WFI waits have a backstop, the EL1 physical
  *            timer 1 ms later (nested KVM under QEMU TCG sometimes loses a virtual timer
  *            wake-up, tests/guests/README.md), the spinning ones a 1 ms deadline: a wait they
- *            end is counted as lost, not measured.
+ *            end is counted as lost, not measured (nested KVM on the rig loses many: the
+ *            checks on the lost count depend on "nested-vtimer").
+ *   idle     the proof that WFI puts the physical CPU to sleep: while vCPU 1 waits in WFI (its
+ *            virtual and physical timers armed 1 s ahead, far beyond the interval), vCPU 0 runs
+ *            a loop of exactly IDLE_INSNS instructions and reads CNTVCT around it. Under
+ *            -icount every instruction any CPU executes advances the clock by 1 ns, so
+ *            (ticks x 16) - IDLE_INSNS is what the rest of the machine executed meanwhile: the
+ *            idle vCPU's CPU, its hypervisor and anything they woke for. A hypervisor that
+ *            polled instead of sleeping would show about IDLE_INSNS (it would get every other
+ *            time slice). The check allows 1% of the interval (10,000 instructions): room for a
+ *            stray interrupt's handling, far below any polling loop. On el2 each vCPU has its
+ *            own physical CPU; on the KVM rig both vCPU threads share one, so the figure there
+ *            also holds the host kernel's own work (timer ticks).
  */
 #include "rt/rt.h"
 
@@ -43,6 +55,11 @@ LHT_GUEST(.nr_vcpus = 2, .flags = LHT_F_BENCH | LHT_F_NEEDS_IRQCHIP, .timeout_ms
 #define VTIMER_AHEAD 256
 #define VTIMER_AHEAD_WFI 4096
 #define BACKSTOP_AHEAD 62500 /* 1 ms at 62.5 MHz */
+#define FAR_AHEAD 62500000   /* 1 s */
+#define IDLE_LOOPS 500000u   /* two instructions each */
+#define IDLE_INSNS (2ull * IDLE_LOOPS)
+#define IDLE_BOUND (IDLE_INSNS / 100)
+#define TICK_INSNS 16 /* instructions per CNTVCT tick at 62.5 MHz under -icount shift=0 */
 
 /* CNT*_CTL_EL0 (Arm ARM D11.2): ENABLE, IMASK. */
 #define CTL_ENABLE 1u
@@ -103,12 +120,21 @@ void guest_secondary(unsigned int cpu, uint64_t context_id)
 	(void)context_id;
 	lht_check_true("vCPU 1: redistributor awake, CPU interface on", gic_cpu_init());
 	gic_enable_private(SGI_PING);
+	gic_enable_private(PPI_VTIMER);
+	gic_enable_private(PPI_PTIMER);
+	/* Both timers far ahead: the idle measurement's "WFI with a far deadline". */
+	write_sysreg(cntv_cval_el0, lht_counter() + FAR_AHEAD);
+	write_sysreg(cntv_ctl_el0, CTL_ENABLE);
+	write_sysreg(cntp_cval_el0, lht_counter() + FAR_AHEAD);
+	write_sysreg(cntp_ctl_el0, CTL_ENABLE);
 	irq_disable();
 	__atomic_store_n(&secondary_ready, 1, __ATOMIC_RELEASE);
-	gic_send_sgi(SGI_READY, lht_cfg_mpidr(0));
+	gic_send_sgi(SGI_READY, mpidr0);
 	wfi_until_changed(&stop, 0);
+	write_sysreg(cntv_ctl_el0, 0);
+	write_sysreg(cntp_ctl_el0, 0);
 	__atomic_store_n(&secondary_done, 1, __ATOMIC_RELEASE);
-	gic_send_sgi(SGI_READY, lht_cfg_mpidr(0));
+	gic_send_sgi(SGI_READY, mpidr0);
 }
 
 static uint64_t spi_loop(uint64_t off, const volatile uint64_t *count)
@@ -176,6 +202,23 @@ static uint64_t sgi_loop(void)
 	return t1 - t0;
 }
 
+/* IDLE_INSNS instructions, no memory access, nothing to trap; the ticks they took. */
+static uint64_t idle_interval(void)
+{
+	uint64_t t0, t1, n = IDLE_LOOPS;
+
+	__asm__ volatile("isb\n\t"
+			 "mrs %0, cntvct_el0\n"
+			 "1:\tsubs %2, %2, #1\n\t"
+			 "b.ne 1b\n\t"
+			 "isb\n\t"
+			 "mrs %1, cntvct_el0"
+			 : "=&r"(t0), "=&r"(t1), "+r"(n)
+			 :
+			 : "memory");
+	return t1 - t0;
+}
+
 static void vtimer_loop(bool sleep, uint64_t *lost)
 {
 	*lost = 0;
@@ -215,7 +258,7 @@ static void vtimer_loop(bool sleep, uint64_t *lost)
 
 void guest_main(void)
 {
-	uint64_t spi, spi_base, sgi, vt, vt_wfi, lost, lost_run;
+	uint64_t spi, spi_base, sgi, vt, vt_wfi, lost, lost_run, idle, others;
 
 	lht_set_irq_handler(irq);
 	mpidr0 = lht_cfg_mpidr(0);
@@ -243,6 +286,15 @@ void guest_main(void)
 	lht_check_true("vCPU 1 ready", wait_secondary(&secondary_ready));
 	sgi = sgi_loop();
 	lht_check_eq("every SGI round trip completed once", pong_count, N);
+	/* vCPU 1 is back in WFI (it went there after its last handler; its pong came from it). */
+	idle_interval(); /* warm */
+	idle = idle_interval();
+	others = idle * TICK_INSNS > IDLE_INSNS ? idle * TICK_INSNS - IDLE_INSNS : 0;
+	lht_note("idle: ticks for a loop of 1,000,000 instructions", idle);
+	lht_note("idle: instructions the rest of the machine executed meanwhile (vCPU 1 in WFI)",
+		 others);
+	lht_check_le("idle: a vCPU in WFI costs its CPU <= 1% of an interval (-icount)", others,
+		     IDLE_BOUND);
 	stop = 1;
 	dsb(ish);
 	gic_send_sgi(SGI_PING, lht_cfg_mpidr(1)); /* wake it to see @stop (its pong is harmless) */
@@ -250,9 +302,11 @@ void guest_main(void)
 
 	vtimer_loop(false, &lost_run);
 	vt = vtimer_ticks;
+	lht_check_depends(LHT_DEPENDS_VTIMER_WAKEUP);
 	lht_check_le("virtual timer interrupts lost while running (backstop)", lost_run, N / 10);
 	vtimer_loop(true, &lost);
 	vt_wfi = vtimer_ticks;
+	lht_check_depends(LHT_DEPENDS_VTIMER_WAKEUP);
 	lht_check_le("virtual timer wake-ups lost in WFI (backstop)", lost, N / 10);
 
 	lht_reg_write(LHT_REG_BENCH_ITERATIONS, N);
