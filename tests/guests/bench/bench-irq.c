@@ -242,6 +242,12 @@ static void vtimer_loop(bool sleep, uint64_t *lost)
 			if (vtimer_count == fired) {
 				write_sysreg(cntv_ctl_el0, 0);
 				(*lost)++;
+				/* Ten in a row: the interrupt does not come on this platform;
+				 * the rest would not either. */
+				if (*lost == i + 1 && *lost >= 10) {
+					*lost = N;
+					break;
+				}
 			}
 			continue;
 		}
@@ -304,8 +310,15 @@ void guest_main(void)
 	vt = vtimer_ticks;
 	lht_check_depends(LHT_DEPENDS_VTIMER_WAKEUP);
 	lht_check_le("virtual timer interrupts lost while running (backstop)", lost_run, N / 10);
-	vtimer_loop(true, &lost);
-	vt_wfi = vtimer_ticks;
+	if (lost_run < N) {
+		vtimer_loop(true, &lost);
+		vt_wfi = vtimer_ticks;
+	} else {
+		/* A WFI whose wake-up never comes would hang (the backstop is a timer too). */
+		lht_skip("virtual timer in WFI", "its interrupt never arrived while running");
+		lost = N;
+		vt_wfi = 0;
+	}
 	lht_check_depends(LHT_DEPENDS_VTIMER_WAKEUP);
 	lht_check_le("virtual timer wake-ups lost in WFI (backstop)", lost, N / 10);
 
