@@ -3,7 +3,7 @@
 # build.sh --libhyp DIR OUTDIR: build the EL2 partitioning firmware and the guests it embeds.
 #
 #   OUTDIR/guests/NAME.bin     guest images: tests/guests/cases/*.c (the conformance guests) and
-#                              tests/guests/bench/bench.c (the benchmark guest) and
+#                              tests/guests/bench/*.c (the benchmark guests) and
 #                              tests/el2/guests/*.c (hostile guests)
 #   OUTDIR/firmware.elf        the firmware (partitions A, B, C; TAP on the PL011)
 #   OUTDIR/firmware-bench.elf  the benchmark build (one CPU, one guest; run under -icount)
@@ -92,7 +92,7 @@ build_guest() { # source, name
 }
 rm -f -- "$out"/guests/*.bin
 names=()
-for src in "$guests_src"/cases/*.c "$guests_src"/bench/bench.c "$el2_guests_src"/*.c; do
+for src in "$guests_src"/cases/*.c "$guests_src"/bench/*.c "$el2_guests_src"/*.c; do
 	name=$(basename -- "${src%.c}")
 	spawn build_guest "$src" "$name"
 	names+=("$name")

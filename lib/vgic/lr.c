@@ -13,7 +13,6 @@
  * from the line at every flush, and their LRs ask for an EOI maintenance interrupt so the line is
  * looked at again as soon as the guest deactivates them.
  */
-#include "hyp_string.h"
 #include "vgic-internal.h"
 
 struct pick {
@@ -86,7 +85,6 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 
 	if (!vgic || !out || vcpu >= vgic->nr_vcpus)
 		return;
-	hyp__clear_words(out, sizeof(*out));
 	if (nr_lrs > HYP_VGIC_MAX_LRS)
 		nr_lrs = HYP_VGIC_MAX_LRS;
 	vc = &vgic->vcpus[vcpu];
@@ -139,6 +137,10 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 	}
 	vc->nr_listed = n_act + n_pend;
 	vgic_unlock(vgic);
+	/* The rest of the CPU's LRs empty (struct hyp_vgic_lrs); not all HYP_VGIC_MAX_LRS: this
+	 * runs before every guest entry that follows news. */
+	for (unsigned int i = vc->nr_listed; i < nr_lrs; i++)
+		out->lr[i] = 0;
 
 	/* More pending than listed: a maintenance interrupt when no LR is pending any more
 	 * (NPIE). Active ones left out: EOIs of them count in EOIcount (LRENPIE) and their

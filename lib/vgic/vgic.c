@@ -288,6 +288,13 @@ int hyp_vgic_set_level(struct hyp_vgic *vgic, uint32_t vcpu, uint32_t intid, boo
 		return -EINVAL;
 	vgic_lock(vgic);
 	old = irq->flags;
+	if (!level && (old & IRQ_EDGE)) {
+		/* An edge-triggered interrupt's state does not follow its line: only the next
+		 * rising edge needs to know it fell (the common "pulse" of a device model). */
+		irq->flags &= (uint8_t)~IRQ_LINE;
+		vgic_unlock(vgic);
+		return 0;
+	}
 	if (level) {
 		/* An edge-triggered interrupt latches on the rising edge only. */
 		if ((old & (IRQ_EDGE | IRQ_LINE)) == IRQ_EDGE)

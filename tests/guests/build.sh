@@ -3,7 +3,7 @@
 # build.sh [--libhyp DIR] OUTDIR: build the conformance guests and their driver for aarch64.
 #
 #   OUTDIR/guests/NAME.bin   flat guest images (tests/guests/cases/NAME.c), entered at byte 0
-#   OUTDIR/bench/bench.bin   the benchmark guest (tests/guests/bench/bench.c), same format
+#   OUTDIR/bench/*.bin       the benchmark guests (tests/guests/bench/*.c), same format
 #   OUTDIR/obj/NAME.elf      the same, with symbols (aarch64-linux-gnu-objdump -d, addr2line)
 #   OUTDIR/driver            the driver (driver.c, lht-device.c), statically linked with libhyp.a
 #   OUTDIR/runall            runs several programs with arguments in one rig boot (runall.c)
@@ -136,8 +136,11 @@ for src in "$here"/cases/*.c; do
 	spawn build_guest "$src" "$(basename -- "${src%.c}")" guests
 	n=$((n + 1))
 done
-# The benchmark guest, apart: it is no conformance test (tests/bench/run-kvm-bench.sh runs it).
-spawn build_guest "$here/bench/bench.c" bench bench
+# The benchmark guests, apart: they are no conformance tests (tests/bench/run-kvm-bench.sh runs
+# them).
+for src in "$here"/bench/*.c; do
+	spawn build_guest "$src" "$(basename -- "${src%.c}")" bench
+done
 wait_jobs
 
 mv -- "$out/.build-started" "$stamp"

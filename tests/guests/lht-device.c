@@ -504,9 +504,17 @@ static bool dev_write(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint6
 	case LHT_REG_BENCH_TICKS_MMIO_WRITE:
 	case LHT_REG_BENCH_TICKS_MMIO_READ:
 	case LHT_REG_BENCH_TICKS_PSCI:
+	case LHT_REG_BENCH_TICKS_SPI:
+	case LHT_REG_BENCH_TICKS_SPI_BASE:
+	case LHT_REG_BENCH_TICKS_SGI:
+	case LHT_REG_BENCH_TICKS_VTIMER:
+	case LHT_REG_BENCH_TICKS_VTIMER_WFI:
+	case LHT_REG_BENCH_VTIMER_LOST:
+	case LHT_REG_BENCH_VTIMER_LOST_RUNNING:
 		if (!(d->hdr.flags & LHT_F_BENCH))
 			return false;
 		d->bench[(off - LHT_REG_BENCH_ITERATIONS) / 8] = v;
+		d->bench_written |= 1u << ((off - LHT_REG_BENCH_ITERATIONS) / 8);
 		return true;
 	default:
 		return host->write_reg && host->write_reg(d, c, off, v);
@@ -679,10 +687,14 @@ static enum hyp_handler_result vendor_call(void *opaque, struct hyp_vcpu *vcpu,
 static enum hyp_handler_result bench_mmio(void *opaque, struct hyp_vcpu *vcpu,
 					  struct hyp_mmio_access *a)
 {
+	struct lht_dev *d = opaque;
+
 	(void)vcpu;
-	(void)opaque;
 	if (!a->is_write)
 		a->data = 0;
+	else if (a->offset == LHT_BENCH_SPI_PULSE && a->len == 8)
+		(void)(hyp_vm_set_spi(d->vm, (uint32_t)a->data, true) ||
+		       hyp_vm_set_spi(d->vm, (uint32_t)a->data, false));
 	return HYP_HANDLED;
 }
 
@@ -705,42 +717,79 @@ static uint64_t bench_per_op_x100(uint64_t ticks, uint64_t empty, uint64_t n, ui
 	return (ticks - empty) * (100000000000ull / freq) / n;
 }
 
-/* The benchmark's figures, one "bench:" comment line each, with the el2 backend's targets
- * (<= 150 instructions per HVC, <= 250 per MMIO round trip) on its lines. */
+/* Instructions, in hundredths, from @ticks over @n operations with nothing subtracted. */
+static uint64_t bench_x100(uint64_t ticks, uint64_t n, uint64_t freq)
+{
+	return n && freq ? ticks * (100000000000ull / freq) / n : 0;
+}
+
+enum bench_kind {
+	BENCH_LOOP,	/* a loop of the register's ticks, the empty loop subtracted */
+	BENCH_LOOP_NET, /* a loop, the loop of register @base subtracted */
+	BENCH_LATENCY,	/* a sum of latencies over the operations: nothing subtracted */
+};
+
+/* The benchmark's figures, one "bench:" comment line each (only for what the guest measured),
+ * with the el2 backend's targets on their lines. tests/bench/bench-table.py puts the el2 and kvm
+ * lines side by side by their text. */
 static void bench_report(struct lht_dev *d)
 {
 	bool to_handler = d->caps & LHT_CAP_SMCCC_HVC;
 	const struct {
-		unsigned int reg;
+		unsigned int reg, base;
+		enum bench_kind kind;
 		const char *what;
 		unsigned int target;
 	} rows[] = {
-		{ 3,
+		{ 3, 0, BENCH_LOOP,
 		  to_handler ? "HVC round trip to a registered SMCCC handler" :
 			       "HVC round trip, answered by the backend (no SMCCC exits)",
 		  150 },
-		{ 4, "MMIO write round trip to a registered callback", 250 },
-		{ 5, "MMIO read round trip to a registered callback", 250 },
-		{ 6, "HVC PSCI_VERSION answered by the backend's PSCI", 0 },
+		{ 4, 0, BENCH_LOOP, "MMIO write round trip to a registered callback", 250 },
+		{ 5, 0, BENCH_LOOP, "MMIO read round trip to a registered callback", 250 },
+		{ 6, 0, BENCH_LOOP, "HVC PSCI_VERSION answered by the backend's PSCI", 0 },
+		{ 7, 0, BENCH_LOOP, "SPI: MMIO write, VMM pulses the SPI, handler, EOI", 0 },
+		{ 7, 8, BENCH_LOOP_NET, "SPI raised by the VMM -> handler entry -> EOI", 600 },
+		{ 9, 0, BENCH_LOOP, "SGI round trip vCPU 0 -> vCPU 1 -> vCPU 0 (WFI)", 1500 },
+		{ 10, 0, BENCH_LATENCY, "virtual timer expiry -> handler entry (running)", 0 },
+		{ 11, 0, BENCH_LATENCY, "virtual timer expiry -> handler entry (in WFI)", 0 },
 	};
 	const char *backend = hyp_vm_backend_name(d->vm);
 	bool el2 = backend && backend[0] == 'e' && backend[1] == 'l' && backend[2] == '2' &&
 		   !backend[3];
-	uint64_t n = d->bench[0], freq = d->bench[1];
+	uint64_t n = d->bench[0], freq = d->bench[1], lost = d->bench[12], lost_run = d->bench[13];
 	char target[40];
 
 	lht_tap_comment("bench: %s: %llu operations per loop, CNTFRQ %llu Hz; instructions per "
 			"operation, exact under -icount shift=0",
 			backend, (ull)n, (ull)freq);
 	for (unsigned int i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		uint64_t x = bench_per_op_x100(d->bench[rows[i].reg], d->bench[2], n, freq);
+		uint64_t x, ops = n;
 
+		if (!(d->bench_written & (1u << rows[i].reg)))
+			continue;
+		if (rows[i].kind == BENCH_LATENCY) {
+			uint64_t l = rows[i].reg == 11 ? lost : lost_run;
+
+			ops = l < n ? n - l : n;
+			x = bench_x100(d->bench[rows[i].reg], ops, freq);
+		} else {
+			x = bench_per_op_x100(
+				d->bench[rows[i].reg],
+				d->bench[rows[i].kind == BENCH_LOOP_NET ? rows[i].base : 2], n,
+				freq);
+		}
 		target[0] = 0;
 		if (el2 && rows[i].target)
 			format(target, sizeof(target), " (target <= %u)", rows[i].target);
 		lht_tap_comment("bench: %-4s %-58s %6llu.%02llu instructions%s", backend,
 				rows[i].what, (ull)(x / 100), (ull)(x % 100), target);
 	}
+	if (d->bench_written & (1u << 12))
+		lht_tap_comment(
+			"bench: %s: timer waits ended by the backstop (lost interrupts, left "
+			"out above): %llu of %llu running, %llu of %llu in WFI",
+			backend, (ull)lost_run, (ull)n, (ull)lost, (ull)n);
 }
 
 /* ---------------------------------------------------------------- the VM */

@@ -86,6 +86,7 @@ struct lht_dev {
 	int64_t remap_result; /* LHT_REG_REMAP */
 	uint64_t vendor_calls;
 	uint64_t bench[LHT_BENCH_RESULTS]; /* LHT_REG_BENCH_ITERATIONS.. (LHT_F_BENCH) */
+	uint32_t bench_written;		   /* which of @bench the guest wrote */
 	unsigned int checks, check_failures;
 	bool exit_written;
 	uint64_t exit_value;

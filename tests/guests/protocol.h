@@ -157,7 +157,19 @@
 #define LHT_REG_BENCH_TICKS_MMIO_WRITE 0x1a0
 #define LHT_REG_BENCH_TICKS_MMIO_READ 0x1a8
 #define LHT_REG_BENCH_TICKS_PSCI 0x1b0 /* HVC #0 with PSCI_VERSION: the backend's PSCI */
-#define LHT_BENCH_RESULTS 7
+/* The interrupt benchmark (tests/guests/bench/bench-irq.c): loops of LHT_REG_BENCH_ITERATIONS
+ * operations, the same loop shape for the MMIO write it is compared with. */
+#define LHT_REG_BENCH_TICKS_SPI 0x1b8	   /* LHT_BENCH_SPI_PULSE write -> handler -> EOI */
+#define LHT_REG_BENCH_TICKS_SPI_BASE 0x1c0 /* the same loop writing the no-op register */
+#define LHT_REG_BENCH_TICKS_SGI 0x1c8	   /* SGI round trips vCPU 0 -> 1 -> 0, both in WFI */
+/* Sums over the iterations of (handler entry - CNTV_CVAL_EL0), in ticks: not loops. */
+#define LHT_REG_BENCH_TICKS_VTIMER 0x1d0     /* the vCPU spinning */
+#define LHT_REG_BENCH_TICKS_VTIMER_WFI 0x1d8 /* the vCPU in WFI */
+/* Timer iterations that did not count: the backstop ended them, not the virtual timer (a lost
+ * interrupt), in WFI and running. */
+#define LHT_REG_BENCH_VTIMER_LOST 0x1e0
+#define LHT_REG_BENCH_VTIMER_LOST_RUNNING 0x1e8
+#define LHT_BENCH_RESULTS 14
 
 #ifndef __ASSEMBLER__
 /* ---- values ---- */
@@ -224,6 +236,9 @@ enum lht_foreign_answer {
 #define LHT_BENCH_MMIO_BASE 0x0b100000ull
 #define LHT_BENCH_MMIO_SIZE 0x1000ull
 #define LHT_BENCH_FID 0xc6000b00u
+/* In that window (LHT_F_BENCH): a 64-bit write of an SPI INTID here makes the VMM's callback
+ * pulse that SPI (hyp_vm_set_spi() to 1, then to 0), as a device model signalling an edge. */
+#define LHT_BENCH_SPI_PULSE 0x8ull
 
 /* The vendor-specific hypervisor call the driver registers with hyp_vm_add_smccc_handler():
  * SMC64/HVC64 fast call, owner 6 (Vendor Specific Hypervisor Service, SMCCC section 6). It takes

@@ -150,7 +150,10 @@ static void el2_vgic_notify(void *opaque, uint32_t index)
 	if (!vcpu)
 		return;
 	v = el2_vcpu(vcpu);
-	atomic_store(&v->vgic_dirty, true);
+	/* Already dirty: whoever made it so kicked the CPU (or is that vCPU's own CPU, at EL2,
+	 * which looks at the flag before it enters the guest again). */
+	if (atomic_exchange(&v->vgic_dirty, true))
+		return;
 	cpu = atomic_load(&v->loaded_on);
 	if (cpu && v->loaded_mpidr != read_sysreg(mpidr_el1) && m->platform.kick_cpu)
 		m->platform.kick_cpu(m->platform.opaque, cpu);
@@ -278,7 +281,6 @@ void hyp__el2_vgic_sync_hw(struct el2_vcpu *v)
 {
 	struct el2_vm *m;
 	struct hyp_vgic_lrs lrs;
-	struct hyp_vgic_cpu_state *cs;
 
 	if (!v->lrs_in_hw)
 		return;
@@ -291,12 +293,19 @@ void hyp__el2_vgic_sync_hw(struct el2_vcpu *v)
 	 * would take it again and again); the next flush writes it back. */
 	WR(0, ICH_HCR_EL2);
 	hyp_vgic_sync(m->vgic, v->vcpu->index, &lrs);
-	/* lib/vgic judges WFI wake-ups and software deactivation with the vCPU's PMR, group enables
-	 * and active priorities: keep its copy current. */
-	cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
+	v->lrs_in_hw = false;
+}
+
+/* lib/vgic judges WFI wake-ups with the vCPU's PMR, group enables and active priorities (its
+ * software copy of ICH_VMCR_EL2 and the APRs): bring it up to date where it is needed, in WFI and
+ * at put, not at every sync. */
+static void save_cpu_state(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+	struct hyp_vgic_cpu_state *cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
+
 	cs->vmcr = RD(ICH_VMCR_EL2);
 	save_aprs(m, cs);
-	v->lrs_in_hw = false;
 }
 
 void hyp__el2_vgic_flush_hw(struct el2_vcpu *v)
@@ -326,7 +335,10 @@ static void vtimer_sync(struct el2_vcpu *v)
 
 	mask = hyp_timer_vcpu_sync(&v->timer, read_sysreg(cntv_ctl_el0),
 				   read_sysreg(cntv_cval_el0));
-	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, mask);
+	if (v->vtimer_masked != (int)mask) {
+		m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, mask);
+		v->vtimer_masked = mask;
+	}
 }
 
 static void set_wakeup(struct el2_vcpu *v, uint64_t deadline)
@@ -382,6 +394,7 @@ void hyp__el2_irq_load(struct el2_vcpu *v)
 	if (cpu)
 		cpu->opaque[CPU_WAKEUP] = UINT64_MAX; /* unknown: the next arm writes it */
 	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, hw.mask_irq);
+	v->vtimer_masked = hw.mask_irq;
 	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_MAINTENANCE, false);
 	atomic_store(&v->vgic_dirty, true);
 }
@@ -391,12 +404,8 @@ void hyp__el2_irq_put(struct el2_vcpu *v)
 	struct el2_vm *m = vm_of(v);
 
 	if (m->vgic) {
-		struct hyp_vgic_cpu_state *cs;
-
 		hyp__el2_vgic_sync_hw(v);
-		cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
-		cs->vmcr = RD(ICH_VMCR_EL2);
-		save_aprs(m, cs);
+		save_cpu_state(v);
 		WR(0, ICH_HCR_EL2);
 	}
 	hyp_timer_vcpu_put(&v->timer, read_sysreg(cntv_ctl_el0), read_sysreg(cntv_cval_el0));
@@ -436,8 +445,12 @@ void hyp__el2_irq_before_entry(struct el2_vcpu *v)
 {
 	if (!vm_of(v)->vgic)
 		return;
-	vtimer_sync(v);
-	arm_deadline(v);
+	/* Straight from WFI, which has just done both with nothing run since. */
+	if (!v->timers_fresh) {
+		vtimer_sync(v);
+		arm_deadline(v);
+	}
+	v->timers_fresh = false;
 	if (!v->lrs_in_hw || atomic_load_explicit(&v->vgic_dirty, memory_order_relaxed)) {
 		atomic_store_explicit(&v->vgic_dirty, false, memory_order_relaxed);
 		hyp__el2_vgic_sync_hw(v);
@@ -523,6 +536,8 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 	struct hyp_vcpu *vcpu = v->vcpu;
 
 	hyp_trap_skip_a64_insn(&v->ctx.regs, 4);
+	/* The guest cannot change its CPU interface while it sleeps: one copy will do. */
+	save_cpu_state(v);
 	for (;;) {
 		vtimer_sync(v);
 		atomic_store(&v->vgic_dirty, false);
@@ -535,10 +550,13 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 		v->wfi_sleeps++;
 		if (read_sysreg(isr_el1) & (ISR_I | ISR_F)) {
 			vtimer_sync(v);
-			if (m->platform.handle_irq)
+			if (m->platform.handle_irq) {
 				m->platform.handle_irq(m->platform.opaque);
+				hyp__el2_irq_forget_masks(v);
+			}
 		}
 	}
+	v->timers_fresh = true;
 }
 
 /* ---- the VMM's interrupt lines (libhyp/irq.h) ---- */

@@ -127,6 +127,11 @@ struct el2_vcpu {
 	bool lrs_in_hw;
 	uint32_t lrs_used;
 	uint64_t wfi_sleeps; /* WFIs that slept (the idle proof: a sleeping vCPU loops this) */
+	/* Whether PPI 27 is masked at the physical GIC as far as this vCPU last told the platform
+	 * (-1: unknown; the firmware's own handler may have masked it). */
+	int vtimer_masked;
+	/* WFI has just synced the virtual timer and armed the deadline: the entry need not. */
+	bool timers_fresh;
 	uint8_t fp[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
 };
 
@@ -164,6 +169,14 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v);
 int hyp__el2_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
 			uint32_t intid, bool level);
 int hyp__el2_timer_reg(struct el2_vcpu *v, uint32_t encoding, uint64_t *value, bool write);
+
+/* The firmware's code ran (its IRQ handler, or anything between runs): what libhyp last asked of
+ * the physical GIC may no longer hold, and time has passed. */
+static inline void hyp__el2_irq_forget_masks(struct el2_vcpu *v)
+{
+	v->vtimer_masked = -1;
+	v->timers_fresh = false;
+}
 
 /* The fast path's look after a handled exit: flush what changed for the vCPU in place. */
 static inline void hyp__el2_irq_refresh(struct el2_vcpu *v)

@@ -484,6 +484,7 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	 * load (no store-buffering miss). */
 	daif = read_sysreg(daif);
 	__asm__ volatile("msr daifset, #0xf" ::: "memory");
+	hyp__el2_irq_forget_masks(v);
 	for (;;) {
 		if (__builtin_expect(
 			    atomic_load(&vcpu->kick) || atomic_load(&vcpu->vm->system_event), 0)) {
@@ -530,8 +531,10 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 		default:
 			/* A physical interrupt: the firmware's. Then let the core look: a kick, a
 			 * system event on another vCPU, or nothing (it re-enters at once). */
-			if (m->platform.handle_irq)
+			if (m->platform.handle_irq) {
 				m->platform.handle_irq(m->platform.opaque);
+				hyp__el2_irq_forget_masks(v);
+			}
 			if (m->vgic)
 				continue; /* the loop top sees a kick or a system event */
 			exit->reason = HYP_EXIT_KICKED;
