@@ -111,7 +111,8 @@ step "Ctrl-C: SIGINT to hyp-run while the guest runs"
 hang_log=$out/console-sigint.log
 n=$((n + 1))
 if bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$hang_log" \
-	--wrap "$out/sigint-after" 25 130 "$out/arm64/examples/hyp-run" --backend kvm --cpus "$cpus" \
+	--wrap "$out/sigint-after" 240 130 "LIBHYP-GUEST: hanging" "$out/arm64/examples/hyp-run" \
+	--backend kvm --cpus "$cpus" \
 	--mem 512M --kernel "$guest_image" --initrd "$out/initramfs.cpio" \
 	--cmdline "console=ttyAMA0 panic=-1 quiet libhyp_hang" >/dev/null 2>&1 &&
 	grep -q "LIBHYP-GUEST: hanging" "$hang_log" && grep -q "interrupted, guest stopped" "$hang_log"; then

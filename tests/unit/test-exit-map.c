@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "test-helpers.h"
 
@@ -20,7 +21,9 @@ enum { OP_NONE, OP_MAP, OP_UNMAP, OP_MAP_RW, OP_MAP_OVER_RAM, OP_BLOCK };
 struct device {
 	struct test_vm t;
 	uint8_t *memory;
-	int result; /* what the last exit_map/unmap returned */
+	/* What the last exit_map/unmap returned. Atomic: the racing test reads it from the other
+	 * vCPU's thread (a read access) while this one writes it. */
+	_Atomic int result;
 	/* OP_BLOCK: the callback waits here until released (it keeps its vCPU inside run). */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
