@@ -111,15 +111,6 @@ set -e
 [[ $check -eq 1 ]] || exit $status
 
 n=0 failed=0
-expect() { # description, fixed string expected in the console log
-	n=$((n + 1))
-	if grep -qF -- "$2" "$log"; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1 (no '$2' in the console)"
-		failed=$((failed + 1))
-	fi
-}
 expect "U-Boot started from the CFI flash" "U-Boot 20"
 expect "U-Boot probed the CFI flash (64 MiB, what it reports under QEMU too)" "Flash: 64 MiB"
 expect "U-Boot reached its prompt" "SESSION: ok: run 1: saw '=>'"

@@ -61,15 +61,6 @@ set -e
 [[ $check -eq 1 ]] || exit $status
 
 n=0 failed=0
-expect() { # description, fixed string expected in the console log
-	n=$((n + 1))
-	if grep -qF -- "$2" "$log"; then
-		echo "ok $n - $1"
-	else
-		echo "not ok $n - $1 (no '$2' in the console)"
-		failed=$((failed + 1))
-	fi
-}
 # One TAP point for hyp-run's exit status.
 expect_status() { # description, status
 	n=$((n + 1))

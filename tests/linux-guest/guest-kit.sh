@@ -47,3 +47,15 @@ guest_kit_initramfs() {
 	done < <(sed -n 's/^module=//p' <<<"$guest_kit")
 	(cd "$out/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$cpio"
 }
+
+# One TAP point: ok if the console log $log holds the fixed string $2 (description $1). Counts in
+# $n and $failed, which the caller initialises.
+expect() {
+	n=$((n + 1))
+	if grep -qF -- "$2" "$log"; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1 (no '$2' in the console)"
+		failed=$((failed + 1))
+	fi
+}
