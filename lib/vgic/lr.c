@@ -75,24 +75,40 @@ static void unlist_stale(struct hyp_vgic *vgic, uint32_t vcpu, struct vgic_vcpu 
 	vc->nr_listed = 0;
 }
 
-void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
-		    struct hyp_vgic_lrs *out)
+/* Hand @irq to list register @i of @vc (lock held). */
+static void list_irq(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
+		     struct vgic_irq *irq, struct hyp_vgic_lrs *out)
+{
+	bool pending = irq_pending(irq) && (irq->flags & IRQ_ENABLED) &&
+		       vgic_group_enabled(vgic, irq);
+
+	out->lr[i] = lr_value(irq, pending);
+	vc->lr_intid[i] = irq->intid;
+	vc->lr_took_latch[i] = pending && (irq->flags & IRQ_LATCH);
+	if (vc->lr_took_latch[i])
+		irq->flags &= (uint8_t)~IRQ_LATCH;
+	irq->listed = (uint16_t)(vcpu + 1);
+	irq->won = 0;
+}
+
+/* What a flush lists: an active interrupt (the guest must be able to EOI and deactivate it), or a
+ * pending, enabled one whose group is enabled. */
+static bool listable(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
+{
+	return (irq->flags & IRQ_ACTIVE) ||
+	       ((irq->flags & IRQ_ENABLED) && irq_pending(irq) && vgic_group_enabled(vgic, irq));
+}
+
+/* More candidates than list registers: the best ones, by the rules of hyp_vgic_flush(). Returns
+ * ICH_HCR_EL2's maintenance bits. */
+static uint64_t flush_selected(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
+			       unsigned int nr_lrs, struct hyp_vgic_lrs *out)
 {
 	struct pick act[HYP_VGIC_MAX_LRS], pend[HYP_VGIC_MAX_LRS];
-	unsigned int n_act = 0, n_pend = 0, tot_act = 0, tot_pend = 0, words, slots;
-	struct vgic_vcpu *vc;
-	uint64_t hcr = HYP_VGIC_HCR_EN;
+	unsigned int n_act = 0, n_pend = 0, tot_act = 0, tot_pend = 0, slots;
+	unsigned int words = (vgic->nr_irqs + 63) / 64;
+	uint64_t hcr = 0;
 
-	if (!vgic || !out || vcpu >= vgic->nr_vcpus)
-		return;
-	if (nr_lrs > HYP_VGIC_MAX_LRS)
-		nr_lrs = HYP_VGIC_MAX_LRS;
-	vc = &vgic->vcpus[vcpu];
-	words = (vgic->nr_irqs + 63) / 64;
-
-	vgic_lock(vgic);
-	if (vc->nr_listed)
-		unlist_stale(vgic, vcpu, vc);
 	for (unsigned int w = 0; w < words; w++) {
 		uint64_t bits = vc->cand[w];
 
@@ -106,8 +122,7 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 			if (irq->flags & IRQ_ACTIVE) {
 				tot_act++;
 				pick_insert(act, &n_act, nr_lrs, irq);
-			} else if ((irq->flags & IRQ_ENABLED) && irq_pending(irq) &&
-				   vgic_group_enabled(vgic, irq)) {
+			} else if (listable(vgic, irq)) {
 				tot_pend++;
 				pick_insert(pend, &n_pend, nr_lrs, irq);
 			}
@@ -121,26 +136,9 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 		n_act = slots - 1;
 	if (n_pend > slots - n_act)
 		n_pend = slots - n_act;
-
-	for (unsigned int i = 0; i < n_act + n_pend; i++) {
-		struct vgic_irq *irq = i < n_act ? act[i].irq : pend[i - n_act].irq;
-		bool pending = irq_pending(irq) && (irq->flags & IRQ_ENABLED) &&
-			       vgic_group_enabled(vgic, irq);
-
-		out->lr[i] = lr_value(irq, pending);
-		vc->lr_intid[i] = irq->intid;
-		vc->lr_took_latch[i] = pending && (irq->flags & IRQ_LATCH);
-		if (vc->lr_took_latch[i])
-			irq->flags &= (uint8_t)~IRQ_LATCH;
-		irq->listed = (uint16_t)(vcpu + 1);
-		irq->won = 0;
-	}
+	for (unsigned int i = 0; i < n_act + n_pend; i++)
+		list_irq(vgic, vc, vcpu, i, i < n_act ? act[i].irq : pend[i - n_act].irq, out);
 	vc->nr_listed = n_act + n_pend;
-	vgic_unlock(vgic);
-	/* The rest of the CPU's LRs empty (struct hyp_vgic_lrs); not all HYP_VGIC_MAX_LRS: this
-	 * runs before every guest entry that follows news. */
-	for (unsigned int i = vc->nr_listed; i < nr_lrs; i++)
-		out->lr[i] = 0;
 
 	/* More pending than listed: a maintenance interrupt when no LR is pending any more
 	 * (NPIE). Active ones left out: EOIs of them count in EOIcount (LRENPIE) and their
@@ -149,8 +147,69 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 		hcr |= HYP_VGIC_HCR_NPIE;
 	if (n_act < tot_act)
 		hcr |= HYP_VGIC_HCR_LRENPIE | HYP_VGIC_HCR_TDIR;
+	return hcr;
+}
+
+/* hyp_vgic_flush() with the lock held, up to the LRs' values: returns ICH_HCR_EL2. */
+static uint64_t flush_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
+			     unsigned int nr_lrs, struct hyp_vgic_lrs *out)
+{
+	struct vgic_irq *fit[HYP_VGIC_MAX_LRS];
+	unsigned int n = 0, words = (vgic->nr_irqs + 63) / 64;
+
+	if (vc->nr_listed)
+		unlist_stale(vgic, vcpu, vc);
+	/* The common case: every candidate fits, in any order (the hardware picks the highest
+	 * priority among the LRs); only when they do not is there a choice to make. */
+	for (unsigned int w = 0; w < words; w++) {
+		uint64_t bits = vc->cand[w];
+
+		while (bits) {
+			uint32_t intid = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			struct vgic_irq *irq = vgic_irq(vgic, vcpu, intid);
+
+			bits &= bits - 1;
+			if (!irq || irq->listed || !listable(vgic, irq))
+				continue;
+			if (n == nr_lrs)
+				return HYP_VGIC_HCR_EN |
+				       flush_selected(vgic, vc, vcpu, nr_lrs, out);
+			fit[n++] = irq;
+		}
+	}
+	for (unsigned int i = 0; i < n; i++)
+		list_irq(vgic, vc, vcpu, i, fit[i], out);
+	vc->nr_listed = n;
+	return HYP_VGIC_HCR_EN;
+}
+
+/* The rest of hyp_vgic_flush(), after the lock is dropped. */
+static void flush_finish(struct vgic_vcpu *vc, unsigned int nr_lrs, uint64_t hcr,
+			 struct hyp_vgic_lrs *out)
+{
+	/* The rest of the CPU's LRs empty (struct hyp_vgic_lrs); not all HYP_VGIC_MAX_LRS: this
+	 * runs before every guest entry that follows news. */
+	for (unsigned int i = vc->nr_listed; i < nr_lrs; i++)
+		out->lr[i] = 0;
 	out->hcr = hcr;
 	out->nr = vc->nr_listed;
+}
+
+void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
+		    struct hyp_vgic_lrs *out)
+{
+	struct vgic_vcpu *vc;
+	uint64_t hcr;
+
+	if (!vgic || !out || vcpu >= vgic->nr_vcpus)
+		return;
+	if (nr_lrs > HYP_VGIC_MAX_LRS)
+		nr_lrs = HYP_VGIC_MAX_LRS;
+	vc = &vgic->vcpus[vcpu];
+	vgic_lock(vgic);
+	hcr = flush_locked(vgic, vc, vcpu, nr_lrs, out);
+	vgic_unlock(vgic);
+	flush_finish(vc, nr_lrs, hcr, out);
 }
 
 /* The highest-priority active interrupt of @vcpu that no LR held: what an EOI the hardware could
@@ -181,15 +240,12 @@ static struct vgic_irq *unlisted_active(struct hyp_vgic *vgic, uint32_t vcpu,
 	return best;
 }
 
-void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_lrs *in)
+/* hyp_vgic_sync() with the lock held. */
+static void sync_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
+			const struct hyp_vgic_lrs *in)
 {
-	struct vgic_vcpu *vc;
 	unsigned int eoicount;
 
-	if (!vgic || !in || vcpu >= vgic->nr_vcpus)
-		return;
-	vc = &vgic->vcpus[vcpu];
-	vgic_lock(vgic);
 	for (unsigned int i = 0; i < vc->nr_listed; i++) {
 		struct vgic_irq *irq = vgic_irq(vgic, vcpu, vc->lr_intid[i]);
 		uint64_t lr = in->lr[i];
@@ -236,5 +292,34 @@ void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_l
 		hyp__vgic_irq_deactivate(vgic, irq);
 	}
 	vc->nr_listed = 0;
+}
+
+void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_lrs *in)
+{
+	if (!vgic || !in || vcpu >= vgic->nr_vcpus)
+		return;
+	vgic_lock(vgic);
+	sync_locked(vgic, &vgic->vcpus[vcpu], vcpu, in);
 	vgic_unlock(vgic);
+}
+
+void hyp_vgic_resync(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
+		     const struct hyp_vgic_lrs *in, struct hyp_vgic_lrs *out)
+{
+	struct vgic_vcpu *vc;
+	uint64_t hcr;
+
+	if (!vgic || !in || !out || vcpu >= vgic->nr_vcpus)
+		return;
+	if (nr_lrs > HYP_VGIC_MAX_LRS)
+		nr_lrs = HYP_VGIC_MAX_LRS;
+	vc = &vgic->vcpus[vcpu];
+	vgic_lock(vgic);
+	/* What the fold makes deliverable to this vCPU is listed right below: no news for it. */
+	vgic->flushing = (uint16_t)vcpu;
+	sync_locked(vgic, vc, vcpu, in);
+	hcr = flush_locked(vgic, vc, vcpu, nr_lrs, out);
+	vgic->flushing = VGIC_NO_VCPU;
+	vgic_unlock(vgic);
+	flush_finish(vc, nr_lrs, hcr, out);
 }

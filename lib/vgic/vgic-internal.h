@@ -72,6 +72,9 @@ struct hyp_vgic {
 
 	uint32_t gicd_ctlr;   /* EnableGrp0 / EnableGrp1 */
 	uint16_t first_awake; /* lowest vCPU with ProcessorSleep == 0, or 0 */
+	/* The vCPU whose list registers hyp_vgic_resync() is refilling under the lock: changes the
+	 * fold makes are not news to it. VGIC_NO_VCPU otherwise. */
+	uint16_t flushing;
 
 	struct vgic_vcpu *vcpus;
 	struct vgic_irq *spis;

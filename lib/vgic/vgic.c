@@ -31,7 +31,8 @@ static void cand_set(struct vgic_vcpu *vc, uint32_t intid, bool on)
 
 static void notify(struct hyp_vgic *vgic, uint32_t vcpu)
 {
-	vgic->ops.notify(vgic->ops.opaque, vcpu);
+	if (vcpu != vgic->flushing)
+		vgic->ops.notify(vgic->ops.opaque, vcpu);
 }
 
 uint16_t hyp__vgic_find_mpidr(const struct hyp_vgic *vgic, uint64_t aff)
@@ -204,6 +205,7 @@ int hyp_vgic_create(const struct hyp_vgic_config *config, struct hyp_vgic **ret)
 	memset(mem, 0, size);
 	vgic = (struct hyp_vgic *)(void *)mem;
 	atomic_flag_clear(&vgic->lock);
+	vgic->flushing = VGIC_NO_VCPU;
 	vgic->nr_vcpus = config->nr_vcpus;
 	vgic->nr_spis = nr_spis;
 	vgic->nr_irqs = HYP_VGIC_NR_PRIVATE + nr_spis;

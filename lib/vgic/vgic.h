@@ -340,9 +340,11 @@ int hyp_vgic_irq_info(struct hyp_vgic *vgic, uint32_t vcpu, uint32_t intid,
  * @nr_lrs: the CPU's list registers (ICH_VTR_EL2.ListRegs + 1; at most HYP_VGIC_MAX_LRS used).
  * @out: ICH_HCR_EL2 and every LR value to write.
  *
- * Active interrupts first (a guest must be able to EOI/deactivate what it acknowledged; one LR is
+ * When every active and deliverable pending interrupt fits, all are listed, in INTID order (the
+ * CPU interface takes the highest priority among the LRs whatever their order). When they do not:
+ * active interrupts first (a guest must be able to EOI/deactivate what it acknowledged; one LR is
  * kept for pending interrupts when any are pending), then the highest-priority pending ones
- * (lowest value, then lowest INTID). If pending interrupts are left over, NPIE asks for a
+ * (lowest value, then lowest INTID), each group best first. If pending interrupts are left over, NPIE asks for a
  * maintenance interrupt once the guest has taken every listed one; if active ones are left over,
  * LRENPIE counts their EOIs (folded in by sync) and TDIR traps ICC_DIR_EL1 to EL2. Level
  * interrupts carry the EOI bit, so their deactivation exits and the line is sampled again.
@@ -357,6 +359,15 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
  * @in: ICH_HCR_EL2 and ICH_LR<n>_EL2 (n < the count the last flush used) as read.
  */
 void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_lrs *in);
+
+/**
+ * hyp_vgic_resync() - hyp_vgic_sync() of @in then hyp_vgic_flush() into @out, in one step: what a
+ * backend does when something changed for a vCPU whose list registers are loaded (after an exit
+ * it served in place). Cheaper than the two calls: one lock, and the fold's changes for @vcpu
+ * itself are listed at once instead of notified. @in and @out may be the same struct.
+ */
+void hyp_vgic_resync(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
+		     const struct hyp_vgic_lrs *in, struct hyp_vgic_lrs *out);
 
 /**
  * hyp_vgic_deactivate() - deactivate @intid for @vcpu in software (a trapped ICC_DIR_EL1 under

@@ -308,20 +308,47 @@ static void save_cpu_state(struct el2_vcpu *v)
 	save_aprs(m, cs);
 }
 
-void hyp__el2_vgic_flush_hw(struct el2_vcpu *v)
+/* Write a flush's result to the hardware. */
+static void write_lrs(struct el2_vcpu *v, const struct hyp_vgic_lrs *lrs)
+{
+	/* LRs beyond both the new and the previous count already hold 0. */
+	unsigned int n = lrs->nr > v->lrs_used ? lrs->nr : v->lrs_used;
+
+	for (unsigned int i = 0; i < n; i++)
+		write_lr(i, lrs->lr[i]);
+	WR(lrs->hcr, ICH_HCR_EL2);
+	v->lrs_used = lrs->nr;
+	v->lrs_in_hw = true;
+}
+
+static void flush_hw(struct el2_vcpu *v);
+
+/* Something changed for the vCPU: fold back what the hardware holds and refill it, in one step
+ * (hyp_vgic_resync()) when the list registers are loaded. */
+void hyp__el2_vgic_refill_hw(struct el2_vcpu *v)
+{
+	struct el2_vm *m;
+	struct hyp_vgic_lrs lrs;
+
+	if (!v->lrs_in_hw) {
+		flush_hw(v);
+		return;
+	}
+	m = vm_of(v);
+	lrs.hcr = RD(ICH_HCR_EL2);
+	for (unsigned int i = 0; i < v->lrs_used; i++)
+		lrs.lr[i] = read_lr(i);
+	hyp_vgic_resync(m->vgic, v->vcpu->index, m->nr_lrs, &lrs, &lrs);
+	write_lrs(v, &lrs);
+}
+
+static void flush_hw(struct el2_vcpu *v)
 {
 	struct el2_vm *m = vm_of(v);
 	struct hyp_vgic_lrs lrs;
-	unsigned int n;
 
 	hyp_vgic_flush(m->vgic, v->vcpu->index, m->nr_lrs, &lrs);
-	/* LRs beyond both the new and the previous count already hold 0. */
-	n = lrs.nr > v->lrs_used ? lrs.nr : v->lrs_used;
-	for (unsigned int i = 0; i < n; i++)
-		write_lr(i, lrs.lr[i]);
-	WR(lrs.hcr, ICH_HCR_EL2);
-	v->lrs_used = lrs.nr;
-	v->lrs_in_hw = true;
+	write_lrs(v, &lrs);
 }
 
 /* ---- timers ---- */
@@ -453,8 +480,7 @@ void hyp__el2_irq_before_entry(struct el2_vcpu *v)
 	v->timers_fresh = false;
 	if (!v->lrs_in_hw || atomic_load_explicit(&v->vgic_dirty, memory_order_relaxed)) {
 		atomic_store_explicit(&v->vgic_dirty, false, memory_order_relaxed);
-		hyp__el2_vgic_sync_hw(v);
-		hyp__el2_vgic_flush_hw(v);
+		hyp__el2_vgic_refill_hw(v);
 	}
 }
 
@@ -530,6 +556,14 @@ bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss)
  * emulated physical timer's deadline armed; the hardware virtual timer wakes it through its
  * PPI, unmasked while its level is low; notify() sends the kick IPI. Called after the exit's sync.
  */
+static bool wfi_should_end(struct el2_vcpu *v)
+{
+	struct hyp_vcpu *vcpu = v->vcpu;
+
+	return atomic_load(&v->vgic_dirty) || atomic_load(&vcpu->kick) ||
+	       atomic_load(&vcpu->vm->system_event);
+}
+
 void hyp__el2_irq_wfi(struct el2_vcpu *v)
 {
 	struct el2_vm *m = vm_of(v);
@@ -538,23 +572,30 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 	hyp_trap_skip_a64_insn(&v->ctx.regs, 4);
 	/* The guest cannot change its CPU interface while it sleeps: one copy will do. */
 	save_cpu_state(v);
+	vtimer_sync(v);
 	for (;;) {
-		vtimer_sync(v);
 		atomic_store(&v->vgic_dirty, false);
 		arm_deadline(v);
-		if (hyp_vgic_irq_line(m->vgic, vcpu->index) || atomic_load(&vcpu->kick) ||
-		    atomic_load(&vcpu->vm->system_event) || atomic_load(&v->vgic_dirty))
+		if (wfi_should_end(v) || hyp_vgic_irq_line(m->vgic, vcpu->index))
 			break;
 		dsb(sy);
 		__asm__ volatile("wfi" ::: "memory");
 		v->wfi_sleeps++;
 		if (read_sysreg(isr_el1) & (ISR_I | ISR_F)) {
+			/* The virtual timer's PPI masked before the firmware's handler looks (as after
+			 * an exit), and its mask brought up to date after it ran. */
 			vtimer_sync(v);
 			if (m->platform.handle_irq) {
 				m->platform.handle_irq(m->platform.opaque);
 				hyp__el2_irq_forget_masks(v);
+				vtimer_sync(v);
 			}
 		}
+		/* Woken with news (a kick, an interrupt made pending by another CPU): the entry
+		 * looks at it. The emulated timer's deadline stays armed: if it passes meanwhile,
+		 * its interrupt makes the guest exit at once. */
+		if (wfi_should_end(v))
+			break;
 	}
 	v->timers_fresh = true;
 }

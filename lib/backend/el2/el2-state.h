@@ -163,7 +163,7 @@ void hyp__el2_irq_reset(struct el2_vcpu *v);
 void hyp__el2_irq_before_entry(struct el2_vcpu *v);
 void hyp__el2_irq_after_exit(struct el2_vcpu *v);
 void hyp__el2_vgic_sync_hw(struct el2_vcpu *v);
-void hyp__el2_vgic_flush_hw(struct el2_vcpu *v);
+void hyp__el2_vgic_refill_hw(struct el2_vcpu *v);
 bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss);
 void hyp__el2_irq_wfi(struct el2_vcpu *v);
 int hyp__el2_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
@@ -183,8 +183,7 @@ static inline void hyp__el2_irq_refresh(struct el2_vcpu *v)
 {
 	if (__builtin_expect(atomic_load_explicit(&v->vgic_dirty, memory_order_relaxed), 0)) {
 		atomic_store_explicit(&v->vgic_dirty, false, memory_order_relaxed);
-		hyp__el2_vgic_sync_hw(v);
-		hyp__el2_vgic_flush_hw(v);
+		hyp__el2_vgic_refill_hw(v);
 	}
 }
 
