@@ -197,7 +197,6 @@ bool hyp_timer_vcpu_sync(struct hyp_timer_vcpu *vcpu, uint64_t ctl, uint64_t cva
 	v->ctl = ctl & CNT_CTL_RW_MASK;
 	v->cval = cval;
 	evaluate(vcpu, HYP_TIMER_VIRT, now);
-	evaluate(vcpu, HYP_TIMER_PHYS, now);
 	return v->level;
 }
 
@@ -205,6 +204,7 @@ void hyp_timer_vcpu_put(struct hyp_timer_vcpu *vcpu, uint64_t ctl, uint64_t cval
 {
 	hyp_timer_vcpu_sync(vcpu, ctl, cval);
 	vcpu->loaded = false;
+	hyp_timer_update(vcpu, vcpu->vm->clock(vcpu->vm->opaque));
 }
 
 /* ---------------------------------------------------------------------------------------------

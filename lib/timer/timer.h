@@ -250,7 +250,9 @@ void hyp_timer_vcpu_load(struct hyp_timer_vcpu *vcpu, struct hyp_timer_hw *hw);
 
 /**
  * hyp_timer_vcpu_sync() - take the hardware virtual timer's registers (read at an exit while
- * loaded) into the model and re-evaluate both timers at the current time.
+ * loaded) into the model and re-evaluate the virtual timer's output at the current time (the
+ * emulated physical timer is re-evaluated by hyp_timer_update() and hyp_timer_wfi_sleep_until(),
+ * which the backend calls before it enters or sleeps anyway).
  * @ctl: CNTV_CTL_EL0 as read (ISTATUS and RES0 bits are ignored); @cval: CNTV_CVAL_EL0.
  * Return: true if the virtual timer's level is high: the physical virtual-timer PPI must stay
  * masked; false: unmask it.
@@ -259,7 +261,8 @@ bool hyp_timer_vcpu_sync(struct hyp_timer_vcpu *vcpu, uint64_t ctl, uint64_t cva
 
 /**
  * hyp_timer_vcpu_put() - take the virtual timer back from the hardware (scheduling the vCPU out):
- * hyp_timer_vcpu_sync() with the registers as read, then the model holds the timer. The backend
+ * hyp_timer_vcpu_sync() with the registers as read, then the model holds the timer; both outputs
+ * are brought up to date. The backend
  * then writes 0 to CNTV_CTL_EL0 and unmasks the physical PPI.
  */
 void hyp_timer_vcpu_put(struct hyp_timer_vcpu *vcpu, uint64_t ctl, uint64_t cval);

@@ -581,15 +581,12 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 		dsb(sy);
 		__asm__ volatile("wfi" ::: "memory");
 		v->wfi_sleeps++;
-		if (read_sysreg(isr_el1) & (ISR_I | ISR_F)) {
-			/* The virtual timer's PPI masked before the firmware's handler looks (as after
-			 * an exit), and its mask brought up to date after it ran. */
+		if ((read_sysreg(isr_el1) & (ISR_I | ISR_F)) && m->platform.handle_irq) {
+			/* The firmware's handler masks the virtual timer's PPI if it finds it firing
+			 * (libhyp/el2.h): the model and the mask are brought up to date after it. */
+			m->platform.handle_irq(m->platform.opaque);
+			hyp__el2_irq_forget_masks(v);
 			vtimer_sync(v);
-			if (m->platform.handle_irq) {
-				m->platform.handle_irq(m->platform.opaque);
-				hyp__el2_irq_forget_masks(v);
-				vtimer_sync(v);
-			}
 		}
 		/* Woken with news (a kick, an interrupt made pending by another CPU): the entry
 		 * looks at it. The emulated timer's deadline stays armed: if it passes meanwhile,
