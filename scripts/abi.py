@@ -9,8 +9,7 @@ Usage:
   abi.py dump [options]              print the description
   abi.py asserts ABI_FILE            print C11 _Static_asserts of ABI_FILE's layouts (cross checks)
 Options:
-  --include DIR     a directory for #include <libhyp/...> (repeatable: the source tree's include/
-                    and the build tree's include/, which holds the generated version.h)
+  --include DIR     a directory for #include <libhyp/...> (repeatable)
   --headers DIR     where the public headers are parsed from (default: the first --include + libhyp)
   --map FILE        the linker version script (lib/libhyp.map)
   --lib FILE        the built libhyp.so: its dynamic symbols, their versions and SONAME are checked
@@ -90,7 +89,7 @@ def member_names(body):
 
 def parse_headers(hdir):
     structs, enums, consts, protos = {}, {}, {}, {}
-    for path in sorted(glob.glob(os.path.join(hdir, "*.h")) + glob.glob(os.path.join(hdir, "*.h.in"))):
+    for path in sorted(glob.glob(os.path.join(hdir, "*.h"))):
         raw = open(path, encoding="utf-8").read()
         text = strip_comments(raw)
         # Prototypes and callback types as text: a changed parameter or return type shows up.
