@@ -35,7 +35,8 @@ cd "$LIBHYP_ROOT"
 # libfdt1:arm64, not libfdt-dev:arm64: the -dev package is not Multi-Arch: same and would replace
 # the native one. The cross build links the arm64 runtime library with the native headers.
 ensure_packages "${BUILD_PACKAGES[@]}" clang libclang-rt-14-dev clang-format gcc-aarch64-linux-gnu \
-	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm file
+	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm file python3-pip python3-setuptools \
+	python3-wheel cargo
 
 out=build-test
 mkdir -p "$out"

@@ -9,6 +9,7 @@
 #   3. a meson project with dependency('libhyp'), found through the installed libhyp.pc
 #   4. the same project with libhyp as a meson subproject (meson.override_dependency)
 #   5. the source tree's headers with nothing but -I include
+#   6. the Python binding installed with pip from bindings/python, on the installed libhyp.so.0
 # Usage: run-consumers.sh BUILD_DIR OUT_DIR   (BUILD_DIR: a configured and built hosted libhyp
 # with the mock backend). Prints TAP; exits non-zero if any step fails.
 set -uo pipefail
@@ -36,7 +37,7 @@ log() { # file: shown as TAP diagnostics
 	sed 's/^/# /' "$1"
 }
 
-echo "1..6"
+echo "1..7"
 stage=$out/stage
 rm -rf "$stage"
 meson install -C "$build" --destdir "$stage" >"$out/install.log" 2>&1
@@ -106,5 +107,21 @@ done
 $cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I "$root/include" "$here/consumer.c" \
 	>"$out/source-headers.log" 2>&1
 result $? "the source tree's headers compile with -I include alone" || log "$out/source-headers.log"
+
+# 6. pip install from the source tree (offline, no build isolation: Debian's setuptools), then
+# consumer.py with nothing but the installed package and the dynamic linker's search path.
+# Debian's interpreter, pip, setuptools and wheel (scripts/run-tests.sh installs them), whatever
+# else is on PATH; pip builds in the source directory, so it gets a copy.
+py=/usr/bin/python3
+rm -rf "$out/python" "$out/python-src" "$out/python.log"
+cp -r "$root/bindings/python" "$out/python-src"
+{ $py -m pip install --no-build-isolation --no-index --no-deps --no-cache-dir \
+	--target "$out/python" "$out/python-src" &&
+	env -u LIBHYP_LIBRARY PYTHONPATH="$out/python" LD_LIBRARY_PATH="$libdir" \
+		$py -I -c 'import sys; sys.path.insert(0, sys.argv[1]); exec(open(sys.argv[2]).read())' \
+		"$out/python" "$here/consumer.py" &&
+	grep -F "$out/python/libhyp" "$out/python.log"; } >>"$out/python.log" 2>&1
+result $? "pip install bindings/python: the installed package drives the installed libhyp.so.0" ||
+	log "$out/python.log"
 
 exit $((failed != 0))
