@@ -113,14 +113,15 @@ result $? "the source tree's headers compile with -I include alone" || log "$out
 # Debian's interpreter, pip, setuptools and wheel (scripts/run-tests.sh installs them), whatever
 # else is on PATH; pip builds in the source directory, so it gets a copy.
 py=/usr/bin/python3
-rm -rf "$out/python" "$out/python-src" "$out/python.log"
+rm -rf "$out/python" "$out/python-src"
 cp -r "$root/bindings/python" "$out/python-src"
 { $py -m pip install --no-build-isolation --no-index --no-deps --no-cache-dir \
 	--target "$out/python" "$out/python-src" &&
 	env -u LIBHYP_LIBRARY PYTHONPATH="$out/python" LD_LIBRARY_PATH="$libdir" \
 		$py -I -c 'import sys; sys.path.insert(0, sys.argv[1]); exec(open(sys.argv[2]).read())' \
-		"$out/python" "$here/consumer.py" &&
-	grep -F "$out/python/libhyp" "$out/python.log"; } >>"$out/python.log" 2>&1
+		"$out/python" "$here/consumer.py" >"$out/python-run.log" &&
+	cat "$out/python-run.log" && grep -qF "$out/python/libhyp" "$out/python-run.log"; } \
+	>"$out/python.log" 2>&1
 result $? "pip install bindings/python: the installed package drives the installed libhyp.so.0" ||
 	log "$out/python.log"
 
