@@ -8,6 +8,7 @@
 
 #include <libhyp/types.h>
 
+/* The version of the headers: major (the ABI major, the SONAME's number), minor, micro. */
 #define HYP_VERSION_MAJOR 0
 #define HYP_VERSION_MINOR 1
 #define HYP_VERSION_MICRO 0
