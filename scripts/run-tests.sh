@@ -4,8 +4,9 @@
 # The README's test command: every test libhyp has, in the configurations CI checks.
 #
 #   1. formatting (clang-format, .clang-format)
-#   2. native gcc build, warnings as errors, every meson suite: unit, and kvm (the KVM backend on
-#      real KVM inside the arm64 KVM test host, tests/kvm-host/)
+#   2. native gcc build, warnings as errors, every meson suite: unit (the ABI guard among them),
+#      bindings (the Python binding's unittest suite, the Rust crate's cargo test --offline), and
+#      kvm (the KVM backend on real KVM inside the arm64 KVM test host, tests/kvm-host/)
 #   3. the unit suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. the lifecycle soak (tests/soak/: 10,000 create/map/run/destroy cycles with PL011, PL031,
 #      virtio-blk and virtio-console on the mock backend) under LeakSanitizer: zero leaks
@@ -79,6 +80,15 @@ fi
 
 suite "Native build (gcc): unit, kvm (real KVM, nested arm64 host), integration (Linux boot), el2 (firmware at EL2 under QEMU)" \
 	"$out/gcc" ""
+
+# The bindings' tests exist only where their tools were found at setup: never let them go
+# missing silently.
+for t in python-binding rust-binding abi-description api-reference-html; do
+	if ! meson test -C "$out/gcc" --list 2>/dev/null | grep "/ $t\$" >/dev/null; then
+		echo "missing test: $t (a tool not found when $out/gcc was configured?)" >&2
+		failures+=("missing test $t")
+	fi
+done
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
