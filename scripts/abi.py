@@ -142,7 +142,7 @@ def map_nodes(path):
     """{symbol: version node} from a version script with one or more nodes."""
     text = strip_comments(open(path, encoding="utf-8").read())
     out = {}
-    for m in re.finditer(r"(\w+)\s*\{(.*?)\}\s*(\w*)\s*;", text, re.S):
+    for m in re.finditer(r"([\w.]+)\s*\{(.*?)\}\s*([\w.]*)\s*;", text, re.S):
         body = m.group(2)
         if "global:" not in body:
             continue
@@ -290,11 +290,27 @@ MUTATIONS = [
 ]
 
 
+def future_node_works(opts):
+    """A release adding symbols in a node inheriting LIBHYP_0 (as lib/libhyp.map describes): the
+    linker versions each symbol by its node, and this tool reads both the map and the library."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, mapf, lib = (os.path.join(tmp, n) for n in ("lib.c", "lib.map", "libx.so"))
+        open(src, "w").write("int hyp_old(void) { return 0; }\nint hyp_new(void) { return 1; }\n")
+        open(mapf, "w").write("LIBHYP_0 {\nglobal:\n\thyp_old;\nlocal:\n\t*;\n};\n"
+                              "LIBHYP_0.2 {\nglobal:\n\thyp_new;\n} LIBHYP_0;\n")
+        cmd = shlex.split(opts.get("cc", "cc")) + ["-shared", "-fPIC", "-o", lib, src,
+                                                   f"-Wl,--version-script={mapf}"]
+        if subprocess.run(cmd, capture_output=True).returncode:
+            return False
+        want = {"hyp_old": "LIBHYP_0", "hyp_new": "LIBHYP_0.2"}
+        return map_nodes(mapf) == want and library_facts(lib)[0] == want
+
+
 def selftest(abi_file, opts):
     """Apply each MUTATION to a copy of the headers: check must fail on every one."""
     import shutil
     src = opts.get("headers") or os.path.join(opts["include"][0], "libhyp")
-    print(f"1..{len(MUTATIONS) + 1}")
+    print(f"1..{len(MUTATIONS) + 2}")
     base = io_check(abi_file, opts)
     print(f"{'ok' if base == 0 else 'not ok'} 1 - the unmodified headers pass")
     failed = base != 0
@@ -315,6 +331,10 @@ def selftest(abi_file, opts):
             caught = io_check(abi_file, o) != 0
             print(f"{'ok' if caught else 'not ok'} {i} - caught: {what}")
             failed |= not caught
+    future = future_node_works(opts)
+    print(f"{'ok' if future else 'not ok'} {len(MUTATIONS) + 2} - a future version node "
+          "(LIBHYP_0.2 inheriting LIBHYP_0) versions its symbols and is read back")
+    failed |= not future
     return 1 if failed else 0
 
 

@@ -18,7 +18,7 @@ def map_symbols(path):
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     # One node per release that added symbols (LIBHYP_0 { ... }; LIBHYP_0.2 { ... } LIBHYP_0;).
     syms = set()
-    for node in re.finditer(r"\w+\s*\{(.*?)\}\s*\w*\s*;", text, flags=re.S):
+    for node in re.finditer(r"[\w.]+\s*\{(.*?)\}\s*[\w.]*\s*;", text, flags=re.S):
         if "global:" in node.group(1):
             glob = node.group(1).split("global:", 1)[1].split("local:", 1)[0]
             syms |= {s.strip() for s in glob.split(";") if s.strip()}
