@@ -370,6 +370,36 @@ class TestThreads(unittest.TestCase):
             self.assertFalse(t.is_alive())
             self.assertEqual(result, [ExitReason.KICKED])
 
+    def test_one_vcpu_from_two_threads_is_refused(self):
+        with VM("mock") as vm:
+            vm.vcpu()
+            second = vm.vcpu(1)  # powered off: its run() waits
+            t = threading.Thread(target=lambda: second.run())
+            t.start()
+            t.join(0.2)
+            self.assertTrue(t.is_alive())
+            with self.assertRaises(HypError) as cm:
+                second.run()
+            self.assertEqual(cm.exception.errno_name, "EBUSY")
+            # Nor can the VM be destroyed under the running vCPU.
+            with self.assertRaises(HypError) as cm:
+                vm.close()
+            self.assertEqual(cm.exception.errno_name, "EBUSY")
+            self.assertFalse(vm.closed)
+            second.kick()
+            t.join(10)
+            self.assertFalse(t.is_alive())
+
+    def test_exit_unreadable_after_the_vm_is_closed(self):
+        vm = VM("mock")
+        vcpu = vm.vcpu()
+        vcpu.push_wfx()
+        ex = vcpu.run()
+        self.assertEqual(ex.reason, ExitReason.WFX)
+        vm.close()
+        with self.assertRaises(RuntimeError):
+            ex.reason
+
 
 if __name__ == "__main__":
     unittest.main()
