@@ -28,6 +28,7 @@
 //! - [`Vcpu::run`] takes `&mut self` and a `Vcpu` is not `Sync`: one vCPU cannot be run from two
 //!   threads at once. It is `Send`, so each vCPU can run on a thread of its own (scoped threads).
 //! - The [`Exit`] returned by `run` borrows the vCPU: it cannot be read after the next run.
+//! - Callbacks: MMIO ranges, SMCCC function-ID ranges and system registers.
 //! - Guest memory is a [`GuestMemory`] the VM owns while it is mapped, so it outlives the guest's
 //!   use of it. Callbacks are `Fn + Send + Sync + 'static` closures the VM owns.
 //! - A panicking callback does not unwind into C: the exit is handed back unhandled and the panic
@@ -343,6 +344,35 @@ impl SmcccCall {
     }
 }
 
+/// A trapped MSR/MRS (struct hyp_sysreg_access); set the value of an MRS.
+#[repr(transparent)]
+pub struct SysregAccess(sys::hyp_sysreg_access);
+
+impl SysregAccess {
+    /// HYP_SYSREG(op0, op1, CRn, CRm, op2): see [`sysreg`].
+    pub fn encoding(&self) -> u32 {
+        self.0.encoding
+    }
+    pub fn is_write(&self) -> bool {
+        self.0.is_write != 0
+    }
+    pub fn value(&self) -> u64 {
+        self.0.value
+    }
+    /// For an MRS: the value the guest reads.
+    pub fn set_value(&mut self, v: u64) {
+        self.0.value = v;
+    }
+}
+
+/// HYP_SYSREG(): the libhyp encoding of a system register operand; None if a field is too wide.
+pub fn sysreg(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> Option<u32> {
+    if op0 > 3 || op1 > 7 || crn > 15 || crm > 15 || op2 > 7 {
+        return None;
+    }
+    Some((op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2)
+}
+
 /// Everything the trampolines share: call the closure, keep panics out of C.
 unsafe fn call_guarded<F: ?Sized, A>(opaque: *mut c_void, vcpu: *mut sys::hyp_vcpu, arg: *mut A,
                                      call: impl FnOnce(&F, &CallbackVcpu, &mut A) -> Handled) -> c_int {
@@ -371,6 +401,13 @@ unsafe extern "C" fn mmio_trampoline(opaque: *mut c_void, vcpu: *mut sys::hyp_vc
     call_guarded::<MmioFn, _>(opaque, vcpu, access as *mut MmioAccess, |f, v, a| f(v, a))
 }
 
+type SysregFn = dyn Fn(&CallbackVcpu, &mut SysregAccess) -> Handled + Send + Sync;
+
+unsafe extern "C" fn sysreg_trampoline(opaque: *mut c_void, vcpu: *mut sys::hyp_vcpu,
+                                       access: *mut sys::hyp_sysreg_access) -> c_int {
+    call_guarded::<SysregFn, _>(opaque, vcpu, access as *mut SysregAccess, |f, v, a| f(v, a))
+}
+
 unsafe extern "C" fn smccc_trampoline(opaque: *mut c_void, vcpu: *mut sys::hyp_vcpu,
                                       call: *mut sys::hyp_smccc_call) -> c_int {
     call_guarded::<SmcccFn, _>(opaque, vcpu, call as *mut SmcccCall, |f, v, c| f(v, c))
@@ -380,6 +417,7 @@ unsafe extern "C" fn smccc_trampoline(opaque: *mut c_void, vcpu: *mut sys::hyp_v
 enum Key {
     Mmio(u64),
     Smccc(u32, u32),
+    Sysreg(u32),
 }
 
 /// A virtual machine (hyp_vm_create); destroyed when dropped.
@@ -529,6 +567,24 @@ impl Vm {
         let raw = self.raw.as_ptr();
         self.unregister(Key::Smccc(conduits, first), || unsafe {
             sys::hyp_vm_remove_smccc_handler(raw, conduits, first)
+        })
+    }
+
+    /// Handle trapped accesses to one system register (hyp_vm_add_sysreg_handler).
+    pub fn add_sysreg_handler<F>(&self, encoding: u32, f: F) -> Result<(), Error>
+    where
+        F: Fn(&CallbackVcpu, &mut SysregAccess) -> Handled + Send + Sync + 'static,
+    {
+        let raw = self.raw.as_ptr();
+        self.register::<SysregFn>(Key::Sysreg(encoding), Box::new(f), |opaque| unsafe {
+            sys::hyp_vm_add_sysreg_handler(raw, encoding, Some(sysreg_trampoline), opaque)
+        })
+    }
+
+    pub fn remove_sysreg_handler(&self, encoding: u32) -> Result<(), Error> {
+        let raw = self.raw.as_ptr();
+        self.unregister(Key::Sysreg(encoding), || unsafe {
+            sys::hyp_vm_remove_sysreg_handler(raw, encoding)
         })
     }
 
@@ -698,6 +754,11 @@ impl<'vm> Vcpu<'vm> {
         check(unsafe {
             sys::hyp_mock_push_smccc(self.raw.as_ptr(), sys::HYP_CONDUIT_HVC, 0, function_id, a.as_ptr())
         }).map(|_| ())
+    }
+
+    /// The guest executes MRS Xreg, <encoding> (or MSR when `is_write`) and it traps.
+    pub fn push_sysreg(&mut self, encoding: u32, is_write: bool, reg: u32) -> Result<(), Error> {
+        check(unsafe { sys::hyp_mock_push_sysreg(self.raw.as_ptr(), encoding, is_write, reg) }).map(|_| ())
     }
 
     pub fn push_wfx(&mut self, is_wfe: bool) -> Result<(), Error> {

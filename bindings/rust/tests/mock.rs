@@ -4,7 +4,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use libhyp::{sys, ExitReason, GuestMemory, Handled, Reg, Vm, VmConfig, MEM_RWX};
+use libhyp::{sys, sysreg, ExitReason, GuestMemory, Handled, Reg, Vm, VmConfig, MEM_RWX};
 
 const RAM: u64 = 0x4000_0000;
 const UART: u64 = 0x0900_0000;
@@ -139,4 +139,34 @@ fn vcpus_on_their_own_threads() {
         }
     });
     assert_eq!(hits.load(Ordering::SeqCst), 400);
+}
+
+#[test]
+fn sysreg_callback() {
+    let vm = vm_with_ram();
+    let actlr = sysreg(3, 0, 1, 0, 1).unwrap();
+    assert_eq!(sysreg(4, 0, 0, 0, 0), None);
+    let written = Arc::new(AtomicU64::new(0));
+    let w = written.clone();
+    vm.add_sysreg_handler(actlr, move |_, a| {
+        assert_eq!(a.encoding(), actlr);
+        if a.is_write() {
+            w.store(a.value(), Ordering::SeqCst);
+        } else {
+            a.set_value(0x1234);
+        }
+        Handled::Yes
+    }).unwrap();
+    assert_eq!(vm.add_sysreg_handler(actlr, |_, _| Handled::Yes).unwrap_err().name(), "EEXIST");
+    let mut vcpu = vm.create_vcpu().unwrap();
+    vcpu.set_reg(Reg::PC, RAM).unwrap();
+    vcpu.set_reg(Reg::x(3), 77).unwrap();
+    vcpu.push_sysreg(actlr, true, 3).unwrap();
+    vcpu.push_sysreg(actlr, false, 9).unwrap();
+    vcpu.push_wfx(false).unwrap();
+    assert_eq!(vcpu.run().unwrap().reason(), ExitReason::Wfx);
+    assert_eq!(written.load(Ordering::SeqCst), 77);
+    assert_eq!(vcpu.get_reg(Reg::x(9)).unwrap(), 0x1234);
+    drop(vcpu);
+    vm.remove_sysreg_handler(actlr).unwrap();
 }
