@@ -4,8 +4,9 @@
 # The README's test command: every test libhyp has, in the configurations CI checks.
 #
 #   1. formatting (clang-format, .clang-format)
-#   2. native gcc build, warnings as errors, every meson suite: unit, and kvm (the KVM backend on
-#      real KVM inside the arm64 KVM test host, tests/kvm-host/)
+#   2. native gcc build, warnings as errors, every meson suite: unit (the ABI guard among them),
+#      bindings (the Python binding's unittest suite, the Rust crate's cargo test --offline), and
+#      kvm (the KVM backend on real KVM inside the arm64 KVM test host, tests/kvm-host/)
 #   3. the unit suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. the lifecycle soak (tests/soak/: 10,000 create/map/run/destroy cycles with PL011, PL031,
 #      virtio-blk and virtio-console on the mock backend) under LeakSanitizer: zero leaks
@@ -16,8 +17,9 @@
 #      checked-in seed corpora; any crash, sanitizer report or broken invariant fails the stage
 #   8. static builds: -Ddefault_library=static and LDFLAGS=-static each link hyp-run with the
 #      archive (the second fully static)
-#   9. install to a staging directory and build a program against the installed headers through
-#      pkg-config
+#   9. install to a staging directory and build a VMM against it: pkg-config with libhyp.so and
+#      with --static (libhyp.a), meson's dependency('libhyp'), libhyp as a meson subproject
+#      (tests/consumers/)
 #  10. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
 #  11. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; HVC/MMIO round trips,
 #      SPI/SGI/virtual timer paths on el2 and kvm side by side; el2's idle proof (a check)
@@ -34,7 +36,8 @@ cd "$LIBHYP_ROOT"
 # libfdt1:arm64, not libfdt-dev:arm64: the -dev package is not Multi-Arch: same and would replace
 # the native one. The cross build links the arm64 runtime library with the native headers.
 ensure_packages "${BUILD_PACKAGES[@]}" clang libclang-rt-14-dev clang-format gcc-aarch64-linux-gnu \
-	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm file
+	libc6-dev-arm64-cross libfdt1:arm64 qemu-system-arm file python3-pip python3-setuptools \
+	python3-wheel cargo
 
 out=build-test
 mkdir -p "$out"
@@ -78,6 +81,15 @@ fi
 suite "Native build (gcc): unit, kvm (real KVM, nested arm64 host), integration (Linux boot), el2 (firmware at EL2 under QEMU)" \
 	"$out/gcc" ""
 
+# The bindings' tests exist only where their tools were found at setup: never let them go
+# missing silently.
+for t in python-binding rust-binding abi-description api-reference-html; do
+	if ! meson test -C "$out/gcc" --list 2>/dev/null | grep "/ $t\$" >/dev/null; then
+		echo "missing test: $t (a tool not found when $out/gcc was configured?)" >&2
+		failures+=("missing test $t")
+	fi
+done
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 suite "Unit suites under AddressSanitizer + UBSan" "$out/asan" "--suite unit" \
@@ -117,22 +129,11 @@ else
 	failures+=("static builds")
 fi
 
-stage "Install and build against the installed library with pkg-config"
-rm -rf "$out/stage"
-if meson install -C "$out/gcc" --destdir "$LIBHYP_ROOT/$out/stage" >/dev/null; then
-	prefix=$(meson introspect "$out/gcc" --buildoptions |
-		python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
-	pcdir=$(dirname "$(find "$out/stage$prefix" -name libhyp.pc | head -n 1)")
-	if PKG_CONFIG_SYSROOT_DIR="$LIBHYP_ROOT/$out/stage" PKG_CONFIG_PATH="$pcdir" \
-		sh -c 'gcc -std=c11 -Wall -Werror -o "$1/installed-mock-vmm" examples/mock-vmm.c $(pkg-config --cflags --libs libhyp)' _ "$out" &&
-		LD_LIBRARY_PATH="$(dirname "$(find "$out/stage$prefix" -name 'libhyp.so.0' | head -n 1)")" \
-			"$out/installed-mock-vmm" >/dev/null; then
-		echo "ok: a program built from the installed headers and libhyp.pc runs"
-	else
-		failures+=("install + pkg-config")
-	fi
-else
-	failures+=("install")
+stage "Installed-library consumers: pkg-config (shared and --static), meson dependency('libhyp'), meson subproject"
+# tests/consumers/: meson install --destdir, then a small VMM built against the staged library each
+# way a user would, run on the mock backend.
+if ! bash tests/consumers/run-consumers.sh "$out/gcc" "$out/consumers"; then
+	failures+=("installed-library consumers")
 fi
 
 stage "Cross build: aarch64 Linux userspace"
@@ -145,6 +146,14 @@ elif kind=$(file -bL "$out/arm64/lib/libhyp.so.0") && [[ $kind == *"ARM aarch64"
 		python3 tests/check-exports.py "$lib" lib/libhyp.map --with-mock \
 			--nm aarch64-linux-gnu-nm || failures+=("aarch64 exported symbols: ${lib##*/}")
 	done
+	# abi/libhyp.abi was written on the build machine: the aarch64 compiler must lay out every
+	# public struct, enum and constant the same way (compile-time assertions).
+	if python3 scripts/abi.py asserts abi/libhyp.abi >"$out/abi-asserts.c" &&
+		aarch64-linux-gnu-gcc -std=c11 -fsyntax-only -Iinclude "$out/abi-asserts.c"; then
+		echo "ok: aarch64 layouts match abi/libhyp.abi ($(grep -c _Static_assert "$out/abi-asserts.c") assertions)"
+	else
+		failures+=("aarch64 ABI layouts")
+	fi
 else
 	echo "libhyp.so.0 is not an aarch64 shared object: ${kind:-?}" >&2
 	failures+=("cross aarch64-linux-gnu: not an aarch64 binary")

@@ -16,8 +16,13 @@ import sys
 def map_symbols(path):
     text = open(path, encoding="utf-8").read()
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    glob = text.split("global:", 1)[1].split("local:", 1)[0]
-    return {s.strip() for s in glob.split(";") if s.strip()}
+    # One node per release that added symbols (LIBHYP_0 { ... }; LIBHYP_0.2 { ... } LIBHYP_0;).
+    syms = set()
+    for node in re.finditer(r"[\w.]+\s*\{(.*?)\}\s*[\w.]*\s*;", text, flags=re.S):
+        if "global:" in node.group(1):
+            glob = node.group(1).split("global:", 1)[1].split("local:", 1)[0]
+            syms |= {s.strip() for s in glob.split(";") if s.strip()}
+    return syms
 
 
 def exported_symbols(path, nm):
@@ -31,7 +36,7 @@ def exported_symbols(path, nm):
         if len(parts) >= 3 and parts[1] in "TDBRVWiuGS":
             syms.add(parts[2].split("@")[0])
     # The version node itself shows up as an absolute symbol.
-    syms.discard("LIBHYP_0")
+    syms = {s for s in syms if not s.startswith("LIBHYP_")}
     return syms
 
 

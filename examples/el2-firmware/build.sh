@@ -9,7 +9,7 @@
 #   OUTDIR/firmware-bench.elf  the benchmark build (one CPU, one guest; run under -icount)
 #
 #   --libhyp DIR   a meson build of libhyp for bare metal (cross/aarch64-baremetal.ini, with
-#                  -Del2=enabled): DIR/lib/libhyp.a and DIR/include/libhyp/version.h. It is
+#                  -Del2=enabled): DIR/lib/libhyp.a. It is
 #                  brought up to date with ninja first.
 #
 # Compiler: aarch64-linux-gnu-gcc used freestanding (Debian: gcc-aarch64-linux-gnu); AARCH64_CC,

@@ -16,6 +16,7 @@
 	((uint32_t)((((op0)&3u) << 14) | (((op1)&7u) << 11) | (((crn)&15u) << 7) |                 \
 		    (((crm)&15u) << 3) | ((op2)&7u)))
 
+/* The operands back out of an encoding made by HYP_SYSREG(). */
 #define HYP_SYSREG_OP0(enc) (((enc) >> 14) & 3u)
 #define HYP_SYSREG_OP1(enc) (((enc) >> 11) & 7u)
 #define HYP_SYSREG_CRN(enc) (((enc) >> 7) & 15u)

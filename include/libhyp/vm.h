@@ -43,6 +43,7 @@ enum hyp_irqchip {
 	HYP_IRQCHIP_NONE,
 };
 
+/* What zero means in struct hyp_vm_config.ipa_bits and .max_vcpus. */
 #define HYP_DEFAULT_IPA_BITS 40u
 #define HYP_DEFAULT_MAX_VCPUS 8u
 /** The largest vCPU count any backend supports (GICv3 affinity routing limits this far higher). */
