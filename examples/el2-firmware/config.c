@@ -5,7 +5,7 @@
  * Phase 0 runs partitions A and B side by side, two CPUs each: the conformance guests that need
  * at most two vCPUs and no interrupt controller, split between them, plus the hostile guests of
  * tests/el2/guests in both (each attacks the other). Phase 1 gives all four CPUs to partition C
- * for the guests that want four vCPUs (smp, psci-race): vCPUs are pinned one to a CPU
+ * for the guests that want four vCPUs (smp, psci-race, gic-routing): vCPUs are pinned one to a CPU
  * (libhyp/el2.h), and a two-CPU partition cannot hold them.
  *
  * RAM carve-outs (host physical, never overlapping, each mapped at guest IPA 0x4000_0000):
@@ -81,6 +81,7 @@ static const struct fw_guest_entry guests_b[] = {
 	{ "hostile-isolation", FW_GUEST_HOSTILE },
 	{ "hostile-storm", FW_GUEST_EXPECT_TIMEOUT | FW_GUEST_HOSTILE },
 	{ "hostile-traps", FW_GUEST_HOSTILE },
+	{ "passthrough-rtc", FW_GUEST_PASSTHROUGH_RTC },
 	{ "psci", 0 },
 	{ NULL, 0 },
 };
@@ -88,6 +89,7 @@ static const struct fw_guest_entry guests_b[] = {
 static const struct fw_guest_entry guests_c[] = {
 	{ "smp", 0 },
 	{ "psci-race", 0 },
+	{ "gic-routing", 0 },
 	{ NULL, 0 },
 };
 

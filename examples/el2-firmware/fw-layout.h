@@ -24,6 +24,9 @@
 #define FW_RAM_SIZE 0x40000000
 #define FW_UART_BASE 0x09000000
 #define FW_GICD_BASE 0x08000000
+/* QEMU virt's PL031 RTC and its interrupt (SPI 2): the device passed through to a guest. */
+#define FW_RTC_BASE 0x09010000
+#define FW_RTC_INTID 34u
 #define FW_GICR_BASE 0x080a0000
 #define FW_GICR_STRIDE 0x20000
 /* The device window the firmware maps: GICD up to 11 redistributors (2 MiB block). */

@@ -114,7 +114,18 @@ void fw_gic_init_dist(void);
 int fw_gic_init_cpu(void);
 void fw_gic_send_sgi(uint64_t mpidr, unsigned int intid);
 unsigned int fw_gic_ack(void);
+/* Priority drop and deactivation (the CPU interface runs EOImode 1). */
 void fw_gic_eoi(unsigned int intid);
+/* Priority drop only: the interrupt stays active (a host interrupt handed to a guest, which
+ * deactivates it through the list register's HW bit). */
+void fw_gic_drop_priority(unsigned int intid);
+/* Physical SPI @intid: level-sensitive, Group 1, routed to @mpidr and enabled; or disabled. */
+void fw_gic_spi_route(unsigned int intid, uint64_t mpidr, bool enable);
+/* Whether physical SPI @intid is active (GICD_ISACTIVER). */
+bool fw_gic_spi_active(unsigned int intid);
+/* The VM host interrupts go to (hyp_vm_assign_irq()) while one runs: its SPIs are forwarded to it
+ * with hyp_vm_host_irq() from the IRQ handler. NULL: none. */
+extern struct hyp_vm *volatile fw_passthrough_vm;
 struct fw_cpu;
 void fw_ppi_set_masked(struct fw_cpu *cpu, unsigned int intid, bool masked);
 

@@ -400,6 +400,49 @@ static const struct lht_host host = {
 
 /* ---------------------------------------------------------------- one guest */
 
+/*
+ * The PL031 passed through (@on) or taken back. On: its page mapped at its own address, SPI 34
+ * assigned to the VM as its SPI 34 and routed at the physical GIC to the CPU of vCPU 0, host
+ * interrupts forwarded to this VM. Off: forwarding stops and the SPI is disabled before the VM
+ * goes (destroying it deactivates what the guest left active: checked by the caller), and the
+ * device is quietened.
+ */
+static bool passthrough_rtc(struct guest *g, bool on)
+{
+	struct hyp_vm *vm = g->dev.vm;
+	int r;
+
+	if (!on) {
+		fw_passthrough_vm = NULL;
+		fw_gic_spi_route(FW_RTC_INTID, 0, false);
+		mmio_write32(FW_RTC_BASE + 0x010, 0); /* RTCIMSC: interrupt masked */
+		mmio_write32(FW_RTC_BASE + 0x01c, 1); /* RTCICR: cleared */
+		return true;
+	}
+	r = hyp_vm_map(vm, FW_RTC_BASE, (void *)(uintptr_t)FW_RTC_BASE, FW_PAGE_SIZE,
+		       HYP_MEM_READ | HYP_MEM_WRITE);
+	if (!r)
+		r = hyp_vm_assign_irq(vm, FW_RTC_INTID, FW_RTC_INTID);
+	if (!r)
+		lht_tap_result(hyp_vm_assign_irq(vm, FW_RTC_INTID, FW_RTC_INTID + 1) == -EBUSY &&
+				       hyp_vm_assign_irq(vm, FW_RTC_INTID + 1, FW_RTC_INTID) ==
+					       -EBUSY &&
+				       hyp_vm_assign_irq(vm, 0, FW_RTC_INTID + 1) == -EINVAL &&
+				       hyp_vm_assign_irq(vm, 1020, FW_RTC_INTID + 1) == -EINVAL &&
+				       hyp_vm_host_irq(vm, FW_RTC_INTID + 1) == -ENOENT,
+			       NULL, NULL, NULL,
+			       "%s: hyp_vm_assign_irq() refuses a second assignment of either side "
+			       "and bad INTIDs",
+			       g->dev.name);
+	if (r) {
+		lht_fail(&g->dev, "passing the PL031 through: %s", hyp_strerror(r));
+		return false;
+	}
+	fw_passthrough_vm = vm;
+	fw_gic_spi_route(FW_RTC_INTID, g->p->cpus[0]->mpidr, true);
+	return true;
+}
+
 static void query_caps(struct guest *g)
 {
 	char line[400];
@@ -691,6 +734,10 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 		report(g, true, t0);
 		goto destroy;
 	}
+	if ((g->flags & FW_GUEST_PASSTHROUGH_RTC) && !passthrough_rtc(g, true)) {
+		report(g, true, t0);
+		goto destroy;
+	}
 
 	g->deadline = fw_now() + fw_us_to_ticks(timeout_ms * 1000u);
 	for (uint32_t i = 1; i < d->nr_vcpus; i++)
@@ -740,8 +787,15 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 			       d->name);
 	}
 destroy:
+	if (g->flags & FW_GUEST_PASSTHROUGH_RTC)
+		passthrough_rtc(g, false);
 	/* No vCPU runs here: a refusal (-EBUSY) would be a library bug, and a leak. */
 	destroyed = hyp_vm_destroy(d->vm);
+	if (g->flags & FW_GUEST_PASSTHROUGH_RTC)
+		lht_tap_result(!fw_gic_spi_active(FW_RTC_INTID), NULL, NULL, NULL,
+			       "%s: the physical SPI the guest left active is inactive once its VM "
+			       "is destroyed",
+			       d->name);
 	{
 		struct acct a = p->acct;
 

@@ -35,6 +35,9 @@ enum fw_guest_flags {
 	/* The guest never finishes on its own: the run passes if the watchdog stops it, the
 	 * partition's CPUs come back and the next guest runs. */
 	FW_GUEST_EXPECT_TIMEOUT = 1u << 1,
+	/* The guest gets QEMU's PL031 RTC passed through: its page mapped at its own address, its
+	 * SPI assigned with hyp_vm_assign_irq() (tests/el2/guests/passthrough-rtc.c). */
+	FW_GUEST_PASSTHROUGH_RTC = 1u << 2,
 };
 
 struct fw_guest_entry {

@@ -71,6 +71,15 @@ uint64_t fw_ticks_to_us(uint64_t ticks)
 #define GICR_IPRIORITYR 0x0400
 #define GICR_IGRPMODR0 0x0d00
 
+#define GICD_IGROUPR 0x0080
+#define GICD_ISENABLER 0x0100
+#define GICD_ICENABLER 0x0180
+#define GICD_ISACTIVER 0x0300
+#define GICD_IPRIORITYR 0x0400
+#define GICD_ICFGR 0x0c00
+#define GICD_IROUTER 0x6000
+#define ICC_CTLR_EOIMODE (1u << 1)
+
 #define GIC_PRIORITY 0x80u
 #define POLL_LIMIT 1000000u
 
@@ -159,15 +168,16 @@ int fw_gic_init_cpu(void)
 	fw_this_cpu()->ppis_enabled = 0;
 
 	/* The CPU interface through system registers at EL2 (ICC_SRE_EL2: SRE, DFB, DIB, and
-	 * Enable so EL1 may use them too), then unmask every priority, EOImode 0 (EOIR drops
-	 * priority and deactivates), Group 1 on. */
+	 * Enable so EL1 may use them too), then unmask every priority, EOImode 1 (EOIR drops the
+	 * priority, ICC_DIR_EL1 deactivates: a host interrupt given to a guest stays active until
+	 * the guest deactivates it), Group 1 on. */
 	write_sysreg(icc_sre_el2, 0xf);
 	isb();
 	if (!(read_sysreg(icc_sre_el2) & 1))
 		return -3;
 	write_sysreg(icc_pmr_el1, 0xff);
 	write_sysreg(icc_bpr1_el1, 0);
-	write_sysreg(icc_ctlr_el1, 0);
+	write_sysreg(icc_ctlr_el1, ICC_CTLR_EOIMODE);
 	write_sysreg(icc_igrpen1_el1, 1);
 	isb();
 	return 0;
@@ -194,9 +204,47 @@ unsigned int fw_gic_ack(void)
 	return (unsigned int)(read_sysreg(icc_iar1_el1) & 0xffffff);
 }
 
+struct hyp_vm *volatile fw_passthrough_vm;
+
+void fw_gic_drop_priority(unsigned int intid)
+{
+	write_sysreg(icc_eoir1_el1, intid);
+	isb();
+}
+
+void fw_gic_spi_route(unsigned int intid, uint64_t mpidr, bool enable)
+{
+	uintptr_t word = 4 * (intid / 32);
+	uint32_t bit = 1u << (intid % 32);
+	uintptr_t cfg = FW_GICD_BASE + GICD_ICFGR + 4 * (intid / 16);
+	uintptr_t pri = FW_GICD_BASE + GICD_IPRIORITYR + (intid & ~3u);
+	unsigned int shift = 8 * (intid & 3);
+
+	if (!enable) {
+		mmio_write32(FW_GICD_BASE + GICD_ICENABLER + word, bit);
+		gicd_wait_rwp();
+		return;
+	}
+	mmio_write32(FW_GICD_BASE + GICD_IGROUPR + word,
+		     mmio_read32(FW_GICD_BASE + GICD_IGROUPR + word) | bit);
+	mmio_write32(pri, (mmio_read32(pri) & ~(0xffu << shift)) | (GIC_PRIORITY << shift));
+	/* Int_config[1] = 0: level-sensitive (GICv3 spec, GICD_ICFGR<n>). */
+	mmio_write32(cfg, mmio_read32(cfg) & ~(2u << (2 * (intid % 16))));
+	/* GICD_IROUTER<n>: Aff3 [39:32], IRM 0, Aff2..Aff0; two 32-bit halves. */
+	mmio_write32(FW_GICD_BASE + GICD_IROUTER + 8 * intid, (uint32_t)(mpidr & 0xffffff));
+	mmio_write32(FW_GICD_BASE + GICD_IROUTER + 8 * intid + 4, (uint32_t)(mpidr >> 32) & 0xff);
+	mmio_write32(FW_GICD_BASE + GICD_ISENABLER + word, bit);
+}
+
+bool fw_gic_spi_active(unsigned int intid)
+{
+	return mmio_read32(FW_GICD_BASE + GICD_ISACTIVER + 4 * (intid / 32)) & (1u << (intid % 32));
+}
+
 void fw_gic_eoi(unsigned int intid)
 {
 	write_sysreg(icc_eoir1_el1, intid);
+	write_sysreg(icc_dir_el1, intid);
 	isb();
 }
 
@@ -316,6 +364,12 @@ void fw_handle_irqs(void)
 			cpu->irqs_other++;
 			fw_ppi_set_masked(cpu, intid, true);
 			fw_gic_eoi(intid);
+		} else if (intid >= 32 && fw_passthrough_vm &&
+			   hyp_vm_host_irq(fw_passthrough_vm, intid) == 0) {
+			/* A device given to a guest: drop the priority only; the guest's
+			 * deactivation of its virtual SPI deactivates this one (HW bit). */
+			cpu->irqs_other++;
+			fw_gic_drop_priority(intid);
 		} else {
 			/* The maintenance interrupt lands here too: libhyp has already dealt
 			 * with its cause. */

@@ -32,7 +32,7 @@
 HYP_BEGIN_DECLS
 
 /** The current version of struct hyp_backend_ops. */
-#define HYP_BACKEND_OPS_VERSION 3u
+#define HYP_BACKEND_OPS_VERSION 4u
 
 /**
  * struct hyp_gp_regs - a guest's general-purpose state kept in memory by a backend.
@@ -140,6 +140,9 @@ enum hyp_backend_flags {
  *				    has no multi-register ioctl (KVM_GET_REGS/KVM_SET_REGS answer
  *				    -EINVAL), so one KVM_{GET,SET}_ONE_REG per register is the
  *				    least it can do.
+ * @assign_irq: (version 4) hyp_vm_assign_irq(), arguments validated against the INTID ranges
+ *		(not against the VM's SPI count); NULL: -ENOTSUP.
+ * @host_irq: (version 4) hyp_vm_host_irq(); NULL: -ENOTSUP.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -181,6 +184,9 @@ struct hyp_backend_ops {
 			     unsigned int count);
 	int (*vcpu_set_regs)(struct hyp_vcpu *vcpu, const enum hyp_reg *regs,
 			     const uint64_t *values, unsigned int count);
+	/* Version 4. */
+	int (*assign_irq)(struct hyp_vm *vm, uint32_t host_irq, uint32_t intid);
+	int (*host_irq)(struct hyp_vm *vm, uint32_t host_irq);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

@@ -48,6 +48,10 @@
  *   mask PPI 27 itself if it takes it while no guest runs (the timer of a loaded vCPU that fired
  *   between runs: libhyp unmasks it again when the vCPU next runs);
  * - run with ICC_SRE_EL2.Enable = 1 (EL1 uses the system register interface).
+ * A device can be passed through: its MMIO mapped with hyp_vm_map(), its physical SPI given to
+ * the VM with hyp_vm_assign_irq() (delivered with the list register HW bit; the firmware's
+ * handler drops the priority only, EOImode 1, and calls hyp_vm_host_irq()). With no SMMU, a VM
+ * that owns a DMA-capable device must have its RAM mapped IPA == PA.
  * A vCPU's WFI then sleeps in libhyp (WFI at EL2 with the next timer deadline armed through
  * @set_wakeup) until an interrupt the vCPU can take is pending, or it is kicked; the VMM sees no
  * WFI exits. WFE exits as before (unless HYP_EL2_NATIVE_WFE).

@@ -50,6 +50,44 @@ HYP_API int hyp_vcpu_set_ppi(struct hyp_vcpu *vcpu, uint32_t intid, bool level);
  */
 HYP_API int hyp_vcpu_raise_sgi(struct hyp_vcpu *vcpu, uint32_t intid);
 
+/**
+ * hyp_vm_assign_irq() - give the VM a host interrupt: host interrupt @host_irq is delivered to
+ * the guest as its SPI @intid, and the guest's deactivation of @intid deactivates @host_irq in
+ * the hardware, with no exit (GICv3 list registers with the HW bit). The way to pass a device
+ * through (its MMIO mapped with hyp_vm_map(), its interrupt assigned here).
+ * @vm: the VM (its GIC must be libhyp's).
+ * @host_irq: el2: a physical SPI INTID, 32..1019, of the GIC the firmware owns. 0 takes the
+ *	      assignment of @intid away.
+ * @intid: the VM's SPI, 32..1019, within the SPIs its GIC implements.
+ *
+ * el2: when the firmware's interrupt handler takes @host_irq it must drop its priority only
+ * (run its CPU interface with ICC_CTLR_EL1.EOImode = 1 and write ICC_EOIR1_EL1, not ICC_DIR_EL1)
+ * and call hyp_vm_host_irq(): the physical interrupt then stays active until the guest is done
+ * with it, so a level-sensitive device cannot interrupt again before the guest served it. Route
+ * the physical SPI to the CPU that runs the vCPU @intid is routed to, or each one costs a kick.
+ * If the VM deactivates @intid by other means (GICD_ICACTIVER), when the assignment is taken
+ * away, and when the VM is destroyed, libhyp deactivates an active @host_irq itself (ICC_DIR_EL1
+ * on the calling CPU). At most HYP_MAX_ASSIGNED_IRQS assignments per VM.
+ *
+ * Return: 0; -EINVAL for NULL, an INTID out of range, or (@host_irq 0) an @intid not assigned;
+ * -EBUSY if @intid or @host_irq is assigned already; -ENOSPC past HYP_MAX_ASSIGNED_IRQS;
+ * -ENOTSUP on kvm and mock, and for a VM without libhyp's GIC.
+ */
+HYP_API int hyp_vm_assign_irq(struct hyp_vm *vm, uint32_t host_irq, uint32_t intid);
+
+/** The most host interrupts hyp_vm_assign_irq() gives one VM. */
+#define HYP_MAX_ASSIGNED_IRQS 32u
+
+/**
+ * hyp_vm_host_irq() - host interrupt @host_irq, assigned to @vm with hyp_vm_assign_irq(), was
+ * taken (el2: acknowledged and its priority dropped by the firmware's handler): make the VM's
+ * SPI pending. Safe from any CPU, at EL2 with interrupts masked (the firmware's handler).
+ *
+ * Return: 0; -ENOENT if @host_irq is not assigned to @vm (the firmware should deactivate it
+ * itself); -EINVAL for NULL; -ENOTSUP as hyp_vm_assign_irq().
+ */
+HYP_API int hyp_vm_host_irq(struct hyp_vm *vm, uint32_t host_irq);
+
 HYP_END_DECLS
 
 #endif /* LIBHYP_IRQ_H */

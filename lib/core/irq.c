@@ -30,3 +30,22 @@ HYP_API int hyp_vcpu_raise_sgi(struct hyp_vcpu *vcpu, uint32_t intid)
 		return -EINVAL;
 	return inject(vcpu->vm, vcpu, HYP_BACKEND_IRQ_SGI, intid, true);
 }
+
+HYP_API int hyp_vm_assign_irq(struct hyp_vm *vm, uint32_t host_irq, uint32_t intid)
+{
+	if (!vm || intid < HYP_INTID_SPI_BASE || intid > HYP_INTID_MAX_SPI ||
+	    (host_irq && (host_irq < HYP_INTID_SPI_BASE || host_irq > HYP_INTID_MAX_SPI)))
+		return -EINVAL;
+	if (vm->irqchip == HYP_IRQCHIP_NONE || !vm->ops.assign_irq)
+		return -ENOTSUP;
+	return vm->ops.assign_irq(vm, host_irq, intid);
+}
+
+HYP_API int hyp_vm_host_irq(struct hyp_vm *vm, uint32_t host_irq)
+{
+	if (!vm)
+		return -EINVAL;
+	if (vm->irqchip == HYP_IRQCHIP_NONE || !vm->ops.host_irq)
+		return -ENOTSUP;
+	return vm->ops.host_irq(vm, host_irq);
+}

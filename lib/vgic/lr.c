@@ -68,6 +68,7 @@ static void unlist_stale(struct hyp_vgic *vgic, uint32_t vcpu, struct vgic_vcpu 
 			continue;
 		irq->listed = 0;
 		irq->won = 0;
+		irq->flags &= (uint8_t)~IRQ_LR_PENDING;
 		if (vc->lr_took_latch[i])
 			irq->flags |= IRQ_LATCH;
 		hyp__vgic_irq_commit(vgic, irq, irq->flags);
@@ -83,6 +84,8 @@ static void list_irq(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
 		       vgic_group_enabled(vgic, irq);
 
 	out->lr[i] = lr_value(irq, pending);
+	if (pending)
+		irq->flags |= IRQ_LR_PENDING;
 	vc->lr_intid[i] = irq->intid;
 	vc->lr_took_latch[i] = pending && (irq->flags & IRQ_LATCH);
 	if (vc->lr_took_latch[i])
@@ -255,6 +258,7 @@ static void sync_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vc
 			continue;
 		/* The state the interrupt had while listed, as the LR says: folding it back is no news
 		 * for notify. */
+		irq->flags &= (uint8_t)~IRQ_LR_PENDING;
 		old = (uint8_t)(irq->flags & ~(IRQ_ACTIVE | IRQ_LATCH));
 		if (lr & HYP_VGIC_LR_ACTIVE)
 			old |= IRQ_ACTIVE;

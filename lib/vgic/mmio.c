@@ -152,7 +152,7 @@ static uint64_t read_pending(const struct vgic_mmio *m)
 	for (unsigned int k = 0; k < m->n; k++) {
 		struct vgic_irq *irq = irq_at(m, k);
 
-		if (irq && irq_pending(irq))
+		if (irq && irq_pending_view(irq))
 			v |= UINT64_C(1) << k;
 	}
 	return v;
@@ -183,7 +183,7 @@ static void write_icpend(const struct vgic_mmio *m, uint64_t val)
 		if (!irq || !((val >> k) & 1))
 			continue;
 		old = irq->flags;
-		irq->flags &= (uint8_t)~IRQ_LATCH;
+		irq->flags &= (uint8_t) ~(IRQ_LATCH | IRQ_LR_PENDING);
 		kick_listed(m, irq, WON_PENDING);
 		hyp__vgic_irq_commit(m->vgic, irq, old);
 	}

@@ -23,6 +23,10 @@
 #define IRQ_LINE (1u << 4)  /* input line level */
 #define IRQ_ACTIVE (1u << 5)
 #define IRQ_HW (1u << 6)
+/* Listed in a list register as pending (the LR holds its pending state): what a read of
+ * GICD_ISPENDR/GICR_ISPENDR0 shows while it is listed, as of the flush. Not part of the state
+ * machine (irq_pending() ignores it). */
+#define IRQ_LR_PENDING (1u << 7)
 
 /* struct vgic_irq.won: a distributor write changed the state of an interrupt held in a list
  * register; at sync the distributor's value of that part wins over the LR's. */
@@ -100,6 +104,12 @@ static inline void vgic_unlock(struct hyp_vgic *vgic)
 static inline bool irq_pending(const struct vgic_irq *irq)
 {
 	return (irq->flags & IRQ_LATCH) || ((irq->flags & (IRQ_EDGE | IRQ_LINE)) == IRQ_LINE);
+}
+
+/* Pending as the distributor reports it: an interrupt a list register holds pending counts. */
+static inline bool irq_pending_view(const struct vgic_irq *irq)
+{
+	return irq_pending(irq) || (irq->listed && (irq->flags & IRQ_LR_PENDING));
 }
 
 /* The interrupt @intid as seen by vCPU @vcpu (private interrupts are banked); NULL if it does not

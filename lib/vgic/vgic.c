@@ -339,6 +339,11 @@ int hyp_vgic_map_hw(struct hyp_vgic *vgic, uint32_t vcpu, uint32_t intid, uint32
 	if (!irq || (pintid && (pintid < 16 || pintid >= VGIC_MAX_INTID)))
 		return -EINVAL;
 	vgic_lock(vgic);
+	/* Untied while the guest still has it active: the physical interrupt would stay active for
+	 * ever, so it is deactivated now (the virtual one stays active until the guest is done). */
+	if (!pintid && (irq->flags & (IRQ_HW | IRQ_ACTIVE)) == (IRQ_HW | IRQ_ACTIVE) &&
+	    vgic->ops.deactivate_hw)
+		vgic->ops.deactivate_hw(vgic->ops.opaque, irq->pintid);
 	irq->pintid = (uint16_t)pintid;
 	if (pintid)
 		irq->flags |= IRQ_HW;
@@ -359,7 +364,7 @@ int hyp_vgic_irq_info(struct hyp_vgic *vgic, uint32_t vcpu, uint32_t intid,
 	if (!irq || !out)
 		return -EINVAL;
 	vgic_lock(vgic);
-	out->pending = irq_pending(irq);
+	out->pending = irq_pending_view(irq);
 	out->active = irq->flags & IRQ_ACTIVE;
 	out->enabled = irq->flags & IRQ_ENABLED;
 	out->group1 = irq->flags & IRQ_GROUP1;

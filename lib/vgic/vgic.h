@@ -324,6 +324,8 @@ int hyp_vgic_raise(struct hyp_vgic *vgic, uint32_t vcpu, uint32_t intid);
  * list register carries HW = 1 and the guest's deactivation deactivates the physical interrupt;
  * @pintid 0 removes the tie. The backend raises the virtual interrupt (hyp_vgic_raise()) each time
  * the physical one is taken (and left active) at EL2: the physical GIC does the level re-sampling.
+ * Removing the tie of an interrupt that is active deactivates the physical one (deactivate_hw);
+ * a list register that still holds it with HW = 1 keeps it until the vCPU's next exit.
  * Return: 0; -EINVAL for a bad INTID, @pintid or vCPU index.
  */
 int hyp_vgic_map_hw(struct hyp_vgic *vgic, uint32_t vcpu, uint32_t intid, uint32_t pintid);

@@ -1043,6 +1043,13 @@ static void test_lr_resync(void **state)
 	assert_int_equal(LR_INTID(l.lr[0]) + LR_INTID(l.lr[1]), 81);
 	assert_int_equal(l.lr[2] | l.lr[3], 0);
 	assert_false(info(e, 0, 40).active);
+	/* Listed pending (the LRs hold the pending state): the distributor still reports them
+	 * pending, to any vCPU, as KVM's does; GICD_ICPENDR clears that at once. */
+	assert_true(info(e, 1, 40).pending);
+	assert_int_equal((dr(e, GICD_ISPENDR + 4, 4) >> 8) & 3, 3);
+	dw(e, GICD_ICPENDR + 4, 4, 1u << 9);
+	assert_int_equal((dr(e, GICD_ISPENDR + 4, 4) >> 8) & 3, 1);
+	hyp_vgic_raise(e->vgic, 0, 41);
 	/* Neither taken: a resync hands the pending states back and lists them again. */
 	hyp_vgic_resync(e->vgic, 0, 4, &l, &l);
 	assert_int_equal(l.nr, 2);

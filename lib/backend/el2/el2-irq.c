@@ -26,6 +26,7 @@
 #define ICH_VTR_EL2 S3_4_C12_C11_1
 #define ICH_VMCR_EL2 S3_4_C12_C11_7
 #define ICC_SRE_EL1 S3_0_C12_C12_5
+#define ICC_DIR_EL1 S3_0_C12_C11_1
 /* Expand the names above before read_sysreg()/write_sysreg() stringify them. */
 #define RD(reg) read_sysreg_x(reg)
 #define WR(v, reg) write_sysreg_x(v, reg)
@@ -159,6 +160,16 @@ static void el2_vgic_notify(void *opaque, uint32_t index)
 		m->platform.kick_cpu(m->platform.opaque, cpu);
 }
 
+/* A host interrupt assigned to the VM was deactivated in software (GICD_ICACTIVER, or its
+ * assignment ended while active): deactivate the physical one (the firmware runs EOImode 1, so
+ * ICC_DIR_EL1 does it; an SPI may be deactivated from any CPU). */
+static void el2_vgic_deactivate_hw(void *opaque, uint32_t pintid)
+{
+	(void)opaque;
+	WR((uint64_t)pintid, ICC_DIR_EL1);
+	isb();
+}
+
 /* ---- the GIC's frames: MMIO handlers of the VM, so they take the in-place fast path ---- */
 
 static enum hyp_handler_result gic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *a,
@@ -236,7 +247,9 @@ int hyp__el2_irq_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		.nr_spis = EL2_NR_SPIS,
 		.ich_vtr = vtr,
 		.alloc = &vm->alloc,
-		.ops = { .notify = el2_vgic_notify, .opaque = vm },
+		.ops = { .notify = el2_vgic_notify,
+			 .deactivate_hw = el2_vgic_deactivate_hw,
+			 .opaque = vm },
 	};
 	r = hyp_vgic_create(&gcfg, &m->vgic);
 	if (r)
@@ -258,6 +271,14 @@ int hyp__el2_irq_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 void hyp__el2_irq_vm_destroy(struct hyp_vm *vm)
 {
 	struct el2_vm *m = el2_vm(vm);
+
+	/* Assigned host interrupts the guest left active are deactivated (vgic.h: map_hw). */
+	for (unsigned int i = 0; i < HYP_MAX_ASSIGNED_IRQS; i++) {
+		uint32_t a = atomic_load(&m->assigned[i]);
+
+		if (a && m->vgic)
+			hyp_vgic_map_hw(m->vgic, 0, a & 0xffffu, 0);
+	}
 
 	hyp_vgic_destroy(m->vgic);
 	m->vgic = NULL;
@@ -638,4 +659,74 @@ int hyp__el2_timer_reg(struct el2_vcpu *v, uint32_t encoding, uint64_t *value, b
 	}
 	isb();
 	return 0;
+}
+
+/* ---- host interrupts assigned to the VM (libhyp/irq.h) ---- */
+
+static void assign_lock(struct el2_vm *m)
+{
+	while (atomic_flag_test_and_set_explicit(&m->assign_lock, memory_order_acquire))
+		hyp__cpu_relax();
+}
+
+static void assign_unlock(struct el2_vm *m)
+{
+	atomic_flag_clear_explicit(&m->assign_lock, memory_order_release);
+}
+
+int hyp__el2_assign_irq(struct hyp_vm *vm, uint32_t host_irq, uint32_t intid)
+{
+	struct el2_vm *m = el2_vm(vm);
+	int free_slot = -1, slot = -1, r;
+
+	if (!m->vgic)
+		return -ENOTSUP;
+	if (intid >= HYP_INTID_SPI_BASE + EL2_NR_SPIS)
+		return -EINVAL;
+	assign_lock(m);
+	for (unsigned int i = 0; i < HYP_MAX_ASSIGNED_IRQS; i++) {
+		uint32_t a = atomic_load_explicit(&m->assigned[i], memory_order_relaxed);
+
+		if (!a) {
+			if (free_slot < 0)
+				free_slot = (int)i;
+		} else if ((a & 0xffffu) == intid) {
+			slot = (int)i;
+		} else if (host_irq && (a >> 16) == host_irq) {
+			assign_unlock(m);
+			return -EBUSY;
+		}
+	}
+	if (!host_irq) {
+		/* Take it away: a physical interrupt the guest left active is deactivated. */
+		r = slot < 0 ? -EINVAL : hyp_vgic_map_hw(m->vgic, 0, intid, 0);
+		if (!r)
+			atomic_store_explicit(&m->assigned[slot], 0, memory_order_release);
+	} else if (slot >= 0) {
+		r = -EBUSY;
+	} else if (free_slot < 0) {
+		r = -ENOSPC;
+	} else {
+		r = hyp_vgic_map_hw(m->vgic, 0, intid, host_irq);
+		if (!r)
+			atomic_store_explicit(&m->assigned[free_slot], host_irq << 16 | intid,
+					      memory_order_release);
+	}
+	assign_unlock(m);
+	return r;
+}
+
+int hyp__el2_host_irq(struct hyp_vm *vm, uint32_t host_irq)
+{
+	struct el2_vm *m = el2_vm(vm);
+
+	if (!m->vgic)
+		return -ENOTSUP;
+	for (unsigned int i = 0; i < HYP_MAX_ASSIGNED_IRQS; i++) {
+		uint32_t a = atomic_load_explicit(&m->assigned[i], memory_order_acquire);
+
+		if (a && (a >> 16) == host_irq)
+			return hyp_vgic_raise(m->vgic, 0, a & 0xffffu);
+	}
+	return -ENOENT;
 }

@@ -106,6 +106,11 @@ struct el2_vm {
 	struct hyp_timer_vm timer;
 	uint32_t nr_lrs;  /* ICH_VTR_EL2.ListRegs + 1 */
 	uint32_t nr_aprs; /* ICH_AP<g>R<n>_EL2 registers per group */
+	/* Host interrupts assigned to the VM (hyp_vm_assign_irq()): physical SPI -> the VM's SPI.
+	 * Written under assign_lock, read locklessly by hyp_vm_host_irq() (each entry is one
+	 * 32-bit word: physical INTID << 16 | virtual INTID; 0 = free). */
+	_Atomic uint32_t assigned[HYP_MAX_ASSIGNED_IRQS];
+	atomic_flag assign_lock;
 };
 
 struct el2_vcpu {
@@ -169,6 +174,8 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v);
 int hyp__el2_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
 			uint32_t intid, bool level);
 int hyp__el2_timer_reg(struct el2_vcpu *v, uint32_t encoding, uint64_t *value, bool write);
+int hyp__el2_assign_irq(struct hyp_vm *vm, uint32_t host_irq, uint32_t intid);
+int hyp__el2_host_irq(struct hyp_vm *vm, uint32_t host_irq);
 
 /* The firmware's code ran (its IRQ handler, or anything between runs): what libhyp last asked of
  * the physical GIC may no longer hold, and time has passed. */

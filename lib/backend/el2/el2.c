@@ -609,4 +609,6 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vcpu_get_regs = hyp__el2_get_regs,
 	.vcpu_set_regs = hyp__el2_set_regs,
 	.inject_irq = hyp__el2_inject_irq,
+	.assign_irq = hyp__el2_assign_irq,
+	.host_irq = hyp__el2_host_irq,
 };
