@@ -110,6 +110,9 @@ enum hyp_ec {
 /* ISS of a trapped WFI/WFE/WFIT/WFET (EC 0x01): TI[1:0] = 00 WFI, 01 WFE, 10 WFIT, 11 WFET. */
 #define WFX_TI_WFE 1u
 #define WFX_TI_TIMEOUT 2u
+/* ISS.RV (bit 2): ISS.RN (bits [9:5]) names WFIT/WFET's timeout register Xt. */
+#define WFX_RV (1u << 2)
+#define WFX_RN(iss) (((iss) >> 5) & 31u)
 /* ISS.CV (bit 24) and ISS.COND (bits [23:20]): a trapped A64 WFx reports "condition valid,
  * always" (COND 0b1110). */
 #define WFX_CV_AL ((1u << 24) | (0xeu << 20))

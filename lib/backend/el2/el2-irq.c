@@ -403,13 +403,35 @@ static void set_wakeup(struct el2_vcpu *v, uint64_t deadline)
 
 /* Bring the timers' levels up to date and arm the CPU for the next deadline of the emulated
  * physical timer: a timer already firing is the GIC's to deliver and arms nothing (timer.h). */
-static void arm_deadline(struct el2_vcpu *v)
+static void arm_deadline_before(struct el2_vcpu *v, uint64_t limit)
 {
 	uint64_t until;
 
-	if (!hyp_timer_wfi_sleep_until(&v->timer, el2_clock(NULL), &until))
-		until = 0;
+	if (!hyp_timer_wfi_sleep_until(&v->timer, el2_clock(NULL), &until) || until > limit)
+		until = limit == UINT64_MAX ? 0 : limit;
 	set_wakeup(v, until);
+}
+
+static void arm_deadline(struct el2_vcpu *v)
+{
+	arm_deadline_before(v, UINT64_MAX);
+}
+
+/* WFIT (FEAT_WFxT) ends its wait once CNTVCT_EL0 reaches Xt at the latest (Arm ARM, WFIT): the
+ * physical count at which that happens; UINT64_MAX for WFI, or if never before CNTPCT wraps.
+ * A syndrome without a valid register (ISS.RV 0) times out at once. */
+static uint64_t wfit_deadline(const struct el2_vcpu *v)
+{
+	uint32_t iss = HYP_ESR_ISS(v->ctx.esr);
+	uint64_t xt, deadline;
+
+	if ((iss & 3u) != WFX_TI_TIMEOUT)
+		return UINT64_MAX;
+	if (!(iss & WFX_RV))
+		return 0;
+	xt = gpr_read(&v->ctx.regs, WFX_RN(iss));
+	deadline = xt + hyp_timer_vm_cntvoff(&vm_of(v)->timer);
+	return deadline < xt ? UINT64_MAX : deadline;
 }
 
 /* ---- the vCPU's life on this CPU ---- */
@@ -572,7 +594,7 @@ bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss)
 
 /*
  * WFI with the GIC: sleep until an interrupt the vCPU can take is pending (lib/vgic's IRQ line,
- * which covers what its timers raise), or it is kicked. The CPU sleeps in WFI at EL2 with IRQs
+ * which covers what its timers raise), or it is kicked; WFIT also until its timeout. The CPU sleeps in WFI at EL2 with IRQs
  * masked (a pending interrupt still ends it, Arm ARM D1.16.2 "Wait for Interrupt") and the
  * emulated physical timer's deadline armed; the hardware virtual timer wakes it through its
  * PPI, unmasked while its level is low; notify() sends the kick IPI. Called after the exit's sync.
@@ -590,14 +612,17 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 	struct el2_vm *m = vm_of(v);
 	struct hyp_vcpu *vcpu = v->vcpu;
 
+	uint64_t timeout = wfit_deadline(v);
+
 	hyp_trap_skip_a64_insn(&v->ctx.regs, 4);
 	/* The guest cannot change its CPU interface while it sleeps: one copy will do. */
 	save_cpu_state(v);
 	vtimer_sync(v);
 	for (;;) {
 		atomic_store(&v->vgic_dirty, false);
-		arm_deadline(v);
-		if (wfi_should_end(v) || hyp_vgic_irq_line(m->vgic, vcpu->index))
+		arm_deadline_before(v, timeout);
+		if (wfi_should_end(v) || hyp_vgic_irq_line(m->vgic, vcpu->index) ||
+		    (timeout != UINT64_MAX && el2_clock(NULL) >= timeout))
 			break;
 		dsb(sy);
 		__asm__ volatile("wfi" ::: "memory");
