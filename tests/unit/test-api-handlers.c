@@ -333,6 +333,25 @@ static void test_spi_bad_intid(void **state)
 	assert_int_equal(hyp_mock_irq_count(f->vm, NULL, HYP_INTID_MAX_SPI), 1);
 }
 
+/* Host interrupts: validated first, then refused by a backend that cannot deliver them (the mock:
+ * there is no host interrupt to give; el2 is tested under QEMU, passthrough-rtc). */
+static void test_assign_irq_refused(void **state)
+{
+	static const uint32_t bad[] = { 0, 15, 31, 1020, UINT32_MAX };
+	struct fx *f = *state;
+
+	assert_int_equal(hyp_vm_assign_irq(NULL, 40, 40), -EINVAL);
+	assert_int_equal(hyp_vm_host_irq(NULL, 40), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(hyp_vm_assign_irq(f->vm, 40, bad[i]), -EINVAL);
+		if (bad[i])
+			assert_int_equal(hyp_vm_assign_irq(f->vm, bad[i], 40), -EINVAL);
+	}
+	assert_int_equal(hyp_vm_assign_irq(f->vm, 40, 40), -ENOTSUP);
+	assert_int_equal(hyp_vm_assign_irq(f->vm, 0, 40), -ENOTSUP);
+	assert_int_equal(hyp_vm_host_irq(f->vm, 40), -ENOTSUP);
+}
+
 static void test_ppi_bad_intid(void **state)
 {
 	static const uint32_t bad[] = { 0, 1, 15, 32, 33, 1019, UINT32_MAX };
@@ -460,6 +479,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exit_handler_twice_and_remove, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_spi_bad_intid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_assign_irq_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ppi_bad_intid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sgi_bad_intid, setup, teardown),
 		cmocka_unit_test(test_irq_irqchip_none),
