@@ -148,6 +148,7 @@ static int vm_unmap(struct hyp_vm *vm, struct hyp_vcpu *self, hyp_ipa_t ipa, uin
 		if (r)
 			goto out;
 	}
+	hyp__dirty_forget(vm, region->slot);
 	hyp__vec_remove(&vm->regions, sizeof(*region), at);
 out:
 	hyp__vm_reconfigure_end(vm);
@@ -219,7 +220,11 @@ HYP_API int hyp_vm_write_guest(struct hyp_vm *vm, hyp_ipa_t ipa, const void *src
 	r = walk_guest(vm, ipa, len, true, (void *)src, false);
 	if (r)
 		return r;
-	return walk_guest(vm, ipa, len, true, (void *)src, true);
+	r = walk_guest(vm, ipa, len, true, (void *)src, true);
+	/* The VMM's own writes (device models) are guest memory changes a live copy must see. */
+	if (!r)
+		hyp__dirty_mark(vm, ipa, len);
+	return r;
 }
 
 HYP_API int hyp_vm_read_guest(const struct hyp_vm *vm, hyp_ipa_t ipa, void *dst, size_t len)

@@ -877,7 +877,7 @@ void lht_plan_vcpus(struct lht_dev *d)
 
 int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 {
-	uint64_t ro = 0;
+	uint64_t ro = 0, hvc_exits = 0;
 	int r;
 
 	if (d->hdr.flags & LHT_F_HOSTILE)
@@ -910,13 +910,15 @@ int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 	r = hyp_vm_add_mmio_handler(d->vm, LHT_DEV_BASE, LHT_DEV_SIZE, dev_mmio, d);
 	if (!r)
 		r = hyp_vm_set_exit_handler(d->vm, HYP_EXIT_MMIO, unclaimed_mmio, d);
-	if (!r)
+	/* Without HVC exits (kvm on Linux < 6.4) the backend refuses SMCCC handlers (-ENOTSUP):
+	 * the guests see the calls answered NOT_SUPPORTED and skip what needs them. */
+	if (!r && hyp_vm_query_cap(d->vm, HYP_CAP_SMCCC_HVC_EXITS, &hvc_exits) == 0 && hvc_exits)
 		r = hyp_vm_add_smccc_handler(d->vm, HYP_CONDUIT_HVC, LHT_VENDOR_FID, LHT_VENDOR_FID,
 					     vendor_call, d);
 	if (!r && (d->hdr.flags & LHT_F_BENCH))
 		r = hyp_vm_add_mmio_handler(d->vm, LHT_BENCH_MMIO_BASE, LHT_BENCH_MMIO_SIZE,
 					    bench_mmio, d);
-	if (!r && (d->hdr.flags & LHT_F_BENCH))
+	if (!r && (d->hdr.flags & LHT_F_BENCH) && hvc_exits)
 		r = hyp_vm_add_smccc_handler(d->vm, HYP_CONDUIT_HVC, LHT_BENCH_FID, LHT_BENCH_FID,
 					     bench_call, d);
 	if (r)

@@ -25,6 +25,7 @@ _start:
 	b	two_stores		/* 6: store 1 then store 2 (PC redirection test) */
 	b	unmapped		/* 7: load from an IPA with nothing there */
 	b	id_registers		/* 8: store ID_AA64PFR0/ISAR1/DFR0_EL1 */
+	b	smccc_calls		/* 9: vendor HVC and SMC, PSCI_VERSION, an unrouted call */
 
 setup:
 	adr	x9, vectors
@@ -98,6 +99,33 @@ id_registers:
 	str	x1, [x10, #TESTDEV_VALUE]
 	mrs	x1, id_aa64dfr0_el1
 	str	x1, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+smccc_calls:
+	bl	setup
+	ldr	x0, =0xc6000a20		/* vendor hypervisor call, HVC64, 7 arguments */
+	mov	x1, #0x11
+	mov	x2, #0x22
+	mov	x3, #0x33
+	mov	x4, #0x44
+	mov	x5, #0x55
+	mov	x6, #0x66
+	mov	x7, #0x77
+	hvc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	str	x1, [x10, #TESTDEV_VALUE]
+	str	x2, [x10, #TESTDEV_VALUE]
+	str	x3, [x10, #TESTDEV_VALUE]
+	ldr	x0, =0xc6000a21		/* the same range over SMC */
+	mov	x1, #0x101
+	smc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	ldr	x0, =PSCI_VERSION	/* overridden by the VMM where KVM allows */
+	hvc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	ldr	x0, =0xc6000a30		/* no handler: KVM answers NOT_SUPPORTED */
+	hvc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
 	b	poweroff
 
 poweroff:

@@ -44,6 +44,7 @@ enum guest_entry {
 	GUEST_TWO_STORES,
 	GUEST_UNMAPPED,
 	GUEST_ID_REGISTERS,
+	GUEST_SMCCC_CALLS,
 };
 
 static int test_number, failures;
@@ -689,6 +690,132 @@ static void test_two_vms_and_teardown(void)
 	      count_fds());
 }
 
+/* KVM's SMCCC filter, probed with raw ioctls (Linux 6.4 UAPI: KVM_ARM_VM_SMCCC_CTRL group 0,
+ * attribute KVM_ARM_VM_SMCCC_FILTER 0), independently of the library. */
+static int host_has_smccc_filter(void)
+{
+	struct kvm_device_attr attr = { .group = 0, .attr = 0 };
+	int fd = open("/dev/kvm", O_RDWR), vm, r = 0;
+
+	if (fd < 0)
+		return 0;
+	vm = ioctl(fd, KVM_CREATE_VM, 0);
+	if (vm >= 0) {
+		r = ioctl(vm, KVM_HAS_DEVICE_ATTR, &attr) == 0;
+		close(vm);
+	}
+	close(fd);
+	return r;
+}
+
+struct smccc_log {
+	struct hyp_smccc_call calls[4];
+	unsigned n;
+};
+
+static enum hyp_handler_result vendor_call(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_smccc_call *call)
+{
+	struct smccc_log *log = opaque;
+
+	(void)vcpu;
+	if (log->n < 4)
+		log->calls[log->n++] = *call;
+	call->ret[0] = call->args[0] + call->args[6];
+	call->ret[1] = call->conduit;
+	call->ret[2] = call->function_id;
+	call->ret[3] = call->args[3];
+	return HYP_HANDLED;
+}
+
+static enum hyp_handler_result psci_version_override(void *opaque, struct hyp_vcpu *vcpu,
+						     struct hyp_smccc_call *call)
+{
+	(void)opaque;
+	(void)vcpu;
+	call->ret[0] = 0x00020042; /* no real PSCI version: proves who answered */
+	return HYP_HANDLED;
+}
+
+/*
+ * SMCCC calls to the VMM (KVM's SMCCC filter, Linux 6.4+): a vendor range on both conduits, a
+ * PSCI override, KVM's reserved Arm architecture range refused, the filter fixed after the first
+ * run. Without the filter (Linux 6.1): the capabilities read 0 and registration is -ENOTSUP.
+ */
+static void test_smccc_filter(void)
+{
+	struct smccc_log log = { 0 };
+	uint64_t hvc = 9, smc = 9;
+	int host = host_has_smccc_filter();
+	struct fixture f;
+	int r = setup(&f, GUEST_SMCCC_CALLS, NULL, NULL);
+
+	CHECK(r == 0, "SMCCC guest set up (%s)", hyp_strerror(r));
+	printf("# host KVM %s the SMCCC filter (KVM_ARM_VM_SMCCC_FILTER)\n",
+	       host ? "has" : "lacks");
+	CHECK(hyp_vm_query_cap(f.vm, HYP_CAP_SMCCC_HVC_EXITS, &hvc) == 0 && hvc == (uint64_t)host,
+	      "HYP_CAP_SMCCC_HVC_EXITS = %llu, as the host's filter says", (unsigned long long)hvc);
+	CHECK(hyp_vm_query_cap(f.vm, HYP_CAP_SMCCC_SMC_EXITS, &smc) == 0 && smc == (uint64_t)host,
+	      "HYP_CAP_SMCCC_SMC_EXITS = %llu, as the host's filter says", (unsigned long long)smc);
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC | HYP_CONDUIT_SMC, 0xc6000a20,
+				     0xc6000a2f, vendor_call, &log);
+	if (!host) {
+		CHECK(r == -ENOTSUP, "no filter: an SMCCC handler is refused with -ENOTSUP (%s)",
+		      hyp_strerror(r));
+		r = run_to_poweroff(&f);
+		CHECK(r == 0 && f.dev.nr_values == 7 && f.dev.values[0] == (uint64_t)-1 &&
+			      f.dev.values[4] == (uint64_t)-1 && f.dev.values[5] >= 0x10000,
+		      "no filter: KVM answers the vendor HVC and SMC with NOT_SUPPORTED and "
+		      "PSCI_VERSION itself");
+		teardown(&f);
+		return;
+	}
+	CHECK(r == 0, "vendor range 0xc6000a20-0xc6000a2f on HVC and SMC registered (%s)",
+	      hyp_strerror(r));
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0x84000000, 0x84000000,
+				     psci_version_override, NULL);
+	CHECK(r == 0, "PSCI_VERSION override registered (%s)", hyp_strerror(r));
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0x80000000, 0x80000000, vendor_call,
+				     &log);
+	CHECK(r == -ENOTSUP, "SMCCC_VERSION (Arm architecture range, KVM's own) is -ENOTSUP (%s)",
+	      hyp_strerror(r));
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_SMC, 0xc000fff0, 0xc0010010, vendor_call,
+				     &log);
+	CHECK(r == -ENOTSUP, "a range touching the SMC64 architecture calls is -ENOTSUP (%s)",
+	      hyp_strerror(r));
+	r = run_to_poweroff(&f);
+	CHECK(r == 0, "guest ran to SYSTEM_OFF with every call dispatched (%d)", r);
+	CHECK(log.n == 2, "the vendor handler saw 2 calls (%u)", log.n);
+	CHECK(log.n >= 1 && log.calls[0].function_id == 0xc6000a20 &&
+		      log.calls[0].conduit == HYP_CONDUIT_HVC && log.calls[0].imm == 0 &&
+		      log.calls[0].args[0] == 0x11 && log.calls[0].args[3] == 0x44 &&
+		      log.calls[0].args[6] == 0x77 && log.calls[0].ret[0] == (uint64_t)-1 &&
+		      log.calls[0].ret[1] == 0x11,
+	      "HVC: function ID, conduit, X1..X7 and the NOT_SUPPORTED preset as on el2");
+	CHECK(log.n >= 2 && log.calls[1].function_id == 0xc6000a21 &&
+		      log.calls[1].conduit == HYP_CONDUIT_SMC && log.calls[1].args[0] == 0x101,
+	      "SMC reaches the same handler with conduit SMC");
+	CHECK(f.dev.nr_values == 7, "the guest stored 7 results (%u)", f.dev.nr_values);
+	CHECK(f.dev.values[0] == 0x88 && f.dev.values[1] == HYP_CONDUIT_HVC &&
+		      f.dev.values[2] == 0xc6000a20 && f.dev.values[3] == 0x44,
+	      "HVC results X0..X3 reach the guest: %#llx %#llx %#llx %#llx",
+	      (unsigned long long)f.dev.values[0], (unsigned long long)f.dev.values[1],
+	      (unsigned long long)f.dev.values[2], (unsigned long long)f.dev.values[3]);
+	CHECK(f.dev.values[4] == 0x101 + 0x77,
+	      "SMC result reaches the guest, the PC past the SMC: %#llx",
+	      (unsigned long long)f.dev.values[4]);
+	CHECK(f.dev.values[5] == 0x00020042, "PSCI_VERSION answered by the override: %#llx",
+	      (unsigned long long)f.dev.values[5]);
+	CHECK(f.dev.values[6] == (uint64_t)-1, "a call outside every range: NOT_SUPPORTED (KVM)");
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0xc6000b00, 0xc6000b00, vendor_call,
+				     &log);
+	CHECK(r == -EBUSY, "after the first run the filter is fixed: add is -EBUSY (%s)",
+	      hyp_strerror(r));
+	r = hyp_vm_remove_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0x84000000);
+	CHECK(r == -EBUSY, "... and remove is -EBUSY (%s)", hyp_strerror(r));
+	teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -713,6 +840,7 @@ int main(int argc, char **argv)
 	test_cpu_features();
 	test_host_error();
 	test_two_vms_and_teardown();
+	test_smccc_filter();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;
 }
