@@ -813,6 +813,7 @@ void lht_query_caps(struct lht_dev *d, char *line, size_t size, bool hex)
 		{ HYP_CAP_IPA_BITS, "ipa-bits" },
 		{ HYP_CAP_INJECT_EXCEPTIONS, "inject-exceptions" },
 		{ HYP_CAP_CUSTOM_MPIDR, "custom-mpidr" },
+		{ HYP_CAP_DIRTY_LOG, "dirty-log" },
 	};
 	size_t used = 0;
 

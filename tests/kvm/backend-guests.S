@@ -26,6 +26,7 @@ _start:
 	b	unmapped		/* 7: load from an IPA with nothing there */
 	b	id_registers		/* 8: store ID_AA64PFR0/ISAR1/DFR0_EL1 */
 	b	smccc_calls		/* 9: vendor HVC and SMC, PSCI_VERSION, an unrouted call */
+	b	dirty_pages		/* 10: 4 rounds of page writes, each reported at REPORT */
 
 setup:
 	adr	x9, vectors
@@ -126,6 +127,30 @@ smccc_calls:
 	ldr	x0, =0xc6000a30		/* no handler: KVM answers NOT_SUPPORTED */
 	hvc	#0
 	str	x0, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+/* Round r (1..4) writes pages 3r, 3r + 1 and 100 + r of the data area (RAM + 1 MiB), then
+ * stores r to REPORT, which no callback claims: the exit goes to the test, which fetches the
+ * dirty log there. */
+dirty_pages:
+	bl	setup
+	ldr	x11, =0x40100000
+	mov	x12, #1
+1:	lsl	x13, x12, #12
+	add	x14, x13, x13, lsl #1
+	add	x15, x11, x14
+	str	x12, [x15]
+	add	x15, x15, #4096
+	str	x12, [x15, #8]
+	ldr	x16, =0x64000
+	add	x16, x16, x13
+	add	x16, x11, x16
+	str	w12, [x16, #0xffc]
+	ldr	x17, =0x0c000000
+	str	x12, [x17]
+	add	x12, x12, #1
+	cmp	x12, #5
+	b.ne	1b
 	b	poweroff
 
 poweroff:

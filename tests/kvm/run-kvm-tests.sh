@@ -74,14 +74,20 @@ fi
 
 # The rig runs the programs natively on an arm64 host with a usable /dev/kvm (its own test);
 # otherwise it boots QEMU, whose platform has the known defects.
+hk=${host_kernel[1]:-${LIBHYP_KVM_HOST_KERNEL:-bookworm}}
+case $hk in
+6.1) hk=bookworm ;;
+6.12 | backports) hk=bookworm-backports ;;
+esac
 defects=()
 if ! [[ $(uname -m) == aarch64 && -r /dev/kvm && -w /dev/kvm ]]; then
 	defects=(--known-defect iss-sse --known-defect nested-vtimer)
 	# Linux 6.1's: 6.12 injects the external abort with ESR_EL1[63:32] clear (checked strictly).
-	[[ ${host_kernel[1]:-${LIBHYP_KVM_HOST_KERNEL:-bookworm}} == @(6.12|bookworm-backports|backports) ]] ||
-		defects+=(--known-defect kvm-esr-upper)
+	[[ $hk == bookworm-backports ]] || defects+=(--known-defect kvm-esr-upper)
 fi
-echo "# host kernel: ${host_kernel[1]:-${LIBHYP_KVM_HOST_KERNEL:-bookworm}} (the rig's --host-kernel)"
+echo "# host kernel: $hk (the rig's --host-kernel)"
+caps_file=$out/caps-$hk.txt
+rm -f -- "$caps_file"
 conf=$out/conformance
 
 # One boot runs every program; their TAP streams are merged into one, renumbered, with the rig's
@@ -90,7 +96,7 @@ bash "$root/tests/kvm-host/run-in-arm64-host.sh" "${host_kernel[@]}" --timeout 3
 	--wrap "$conf/runall" \
 	"$out/test-kvm-backend" "$out/backend-guests.bin" \
 	--then "$conf/driver" --backend kvm "${defects[@]}" "$conf/guests" 2>&1 |
-	awk -v programs=2 '
+	awk -v programs=2 -v capsfile="$caps_file" '
 	function point(ok, desc) {
 		n++
 		print (ok ? "ok " : "not ok ") n " - " desc
@@ -148,6 +154,9 @@ bash "$root/tests/kvm-host/run-in-arm64-host.sh" "${host_kernel[@]}" --timeout 3
 		next
 	}
 	/^KVM-HOST-RESULT:/ { result = $0 }
+	/^KVM-HOST: kernel / { kernel = $3 }
+	# The capabilities of one VM (the smccc guest, 1 vCPU), for the comparison between kernels.
+	/^# smccc: backend kvm, caps:/ { caps = $0; sub(/.*caps: */, "", caps) }
 	/^#/ { print; next }
 	{ print "# " $0 }
 	END {
@@ -165,5 +174,25 @@ bash "$root/tests/kvm-host/run-in-arm64-host.sh" "${host_kernel[@]}" --timeout 3
 				      result)
 		}
 		print "1.." n
+		if (caps != "")
+			print "kernel=" kernel " " caps > capsfile
 		exit failed ? 1 : 0
 	}'
+st=$?
+
+# Capability by capability, this kernel against the other one's last run (BUILD_DIR/caps-*.txt).
+other=
+for f in "$out"/caps-*.txt; do
+	[[ -f $f && $f != "$caps_file" ]] && other=$f
+done
+if [[ -f $caps_file && -n $other ]]; then
+	awk 'FNR == 1 { file++ }
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[file, kv[1]] = kv[2]; if (file == 1) names[++n] = kv[1] } }
+	END {
+		printf "# capabilities of a 1-vCPU VM, host kernel %s vs %s:\n", v[1, "kernel"], v[2, "kernel"]
+		for (i = 2; i <= n; i++)
+			printf "#   %-18s %-6s %-6s%s\n", names[i], v[1, names[i]], v[2, names[i]],
+			       v[1, names[i]] == v[2, names[i]] ? "" : "  <- differs"
+	}' "$other" "$caps_file"
+fi
+exit "$st"

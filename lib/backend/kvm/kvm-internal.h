@@ -57,6 +57,8 @@ struct kvm_vcpu_state {
 	uint32_t redist_frame;
 	/* Inside KVM_RUN, or about to enter it (hyp__kvm_run_enter()). */
 	_Atomic bool in_run;
+	/* X1..X3 at the last SMCCC exit (kvm-smccc.c): results equal to them need no ioctl. */
+	uint64_t smccc_x[4];
 };
 
 static inline struct kvm_vm_state *vm_state(struct hyp_vm *vm)
