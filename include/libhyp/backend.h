@@ -154,6 +154,11 @@ enum hyp_backend_flags {
  *		     @region written since the last call into @bitmap (one bit per page, zeroed by
  *		     the library, sized for the region) and clear them. NULL: the library's log
  *		     (hyp_backend_mark_dirty()) is the only one.
+ * @dirty_log_clear: (version 4) a fetch just reported (and cleared) the pages set in @bitmap:
+ *		     make the guest's next write to each of them seen again (the el2 backend
+ *		     write-protects them). Called after the library cleared its own log, so a write
+ *		     that lands in between is either seen again or already in memory when the VMM
+ *		     copies the page. Optional.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -202,6 +207,8 @@ struct hyp_backend_ops {
 				bool enable);
 	int (*dirty_log_fetch)(struct hyp_vm *vm, const struct hyp_mem_region *region,
 			       uint64_t *bitmap);
+	int (*dirty_log_clear)(struct hyp_vm *vm, const struct hyp_mem_region *region,
+			       const uint64_t *bitmap);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

@@ -163,7 +163,7 @@ enum hyp_cap {
 	/** hyp_vm_map() accepts read-only regions and guest writes to them exit as MMIO. */
 	HYP_CAP_READONLY_MEM,
 	/** Dirty-page logging works: hyp_vm_dirty_log_enable() and hyp_vm_dirty_log_fetch() (kvm
-	 *  with 4 KiB host pages, mock; el2 not yet). */
+	 *  with 4 KiB host pages, el2, mock). */
 	HYP_CAP_DIRTY_LOG,
 	/** WFI/WFE can be returned to the caller. */
 	HYP_CAP_WFX_EXITS,

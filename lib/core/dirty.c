@@ -196,5 +196,10 @@ HYP_API int hyp_vm_dirty_log_fetch(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t *b
 		bitmap[need - 1] &= (UINT64_C(1) << ((region->size / HYP_PAGE_SIZE) % 64)) - 1;
 	for (uint64_t i = 0; i < need; i++)
 		count += popcount64(bitmap[i]);
+	if (count && vm->ops.dirty_log_clear) {
+		r = vm->ops.dirty_log_clear(vm, region, bitmap);
+		if (r)
+			return r;
+	}
 	return count > INT32_MAX ? INT32_MAX : (int)count;
 }

@@ -106,6 +106,9 @@ struct el2_vm {
 	struct hyp_timer_vm timer;
 	uint32_t nr_lrs;  /* ICH_VTR_EL2.ListRegs + 1 */
 	uint32_t nr_aprs; /* ICH_AP<g>R<n>_EL2 registers per group */
+	/* Serialises the dirty log's stage-2 changes (write-protection faults on any vCPU, the
+	 * VMM's enable and fetch): lib/stage2 is not safe against itself. */
+	atomic_flag s2_lock;
 };
 
 struct el2_vcpu {
