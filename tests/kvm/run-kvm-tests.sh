@@ -157,6 +157,7 @@ bash "$root/tests/kvm-host/run-in-arm64-host.sh" "${host_kernel[@]}" --timeout 3
 	/^KVM-HOST: kernel / { kernel = $3 }
 	# The capabilities of one VM (the smccc guest, 1 vCPU), for the comparison between kernels.
 	/^# smccc: backend kvm, caps:/ { caps = $0; sub(/.*caps: */, "", caps) }
+	/^# KVM-CAPS:/ { kcaps = $0; sub(/.*KVM-CAPS: */, "", kcaps) }
 	/^#/ { print; next }
 	{ print "# " $0 }
 	END {
@@ -175,7 +176,7 @@ bash "$root/tests/kvm-host/run-in-arm64-host.sh" "${host_kernel[@]}" --timeout 3
 		}
 		print "1.." n
 		if (caps != "")
-			print "kernel=" kernel " " caps > capsfile
+			print "kernel=" kernel " " caps " " kcaps > capsfile
 		exit failed ? 1 : 0
 	}'
 st=$?
@@ -189,9 +190,9 @@ if [[ -f $caps_file && -n $other ]]; then
 	awk 'FNR == 1 { file++ }
 	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[file, kv[1]] = kv[2]; if (file == 1) names[++n] = kv[1] } }
 	END {
-		printf "# capabilities of a 1-vCPU VM, host kernel %s vs %s:\n", v[1, "kernel"], v[2, "kernel"]
+		printf "# capabilities (libhyp: a 1-vCPU VM; KVM_*: KVM_CHECK_EXTENSION), host kernel %s vs %s:\n", v[1, "kernel"], v[2, "kernel"]
 		for (i = 2; i <= n; i++)
-			printf "#   %-18s %-6s %-6s%s\n", names[i], v[1, names[i]], v[2, names[i]],
+			printf "#   %-34s %-6s %-6s%s\n", names[i], v[1, names[i]], v[2, names[i]],
 			       v[1, names[i]] == v[2, names[i]] ? "" : "  <- differs"
 	}' "$other" "$caps_file"
 fi

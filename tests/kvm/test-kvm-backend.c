@@ -691,6 +691,42 @@ static void test_two_vms_and_teardown(void)
 	      count_fds());
 }
 
+/* The host KVM's own answers (KVM_CHECK_EXTENSION on a VM), the raw side of the capability
+ * comparison between host kernels (run-kvm-tests.sh): one line, NAME=VALUE each. */
+static void print_kvm_caps(void)
+{
+	static const struct {
+		long cap;
+		const char *name;
+	} caps[] = {
+		{ KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM" },
+		{ KVM_CAP_ARM_VM_IPA_SIZE, "KVM_CAP_ARM_VM_IPA_SIZE" },
+		{ KVM_CAP_ARM_PMU_V3, "KVM_CAP_ARM_PMU_V3" },
+		{ KVM_CAP_ARM_SVE, "KVM_CAP_ARM_SVE" },
+		{ KVM_CAP_ARM_MTE, "KVM_CAP_ARM_MTE" },
+		{ KVM_CAP_ARM_NISV_TO_USER, "KVM_CAP_ARM_NISV_TO_USER" },
+		{ KVM_CAP_ARM_INJECT_EXT_DABT, "KVM_CAP_ARM_INJECT_EXT_DABT" },
+		{ KVM_CAP_ARM_SYSTEM_SUSPEND, "KVM_CAP_ARM_SYSTEM_SUSPEND" },
+		{ KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2" },
+		{ KVM_CAP_DIRTY_LOG_RING, "KVM_CAP_DIRTY_LOG_RING" },
+		{ KVM_CAP_DIRTY_LOG_RING_ACQ_REL, "KVM_CAP_DIRTY_LOG_RING_ACQ_REL" },
+	};
+	int fd = open("/dev/kvm", O_RDWR), vm = fd < 0 ? -1 : ioctl(fd, KVM_CREATE_VM, 0);
+
+	printf("# KVM-CAPS:");
+	for (size_t i = 0; vm >= 0 && i < sizeof(caps) / sizeof(caps[0]); i++)
+		printf(" %s=%d", caps[i].name, ioctl(vm, KVM_CHECK_EXTENSION, caps[i].cap));
+	if (vm >= 0) {
+		struct kvm_device_attr attr = { .group = 0, .attr = 0 }; /* the SMCCC filter */
+
+		printf(" KVM_ARM_VM_SMCCC_FILTER=%d", ioctl(vm, KVM_HAS_DEVICE_ATTR, &attr) == 0);
+		close(vm);
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("\n");
+}
+
 /* KVM's SMCCC filter, probed with raw ioctls (Linux 6.4 UAPI: KVM_ARM_VM_SMCCC_CTRL group 0,
  * attribute KVM_ARM_VM_SMCCC_FILTER 0), independently of the library. */
 static int host_has_smccc_filter(void)
@@ -887,6 +923,7 @@ int main(int argc, char **argv)
 	}
 	guest_path = argv[1];
 	printf("TAP version 13\n");
+	print_kvm_caps();
 	test_mmio_sign_extension();
 	test_psci_version();
 	test_readonly_memory();
