@@ -27,6 +27,7 @@ _start:
 	b	id_registers		/* 8: store ID_AA64PFR0/ISAR1/DFR0_EL1 */
 	b	smccc_calls		/* 9: vendor HVC and SMC, PSCI_VERSION, an unrouted call */
 	b	dirty_pages		/* 10: 4 rounds of page writes, each reported at REPORT */
+	b	dirty_hammer		/* 11: rounds over 16 pages forever, each counted at COUNT */
 
 setup:
 	adr	x9, vectors
@@ -152,6 +153,23 @@ dirty_pages:
 	cmp	x12, #5
 	b.ne	1b
 	b	poweroff
+
+/* Round after round, a store to each of 16 pages of the data area (RAM + 1 MiB), then one to
+ * 0x0c100000, which the test counts; until the test kicks the vCPU. */
+dirty_hammer:
+	bl	setup
+	ldr	x11, =0x40100000
+	ldr	x15, =0x0c100000
+	mov	x12, #0
+1:	mov	x13, #0
+2:	add	x14, x11, x13, lsl #12
+	str	x12, [x14, #16]
+	add	x13, x13, #1
+	cmp	x13, #16
+	b.ne	2b
+	str	x12, [x15]
+	add	x12, x12, #1
+	b	1b
 
 poweroff:
 	ldr	x0, =PSCI_SYSTEM_OFF

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ enum guest_entry {
 	GUEST_ID_REGISTERS,
 	GUEST_SMCCC_CALLS,
 	GUEST_DIRTY_PAGES,
+	GUEST_DIRTY_HAMMER,
 };
 
 static int test_number, failures;
@@ -915,6 +917,107 @@ static void test_dirty_log(void)
 	teardown(&f);
 }
 
+struct hammer {
+	struct fixture *f;
+	_Atomic unsigned rounds;
+	int result;
+};
+
+static enum hyp_handler_result hammer_round(void *opaque, struct hyp_vcpu *vcpu,
+					    struct hyp_mmio_access *a)
+{
+	struct hammer *h = opaque;
+
+	(void)vcpu;
+	(void)a;
+	atomic_fetch_add(&h->rounds, 1);
+	return HYP_HANDLED;
+}
+
+static void *hammer_run(void *opaque)
+{
+	struct hammer *h = opaque;
+
+	h->result = hyp_vcpu_run(h->f->vcpu);
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The guest stores to 16 pages round after round on its own thread while this one turns logging
+ * on, fetches, fetches again after a few rounds and turns it off, 30 times: every round that began
+ * after the enable returned and ended before the last fetch must have all 16 pages in the
+ * period's fetches (no write lost to a concurrent fetch or toggle), and no other page may appear.
+ */
+static void test_dirty_log_under_load(void)
+{
+	const unsigned data = (1u << 20) / HYP_PAGE_SIZE, words = RAM_SIZE / HYP_PAGE_SIZE / 64;
+	struct hammer h = { 0 };
+	unsigned periods = 0, whole = 0, lost = 0, stray = 0;
+	struct fixture f;
+	pthread_t thread;
+	double deadline;
+	int r = setup(&f, GUEST_DIRTY_HAMMER, NULL, NULL);
+
+	h.f = &f;
+	r = r ? r : hyp_vm_add_mmio_handler(f.vm, 0x0c100000, 0x1000, hammer_round, &h);
+	CHECK(r == 0 && pthread_create(&thread, NULL, hammer_run, &h) == 0,
+	      "hammering guest started on its own thread");
+	if (r) {
+		teardown(&f);
+		return;
+	}
+	deadline = now_s() + 60;
+	while (atomic_load(&h.rounds) < 10 && now_s() < deadline)
+		usleep(1000);
+	for (; periods < 30 && now_s() < deadline; periods++) {
+		uint64_t seen[RAM_SIZE / HYP_PAGE_SIZE / 64] = { 0 },
+							 bitmap[RAM_SIZE / HYP_PAGE_SIZE / 64];
+		unsigned start, end;
+
+		if (hyp_vm_dirty_log_enable(f.vm, RAM_BASE, true))
+			break;
+		start = atomic_load(&h.rounds);
+		do {
+			if (hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, words) < 0)
+				break;
+			for (unsigned w = 0; w < words; w++)
+				seen[w] |= bitmap[w];
+		} while ((periods & 1) && atomic_load(&h.rounds) < start + 4 && now_s() < deadline);
+		end = atomic_load(&h.rounds);
+		if (hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, words) < 0 ||
+		    hyp_vm_dirty_log_enable(f.vm, RAM_BASE, false))
+			break;
+		for (unsigned w = 0; w < words; w++)
+			seen[w] |= bitmap[w];
+		for (unsigned p = 0; p < RAM_SIZE / HYP_PAGE_SIZE; p++) {
+			bool in = p >= data && p < data + 16, bit = seen[p / 64] >> (p % 64) & 1;
+
+			if (!in && bit)
+				stray++;
+			if (in && !bit && end >= start + 2)
+				lost++;
+		}
+		whole += end >= start + 2;
+	}
+	hyp_vcpu_kick(f.vcpu);
+	pthread_join(thread, NULL);
+	CHECK(periods == 30, "30 logging periods while the guest writes (%u)", periods);
+	CHECK(h.result == 0 && hyp_vcpu_exit(f.vcpu)->reason == HYP_EXIT_KICKED,
+	      "the guest kept running until kicked (%u rounds)", atomic_load(&h.rounds));
+	CHECK(whole >= 10 && lost == 0,
+	      "no written page lost: %u periods held a whole round, %u pages missing", whole, lost);
+	CHECK(stray == 0, "no page outside the 16 written ones reported (%u)", stray);
+	teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -942,6 +1045,7 @@ int main(int argc, char **argv)
 	test_two_vms_and_teardown();
 	test_smccc_filter();
 	test_dirty_log();
+	test_dirty_log_under_load();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;
 }
