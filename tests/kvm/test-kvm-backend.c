@@ -747,6 +747,30 @@ static int host_has_smccc_filter(void)
 	return r;
 }
 
+/* Which function-ID ranges this KVM lets userspace take (raw KVM_ARM_VM_SMCCC_FILTER, action
+ * FWD_TO_USER, one fresh VM per range): 0 or the errno. */
+static int raw_filter_errno(uint32_t base, uint32_t count)
+{
+	struct {
+		uint32_t base, nr_functions;
+		uint8_t action, pad[15];
+	} filter = { .base = base, .nr_functions = count, .action = 2 };
+	struct kvm_device_attr attr = { .group = 0,
+					.attr = 0,
+					.addr = (uint64_t)(uintptr_t)&filter };
+	int fd = open("/dev/kvm", O_RDWR), vm = fd < 0 ? -1 : ioctl(fd, KVM_CREATE_VM, 0), e = 0;
+
+	if (vm < 0)
+		e = ENODEV;
+	else if (ioctl(vm, KVM_SET_DEVICE_ATTR, &attr))
+		e = errno;
+	if (vm >= 0)
+		close(vm);
+	if (fd >= 0)
+		close(fd);
+	return e;
+}
+
 struct smccc_log {
 	struct hyp_smccc_call calls[4];
 	unsigned n;
@@ -811,6 +835,31 @@ static void test_smccc_filter(void)
 	}
 	CHECK(r == 0, "vendor range 0xc6000a20-0xc6000a2f on HVC and SMC registered (%s)",
 	      hyp_strerror(r));
+	{
+		static const struct {
+			uint32_t base, count;
+			const char *what;
+		} probe[] = {
+			{ 0x80000000, 0x10000, "Arm architecture calls, SMC32" },
+			{ 0xc0000000, 0x10000, "Arm architecture calls, SMC64" },
+			{ 0x84000000, 0x20, "PSCI, SMC32" },
+			{ 0xc4000000, 0x20, "PSCI, SMC64" },
+			{ 0x86000000, 0x10000, "vendor hypervisor services (KVM's own), SMC32" },
+			{ 0xc6000000, 0x10000, "vendor hypervisor services, SMC64" },
+			{ 0x82000000, 0x10000, "SiP services, SMC32" },
+		};
+		int e[sizeof(probe) / sizeof(probe[0])];
+
+		for (size_t i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+			e[i] = raw_filter_errno(probe[i].base, probe[i].count);
+			printf("# raw SMCCC filter %#x-%#x (%s): %s\n", probe[i].base,
+			       probe[i].base + probe[i].count - 1, probe[i].what,
+			       e[i] ? strerror(e[i]) : "accepted");
+		}
+		CHECK(e[0] == EEXIST && e[1] == EEXIST,
+		      "KVM refuses to forward the Arm architecture calls (EEXIST), as libhyp says");
+		CHECK(!e[2] && !e[3], "KVM lets the PSCI ranges be forwarded");
+	}
 	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0x84000000, 0x84000000,
 				     psci_version_override, NULL);
 	CHECK(r == 0, "PSCI_VERSION override registered (%s)", hyp_strerror(r));
