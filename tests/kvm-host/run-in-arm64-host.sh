@@ -89,8 +89,9 @@
 #   or in a cross file: exe_wrapper = ['/abs/path/run-in-arm64-host.sh', '--wrap']
 #   (meson's default 30 s test timeout is too short for a boot: raise it).
 #
-# Environment: LIBHYP_CACHE_DIR, LIBHYP_KVM_HOST_KERNEL (see --host-kernel), AARCH64_CC (default
-#   aarch64-linux-gnu-gcc), TMPDIR.
+# Environment: LIBHYP_CACHE_DIR, LIBHYP_KVM_HOST_KERNEL (see --host-kernel),
+#   LIBHYP_DEBIAN_MIRROR (the archive the private lists of --host-kernel bookworm-backports come
+#   from; default http://deb.debian.org/debian), AARCH64_CC (default aarch64-linux-gnu-gcc), TMPDIR.
 set -euo pipefail
 
 PROG=run-in-arm64-host
@@ -268,8 +269,8 @@ kernel_lists_update() {
 		"${LIBHYP_DEBIAN_MIRROR:-http://deb.debian.org/debian}" "$host_kernel" >"$KLISTS_DIR/sources.list"
 	local upd=("${APT_GET[@]}" "${APT_K[@]}")
 	[[ $EUID -ne 0 ]] || upd+=(-o APT::Sandbox::User=root) # _apt cannot write into ~/.cache
-	quiet "${upd[@]}" update || die "apt-get update of the $host_kernel lists failed"
 	klists_updated=1
+	quiet "${upd[@]}" update || { log "apt-get update of the $host_kernel lists failed"; return 1; }
 }
 
 # The kernel package is whatever linux-image-arm64:arm64 depends on, e.g.
@@ -365,8 +366,9 @@ ensure_deps() {
 ensure_private_lists() {
 	[[ $1 -eq 1 && -n $KLISTS_DIR ]] || return 0
 	kernel_dep_query && return 0
-	kernel_lists_update
-	kernel_dep_query || die "the $host_kernel lists know no linux-image-arm64:arm64"
+	# Offline with the kernel cached: ensure_kernel() falls back to the cache.
+	kernel_lists_update && kernel_dep_query ||
+		log "warning: the $host_kernel lists know no linux-image-arm64:arm64"
 }
 
 # Install one extra tool on demand (decompressors for other kernel flavours).
@@ -514,7 +516,7 @@ ensure_kernel() {
 					die "apt-get download $pkg:arm64=$ver failed"
 				fi
 				log "download failed; refreshing the package lists"
-				kernel_lists_update
+				kernel_lists_update || die "cannot refresh the $host_kernel package lists"
 				kernel_dep_query || die "apt-cache knows no linux-image-arm64:arm64 ($host_kernel) after apt-get update"
 				pkg=$KDEP_PKG
 				ver=$KDEP_VER
