@@ -189,7 +189,8 @@ if ! bash tests/el2/run-el2.sh --icount --out "$out/el2-bench" | tee "$out/el2-b
 	failures+=("el2 benchmark could not measure")
 fi
 # Both backends' figures side by side (the same guests; tests/bench/bench-table.py).
-python3 tests/bench/bench-table.py "$out/bench.log" "$out/el2-bench.log" || true
+python3 tests/bench/bench-table.py "$out/bench.log" "$out/el2-bench.log" \
+	"kvm-6.12=$out/bench-6.12.log" || true
 
 stage "Fresh-machine check: the README's two commands in a minimal Debian 12 root (debootstrap)"
 if [ -e /etc/libhyp-fresh-machine-check ]; then
