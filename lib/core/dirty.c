@@ -48,27 +48,34 @@ static const struct hyp_mem_region *region_at(const struct hyp_vm *vm, hyp_ipa_t
 void hyp__dirty_mark(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len)
 {
 	struct hyp_dirty_log *logs = atomic_load_explicit(&vm->dirty, memory_order_acquire);
-	hyp_ipa_t page, last;
+	hyp_ipa_t last;
 
 	if (__builtin_expect(!logs || !len, 1))
 		return;
-	last = (ipa + len - 1) & ~(hyp_ipa_t)(HYP_PAGE_SIZE - 1);
-	for (page = ipa & ~(hyp_ipa_t)(HYP_PAGE_SIZE - 1);; page += HYP_PAGE_SIZE) {
-		const struct hyp_mem_region *region = hyp__mem_find(vm, page);
+	last = ipa + len - 1 < ipa ? UINT64_MAX : ipa + len - 1;
+	/* Region by region (a range may span several, or holes): the work is bounded by the
+	 * guest memory the range covers, whatever @len a caller passes. */
+	for (;;) {
+		const struct hyp_mem_region *region = hyp__mem_next(vm, ipa);
+		struct hyp_dirty_log *log;
+		uint64_t first, end;
 
-		if (region && region->ipa <= page) {
-			struct hyp_dirty_log *log = &logs[region->slot];
-
-			if (atomic_load_explicit(&log->on, memory_order_acquire)) {
-				uint64_t n = (page - region->ipa) / HYP_PAGE_SIZE;
-
+		if (!region || region->ipa > last)
+			return;
+		log = &logs[region->slot];
+		first = (ipa > region->ipa ? ipa - region->ipa : 0) / HYP_PAGE_SIZE;
+		end = (last - region->ipa < region->size - 1 ? last - region->ipa :
+							       region->size - 1) /
+		      HYP_PAGE_SIZE;
+		if (atomic_load_explicit(&log->on, memory_order_acquire)) {
+			for (uint64_t n = first; n <= end; n++)
 				atomic_fetch_or_explicit(&log->bits[n / 64],
 							 UINT64_C(1) << (n % 64),
 							 memory_order_release);
-			}
 		}
-		if (page == last)
-			break;
+		if (last - region->ipa <= region->size - 1)
+			return;
+		ipa = region->ipa + region->size;
 	}
 }
 

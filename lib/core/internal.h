@@ -195,6 +195,8 @@ void *hyp__alloc(struct hyp_vm *vm, size_t size, size_t align);
 /* dirty.c: mark the pages of [@ipa, @ipa + @len) written (after the write), where logged; drop
  * a slot's log when its region goes; free every log with the VM. */
 void hyp__dirty_mark(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len);
+/* memory.c: the first region that ends at or after @ipa (it may start after it), or NULL. */
+const struct hyp_mem_region *hyp__mem_next(const struct hyp_vm *vm, hyp_ipa_t ipa);
 void hyp__dirty_forget(struct hyp_vm *vm, uint32_t slot);
 void hyp__dirty_release(struct hyp_vm *vm);
 void hyp__free(struct hyp_vm *vm, void *ptr, size_t size);

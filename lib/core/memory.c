@@ -39,6 +39,13 @@ const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ip
 	return NULL;
 }
 
+const struct hyp_mem_region *hyp__mem_next(const struct hyp_vm *vm, hyp_ipa_t ipa)
+{
+	uint32_t i = lower_bound(vm, ipa);
+
+	return i < vm->regions.count ? &regions(vm)[i] : NULL;
+}
+
 static uint32_t free_slot(const struct hyp_vm *vm)
 {
 	/* Smallest slot number not in use: O(n^2) over at most HYP_MAX_MEM_REGIONS, only at map

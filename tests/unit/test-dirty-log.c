@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include <libhyp/backend.h>
 #include <libhyp/hyp.h>
 #include <libhyp/mock.h>
 
@@ -207,6 +208,30 @@ static void test_vmm_writes_toggle_unmap(void **state)
 	assert_int_equal(hyp_vm_dirty_log_fetch(f->vm, RAM2_BASE, b2, 1), -EINVAL);
 }
 
+/* hyp_backend_mark_dirty() as a backend might misuse it: any range, holes, the whole IPA space
+ * (which must not take 2^52 steps), NULL; only logged regions' pages are marked. */
+static void test_backend_mark(void **state)
+{
+	struct fx *f = *state;
+	uint64_t bitmap[WORDS], b2[1];
+
+	assert_int_equal(hyp_vm_dirty_log_enable(f->vm, RAM_BASE, true), 0);
+	assert_int_equal(hyp_vm_dirty_log_enable(f->vm, RAM2_BASE, true), 0);
+	hyp_backend_mark_dirty(NULL, RAM_BASE, 1);
+	hyp_backend_mark_dirty(f->vm, RAM_BASE, 0);
+	hyp_backend_mark_dirty(f->vm, 0x1000, 0x1000);		/* a hole */
+	hyp_backend_mark_dirty(f->vm, ROM_BASE, HYP_PAGE_SIZE); /* not logged */
+	assert_int_equal(hyp_vm_dirty_log_fetch(f->vm, RAM_BASE, bitmap, WORDS), 0);
+	hyp_backend_mark_dirty(f->vm, RAM_BASE + HYP_PAGE_SIZE - 1, 2); /* pages 0 and 1 */
+	assert_int_equal(hyp_vm_dirty_log_fetch(f->vm, RAM_BASE, bitmap, WORDS), 2);
+	assert_int_equal(bitmap[0], 3);
+	hyp_backend_mark_dirty(f->vm, 0, UINT64_MAX);
+	hyp_backend_mark_dirty(f->vm, UINT64_MAX - 10, 100); /* wraps: clamped */
+	assert_int_equal(hyp_vm_dirty_log_fetch(f->vm, RAM_BASE, bitmap, WORDS), RAM_PAGES);
+	assert_int_equal(hyp_vm_dirty_log_fetch(f->vm, RAM2_BASE, b2, 1), RAM2_PAGES);
+	assert_int_equal(b2[0], (1u << RAM2_PAGES) - 1);
+}
+
 /*
  * A vCPU stores to every page of a 16-page window, round after round, reporting each finished
  * round over MMIO, while this thread fetches the log in rounds and turns it off and on. Every
@@ -293,6 +318,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exact_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vmm_writes_toggle_unmap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_lost_page_under_load, setup, teardown),
 	};
 
