@@ -53,6 +53,7 @@ static const struct fw_guest_entry guests_a[] = {
 	{ "mmio", 0 },
 	{ "mem-ro", 0 },
 	{ "mem-remap", 0 },
+	{ "dirty-log", 0 },
 	{ "smccc", 0 },
 	{ "psci", 0 },
 	{ "ids", 0 },

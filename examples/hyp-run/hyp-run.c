@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libhyp/boot.h>
@@ -73,6 +74,7 @@ struct options {
 	 * rest is "what the host offers" (-cpu host). */
 	uint32_t features_on, features_off;
 	uint32_t sve_max_vl; /* bytes; 0: the host's largest */
+	const char *precopy; /* --precopy FILE */
 };
 
 static const struct {
@@ -101,6 +103,7 @@ struct vmm {
 	_Atomic int stop_reason; /* 0 running, else an EXIT_* code */
 	/* Held by the input and RTC threads around device calls, so teardown can wait them out. */
 	pthread_mutex_t input_lock;
+	int precopy_fd; /* --precopy: the file guest RAM is copied to */
 };
 
 /* For the signal handler: the one VMM of this process. */
@@ -165,6 +168,12 @@ static void usage(FILE *out)
 		"                        e.g. --pauth=off\n"
 		"      --mte[=on|off|auto]    memory tagging (KVM_CAP_ARM_MTE); e.g. --mte=on\n"
 		"\n"
+		"      --precopy FILE    copy guest RAM to FILE while the guest runs, in rounds, with\n"
+		"                        libhyp's dirty-page log (the first half of a live migration):\n"
+		"                        all of RAM, then the pages written since, each round, until\n"
+		"                        a round finds at most 64; when the guest stops, a last round\n"
+		"                        and a check that FILE holds exactly guest RAM\n"
+		"                        e.g. --precopy ram.img\n"
 		"  -v, --verbose         log libhyp's messages to stderr; e.g. --verbose\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -254,6 +263,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "sve", optional_argument, NULL, 'S' },
 		{ "pauth", optional_argument, NULL, 'A' },
 		{ "mte", optional_argument, NULL, 'T' },
+		{ "precopy", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -270,6 +280,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'V':
 			opt->flash_vars = optarg;
+			break;
+		case 'p':
+			opt->precopy = optarg;
 			break;
 		case 'Q':
 		case 'S':
@@ -392,6 +405,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind != argc)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
+	if (opt->precopy && opt->firmware)
+		return fail("--precopy and --firmware: the flash remaps guest memory while the "
+			    "guest runs, which the dirty log cannot follow");
 	if (opt->firmware) {
 		/* The firmware loads the kernel itself (from a --disk, say). */
 		if (opt->kernel || opt->initrd || opt->format || opt->load_addr || opt->footprint)
@@ -615,6 +631,174 @@ static void *rtc_main(void *opaque)
 		hyp_pl031_poll(vmm->rtc, NULL);
 		pthread_mutex_unlock(&vmm->input_lock);
 	}
+}
+
+/*
+ * --precopy: copy guest RAM to a file while the guest runs, the first half of a live migration (or
+ * of a snapshot taken without a long pause). Logging starts before the first, whole copy; each
+ * later round copies the pages the log reports as written since the round before. A guest whose
+ * working set is small converges: the rounds shrink until one finds at most PRECOPY_DONE pages,
+ * which a migration would copy with the guest paused. Here the last round runs when the guest
+ * has stopped, and the file is then compared with guest RAM: any write the log missed shows.
+ */
+#define PRECOPY_DONE 64u
+#define PRECOPY_MAX_ROUNDS 50u
+
+struct precopy {
+	struct vmm *vmm;
+	uint64_t *bitmap;
+	size_t words;
+	unsigned rounds;
+	uint64_t copied; /* pages written to the file, all rounds */
+	int result;
+	atomic_bool guest_stopped; /* the rounds end: precopy_finish() takes the last one */
+};
+
+/* Write the pages set in @bitmap (all of them if NULL) to the file; returns the page count. */
+static int64_t precopy_pages(struct vmm *vmm, const uint64_t *bitmap)
+{
+	uint64_t pages = vmm->opt.mem / HYP_PAGE_SIZE, count = 0;
+
+	for (uint64_t n = 0; n < pages;) {
+		uint64_t end;
+
+		if (bitmap && !(bitmap[n / 64] >> (n % 64) & 1)) {
+			n++;
+			continue;
+		}
+		for (end = n + 1; end < pages && (!bitmap || (bitmap[end / 64] >> (end % 64) & 1));
+		     end++)
+			;
+		for (uint64_t off = n * HYP_PAGE_SIZE; off < end * HYP_PAGE_SIZE;) {
+			ssize_t w = pwrite(vmm->precopy_fd, (char *)vmm->ram + off,
+					   end * HYP_PAGE_SIZE - off, (off_t)off);
+
+			if (w <= 0)
+				return -1;
+			off += (uint64_t)w;
+		}
+		count += end - n;
+		n = end;
+	}
+	return (int64_t)count;
+}
+
+static int precopy_round(struct precopy *pc, const char *what)
+{
+	int n = hyp_vm_dirty_log_fetch(pc->vmm->vm, HYP_DEFAULT_RAM_BASE, pc->bitmap, pc->words);
+	int64_t written;
+
+	if (n < 0) {
+		fprintf(stderr, "hyp-run: precopy: fetching the dirty log: %s\n", hyp_strerror(n));
+		return -1;
+	}
+	written = precopy_pages(pc->vmm, pc->bitmap);
+	if (written != n) {
+		fprintf(stderr, "hyp-run: precopy: writing %s: %s\n", pc->vmm->opt.precopy,
+			strerror(errno));
+		return -1;
+	}
+	pc->rounds++;
+	pc->copied += (uint64_t)n;
+	fprintf(stderr, "hyp-run: precopy %s %u: %d pages\n", what, pc->rounds, n);
+	return n;
+}
+
+static void *precopy_main(void *opaque)
+{
+	struct precopy *pc = opaque;
+	struct vmm *vmm = pc->vmm;
+	int64_t all = precopy_pages(vmm, NULL);
+
+	if (all < 0) {
+		fprintf(stderr, "hyp-run: precopy: writing %s: %s\n", vmm->opt.precopy,
+			strerror(errno));
+		pc->result = -1;
+		return NULL;
+	}
+	pc->copied = (uint64_t)all;
+	fprintf(stderr, "hyp-run: precopy round 0: %" PRId64 " pages (all of RAM)\n", all);
+	while (pc->rounds < PRECOPY_MAX_ROUNDS) {
+		struct timespec pause = { .tv_nsec = 200 * 1000 * 1000 };
+		int n;
+
+		nanosleep(&pause, NULL);
+		if (atomic_load(&pc->guest_stopped))
+			break;
+		n = precopy_round(pc, "round");
+		if (n < 0) {
+			pc->result = -1;
+			return NULL;
+		}
+		if ((unsigned)n <= PRECOPY_DONE) {
+			fprintf(stderr,
+				"hyp-run: precopy converged after %u rounds: %d pages left for a "
+				"stop-and-copy round\n",
+				pc->rounds, n);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int precopy_start(struct vmm *vmm, struct precopy *pc, pthread_t *thread)
+{
+	int r;
+
+	*pc = (struct precopy){ .vmm = vmm, .words = (vmm->opt.mem / HYP_PAGE_SIZE + 63) / 64 };
+	vmm->precopy_fd = open(vmm->opt.precopy, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (vmm->precopy_fd < 0)
+		return fail("--precopy %s: %s", vmm->opt.precopy, strerror(errno));
+	pc->bitmap = calloc(pc->words, sizeof(uint64_t));
+	if (!pc->bitmap)
+		return fail("--precopy: out of memory");
+	/* Logging first: every write after this is in a later round, the whole copy has the rest. */
+	r = hyp_vm_dirty_log_enable(vmm->vm, HYP_DEFAULT_RAM_BASE, true);
+	if (!r && pthread_create(thread, NULL, precopy_main, pc))
+		r = -EAGAIN;
+	if (r) {
+		free(pc->bitmap);
+		return fail("--precopy: the dirty-page log: %s", hyp_strerror(r));
+	}
+	return 0;
+}
+
+/* The guest has stopped: the last round, then the file must be guest RAM exactly. */
+static int precopy_finish(struct vmm *vmm, struct precopy *pc, pthread_t thread)
+{
+	uint64_t pages = vmm->opt.mem / HYP_PAGE_SIZE, differ = 0;
+	char *buf = malloc(HYP_PAGE_SIZE);
+	int n;
+
+	atomic_store(&pc->guest_stopped, true);
+	pthread_join(thread, NULL);
+	if (pc->result || !buf) {
+		free(buf);
+		free(pc->bitmap);
+		return EXIT_ERROR;
+	}
+	n = precopy_round(pc, "stop-and-copy round");
+	for (uint64_t p = 0; n >= 0 && p < pages; p++) {
+		if (pread(vmm->precopy_fd, buf, HYP_PAGE_SIZE, (off_t)(p * HYP_PAGE_SIZE)) !=
+			    HYP_PAGE_SIZE ||
+		    memcmp(buf, (char *)vmm->ram + p * HYP_PAGE_SIZE, HYP_PAGE_SIZE))
+			differ++;
+	}
+	free(buf);
+	free(pc->bitmap);
+	if (n < 0)
+		return EXIT_ERROR;
+	if (differ) {
+		fprintf(stderr,
+			"hyp-run: precopy: %s differs from guest RAM in %" PRIu64 " pages\n",
+			vmm->opt.precopy, differ);
+		return EXIT_ERROR;
+	}
+	fprintf(stderr,
+		"hyp-run: precopy: %s holds guest RAM exactly: %u rounds after the whole copy, "
+		"%" PRIu64 " pages copied in all (RAM: %" PRIu64 " pages)\n",
+		vmm->opt.precopy, pc->rounds, pc->copied, pages);
+	return 0;
 }
 
 static int setup_devices(struct vmm *vmm, struct hyp_fdt_virtio *virtio, unsigned *nr_virtio)
@@ -933,6 +1117,8 @@ static void teardown(struct vmm *vmm)
 	}
 	if (vmm->ram)
 		munmap(vmm->ram, vmm->opt.mem);
+	if (vmm->precopy_fd >= 0)
+		close(vmm->precopy_fd);
 	free(vmm->kernel);
 	free(vmm->initrd);
 }
@@ -945,13 +1131,15 @@ int main(int argc, char **argv)
 	struct vcpu_thread threads[MAX_CPUS];
 	struct sigaction sa = { .sa_handler = on_sigint };
 	unsigned nr_virtio = 0;
-	pthread_t input;
+	struct precopy precopy;
+	pthread_t input, precopy_thread;
 	int r;
 
 	r = parse_options(argc, argv, &vmm.opt);
 	if (r)
 		return r;
 	pthread_mutex_init(&vmm.input_lock, NULL);
+	vmm.precopy_fd = -1;
 	/* Files first: a missing file is the most likely mistake, report it before anything else. */
 	if (read_file(vmm.opt.firmware ? vmm.opt.firmware : vmm.opt.kernel, &vmm.kernel,
 		      &vmm.kernel_size) ||
@@ -1017,6 +1205,11 @@ int main(int argc, char **argv)
 	if (r)
 		goto out;
 
+	if (vmm.opt.precopy) {
+		r = precopy_start(&vmm, &precopy, &precopy_thread);
+		if (r)
+			goto out;
+	}
 	the_vmm = &vmm;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -1038,6 +1231,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < vmm.opt.cpus; i++)
 		pthread_join(vmm.threads[i], NULL);
 	r = atomic_load(&vmm.stop_reason);
+	if (vmm.opt.precopy && precopy_finish(&vmm, &precopy, precopy_thread) && !r)
+		r = EXIT_ERROR;
 	the_vmm = NULL;
 	if (r == EXIT_POWEROFF)
 		atomic_store(&vmm.stop_reason, -1); /* keep the input thread out of the devices */

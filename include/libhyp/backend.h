@@ -140,6 +140,25 @@ enum hyp_backend_flags {
  *				    has no multi-register ioctl (KVM_GET_REGS/KVM_SET_REGS answer
  *				    -EINVAL), so one KVM_{GET,SET}_ONE_REG per register is the
  *				    least it can do.
+ * @smccc_route: (version 4) an SMCCC range [@first, @last] on @conduits is about to be added
+ *		 (@add true; hyp_vm_add_smccc_handler()) or removed (hyp_vm_remove_smccc_handler()):
+ *		 0 lets the change happen; a negative errno refuses it and is what the public call
+ *		 returns (-ENOTSUP: calls in that range can never reach the library on this host;
+ *		 -EBUSY: not any more, e.g. after the first run). When NULL every change is allowed
+ *		 (the backend reports every HVC/SMC). The kvm backend uses it for KVM's SMCCC
+ *		 filter (libhyp/kvm.h).
+ * @dirty_log_enable: (version 4) start or stop dirty logging of @region
+ *		      (hyp_vm_dirty_log_enable()); required for HYP_CAP_DIRTY_LOG. A backend
+ *		      that sees guest writes itself reports each with hyp_backend_mark_dirty().
+ * @dirty_log_fetch: (version 4) for a backend that keeps its own log (KVM): OR the pages of
+ *		     @region written since the last call into @bitmap (one bit per page, zeroed by
+ *		     the library, sized for the region) and clear them. NULL: the library's log
+ *		     (hyp_backend_mark_dirty()) is the only one.
+ * @dirty_log_clear: (version 4) a fetch just reported (and cleared) the pages set in @bitmap:
+ *		     make the guest's next write to each of them seen again (the el2 backend
+ *		     write-protects them). Called after the library cleared its own log, so a write
+ *		     that lands in between is either seen again or already in memory when the VMM
+ *		     copies the page. Optional.
  * @assign_irq: (version 4) hyp_vm_assign_irq(), arguments validated against the INTID ranges
  *		(not against the VM's SPI count); NULL: -ENOTSUP.
  * @host_irq: (version 4) hyp_vm_host_irq(); NULL: -ENOTSUP.
@@ -185,6 +204,14 @@ struct hyp_backend_ops {
 	int (*vcpu_set_regs)(struct hyp_vcpu *vcpu, const enum hyp_reg *regs,
 			     const uint64_t *values, unsigned int count);
 	/* Version 4. */
+	int (*smccc_route)(struct hyp_vm *vm, uint32_t conduits, uint32_t first, uint32_t last,
+			   bool add);
+	int (*dirty_log_enable)(struct hyp_vm *vm, const struct hyp_mem_region *region,
+				bool enable);
+	int (*dirty_log_fetch)(struct hyp_vm *vm, const struct hyp_mem_region *region,
+			       uint64_t *bitmap);
+	int (*dirty_log_clear)(struct hyp_vm *vm, const struct hyp_mem_region *region,
+			       const uint64_t *bitmap);
 	int (*assign_irq)(struct hyp_vm *vm, uint32_t host_irq, uint32_t intid);
 	int (*host_irq)(struct hyp_vm *vm, uint32_t host_irq);
 };
@@ -217,6 +244,13 @@ HYP_API bool hyp_backend_vcpu_kick_pending(const struct hyp_vcpu *vcpu);
 /** hyp_backend_vcpu_should_wake() - true if a waiting powered-off vCPU must return from
  *  vcpu_wait(): it was turned on, kicked, or the VM stopped. */
 HYP_API bool hyp_backend_vcpu_should_wake(const struct hyp_vcpu *vcpu);
+
+/**
+ * hyp_backend_mark_dirty() - the guest wrote [@ipa, @ipa + @len): mark those pages in the dirty
+ * logs of the regions that are being logged (hyp_vm_dirty_log_enable()); other pages are ignored.
+ * Call it after the write is in memory. Safe on any vCPU thread; does nothing for a NULL @vm.
+ */
+HYP_API void hyp_backend_mark_dirty(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len);
 
 /* A backend allocates with hyp_vm_alloc() (libhyp/vm.h) and logs with hyp_vm_log()
  * (libhyp/log.h), as device models do. */

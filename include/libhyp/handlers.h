@@ -97,8 +97,16 @@ typedef enum hyp_handler_result (*hyp_smccc_fn)(void *opaque, struct hyp_vcpu *v
  * then overrides them. Calls with a non-zero immediate are not SMCCC calls and never reach these
  * callbacks (only the generic exit callback and the caller see them).
  *
+ * On kvm, calls reach the library only through KVM's SMCCC filter (Linux 6.4+,
+ * HYP_CAP_SMCCC_HVC_EXITS): registrations are taken until the VM's first hyp_vcpu_run() and
+ * installed then (the filter forwards the IDs on both conduits; a call on a conduit without a
+ * handler reaches the generic callback or the caller, pre-set to NOT_SUPPORTED, as on el2).
+ * KVM keeps the Arm architecture calls (0x80000000-0x8000ffff, 0xc0000000-0xc000ffff) to itself.
+ *
  * Return: 0; -EINVAL for NULL @vm/@fn, @first > @last, or no/unknown conduit bits; -EEXIST if the
- * range overlaps another SMCCC range on a shared conduit; -EBUSY; -ENOMEM.
+ * range overlaps another SMCCC range on a shared conduit; -ENOTSUP if the backend cannot route
+ * these calls to the library (kvm without the SMCCC filter, or a range touching the Arm
+ * architecture calls there); -EBUSY (on kvm also once a vCPU has run); -ENOMEM.
  */
 HYP_API int hyp_vm_add_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint32_t first,
 				     uint32_t last, hyp_smccc_fn fn, void *opaque);
@@ -106,7 +114,8 @@ HYP_API int hyp_vm_add_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint3
 /**
  * hyp_vm_remove_smccc_handler() - remove the SMCCC range starting at exactly @first on @conduits.
  *
- * Return: 0; -EINVAL; -ENOENT if there is none; -EBUSY.
+ * Return: 0; -EINVAL; -ENOENT if there is none; -EBUSY (on kvm also once a vCPU has run: KVM's
+ * SMCCC filter cannot be changed then).
  */
 HYP_API int hyp_vm_remove_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint32_t first);
 

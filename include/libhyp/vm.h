@@ -163,7 +163,8 @@ enum hyp_cap {
 	HYP_CAP_PSCI_OVERRIDE,
 	/** hyp_vm_map() accepts read-only regions and guest writes to them exit as MMIO. */
 	HYP_CAP_READONLY_MEM,
-	/** Dirty-page logging. Reserved: no API and no backend yet, always 0. */
+	/** Dirty-page logging works: hyp_vm_dirty_log_enable() and hyp_vm_dirty_log_fetch() (kvm
+	 *  with 4 KiB host pages, el2, mock). */
 	HYP_CAP_DIRTY_LOG,
 	/** WFI/WFE can be returned to the caller. */
 	HYP_CAP_WFX_EXITS,
@@ -346,6 +347,48 @@ HYP_API void hyp_vm_free(struct hyp_vm *vm, void *ptr, size_t size);
  */
 HYP_API int hyp_vm_guest_ptr(const struct hyp_vm *vm, hyp_ipa_t ipa, size_t len, bool writable,
 			     void **ret);
+
+/**
+ * hyp_vm_dirty_log_enable() - start or stop logging which pages of a memory region get written.
+ * @vm: the VM.
+ * @ipa: the region's IPA, exactly as given to hyp_vm_map().
+ * @enable: true to start (the region's log starts empty), false to stop. Asking for the state the
+ *	    region is already in does nothing.
+ *
+ * While a region is logged, each HYP_PAGE_SIZE page the guest writes is reported once by the next
+ * hyp_vm_dirty_log_fetch(), and so is each page the VMM writes with hyp_vm_write_guest(). Writes
+ * through pointers from hyp_vm_guest_ptr()/hyp_vm_guest_span() are the VMM's own business: the
+ * library cannot see them. May be called while vCPUs run (pre-copy of a live guest: a write that
+ * happens after the call returns is logged); not concurrently with hyp_vm_map()/hyp_vm_unmap() or
+ * another dirty-log call on the same region (the VMM serialises those). Unmapping the region ends
+ * its log.
+ *
+ * Return: 0; -EINVAL for a NULL @vm or a read-only region (the guest cannot write it); -ENOENT if
+ * no region starts at @ipa; -ENOTSUP if the backend cannot log (HYP_CAP_DIRTY_LOG = 0); -ENOMEM;
+ * a backend error.
+ */
+HYP_API int hyp_vm_dirty_log_enable(struct hyp_vm *vm, hyp_ipa_t ipa, bool enable);
+
+/**
+ * hyp_vm_dirty_log_fetch() - report the pages of a logged region written since the last fetch,
+ * and clear them.
+ * @vm: the VM.
+ * @ipa: the region's IPA, exactly as given to hyp_vm_map().
+ * @bitmap: receives one bit per page: bit (n % 64) of @bitmap[n / 64] is the page at
+ *	    @ipa + n * HYP_PAGE_SIZE. Only the first (pages + 63) / 64 words are written.
+ * @words: the number of words at @bitmap.
+ *
+ * A page written while the fetch runs is reported by this fetch or by the next one, never lost:
+ * copy the reported pages after the fetch returns. Safe while vCPUs run. On the mock and el2
+ * backends exactly the written pages are reported; kvm reports what KVM_GET_DIRTY_LOG says, which
+ * can include pages KVM itself wrote for the guest.
+ *
+ * Return: the number of pages reported (INT32_MAX if more); -EINVAL for NULL arguments or a region
+ * that is not being logged; -ENOENT if no region starts at @ipa; -ERANGE if @words is too small; a
+ * backend error.
+ */
+HYP_API int hyp_vm_dirty_log_fetch(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t *bitmap,
+				   size_t words);
 
 HYP_END_DECLS
 

@@ -102,6 +102,8 @@ HYP_API int hyp_vm_add_smccc_handler(struct hyp_vm *vm, uint32_t conduits, uint3
 		if (ranges[i].first <= first)
 			at = i + 1;
 	}
+	if (!r && vm->ops.smccc_route)
+		r = vm->ops.smccc_route(vm, conduits, first, last, true);
 	if (!r)
 		r = hyp__vec_insert(vm, &vm->smccc, sizeof(range), at, &range,
 				    HYP_MAX_SMCCC_RANGES);
@@ -121,8 +123,11 @@ HYP_API int hyp_vm_remove_smccc_handler(struct hyp_vm *vm, uint32_t conduits, ui
 	ranges = vm->smccc.data;
 	for (uint32_t i = 0; i < vm->smccc.count; i++) {
 		if (ranges[i].first == first && ranges[i].conduits == conduits) {
-			hyp__vec_remove(&vm->smccc, sizeof(*ranges), i);
-			r = 0;
+			r = vm->ops.smccc_route ? vm->ops.smccc_route(vm, conduits, first,
+								      ranges[i].last, false) :
+						  0;
+			if (!r)
+				hyp__vec_remove(&vm->smccc, sizeof(*ranges), i);
 			break;
 		}
 	}

@@ -103,6 +103,9 @@ struct hyp_vm {
 	struct hyp_vec smccc;	/* struct hyp_smccc_range, sorted by first */
 	struct hyp_vec sysregs; /* struct hyp_sysreg_handler, sorted by encoding */
 	struct hyp_exit_handler exit_handlers[HYP_EXIT_REASON_COUNT];
+	/* Dirty-page logs, one per memory slot, allocated at the first hyp_vm_dirty_log_enable()
+	 * (lib/core/dirty.c). */
+	struct hyp_dirty_log *_Atomic dirty;
 
 	void *backend_state;
 };
@@ -188,6 +191,14 @@ struct hyp_vcpu {
 
 /* lib/core/alloc.c */
 void *hyp__alloc(struct hyp_vm *vm, size_t size, size_t align);
+
+/* dirty.c: mark the pages of [@ipa, @ipa + @len) written (after the write), where logged; drop
+ * a slot's log when its region goes; free every log with the VM. */
+void hyp__dirty_mark(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len);
+/* memory.c: the first region that ends at or after @ipa (it may start after it), or NULL. */
+const struct hyp_mem_region *hyp__mem_next(const struct hyp_vm *vm, hyp_ipa_t ipa);
+void hyp__dirty_forget(struct hyp_vm *vm, uint32_t slot);
+void hyp__dirty_release(struct hyp_vm *vm);
 void hyp__free(struct hyp_vm *vm, void *ptr, size_t size);
 int hyp__vec_insert(struct hyp_vm *vm, struct hyp_vec *vec, size_t elem_size, uint32_t at,
 		    const void *elem, uint32_t max_count);

@@ -39,6 +39,13 @@ const struct hyp_mem_region *hyp__mem_find(const struct hyp_vm *vm, hyp_ipa_t ip
 	return NULL;
 }
 
+const struct hyp_mem_region *hyp__mem_next(const struct hyp_vm *vm, hyp_ipa_t ipa)
+{
+	uint32_t i = lower_bound(vm, ipa);
+
+	return i < vm->regions.count ? &regions(vm)[i] : NULL;
+}
+
 static uint32_t free_slot(const struct hyp_vm *vm)
 {
 	/* Smallest slot number not in use: O(n^2) over at most HYP_MAX_MEM_REGIONS, only at map
@@ -148,6 +155,7 @@ static int vm_unmap(struct hyp_vm *vm, struct hyp_vcpu *self, hyp_ipa_t ipa, uin
 		if (r)
 			goto out;
 	}
+	hyp__dirty_forget(vm, region->slot);
 	hyp__vec_remove(&vm->regions, sizeof(*region), at);
 out:
 	hyp__vm_reconfigure_end(vm);
@@ -219,7 +227,11 @@ HYP_API int hyp_vm_write_guest(struct hyp_vm *vm, hyp_ipa_t ipa, const void *src
 	r = walk_guest(vm, ipa, len, true, (void *)src, false);
 	if (r)
 		return r;
-	return walk_guest(vm, ipa, len, true, (void *)src, true);
+	r = walk_guest(vm, ipa, len, true, (void *)src, true);
+	/* The VMM's own writes (device models) are guest memory changes a live copy must see. */
+	if (!r)
+		hyp__dirty_mark(vm, ipa, len);
+	return r;
 }
 
 HYP_API int hyp_vm_read_guest(const struct hyp_vm *vm, hyp_ipa_t ipa, void *dst, size_t len)

@@ -12,6 +12,8 @@
  */
 #include "hyp_string.h"
 
+#include <libhyp/backend.h>
+
 #include "virtio.h"
 
 /* Register offsets (4.2.2, table "MMIO Device Register Layout"). */
@@ -171,6 +173,7 @@ static bool ring_store16(struct hyp__virtio *vdev, uint64_t ipa, uint16_t value,
 	hyp__put_le16(b, value);
 	memcpy(&raw, b, sizeof(raw));
 	__atomic_store_n(p, raw, order);
+	hyp_backend_mark_dirty(vdev->vm, ipa, sizeof(*p)); /* device writes count as dirty */
 	return true;
 }
 
@@ -185,6 +188,7 @@ static bool ring_store32(struct hyp__virtio *vdev, uint64_t ipa, uint32_t value,
 	hyp__put_le32(b, value);
 	memcpy(&raw, b, sizeof(raw));
 	__atomic_store_n(p, raw, order);
+	hyp_backend_mark_dirty(vdev->vm, ipa, sizeof(*p));
 	return true;
 }
 
@@ -411,6 +415,10 @@ static int stream_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *cha
 				r = fn(ctx, host, (size_t)n, pos);
 				if (r)
 					return r;
+				/* The device wrote guest RAM behind the guest's back: a live copy
+				 * (hyp_vm_dirty_log_fetch()) must see it. */
+				if (writable)
+					hyp_backend_mark_dirty(vdev->vm, ipa, (uint64_t)n);
 			}
 			ipa += (uint64_t)n;
 			left -= (uint64_t)n;

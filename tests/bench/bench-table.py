@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""bench-table.py LOG...: the benchmark figures of the el2 and kvm runs side by side.
+"""bench-table.py [LABEL=]LOG...: the benchmark figures of the el2 and kvm runs side by side.
 
 Reads the "bench: BACKEND  WHAT  N instructions" lines lht-device.c prints (tests/guests) from
-the given logs (or stdin) and prints one row per measurement with a column per backend. Exits 1
-if no figure was found.
+the given logs (or stdin) and prints one row per measurement with a column per backend, or per
+LABEL for a log given as LABEL=LOG (e.g. kvm-6.12=bench-6.12.log: the same backend on another
+host kernel). Exits 1 if no figure was found.
 """
 import re
 import sys
@@ -14,13 +15,17 @@ LINE = re.compile(r"bench: (\S+)\s+(.+?)\s+([0-9]+\.[0-9]+) instructions(.*)$")
 
 def main():
     rows, backends = {}, []
-    texts = [open(p, errors="replace").read() for p in sys.argv[1:]] or [sys.stdin.read()]
-    for text in texts:
+    logs = []
+    for arg in sys.argv[1:]:
+        label, _, path = arg.rpartition("=") if "=" in arg else (None, "", arg)
+        logs.append((label or None, open(path, errors="replace").read()))
+    for label, text in logs or [(None, sys.stdin.read())]:
         for line in text.splitlines():
             m = LINE.search(line)
             if not m:
                 continue
             backend, what, value, rest = m.groups()
+            backend = label or backend
             if backend not in backends:
                 backends.append(backend)
             row = rows.setdefault(what, {})

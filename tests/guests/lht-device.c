@@ -597,6 +597,28 @@ static enum hyp_handler_result dev_mmio(void *opaque, struct hyp_vcpu *vcpu,
 		}
 		return HYP_HANDLED;
 	}
+	if (a->offset == LHT_REG_DIRTY || a->offset == LHT_REG_DIRTY_BITS) {
+		/* The VMM side of a live copy, driven by the guest: it knows which pages it wrote
+		 * and checks the log itself. */
+		uint64_t bitmap[LHT_RAM_SIZE / HYP_PAGE_SIZE / 64];
+		const uint64_t window = (LHT_DIRTY_WINDOW - LHT_RAM_BASE) / HYP_PAGE_SIZE;
+
+		if (!a->is_write)
+			a->data = a->offset == LHT_REG_DIRTY ? (uint64_t)d->dirty_result :
+							       d->dirty_bits;
+		else if (a->offset == LHT_REG_DIRTY_BITS)
+			lht_fail(d, "vCPU %u: LHT_REG_DIRTY_BITS is read-only", c->index);
+		else if (a->data == LHT_DIRTY_ENABLE || a->data == LHT_DIRTY_DISABLE)
+			d->dirty_result = hyp_vm_dirty_log_enable(d->vm, LHT_RAM_BASE,
+								  a->data == LHT_DIRTY_ENABLE);
+		else if (a->data == LHT_DIRTY_FETCH) {
+			d->dirty_result = hyp_vm_dirty_log_fetch(
+				d->vm, LHT_RAM_BASE, bitmap, sizeof(bitmap) / sizeof(bitmap[0]));
+			d->dirty_bits = d->dirty_result >= 0 ? bitmap[window / 64] : 0;
+		} else
+			lht_fail(d, "vCPU %u: LHT_REG_DIRTY %#llx", c->index, (ull)a->data);
+		return HYP_HANDLED;
+	}
 	if (a->is_write)
 		known = dev_write(d, c, a->offset, a->data);
 	else
@@ -813,6 +835,7 @@ void lht_query_caps(struct lht_dev *d, char *line, size_t size, bool hex)
 		{ HYP_CAP_IPA_BITS, "ipa-bits" },
 		{ HYP_CAP_INJECT_EXCEPTIONS, "inject-exceptions" },
 		{ HYP_CAP_CUSTOM_MPIDR, "custom-mpidr" },
+		{ HYP_CAP_DIRTY_LOG, "dirty-log" },
 	};
 	size_t used = 0;
 
@@ -838,6 +861,8 @@ void lht_query_caps(struct lht_dev *d, char *line, size_t size, bool hex)
 			d->caps |= LHT_CAP_SMCCC_HVC;
 		if (caps[i].cap == HYP_CAP_IRQ_INJECTION && v)
 			d->caps |= LHT_CAP_IRQCHIP;
+		if (caps[i].cap == HYP_CAP_DIRTY_LOG && v)
+			d->caps |= LHT_CAP_DIRTY_LOG;
 		/* A failed query counts as "cannot": custom affinities are then expected to be
 		 * refused, and no abort injection is attempted. */
 		if (caps[i].cap == HYP_CAP_CUSTOM_MPIDR && v) {
@@ -877,9 +902,10 @@ void lht_plan_vcpus(struct lht_dev *d)
 
 int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 {
-	uint64_t ro = 0;
+	uint64_t ro = 0, hvc_exits = 0;
 	int r;
 
+	d->dirty_result = 1;
 	if (d->hdr.flags & LHT_F_HOSTILE)
 		d->hostile = true;
 	r = hyp_vm_map(d->vm, LHT_RAM_BASE, ram, LHT_RAM_SIZE, HYP_MEM_RWX);
@@ -910,13 +936,15 @@ int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 	r = hyp_vm_add_mmio_handler(d->vm, LHT_DEV_BASE, LHT_DEV_SIZE, dev_mmio, d);
 	if (!r)
 		r = hyp_vm_set_exit_handler(d->vm, HYP_EXIT_MMIO, unclaimed_mmio, d);
-	if (!r)
+	/* Without HVC exits (kvm on Linux < 6.4) the backend refuses SMCCC handlers (-ENOTSUP):
+	 * the guests see the calls answered NOT_SUPPORTED and skip what needs them. */
+	if (!r && hyp_vm_query_cap(d->vm, HYP_CAP_SMCCC_HVC_EXITS, &hvc_exits) == 0 && hvc_exits)
 		r = hyp_vm_add_smccc_handler(d->vm, HYP_CONDUIT_HVC, LHT_VENDOR_FID, LHT_VENDOR_FID,
 					     vendor_call, d);
 	if (!r && (d->hdr.flags & LHT_F_BENCH))
 		r = hyp_vm_add_mmio_handler(d->vm, LHT_BENCH_MMIO_BASE, LHT_BENCH_MMIO_SIZE,
 					    bench_mmio, d);
-	if (!r && (d->hdr.flags & LHT_F_BENCH))
+	if (!r && (d->hdr.flags & LHT_F_BENCH) && hvc_exits)
 		r = hyp_vm_add_smccc_handler(d->vm, HYP_CONDUIT_HVC, LHT_BENCH_FID, LHT_BENCH_FID,
 					     bench_call, d);
 	if (r)

@@ -84,6 +84,8 @@ struct lht_dev {
 	uint8_t memwin[LHT_MEMWIN_SIZE];
 	void *rom;	      /* the read-only page's memory (lht_setup_vm()) */
 	int64_t remap_result; /* LHT_REG_REMAP */
+	int64_t dirty_result; /* LHT_REG_DIRTY */
+	uint64_t dirty_bits;  /* LHT_REG_DIRTY_BITS */
 	uint64_t vendor_calls;
 	uint64_t bench[LHT_BENCH_RESULTS]; /* LHT_REG_BENCH_ITERATIONS.. (LHT_F_BENCH) */
 	uint32_t bench_written;		   /* which of @bench the guest wrote */

@@ -139,6 +139,18 @@
 #define LHT_REMAP_SIZE 0x1000ull
 #define LHT_REMAP_MMIO_BYTE 0xee
 
+/* W: dirty-page logging of RAM (hyp_vm_dirty_log_enable()/_fetch(), with LHT_CAP_DIRTY_LOG):
+ *  LHT_DIRTY_ENABLE, LHT_DIRTY_FETCH (fetch and clear), LHT_DIRTY_DISABLE. R: what the last one
+ *  returned (a fetch: the number of RAM pages reported; else 0; or a negative errno; 1 before
+ *  any). LHT_REG_DIRTY_BITS, R: the last fetch's log of the 64 pages from LHT_DIRTY_WINDOW (bit n
+ *  = page n), RAM that guests leave alone unless they test this. */
+#define LHT_REG_DIRTY 0x0f0
+#define LHT_REG_DIRTY_BITS 0x0f8
+#define LHT_DIRTY_ENABLE 1
+#define LHT_DIRTY_FETCH 2
+#define LHT_DIRTY_DISABLE 3
+#define LHT_DIRTY_WINDOW (LHT_RAM_BASE + (8ull << 20))
+
 /* R: the MPIDR_EL1 affinity (Aff3..Aff0 bits) the driver configured for vCPU i: the guest
  *  header's struct lht_header.mpidr[i] when the backend accepts custom affinities
  *  (HYP_CAP_CUSTOM_MPIDR, LHT_CAP_CUSTOM_MPIDR), otherwise (or when the header leaves it 0)
@@ -184,6 +196,7 @@
 #define LHT_CAP_IRQCHIP (1u << 3)
 #define LHT_CAP_CUSTOM_MPIDR (1u << 4)
 #define LHT_CAP_INJECT_DABT (1u << 5)
+#define LHT_CAP_DIRTY_LOG (1u << 6) /* HYP_CAP_DIRTY_LOG */
 
 /* LHT_REG_CHECK operations. The driver prints one TAP line per check. */
 enum lht_check_op {

@@ -50,6 +50,12 @@
 #                         (KVM_CAP_ARM_MTE; QEMU 7.2 emulates it with virtualization=on)
 #   --append ARGS         extra kernel command line
 #   --kernel IMAGE        boot this arm64 Image instead of Debian's (no modules)
+#   --host-kernel SUITE   which Debian arm64 kernel to boot (and --print-kit hands out):
+#                         bookworm (alias 6.1; the default) is linux-image-arm64:arm64 from
+#                         the machine's own apt lists; bookworm-backports (alias 6.12) is
+#                         the same package from bookworm-backports, looked up in private
+#                         apt lists under the cache (the machine's apt sources are never
+#                         changed). Default: $LIBHYP_KVM_HOST_KERNEL, else bookworm
 #   --log FILE            also write the console output to FILE
 #   --vm                  boot the VM even on an arm64 host with /dev/kvm
 #   --no-install          never run apt-get/dpkg; fail if something is missing
@@ -83,7 +89,9 @@
 #   or in a cross file: exe_wrapper = ['/abs/path/run-in-arm64-host.sh', '--wrap']
 #   (meson's default 30 s test timeout is too short for a boot: raise it).
 #
-# Environment: LIBHYP_CACHE_DIR, AARCH64_CC (default aarch64-linux-gnu-gcc), TMPDIR.
+# Environment: LIBHYP_CACHE_DIR, LIBHYP_KVM_HOST_KERNEL (see --host-kernel),
+#   LIBHYP_DEBIAN_MIRROR (the archive the private lists of --host-kernel bookworm-backports come
+#   from; default http://deb.debian.org/debian), AARCH64_CC (default aarch64-linux-gnu-gcc), TMPDIR.
 set -euo pipefail
 
 PROG=run-in-arm64-host
@@ -119,6 +127,7 @@ cpu=max,pauth-impdef=on
 mte=1
 append=
 kernel_override=
+host_kernel=${LIBHYP_KVM_HOST_KERNEL:-bookworm}
 console_copy=
 force_vm=0
 no_install=0
@@ -154,6 +163,7 @@ while [[ $# -gt 0 ]]; do
 		mem=$2; shift 2 ;;
 	--append) need_arg "$@"; append="$append $2"; shift 2 ;;
 	--kernel) need_arg "$@"; kernel_override=$2; shift 2 ;;
+	--host-kernel) need_arg "$@"; host_kernel=$2; shift 2 ;;
 	--log) need_arg "$@"; console_copy=$2; shift 2 ;;
 	--vm) force_vm=1; shift ;;
 	--no-install) no_install=1; shift ;;
@@ -178,6 +188,21 @@ done
 if [[ $prepare -eq 0 && ${#binaries[@]} -eq 0 ]]; then
 	smoke=1
 fi
+
+# The kernel's suite. bookworm: the machine's own apt lists. bookworm-backports: private lists in
+# the cache (APT_K), so the download needs no change to the machine's sources.
+APT_K=()
+KLISTS_DIR=
+case $host_kernel in
+bookworm | 6.1) host_kernel=bookworm ;;
+bookworm-backports | backports | 6.12)
+	host_kernel=bookworm-backports
+	KLISTS_DIR=$CACHE_DIR/apt/$host_kernel
+	APT_K=(-o "Dir::State::Lists=$KLISTS_DIR/lists" -o "Dir::Etc::sourcelist=$KLISTS_DIR/sources.list"
+		-o "Dir::Etc::sourceparts=$KLISTS_DIR/sources.list.d" -o Dir::Cache::pkgcache=
+		-o Dir::Cache::srcpkgcache=) ;;
+*) usage_error "--host-kernel: unknown suite: $host_kernel (bookworm, bookworm-backports)" ;;
+esac
 
 # ---------------------------------------------------------------- work dir
 work=$(mktemp -d "${TMPDIR:-/tmp}/libhyp-kvm-host.XXXXXX")
@@ -226,6 +251,26 @@ apt_update() {
 	log "apt-get update (package lists)"
 	quiet as_root "${APT_GET[@]}" update || die "apt-get update failed"
 	apt_updated=1
+	[[ -n $KLISTS_DIR ]] || klists_updated=1
+}
+
+# The kernel's package lists: the machine's (bookworm), or the private ones of another suite,
+# which only ever hold that suite's arm64 packages.
+klists_updated=0
+kernel_lists_update() {
+	if [[ -z $KLISTS_DIR ]]; then
+		apt_update
+		klists_updated=1
+		return 0
+	fi
+	log "apt-get update of the private $host_kernel lists ($KLISTS_DIR)"
+	mkdir -p -- "$KLISTS_DIR/lists/partial" "$KLISTS_DIR/sources.list.d"
+	printf 'deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+		"${LIBHYP_DEBIAN_MIRROR:-http://deb.debian.org/debian}" "$host_kernel" >"$KLISTS_DIR/sources.list"
+	local upd=("${APT_GET[@]}" "${APT_K[@]}")
+	[[ $EUID -ne 0 ]] || upd+=(-o APT::Sandbox::User=root) # _apt cannot write into ~/.cache
+	klists_updated=1
+	quiet "${upd[@]}" update || { log "apt-get update of the $host_kernel lists failed"; return 1; }
 }
 
 # The kernel package is whatever linux-image-arm64:arm64 depends on, e.g.
@@ -237,13 +282,14 @@ kernel_dep_query() {
 	local info dep
 	KDEP_PKG=
 	KDEP_VER=
-	info=$(apt-cache show --no-all-versions linux-image-arm64:arm64 2>/dev/null || true)
+	info=$(apt-cache "${APT_K[@]}" show --no-all-versions linux-image-arm64:arm64 2>/dev/null || true)
 	dep=$(printf '%s\n' "$info" | sed -n 's/^Depends: //p' | head -n 1 | tr ',' '\n' |
 		sed -n 's/^ *\(linux-image-[^ :]*-arm64\)\(:arm64\)\{0,1\}\( *(= *\([^)]*\))\)\{0,1\} *$/\1 \4/p' | head -n 1)
 	[[ -n $dep ]] || return 1
 	read -r KDEP_PKG KDEP_VER <<<"$dep"
 	if [[ -z $KDEP_VER ]]; then
-		KDEP_VER=$(apt-cache show --no-all-versions "$KDEP_PKG:arm64" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1 || true)
+		KDEP_VER=$(apt-cache "${APT_K[@]}" show --no-all-versions "$KDEP_PKG:arm64" 2>/dev/null |
+			sed -n 's/^Version: //p' | head -n 1 || true)
 	fi
 	[[ -n $KDEP_VER ]]
 }
@@ -269,10 +315,11 @@ ensure_deps() {
 		add_arch=1
 		need_update=1
 	fi
-	if [[ $want_arm64 -eq 1 && $need_update -eq 0 ]] && ! kernel_dep_query; then
+	if [[ $want_arm64 -eq 1 && $need_update -eq 0 && -z $KLISTS_DIR ]] && ! kernel_dep_query; then
 		need_update=1
 	fi
 	if [[ ${#missing[@]} -eq 0 && $need_update -eq 0 ]]; then
+		ensure_private_lists "$want_arm64"
 		return 0
 	fi
 
@@ -300,9 +347,10 @@ ensure_deps() {
 	fi
 	if [[ $need_update -eq 1 ]]; then
 		apt_update
-		[[ $want_arm64 -eq 0 ]] || kernel_dep_query ||
+		[[ $want_arm64 -eq 0 || -n $KLISTS_DIR ]] || kernel_dep_query ||
 			die "apt-cache knows no linux-image-arm64:arm64 even after apt-get update"
 	fi
+	ensure_private_lists "$want_arm64"
 	if [[ ${#missing[@]} -gt 0 ]]; then
 		log "installing ${missing[*]}"
 		if ! quiet as_root "${APT_GET[@]}" install --no-install-recommends "${missing[@]}"; then
@@ -312,6 +360,15 @@ ensure_deps() {
 				die "apt-get install ${missing[*]} failed"
 		fi
 	fi
+}
+
+# A suite with private lists: fetch them when they are missing or do not know the kernel.
+ensure_private_lists() {
+	[[ $1 -eq 1 && -n $KLISTS_DIR ]] || return 0
+	kernel_dep_query && return 0
+	# Offline with the kernel cached: ensure_kernel() falls back to the cache.
+	kernel_lists_update && kernel_dep_query ||
+		log "warning: the $host_kernel lists know no linux-image-arm64:arm64"
 }
 
 # Install one extra tool on demand (decompressors for other kernel flavours).
@@ -380,7 +437,7 @@ fetch_kernel() { # $1 = package, $2 = version, $3 = final dir
 	fetch_stage=$(mktemp -d "$CACHE_DIR/kernel/.stage.XXXXXX")
 	t0=$(now)
 	log "downloading $pkg:arm64 $ver (about 60 MB)"
-	local dl=(apt-get download -q=2)
+	local dl=(apt-get "${APT_K[@]}" download -q=2)
 	[[ $EUID -ne 0 ]] || dl+=(-o APT::Sandbox::User=root) # else _apt cannot write into ~/.cache
 	if ! (cd -- "$fetch_stage" && quiet "${dl[@]}" "$pkg:arm64=$ver"); then
 		rm -rf -- "$fetch_stage"
@@ -437,11 +494,14 @@ ensure_kernel() {
 	pkg=$KDEP_PKG
 	ver=$KDEP_VER
 	if [[ -z $pkg || -z $ver ]]; then
-		# No usable package lists: fall back to the newest complete cached kernel.
+		# No usable package lists: fall back to the newest complete cached kernel of the
+		# suite (backports versions carry "~bpo").
+		local bpo=(-v)
+		[[ -z $KLISTS_DIR ]] || bpo=()
 		dir=$(find "$CACHE_DIR/kernel" -mindepth 2 -maxdepth 2 -name .complete -printf '%h\n' 2>/dev/null |
-			sort -V | tail -n 1 || true)
-		[[ -n $dir ]] || die "cannot find the linux-image-arm64:arm64 dependency with apt-cache, and nothing is cached"
-		log "warning: apt-cache does not know linux-image-arm64:arm64; using cached ${dir##*/}"
+			grep "${bpo[@]}" -e '~bpo' | sort -V | tail -n 1 || true)
+		[[ -n $dir ]] || die "cannot find the linux-image-arm64:arm64 dependency ($host_kernel) with apt-cache, and nothing is cached"
+		log "warning: apt-cache does not know linux-image-arm64:arm64 ($host_kernel); using cached ${dir##*/}"
 	else
 		dir="$CACHE_DIR/kernel/$(pkg_version_key "$pkg" "$ver")"
 		if [[ ! -f $dir/.complete ]]; then
@@ -450,14 +510,14 @@ ensure_kernel() {
 			flock 9
 			if [[ ! -f $dir/.complete ]] && ! fetch_kernel "$pkg" "$ver" "$dir"; then
 				# The lists may name a version the archive no longer has.
-				if [[ $no_install -eq 1 || $apt_updated -eq 1 ]] ||
+				if [[ $no_install -eq 1 || $klists_updated -eq 1 ]] ||
 					[[ $EUID -ne 0 && ${#SUDO[@]} -eq 0 ]]; then
 					cat -- "$work/cmd.log" >&2 || true
 					die "apt-get download $pkg:arm64=$ver failed"
 				fi
 				log "download failed; refreshing the package lists"
-				apt_update
-				kernel_dep_query || die "apt-cache knows no linux-image-arm64:arm64 after apt-get update"
+				kernel_lists_update || die "cannot refresh the $host_kernel package lists"
+				kernel_dep_query || die "apt-cache knows no linux-image-arm64:arm64 ($host_kernel) after apt-get update"
 				pkg=$KDEP_PKG
 				ver=$KDEP_VER
 				dir="$CACHE_DIR/kernel/$(pkg_version_key "$pkg" "$ver")"
@@ -811,7 +871,7 @@ fi
 ensure_kernel
 INIT=$(build_cached init "$SCRIPT_DIR/init.c")
 if [[ -n $KERNEL_DIR ]]; then
-	log "kernel $KERNEL_RELEASE ($(basename -- "$KERNEL_DIR")), CONFIG_KVM=$KVM_CONFIG"
+	log "kernel $KERNEL_RELEASE ($(basename -- "$KERNEL_DIR"), $host_kernel), CONFIG_KVM=$KVM_CONFIG"
 fi
 resolve_modules
 

@@ -25,6 +25,9 @@ _start:
 	b	two_stores		/* 6: store 1 then store 2 (PC redirection test) */
 	b	unmapped		/* 7: load from an IPA with nothing there */
 	b	id_registers		/* 8: store ID_AA64PFR0/ISAR1/DFR0_EL1 */
+	b	smccc_calls		/* 9: vendor HVC and SMC, PSCI_VERSION, an unrouted call */
+	b	dirty_pages		/* 10: 4 rounds of page writes, each reported at REPORT */
+	b	dirty_hammer		/* 11: rounds over 16 pages forever, each counted at COUNT */
 
 setup:
 	adr	x9, vectors
@@ -99,6 +102,74 @@ id_registers:
 	mrs	x1, id_aa64dfr0_el1
 	str	x1, [x10, #TESTDEV_VALUE]
 	b	poweroff
+
+smccc_calls:
+	bl	setup
+	ldr	x0, =0xc6000a20		/* vendor hypervisor call, HVC64, 7 arguments */
+	mov	x1, #0x11
+	mov	x2, #0x22
+	mov	x3, #0x33
+	mov	x4, #0x44
+	mov	x5, #0x55
+	mov	x6, #0x66
+	mov	x7, #0x77
+	hvc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	str	x1, [x10, #TESTDEV_VALUE]
+	str	x2, [x10, #TESTDEV_VALUE]
+	str	x3, [x10, #TESTDEV_VALUE]
+	ldr	x0, =0xc6000a21		/* the same range over SMC */
+	mov	x1, #0x101
+	smc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	ldr	x0, =PSCI_VERSION	/* overridden by the VMM where KVM allows */
+	hvc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	ldr	x0, =0xc6000a30		/* no handler: KVM answers NOT_SUPPORTED */
+	hvc	#0
+	str	x0, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+/* Round r (1..4) writes pages 3r, 3r + 1 and 100 + r of the data area (RAM + 1 MiB), then
+ * stores r to REPORT, which no callback claims: the exit goes to the test, which fetches the
+ * dirty log there. */
+dirty_pages:
+	bl	setup
+	ldr	x11, =0x40100000
+	mov	x12, #1
+1:	lsl	x13, x12, #12
+	add	x14, x13, x13, lsl #1
+	add	x15, x11, x14
+	str	x12, [x15]
+	add	x15, x15, #4096
+	str	x12, [x15, #8]
+	ldr	x16, =0x64000
+	add	x16, x16, x13
+	add	x16, x11, x16
+	str	w12, [x16, #0xffc]
+	ldr	x17, =0x0c000000
+	str	x12, [x17]
+	add	x12, x12, #1
+	cmp	x12, #5
+	b.ne	1b
+	b	poweroff
+
+/* Round after round, a store to each of 16 pages of the data area (RAM + 1 MiB), then one to
+ * 0x0c100000, which the test counts; until the test kicks the vCPU. */
+dirty_hammer:
+	bl	setup
+	ldr	x11, =0x40100000
+	ldr	x15, =0x0c100000
+	mov	x12, #0
+1:	mov	x13, #0
+2:	add	x14, x11, x13, lsl #12
+	str	x12, [x14, #16]
+	add	x13, x13, #1
+	cmp	x13, #16
+	b.ne	2b
+	str	x12, [x15]
+	add	x12, x12, #1
+	b	1b
 
 poweroff:
 	ldr	x0, =PSCI_SYSTEM_OFF

@@ -8,7 +8,13 @@
 # with /dev/kvm), runs both programs there against real KVM and prints one TAP stream with every
 # result, renumbered; everything else the boot prints becomes TAP comments.
 #
-#   run-kvm-tests.sh [BUILD_DIR]
+#   run-kvm-tests.sh [--host-kernel SUITE] [BUILD_DIR]
+#
+# --host-kernel picks the test host's Debian kernel (the rig's option: bookworm = 6.1, the
+# default, or bookworm-backports = 6.12); the kvm suite runs once per kernel (meson tests 'kvm' and
+# 'kvm-6.12'), sharing BUILD_DIR's programs. The first TAP comment names the host kernel, and the
+# driver prints the VM's capabilities (KVM-CAPS lines) so the runs on the two kernels can be
+# compared capability by capability (scripts/kvm-caps-diff.py).
 #
 # The rig gives arguments to one program per boot, so tests/guests/runall runs the two in turn.
 # Each program's stream is checked as a whole too: a missing or wrong plan, a non-zero exit
@@ -22,6 +28,12 @@
 # (meson's "skipped") only when qemu-system-aarch64 is missing and cannot be installed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+host_kernel=()
+if [[ ${1:-} == --host-kernel ]]; then
+	[[ $# -ge 2 ]] || { echo "Bail out! --host-kernel needs a suite"; exit 1; }
+	host_kernel=(--host-kernel "$2")
+	shift 2
+fi
 out=${1:-$root/build-test/kvm}
 cross=aarch64-linux-gnu
 mkdir -p "$out"
@@ -62,20 +74,29 @@ fi
 
 # The rig runs the programs natively on an arm64 host with a usable /dev/kvm (its own test);
 # otherwise it boots QEMU, whose platform has the known defects.
+hk=${host_kernel[1]:-${LIBHYP_KVM_HOST_KERNEL:-bookworm}}
+case $hk in
+6.1) hk=bookworm ;;
+6.12 | backports) hk=bookworm-backports ;;
+esac
 defects=()
 if ! [[ $(uname -m) == aarch64 && -r /dev/kvm && -w /dev/kvm ]]; then
-	defects=(--known-defect iss-sse --known-defect kvm-esr-upper --known-defect nested-vtimer
-		--known-defect kvm-vgic-6.1)
+	defects=(--known-defect iss-sse --known-defect nested-vtimer)
+	# Linux 6.1's: 6.12 injects the external abort with ESR_EL1[63:32] clear (checked strictly).
+	[[ $hk == bookworm-backports ]] || defects+=(--known-defect kvm-esr-upper --known-defect kvm-vgic-6.1)
 fi
+echo "# host kernel: $hk (the rig's --host-kernel)"
+caps_file=$out/caps-$hk.txt
+rm -f -- "$caps_file"
 conf=$out/conformance
 
 # One boot runs every program; their TAP streams are merged into one, renumbered, with the rig's
 # own lines as comments.
-bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --file "$conf/guests" \
+bash "$root/tests/kvm-host/run-in-arm64-host.sh" "${host_kernel[@]}" --timeout 300 --file "$conf/guests" \
 	--wrap "$conf/runall" \
 	"$out/test-kvm-backend" "$out/backend-guests.bin" \
 	--then "$conf/driver" --backend kvm "${defects[@]}" "$conf/guests" 2>&1 |
-	awk -v programs=2 '
+	awk -v programs=2 -v capsfile="$caps_file" '
 	function point(ok, desc) {
 		n++
 		print (ok ? "ok " : "not ok ") n " - " desc
@@ -133,6 +154,10 @@ bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --file "$conf/gue
 		next
 	}
 	/^KVM-HOST-RESULT:/ { result = $0 }
+	/^KVM-HOST: kernel / { kernel = $3 }
+	# The capabilities of one VM (the smccc guest, 1 vCPU), for the comparison between kernels.
+	/^# smccc: backend kvm, caps:/ { caps = $0; sub(/.*caps: */, "", caps) }
+	/^# KVM-CAPS:/ { kcaps = $0; sub(/.*KVM-CAPS: */, "", kcaps) }
 	/^#/ { print; next }
 	{ print "# " $0 }
 	END {
@@ -150,5 +175,25 @@ bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --file "$conf/gue
 				      result)
 		}
 		print "1.." n
+		if (caps != "")
+			print "kernel=" kernel " " caps " " kcaps > capsfile
 		exit failed ? 1 : 0
 	}'
+st=$?
+
+# Capability by capability, this kernel against the other one's last run (BUILD_DIR/caps-*.txt).
+other=
+for f in "$out"/caps-*.txt; do
+	[[ -f $f && $f != "$caps_file" ]] && other=$f
+done
+if [[ -f $caps_file && -n $other ]]; then
+	awk 'FNR == 1 { file++ }
+	{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[file, kv[1]] = kv[2]; if (file == 1) names[++n] = kv[1] } }
+	END {
+		printf "# capabilities (libhyp: a 1-vCPU VM; KVM_*: KVM_CHECK_EXTENSION), host kernel %s vs %s:\n", v[1, "kernel"], v[2, "kernel"]
+		for (i = 2; i <= n; i++)
+			printf "#   %-34s %-6s %-6s%s\n", names[i], v[1, names[i]], v[2, names[i]],
+			       v[1, names[i]] == v[2, names[i]] ? "" : "  <- differs"
+	}' "$other" "$caps_file"
+fi
+exit "$st"

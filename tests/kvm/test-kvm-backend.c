@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@ enum guest_entry {
 	GUEST_TWO_STORES,
 	GUEST_UNMAPPED,
 	GUEST_ID_REGISTERS,
+	GUEST_SMCCC_CALLS,
+	GUEST_DIRTY_PAGES,
+	GUEST_DIRTY_HAMMER,
 };
 
 static int test_number, failures;
@@ -689,6 +693,380 @@ static void test_two_vms_and_teardown(void)
 	      count_fds());
 }
 
+/* The host KVM's own answers (KVM_CHECK_EXTENSION on a VM), the raw side of the capability
+ * comparison between host kernels (run-kvm-tests.sh): one line, NAME=VALUE each. */
+static void print_kvm_caps(void)
+{
+	static const struct {
+		long cap;
+		const char *name;
+	} caps[] = {
+		{ KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM" },
+		{ KVM_CAP_ARM_VM_IPA_SIZE, "KVM_CAP_ARM_VM_IPA_SIZE" },
+		{ KVM_CAP_ARM_PMU_V3, "KVM_CAP_ARM_PMU_V3" },
+		{ KVM_CAP_ARM_SVE, "KVM_CAP_ARM_SVE" },
+		{ KVM_CAP_ARM_MTE, "KVM_CAP_ARM_MTE" },
+		{ KVM_CAP_ARM_NISV_TO_USER, "KVM_CAP_ARM_NISV_TO_USER" },
+		{ KVM_CAP_ARM_INJECT_EXT_DABT, "KVM_CAP_ARM_INJECT_EXT_DABT" },
+		{ KVM_CAP_ARM_SYSTEM_SUSPEND, "KVM_CAP_ARM_SYSTEM_SUSPEND" },
+		{ KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2" },
+		{ KVM_CAP_DIRTY_LOG_RING, "KVM_CAP_DIRTY_LOG_RING" },
+		{ KVM_CAP_DIRTY_LOG_RING_ACQ_REL, "KVM_CAP_DIRTY_LOG_RING_ACQ_REL" },
+	};
+	int fd = open("/dev/kvm", O_RDWR), vm = fd < 0 ? -1 : ioctl(fd, KVM_CREATE_VM, 0);
+
+	printf("# KVM-CAPS:");
+	for (size_t i = 0; vm >= 0 && i < sizeof(caps) / sizeof(caps[0]); i++)
+		printf(" %s=%d", caps[i].name, ioctl(vm, KVM_CHECK_EXTENSION, caps[i].cap));
+	if (vm >= 0) {
+		struct kvm_device_attr attr = { .group = 0, .attr = 0 }; /* the SMCCC filter */
+
+		printf(" KVM_ARM_VM_SMCCC_FILTER=%d", ioctl(vm, KVM_HAS_DEVICE_ATTR, &attr) == 0);
+		close(vm);
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("\n");
+}
+
+/* KVM's SMCCC filter, probed with raw ioctls (Linux 6.4 UAPI: KVM_ARM_VM_SMCCC_CTRL group 0,
+ * attribute KVM_ARM_VM_SMCCC_FILTER 0), independently of the library. */
+static int host_has_smccc_filter(void)
+{
+	struct kvm_device_attr attr = { .group = 0, .attr = 0 };
+	int fd = open("/dev/kvm", O_RDWR), vm, r = 0;
+
+	if (fd < 0)
+		return 0;
+	vm = ioctl(fd, KVM_CREATE_VM, 0);
+	if (vm >= 0) {
+		r = ioctl(vm, KVM_HAS_DEVICE_ATTR, &attr) == 0;
+		close(vm);
+	}
+	close(fd);
+	return r;
+}
+
+/* Which function-ID ranges this KVM lets userspace take (raw KVM_ARM_VM_SMCCC_FILTER, action
+ * FWD_TO_USER, one fresh VM per range): 0 or the errno. */
+static int raw_filter_errno(uint32_t base, uint32_t count)
+{
+	struct {
+		uint32_t base, nr_functions;
+		uint8_t action, pad[15];
+	} filter = { .base = base, .nr_functions = count, .action = 2 };
+	struct kvm_device_attr attr = { .group = 0,
+					.attr = 0,
+					.addr = (uint64_t)(uintptr_t)&filter };
+	int fd = open("/dev/kvm", O_RDWR), vm = fd < 0 ? -1 : ioctl(fd, KVM_CREATE_VM, 0), e = 0;
+
+	if (vm < 0)
+		e = ENODEV;
+	else if (ioctl(vm, KVM_SET_DEVICE_ATTR, &attr))
+		e = errno;
+	if (vm >= 0)
+		close(vm);
+	if (fd >= 0)
+		close(fd);
+	return e;
+}
+
+struct smccc_log {
+	struct hyp_smccc_call calls[4];
+	unsigned n;
+};
+
+static enum hyp_handler_result vendor_call(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_smccc_call *call)
+{
+	struct smccc_log *log = opaque;
+
+	(void)vcpu;
+	if (log->n < 4)
+		log->calls[log->n++] = *call;
+	call->ret[0] = call->args[0] + call->args[6];
+	call->ret[1] = call->conduit;
+	call->ret[2] = call->function_id;
+	call->ret[3] = call->args[3];
+	return HYP_HANDLED;
+}
+
+static enum hyp_handler_result psci_version_override(void *opaque, struct hyp_vcpu *vcpu,
+						     struct hyp_smccc_call *call)
+{
+	(void)opaque;
+	(void)vcpu;
+	call->ret[0] = 0x00020042; /* no real PSCI version: proves who answered */
+	return HYP_HANDLED;
+}
+
+/*
+ * SMCCC calls to the VMM (KVM's SMCCC filter, Linux 6.4+): a vendor range on both conduits, a
+ * PSCI override, KVM's reserved Arm architecture range refused, the filter fixed after the first
+ * run. Without the filter (Linux 6.1): the capabilities read 0 and registration is -ENOTSUP.
+ */
+static void test_smccc_filter(void)
+{
+	struct smccc_log log = { 0 };
+	uint64_t hvc = 9, smc = 9;
+	int host = host_has_smccc_filter();
+	struct fixture f;
+	int r = setup(&f, GUEST_SMCCC_CALLS, NULL, NULL);
+
+	CHECK(r == 0, "SMCCC guest set up (%s)", hyp_strerror(r));
+	printf("# host KVM %s the SMCCC filter (KVM_ARM_VM_SMCCC_FILTER)\n",
+	       host ? "has" : "lacks");
+	CHECK(hyp_vm_query_cap(f.vm, HYP_CAP_SMCCC_HVC_EXITS, &hvc) == 0 && hvc == (uint64_t)host,
+	      "HYP_CAP_SMCCC_HVC_EXITS = %llu, as the host's filter says", (unsigned long long)hvc);
+	CHECK(hyp_vm_query_cap(f.vm, HYP_CAP_SMCCC_SMC_EXITS, &smc) == 0 && smc == (uint64_t)host,
+	      "HYP_CAP_SMCCC_SMC_EXITS = %llu, as the host's filter says", (unsigned long long)smc);
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC | HYP_CONDUIT_SMC, 0xc6000a20,
+				     0xc6000a2f, vendor_call, &log);
+	if (!host) {
+		CHECK(r == -ENOTSUP, "no filter: an SMCCC handler is refused with -ENOTSUP (%s)",
+		      hyp_strerror(r));
+		r = run_to_poweroff(&f);
+		CHECK(r == 0 && f.dev.nr_values == 7 && f.dev.values[0] == (uint64_t)-1 &&
+			      f.dev.values[4] == (uint64_t)-1 && f.dev.values[5] >= 0x10000,
+		      "no filter: KVM answers the vendor HVC and SMC with NOT_SUPPORTED and "
+		      "PSCI_VERSION itself");
+		teardown(&f);
+		return;
+	}
+	CHECK(r == 0, "vendor range 0xc6000a20-0xc6000a2f on HVC and SMC registered (%s)",
+	      hyp_strerror(r));
+	{
+		static const struct {
+			uint32_t base, count;
+			const char *what;
+		} probe[] = {
+			{ 0x80000000, 0x10000, "Arm architecture calls, SMC32" },
+			{ 0xc0000000, 0x10000, "Arm architecture calls, SMC64" },
+			{ 0x84000000, 0x20, "PSCI, SMC32" },
+			{ 0xc4000000, 0x20, "PSCI, SMC64" },
+			{ 0x86000000, 0x10000, "vendor hypervisor services (KVM's own), SMC32" },
+			{ 0xc6000000, 0x10000, "vendor hypervisor services, SMC64" },
+			{ 0x82000000, 0x10000, "SiP services, SMC32" },
+		};
+		int e[sizeof(probe) / sizeof(probe[0])];
+
+		for (size_t i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+			e[i] = raw_filter_errno(probe[i].base, probe[i].count);
+			printf("# raw SMCCC filter %#x-%#x (%s): %s\n", probe[i].base,
+			       probe[i].base + probe[i].count - 1, probe[i].what,
+			       e[i] ? strerror(e[i]) : "accepted");
+		}
+		CHECK(e[0] == EEXIST && e[1] == EEXIST,
+		      "KVM refuses to forward the Arm architecture calls (EEXIST), as libhyp says");
+		CHECK(!e[2] && !e[3], "KVM lets the PSCI ranges be forwarded");
+	}
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0x84000000, 0x84000000,
+				     psci_version_override, NULL);
+	CHECK(r == 0, "PSCI_VERSION override registered (%s)", hyp_strerror(r));
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0x80000000, 0x80000000, vendor_call,
+				     &log);
+	CHECK(r == -ENOTSUP, "SMCCC_VERSION (Arm architecture range, KVM's own) is -ENOTSUP (%s)",
+	      hyp_strerror(r));
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_SMC, 0xc000fff0, 0xc0010010, vendor_call,
+				     &log);
+	CHECK(r == -ENOTSUP, "a range touching the SMC64 architecture calls is -ENOTSUP (%s)",
+	      hyp_strerror(r));
+	r = run_to_poweroff(&f);
+	CHECK(r == 0, "guest ran to SYSTEM_OFF with every call dispatched (%d)", r);
+	CHECK(log.n == 2, "the vendor handler saw 2 calls (%u)", log.n);
+	CHECK(log.n >= 1 && log.calls[0].function_id == 0xc6000a20 &&
+		      log.calls[0].conduit == HYP_CONDUIT_HVC && log.calls[0].imm == 0 &&
+		      log.calls[0].args[0] == 0x11 && log.calls[0].args[3] == 0x44 &&
+		      log.calls[0].args[6] == 0x77 && log.calls[0].ret[0] == (uint64_t)-1 &&
+		      log.calls[0].ret[1] == 0x11,
+	      "HVC: function ID, conduit, X1..X7 and the NOT_SUPPORTED preset as on el2");
+	CHECK(log.n >= 2 && log.calls[1].function_id == 0xc6000a21 &&
+		      log.calls[1].conduit == HYP_CONDUIT_SMC && log.calls[1].args[0] == 0x101,
+	      "SMC reaches the same handler with conduit SMC");
+	CHECK(f.dev.nr_values == 7, "the guest stored 7 results (%u)", f.dev.nr_values);
+	CHECK(f.dev.values[0] == 0x88 && f.dev.values[1] == HYP_CONDUIT_HVC &&
+		      f.dev.values[2] == 0xc6000a20 && f.dev.values[3] == 0x44,
+	      "HVC results X0..X3 reach the guest: %#llx %#llx %#llx %#llx",
+	      (unsigned long long)f.dev.values[0], (unsigned long long)f.dev.values[1],
+	      (unsigned long long)f.dev.values[2], (unsigned long long)f.dev.values[3]);
+	CHECK(f.dev.values[4] == 0x101 + 0x77,
+	      "SMC result reaches the guest, the PC past the SMC: %#llx",
+	      (unsigned long long)f.dev.values[4]);
+	CHECK(f.dev.values[5] == 0x00020042, "PSCI_VERSION answered by the override: %#llx",
+	      (unsigned long long)f.dev.values[5]);
+	CHECK(f.dev.values[6] == (uint64_t)-1, "a call outside every range: NOT_SUPPORTED (KVM)");
+	r = hyp_vm_add_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0xc6000b00, 0xc6000b00, vendor_call,
+				     &log);
+	CHECK(r == -EBUSY, "after the first run the filter is fixed: add is -EBUSY (%s)",
+	      hyp_strerror(r));
+	r = hyp_vm_remove_smccc_handler(f.vm, HYP_CONDUIT_HVC, 0x84000000);
+	CHECK(r == -EBUSY, "... and remove is -EBUSY (%s)", hyp_strerror(r));
+	teardown(&f);
+}
+
+/*
+ * Dirty-page logging on KVM (KVM_MEM_LOG_DIRTY_PAGES + KVM_GET_DIRTY_LOG): the guest writes a
+ * known set of pages per round and stops at an MMIO exit after each; the log must hold exactly
+ * that round's pages (KVM writes nothing of its own into this guest's RAM), and a page the VMM
+ * writes with hyp_vm_write_guest() is reported too.
+ */
+static void test_dirty_log(void)
+{
+	const unsigned data = (1u << 20) / HYP_PAGE_SIZE; /* the guest's data area, in pages */
+	uint64_t bitmap[RAM_SIZE / HYP_PAGE_SIZE / 64];
+	unsigned rounds = 0, exact = 0;
+	uint64_t cap = 0, word = 0x5a;
+	struct fixture f;
+	int r = setup(&f, GUEST_DIRTY_PAGES, NULL, NULL);
+
+	CHECK(r == 0, "dirty-log guest set up (%s)", hyp_strerror(r));
+	CHECK(hyp_vm_query_cap(f.vm, HYP_CAP_DIRTY_LOG, &cap) == 0 && cap == 1,
+	      "HYP_CAP_DIRTY_LOG = 1 on kvm (4 KiB host pages)");
+	CHECK(hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, 8) == -EINVAL,
+	      "fetch before enable: -EINVAL");
+	CHECK(hyp_vm_dirty_log_enable(f.vm, ROM_BASE, true) == -EINVAL,
+	      "read-only region: -EINVAL");
+	r = hyp_vm_dirty_log_enable(f.vm, RAM_BASE, true);
+	CHECK(r == 0, "logging enabled on the 2 MiB RAM region (%s)", hyp_strerror(r));
+	r = hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, 8);
+	CHECK(r == 0, "nothing dirty before the guest runs (%d)", r);
+	for (int exits = 0; exits < 16; exits++) {
+		const struct hyp_exit *e;
+
+		r = hyp_vcpu_run(f.vcpu);
+		e = hyp_vcpu_exit(f.vcpu);
+		if (r || e->reason != HYP_EXIT_MMIO || e->mmio.ipa != 0x0c000000)
+			break;
+		rounds++;
+		r = hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, 8);
+		{
+			unsigned n = (unsigned)e->mmio.data,
+				 want[3] = { data + 3 * n, data + 3 * n + 1, data + 100 + n };
+			bool all = r >= 3, only = r == 3;
+
+			for (int i = 0; i < 3; i++)
+				all = all && (bitmap[want[i] / 64] >> (want[i] % 64) & 1);
+			CHECK(all, "round %u: its 3 pages reported (%d pages)", n, r);
+			if (all && only)
+				exact++;
+			else if (all)
+				printf("# round %u: KVM reported %d pages, 3 written\n", n, r);
+		}
+	}
+	CHECK(r == 0 && hyp_vcpu_exit(f.vcpu)->reason == HYP_EXIT_SYSTEM_EVENT && rounds == 4,
+	      "4 rounds, then SYSTEM_OFF");
+	CHECK(exact == 4, "KVM reported no clean page in %u of 4 rounds", exact);
+	CHECK(hyp_vm_write_guest(f.vm, RAM_BASE + 300 * HYP_PAGE_SIZE, &word, sizeof(word)) == 0 &&
+		      hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, 8) == 1 &&
+		      (bitmap[300 / 64] >> (300 % 64) & 1),
+	      "a page the VMM writes is reported");
+	CHECK(hyp_vm_dirty_log_enable(f.vm, RAM_BASE, false) == 0 &&
+		      hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, 8) == -EINVAL,
+	      "logging off: fetch is -EINVAL");
+	teardown(&f);
+}
+
+struct hammer {
+	struct fixture *f;
+	_Atomic unsigned rounds;
+	int result;
+};
+
+static enum hyp_handler_result hammer_round(void *opaque, struct hyp_vcpu *vcpu,
+					    struct hyp_mmio_access *a)
+{
+	struct hammer *h = opaque;
+
+	(void)vcpu;
+	(void)a;
+	atomic_fetch_add(&h->rounds, 1);
+	return HYP_HANDLED;
+}
+
+static void *hammer_run(void *opaque)
+{
+	struct hammer *h = opaque;
+
+	h->result = hyp_vcpu_run(h->f->vcpu);
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The guest stores to 16 pages round after round on its own thread while this one turns logging
+ * on, fetches, fetches again after a few rounds and turns it off, 30 times: every round that began
+ * after the enable returned and ended before the last fetch must have all 16 pages in the
+ * period's fetches (no write lost to a concurrent fetch or toggle), and no other page may appear.
+ */
+static void test_dirty_log_under_load(void)
+{
+	const unsigned data = (1u << 20) / HYP_PAGE_SIZE, words = RAM_SIZE / HYP_PAGE_SIZE / 64;
+	struct hammer h = { 0 };
+	unsigned periods = 0, whole = 0, lost = 0, stray = 0;
+	struct fixture f;
+	pthread_t thread;
+	double deadline;
+	int r = setup(&f, GUEST_DIRTY_HAMMER, NULL, NULL);
+
+	h.f = &f;
+	r = r ? r : hyp_vm_add_mmio_handler(f.vm, 0x0c100000, 0x1000, hammer_round, &h);
+	CHECK(r == 0 && pthread_create(&thread, NULL, hammer_run, &h) == 0,
+	      "hammering guest started on its own thread");
+	if (r) {
+		teardown(&f);
+		return;
+	}
+	deadline = now_s() + 60;
+	while (atomic_load(&h.rounds) < 10 && now_s() < deadline)
+		usleep(1000);
+	for (; periods < 30 && now_s() < deadline; periods++) {
+		uint64_t seen[RAM_SIZE / HYP_PAGE_SIZE / 64] = { 0 },
+							 bitmap[RAM_SIZE / HYP_PAGE_SIZE / 64];
+		unsigned start, end;
+
+		if (hyp_vm_dirty_log_enable(f.vm, RAM_BASE, true))
+			break;
+		start = atomic_load(&h.rounds);
+		do {
+			if (hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, words) < 0)
+				break;
+			for (unsigned w = 0; w < words; w++)
+				seen[w] |= bitmap[w];
+		} while ((periods & 1) && atomic_load(&h.rounds) < start + 4 && now_s() < deadline);
+		end = atomic_load(&h.rounds);
+		if (hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, words) < 0 ||
+		    hyp_vm_dirty_log_enable(f.vm, RAM_BASE, false))
+			break;
+		for (unsigned w = 0; w < words; w++)
+			seen[w] |= bitmap[w];
+		for (unsigned p = 0; p < RAM_SIZE / HYP_PAGE_SIZE; p++) {
+			bool in = p >= data && p < data + 16, bit = seen[p / 64] >> (p % 64) & 1;
+
+			if (!in && bit)
+				stray++;
+			if (in && !bit && end >= start + 2)
+				lost++;
+		}
+		whole += end >= start + 2;
+	}
+	hyp_vcpu_kick(f.vcpu);
+	pthread_join(thread, NULL);
+	CHECK(periods == 30, "30 logging periods while the guest writes (%u)", periods);
+	CHECK(h.result == 0 && hyp_vcpu_exit(f.vcpu)->reason == HYP_EXIT_KICKED,
+	      "the guest kept running until kicked (%u rounds)", atomic_load(&h.rounds));
+	CHECK(whole >= 10 && lost == 0,
+	      "no written page lost: %u periods held a whole round, %u pages missing", whole, lost);
+	CHECK(stray == 0, "no page outside the 16 written ones reported (%u)", stray);
+	teardown(&f);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -697,6 +1075,7 @@ int main(int argc, char **argv)
 	}
 	guest_path = argv[1];
 	printf("TAP version 13\n");
+	print_kvm_caps();
 	test_mmio_sign_extension();
 	test_psci_version();
 	test_readonly_memory();
@@ -713,6 +1092,9 @@ int main(int argc, char **argv)
 	test_cpu_features();
 	test_host_error();
 	test_two_vms_and_teardown();
+	test_smccc_filter();
+	test_dirty_log();
+	test_dirty_log_under_load();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;
 }

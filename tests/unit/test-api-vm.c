@@ -655,7 +655,7 @@ static void test_query_cap_all_mock(void **state)
 		{ HYP_CAP_SMCCC_SMC_EXITS, 1 },
 		{ HYP_CAP_PSCI_OVERRIDE, 1 },
 		{ HYP_CAP_READONLY_MEM, 1 },
-		{ HYP_CAP_DIRTY_LOG, 0 },
+		{ HYP_CAP_DIRTY_LOG, 1 },
 		{ HYP_CAP_WFX_EXITS, 1 },
 		{ HYP_CAP_MAX_VCPUS, HYP_DEFAULT_MAX_VCPUS },
 		{ HYP_CAP_IPA_BITS, HYP_DEFAULT_IPA_BITS },

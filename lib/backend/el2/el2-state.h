@@ -106,6 +106,9 @@ struct el2_vm {
 	struct hyp_timer_vm timer;
 	uint32_t nr_lrs;  /* ICH_VTR_EL2.ListRegs + 1 */
 	uint32_t nr_aprs; /* ICH_AP<g>R<n>_EL2 registers per group */
+	/* Serialises the dirty log's stage-2 changes (write-protection faults on any vCPU, the
+	 * VMM's enable and fetch): lib/stage2 is not safe against itself. */
+	atomic_flag s2_lock;
 	/* Host interrupts assigned to the VM (hyp_vm_assign_irq()): physical SPI -> the VM's SPI.
 	 * Written under assign_lock, read locklessly by hyp_vm_host_irq() (each entry is one
 	 * 32-bit word: physical INTID << 16 | virtual INTID; 0 = free). */

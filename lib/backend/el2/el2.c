@@ -227,8 +227,10 @@ static int el2_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 	case HYP_CAP_NO_SYNDROME_EXITS:
 		*value = 1;
 		return 0;
+	case HYP_CAP_DIRTY_LOG: /* stage-2 write protection, fault and mark: el2_dirty_*() */
+		*value = 1;
+		return 0;
 	case HYP_CAP_IRQCHIP_BACKEND:
-	case HYP_CAP_DIRTY_LOG:
 		*value = 0;
 		return 0;
 	default:
@@ -274,6 +276,91 @@ static int el2_mem_map(struct hyp_vm *vm, const struct hyp_mem_region *region)
 static int el2_mem_unmap(struct hyp_vm *vm, const struct hyp_mem_region *region)
 {
 	return hyp_s2_unmap(&el2_vm(vm)->s2, region->ipa, region->size);
+}
+
+/*
+ * Dirty-page logging: a logged region is mapped without write permission (its 2 MiB and 1 GiB
+ * blocks stay blocks); the first write to a page faults (a stage-2 permission fault), and
+ * el2_dirty_fault() makes that 4 KiB page writable again, splitting a block through lib/stage2
+ * (hyp_s2_set_attrs() splits a block that straddles the range), marks the page and lets the guest
+ * retry the store. A fetch write-protects the pages it reported again (el2_dirty_log_clear()).
+ */
+static uint32_t region_s2_attrs(const struct hyp_mem_region *region, bool writable)
+{
+	uint32_t attrs = HYP_S2_R | HYP_S2_MEM_NORMAL;
+
+	if (writable)
+		attrs |= HYP_S2_W;
+	if (region->flags & HYP_MEM_EXEC)
+		attrs |= HYP_S2_X;
+	return attrs;
+}
+
+static int s2_protect(struct el2_vm *m, const struct hyp_mem_region *region, hyp_ipa_t ipa,
+		      uint64_t size, bool writable)
+{
+	int r;
+
+	while (atomic_flag_test_and_set_explicit(&m->s2_lock, memory_order_acquire))
+		__asm__ volatile("yield");
+	r = hyp_s2_set_attrs(&m->s2, ipa, size, region_s2_attrs(region, writable));
+	atomic_flag_clear_explicit(&m->s2_lock, memory_order_release);
+	return r;
+}
+
+static int el2_dirty_log_enable(struct hyp_vm *vm, const struct hyp_mem_region *region, bool enable)
+{
+	return s2_protect(el2_vm(vm), region, region->ipa, region->size, !enable);
+}
+
+static int el2_dirty_log_clear(struct hyp_vm *vm, const struct hyp_mem_region *region,
+			       const uint64_t *bitmap)
+{
+	uint64_t pages = region->size / HYP_PAGE_SIZE;
+
+	/* One stage-2 change per run of consecutive pages. */
+	for (uint64_t n = 0; n < pages;) {
+		uint64_t end;
+		int r;
+
+		if (!(bitmap[n / 64] >> (n % 64) & 1)) {
+			n++;
+			continue;
+		}
+		for (end = n + 1; end < pages && (bitmap[end / 64] >> (end % 64) & 1); end++)
+			;
+		r = s2_protect(el2_vm(vm), region, region->ipa + n * HYP_PAGE_SIZE,
+			       (end - n) * HYP_PAGE_SIZE, false);
+		if (r)
+			return r;
+		n = end;
+	}
+	return 0;
+}
+
+/* A stage-2 permission fault on a write to RAM the VMM made writable: the dirty log's
+ * write protection. True if handled (the guest retries the store). */
+static bool el2_dirty_fault(struct el2_vcpu *v, const struct hyp_exit *exit)
+{
+	struct hyp_vm *vm = v->vcpu->vm;
+	const struct hyp_mem_region *region;
+	hyp_ipa_t ipa;
+
+	if (HYP_ESR_EC(exit->raw.esr) != HYP_EC_DABT_LOW ||
+	    (exit->raw.esr & FSC_TYPE_MASK) != FSC_PERM || !(exit->raw.esr & DABT_WNR) ||
+	    (exit->raw.esr & DABT_S1PTW))
+		return false;
+	ipa = ((exit->raw.hpfar >> 4) << 12) | (exit->raw.far & (HYP_PAGE_SIZE - 1));
+	region = hyp__mem_find(vm, ipa);
+	if (!region || !(region->flags & HYP_MEM_WRITE))
+		return false; /* read-only memory: the VMM's MMIO exit */
+	ipa &= ~(hyp_ipa_t)(HYP_PAGE_SIZE - 1);
+	/* Writable again first (also when logging was just turned off: a fault that raced the
+	 * disable finds the page writable already, and the guest simply retries). */
+	if (s2_protect(el2_vm(vm), region, ipa, HYP_PAGE_SIZE, true))
+		return false;
+	hyp__dirty_mark(vm, ipa, HYP_PAGE_SIZE);
+	return true;
 }
 
 static int el2_vcpu_init(struct hyp_vcpu *vcpu)
@@ -524,7 +611,7 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 			/* The core decodes it (an SError reports EC 0x2f: an exception exit). */
 			/* A raw exit (the fast path may have decoded it, then declined). */
 			exit->reason = HYP_EXIT_NONE;
-			if (!fill_syndrome(v, exit))
+			if (!fill_syndrome(v, exit) || el2_dirty_fault(v, exit))
 				continue;
 			r = 0;
 			goto out;
@@ -609,6 +696,8 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vcpu_get_regs = hyp__el2_get_regs,
 	.vcpu_set_regs = hyp__el2_set_regs,
 	.inject_irq = hyp__el2_inject_irq,
+	.dirty_log_enable = el2_dirty_log_enable,
+	.dirty_log_clear = el2_dirty_log_clear,
 	.assign_irq = hyp__el2_assign_irq,
 	.host_irq = hyp__el2_host_irq,
 };

@@ -29,6 +29,8 @@ struct kvm_vm_state {
 	bool readonly_mem;
 	bool nisv_to_user;
 	bool inject_dabt;
+	bool smccc_filter;	      /* KVM_ARM_VM_SMCCC_FILTER exists (kvm-smccc.c) */
+	_Atomic bool smccc_installed; /* the filter is final: a vCPU is about to run */
 	pthread_mutex_t vgic_lock;
 	_Atomic bool vgic_ready;
 	/* "Stop the world" for vGIC register accesses through the device attribute interface,
@@ -55,6 +57,8 @@ struct kvm_vcpu_state {
 	uint32_t redist_frame;
 	/* Inside KVM_RUN, or about to enter it (hyp__kvm_run_enter()). */
 	_Atomic bool in_run;
+	/* X1..X3 at the last SMCCC exit (kvm-smccc.c): results equal to them need no ioctl. */
+	uint64_t smccc_x[4];
 };
 
 static inline struct kvm_vm_state *vm_state(struct hyp_vm *vm)
@@ -90,6 +94,20 @@ int hyp__kvm_get_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t *valu
 int hyp__kvm_set_sysreg(struct hyp_vcpu *vcpu, uint32_t encoding, uint64_t value);
 int hyp__kvm_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs);
 int hyp__kvm_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs);
+
+/* kvm-smccc.c: SMCCC calls to the VMM through KVM's SMCCC filter. */
+void hyp__kvm_smccc_probe(struct kvm_vm_state *k);
+int hyp__kvm_smccc_route(struct hyp_vm *vm, uint32_t conduits, uint32_t first, uint32_t last,
+			 bool add);
+int hyp__kvm_smccc_install(struct hyp_vm *vm);
+int hyp__kvm_smccc_exit(struct hyp_vcpu *vcpu, struct kvm_run *run, struct hyp_exit *exit);
+int hyp__kvm_smccc_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit);
+
+/* kvm-dirty.c: dirty-page logging through KVM's memslot log. */
+bool hyp__kvm_dirty_log_supported(void);
+int hyp__kvm_dirty_log_enable(struct hyp_vm *vm, const struct hyp_mem_region *region, bool enable);
+int hyp__kvm_dirty_log_fetch(struct hyp_vm *vm, const struct hyp_mem_region *region,
+			     uint64_t *bitmap);
 
 /* kvm.c: kick one vCPU out of KVM_RUN (async-signal-safe). */
 int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu);

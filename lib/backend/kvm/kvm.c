@@ -255,6 +255,7 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		return sys_err();
 	k->readonly_mem = kvm_check(k, KVM_CAP_READONLY_MEM) > 0;
 	k->inject_dabt = kvm_check(k, KVM_CAP_ARM_INJECT_EXT_DABT) > 0;
+	hyp__kvm_smccc_probe(k);
 	if (kvm_check(k, KVM_CAP_ARM_NISV_TO_USER) > 0) {
 		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
 
@@ -296,13 +297,17 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 	case HYP_CAP_INJECT_EXCEPTIONS:
 		*value = k->inject_dabt ? 1u << HYP_INJECT_DATA_ABORT : 0;
 		return 0;
-	case HYP_CAP_CUSTOM_MPIDR:    /* KVM resets MPIDR from the vCPU id at CPU_ON */
-	case HYP_CAP_SYSREG_TRAPS:    /* KVM handles or UNDEFs sysregs in the kernel */
-	case HYP_CAP_SMCCC_HVC_EXITS: /* needs the SMCCC filter (Linux 6.4); not used yet */
+	case HYP_CAP_SMCCC_HVC_EXITS: /* KVM's SMCCC filter (Linux 6.4+): kvm-smccc.c */
 	case HYP_CAP_SMCCC_SMC_EXITS:
-	case HYP_CAP_WFX_EXITS: /* WFI/WFE block in the kernel */
-	case HYP_CAP_DIRTY_LOG: /* not wired up yet */
+		*value = k->smccc_filter;
+		return 0;
+	case HYP_CAP_CUSTOM_MPIDR: /* KVM resets MPIDR from the vCPU id at CPU_ON */
+	case HYP_CAP_SYSREG_TRAPS: /* KVM handles or UNDEFs sysregs in the kernel */
+	case HYP_CAP_WFX_EXITS:	   /* WFI/WFE block in the kernel */
 		*value = 0;
+		return 0;
+	case HYP_CAP_DIRTY_LOG: /* KVM_MEM_LOG_DIRTY_PAGES: kvm-dirty.c */
+		*value = hyp__kvm_dirty_log_supported();
 		return 0;
 	default:
 		return -ENOTSUP;
@@ -554,6 +559,11 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	r = ensure_vgic_ready(vm_state(vm));
 	if (r)
 		return r;
+	if (!atomic_load_explicit(&vm_state(vm)->smccc_installed, memory_order_acquire)) {
+		r = hyp__kvm_smccc_install(vm);
+		if (r)
+			return r;
+	}
 	if (kv->pmu_pending) {
 		r = init_pmu(kv);
 		if (r)
@@ -602,6 +612,8 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 		}
 		return sys_err();
 	}
+	if (kv->run->exit_reason == KVM_EXIT_HYPERCALL)
+		return hyp__kvm_smccc_exit(vcpu, kv->run, exit);
 	return translate_exit(vm, kv->run, exit);
 }
 
@@ -611,6 +623,8 @@ static int kvm_vcpu_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit,
 
 	/* A PC the VMM moved is already biased for KVM's retirement (hyp__kvm_set_reg()). */
 	(void)advance_pc;
+	if (exit->reason == HYP_EXIT_SMCCC)
+		return hyp__kvm_smccc_complete(vcpu, exit);
 	if (exit->reason != HYP_EXIT_MMIO || exit->mmio.is_write)
 		return 0;
 	for (unsigned i = 0; i < 8; i++)
@@ -730,4 +744,7 @@ const struct hyp_backend_ops hyp__kvm_backend_ops = {
 	.inject_irq = kvm_inject_irq,
 	.vcpu_power_state = kvm_vcpu_power_state,
 	.vcpu_device_access = hyp__kvm_vgic_access,
+	.smccc_route = hyp__kvm_smccc_route,
+	.dirty_log_enable = hyp__kvm_dirty_log_enable,
+	.dirty_log_fetch = hyp__kvm_dirty_log_fetch,
 };

@@ -280,6 +280,7 @@ static int mock_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *valu
 	case HYP_CAP_SMCCC_SMC_EXITS:
 	case HYP_CAP_WFX_EXITS:
 	case HYP_CAP_NO_SYNDROME_EXITS:
+	case HYP_CAP_DIRTY_LOG: /* scripted stores to RAM mark their pages */
 		*value = 1;
 		return 0;
 	default:
@@ -489,6 +490,8 @@ static bool do_access(struct hyp_vcpu *vcpu, const struct mock_step *step, struc
 			hyp__le_store(buf, v, step->len);
 			for (unsigned i = 0; i < step->len; i++)
 				*bytes[i] = buf[i];
+			/* After the store, as the dirty log's ordering needs (lib/core/dirty.c). */
+			hyp__dirty_mark(vm, step->ipa, step->len);
 			mv->regs.pc += 4;
 			return true;
 		}
@@ -579,6 +582,16 @@ static int mock_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_ba
 
 static int mock_vcpu_inject(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uint64_t addr);
 
+/* Nothing to arm: the mock sees every store it performs (do_access()). */
+static int mock_dirty_log_enable(struct hyp_vm *vm, const struct hyp_mem_region *region,
+				 bool enable)
+{
+	(void)vm;
+	(void)region;
+	(void)enable;
+	return 0;
+}
+
 const struct hyp_backend_ops hyp__mock_backend_ops = {
 	.version = HYP_BACKEND_OPS_VERSION,
 	.size = sizeof(struct hyp_backend_ops),
@@ -600,6 +613,7 @@ const struct hyp_backend_ops hyp__mock_backend_ops = {
 	.inject_irq = mock_inject_irq,
 	.vcpu_get_regs = mock_get_regs,
 	.vcpu_set_regs = mock_set_regs,
+	.dirty_log_enable = mock_dirty_log_enable,
 };
 
 /* Injection is computed by lib/trap on the register file by the core, exactly as for the el2
