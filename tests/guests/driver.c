@@ -149,10 +149,10 @@ static const struct {
 	[LHT_DEPENDS_VTIMER_WAKEUP] = { "nested-vtimer",
 					"known platform defect: nested KVM on QEMU TCG sometimes "
 					"never delivers the virtual timer interrupt to a WFI" },
-	[LHT_DEPENDS_KVM61_VGIC] = { "kvm-vgic-6.1",
-				     "known platform defect: Linux 6.1 KVM's vGICv3 (SGI1R RS "
-				     "ignored, IRM broadcast by creation index, listed edge SPI "
-				     "not pending in ISPENDR)" },
+	[LHT_DEPENDS_KVM_VGIC] = { "kvm-vgic",
+				   "known platform defect: Linux KVM's vGICv3 (SGI1R RS ignored; "
+				   "6.1: IRM broadcast by creation index; a listed edge SPI not "
+				   "pending in ISPENDR)" },
 };
 static bool known_defect[LHT_DEPENDS_COUNT];
 
@@ -599,7 +599,7 @@ static void usage(FILE *f)
 		"                   the platform is known to lack a behaviour: checks that need it\n"
 		"                   are reported as TODO. NAME: iss-sse (QEMU TCG under nested KVM:\n"
 		"                   no ESR_EL2.ISS.SSE), kvm-esr-upper (Linux 6.1 KVM: injected\n"
-		"                   aborts have ESR_EL1[63:32] set), kvm-vgic-6.1 (Linux 6.1 KVM's\n"
+		"                   aborts have ESR_EL1[63:32] set), kvm-vgic (Linux KVM's\n"
 		"                   vGICv3 departs from the GIC architecture), nested-vtimer (nested KVM on\n"
 		"                   QEMU TCG: a lost virtual timer wake-up)\n",
 		DEFAULT_TIMEOUT_MS / 1000);

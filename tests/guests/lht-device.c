@@ -292,7 +292,9 @@ static void do_check(struct lht_dev *d, struct lht_vcpu *c, uint64_t op)
 	host->unlock(d->lock);
 	format(diag, sizeof(diag), "actual   %#llx (%lld)\nexpected %s %#llx (%lld)", (ull)a,
 	       (long long)a, check_op_name(op), (ull)e, (long long)e);
-	lht_tap_result(ok, NULL, todo, diag, "%s: %s%s", d->name, name, who);
+	/* A check whose known platform defect did not show this time (some are timing-dependent)
+	 * is a plain pass: TAP's "ok # TODO" is an unexpected pass, which meson counts as failed. */
+	lht_tap_result(ok, NULL, ok ? NULL : todo, diag, "%s: %s%s", d->name, name, who);
 }
 
 static void console_char(struct lht_dev *d, struct lht_vcpu *c, char ch)

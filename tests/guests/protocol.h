@@ -221,13 +221,13 @@ enum lht_depends {
 	 * QEMU 7.2 TCG, Linux 6.1 KVM occasionally (about one suite run in ten) never delivers it.
 	 * Driver name: "nested-vtimer". */
 	LHT_DEPENDS_VTIMER_WAKEUP,
-	/* The GIC follows the architecture where Linux 6.1 KVM's vGICv3 (the rig's host kernel) is
-	 * seen not to: it ignores ICC_SGI1R_EL1.RS (RS 1 bit 2 reaches Aff0 2); its IRM = 1
-	 * broadcast leaves out the vCPU created at the sender's index instead of the sender (so
-	 * with vCPUs created out of id order the sender gets its own SGI and another vCPU none);
-	 * an edge SPI it holds in a list register reads as not pending in GICD_ISPENDR. Driver
-	 * name: "kvm-vgic-6.1". */
-	LHT_DEPENDS_KVM61_VGIC,
+	/* The GIC follows the architecture where Linux KVM's vGICv3 (the rig's host kernels, 6.1
+	 * and 6.12) is seen not to: it ignores ICC_SGI1R_EL1.RS (RS 1 bit 2 reaches Aff0 2); on
+	 * 6.1 its IRM = 1 broadcast leaves out the vCPU created at the sender's index instead of
+	 * the sender (with vCPUs created out of id order the sender gets its own SGI and another
+	 * vCPU none); an edge SPI it holds in a list register reads as not pending in
+	 * GICD_ISPENDR. Driver name: "kvm-vgic". */
+	LHT_DEPENDS_KVM_VGIC,
 	LHT_DEPENDS_COUNT
 };
 

@@ -77,7 +77,7 @@ defects=()
 if [[ $strict -eq 0 ]] &&
 	! [[ $force_vm -eq 0 && $(uname -m) == aarch64 && -r /dev/kvm && -w /dev/kvm ]]; then
 	defects=(--known-defect iss-sse --known-defect kvm-esr-upper --known-defect nested-vtimer
-		--known-defect kvm-vgic-6.1)
+		--known-defect kvm-vgic)
 fi
 cmd=(bash "$rig" --timeout "$timeout" "${rig_args[@]}" --wrap "$out/driver" --backend kvm
 	"${defects[@]}" "${driver_args[@]}" "${guests[@]}")

@@ -190,14 +190,14 @@ static void test_sgis(void)
 	check_sgi("RS 0, target-list bit 2", sgi1r(mpidr[1], 0, 1u << 2, SGI_RS), SGI_RS,
 		  LHT_DEPENDS_NONE);
 	check_sgi("RS 1, target-list bit 2", sgi1r(mpidr[1], 1, 1u << 2, SGI_RS), SGI_RS,
-		  LHT_DEPENDS_KVM61_VGIC);
+		  LHT_DEPENDS_KVM_VGIC);
 	check_sgi("vCPU 3 by its own RS and bit",
 		  sgi1r(mpidr[3], rs3, 1u << (mpidr[3] & 0xf), SGI_RS), SGI_RS, LHT_DEPENDS_NONE);
 	check_sgi("IRM = 1: every vCPU but the sender", SGI1R_IRM | (uint64_t)SGI_BCAST << 24,
-		  SGI_BCAST, LHT_DEPENDS_KVM61_VGIC);
+		  SGI_BCAST, LHT_DEPENDS_KVM_VGIC);
 	check_sgi("an affinity no vCPU has (Aff1 0x55): nobody",
 		  sgi1r(0x5500, 0, 0xffff, SGI_NOWHERE), SGI_NOWHERE, LHT_DEPENDS_NONE);
-	lht_check_depends(LHT_DEPENDS_KVM61_VGIC);
+	lht_check_depends(LHT_DEPENDS_KVM_VGIC);
 	lht_check_eq("vCPU 0 took none of the SGIs it sent",
 		     count[0][SGI_LIST] + count[0][SGI_RS] + count[0][SGI_BCAST] +
 			     count[0][SGI_NOWHERE],
@@ -214,7 +214,7 @@ static void test_irouter_move(void)
 	dsb(sy);
 	lht_check_true("SPI pending for vCPU 1 (priority mask 0): nobody takes it",
 		       counts_are(SPI_MOVE, none));
-	lht_check_depends(LHT_DEPENDS_KVM61_VGIC);
+	lht_check_depends(LHT_DEPENDS_KVM_VGIC);
 	lht_check_true("it shows pending in GICD_ISPENDR", gic_spi_pending(SPI_MOVE));
 	mmio_write64(LHT_GICD_BASE + GICD_IROUTER(SPI_MOVE), mpidr[2]);
 	dsb(sy);
