@@ -76,32 +76,24 @@ static unsigned int running_priority(const struct hyp_vgic *vgic,
 struct vgic_irq *hyp__vgic_hppi(struct hyp_vgic *vgic, uint32_t vcpu, bool cpu_enables)
 {
 	struct vgic_vcpu *vc = &vgic->vcpus[vcpu];
-	unsigned int words = (vgic->nr_irqs + 63) / 64;
-	struct vgic_irq *best = NULL;
+	struct vgic_cand_iter it = vgic_cand_iter(vgic, vc);
+	struct vgic_irq *best = NULL, *irq;
 
-	for (unsigned int w = 0; w < words; w++) {
-		uint64_t bits = vc->cand[w];
+	while ((irq = vgic_cand_next(vgic, vcpu, &it))) {
+		bool g1;
 
-		while (bits) {
-			uint32_t intid = w * 64 + (uint32_t)__builtin_ctzll(bits);
-			struct vgic_irq *irq = vgic_irq(vgic, vcpu, intid);
-			bool g1;
-
-			bits &= bits - 1;
-			/* An active interrupt is not signalled again until it is deactivated, even
-			 * if it is pending too. */
-			if (!irq || irq->listed ||
-			    (irq->flags & (IRQ_ACTIVE | IRQ_ENABLED)) != IRQ_ENABLED ||
-			    !irq_pending(irq) || !vgic_group_enabled(vgic, irq))
-				continue;
-			g1 = irq->flags & IRQ_GROUP1;
-			if (cpu_enables &&
-			    !(vc->cpu.vmcr & (g1 ? HYP_VGIC_VMCR_VENG1 : HYP_VGIC_VMCR_VENG0)))
-				continue;
-			/* Ascending INTIDs: on equal priority the lowest INTID wins. */
-			if (!best || irq->priority < best->priority)
-				best = irq;
-		}
+		/* An active interrupt is not signalled again until it is deactivated, even if it is
+		 * pending too. */
+		if (irq->listed || (irq->flags & (IRQ_ACTIVE | IRQ_ENABLED)) != IRQ_ENABLED ||
+		    !irq_pending(irq) || !vgic_group_enabled(vgic, irq))
+			continue;
+		g1 = irq->flags & IRQ_GROUP1;
+		if (cpu_enables &&
+		    !(vc->cpu.vmcr & (g1 ? HYP_VGIC_VMCR_VENG1 : HYP_VGIC_VMCR_VENG0)))
+			continue;
+		/* Ascending INTIDs: on equal priority the lowest INTID wins. */
+		if (!best || irq->priority < best->priority)
+			best = irq;
 	}
 	return best;
 }

@@ -109,26 +109,19 @@ static uint64_t flush_selected(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint
 {
 	struct pick act[HYP_VGIC_MAX_LRS], pend[HYP_VGIC_MAX_LRS];
 	unsigned int n_act = 0, n_pend = 0, tot_act = 0, tot_pend = 0, slots;
-	unsigned int words = (vgic->nr_irqs + 63) / 64;
+	struct vgic_cand_iter it = vgic_cand_iter(vgic, vc);
+	struct vgic_irq *irq;
 	uint64_t hcr = 0;
 
-	for (unsigned int w = 0; w < words; w++) {
-		uint64_t bits = vc->cand[w];
-
-		while (bits) {
-			uint32_t intid = w * 64 + (uint32_t)__builtin_ctzll(bits);
-			struct vgic_irq *irq = vgic_irq(vgic, vcpu, intid);
-
-			bits &= bits - 1;
-			if (!irq || irq->listed)
-				continue;
-			if (irq->flags & IRQ_ACTIVE) {
-				tot_act++;
-				pick_insert(act, &n_act, nr_lrs, irq);
-			} else if (listable(vgic, irq)) {
-				tot_pend++;
-				pick_insert(pend, &n_pend, nr_lrs, irq);
-			}
+	while ((irq = vgic_cand_next(vgic, vcpu, &it))) {
+		if (irq->listed)
+			continue;
+		if (irq->flags & IRQ_ACTIVE) {
+			tot_act++;
+			pick_insert(act, &n_act, nr_lrs, irq);
+		} else if (listable(vgic, irq)) {
+			tot_pend++;
+			pick_insert(pend, &n_pend, nr_lrs, irq);
 		}
 	}
 
@@ -157,28 +150,21 @@ static uint64_t flush_selected(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint
 static uint64_t flush_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
 			     unsigned int nr_lrs, struct hyp_vgic_lrs *out)
 {
-	struct vgic_irq *fit[HYP_VGIC_MAX_LRS];
-	unsigned int n = 0, words = (vgic->nr_irqs + 63) / 64;
+	struct vgic_irq *fit[HYP_VGIC_MAX_LRS], *irq;
+	struct vgic_cand_iter it;
+	unsigned int n = 0;
 
 	if (vc->nr_listed)
 		unlist_stale(vgic, vcpu, vc);
 	/* The common case: every candidate fits, in any order (the hardware picks the highest
 	 * priority among the LRs); only when they do not is there a choice to make. */
-	for (unsigned int w = 0; w < words; w++) {
-		uint64_t bits = vc->cand[w];
-
-		while (bits) {
-			uint32_t intid = w * 64 + (uint32_t)__builtin_ctzll(bits);
-			struct vgic_irq *irq = vgic_irq(vgic, vcpu, intid);
-
-			bits &= bits - 1;
-			if (!irq || irq->listed || !listable(vgic, irq))
-				continue;
-			if (n == nr_lrs)
-				return HYP_VGIC_HCR_EN |
-				       flush_selected(vgic, vc, vcpu, nr_lrs, out);
-			fit[n++] = irq;
-		}
+	it = vgic_cand_iter(vgic, vc);
+	while ((irq = vgic_cand_next(vgic, vcpu, &it))) {
+		if (irq->listed || !listable(vgic, irq))
+			continue;
+		if (n == nr_lrs)
+			return HYP_VGIC_HCR_EN | flush_selected(vgic, vc, vcpu, nr_lrs, out);
+		fit[n++] = irq;
 	}
 	for (unsigned int i = 0; i < n; i++)
 		list_irq(vgic, vc, vcpu, i, fit[i], out);
@@ -220,25 +206,18 @@ void hyp_vgic_flush(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 static struct vgic_irq *unlisted_active(struct hyp_vgic *vgic, uint32_t vcpu,
 					const struct vgic_vcpu *vc, unsigned int nr_listed)
 {
-	unsigned int words = (vgic->nr_irqs + 63) / 64;
-	struct vgic_irq *best = NULL;
+	struct vgic_cand_iter it = vgic_cand_iter(vgic, vc);
+	struct vgic_irq *best = NULL, *irq;
 
-	for (unsigned int w = 0; w < words; w++) {
-		uint64_t bits = vc->cand[w];
+	while ((irq = vgic_cand_next(vgic, vcpu, &it))) {
+		bool was_listed = false;
 
-		while (bits) {
-			uint32_t intid = w * 64 + (uint32_t)__builtin_ctzll(bits);
-			struct vgic_irq *irq = vgic_irq(vgic, vcpu, intid);
-			bool was_listed = false;
-
-			bits &= bits - 1;
-			if (!irq || !(irq->flags & IRQ_ACTIVE))
-				continue;
-			for (unsigned int i = 0; i < nr_listed; i++)
-				was_listed |= vc->lr_intid[i] == intid;
-			if (!was_listed && (!best || irq->priority < best->priority))
-				best = irq;
-		}
+		if (!(irq->flags & IRQ_ACTIVE))
+			continue;
+		for (unsigned int i = 0; i < nr_listed; i++)
+			was_listed |= vc->lr_intid[i] == irq->intid;
+		if (!was_listed && (!best || irq->priority < best->priority))
+			best = irq;
 	}
 	return best;
 }

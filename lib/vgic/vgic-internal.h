@@ -123,6 +123,44 @@ static inline struct vgic_irq *vgic_irq(struct hyp_vgic *vgic, uint32_t vcpu, ui
 	return NULL;
 }
 
+/* Walk over the interrupts in a vCPU's candidate bitmap, ascending INTIDs:
+ *	struct vgic_cand_iter it = vgic_cand_iter(vgic, vc);
+ *	while ((irq = vgic_cand_next(vgic, vcpu, &it)))
+ * The bitmap may not change during the walk (lock held, or the vCPU's own thread for reads). */
+struct vgic_cand_iter {
+	const uint64_t *words;
+	unsigned int w, nr_words;
+	uint64_t bits;
+};
+
+static inline struct vgic_cand_iter vgic_cand_iter(const struct hyp_vgic *vgic,
+						   const struct vgic_vcpu *vc)
+{
+	return (struct vgic_cand_iter){ .words = vc->cand,
+					.nr_words = (vgic->nr_irqs + 63) / 64,
+					.bits = vc->cand[0] };
+}
+
+static inline struct vgic_irq *vgic_cand_next(struct hyp_vgic *vgic, uint32_t vcpu,
+					      struct vgic_cand_iter *it)
+{
+	for (;;) {
+		uint32_t intid;
+		struct vgic_irq *irq;
+
+		while (!it->bits) {
+			if (++it->w >= it->nr_words)
+				return NULL;
+			it->bits = it->words[it->w];
+		}
+		intid = it->w * 64 + (uint32_t)__builtin_ctzll(it->bits);
+		it->bits &= it->bits - 1;
+		irq = vgic_irq(vgic, vcpu, intid);
+		if (irq)
+			return irq;
+	}
+}
+
 static inline bool vgic_group_enabled(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
 {
 	return vgic->gicd_ctlr &
