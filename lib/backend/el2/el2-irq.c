@@ -298,6 +298,35 @@ void hyp__el2_irq_vcpu_init(struct hyp_vcpu *vcpu)
 
 /* ---- the list registers ---- */
 
+/* ICH_HCR_EL2 as the guest left it: the hardware's, or the copy parked at an ordinary exit. */
+static uint64_t hcr_of(struct el2_vcpu *v)
+{
+	if (v->lrs_parked) {
+		v->lrs_parked = false;
+		return v->parked_hcr;
+	}
+	return RD(ICH_HCR_EL2);
+}
+
+/* An ordinary exit: the list registers stay loaded (most exits change nothing in the GIC, and
+ * the entry after them then costs one write), but ICH_HCR_EL2 is zeroed so no maintenance
+ * interrupt stays asserted while EL2 and the firmware run. Whoever needs the state folded back
+ * (WFI, a GIC access, put) syncs, from the parked copy. */
+static void park_lrs(struct el2_vcpu *v)
+{
+	if (!v->lrs_in_hw || v->lrs_parked)
+		return;
+	/* The active state of a host interrupt must be known to lib/vgic whoever looks next (a
+	 * VM destroyed from another CPU deactivates what the guest left active). */
+	if (v->lrs_hw) {
+		hyp__el2_vgic_sync_hw(v);
+		return;
+	}
+	v->parked_hcr = RD(ICH_HCR_EL2);
+	WR(0, ICH_HCR_EL2);
+	v->lrs_parked = true;
+}
+
 void hyp__el2_vgic_sync_hw(struct el2_vcpu *v)
 {
 	struct el2_vm *m;
@@ -306,7 +335,7 @@ void hyp__el2_vgic_sync_hw(struct el2_vcpu *v)
 	if (!v->lrs_in_hw)
 		return;
 	m = vm_of(v);
-	lrs.hcr = RD(ICH_HCR_EL2);
+	lrs.hcr = hcr_of(v);
 	lrs.nr = v->lrs_used;
 	for (unsigned int i = 0; i < v->lrs_used; i++)
 		lrs.lr[i] = read_lr(i);
@@ -334,9 +363,13 @@ static void write_lrs(struct el2_vcpu *v, const struct hyp_vgic_lrs *lrs)
 {
 	/* LRs beyond both the new and the previous count already hold 0. */
 	unsigned int n = lrs->nr > v->lrs_used ? lrs->nr : v->lrs_used;
+	uint64_t any = 0;
 
-	for (unsigned int i = 0; i < n; i++)
+	for (unsigned int i = 0; i < n; i++) {
 		write_lr(i, lrs->lr[i]);
+		any |= lrs->lr[i];
+	}
+	v->lrs_hw = any & HYP_VGIC_LR_HW;
 	WR(lrs->hcr, ICH_HCR_EL2);
 	v->lrs_used = lrs->nr;
 	v->lrs_in_hw = true;
@@ -356,7 +389,7 @@ void hyp__el2_vgic_refill_hw(struct el2_vcpu *v)
 		return;
 	}
 	m = vm_of(v);
-	lrs.hcr = RD(ICH_HCR_EL2);
+	lrs.hcr = hcr_of(v);
 	for (unsigned int i = 0; i < v->lrs_used; i++)
 		lrs.lr[i] = read_lr(i);
 	hyp_vgic_resync(m->vgic, v->vcpu->index, m->nr_lrs, &lrs, &lrs);
@@ -453,6 +486,7 @@ void hyp__el2_irq_load(struct el2_vcpu *v)
 		write_lr(i, 0);
 	v->lrs_used = 0;
 	v->lrs_in_hw = false;
+	v->lrs_parked = false;
 	{
 		const struct hyp_vgic_cpu_state *cs = hyp_vgic_cpu_state(m->vgic, v->vcpu->index);
 
@@ -524,6 +558,9 @@ void hyp__el2_irq_before_entry(struct el2_vcpu *v)
 	if (!v->lrs_in_hw || atomic_load_explicit(&v->vgic_dirty, memory_order_relaxed)) {
 		atomic_store_explicit(&v->vgic_dirty, false, memory_order_relaxed);
 		hyp__el2_vgic_refill_hw(v);
+	} else if (v->lrs_parked) {
+		WR(v->parked_hcr, ICH_HCR_EL2);
+		v->lrs_parked = false;
 	}
 }
 
@@ -531,11 +568,18 @@ void hyp__el2_irq_after_exit(struct el2_vcpu *v)
 {
 	if (!vm_of(v)->vgic)
 		return;
-	hyp__el2_vgic_sync_hw(v);
-	/* The virtual timer's physical PPI may be what stopped the guest: mask it before the
-	 * firmware's handler looks, or a level that stays high would be taken again and again. */
-	if (v->ctx.exit_kind == HYP_EL2_EXIT_IRQ || v->ctx.exit_kind == HYP_EL2_EXIT_FIQ)
+	if (v->ctx.exit_kind == HYP_EL2_EXIT_IRQ || v->ctx.exit_kind == HYP_EL2_EXIT_FIQ) {
+		/* A maintenance interrupt, a kick or the virtual timer: fold back now. The timer's
+		 * physical PPI may be what stopped the guest: mask it before the firmware's handler
+		 * looks, or a level that stays high would be taken again and again. */
+		hyp__el2_vgic_sync_hw(v);
 		vtimer_sync(v);
+	} else if (HYP_ESR_EC(v->ctx.esr) == HYP_EC_WFX &&
+		   !(HYP_ESR_ISS(v->ctx.esr) & WFX_TI_WFE)) {
+		hyp__el2_vgic_sync_hw(v); /* WFI judges the IRQ line on folded-back state */
+	} else {
+		park_lrs(v);
+	}
 }
 
 /*
@@ -597,7 +641,7 @@ bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss)
  * which covers what its timers raise), or it is kicked; WFIT also until its timeout. The CPU sleeps in WFI at EL2 with IRQs
  * masked (a pending interrupt still ends it, Arm ARM D1.16.2 "Wait for Interrupt") and the
  * emulated physical timer's deadline armed; the hardware virtual timer wakes it through its
- * PPI, unmasked while its level is low; notify() sends the kick IPI. Called after the exit's sync.
+ * PPI, unmasked while its level is low; notify() sends the kick IPI.
  */
 static bool wfi_should_end(struct el2_vcpu *v)
 {
@@ -614,6 +658,8 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 
 	uint64_t timeout = wfit_deadline(v);
 
+	/* lib/vgic's IRQ line is judged on folded-back state. */
+	hyp__el2_vgic_sync_hw(v);
 	hyp_trap_skip_a64_insn(&v->ctx.regs, 4);
 	/* The guest cannot change its CPU interface while it sleeps: one copy will do. */
 	save_cpu_state(v);

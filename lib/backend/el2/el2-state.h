@@ -129,10 +129,16 @@ struct el2_vcpu {
 	uint64_t loaded_mpidr;
 	/* Interrupt state (VMs with lib/vgic). @vgic_dirty: something changed for this vCPU
 	 * (notify, or its own GIC access): sync and flush the list registers before it runs.
-	 * @lrs_in_hw: the last flush is in ICH_LR<n>_EL2 / ICH_HCR_EL2 and not synced yet. */
+	 * @lrs_in_hw: the last flush is in ICH_LR<n>_EL2 / ICH_HCR_EL2 and not synced yet.
+	 * @lrs_parked: ...with ICH_HCR_EL2 saved in @parked_hcr and zeroed (an ordinary exit: no
+	 * maintenance interrupt may stay asserted while EL2 runs, and nothing may need folding
+	 * back before the vCPU runs again). */
 	struct hyp_timer_vcpu timer;
 	_Atomic bool vgic_dirty;
 	bool lrs_in_hw;
+	bool lrs_parked;
+	bool lrs_hw; /* an LR in the hardware holds a host interrupt (HW = 1): never parked */
+	uint64_t parked_hcr;
 	uint32_t lrs_used;
 	uint64_t wfi_sleeps; /* WFIs that slept (the idle proof: a sleeping vCPU loops this) */
 	/* Whether PPI 27 is masked at the physical GIC as far as this vCPU last told the platform

@@ -385,9 +385,12 @@ static void el2_vcpu_destroy(struct hyp_vcpu *vcpu)
 	if (cpu && cpu->opaque[CPU_LOADED_VCPU] == (uint64_t)(uintptr_t)v) {
 		cpu->opaque[CPU_LOADED_VCPU] = 0;
 		/* On its own CPU, nothing of it may keep firing there (its virtual timer, a
-		 * maintenance interrupt). */
-		if (cpu == this_cpu(el2_vm(vcpu->vm)))
+		 * maintenance interrupt), and lib/vgic learns what its list registers held. */
+		if (cpu == this_cpu(el2_vm(vcpu->vm))) {
+			if (el2_vm(vcpu->vm)->vgic)
+				hyp__el2_vgic_sync_hw(v);
 			hyp__el2_irq_quiesce();
+		}
 	}
 }
 
