@@ -931,8 +931,6 @@ static void teardown(struct vmm *vmm)
 		fprintf(stderr, "hyp-run: a vCPU still runs; VM not destroyed\n");
 		return;
 	}
-	if (vmm->ram)
-		munmap(vmm->ram, vmm->opt.mem);
 	free(vmm->kernel);
 	free(vmm->initrd);
 }
@@ -987,11 +985,12 @@ int main(int argc, char **argv)
 			    vmm.opt.backend ? vmm.opt.backend : "auto",
 			    r == -ENOENT ? "no such backend in this libhyp" : hyp_strerror(r));
 	}
-	vmm.ram = mmap(NULL, vmm.opt.mem, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vmm.ram == MAP_FAILED) {
-		vmm.ram = NULL;
-		r = fail("cannot allocate %" PRIu64 " bytes of guest RAM", vmm.opt.mem);
+	/* The library allocates it as the backend wants it (on kvm: 2 MiB aligned, huge pages, so
+	 * KVM maps it in 2 MiB blocks at the 2 MiB aligned RAM base); the VM frees it. */
+	r = hyp_vm_ram_alloc(vmm.vm, vmm.opt.mem, 0, &vmm.ram);
+	if (r) {
+		r = fail("cannot allocate %" PRIu64 " bytes of guest RAM: %s", vmm.opt.mem,
+			 hyp_strerror(r));
 		goto out;
 	}
 	r = hyp_vm_map(vmm.vm, HYP_DEFAULT_RAM_BASE, vmm.ram, vmm.opt.mem, HYP_MEM_RWX);

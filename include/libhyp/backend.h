@@ -32,7 +32,7 @@
 HYP_BEGIN_DECLS
 
 /** The current version of struct hyp_backend_ops. */
-#define HYP_BACKEND_OPS_VERSION 3u
+#define HYP_BACKEND_OPS_VERSION 4u
 
 /**
  * struct hyp_gp_regs - a guest's general-purpose state kept in memory by a backend.
@@ -140,6 +140,13 @@ enum hyp_backend_flags {
  *				    has no multi-register ioctl (KVM_GET_REGS/KVM_SET_REGS answer
  *				    -EINVAL), so one KVM_{GET,SET}_ONE_REG per register is the
  *				    least it can do.
+ * @ram_alloc / @ram_free: (version 4) guest RAM as this backend wants it (hyp_vm_ram_alloc()):
+ *			   @size is a non-zero multiple of HYP_PAGE_SIZE and @flags holds only
+ *			   known enum hyp_ram_flags bits (the library checked both). Return 0 and
+ *			   the memory, zeroed, in *@ret; -ENOTSUP for a flag the backend cannot
+ *			   honour; -ENOMEM. @ram_free gets exactly what @ram_alloc returned (and
+ *			   was given), after the region is unmapped. When NULL, hosted builds use plain anonymous
+ *			   mmap() and freestanding builds answer -ENOTSUP.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -181,6 +188,9 @@ struct hyp_backend_ops {
 			     unsigned int count);
 	int (*vcpu_set_regs)(struct hyp_vcpu *vcpu, const enum hyp_reg *regs,
 			     const uint64_t *values, unsigned int count);
+	/* Version 4. */
+	int (*ram_alloc)(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret);
+	void (*ram_free)(struct hyp_vm *vm, void *host, uint64_t size, uint32_t flags);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

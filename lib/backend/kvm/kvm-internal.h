@@ -98,6 +98,8 @@ int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu);
 /* Perform @access, a guest load or store the library emulated, on the in-kernel GICv3 if it falls
  * in its distributor or a redistributor: 0 (read data in access->data), -ENOENT if the address is
  * not the GIC's, another negative errno if KVM refused. */
+int hyp__kvm_ram_alloc(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret);
+void hyp__kvm_ram_free(struct hyp_vm *vm, void *host, uint64_t size, uint32_t flags);
 int hyp__kvm_vgic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access);
 bool hyp__kvm_run_enter_slow(struct hyp_vcpu *vcpu);
 
