@@ -88,8 +88,10 @@ static const struct {
 
 struct vmm {
 	struct options opt;
-	void *kernel, *initrd;
+	void *kernel; /* --firmware: the flash image's bytes */
 	size_t kernel_size, initrd_size;
+	/* --kernel / --initrd: open until loaded, read by libhyp straight into guest RAM. */
+	int kernel_fd, initrd_fd;
 	struct hyp_cfi_flash *flash;
 	struct hyp_vm *vm;
 	struct hyp_vcpu *vcpus[MAX_CPUS];
@@ -411,6 +413,31 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	return 0;
 }
 
+/* Open a file to load from: a non-empty regular file. The contents are untrusted: libhyp's
+ * loader validates them as it reads them. */
+static int open_file(const char *path, int *fd_out, size_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail("cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		close(fd);
+		return fail("%s is not a non-empty regular file", path);
+	}
+	*fd_out = fd;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 /* Read a whole file. The contents are untrusted: libhyp's loaders validate them. */
 static int read_file(const char *path, void **data, size_t *size)
 {
@@ -710,13 +737,18 @@ static int load_guest(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, unsi
 	size_t dtb_size = 0;
 	int r;
 
-	bc.kernel = vmm->kernel;
+	/* No copy of the files: libhyp reads them from the descriptors into guest RAM. */
+	bc.flags = HYP_BOOT_KERNEL_FD;
+	bc.kernel_fd = vmm->kernel_fd;
 	bc.kernel_size = vmm->kernel_size;
 	bc.kernel_format = vmm->opt.format;
 	bc.load_addr = vmm->opt.load_addr;
 	bc.footprint = vmm->opt.footprint;
-	bc.initrd = vmm->initrd;
-	bc.initrd_size = vmm->initrd_size;
+	if (vmm->initrd_fd >= 0) {
+		bc.flags |= HYP_BOOT_INITRD_FD;
+		bc.initrd_fd = vmm->initrd_fd;
+		bc.initrd_size = vmm->initrd_size;
+	}
 	bc.dtb_size = HYP_BOOT_DTB_MAX_SIZE;
 	r = hyp_boot_plan(&bc, &layout);
 	if (r) {
@@ -932,7 +964,8 @@ static void teardown(struct vmm *vmm)
 		return;
 	}
 	free(vmm->kernel);
-	free(vmm->initrd);
+	close_fd(&vmm->kernel_fd);
+	close_fd(&vmm->initrd_fd);
 }
 
 int main(int argc, char **argv)
@@ -951,9 +984,10 @@ int main(int argc, char **argv)
 		return r;
 	pthread_mutex_init(&vmm.input_lock, NULL);
 	/* Files first: a missing file is the most likely mistake, report it before anything else. */
-	if (read_file(vmm.opt.firmware ? vmm.opt.firmware : vmm.opt.kernel, &vmm.kernel,
-		      &vmm.kernel_size) ||
-	    (vmm.opt.initrd && read_file(vmm.opt.initrd, &vmm.initrd, &vmm.initrd_size))) {
+	vmm.kernel_fd = vmm.initrd_fd = -1;
+	if ((vmm.opt.firmware ? read_file(vmm.opt.firmware, &vmm.kernel, &vmm.kernel_size) :
+				open_file(vmm.opt.kernel, &vmm.kernel_fd, &vmm.kernel_size)) ||
+	    (vmm.opt.initrd && open_file(vmm.opt.initrd, &vmm.initrd_fd, &vmm.initrd_size))) {
 		teardown(&vmm);
 		return EXIT_ERROR;
 	}
@@ -1013,6 +1047,9 @@ int main(int argc, char **argv)
 		goto out;
 	r = vmm.opt.firmware ? boot_firmware(&vmm, virtio, nr_virtio) :
 			       load_guest(&vmm, virtio, nr_virtio);
+	/* Loaded: nothing of the files is kept while the guest runs. */
+	close_fd(&vmm.kernel_fd);
+	close_fd(&vmm.initrd_fd);
 	if (r)
 		goto out;
 

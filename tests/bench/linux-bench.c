@@ -399,7 +399,7 @@ static int raw_create(bool vgic)
 	struct kvm_one_reg reg = { .id = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |
 					 (offsetof(struct kvm_regs, regs.pc) / 4),
 				   .addr = (uintptr_t)&pc };
-	int kvm, vm, vcpu, gic = -1, ok = -1;
+	int kvm, vm, vcpu = -1, gic = -1, ok = -1;
 	struct kvm_run *run = MAP_FAILED;
 	long size;
 
@@ -446,6 +446,8 @@ static int raw_create(bool vgic)
 out:
 	if (run != MAP_FAILED)
 		munmap(run, (size_t)size);
+	if (vcpu >= 0)
+		close(vcpu);
 	if (gic >= 0)
 		close(gic);
 	if (vm >= 0)

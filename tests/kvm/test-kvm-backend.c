@@ -543,11 +543,33 @@ static void test_errors_and_caps(void)
 	CHECK(hyp_vm_set_spi(f.vm, 40, true) == 0 && hyp_vm_set_spi(f.vm, 40, false) == 0,
 	      "SPI 40 can be driven");
 	CHECK(hyp_vm_set_spi(f.vm, 300, true) == -EINVAL, "SPI beyond nr_irqs is -EINVAL");
+	/* Nothing claimed but the first line driven (40): the GIC got the fewest lines, 64. */
+	CHECK(hyp_vm_set_spi(f.vm, 63, true) == 0 && hyp_vm_set_spi(f.vm, 63, false) == 0,
+	      "SPI 63 can be driven (a GIC sized for SPI 40 has 64 lines)");
+	CHECK(hyp_vm_set_spi(f.vm, 64, true) == -EINVAL,
+	      "SPI 64 is beyond a GIC sized from the lines claimed: -EINVAL");
+	CHECK(hyp_vm_claim_spi(f.vm, 200) == 0 && hyp_vm_set_spi(f.vm, 200, true) == -EINVAL,
+	      "a claim after the GIC was sized changes nothing");
 	CHECK(hyp_vcpu_raise_sgi(f.vcpu, 1) == -ENOTSUP, "SGIs are the guest's: -ENOTSUP");
 	CHECK(hyp_vcpu_set_ppi(f.vcpu, 23, true) == 0, "PPI 23 can be driven");
 	CHECK(hyp_vcpu_inject_exception(f.vcpu, HYP_INJECT_UNDEF, 0) == -ENOTSUP,
 	      "UNDEF injection is -ENOTSUP on kvm");
 	CHECK(hyp_vcpu_is_powered_on(f.vcpu) == 1, "vCPU 0 is on");
+	teardown(&f);
+}
+
+/* The in-kernel GIC is sized when the VM first runs, from the SPIs claimed by then. */
+static void test_gic_sized_from_claims(void)
+{
+	struct fixture f;
+	int r = setup(&f, GUEST_SPIN, NULL, NULL);
+
+	CHECK(r == 0 && hyp_vm_claim_spi(f.vm, 200) == 0, "SPI 200 claimed before the first run");
+	CHECK(hyp_vm_set_spi(f.vm, 200, true) == 0 && hyp_vm_set_spi(f.vm, 200, false) == 0,
+	      "SPI 200 can be driven");
+	CHECK(hyp_vm_set_spi(f.vm, 223, true) == 0 && hyp_vm_set_spi(f.vm, 223, false) == 0,
+	      "SPI 223 too (lines come in blocks of 32: 224)");
+	CHECK(hyp_vm_set_spi(f.vm, 224, true) == -EINVAL, "SPI 224 is beyond the GIC: -EINVAL");
 	teardown(&f);
 }
 
@@ -709,6 +731,7 @@ int main(int argc, char **argv)
 	test_registers();
 	test_batched_registers();
 	test_errors_and_caps();
+	test_gic_sized_from_claims();
 	test_secondary_power_state();
 	test_cpu_features();
 	test_host_error();
