@@ -19,7 +19,7 @@
 #   9. install to a staging directory and build a program against the installed headers through
 #      pkg-config
 #  10. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
-#  11. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; HVC/MMIO round trips,
+#  11. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; linux-bench (hyp-run vs kvmtool); HVC/MMIO round trips,
 #      SPI/SGI/virtual timer paths on el2 and kvm side by side; el2's idle proof (a check)
 #  12. the fresh-machine check (scripts/check-fresh-machine.sh): the README's two commands, as
 #      written, in a minimal Debian 12 root made with debootstrap (skipped, and said so, only when
@@ -170,9 +170,9 @@ else
 		--without-fdt --nm aarch64-linux-gnu-nm || failures+=("bare-metal exported symbols")
 fi
 
-stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN; the exit and interrupt benchmark guests on kvm, -icount"
+stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN; the exit and interrupt benchmark guests on kvm; hyp-run boot, RSS, stage-2 faults, disk requests and VM creation beside kvmtool (linux-bench), -icount"
 if ! bash tests/bench/run-kvm-bench.sh "$out/bench" | tee "$out/bench.log" |
-	grep -E '^# |^run-in-arm64-host: (PASS|FAIL)'; then
+	grep -E '^# |^linux-bench:|^run-in-arm64-host: (PASS|FAIL)'; then
 	failures+=("kvm benchmark could not measure")
 fi
 stage "Benchmark (figures; the idle proof is a check): el2 backend exits, SPI/SGI/timer, idle CPU, -icount"
