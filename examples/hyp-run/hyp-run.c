@@ -1057,7 +1057,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	for (unsigned i = 0; i < vmm.opt.cpus; i++) {
+	/* vCPU 0 runs on this thread, the one that created it and set its registers up: on KVM a
+	 * vCPU's first KVM_RUN from another thread can block ~10 ms in the kernel. The others,
+	 * off until the guest starts them, get threads of their own. */
+	threads[0] = (struct vcpu_thread){ .vmm = &vmm, .index = 0 };
+	for (unsigned i = 1; i < vmm.opt.cpus; i++) {
 		threads[i] = (struct vcpu_thread){ .vmm = &vmm, .index = i };
 		if (pthread_create(&vmm.threads[i], NULL, vcpu_main, &threads[i])) {
 			request_stop(&vmm, EXIT_ERROR);
@@ -1071,7 +1075,8 @@ int main(int argc, char **argv)
 		pthread_detach(input);
 	if (!pthread_create(&input, NULL, rtc_main, &vmm))
 		pthread_detach(input);
-	for (unsigned i = 0; i < vmm.opt.cpus; i++)
+	vcpu_main(&threads[0]);
+	for (unsigned i = 1; i < vmm.opt.cpus; i++)
 		pthread_join(vmm.threads[i], NULL);
 	r = atomic_load(&vmm.stop_reason);
 	the_vmm = NULL;

@@ -115,8 +115,7 @@ static int ledger_ram_alloc(struct hyp_vm *vm, uint64_t size, uint32_t flags, vo
 	(void)vm;
 	if (flags & HYP_RAM_HUGETLB)
 		return -ENOTSUP;
-	p = aligned_alloc(2u << 20, (size_t)size);
-	if (!p)
+	if (posix_memalign(&p, 2u << 20, (size_t)size))
 		return -ENOMEM;
 	memset(p, 0, (size_t)size);
 	ledger.allocs++;
