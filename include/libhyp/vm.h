@@ -260,10 +260,12 @@ enum hyp_ram_flags {
  * struct hyp_el2_platform.alloc_pages. mock and other hosted backends: plain anonymous memory.
  *
  * The VM owns the memory: hyp_vm_destroy() frees what hyp_vm_ram_free() did not, after the VM
- * stopped using it. The caller must not free it otherwise.
+ * stopped using it. The caller must not free it otherwise. Like hyp_vm_map(), not while a vCPU
+ * of @vm runs.
  *
  * Return: 0; -EINVAL for NULL arguments, a bad @size or unknown @flags; -ENOTSUP if the backend
- * cannot honour @flags or (freestanding build) has no allocator for guest RAM; -ENOMEM.
+ * cannot honour @flags or (freestanding build) has no allocator for guest RAM; -EBUSY if a vCPU
+ * is running; -ENOMEM.
  */
 HYP_API int hyp_vm_ram_alloc(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret);
 
@@ -274,7 +276,8 @@ HYP_API int hyp_vm_ram_alloc(struct hyp_vm *vm, uint64_t size, uint32_t flags, v
  * @size: the size that was asked for.
  *
  * Return: 0; -EINVAL for NULL; -ENOENT if (@host, @size) is not an allocation of @vm;
- * -EBUSY if part of it is still mapped into the VM (hyp_vm_unmap() it first).
+ * -EBUSY if part of it is still mapped into the VM (hyp_vm_unmap() it first) or a vCPU is
+ * running.
  */
 HYP_API int hyp_vm_ram_free(struct hyp_vm *vm, void *host, uint64_t size);
 

@@ -68,8 +68,15 @@ HYP_API int hyp_vm_ram_alloc(struct hyp_vm *vm, uint64_t size, uint32_t flags, v
 	}
 	if (err)
 		return err;
-	/* Appended: the list is only searched at free time. */
+	/* The list is configuration, changed under the same exclusion as the memory map (the
+	 * allocation itself, possibly long for hugetlbfs pages, is outside it). Appended: it is
+	 * only searched at free time. */
+	if (!hyp__vm_reconfigure_begin(vm)) {
+		release(vm, &r);
+		return -EBUSY;
+	}
 	err = hyp__vec_insert(vm, &vm->ram, sizeof(r), vm->ram.count, &r, MAX_RAM_ALLOCATIONS);
+	hyp__vm_reconfigure_end(vm);
 	if (err) {
 		release(vm, &r);
 		return err == -ENOSPC ? -ENOMEM : err;

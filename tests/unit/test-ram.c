@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <libhyp/hyp.h>
+#include <libhyp/mock.h>
 
 #include "test-stub-backend.h"
 
@@ -98,6 +99,45 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(hyp_vm_destroy(vm), 0);
 }
 
+/* From a callback, with the vCPU inside hyp_vcpu_run(): both refuse, changing nothing. */
+struct busy {
+	void *ram;
+	int alloc, free;
+	void *got;
+};
+
+static enum hyp_handler_result busy_mmio(void *opaque, struct hyp_vcpu *vcpu,
+					 struct hyp_mmio_access *access)
+{
+	struct busy *b = opaque;
+
+	b->got = PTR_SENTINEL;
+	b->alloc = hyp_vm_ram_alloc(hyp_vcpu_vm(vcpu), PAGE, 0, &b->got);
+	b->free = hyp_vm_ram_free(hyp_vcpu_vm(vcpu), b->ram, 4 * PAGE);
+	access->data = 0;
+	return HYP_HANDLED;
+}
+
+static void test_busy_while_running(void **state)
+{
+	struct hyp_vm *vm = mock_vm();
+	struct hyp_vcpu *vcpu;
+	struct busy b = { 0 };
+
+	(void)state;
+	assert_int_equal(hyp_vm_ram_alloc(vm, 4 * PAGE, 0, &b.ram), 0);
+	assert_int_equal(hyp_vm_add_mmio_handler(vm, 0x09000000ull, 0x1000, busy_mmio, &b), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	assert_int_equal(hyp_mock_push_mmio(vcpu, 0x09000000ull, 4, 0, 0), 0);
+	assert_int_equal(hyp_vcpu_run(vcpu), -ENODATA);
+	assert_int_equal(b.alloc, -EBUSY);
+	assert_ptr_equal(b.got, PTR_SENTINEL);
+	assert_int_equal(b.free, -EBUSY);
+	/* Still allocated: freeing it now works once. */
+	assert_int_equal(hyp_vm_ram_free(vm, b.ram, 4 * PAGE), 0);
+	assert_int_equal(hyp_vm_destroy(vm), 0);
+}
+
 /* A backend with its own guest RAM methods, keeping a ledger. */
 struct ledger {
 	unsigned allocs, frees;
@@ -174,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_mock_alloc_map_free),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_backend_methods_and_ownership),
+		cmocka_unit_test(test_busy_while_running),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
