@@ -26,9 +26,11 @@ struct kvm_vm_state {
 	uint32_t nr_irqs;
 	uint32_t cpu_features;
 	uint32_t sve_max_vq; /* 0: every vector length the host has */
-	bool readonly_mem;
+	/* KVM_CHECK_EXTENSION answers asked on first use (kvm_cap_lazy()): 0 not yet asked, 1 no,
+	 * 2 yes. Creation only asks what it needs itself. */
+	_Atomic int8_t readonly_mem;
 	bool nisv_to_user;
-	bool inject_dabt;
+	_Atomic int8_t inject_dabt;
 	pthread_mutex_t vgic_lock;
 	_Atomic bool vgic_ready;
 	/* "Stop the world" for vGIC register accesses through the device attribute interface,

@@ -96,6 +96,20 @@ static int kvm_check(struct kvm_vm_state *k, long cap)
 	return r < 0 ? 0 : r;
 }
 
+/* A capability only some VMs ever ask about, checked once, on first use: a VM that never maps
+ * read-only memory or injects an abort does not pay the ioctl at creation. Any thread may ask;
+ * racing askers get and store the same answer. */
+static bool kvm_cap_lazy(struct kvm_vm_state *k, _Atomic int8_t *slot, long cap)
+{
+	int8_t v = atomic_load_explicit(slot, memory_order_relaxed);
+
+	if (!v) {
+		v = kvm_check(k, cap) > 0 ? 2 : 1;
+		atomic_store_explicit(slot, v, memory_order_relaxed);
+	}
+	return v == 2;
+}
+
 static int create_vgic(const struct hyp_vm_config *config, struct kvm_vm_state *k)
 {
 	struct kvm_create_device dev = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
@@ -258,9 +272,9 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	k->run_size = (size_t)ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if ((long)k->run_size <= 0)
 		return sys_err();
-	k->readonly_mem = kvm_check(k, KVM_CAP_READONLY_MEM) > 0;
-	k->inject_dabt = kvm_check(k, KVM_CAP_ARM_INJECT_EXT_DABT) > 0;
-	if (kvm_check(k, KVM_CAP_ARM_NISV_TO_USER) > 0) {
+	{
+		/* No KVM_CHECK_EXTENSION first: enabling a capability the host lacks fails with
+		 * EINVAL, which is the same answer for one ioctl less. */
 		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
 
 		k->nisv_to_user = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
@@ -293,13 +307,15 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 		*value = k->vgic_fd >= 0;
 		return 0;
 	case HYP_CAP_READONLY_MEM:
-		*value = k->readonly_mem;
+		*value = kvm_cap_lazy(k, &k->readonly_mem, KVM_CAP_READONLY_MEM);
 		return 0;
 	case HYP_CAP_NO_SYNDROME_EXITS:
 		*value = k->nisv_to_user;
 		return 0;
 	case HYP_CAP_INJECT_EXCEPTIONS:
-		*value = k->inject_dabt ? 1u << HYP_INJECT_DATA_ABORT : 0;
+		*value = kvm_cap_lazy(k, &k->inject_dabt, KVM_CAP_ARM_INJECT_EXT_DABT) ?
+				 1u << HYP_INJECT_DATA_ABORT :
+				 0;
 		return 0;
 	case HYP_CAP_CUSTOM_MPIDR:    /* KVM resets MPIDR from the vCPU id at CPU_ON */
 	case HYP_CAP_SYSREG_TRAPS:    /* KVM handles or UNDEFs sysregs in the kernel */
@@ -666,7 +682,8 @@ static int kvm_vcpu_inject(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uin
 	struct kvm_vcpu_events events = { 0 };
 
 	(void)addr; /* KVM reports the faulting address of the last abort in FAR_EL1 */
-	if (kind != HYP_INJECT_DATA_ABORT || !k->inject_dabt)
+	if (kind != HYP_INJECT_DATA_ABORT ||
+	    !kvm_cap_lazy(k, &k->inject_dabt, KVM_CAP_ARM_INJECT_EXT_DABT))
 		return -ENOTSUP;
 	events.exception.ext_dabt_pending = 1;
 	if (ioctl(vcpu_state(vcpu)->fd, KVM_SET_VCPU_EVENTS, &events))
