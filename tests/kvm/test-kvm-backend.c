@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -425,6 +426,33 @@ static void test_kick_spinning_guest(void)
 	teardown(&f);
 }
 
+/* The backend remembers each thread's id for its kick signal: a forked child, whose thread
+ * inherits the parent's copy, must still be kickable. This thread ran vCPUs before the fork. */
+static void test_kick_after_fork(void)
+{
+	int status = -1;
+	pid_t child = fork();
+
+	if (child == 0) {
+		struct fixture f;
+		struct kicker k;
+		pthread_t thread;
+		int r;
+
+		alarm(30); /* a lost kick must not hang the suite */
+		r = setup(&f, GUEST_SPIN, NULL, NULL);
+		k = (struct kicker){ .vcpu = f.vcpu, .delay_ms = 100 };
+		if (r || pthread_create(&thread, NULL, kick_later, &k))
+			_exit(2);
+		r = hyp_vcpu_run(f.vcpu);
+		pthread_join(thread, NULL);
+		_exit(r == 0 && hyp_vcpu_exit(f.vcpu)->reason == HYP_EXIT_KICKED ? 0 : 1);
+	}
+	CHECK(child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0,
+	      "a forked child's vCPU, run on the forking thread, is kicked (status %#x)", status);
+}
+
 static void test_registers(void)
 {
 	static const uint32_t sysregs[] = { HYP_SYSREG_TPIDR_EL1, HYP_SYSREG_VBAR_EL1,
@@ -728,6 +756,7 @@ int main(int argc, char **argv)
 	test_unmapped();
 	test_abort_unclaimed();
 	test_kick_spinning_guest();
+	test_kick_after_fork();
 	test_registers();
 	test_batched_registers();
 	test_errors_and_caps();

@@ -54,8 +54,20 @@ static int kvm_probe(void)
  */
 static _Thread_local struct kvm_run *volatile thread_kvm_run;
 
-/* This thread's id for the kick signal (tgkill), asked once per thread rather than per run. */
+/* This thread's id for the kick signal (tgkill), asked once per thread rather than per run. A
+ * forked child's thread inherits its parent's copy, so fork forgets it. */
 static _Thread_local pid_t thread_tid;
+static pthread_once_t tid_atfork_once = PTHREAD_ONCE_INIT;
+
+static void forget_tid(void)
+{
+	thread_tid = 0;
+}
+
+static void register_tid_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_tid);
+}
 
 static pid_t this_tid(void)
 {
@@ -156,6 +168,7 @@ static int kvm_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	int r;
 
 	k->kvm_fd = k->vm_fd = k->vgic_fd = -1;
+	pthread_once(&tid_atfork_once, register_tid_atfork);
 	r = setup_vm(vm, config);
 	if (r) {
 		release_vm(k);
