@@ -453,6 +453,88 @@ static void test_kick_after_fork(void)
 	      "a forked child's vCPU, run on the forking thread, is kicked (status %#x)", status);
 }
 
+static long hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long n = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Guest RAM from hyp_vm_ram_alloc() (THP-backed, and a hugetlbfs memfd) runs a guest. */
+static void test_guest_ram_helper(void)
+{
+	for (int hugetlb = 0; hugetlb < 2; hugetlb++) {
+		struct hyp_vm_config config = { .size = sizeof(config), .backend = "kvm" };
+		const char *kind = hugetlb ? "hugetlbfs memfd" : "THP";
+		struct testdev dev = { 0 };
+		struct hyp_vcpu *vcpu;
+		struct hyp_vm *vm;
+		long free_before = 0;
+		void *ram = NULL;
+		int fd, r;
+
+		if (hugetlb) {
+			FILE *nr = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+			/* The test host reserves none: ask for a few (root in the rig). */
+			if (nr) {
+				fputs("4\n", nr);
+				fclose(nr);
+			}
+			free_before = hugepages_free();
+			if (free_before < 1) {
+				printf("ok %d - # SKIP no 2 MiB huge pages can be reserved here\n",
+				       ++test_number);
+				return;
+			}
+		}
+		r = hyp_vm_create(&config, &vm);
+		CHECK(r == 0, "%s: VM (%s)", kind, hyp_strerror(r));
+		if (r)
+			return;
+		r = hyp_vm_ram_alloc(vm, RAM_SIZE, hugetlb ? HYP_RAM_HUGETLB : 0, &ram);
+		CHECK(r == 0 && ((uintptr_t)ram & (HYP_RAM_ALIGN - 1)) == 0,
+		      "%s: hyp_vm_ram_alloc() gives 2 MiB aligned memory (%s, %p)", kind,
+		      hyp_strerror(r), ram);
+		if (hugetlb)
+			CHECK(hugepages_free() == free_before - 1,
+			      "hugetlbfs: one 2 MiB page taken (HugePages_Free %ld -> %ld)",
+			      free_before, hugepages_free());
+		fd = open(guest_path, O_RDONLY);
+		r = (r || fd < 0 || read(fd, ram, RAM_SIZE) <= 0) ? -EIO : 0;
+		if (fd >= 0)
+			close(fd);
+		if (!r)
+			r = hyp_vm_map(vm, RAM_BASE, ram, RAM_SIZE, HYP_MEM_RWX);
+		if (!r)
+			r = hyp_vm_add_mmio_handler(vm, TESTDEV, 0x1000, testdev_mmio, &dev);
+		if (!r)
+			r = hyp_vcpu_create(vm, NULL, &vcpu);
+		if (!r)
+			r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC,
+					     RAM_BASE + 4 * (uint64_t)GUEST_TWO_STORES);
+		for (int i = 0; !r && i < 8; i++) {
+			r = hyp_vcpu_run(vcpu);
+			if (!r && hyp_vcpu_exit(vcpu)->reason == HYP_EXIT_SYSTEM_EVENT)
+				break;
+		}
+		CHECK(r == 0 && dev.nr_values == 2 && dev.values[0] == 1 && dev.values[1] == 2,
+		      "%s: a guest runs from it (%s, %u stores)", kind, hyp_strerror(r),
+		      dev.nr_values);
+		CHECK(hyp_vm_destroy(vm) == 0, "%s: the VM frees it with itself", kind);
+		if (hugetlb)
+			CHECK(hugepages_free() == free_before,
+			      "hugetlbfs: the page is back (HugePages_Free %ld)", hugepages_free());
+	}
+}
+
 static void test_registers(void)
 {
 	static const uint32_t sysregs[] = { HYP_SYSREG_TPIDR_EL1, HYP_SYSREG_VBAR_EL1,
@@ -757,6 +839,7 @@ int main(int argc, char **argv)
 	test_abort_unclaimed();
 	test_kick_spinning_guest();
 	test_kick_after_fork();
+	test_guest_ram_helper();
 	test_registers();
 	test_batched_registers();
 	test_errors_and_caps();
