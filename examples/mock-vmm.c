@@ -140,17 +140,16 @@ int main(void)
 	int r, status = 1;
 
 	printf("libhyp %s, sample VMM on the mock backend\n", hyp_version_string());
-	ram = aligned_alloc(HYP_PAGE_SIZE, RAM_SIZE);
-	if (!ram)
-		return fail("allocating guest RAM", -ENOMEM);
-	memset(ram, 0, RAM_SIZE);
-	memcpy((char *)ram + 0x1000, greeting, sizeof(greeting));
-
 	r = hyp_vm_create(&config, &vm);
-	if (r) {
-		free(ram);
+	if (r)
 		return fail("hyp_vm_create", r);
+	/* Guest RAM as the backend wants it (zeroed); the VM frees it when destroyed. */
+	r = hyp_vm_ram_alloc(vm, RAM_SIZE, 0, &ram);
+	if (r) {
+		fail("allocating guest RAM", r);
+		goto out;
 	}
+	memcpy((char *)ram + 0x1000, greeting, sizeof(greeting));
 	if ((r = hyp_vm_map(vm, RAM_BASE, ram, RAM_SIZE, HYP_MEM_RWX)) ||
 	    (r = hyp_vm_add_mmio_handler(vm, UART_BASE, UART_SIZE, uart_mmio, &uart)) ||
 	    (r = hyp_vm_add_smccc_handler(vm, HYP_CONDUIT_HVC, VMM_CALL_GET_ANSWER,
@@ -187,6 +186,5 @@ int main(void)
 out:
 	if (hyp_vm_destroy(vm))
 		status = 1;
-	free(ram);
 	return status;
 }

@@ -23,9 +23,11 @@
 #      with --static (libhyp.a), meson's dependency('libhyp'), libhyp as a meson subproject
 #      (tests/consumers/)
 #  10. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
-#  11. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; HVC/MMIO round trips,
-#      SPI/SGI/virtual timer paths on el2 and kvm side by side; el2's idle proof (a check); the
-#      kvm guest benchmark again on the 6.12 kernel, where an HVC reaches the VMM's handler
+#  11. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; linux-bench (hyp-run's
+#      boot, RSS, stage-2 faults, disk requests and VM creation beside kvmtool's figures);
+#      HVC/MMIO round trips, SPI/SGI/virtual timer paths on el2 and kvm side by side; el2's idle
+#      proof (a check); the kvm guest benchmark again on the 6.12 kernel, where an HVC reaches
+#      the VMM's handler
 #  12. the fresh-machine check (scripts/check-fresh-machine.sh): the README's two commands, as
 #      written, in a minimal Debian 12 root made with debootstrap (skipped, and said so, only when
 #      this command is itself running inside that root)
@@ -182,13 +184,14 @@ else
 		--without-fdt --nm aarch64-linux-gnu-nm || failures+=("bare-metal exported symbols")
 fi
 
-stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN; the exit and interrupt benchmark guests on kvm, -icount"
+stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN; the exit and interrupt benchmark guests on kvm; hyp-run boot, RSS, stage-2 faults, disk requests and VM creation beside kvmtool (linux-bench), -icount"
 if ! bash tests/bench/run-kvm-bench.sh "$out/bench" | tee "$out/bench.log" |
-	grep -E '^# |^run-in-arm64-host: (PASS|FAIL)'; then
+	grep -E '^# |^linux-bench:|^run-in-arm64-host: (PASS|FAIL)'; then
 	failures+=("kvm benchmark could not measure")
 fi
 stage "Benchmark (figures): the kvm exit benchmark on the 6.12 host kernel (HVC to a registered handler through the SMCCC filter)"
-if ! LIBHYP_KVM_HOST_KERNEL=bookworm-backports bash tests/bench/run-kvm-bench.sh "$out/bench" 1 |
+if ! LIBHYP_KVM_HOST_KERNEL=bookworm-backports LIBHYP_BENCH_NO_LINUX=1 \
+	bash tests/bench/run-kvm-bench.sh "$out/bench" 1 |
 	tee "$out/bench-6.12.log" | grep -E '^# |^run-in-arm64-host: (PASS|FAIL)'; then
 	failures+=("kvm benchmark on 6.12 could not measure")
 fi

@@ -90,8 +90,10 @@ static const struct {
 
 struct vmm {
 	struct options opt;
-	void *kernel, *initrd;
+	void *kernel; /* --firmware: the flash image's bytes */
 	size_t kernel_size, initrd_size;
+	/* --kernel / --initrd: open until loaded, read by libhyp straight into guest RAM. */
+	int kernel_fd, initrd_fd;
 	struct hyp_cfi_flash *flash;
 	struct hyp_vm *vm;
 	struct hyp_vcpu *vcpus[MAX_CPUS];
@@ -425,6 +427,31 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	if (opt->footprint && opt->format != HYP_BOOT_FORMAT_RAW)
 		return fail("--footprint is for --format raw (other formats state their size)");
 	return 0;
+}
+
+/* Open a file to load from: a non-empty regular file. The contents are untrusted: libhyp's
+ * loader validates them as it reads them. */
+static int open_file(const char *path, int *fd_out, size_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail("cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		close(fd);
+		return fail("%s is not a non-empty regular file", path);
+	}
+	*fd_out = fd;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 /* Read a whole file. The contents are untrusted: libhyp's loaders validate them. */
@@ -894,13 +921,18 @@ static int load_guest(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, unsi
 	size_t dtb_size = 0;
 	int r;
 
-	bc.kernel = vmm->kernel;
+	/* No copy of the files: libhyp reads them from the descriptors into guest RAM. */
+	bc.flags = HYP_BOOT_KERNEL_FD;
+	bc.kernel_fd = vmm->kernel_fd;
 	bc.kernel_size = vmm->kernel_size;
 	bc.kernel_format = vmm->opt.format;
 	bc.load_addr = vmm->opt.load_addr;
 	bc.footprint = vmm->opt.footprint;
-	bc.initrd = vmm->initrd;
-	bc.initrd_size = vmm->initrd_size;
+	if (vmm->initrd_fd >= 0) {
+		bc.flags |= HYP_BOOT_INITRD_FD;
+		bc.initrd_fd = vmm->initrd_fd;
+		bc.initrd_size = vmm->initrd_size;
+	}
 	bc.dtb_size = HYP_BOOT_DTB_MAX_SIZE;
 	r = hyp_boot_plan(&bc, &layout);
 	if (r) {
@@ -1115,12 +1147,11 @@ static void teardown(struct vmm *vmm)
 		fprintf(stderr, "hyp-run: a vCPU still runs; VM not destroyed\n");
 		return;
 	}
-	if (vmm->ram)
-		munmap(vmm->ram, vmm->opt.mem);
 	if (vmm->precopy_fd >= 0)
 		close(vmm->precopy_fd);
 	free(vmm->kernel);
-	free(vmm->initrd);
+	close_fd(&vmm->kernel_fd);
+	close_fd(&vmm->initrd_fd);
 }
 
 int main(int argc, char **argv)
@@ -1141,9 +1172,10 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&vmm.input_lock, NULL);
 	vmm.precopy_fd = -1;
 	/* Files first: a missing file is the most likely mistake, report it before anything else. */
-	if (read_file(vmm.opt.firmware ? vmm.opt.firmware : vmm.opt.kernel, &vmm.kernel,
-		      &vmm.kernel_size) ||
-	    (vmm.opt.initrd && read_file(vmm.opt.initrd, &vmm.initrd, &vmm.initrd_size))) {
+	vmm.kernel_fd = vmm.initrd_fd = -1;
+	if ((vmm.opt.firmware ? read_file(vmm.opt.firmware, &vmm.kernel, &vmm.kernel_size) :
+				open_file(vmm.opt.kernel, &vmm.kernel_fd, &vmm.kernel_size)) ||
+	    (vmm.opt.initrd && open_file(vmm.opt.initrd, &vmm.initrd_fd, &vmm.initrd_size))) {
 		teardown(&vmm);
 		return EXIT_ERROR;
 	}
@@ -1175,11 +1207,12 @@ int main(int argc, char **argv)
 			    vmm.opt.backend ? vmm.opt.backend : "auto",
 			    r == -ENOENT ? "no such backend in this libhyp" : hyp_strerror(r));
 	}
-	vmm.ram = mmap(NULL, vmm.opt.mem, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vmm.ram == MAP_FAILED) {
-		vmm.ram = NULL;
-		r = fail("cannot allocate %" PRIu64 " bytes of guest RAM", vmm.opt.mem);
+	/* The library allocates it as the backend wants it (on kvm: 2 MiB aligned, huge pages, so
+	 * KVM maps it in 2 MiB blocks at the 2 MiB aligned RAM base); the VM frees it. */
+	r = hyp_vm_ram_alloc(vmm.vm, vmm.opt.mem, 0, &vmm.ram);
+	if (r) {
+		r = fail("cannot allocate %" PRIu64 " bytes of guest RAM: %s", vmm.opt.mem,
+			 hyp_strerror(r));
 		goto out;
 	}
 	r = hyp_vm_map(vmm.vm, HYP_DEFAULT_RAM_BASE, vmm.ram, vmm.opt.mem, HYP_MEM_RWX);
@@ -1202,6 +1235,9 @@ int main(int argc, char **argv)
 		goto out;
 	r = vmm.opt.firmware ? boot_firmware(&vmm, virtio, nr_virtio) :
 			       load_guest(&vmm, virtio, nr_virtio);
+	/* Loaded: nothing of the files is kept while the guest runs. */
+	close_fd(&vmm.kernel_fd);
+	close_fd(&vmm.initrd_fd);
 	if (r)
 		goto out;
 
@@ -1214,7 +1250,11 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	for (unsigned i = 0; i < vmm.opt.cpus; i++) {
+	/* vCPU 0 runs on this thread, the one that created it and set its registers up: on KVM a
+	 * vCPU's first KVM_RUN from another thread can block ~10 ms in the kernel. The others,
+	 * off until the guest starts them, get threads of their own. */
+	threads[0] = (struct vcpu_thread){ .vmm = &vmm, .index = 0 };
+	for (unsigned i = 1; i < vmm.opt.cpus; i++) {
 		threads[i] = (struct vcpu_thread){ .vmm = &vmm, .index = i };
 		if (pthread_create(&vmm.threads[i], NULL, vcpu_main, &threads[i])) {
 			request_stop(&vmm, EXIT_ERROR);
@@ -1228,7 +1268,8 @@ int main(int argc, char **argv)
 		pthread_detach(input);
 	if (!pthread_create(&input, NULL, rtc_main, &vmm))
 		pthread_detach(input);
-	for (unsigned i = 0; i < vmm.opt.cpus; i++)
+	vcpu_main(&threads[0]);
+	for (unsigned i = 1; i < vmm.opt.cpus; i++)
 		pthread_join(vmm.threads[i], NULL);
 	r = atomic_load(&vmm.stop_reason);
 	if (vmm.opt.precopy && precopy_finish(&vmm, &precopy, precopy_thread) && !r)

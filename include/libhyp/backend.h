@@ -162,6 +162,13 @@ enum hyp_backend_flags {
  * @assign_irq: (version 4) hyp_vm_assign_irq(), arguments validated against the INTID ranges
  *		(not against the VM's SPI count); NULL: -ENOTSUP.
  * @host_irq: (version 4) hyp_vm_host_irq(); NULL: -ENOTSUP.
+ * @ram_alloc / @ram_free: (version 4) guest RAM as this backend wants it (hyp_vm_ram_alloc()):
+ *			   @size is a non-zero multiple of HYP_PAGE_SIZE and @flags holds only
+ *			   known enum hyp_ram_flags bits (the library checked both). Return 0 and
+ *			   the memory, zeroed, in *@ret; -ENOTSUP for a flag the backend cannot
+ *			   honour; -ENOMEM. @ram_free gets exactly what @ram_alloc returned (and
+ *			   was given), after the region is unmapped. When NULL, hosted builds use plain anonymous
+ *			   mmap() and freestanding builds answer -ENOTSUP.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -214,6 +221,8 @@ struct hyp_backend_ops {
 			       const uint64_t *bitmap);
 	int (*assign_irq)(struct hyp_vm *vm, uint32_t host_irq, uint32_t intid);
 	int (*host_irq)(struct hyp_vm *vm, uint32_t host_irq);
+	int (*ram_alloc)(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret);
+	void (*ram_free)(struct hyp_vm *vm, void *host, uint64_t size, uint32_t flags);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

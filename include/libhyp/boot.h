@@ -17,6 +17,12 @@
  *	hyp_boot_load(vm, &bc, dtb, dtb_size, NULL);	// same plan, then write guest RAM
  *	hyp_boot_setup_vcpu(vcpu0, &lay);		// x0 = DTB, PC = entry, EL1h, DAIF masked
  *
+ * Without copies: the kernel and the initrd may be given as file descriptors (HYP_BOOT_KERNEL_FD,
+ * HYP_BOOT_INITRD_FD): hyp_boot_plan() then reads only the headers, and hyp_boot_load() reads the
+ * files straight into guest RAM (pread(), no buffer in between). A mapping of the file (mmap())
+ * passed as @kernel / @initrd works the same way without a descriptor. Either way the library
+ * keeps nothing once the call returns: the caller closes or unmaps the files after loading.
+ *
  * The kernel, initrd and DTB are untrusted input: every header field is checked with
  * overflow-safe arithmetic, and every placement is verified against guest RAM before the first
  * byte is written. A failed hyp_boot_load() leaves guest memory exactly as it was.
@@ -56,7 +62,16 @@ enum hyp_boot_format {
 enum hyp_boot_flags {
 	/** No device tree: no space is reserved, hyp_boot_load() takes no DTB, x0 is 0. */
 	HYP_BOOT_NO_DTB = 1u << 0,
+	/** Read the kernel from struct hyp_boot_config.kernel_fd (hosted builds). */
+	HYP_BOOT_KERNEL_FD = 1u << 1,
+	/** Read the initrd from struct hyp_boot_config.initrd_fd (hosted builds). */
+	HYP_BOOT_INITRD_FD = 1u << 2,
 };
+
+/** With HYP_BOOT_KERNEL_FD, the bytes at the start of the kernel file the headers must lie in (an
+ *  ELF's program header table, an EFI stub's PE section table); the rest is only ever read into
+ *  guest RAM. */
+#define HYP_BOOT_FD_HEADER_MAX (64u << 10)
 
 /** arm64 Image header flags (struct hyp_boot_layout.image_flags), booting.rst "flags". */
 #define HYP_BOOT_IMAGE_BE (1ull << 0)
@@ -97,6 +112,12 @@ enum hyp_boot_flags {
  *	       (its file plus BSS, stack, heap...), kept clear of the DTB and initrd; 0 means the
  *	       file size, and a value below it is raised to it. Other formats must leave it 0
  *	       (their headers say: Image image_size, ELF p_memsz).
+ * @kernel_fd: with HYP_BOOT_KERNEL_FD: a readable file descriptor of the kernel (the caller's;
+ *	       read with pread() at offsets from 0, its file offset is not used or changed). @kernel
+ *	       must then be NULL; @kernel_size is the file's length to use, or 0 for its whole size
+ *	       (fstat(), a regular file). Ignored without the flag.
+ * @initrd_fd: with HYP_BOOT_INITRD_FD: the same for the initrd (@initrd NULL, @initrd_size its
+ *	       length or 0 for the whole file). Ignored without the flag.
  */
 struct hyp_boot_config {
 	uint32_t size;
@@ -112,6 +133,8 @@ struct hyp_boot_config {
 	size_t initrd_size;
 	uint64_t dtb_size;
 	uint64_t footprint;
+	int32_t kernel_fd;
+	int32_t initrd_fd;
 };
 
 /**
@@ -182,7 +205,9 @@ HYP_API int hyp_boot_plan(const struct hyp_boot_config *config, struct hyp_boot_
  * Return: 0; an error listed at the top of this header; also -EINVAL for a DTB with a bad header
  * or missing without HYP_BOOT_NO_DTB (or given with it), -ENOSPC for a DTB larger than the space
  * reserved (@config's dtb_size), -EFAULT if any planned byte is not backed by mapped memory.
- * Guest memory is unchanged on every error (barring a failing backend).
+ * Guest memory is unchanged on every error (barring a failing backend), except -EIO: a file
+ * descriptor that could not be read, or a file that shrank after it was planned; the planned
+ * ranges of guest RAM may then be partly written.
  */
 HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *config, const void *dtb,
 			  size_t dtb_len, struct hyp_boot_layout *layout);

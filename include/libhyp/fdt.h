@@ -132,7 +132,7 @@ struct hyp_fdt_config {
  * interrupt-parent the GIC), /psci (PSCI 1.0 and 0.2 over HVC), one memory node per RAM range,
  * /cpus with cpu@<MPIDR> nodes (reg = the affinity, enable-method "psci"), the armv8 timer (four
  * level-triggered PPIs), the GICv3, a fixed clock, the PL011 (clocks "uartclk" and "apb_pclk")
- * and PL031, the virtio-mmio transports (level-triggered SPIs, dma-coherent), /aliases/serial0 and
+ * and PL031, the virtio-mmio transports (edge-triggered SPIs, dma-coherent), /aliases/serial0 and
  * /chosen (bootargs, stdout-path to the PL011, the initrd range). Never writes past @buf_size;
  * libfdt builds the string table at the end of the buffer, so bytes past *@out_size may have been
  * used as scratch space.

@@ -30,6 +30,24 @@ HYP_BEGIN_DECLS
 HYP_API int hyp_vm_set_spi(struct hyp_vm *vm, uint32_t intid, bool level);
 
 /**
+ * hyp_vm_claim_spi() - say that an SPI line will be used, before the VM first runs.
+ * @vm: the VM.
+ * @intid: the SPI's INTID, 32..1019.
+ *
+ * A backend that sizes its interrupt controller when the VM first runs (kvm: the in-kernel
+ * GICv3's line count, fixed by KVM_DEV_ARM_VGIC_CTRL_INIT) makes it just big enough for the
+ * lines claimed, rounded up to a multiple of 32 (at least 64 lines, SPIs 32..63), unless
+ * struct hyp_kvm_config.nr_irqs asks for a size. A guest programs fewer GIC registers for a
+ * smaller GIC. The device models (libhyp/dev.h) claim their lines when created; a VMM driving
+ * other lines with hyp_vm_set_spi() claims them too (or sets nr_irqs). A claim after the GIC is
+ * sized changes nothing (hyp_vm_set_spi() then fails with -EINVAL for a line beyond it). Other
+ * backends implement every SPI and ignore claims. Safe from any thread.
+ *
+ * Return: 0; -EINVAL for NULL or an INTID that is not an SPI.
+ */
+HYP_API int hyp_vm_claim_spi(struct hyp_vm *vm, uint32_t intid);
+
+/**
  * hyp_vcpu_set_ppi() - drive a private peripheral interrupt line of one vCPU.
  * @vcpu: the target vCPU.
  * @intid: 16..31.

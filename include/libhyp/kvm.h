@@ -34,7 +34,9 @@ enum hyp_kvm_cpu_feature {
  *		 does nothing (its only job is to make KVM_RUN return -EINTR); an existing handler is
  *		 left alone, so a VMM using that signal itself must tolerate spurious deliveries.
  * @nr_irqs: interrupts of the in-kernel GICv3 (SGIs + PPIs + SPIs), a multiple of 32 from 64 to
- *	     1024; 0 means 256 (SPIs 32..255).
+ *	     1024; 0 means just enough for the SPIs claimed when the VM first runs
+ *	     (hyp_vm_claim_spi(): the device models claim theirs), rounded up to a multiple of 32,
+ *	     at least 64 (SPIs 32..63). Lines beyond the size cannot be driven (-EINVAL).
  * @cpu_features: enum hyp_kvm_cpu_feature bits for every vCPU. hyp_vm_create() fails with
  *		  -ENOTSUP if the host's KVM cannot provide one (KVM_CAP_ARM_PTRAUTH_*,
  *		  KVM_CAP_ARM_SVE, KVM_CAP_ARM_PMU_V3, KVM_CAP_ARM_MTE), or PMU is asked for without

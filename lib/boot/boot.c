@@ -13,6 +13,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#if defined(HYP_HOSTED) && HYP_HOSTED
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 #include <libhyp/boot.h>
 #include <libhyp/hyp.h>
 
@@ -76,6 +83,25 @@ struct plan {
 	struct segment seg[MAX_SEGMENTS];
 };
 
+/*
+ * The kernel as the planner sees it: @avail bytes readable at @k, of a file of @size bytes. From
+ * memory the whole file is there (@avail == @size); from a descriptor only its first
+ * HYP_BOOT_FD_HEADER_MAX bytes, so headers are read from @k within @avail and file ranges are
+ * checked against @size.
+ */
+struct kernel_view {
+	const uint8_t *k;
+	uint64_t avail;
+	uint64_t size;
+};
+
+/* A validated configuration with the sizes filled in, and the kernel's header bytes. */
+struct source {
+	struct hyp_boot_config cfg;
+	struct kernel_view kv;
+	uint8_t *head; /* read from kernel_fd (freed by release_source()), else NULL */
+};
+
 static const uint8_t zero_page[4096];
 
 static uint32_t le32(const uint8_t *p)
@@ -129,19 +155,26 @@ static bool inside(uint64_t base, uint64_t len, uint64_t lo, uint64_t hi)
  * arm64 header alone cannot reveal (image_size legitimately exceeds the file by the BSS).
  * Returns false for a truncated or inconsistent PE image; true for a complete one or no PE at all.
  */
-static bool pe_sections_complete(const uint8_t *k, size_t size)
+static bool pe_sections_complete(const struct kernel_view *v)
 {
-	uint64_t pe, sections, nsec, opt_size;
+	const uint8_t *k = v->k;
+	uint64_t pe, sections, nsec, opt_size, size = v->size, avail = v->avail;
 
-	if (size < 0x40 || k[0] != 'M' || k[1] != 'Z')
+	if (avail < 0x40 || k[0] != 'M' || k[1] != 'Z')
 		return true;
 	pe = le32(k + 0x3c);
-	if (pe > size || size - pe < 24 || memcmp(k + pe, "PE\0\0", 4))
+	if (pe > size || size - pe < 24)
 		return true; /* an MZ prefix without a PE header: nothing more to check */
+	if (pe > avail || avail - pe < 24)
+		return false; /* a PE header beyond what was read: cannot be checked */
+	if (memcmp(k + pe, "PE\0\0", 4))
+		return true;
 	nsec = le16(k + pe + 6);
 	opt_size = le16(k + pe + 20);
 	sections = pe + 24 + opt_size;
 	if (sections > size || (size - sections) / 40 < nsec)
+		return false;
+	if (sections > avail || (avail - sections) / 40 < nsec)
 		return false;
 	for (uint64_t i = 0; i < nsec; i++) {
 		const uint8_t *sh = k + sections + 40 * i;
@@ -158,14 +191,15 @@ static bool pe_sections_complete(const uint8_t *k, size_t size)
  * ("MZ" and a branch over the PE header); the arm64 header is the same, so it needs no special
  * case: entered directly, code0 branches to the kernel proper.
  */
-static int plan_image(const struct hyp_boot_config *cfg, struct plan *plan, bool *legacy)
+static int plan_image(const struct hyp_boot_config *cfg, const struct kernel_view *v,
+		      struct plan *plan, bool *legacy)
 {
-	const uint8_t *k = cfg->kernel;
+	const uint8_t *k = v->k;
 	uint64_t text_offset, image_size, flags, base, lowest, start, end, ram_end;
 
-	if (cfg->kernel_size < IMAGE_HDR_SIZE || le32(k + IMAGE_MAGIC_OFF) != IMAGE_MAGIC)
+	if (v->avail < IMAGE_HDR_SIZE || le32(k + IMAGE_MAGIC_OFF) != IMAGE_MAGIC)
 		return -ENOEXEC;
-	if (!pe_sections_complete(k, cfg->kernel_size))
+	if (!pe_sections_complete(v))
 		return -ENOEXEC; /* a truncated EFI-stub kernel */
 	text_offset = le64(k + IMAGE_TEXT_OFFSET);
 	image_size = le64(k + IMAGE_IMAGE_SIZE);
@@ -175,7 +209,7 @@ static int plan_image(const struct hyp_boot_config *cfg, struct plan *plan, bool
 		/* Pre-v3.17: text_offset is in the kernel's endianness and flags did not exist;
 		 * booting.rst says to assume 0x80000, and the file is all we know of the size. */
 		text_offset = IMAGE_LEGACY_TEXT_OFFSET;
-		image_size = cfg->kernel_size;
+		image_size = v->size;
 		flags = 0;
 	}
 	/* text_offset is an offset into the 2 MiB block the Image is placed in, at an instruction
@@ -209,7 +243,7 @@ static int plan_image(const struct hyp_boot_config *cfg, struct plan *plan, bool
 	plan->nseg = 1;
 	plan->seg[0] = (struct segment){
 		.offset = 0,
-		.filesz = cfg->kernel_size < image_size ? cfg->kernel_size : image_size,
+		.filesz = v->size < image_size ? v->size : image_size,
 		.paddr = start,
 		.memsz = image_size,
 	};
@@ -260,16 +294,16 @@ static int pie_base(const struct hyp_boot_config *cfg, const uint8_t *phdrs, uin
 	return 0;
 }
 
-static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
+static int plan_elf(const struct hyp_boot_config *cfg, const struct kernel_view *v,
+		    struct plan *plan)
 {
-	const uint8_t *k = cfg->kernel;
+	const uint8_t *k = v->k;
 	uint64_t entry_va, phoff, table_end, lo = UINT64_MAX, hi = 0, ram_end, base = 0;
 	uint16_t phentsize, phnum, type;
 	bool entry_found = false;
 	int r;
 
-	if (cfg->kernel_size < EHDR_SIZE || k[0] != 0x7f || k[1] != 'E' || k[2] != 'L' ||
-	    k[3] != 'F')
+	if (v->avail < EHDR_SIZE || k[0] != 0x7f || k[1] != 'E' || k[2] != 'L' || k[3] != 'F')
 		return -ENOEXEC;
 	type = le16(k + 16);
 	if (k[4] != ELFCLASS64 || k[5] != ELFDATA2LSB || k[6] != EV_CURRENT ||
@@ -285,8 +319,8 @@ static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 	phnum = le16(k + 56);
 	if (phentsize != PHDR_SIZE || phnum == 0 || phnum > HYP_BOOT_ELF_MAX_PHDRS ||
 	    __builtin_add_overflow(phoff, (uint64_t)phnum * PHDR_SIZE, &table_end) ||
-	    table_end > cfg->kernel_size)
-		return -ENOEXEC;
+	    table_end > v->avail)
+		return -ENOEXEC; /* (from a descriptor: beyond HYP_BOOT_FD_HEADER_MAX, too) */
 	if (type == ET_DYN) {
 		r = pie_base(cfg, k + phoff, phnum, &base);
 		if (r)
@@ -303,7 +337,7 @@ static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 		if (le32(ph) != PT_LOAD)
 			continue;
 		if (filesz > memsz || __builtin_add_overflow(offset, filesz, &end) ||
-		    end > cfg->kernel_size || __builtin_add_overflow(paddr, memsz, &end) ||
+		    end > v->size || __builtin_add_overflow(paddr, memsz, &end) ||
 		    __builtin_add_overflow(vaddr, memsz, &end))
 			return -ENOEXEC;
 		/* Position-independent: each segment at the base plus its link-time address. */
@@ -345,11 +379,12 @@ static int plan_elf(const struct hyp_boot_config *cfg, struct plan *plan)
 	return 0;
 }
 
-static int plan_raw(const struct hyp_boot_config *cfg, struct plan *plan)
+static int plan_raw(const struct hyp_boot_config *cfg, const struct kernel_view *v,
+		    struct plan *plan)
 {
 	uint64_t ram_end = cfg->ram_base + cfg->ram_size;
 	/* The file is loaded; its footprint (BSS, stack...) is zeroed and kept clear. */
-	uint64_t footprint = cfg->footprint > cfg->kernel_size ? cfg->footprint : cfg->kernel_size;
+	uint64_t footprint = cfg->footprint > v->size ? cfg->footprint : v->size;
 
 	if (cfg->load_addr & 3)
 		return -EINVAL;
@@ -358,7 +393,7 @@ static int plan_raw(const struct hyp_boot_config *cfg, struct plan *plan)
 	if (!inside(cfg->load_addr, footprint, cfg->ram_base, ram_end))
 		return -ENOSPC;
 	plan->nseg = 1;
-	plan->seg[0] = (struct segment){ 0, cfg->kernel_size, cfg->load_addr, footprint };
+	plan->seg[0] = (struct segment){ 0, v->size, cfg->load_addr, footprint };
 	plan->layout.kernel_start = cfg->load_addr;
 	plan->layout.kernel_end = cfg->load_addr + footprint;
 	plan->layout.entry = cfg->load_addr;
@@ -441,11 +476,62 @@ static int place_legacy(const struct hyp_boot_config *cfg, struct hyp_boot_layou
 	return 0;
 }
 
-static int validate_config(const struct hyp_boot_config *config, struct hyp_boot_config *cfg)
+#define KNOWN_FLAGS ((uint32_t)(HYP_BOOT_NO_DTB | HYP_BOOT_KERNEL_FD | HYP_BOOT_INITRD_FD))
+
+#if defined(HYP_HOSTED) && HYP_HOSTED
+/* The length of a descriptor's file when the caller gave 0: a regular file's size. */
+static int fd_size(int fd, uint64_t *size)
 {
+	struct stat st;
+
+	if (fd < 0)
+		return -EINVAL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < 0)
+		return -EIO;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Read exactly @len bytes at @offset; a short file is -EIO like a failing one. */
+static int read_exact(int fd, void *dst, uint64_t len, uint64_t offset)
+{
+	uint8_t *p = dst;
+
+	while (len) {
+		size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t n;
+
+		if (offset > (uint64_t)INT64_MAX - len)
+			return -EIO;
+		n = pread(fd, p, chunk, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		p += n;
+		offset += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+#endif
+
+static void release_source(struct source *src)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	free(src->head);
+#endif
+	src->head = NULL;
+}
+
+/* Check @config, fill in the descriptors' sizes and read the kernel's headers. */
+static int prepare_source(const struct hyp_boot_config *config, struct source *src)
+{
+	struct hyp_boot_config *cfg = &src->cfg;
 	uint64_t ram_end;
 	int r;
 
+	src->head = NULL;
 	if (!config)
 		return -EINVAL;
 	r = hyp__copy_sized_config(cfg, sizeof(*cfg),
@@ -454,13 +540,21 @@ static int validate_config(const struct hyp_boot_config *config, struct hyp_boot
 				   config, config->size);
 	if (r)
 		return r;
-	if ((cfg->flags & ~(uint32_t)HYP_BOOT_NO_DTB) || cfg->reserved ||
+	if ((cfg->flags & ~KNOWN_FLAGS) || cfg->reserved ||
 	    cfg->kernel_format > HYP_BOOT_FORMAT_RAW)
 		return -EINVAL;
-	if (!cfg->kernel || !cfg->kernel_size)
+	if (cfg->flags & HYP_BOOT_KERNEL_FD) {
+		if (cfg->kernel || cfg->kernel_fd < 0)
+			return -EINVAL;
+	} else if (!cfg->kernel || !cfg->kernel_size) {
 		return -EINVAL;
-	if (!cfg->initrd != !cfg->initrd_size)
+	}
+	if (cfg->flags & HYP_BOOT_INITRD_FD) {
+		if (cfg->initrd || cfg->initrd_fd < 0)
+			return -EINVAL;
+	} else if (!cfg->initrd != !cfg->initrd_size) {
 		return -EINVAL;
+	}
 	if (!cfg->ram_size || ((cfg->ram_base | cfg->ram_size) & (HYP_PAGE_SIZE - 1)) ||
 	    __builtin_add_overflow(cfg->ram_base, cfg->ram_size, &ram_end))
 		return -EINVAL;
@@ -473,25 +567,69 @@ static int validate_config(const struct hyp_boot_config *config, struct hyp_boot
 			return -EINVAL;
 		cfg->dtb_size = (cfg->dtb_size + 7) & ~7ull;
 	}
+	if (!(cfg->flags & (HYP_BOOT_KERNEL_FD | HYP_BOOT_INITRD_FD))) {
+		src->kv = (struct kernel_view){ cfg->kernel, cfg->kernel_size, cfg->kernel_size };
+		return 0;
+	}
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	if ((cfg->flags & HYP_BOOT_INITRD_FD) && !cfg->initrd_size) {
+		r = fd_size(cfg->initrd_fd, &cfg->initrd_size);
+		if (r)
+			return r;
+		if (!cfg->initrd_size)
+			return -EINVAL; /* an empty initrd, as initrd_size 0 with bytes */
+	}
+	if (cfg->initrd_size > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if (!(cfg->flags & HYP_BOOT_KERNEL_FD)) {
+		src->kv = (struct kernel_view){ cfg->kernel, cfg->kernel_size, cfg->kernel_size };
+		return 0;
+	}
+	if (!cfg->kernel_size) {
+		r = fd_size(cfg->kernel_fd, &cfg->kernel_size);
+		if (r)
+			return r;
+		if (!cfg->kernel_size)
+			return -ENOEXEC; /* an empty file is no kernel */
+	}
+	if (cfg->kernel_size > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	src->kv.size = cfg->kernel_size;
+	src->kv.avail = cfg->kernel_size < HYP_BOOT_FD_HEADER_MAX ? cfg->kernel_size :
+								    HYP_BOOT_FD_HEADER_MAX;
+	src->head = malloc((size_t)src->kv.avail);
+	if (!src->head)
+		return -ENOMEM;
+	r = read_exact(cfg->kernel_fd, src->head, src->kv.avail, 0);
+	if (r) {
+		release_source(src);
+		return r;
+	}
+	src->kv.k = src->head;
 	return 0;
+#else
+	return -ENOTSUP;
+#endif
 }
 
-static uint32_t detect_format(const struct hyp_boot_config *cfg)
+static uint32_t detect_format(const struct hyp_boot_config *cfg, const struct kernel_view *v)
 {
-	const uint8_t *k = cfg->kernel;
+	const uint8_t *k = v->k;
 
 	if (cfg->kernel_format != HYP_BOOT_FORMAT_AUTO)
 		return cfg->kernel_format;
-	if (cfg->kernel_size >= 4 && k[0] == 0x7f && k[1] == 'E' && k[2] == 'L' && k[3] == 'F')
+	if (v->avail >= 4 && k[0] == 0x7f && k[1] == 'E' && k[2] == 'L' && k[3] == 'F')
 		return HYP_BOOT_FORMAT_ELF;
-	if (cfg->kernel_size >= IMAGE_HDR_SIZE && le32(k + IMAGE_MAGIC_OFF) == IMAGE_MAGIC)
+	if (v->avail >= IMAGE_HDR_SIZE && le32(k + IMAGE_MAGIC_OFF) == IMAGE_MAGIC)
 		return HYP_BOOT_FORMAT_ARM64_IMAGE;
 	return HYP_BOOT_FORMAT_AUTO;
 }
 
 /* The whole plan from a validated configuration. */
-static int make_plan(const struct hyp_boot_config *cfg, struct plan *plan)
+static int make_plan(const struct source *src, struct plan *plan)
 {
+	const struct hyp_boot_config *cfg = &src->cfg;
+	const struct kernel_view *v = &src->kv;
 	struct hyp_boot_layout *lay = &plan->layout;
 	uint64_t lo, hi;
 	bool legacy = false;
@@ -499,19 +637,19 @@ static int make_plan(const struct hyp_boot_config *cfg, struct plan *plan)
 
 	memset(plan, 0, sizeof(*plan));
 	lay->size = sizeof(*lay);
-	lay->format = detect_format(cfg);
+	lay->format = detect_format(cfg, v);
 	/* Only a raw binary has no header to state its footprint. */
 	if (cfg->footprint && lay->format != HYP_BOOT_FORMAT_RAW)
 		return -EINVAL;
 	switch (lay->format) {
 	case HYP_BOOT_FORMAT_ARM64_IMAGE:
-		r = plan_image(cfg, plan, &legacy);
+		r = plan_image(cfg, v, plan, &legacy);
 		break;
 	case HYP_BOOT_FORMAT_ELF:
-		r = plan_elf(cfg, plan);
+		r = plan_elf(cfg, v, plan);
 		break;
 	case HYP_BOOT_FORMAT_RAW:
-		r = plan_raw(cfg, plan);
+		r = plan_raw(cfg, v, plan);
 		break;
 	default:
 		return -ENOEXEC;
@@ -558,16 +696,17 @@ static bool layout_size_ok(const struct hyp_boot_layout *layout)
 
 HYP_API int hyp_boot_plan(const struct hyp_boot_config *config, struct hyp_boot_layout *layout)
 {
-	struct hyp_boot_config cfg;
+	struct source src;
 	struct plan plan;
 	int r;
 
 	if (!layout || !layout_size_ok(layout))
 		return -EINVAL;
-	r = validate_config(config, &cfg);
+	r = prepare_source(config, &src);
 	if (r)
 		return r;
-	r = make_plan(&cfg, &plan);
+	r = make_plan(&src, &plan);
+	release_source(&src);
 	if (r)
 		return r;
 	copy_layout_out(&plan, layout);
@@ -630,21 +769,51 @@ static int dtb_total_size(const void *dtb, size_t len, uint64_t *total)
 	return 0;
 }
 
-HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *config, const void *dtb,
-			  size_t dtb_len, struct hyp_boot_layout *layout)
+/* Copy file bytes into guest RAM: from memory, or read from a descriptor straight into the
+ * regions backing [ipa, ipa + len) (already checked to be mapped). */
+static int load_bytes(struct hyp_vm *vm, uint64_t ipa, const void *bytes, int fd, uint64_t offset,
+		      uint64_t len)
 {
+	if (!len)
+		return 0;
+	if (bytes)
+		return hyp_vm_write_guest(vm, ipa, (const uint8_t *)bytes + offset, (size_t)len);
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	while (len) {
+		uint64_t span;
+		void *p;
+		int r;
+
+		if (hyp_vm_guest_span(vm, ipa, false, &p, &span))
+			return -EFAULT;
+		if (span > len)
+			span = len;
+		r = read_exact(fd, p, span, offset);
+		if (r)
+			return r;
+		ipa += span;
+		offset += span;
+		len -= span;
+	}
+	return 0;
+#else
+	(void)fd;
+	return -ENOTSUP;
+#endif
+}
+
+static int load(struct hyp_vm *vm, const struct source *src, const void *dtb, size_t dtb_len,
+		struct hyp_boot_layout *layout)
+{
+	const struct hyp_boot_config *cfg = &src->cfg;
+	const bool kernel_fd = cfg->flags & HYP_BOOT_KERNEL_FD;
+	const bool initrd_fd = cfg->flags & HYP_BOOT_INITRD_FD;
 	const struct hyp_boot_layout *lay;
-	struct hyp_boot_config cfg;
 	struct plan plan;
 	uint64_t dtb_bytes = 0;
 	int r;
 
-	if (!vm || (layout && !layout_size_ok(layout)))
-		return -EINVAL;
-	r = validate_config(config, &cfg);
-	if (r)
-		return r;
-	if (cfg.flags & HYP_BOOT_NO_DTB) {
+	if (cfg->flags & HYP_BOOT_NO_DTB) {
 		if (dtb || dtb_len)
 			return -EINVAL;
 	} else {
@@ -654,7 +823,7 @@ HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *confi
 		if (r)
 			return r;
 	}
-	r = make_plan(&cfg, &plan);
+	r = make_plan(src, &plan);
 	if (r)
 		return r;
 	lay = &plan.layout;
@@ -668,7 +837,7 @@ HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *confi
 		if (r)
 			return r;
 	}
-	r = check_mapped(vm, lay->initrd_start, cfg.initrd_size);
+	r = check_mapped(vm, lay->initrd_start, cfg->initrd_size);
 	if (r)
 		return r;
 	r = check_mapped(vm, lay->dtb_addr, dtb_bytes);
@@ -678,18 +847,17 @@ HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *confi
 	for (uint32_t i = 0; i < plan.nseg; i++) {
 		const struct segment *s = &plan.seg[i];
 
-		r = hyp_vm_write_guest(vm, s->paddr, (const uint8_t *)cfg.kernel + s->offset,
-				       (size_t)s->filesz);
+		r = load_bytes(vm, s->paddr, kernel_fd ? NULL : cfg->kernel, cfg->kernel_fd,
+			       s->offset, s->filesz);
 		if (!r)
 			r = write_zeroes(vm, s->paddr + s->filesz, s->memsz - s->filesz);
 		if (r)
 			return r;
 	}
-	if (cfg.initrd_size) {
-		r = hyp_vm_write_guest(vm, lay->initrd_start, cfg.initrd, cfg.initrd_size);
-		if (r)
-			return r;
-	}
+	r = load_bytes(vm, lay->initrd_start, initrd_fd ? NULL : cfg->initrd, cfg->initrd_fd, 0,
+		       cfg->initrd_size);
+	if (r)
+		return r;
 	if (dtb_bytes) {
 		r = hyp_vm_write_guest(vm, lay->dtb_addr, dtb, (size_t)dtb_bytes);
 		if (r)
@@ -698,6 +866,22 @@ HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *confi
 	if (layout)
 		copy_layout_out(&plan, layout);
 	return 0;
+}
+
+HYP_API int hyp_boot_load(struct hyp_vm *vm, const struct hyp_boot_config *config, const void *dtb,
+			  size_t dtb_len, struct hyp_boot_layout *layout)
+{
+	struct source src;
+	int r;
+
+	if (!vm || (layout && !layout_size_ok(layout)))
+		return -EINVAL;
+	r = prepare_source(config, &src);
+	if (r)
+		return r;
+	r = load(vm, &src, dtb, dtb_len, layout);
+	release_source(&src);
+	return r;
 }
 
 HYP_API int hyp_boot_setup_vcpu(struct hyp_vcpu *vcpu, const struct hyp_boot_layout *layout)

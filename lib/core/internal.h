@@ -102,6 +102,10 @@ struct hyp_vm {
 	struct hyp_vec mmio;	/* struct hyp_mmio_range, sorted by base */
 	struct hyp_vec smccc;	/* struct hyp_smccc_range, sorted by first */
 	struct hyp_vec sysregs; /* struct hyp_sysreg_handler, sorted by encoding */
+	struct hyp_vec ram;	/* struct hyp__ram: guest RAM from hyp_vm_ram_alloc() */
+	/* The highest SPI a device model claimed (hyp__vm_claim_spi()), 0 if none: backends with
+	 * their own GIC size it from this. */
+	_Atomic uint32_t max_claimed_spi;
 	struct hyp_exit_handler exit_handlers[HYP_EXIT_REASON_COUNT];
 	/* Dirty-page logs, one per memory slot, allocated at the first hyp_vm_dirty_log_enable()
 	 * (lib/core/dirty.c). */
@@ -188,6 +192,15 @@ struct hyp_vcpu {
 	size_t alloc_size;
 	void *backend_state;
 };
+
+/* lib/core/ram.c */
+struct hyp__ram {
+	void *host;
+	uint64_t size;
+	uint32_t flags;
+	bool backend; /* from ops.ram_alloc (else the generic hosted mmap) */
+};
+void hyp__ram_release_all(struct hyp_vm *vm);
 
 /* lib/core/alloc.c */
 void *hyp__alloc(struct hyp_vm *vm, size_t size, size_t align);

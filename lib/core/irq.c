@@ -17,6 +17,20 @@ HYP_API int hyp_vm_set_spi(struct hyp_vm *vm, uint32_t intid, bool level)
 	return inject(vm, NULL, HYP_BACKEND_IRQ_SPI, intid, level);
 }
 
+HYP_API int hyp_vm_claim_spi(struct hyp_vm *vm, uint32_t intid)
+{
+	uint32_t cur;
+
+	if (!vm || intid < HYP_INTID_SPI_BASE || intid > HYP_INTID_MAX_SPI)
+		return -EINVAL;
+	cur = atomic_load_explicit(&vm->max_claimed_spi, memory_order_relaxed);
+	while (cur < intid &&
+	       !atomic_compare_exchange_weak_explicit(&vm->max_claimed_spi, &cur, intid,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+	return 0;
+}
+
 HYP_API int hyp_vcpu_set_ppi(struct hyp_vcpu *vcpu, uint32_t intid, bool level)
 {
 	if (!vcpu || intid < HYP_INTID_PPI_BASE || intid >= HYP_INTID_SPI_BASE)

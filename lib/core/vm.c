@@ -226,6 +226,8 @@ HYP_API int hyp_vm_destroy(struct hyp_vm *vm)
 	if (vm->ops.vm_destroy)
 		vm->ops.vm_destroy(vm);
 	hyp__dirty_release(vm);
+	/* The guest can no longer touch its RAM: free what hyp_vm_ram_alloc() gave. */
+	hyp__ram_release_all(vm);
 	hyp__vec_release(vm, &vm->regions, sizeof(struct hyp_mem_region));
 	hyp__vec_release(vm, &vm->mmio, sizeof(struct hyp_mmio_range));
 	hyp__vec_release(vm, &vm->smccc, sizeof(struct hyp_smccc_range));

@@ -90,6 +90,8 @@ int hyp__dev_irq_init(struct hyp__dev_irq *irq, struct hyp_vm *vm, uint32_t inti
 	 * Lines start low, so the first change is an assertion. */
 	if (hyp_vm_query_cap(vm, HYP_CAP_IRQ_INJECTION, &can_inject) || !can_inject)
 		return -ENOTSUP;
+	/* A GIC sized when the VM first runs includes this line. */
+	hyp_vm_claim_spi(vm, intid);
 	irq->intid = intid;
 	return 0;
 }

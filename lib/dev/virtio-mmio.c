@@ -61,16 +61,21 @@
 
 #define CONFIG_SPACE_MAX 64u
 
-/* The rings a queue of @num entries occupies. The trailing used_event/avail_event words belong to
- * VIRTIO_F_EVENT_IDX, which is not offered, so they are never touched. */
-static uint64_t avail_bytes(uint32_t num)
+/* The rings a queue of @num entries occupies, with the trailing used_event / avail_event words
+ * when VIRTIO_RING_F_EVENT_IDX is negotiated (2.7.10). */
+static uint64_t avail_bytes(uint32_t num, bool event_idx)
 {
-	return 4 + 2 * (uint64_t)num;
+	return 4 + 2 * (uint64_t)num + (event_idx ? 2 : 0);
 }
 
-static uint64_t used_bytes(uint32_t num)
+static uint64_t used_bytes(uint32_t num, bool event_idx)
 {
-	return 4 + VIRTQ_USED_ELEM_SIZE * (uint64_t)num;
+	return 4 + VIRTQ_USED_ELEM_SIZE * (uint64_t)num + (event_idx ? 2 : 0);
+}
+
+static bool event_idx(const struct hyp__virtio *vdev)
+{
+	return vdev->driver_features & (1ull << VIRTIO_RING_F_EVENT_IDX);
 }
 
 static void vq_reset(struct hyp__vq *vq)
@@ -203,8 +208,10 @@ static void queue_enable(struct hyp__virtio *vdev, uint32_t q)
 	else if ((vq->desc & 15) || (vq->avail & 1) || (vq->used & 3))
 		why = "misaligned ring";
 	else if (!hyp__dev_guest_range_ok(vdev->vm, vq->desc, VIRTQ_DESC_SIZE * vq->num, false) ||
-		 !hyp__dev_guest_range_ok(vdev->vm, vq->avail, avail_bytes(vq->num), false) ||
-		 !hyp__dev_guest_range_ok(vdev->vm, vq->used, used_bytes(vq->num), true))
+		 !hyp__dev_guest_range_ok(vdev->vm, vq->avail,
+					  avail_bytes(vq->num, event_idx(vdev)), false) ||
+		 !hyp__dev_guest_range_ok(vdev->vm, vq->used, used_bytes(vq->num, event_idx(vdev)),
+					  true))
 		why = "ring outside guest RAM";
 	if (why) {
 		hyp__virtio_needs_reset(vdev, why);
@@ -320,6 +327,18 @@ int hyp__vq_pop(struct hyp__virtio *vdev, uint32_t q, struct hyp__vq_chain *chai
 	 * publishes them (2.7.13), and are read only after it. */
 	if (!ring_load16(vdev, vq->avail + 2, __ATOMIC_ACQUIRE, &avail_idx))
 		return malformed(vdev, "available ring outside guest RAM");
+	if (avail_idx == vq->last_avail && event_idx(vdev)) {
+		/* Drained: ask to be notified of the next buffer (avail_event, 2.7.10), then look
+		 * again, with a full barrier in between, so that a buffer the driver made available
+		 * while it still saw the old avail_event is not left waiting for a notification
+		 * that will not come. */
+		if (!ring_store16(vdev, vq->used + 4 + VIRTQ_USED_ELEM_SIZE * (uint64_t)vq->num,
+				  vq->last_avail, __ATOMIC_RELAXED))
+			return malformed(vdev, "used ring outside guest RAM");
+		atomic_thread_fence(memory_order_seq_cst);
+		if (!ring_load16(vdev, vq->avail + 2, __ATOMIC_ACQUIRE, &avail_idx))
+			return malformed(vdev, "available ring outside guest RAM");
+	}
 	if (avail_idx == vq->last_avail)
 		return 0;
 	/* The driver can be at most a full ring ahead of us (2.7.13.3). */
@@ -358,9 +377,20 @@ void hyp__vq_push(struct hyp__virtio *vdev, uint32_t q, const struct hyp__vq_cha
 	 * interrupt (2.7.7, and 2.7.10 for used_event): otherwise the read may pass the store, and
 	 * a driver that just re-enabled interrupts after finding nothing new would miss both. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (ring_load16(vdev, vq->avail, __ATOMIC_RELAXED, &flags) &&
-	    (flags & VIRTQ_AVAIL_F_NO_INTERRUPT))
+	if (event_idx(vdev)) {
+		uint16_t used_event;
+
+		/* Interrupt only when this used index passes the driver's used_event (2.7.10:
+		 * vring_need_event() with old = new - 1). A field outside RAM cannot be: the ring
+		 * was checked when enabled; interrupt rather than lose a completion. */
+		if (ring_load16(vdev, vq->avail + 4 + 2 * (uint64_t)vq->num, __ATOMIC_RELAXED,
+				&used_event) &&
+		    (uint16_t)(vq->used_idx - used_event - 1) != 0)
+			return;
+	} else if (ring_load16(vdev, vq->avail, __ATOMIC_RELAXED, &flags) &&
+		   (flags & VIRTQ_AVAIL_F_NO_INTERRUPT)) {
 		return;
+	}
 	vdev->isr |= VIRTIO_MMIO_INT_VRING;
 }
 
@@ -686,7 +716,8 @@ int hyp__virtio_init(struct hyp__virtio *vdev, struct hyp_vm *vm, const struct h
 	vdev->ops = ops;
 	vdev->name = name;
 	vdev->base = base;
-	vdev->device_features = device_features;
+	/* Every device gets the transport's own features: used_event / avail_event. */
+	vdev->device_features = device_features | (1ull << VIRTIO_RING_F_EVENT_IDX);
 	r = hyp__dev_irq_init(&vdev->irq, vm, intid, flags);
 	if (r)
 		return r;

@@ -15,6 +15,7 @@
 
 /* Feature bits (2.2, 6). */
 #define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_RING_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
 
 /* Device status bits (2.1). */

@@ -19,6 +19,7 @@
 /* Interrupt specifier cells of the GICv3 binding (arm,gic-v3.yaml): type, number, flags. */
 #define GIC_SPI 0u
 #define GIC_PPI 1u
+#define IRQ_TYPE_EDGE_RISING 1u
 #define IRQ_TYPE_LEVEL_HIGH 4u
 
 #define PHANDLE_GIC 1u
@@ -260,6 +261,13 @@ static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 	return fdt_property(fdt, "reg", reg, sizeof(reg));
 }
 
+static int prop_spi_type(void *fdt, uint32_t intid, uint32_t type)
+{
+	const fdt32_t irq[3] = { be32(GIC_SPI), be32(intid - 32), be32(type) };
+
+	return fdt_property(fdt, "interrupts", irq, sizeof(irq));
+}
+
 static int prop_spi(void *fdt, uint32_t intid)
 {
 	const fdt32_t irq[3] = { be32(GIC_SPI), be32(intid - 32), be32(IRQ_TYPE_LEVEL_HIGH) };
@@ -433,9 +441,13 @@ static int add_virtio(void *fdt, const struct fdt_plan *plan)
 		TRY(fdt_begin_node(fdt, name));
 		TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
 		TRY(prop_reg(fdt, v->base, HYP_VIRTIO_MMIO_SIZE));
-		/* Level: the device holds the line until the driver acknowledges InterruptStatus,
-		 * which is what a VMM driving hyp_vm_set_spi() levels models. */
-		TRY(prop_spi(fdt, v->intid));
+		/* Edge (as QEMU's virt board describes virtio-mmio): the device raises the line
+		 * when InterruptStatus gets a bit and drops it at the driver's acknowledgement,
+		 * and the rising edge is the interrupt. A level-sensitive SPI would make KVM's
+		 * vGIC trap the guest's EOI of every interrupt to resample the line: one more
+		 * exit per virtio interrupt, for nothing, since Linux's virtio-mmio handler
+		 * acknowledges and then drains the rings. */
+		TRY(prop_spi_type(fdt, v->intid, IRQ_TYPE_EDGE_RISING));
 		/* Guest RAM is ordinary cacheable host memory to the VMM's device models. */
 		TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
 		TRY(fdt_end_node(fdt));

@@ -9,7 +9,9 @@
  * disjoint and aligned as documented, hyp_boot_load() computes the same layout as
  * hyp_boot_plan(), a failed load leaves RAM byte-for-byte as it was, and a successful one changes
  * nothing outside the plan's kernel footprint, initrd and DTB space, with the bytes there being
- * the files' (and zeros for BSS).
+ * the files' (and zeros for BSS). The same files are then given again as file descriptors
+ * (HYP_BOOT_KERNEL_FD, HYP_BOOT_INITRD_FD, sizes given or asked for): the answers, the layout and
+ * the guest RAM afterwards must be exactly those of the load from memory.
  *
  * Input: a shape byte (RAM base/size/split, format, flags), header fields, then file bytes.
  */
@@ -17,6 +19,8 @@
 #include <libfdt.h>
 #include <sanitizer/asan_interface.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fuzz-input.h"
 
@@ -28,7 +32,9 @@
 #define RAM_MAX (4 * MiB)
 #define KERNEL_MAX (64u << 10)
 
-static uint8_t *arena;	  /* GUARD + RAM_MAX + GUARD */
+static uint8_t *arena; /* GUARD + RAM_MAX + GUARD */
+static uint8_t *after; /* RAM after the load from memory */
+static int kernel_fd = -1, initrd_fd = -1;
 static uint8_t *snapshot; /* RAM before the load: a fixed pattern */
 static uint8_t *guard;	  /* what the guard regions hold */
 
@@ -354,6 +360,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			hyp_vcpu_get_reg(vcpu, HYP_REG_X0, &x0);
 			FUZZ_CHECK(pc == plan.entry && x0 == plan.dtb_addr, "entry registers");
 		}
+	}
+
+	/* Again from descriptors: the same answers, the same RAM. */
+	{
+		struct hyp_boot_config fdc = bc;
+		struct hyp_boot_layout plan2 = { .size = sizeof(plan2) },
+				       lay2 = { .size = sizeof(lay2) };
+		uint8_t h = fuzz_u8(&in);
+		int rp2, rl2;
+
+		if (kernel_fd < 0) {
+			kernel_fd = (int)syscall(SYS_memfd_create, "fuzz-kernel", 0u);
+			initrd_fd = (int)syscall(SYS_memfd_create, "fuzz-initrd", 0u);
+			after = malloc(RAM_MAX);
+			FUZZ_CHECK(kernel_fd >= 0 && initrd_fd >= 0 && after, "memfd");
+		}
+		FUZZ_CHECK(!ftruncate(kernel_fd, 0) && pwrite(kernel_fd, kernel, bc.kernel_size,
+							      0) == (ssize_t)bc.kernel_size,
+			   "memfd write");
+		fdc.flags |= HYP_BOOT_KERNEL_FD;
+		fdc.kernel = NULL;
+		fdc.kernel_fd = kernel_fd;
+		if (h & 1)
+			fdc.kernel_size = 0; /* the library asks the file */
+		if (bc.initrd_size && (h & 2)) {
+			FUZZ_CHECK(!ftruncate(initrd_fd, 0) &&
+					   pwrite(initrd_fd, initrd, bc.initrd_size, 0) ==
+						   (ssize_t)bc.initrd_size,
+				   "memfd write");
+			fdc.flags |= HYP_BOOT_INITRD_FD;
+			fdc.initrd = NULL;
+			fdc.initrd_fd = initrd_fd;
+			if (h & 4)
+				fdc.initrd_size = 0;
+		}
+		memcpy(after, ram, bc.ram_size);
+		memcpy(ram, snapshot, bc.ram_size);
+		rp2 = hyp_boot_plan(&fdc, &plan2);
+		FUZZ_CHECK(rp2 == rp, "plan from memory %d, from a descriptor %d", rp, rp2);
+		FUZZ_CHECK(rp || !memcmp(&plan2, &plan, sizeof(plan)), "plans differ");
+		rl2 = hyp_boot_load(vm, &fdc, (bc.flags & HYP_BOOT_NO_DTB) ? NULL : dtb, dtb_len,
+				    &lay2);
+		FUZZ_CHECK(rl2 == rl, "load from memory %d, from a descriptor %d", rl, rl2);
+		FUZZ_CHECK(rl || !memcmp(&lay2, &lay, sizeof(lay)), "layouts differ");
+		FUZZ_CHECK(!memcmp(ram, after, bc.ram_size), "guest RAM differs after the loads");
 	}
 	hyp_vm_destroy(vm);
 	__asan_unpoison_memory_region(arena, GUARD + RAM_MAX + GUARD);

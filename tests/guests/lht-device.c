@@ -935,6 +935,9 @@ int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 		d->remap_result = 1;
 		d->caps |= LHT_CAP_ROM;
 	}
+	/* The guests drive SPIs themselves (GICD_ISPENDR) and through LHT_REG_SPI_RAISE, up to
+	 * INTID 255: a GIC sized from the lines claimed (kvm) must implement them all. */
+	hyp_vm_claim_spi(d->vm, 255);
 	r = hyp_vm_add_mmio_handler(d->vm, LHT_DEV_BASE, LHT_DEV_SIZE, dev_mmio, d);
 	if (!r)
 		r = hyp_vm_set_exit_handler(d->vm, HYP_EXIT_MMIO, unclaimed_mmio, d);

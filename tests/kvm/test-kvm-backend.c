@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -429,6 +430,115 @@ static void test_kick_spinning_guest(void)
 	teardown(&f);
 }
 
+/* The backend remembers each thread's id for its kick signal: a forked child, whose thread
+ * inherits the parent's copy, must still be kickable. This thread ran vCPUs before the fork. */
+static void test_kick_after_fork(void)
+{
+	int status = -1;
+	pid_t child = fork();
+
+	if (child == 0) {
+		struct fixture f;
+		struct kicker k;
+		pthread_t thread;
+		int r;
+
+		alarm(30); /* a lost kick must not hang the suite */
+		r = setup(&f, GUEST_SPIN, NULL, NULL);
+		k = (struct kicker){ .vcpu = f.vcpu, .delay_ms = 100 };
+		if (r || pthread_create(&thread, NULL, kick_later, &k))
+			_exit(2);
+		r = hyp_vcpu_run(f.vcpu);
+		pthread_join(thread, NULL);
+		_exit(r == 0 && hyp_vcpu_exit(f.vcpu)->reason == HYP_EXIT_KICKED ? 0 : 1);
+	}
+	CHECK(child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0,
+	      "a forked child's vCPU, run on the forking thread, is kicked (status %#x)", status);
+}
+
+static long hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long n = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Guest RAM from hyp_vm_ram_alloc() (THP-backed, and a hugetlbfs memfd) runs a guest. */
+static void test_guest_ram_helper(void)
+{
+	for (int hugetlb = 0; hugetlb < 2; hugetlb++) {
+		struct hyp_vm_config config = { .size = sizeof(config), .backend = "kvm" };
+		const char *kind = hugetlb ? "hugetlbfs memfd" : "THP";
+		struct testdev dev = { 0 };
+		struct hyp_vcpu *vcpu;
+		struct hyp_vm *vm;
+		long free_before = 0;
+		void *ram = NULL;
+		int fd, r;
+
+		if (hugetlb) {
+			FILE *nr = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+			/* The test host reserves none: ask for a few (root in the rig). */
+			if (nr) {
+				fputs("4\n", nr);
+				fclose(nr);
+			}
+			free_before = hugepages_free();
+			if (free_before < 1) {
+				printf("ok %d - # SKIP no 2 MiB huge pages can be reserved here\n",
+				       ++test_number);
+				return;
+			}
+		}
+		r = hyp_vm_create(&config, &vm);
+		CHECK(r == 0, "%s: VM (%s)", kind, hyp_strerror(r));
+		if (r)
+			return;
+		r = hyp_vm_ram_alloc(vm, RAM_SIZE, hugetlb ? HYP_RAM_HUGETLB : 0, &ram);
+		CHECK(r == 0 && ((uintptr_t)ram & (HYP_RAM_ALIGN - 1)) == 0,
+		      "%s: hyp_vm_ram_alloc() gives 2 MiB aligned memory (%s, %p)", kind,
+		      hyp_strerror(r), ram);
+		if (hugetlb)
+			CHECK(hugepages_free() == free_before - 1,
+			      "hugetlbfs: one 2 MiB page taken (HugePages_Free %ld -> %ld)",
+			      free_before, hugepages_free());
+		fd = open(guest_path, O_RDONLY);
+		r = (r || fd < 0 || read(fd, ram, RAM_SIZE) <= 0) ? -EIO : 0;
+		if (fd >= 0)
+			close(fd);
+		if (!r)
+			r = hyp_vm_map(vm, RAM_BASE, ram, RAM_SIZE, HYP_MEM_RWX);
+		if (!r)
+			r = hyp_vm_add_mmio_handler(vm, TESTDEV, 0x1000, testdev_mmio, &dev);
+		if (!r)
+			r = hyp_vcpu_create(vm, NULL, &vcpu);
+		if (!r)
+			r = hyp_vcpu_set_reg(vcpu, HYP_REG_PC,
+					     RAM_BASE + 4 * (uint64_t)GUEST_TWO_STORES);
+		for (int i = 0; !r && i < 8; i++) {
+			r = hyp_vcpu_run(vcpu);
+			if (!r && hyp_vcpu_exit(vcpu)->reason == HYP_EXIT_SYSTEM_EVENT)
+				break;
+		}
+		CHECK(r == 0 && dev.nr_values == 2 && dev.values[0] == 1 && dev.values[1] == 2,
+		      "%s: a guest runs from it (%s, %u stores)", kind, hyp_strerror(r),
+		      dev.nr_values);
+		CHECK(hyp_vm_destroy(vm) == 0, "%s: the VM frees it with itself", kind);
+		if (hugetlb)
+			CHECK(hugepages_free() == free_before,
+			      "hugetlbfs: the page is back (HugePages_Free %ld)", hugepages_free());
+	}
+}
+
 static void test_registers(void)
 {
 	static const uint32_t sysregs[] = { HYP_SYSREG_TPIDR_EL1, HYP_SYSREG_VBAR_EL1,
@@ -547,11 +657,33 @@ static void test_errors_and_caps(void)
 	CHECK(hyp_vm_set_spi(f.vm, 40, true) == 0 && hyp_vm_set_spi(f.vm, 40, false) == 0,
 	      "SPI 40 can be driven");
 	CHECK(hyp_vm_set_spi(f.vm, 300, true) == -EINVAL, "SPI beyond nr_irqs is -EINVAL");
+	/* Nothing claimed but the first line driven (40): the GIC got the fewest lines, 64. */
+	CHECK(hyp_vm_set_spi(f.vm, 63, true) == 0 && hyp_vm_set_spi(f.vm, 63, false) == 0,
+	      "SPI 63 can be driven (a GIC sized for SPI 40 has 64 lines)");
+	CHECK(hyp_vm_set_spi(f.vm, 64, true) == -EINVAL,
+	      "SPI 64 is beyond a GIC sized from the lines claimed: -EINVAL");
+	CHECK(hyp_vm_claim_spi(f.vm, 200) == 0 && hyp_vm_set_spi(f.vm, 200, true) == -EINVAL,
+	      "a claim after the GIC was sized changes nothing");
 	CHECK(hyp_vcpu_raise_sgi(f.vcpu, 1) == -ENOTSUP, "SGIs are the guest's: -ENOTSUP");
 	CHECK(hyp_vcpu_set_ppi(f.vcpu, 23, true) == 0, "PPI 23 can be driven");
 	CHECK(hyp_vcpu_inject_exception(f.vcpu, HYP_INJECT_UNDEF, 0) == -ENOTSUP,
 	      "UNDEF injection is -ENOTSUP on kvm");
 	CHECK(hyp_vcpu_is_powered_on(f.vcpu) == 1, "vCPU 0 is on");
+	teardown(&f);
+}
+
+/* The in-kernel GIC is sized when the VM first runs, from the SPIs claimed by then. */
+static void test_gic_sized_from_claims(void)
+{
+	struct fixture f;
+	int r = setup(&f, GUEST_SPIN, NULL, NULL);
+
+	CHECK(r == 0 && hyp_vm_claim_spi(f.vm, 200) == 0, "SPI 200 claimed before the first run");
+	CHECK(hyp_vm_set_spi(f.vm, 200, true) == 0 && hyp_vm_set_spi(f.vm, 200, false) == 0,
+	      "SPI 200 can be driven");
+	CHECK(hyp_vm_set_spi(f.vm, 223, true) == 0 && hyp_vm_set_spi(f.vm, 223, false) == 0,
+	      "SPI 223 too (lines come in blocks of 32: 224)");
+	CHECK(hyp_vm_set_spi(f.vm, 224, true) == -EINVAL, "SPI 224 is beyond the GIC: -EINVAL");
 	teardown(&f);
 }
 
@@ -1085,9 +1217,12 @@ int main(int argc, char **argv)
 	test_unmapped();
 	test_abort_unclaimed();
 	test_kick_spinning_guest();
+	test_kick_after_fork();
+	test_guest_ram_helper();
 	test_registers();
 	test_batched_registers();
 	test_errors_and_caps();
+	test_gic_sized_from_claims();
 	test_secondary_power_state();
 	test_cpu_features();
 	test_host_error();

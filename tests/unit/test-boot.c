@@ -11,6 +11,8 @@
  */
 
 #include <libfdt.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "test-helpers.h"
 
@@ -1301,6 +1303,195 @@ static void test_fuzz_headers(void **state)
 	fx_fini(&f);
 }
 
+/* ---- loading from file descriptors ---- */
+
+/* A memfd holding @len bytes of @bytes. */
+static int memfd_with(const void *bytes, size_t len)
+{
+	int fd = (int)syscall(SYS_memfd_create, "test-boot", 0u);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+	/* The loader must not depend on (or move) the file offset. */
+	assert_int_equal(lseek(fd, 7, SEEK_SET), 7);
+	return fd;
+}
+
+/* Load @bc from memory into @a and the same files through descriptors into @b: same result,
+ * same layout, same guest RAM. */
+static void load_both_ways(struct fx *a, struct fx *b, const struct hyp_boot_config *bc,
+			   bool initrd_fd, bool give_sizes, int expect)
+{
+	struct hyp_boot_config fdc = *bc;
+	struct hyp_boot_layout la = LAYOUT_INIT, lb = LAYOUT_INIT, pa = LAYOUT_INIT,
+			       pb = LAYOUT_INIT;
+	void *dtb = make_dtb(4096);
+	int kfd = memfd_with(bc->kernel, bc->kernel_size), ifd = -1;
+
+	fdc.flags |= HYP_BOOT_KERNEL_FD;
+	fdc.kernel = NULL;
+	fdc.kernel_fd = kfd;
+	if (!give_sizes)
+		fdc.kernel_size = 0;
+	if (initrd_fd && bc->initrd) {
+		ifd = memfd_with(bc->initrd, bc->initrd_size);
+		fdc.flags |= HYP_BOOT_INITRD_FD;
+		fdc.initrd = NULL;
+		fdc.initrd_fd = ifd;
+		if (!give_sizes)
+			fdc.initrd_size = 0;
+	}
+	assert_int_equal(hyp_boot_plan(bc, &pa), expect);
+	assert_int_equal(hyp_boot_plan(&fdc, &pb), expect);
+	assert_memory_equal(&pa, &pb, sizeof(pa));
+	assert_int_equal(hyp_boot_load(a->vm, bc, dtb, 4096, &la), expect);
+	assert_int_equal(hyp_boot_load(b->vm, &fdc, dtb, 4096, &lb), expect);
+	assert_memory_equal(&la, &lb, sizeof(la));
+	assert_memory_equal(a->ram, b->ram, a->size);
+	if (expect)
+		assert_true(ram_unchanged(b));
+	memcpy(a->snapshot, a->ram, a->size);
+	memcpy(b->snapshot, b->ram, b->size);
+	assert_int_equal(lseek(kfd, 0, SEEK_CUR), 7);
+	close(kfd);
+	if (ifd >= 0)
+		close(ifd);
+	free(dtb);
+}
+
+static void test_fd_same_as_memory(void **state)
+{
+	/* Larger than HYP_BOOT_FD_HEADER_MAX: most of it never passes through a buffer. */
+	const size_t file = 3 * HYP_BOOT_FD_HEADER_MAX + 123;
+	uint8_t *img = make_image(file, 0x80000, 4 * MiB, 0xa, true);
+	uint8_t *initrd = malloc(300000);
+	struct hyp_boot_config bc = image_config(img, file);
+	const struct phdr ph[2] = {
+		{ 1, 5, 0, RAM + 0x10000, RAM + 0x10000, 0x11000, 0x11000 },
+		{ 1, 6, 0, RAM + 0x40000, RAM + 0x40000, 0x100, 0x3000 },
+	};
+	size_t elf_size;
+	uint8_t *elf = make_elf(ph, 2, RAM + 0x10000, &elf_size);
+	struct fx a, b;
+
+	(void)state;
+	assert_non_null(initrd);
+	fill_payload(initrd, 300000, 0x77);
+	bc.initrd = initrd;
+	bc.initrd_size = 300000;
+	for (int way = 0; way < 4; way++) {
+		fx_init(&a, RAM, 32 * MiB, false);
+		fx_init(&b, RAM, 32 * MiB, way == 3); /* split RAM: reads span two regions */
+		load_both_ways(&a, &b, &bc, way & 1, way & 2, 0);
+		assert_memory_equal(ram_at(&b, RAM + 0x80000), img, file);
+		fx_fini(&a);
+		fx_fini(&b);
+	}
+	/* An ELF, and the same ELF with its segment bytes cut short: -ENOEXEC both ways. */
+	bc = elf_config(elf, elf_size);
+	fx_init(&a, RAM, 4 * MiB, false);
+	fx_init(&b, RAM, 4 * MiB, false);
+	load_both_ways(&a, &b, &bc, false, true, 0);
+	bc.kernel_size = elf_size - 0x200;
+	load_both_ways(&a, &b, &bc, false, true, -ENOEXEC);
+	fx_fini(&a);
+	fx_fini(&b);
+	free(img);
+	free(elf);
+	free(initrd);
+}
+
+static void test_fd_errors(void **state)
+{
+	const size_t file = 2 * HYP_BOOT_FD_HEADER_MAX;
+	uint8_t *img = make_image(file, 0, 4 * MiB, 0xa, false);
+	struct hyp_boot_config bc = image_config(img, file), fdc;
+	struct hyp_boot_layout lay = LAYOUT_INIT;
+	void *dtb = make_dtb(4096);
+	int kfd = memfd_with(img, file), pipefd[2];
+	uint8_t *far;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, RAM, 32 * MiB, false);
+	fdc = bc;
+	fdc.flags |= HYP_BOOT_KERNEL_FD;
+	fdc.kernel_fd = kfd;
+	/* The flag with bytes as well, or a negative descriptor: -EINVAL. */
+	expect_error(&f, &fdc, -EINVAL);
+	fdc.kernel = NULL;
+	fdc.kernel_fd = -1;
+	expect_error(&f, &fdc, -EINVAL);
+	fdc.kernel_fd = kfd;
+	fdc.initrd_fd = -5;
+	fdc.flags |= HYP_BOOT_INITRD_FD;
+	expect_error(&f, &fdc, -EINVAL);
+	fdc.flags &= ~(uint32_t)HYP_BOOT_INITRD_FD;
+	/* A pipe has no size to ask for, and a closed descriptor cannot be read: -EIO. */
+	assert_int_equal(pipe(pipefd), 0);
+	fdc.kernel_fd = pipefd[0];
+	fdc.kernel_size = 0;
+	expect_error(&f, &fdc, -EIO);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	fdc.kernel_fd = pipefd[0];
+	fdc.kernel_size = file;
+	expect_error(&f, &fdc, -EIO);
+	/* An empty file is not a kernel; an absurd size is refused before any read. */
+	fdc.kernel_fd = memfd_with("", 0);
+	fdc.kernel_size = 0;
+	expect_error(&f, &fdc, -ENOEXEC);
+	close(fdc.kernel_fd);
+	fdc.kernel_fd = kfd;
+	fdc.kernel_size = UINT64_MAX;
+	expect_error(&f, &fdc, -EINVAL);
+	/* A size larger than the file: the headers are there, the bytes are not: the load
+	 * fails with -EIO (the kernel's range of RAM may be partly written). */
+	fdc.kernel_size = file + 4096;
+	assert_int_equal(hyp_boot_plan(&fdc, &lay), 0);
+	assert_int_equal(hyp_boot_load(f.vm, &fdc, dtb, 4096, NULL), -EIO);
+	/* The file shrinks between plan and load (its size was given): the same. Asked for
+	 * (size 0), the load sizes the smaller file itself and loads what is there. */
+	fdc.kernel_size = file;
+	assert_int_equal(hyp_boot_plan(&fdc, &lay), 0);
+	assert_int_equal(ftruncate(kfd, (off_t)(file / 2 + 4096)), 0);
+	assert_int_equal(hyp_boot_load(f.vm, &fdc, dtb, 4096, NULL), -EIO);
+	fdc.kernel_size = 0;
+	assert_int_equal(hyp_boot_load(f.vm, &fdc, dtb, 4096, NULL), 0);
+	close(kfd);
+
+	/* An ELF whose program headers lie beyond HYP_BOOT_FD_HEADER_MAX loads from memory but
+	 * not from a descriptor (-ENOEXEC, nothing written). */
+	far = calloc(1, HYP_BOOT_FD_HEADER_MAX + 4096);
+	assert_non_null(far);
+	{
+		const struct phdr ph = { 1, 5, 0, RAM + 0x10000, RAM + 0x10000, 0x100, 0x100 };
+		size_t n;
+		uint8_t *elf = make_elf(&ph, 1, RAM + 0x10000, &n);
+
+		/* Move the table (and the segment's data) up. */
+		memcpy(far, elf, 64);
+		memcpy(far + HYP_BOOT_FD_HEADER_MAX, elf + 64, n - 64);
+		put64(far + 32, HYP_BOOT_FD_HEADER_MAX);
+		put64(far + HYP_BOOT_FD_HEADER_MAX + 8, HYP_BOOT_FD_HEADER_MAX + 56);
+		free(elf);
+	}
+	fx_fini(&f);
+	fx_init(&f, RAM, 4 * MiB, false);
+	bc = elf_config(far, HYP_BOOT_FD_HEADER_MAX + 4096);
+	assert_int_equal(hyp_boot_plan(&bc, &lay), 0);
+	fdc = bc;
+	fdc.flags |= HYP_BOOT_KERNEL_FD;
+	fdc.kernel = NULL;
+	fdc.kernel_fd = memfd_with(far, HYP_BOOT_FD_HEADER_MAX + 4096);
+	expect_error(&f, &fdc, -ENOEXEC);
+	close(fdc.kernel_fd);
+	free(far);
+	free(img);
+	free(dtb);
+	fx_fini(&f);
+}
+
 /* ---- the real Debian kernel, when the libhyp cache has one ---- */
 
 static void test_debian_kernel(void **state)
@@ -1410,6 +1601,8 @@ int main(void)
 		cmocka_unit_test(test_setup_vcpu),
 		cmocka_unit_test(test_setup_vcpu_without_sysregs),
 		cmocka_unit_test(test_fuzz_headers),
+		cmocka_unit_test(test_fd_same_as_memory),
+		cmocka_unit_test(test_fd_errors),
 	};
 	/* The real Debian kernel comes from the integration suite, which downloads it
 	 * (tests/linux-guest/load-debian-image.sh): never from whatever cache a machine has. */

@@ -106,6 +106,7 @@ struct drv {
 	void *rom;
 	void *extra;
 	struct vq vq[2];
+	bool event_idx; /* negotiated: the device also writes avail_event after the used ring */
 
 	/* console */
 	struct hyp_virtio_console *con;
@@ -210,7 +211,7 @@ static void assert_ram_unchanged_except(struct drv *d, uint8_t *snap, unsigned q
 					uint64_t alen, uint64_t b, uint64_t blen)
 {
 	const uint8_t *now = d->t.ram;
-	uint64_t used = d->vq[q].used, used_len = 4 + 8ull * d->vq[q].num;
+	uint64_t used = d->vq[q].used, used_len = 4 + 8ull * d->vq[q].num + (d->event_idx ? 2 : 0);
 
 	for (uint64_t i = 0; i < TEST_RAM_SIZE; i++) {
 		uint64_t ipa = TEST_RAM_BASE + i;
@@ -279,6 +280,7 @@ static bool negotiate(struct drv *d, uint64_t features)
 	wr32(d, DRIVER_FEATURES_SEL, 0);
 	wr32(d, DRIVER_FEATURES, (uint32_t)features);
 	wr32(d, STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
+	d->event_idx = features & F_EVENT_IDX;
 	return rd32(d, STATUS) & S_FEATURES_OK;
 }
 
@@ -473,7 +475,8 @@ static void test_probe(void **state)
 	assert_int_equal(rd32(d, VERSION), 2);
 	assert_int_equal(rd32(d, DEVICE_ID), 3);
 	assert_int_equal(rd32(d, VENDOR_ID), 0x5059484c);
-	assert_int_equal(device_features(d), F_VERSION_1 | F_INDIRECT_DESC | F_CONSOLE_EMERG_WRITE);
+	assert_int_equal(device_features(d),
+			 F_VERSION_1 | F_INDIRECT_DESC | F_EVENT_IDX | F_CONSOLE_EMERG_WRITE);
 	wr32(d, DEVICE_FEATURES_SEL, 2);
 	assert_int_equal(rd32(d, DEVICE_FEATURES), 0);
 	assert_int_equal(rd32(d, STATUS), 0);
@@ -516,12 +519,11 @@ static void test_feature_negotiation_and_reset(void **state)
 	/* A legacy driver (no VERSION_1) is refused: FEATURES_OK does not stick. */
 	assert_false(negotiate(d, F_INDIRECT_DESC));
 	/* So is a driver asking for what was not offered. */
-	assert_false(negotiate(d, F_VERSION_1 | F_EVENT_IDX));
 	assert_false(negotiate(d, F_VERSION_1 | (1ull << 40)));
 	assert_true(negotiate(d, F_VERSION_1));
 	/* Once FEATURES_OK is set, the features are frozen. */
 	wr32(d, DRIVER_FEATURES_SEL, 0);
-	wr32(d, DRIVER_FEATURES, (uint32_t)F_EVENT_IDX);
+	wr32(d, DRIVER_FEATURES, (uint32_t)F_INDIRECT_DESC);
 	/* The driver cannot clear status bits, nor set DEVICE_NEEDS_RESET. */
 	wr32(d, STATUS, S_ACKNOWLEDGE);
 	assert_int_equal(rd32(d, STATUS), S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
@@ -1226,7 +1228,7 @@ static void test_blk_probe(void **state)
 	(void)state;
 	assert_int_equal(rd32(d, DEVICE_ID), 2);
 	assert_int_equal(device_features(d),
-			 F_VERSION_1 | F_INDIRECT_DESC | F_BLK_SEG_MAX | F_BLK_FLUSH);
+			 F_VERSION_1 | F_INDIRECT_DESC | F_EVENT_IDX | F_BLK_SEG_MAX | F_BLK_FLUSH);
 	wr32(d, QUEUE_SEL, 1);
 	assert_int_equal(rd32(d, QUEUE_NUM_MAX), 0); /* one queue */
 	/* Capacity in 512-byte sectors, read as two words and as one 64-bit value; seg_max. */
@@ -1244,8 +1246,8 @@ static void test_blk_probe(void **state)
 	vm_teardown(d);
 
 	d = blk_fixture(HYP_DEV_READ_ONLY);
-	assert_int_equal(device_features(d),
-			 F_VERSION_1 | F_INDIRECT_DESC | F_BLK_SEG_MAX | F_BLK_FLUSH | F_BLK_RO);
+	assert_int_equal(device_features(d), F_VERSION_1 | F_INDIRECT_DESC | F_EVENT_IDX |
+						     F_BLK_SEG_MAX | F_BLK_FLUSH | F_BLK_RO);
 	vm_teardown(d);
 }
 
@@ -1325,6 +1327,49 @@ static void test_blk_scattered_request(void **state)
 		assert_int_equal(*gpa(d, EXTRA - 12 + i, 1), disk_byte(7 * 512 + 100 + i));
 	for (unsigned i = 0; i < 912; i++)
 		assert_int_equal(((uint8_t *)d->extra)[i], disk_byte(7 * 512 + 112 + i));
+	vm_teardown(d);
+}
+
+/* VIRTIO_RING_F_EVENT_IDX (2.7.10): an interrupt only when the used index passes used_event, and
+ * avail_event tells the driver the next index to notify about. */
+static void test_blk_event_idx(void **state)
+{
+	struct drv *d = blk_fixture(0);
+	const uint16_t num = 16;
+	uint64_t used_event, avail_event;
+
+	(void)state;
+	assert_true(negotiate(d, F_VERSION_1 | F_EVENT_IDX));
+	queue_setup(d, 0, num);
+	driver_ok(d);
+	used_event = d->vq[0].avail + 4 + 2 * num;
+	avail_event = d->vq[0].used + 4 + 8 * num;
+	put16(d, avail_event, 0xbeef);
+
+	/* used_event 0: the first completion (used index 0 -> 1) interrupts. */
+	put16(d, used_event, 0);
+	assert_int_equal(blk_request(d, BLK_T_IN, 0, DATA, 512, true, NULL), BLK_S_OK);
+	assert_int_equal(spi(d), 1);
+	assert_int_equal(ack(d), 1);
+	/* The queue drained: notify me when index 1 is made available. */
+	assert_int_equal(get16(d, avail_event), 1);
+	/* used_event far ahead: completions 1 -> 2 and 2 -> 3 stay quiet. */
+	put16(d, used_event, 5);
+	assert_int_equal(blk_request(d, BLK_T_IN, 1, DATA, 512, true, NULL), BLK_S_OK);
+	assert_int_equal(blk_request(d, BLK_T_IN, 2, DATA, 512, true, NULL), BLK_S_OK);
+	assert_int_equal(spi(d), 0);
+	assert_int_equal(rd32(d, INTERRUPT_STATUS), 0);
+	assert_int_equal(get16(d, avail_event), 3);
+	/* used_event 3: the completion 3 -> 4 crosses it. */
+	put16(d, used_event, 3);
+	assert_int_equal(blk_request(d, BLK_T_IN, 3, DATA, 512, true, NULL), BLK_S_OK);
+	assert_int_equal(spi(d), 1);
+	ack(d);
+	/* A hostile used_event (0xffff, wrapped) only ever decides whether to interrupt. */
+	put16(d, used_event, 0xffff);
+	assert_int_equal(blk_request(d, BLK_T_IN, 4, DATA, 512, true, NULL), BLK_S_OK);
+	assert_int_equal(spi(d), 0);
+	assert_false(needs_reset(d));
 	vm_teardown(d);
 }
 
@@ -1690,6 +1735,7 @@ int main(void)
 		cmocka_unit_test(test_blk_probe),
 		cmocka_unit_test(test_blk_read_write_flush_id),
 		cmocka_unit_test(test_blk_scattered_request),
+		cmocka_unit_test(test_blk_event_idx),
 		cmocka_unit_test(test_blk_bad_requests),
 		cmocka_unit_test(test_blk_short_header_and_layout),
 		cmocka_unit_test(test_blk_read_only),

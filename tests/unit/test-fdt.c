@@ -323,7 +323,7 @@ static int follow(const void *fdt, int node, const char *name, int index)
 	return target;
 }
 
-static void assert_spi(const void *fdt, int node, uint32_t intid)
+static void assert_spi_type(const void *fdt, int node, uint32_t intid, uint32_t type)
 {
 	int len;
 	const void *p = prop(fdt, node, "interrupts", &len);
@@ -331,7 +331,19 @@ static void assert_spi(const void *fdt, int node, uint32_t intid)
 	assert_int_equal(len, 12);
 	assert_int_equal(cell(p, 0), 0); /* GIC_SPI */
 	assert_int_equal(cell(p, 1), intid - 32);
-	assert_int_equal(cell(p, 2), 4); /* IRQ_TYPE_LEVEL_HIGH */
+	assert_int_equal(cell(p, 2), type);
+}
+
+/* PL011, PL031: IRQ_TYPE_LEVEL_HIGH. */
+static void assert_spi(const void *fdt, int node, uint32_t intid)
+{
+	assert_spi_type(fdt, node, intid, 4);
+}
+
+/* virtio-mmio: IRQ_TYPE_EDGE_RISING (no EOI trap per interrupt on KVM's vGIC). */
+static void assert_virtio_spi(const void *fdt, int node, uint32_t intid)
+{
+	assert_spi_type(fdt, node, intid, 1);
 }
 
 static void assert_reg(const void *fdt, int node, uint64_t base, uint64_t size)
@@ -441,14 +453,14 @@ static void test_properties(void **state)
 	assert_true(node >= 0);
 	assert_string_equal(prop(fdt, node, "compatible", NULL), "virtio,mmio");
 	assert_reg(fdt, node, 0x0a000000, 0x200);
-	assert_spi(fdt, node, 48);
+	assert_virtio_spi(fdt, node, 48);
 	assert_non_null(fdt_getprop(fdt, node, "dma-coherent", NULL));
 	node = fdt_path_offset(fdt, "/virtio_mmio@a000200");
 	assert_true(node >= 0);
-	assert_spi(fdt, node, 49);
+	assert_virtio_spi(fdt, node, 49);
 	node = fdt_path_offset(fdt, "/virtio_mmio@a003e00");
 	assert_true(node >= 0);
-	assert_spi(fdt, node, 79);
+	assert_virtio_spi(fdt, node, 79);
 
 	/* /chosen: stdout-path names the PL011 node; the initrd end is exclusive, as given. */
 	node = fdt_path_offset(fdt, "/chosen");

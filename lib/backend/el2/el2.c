@@ -75,6 +75,34 @@ static void s2_free_pages(void *opaque, void *pages, unsigned int count)
 	m->platform.free_pages(m->platform.opaque, pages, count);
 }
 
+/* Guest RAM (hyp_vm_ram_alloc()): physically contiguous firmware pages, zeroed here; el2_mem_map()
+ * cleans them to the point of coherency when they are given to the guest. */
+static int el2_ram_alloc(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret)
+{
+	struct el2_vm *m = hyp_backend_vm_state(vm);
+	uint64_t pages = size / HYP_PAGE_SIZE;
+	void *p;
+
+	if (flags)
+		return -ENOTSUP;
+	if (pages > UINT32_MAX)
+		return -ENOMEM;
+	p = m->platform.alloc_pages(m->platform.opaque, (unsigned int)pages);
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, (size_t)size);
+	*ret = p;
+	return 0;
+}
+
+static void el2_ram_free(struct hyp_vm *vm, void *host, uint64_t size, uint32_t flags)
+{
+	struct el2_vm *m = hyp_backend_vm_state(vm);
+
+	(void)flags;
+	m->platform.free_pages(m->platform.opaque, host, (unsigned int)(size / HYP_PAGE_SIZE));
+}
+
 static hyp_pa_t s2_virt_to_phys(void *opaque, void *va)
 {
 	struct el2_vm *m = opaque;
@@ -684,6 +712,8 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.vm_destroy = el2_vm_destroy,
 	.vm_query_cap = el2_vm_query_cap,
 	.mem_map = el2_mem_map,
+	.ram_alloc = el2_ram_alloc,
+	.ram_free = el2_ram_free,
 	.mem_unmap = el2_mem_unmap,
 	.vcpu_init = el2_vcpu_init,
 	.vcpu_destroy = el2_vcpu_destroy,

@@ -26,9 +26,11 @@ struct kvm_vm_state {
 	uint32_t nr_irqs;
 	uint32_t cpu_features;
 	uint32_t sve_max_vq; /* 0: every vector length the host has */
-	bool readonly_mem;
+	/* KVM_CHECK_EXTENSION answers asked on first use (kvm_cap_lazy()): 0 not yet asked, 1 no,
+	 * 2 yes. Creation only asks what it needs itself. */
+	_Atomic int8_t readonly_mem;
 	bool nisv_to_user;
-	bool inject_dabt;
+	_Atomic int8_t inject_dabt;
 	bool smccc_filter;	      /* KVM_ARM_VM_SMCCC_FILTER exists (kvm-smccc.c) */
 	_Atomic bool smccc_installed; /* the filter is final: a vCPU is about to run */
 	pthread_mutex_t vgic_lock;
@@ -116,6 +118,8 @@ int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu);
 /* Perform @access, a guest load or store the library emulated, on the in-kernel GICv3 if it falls
  * in its distributor or a redistributor: 0 (read data in access->data), -ENOENT if the address is
  * not the GIC's, another negative errno if KVM refused. */
+int hyp__kvm_ram_alloc(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret);
+void hyp__kvm_ram_free(struct hyp_vm *vm, void *host, uint64_t size, uint32_t flags);
 int hyp__kvm_vgic_access(struct hyp_vcpu *vcpu, struct hyp_mmio_access *access);
 bool hyp__kvm_run_enter_slow(struct hyp_vcpu *vcpu);
 

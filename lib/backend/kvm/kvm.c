@@ -36,20 +36,16 @@
 #include "kvm-internal.h"
 
 #define KVM_DEFAULT_PATH "/dev/kvm"
-#define KVM_DEFAULT_NR_IRQS 256u
+/* The fewest lines KVM's vGIC accepts (SGIs, PPIs and SPIs 32..63). */
+#define KVM_MIN_NR_IRQS 64u
 /* KVM's IPA size when the VM type does not say (KVM_CAP_ARM_VM_IPA_SIZE absent or type 0). */
 #define KVM_DEFAULT_IPA_BITS 40u
 
+/* Cheap on purpose: automatic selection calls it, and then vm_init opens /dev/kvm anyway (and
+ * checks the API version there). Opening it here too would cost every VM a second open. */
 static int kvm_probe(void)
 {
-	int fd = open(KVM_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
-	int version;
-
-	if (fd < 0)
-		return -ENODEV;
-	version = ioctl(fd, KVM_GET_API_VERSION, 0);
-	close(fd);
-	return version == KVM_API_VERSION ? 0 : -ENODEV;
+	return access(KVM_DEFAULT_PATH, R_OK | W_OK) ? -ENODEV : 0;
 }
 
 /*
@@ -57,6 +53,28 @@ static int kvm_probe(void)
  * VM: a signal is delivered to a thread, and a thread runs one vCPU at a time.
  */
 static _Thread_local struct kvm_run *volatile thread_kvm_run;
+
+/* This thread's id for the kick signal (tgkill), asked once per thread rather than per run. A
+ * forked child's thread inherits its parent's copy, so fork forgets it. */
+static _Thread_local pid_t thread_tid;
+static pthread_once_t tid_atfork_once = PTHREAD_ONCE_INIT;
+
+static void forget_tid(void)
+{
+	thread_tid = 0;
+}
+
+static void register_tid_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_tid);
+}
+
+static pid_t this_tid(void)
+{
+	if (!thread_tid)
+		thread_tid = (pid_t)syscall(SYS_gettid);
+	return thread_tid;
+}
 
 static void kick_signal_handler(int sig)
 {
@@ -90,6 +108,20 @@ static int kvm_check(struct kvm_vm_state *k, long cap)
 	return r < 0 ? 0 : r;
 }
 
+/* A capability only some VMs ever ask about, checked once, on first use: a VM that never maps
+ * read-only memory or injects an abort does not pay the ioctl at creation. Any thread may ask;
+ * racing askers get and store the same answer. */
+static bool kvm_cap_lazy(struct kvm_vm_state *k, _Atomic int8_t *slot, long cap)
+{
+	int8_t v = atomic_load_explicit(slot, memory_order_relaxed);
+
+	if (!v) {
+		v = kvm_check(k, cap) > 0 ? 2 : 1;
+		atomic_store_explicit(slot, v, memory_order_relaxed);
+	}
+	return v == 2;
+}
+
 static int create_vgic(const struct hyp_vm_config *config, struct kvm_vm_state *k)
 {
 	struct kvm_create_device dev = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
@@ -109,10 +141,8 @@ static int create_vgic(const struct hyp_vm_config *config, struct kvm_vm_state *
 	attr.addr = (uint64_t)(uintptr_t)&redist;
 	if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr))
 		return sys_err();
-	attr = (struct kvm_device_attr){ .group = KVM_DEV_ARM_VGIC_GRP_NR_IRQS,
-					 .addr = (uint64_t)(uintptr_t)&k->nr_irqs };
-	if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr))
-		return sys_err();
+	/* The line count (KVM_DEV_ARM_VGIC_GRP_NR_IRQS) is set at initialisation, when the devices
+	 * have claimed their lines: ensure_vgic_ready(). */
 	return 0;
 }
 
@@ -138,6 +168,7 @@ static int kvm_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	int r;
 
 	k->kvm_fd = k->vm_fd = k->vgic_fd = -1;
+	pthread_once(&tid_atfork_once, register_tid_atfork);
 	r = setup_vm(vm, config);
 	if (r) {
 		release_vm(k);
@@ -220,8 +251,9 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	}
 	if (config->irqchip == HYP_IRQCHIP_LIBRARY)
 		return -ENOTSUP; /* KVM's userspace irqchip model cannot host lib/vgic */
-	k->nr_irqs = kcfg.nr_irqs ? kcfg.nr_irqs : KVM_DEFAULT_NR_IRQS;
-	if (k->nr_irqs % 32 || k->nr_irqs < 64 || k->nr_irqs > 1024)
+	/* 0: sized at initialisation from the lines claimed (hyp_vm_claim_spi()). */
+	k->nr_irqs = kcfg.nr_irqs;
+	if (k->nr_irqs && (k->nr_irqs % 32 || k->nr_irqs < KVM_MIN_NR_IRQS || k->nr_irqs > 1024))
 		return -EINVAL;
 	k->kick_signal = kcfg.kick_signal ? kcfg.kick_signal : SIGRTMIN + 4;
 	if (k->kick_signal <= 0 || k->kick_signal >= NSIG)
@@ -253,10 +285,10 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	k->run_size = (size_t)ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if ((long)k->run_size <= 0)
 		return sys_err();
-	k->readonly_mem = kvm_check(k, KVM_CAP_READONLY_MEM) > 0;
-	k->inject_dabt = kvm_check(k, KVM_CAP_ARM_INJECT_EXT_DABT) > 0;
 	hyp__kvm_smccc_probe(k);
-	if (kvm_check(k, KVM_CAP_ARM_NISV_TO_USER) > 0) {
+	{
+		/* No KVM_CHECK_EXTENSION first: enabling a capability the host lacks fails with
+		 * EINVAL, which is the same answer for one ioctl less. */
 		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
 
 		k->nisv_to_user = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
@@ -289,13 +321,15 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 		*value = k->vgic_fd >= 0;
 		return 0;
 	case HYP_CAP_READONLY_MEM:
-		*value = k->readonly_mem;
+		*value = kvm_cap_lazy(k, &k->readonly_mem, KVM_CAP_READONLY_MEM);
 		return 0;
 	case HYP_CAP_NO_SYNDROME_EXITS:
 		*value = k->nisv_to_user;
 		return 0;
 	case HYP_CAP_INJECT_EXCEPTIONS:
-		*value = k->inject_dabt ? 1u << HYP_INJECT_DATA_ABORT : 0;
+		*value = kvm_cap_lazy(k, &k->inject_dabt, KVM_CAP_ARM_INJECT_EXT_DABT) ?
+				 1u << HYP_INJECT_DATA_ABORT :
+				 0;
 		return 0;
 	case HYP_CAP_SMCCC_HVC_EXITS: /* KVM's SMCCC filter (Linux 6.4+): kvm-smccc.c */
 	case HYP_CAP_SMCCC_SMC_EXITS:
@@ -451,8 +485,24 @@ static void kvm_vcpu_destroy(struct hyp_vcpu *vcpu)
 	close(kv->fd);
 }
 
+/*
+ * The GIC's line count: what the caller asked for, else just enough for the SPIs claimed so far
+ * (hyp_vm_claim_spi(), which the device models call), rounded up to the multiple of 32 the GIC
+ * needs (GICD_TYPER.ITLinesNumber counts blocks of 32). Linux programs every line's registers at
+ * boot: 64 lines instead of 256 spare a guest some 270 register writes, each an exit to KVM.
+ */
+static uint32_t vgic_nr_irqs(struct hyp_vm *vm, const struct kvm_vm_state *k)
+{
+	uint32_t spi = atomic_load_explicit(&vm->max_claimed_spi, memory_order_relaxed);
+	uint32_t n = (spi + 1 + 31) & ~31u;
+
+	if (k->nr_irqs)
+		return k->nr_irqs;
+	return n < KVM_MIN_NR_IRQS ? KVM_MIN_NR_IRQS : n;
+}
+
 /* KVM_DEV_ARM_VGIC_CTRL_INIT once, after every vCPU exists, before the first KVM_RUN. */
-static int ensure_vgic_ready(struct kvm_vm_state *k)
+static int ensure_vgic_ready(struct hyp_vm *vm, struct kvm_vm_state *k)
 {
 	struct kvm_device_attr attr = { .group = KVM_DEV_ARM_VGIC_GRP_CTRL,
 					.attr = KVM_DEV_ARM_VGIC_CTRL_INIT };
@@ -462,10 +512,17 @@ static int ensure_vgic_ready(struct kvm_vm_state *k)
 		return 0;
 	pthread_mutex_lock(&k->vgic_lock);
 	if (!atomic_load(&k->vgic_ready)) {
-		if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr))
+		uint32_t nr_irqs = vgic_nr_irqs(vm, k);
+		struct kvm_device_attr lines = { .group = KVM_DEV_ARM_VGIC_GRP_NR_IRQS,
+						 .addr = (uint64_t)(uintptr_t)&nr_irqs };
+
+		if (ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &lines) ||
+		    ioctl(k->vgic_fd, KVM_SET_DEVICE_ATTR, &attr)) {
 			r = sys_err();
-		else
+		} else {
+			k->nr_irqs = nr_irqs;
 			atomic_store_explicit(&k->vgic_ready, true, memory_order_release);
+		}
 	}
 	pthread_mutex_unlock(&k->vgic_lock);
 	return r;
@@ -556,7 +613,7 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
 	int r;
 
-	r = ensure_vgic_ready(vm_state(vm));
+	r = ensure_vgic_ready(vm, vm_state(vm));
 	if (r)
 		return r;
 	if (!atomic_load_explicit(&vm_state(vm)->smccc_installed, memory_order_acquire)) {
@@ -570,7 +627,7 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 			return r;
 	}
 	thread_kvm_run = kv->run;
-	atomic_store(&kv->tid, (pid_t)syscall(SYS_gettid));
+	atomic_store(&kv->tid, this_tid());
 	/* Another vCPU may need every vCPU out of the guest for a moment (kvm-vgic.c). */
 	if (!hyp__kvm_run_enter(vcpu)) {
 		atomic_store(&kv->tid, 0);
@@ -652,7 +709,8 @@ static int kvm_vcpu_inject(struct hyp_vcpu *vcpu, enum hyp_inject_kind kind, uin
 	struct kvm_vcpu_events events = { 0 };
 
 	(void)addr; /* KVM reports the faulting address of the last abort in FAR_EL1 */
-	if (kind != HYP_INJECT_DATA_ABORT || !k->inject_dabt)
+	if (kind != HYP_INJECT_DATA_ABORT ||
+	    !kvm_cap_lazy(k, &k->inject_dabt, KVM_CAP_ARM_INJECT_EXT_DABT))
 		return -ENOTSUP;
 	events.exception.ext_dabt_pending = 1;
 	if (ioctl(vcpu_state(vcpu)->fd, KVM_SET_VCPU_EVENTS, &events))
@@ -688,6 +746,11 @@ static int kvm_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_bac
 		return -ENOTSUP;
 	switch (kind) {
 	case HYP_BACKEND_IRQ_SPI:
+		/* The first injection initialises the GIC: with this line, if it is the first. */
+		if (!atomic_load_explicit(&k->vgic_ready, memory_order_acquire))
+			hyp_vm_claim_spi(vm, intid);
+		if (ensure_vgic_ready(vm, k))
+			return -EBUSY;
 		if (intid >= k->nr_irqs)
 			return -EINVAL;
 		irq.irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | intid;
@@ -702,7 +765,7 @@ static int kvm_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_bac
 	default:
 		return -ENOTSUP; /* SGIs are the guest's to send through ICC_SGI1R_EL1 */
 	}
-	if (ensure_vgic_ready(k))
+	if (ensure_vgic_ready(vm, k))
 		return -EBUSY;
 	return ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) ? sys_err() : 0;
 }
@@ -747,4 +810,6 @@ const struct hyp_backend_ops hyp__kvm_backend_ops = {
 	.smccc_route = hyp__kvm_smccc_route,
 	.dirty_log_enable = hyp__kvm_dirty_log_enable,
 	.dirty_log_fetch = hyp__kvm_dirty_log_fetch,
+	.ram_alloc = hyp__kvm_ram_alloc,
+	.ram_free = hyp__kvm_ram_free,
 };
