@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../linux-guest/guest-modules.h"
+
 #define MIB (1u << 20)
 #define SEGMENTS 128u
 #define SEG_BYTES (MIB / SEGMENTS)
@@ -62,32 +64,6 @@ static void sleep_ms(long ms)
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
-}
-
-static void load_modules(void)
-{
-	FILE *order = fopen("/modules/order", "r");
-	char name[256];
-
-	if (!order)
-		return;
-	while (fgets(name, sizeof(name), order)) {
-		char path[300];
-		int fd;
-
-		name[strcspn(name, "\n")] = '\0';
-		if (!name[0])
-			continue;
-		snprintf(path, sizeof(path), "/modules/%s", name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || syscall(SYS_finit_module, fd, "", 0)) {
-			if (errno != EEXIST)
-				say("error: loading %s: %s", name, strerror(errno));
-		}
-		if (fd >= 0)
-			close(fd);
-	}
-	fclose(order);
 }
 
 /* The driver reads KVM's counters while the guest sleeps after a marker. */
@@ -214,7 +190,7 @@ int main(int argc, char **argv)
 	if (disk) {
 		mount("proc", "/proc", "proc", 0, NULL);
 		mount("sysfs", "/sys", "sysfs", 0, NULL);
-		load_modules();
+		guest_load_modules(say);
 		run_disk();
 		say("done");
 	}

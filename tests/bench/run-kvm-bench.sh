@@ -58,16 +58,7 @@ source "$root/scripts/common.sh"
 	source "$root/tests/linux-guest/guest-kit.sh"
 	guest_kit_fetch >/dev/null
 	echo "$guest_image" >"$out/linux-image.path"
-	rm -rf "$out/initramfs"
-	mkdir -p "$out/initramfs"/{dev,proc,sys,modules}
-	"$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/initramfs/init" \
-		"$root/tests/bench/linux-bench-init.c"
-	: >"$out/initramfs/modules/order"
-	while IFS= read -r m; do
-		cp -- "$m" "$out/initramfs/modules/"
-		basename -- "$m" >>"$out/initramfs/modules/order"
-	done < <(sed -n 's/^module=//p' <<<"$guest_kit")
-	(cd "$out/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out/linux-bench.cpio"
+	guest_kit_initramfs "$out/linux-bench.cpio" "$root/tests/bench/linux-bench-init.c"
 ) >&2
 truncate -s 64M "$out/linux-bench-disk.img"
 "$cross-gcc" -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static \

@@ -49,18 +49,20 @@ mkdir -p "$out/diskroot"
 guest_kit_initramfs "$out/initramfs.cpio"
 printf '%s\n' "$disk_text" >"$out/diskroot/hello.txt"
 rm -f "$out/disk.img"
-mke2fs -q -t ext4 -d "$out/diskroot" "$out/disk.img" 16M
+mke2fs -q -t ext4 -d "$out/diskroot" "$out/disk.img" 16M >&2
 
-# The demo shows the whole boot log; the integration test keeps the console short.
+# The demo shows the whole boot log; the integration test keeps the console short, and sends it
+# to stderr: its stdout is a TAP stream.
 quiet=
-[[ $check -eq 0 ]] || quiet=1
+console_fd=1
+[[ $check -eq 0 ]] || { quiet=1; console_fd=2; }
 step "Booting Linux under hyp-run (kvm backend, $cpus vCPUs)"
 log=$out/console.log
 set +e
 bash "$root/tests/kvm-host/run-in-arm64-host.sh" --timeout 300 --log "$log" \
 	--wrap "$out/arm64/examples/hyp-run" --backend kvm --cpus "$cpus" --mem 512M \
 	--kernel "$guest_image" --initrd "$out/initramfs.cpio" --disk "$out/disk.img" \
-	--cmdline "console=ttyAMA0 earlycon=pl011,0x09000000 panic=-1${quiet:+ quiet}"
+	--cmdline "console=ttyAMA0 earlycon=pl011,0x09000000 panic=-1${quiet:+ quiet}" >&"$console_fd"
 status=$?
 set -e
 [[ $check -eq 1 ]] || exit $status

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-modules.h"
+
 static void say(const char *fmt, ...)
 {
 	va_list args;
@@ -40,32 +42,6 @@ static void say(const char *fmt, ...)
 	va_end(args);
 	printf("\n");
 	fflush(stdout);
-}
-
-static void load_modules(void)
-{
-	FILE *order = fopen("/modules/order", "r");
-	char name[256];
-
-	if (!order)
-		return;
-	while (fgets(name, sizeof(name), order)) {
-		char path[300];
-		int fd;
-
-		name[strcspn(name, "\n")] = '\0';
-		if (!name[0])
-			continue;
-		snprintf(path, sizeof(path), "/modules/%s", name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || syscall(SYS_finit_module, fd, "", 0)) {
-			if (errno != EEXIST)
-				say("error: loading %s: %s", name, strerror(errno));
-		}
-		if (fd >= 0)
-			close(fd);
-	}
-	fclose(order);
 }
 
 static void sleep_ms(long ms)
@@ -124,7 +100,7 @@ int main(int argc, char **argv)
 				pause();
 		}
 	}
-	load_modules();
+	guest_load_modules(say);
 	read_disk();
 	say("powering off");
 	sync();

@@ -32,14 +32,13 @@ guest_kit_fetch() {
 	[[ -f $guest_image ]] || die "no kernel image"
 }
 
-# Write the guest's initramfs to $1: /init (tests/linux-guest/guest-init.c, static) and the
-# modules of $guest_kit with their load order.
+# Write the guest's initramfs to $1: /init (the C program $2, static; default
+# tests/linux-guest/guest-init.c) and the modules of $guest_kit with their load order.
 guest_kit_initramfs() {
-	local cpio=$1
+	local cpio=$1 init_source=${2:-$root/tests/linux-guest/guest-init.c}
 	rm -rf "$out/initramfs"
 	mkdir -p "$out/initramfs"/{dev,proc,sys,mnt,modules}
-	"$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/initramfs/init" \
-		"$root/tests/linux-guest/guest-init.c"
+	"$cross-gcc" -static -O2 -Wall -Wextra -Werror -o "$out/initramfs/init" "$init_source"
 	: >"$out/initramfs/modules/order"
 	while IFS= read -r m; do
 		cp -- "$m" "$out/initramfs/modules/"
