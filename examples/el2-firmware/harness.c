@@ -48,17 +48,12 @@ static uint64_t now_us(void)
 
 /* ---------------------------------------------------------------- state */
 
-/* What a partition's VMs allocated, to prove every VM gives everything back. */
-struct acct {
-	uint64_t bytes, allocs, pages, bad;
-};
-
 struct part_rt {
 	const struct fw_partition_config *cfg;
 	unsigned int index;
 	struct fw_cpu *cpus[FW_MAX_CPUS];
 	uint8_t *ram, *private_page, *rom;
-	struct acct acct;
+	struct fw_acct acct;
 	struct hyp_alloc_ops alloc_ops;
 	struct hyp_el2_platform platform;
 	bool dead; /* a VM could not be stopped: the partition's CPUs are lost */
@@ -496,7 +491,7 @@ static void make_probes(struct guest *g)
 		if (o == self)
 			continue;
 		PROBE(LHT_EL2_PROBE_OTHER_RAM, o->ram_pa + 0x1000);
-		PROBE(LHT_EL2_PROBE_OTHER_PRIVATE, o->ram_pa + LHT_RAM_SIZE);
+		PROBE(LHT_EL2_PROBE_OTHER_PRIVATE, o->ram_pa + fw_partition_ram_size(o));
 	}
 	PROBE(LHT_EL2_PROBE_OWN_RAM_PA, self->ram_pa);
 	if (!(g->dev.caps & LHT_CAP_IRQCHIP))
@@ -538,7 +533,7 @@ static unsigned int damaged_private_pages(void)
 /* Per-partition accounting wrappers around the pool. */
 static void *acct_alloc(void *opaque, size_t size, size_t align)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 	void *p = fw_malloc(size, align);
 
 	if (p) {
@@ -550,7 +545,7 @@ static void *acct_alloc(void *opaque, size_t size, size_t align)
 
 static void acct_free(void *opaque, void *ptr, size_t size)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 
 	if (!ptr)
 		return;
@@ -561,7 +556,7 @@ static void acct_free(void *opaque, void *ptr, size_t size)
 
 static void *acct_alloc_pages(void *opaque, unsigned int count)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 	void *p = fw_alloc_pages(count);
 
 	if (p)
@@ -571,7 +566,7 @@ static void *acct_alloc_pages(void *opaque, unsigned int count)
 
 static void acct_free_pages(void *opaque, void *pages, unsigned int count)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 
 	if (!pages)
 		return;
@@ -797,7 +792,7 @@ destroy:
 			       "is destroyed",
 			       d->name);
 	{
-		struct acct a = p->acct;
+		struct fw_acct a = p->acct;
 
 		fw_snprintf(diag, sizeof(diag),
 			    "destroy %d; still allocated: %lu bytes in %lu blocks, %lu pages; "
@@ -819,6 +814,11 @@ static void run_partition(void *arg)
 {
 	struct part_rt *p = arg;
 
+	if (p->cfg->kind == FW_PART_LINUX) {
+		fw_linux_run(p->cfg, p->cpus, &p->platform, &p->alloc_ops, &p->acct);
+		p->guests_run++;
+		return;
+	}
 	for (const struct fw_guest_entry *e = p->cfg->guests; e->name; e++) {
 		if (p->dead) {
 			lht_tap_result(false, NULL, NULL, NULL,
@@ -837,7 +837,10 @@ static bool partition_ok(const struct fw_partition_config *cfg)
 	for (unsigned int i = 0; i < cfg->nr_cpus; i++)
 		if (cfg->cpus[i] >= fw_nr_cpus || !fw_cpus[cfg->cpus[i]].online)
 			return false;
-	return (cfg->ram_pa & (FW_PAGE_SIZE - 1)) == 0 && cfg->vmid;
+	if (cfg->kind == FW_PART_GUESTS && !cfg->guests)
+		return false;
+	return (cfg->ram_pa & (FW_PAGE_SIZE - 1)) == 0 &&
+	       (fw_partition_ram_size(cfg) & (FW_PAGE_SIZE - 1)) == 0 && cfg->vmid;
 }
 
 unsigned int fw_harness_run(void)
@@ -860,7 +863,7 @@ unsigned int fw_harness_run(void)
 		p->cfg = cfg;
 		p->index = i;
 		p->ram = (uint8_t *)(uintptr_t)cfg->ram_pa;
-		p->private_page = p->ram + LHT_RAM_SIZE;
+		p->private_page = p->ram + fw_partition_ram_size(cfg);
 		p->rom = p->private_page + FW_PAGE_SIZE;
 		p->alloc_ops = (struct hyp_alloc_ops){ acct_alloc, acct_free, &p->acct };
 		p->platform = fw_el2_platform;
@@ -883,7 +886,8 @@ unsigned int fw_harness_run(void)
 		lht_tap_comment("[%s] phase %u: CPUs %u..%u (%u), RAM %#lx..%#lx, VMID %u",
 				cfg->name, cfg->phase, cfg->cpus[0], cfg->cpus[cfg->nr_cpus - 1],
 				cfg->nr_cpus, (uint64_t)cfg->ram_pa,
-				(uint64_t)(cfg->ram_pa + LHT_RAM_SIZE - 1), cfg->vmid);
+				(uint64_t)(cfg->ram_pa + fw_partition_ram_size(cfg) - 1),
+				cfg->vmid);
 	}
 
 	for (unsigned int phase = 0; phase <= last_phase; phase++) {
