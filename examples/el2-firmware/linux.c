@@ -54,7 +54,8 @@ struct linux_part {
 	unsigned int len;
 	uint64_t lines;
 	bool saw_hello, saw_off;
-	long cpus_online; /* -1: not reported */
+	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
+	long cpus_online;	   /* -1: not reported */
 
 	/* Exits the firmware answered, for the report. */
 	struct fw_lock lock;
@@ -111,9 +112,10 @@ static void flush_line(struct linux_part *lp)
 	 * console. */
 	fw_printf("[%s] %s\n", lp->cfg->name, lp->line);
 	lp->lines++;
-	if (starts_with(lp->line, MARK_HELLO))
+	if (starts_with(lp->line, MARK_HELLO) && !lp->saw_hello) {
 		lp->saw_hello = true;
-	else if (starts_with(lp->line, MARK_CPUS))
+		lp->t_hello = fw_now();
+	} else if (starts_with(lp->line, MARK_CPUS))
 		lp->cpus_online = parse_count(lp->line + sizeof(MARK_CPUS) - 1);
 	else if (starts_with(lp->line, MARK_OFF))
 		lp->saw_off = true;
@@ -466,7 +468,8 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 			cfg->cpus[LINUX_NR_VCPUS - 1], cfg->ram_pa,
 			cfg->ram_pa + fw_partition_ram_size(cfg) - 1, cfg->vmid);
 
-	lp->deadline = fw_now() + fw_us_to_ticks(LINUX_TIMEOUT_S * 1000000ull);
+	lp->t_start = fw_now();
+	lp->deadline = lp->t_start + fw_us_to_ticks(LINUX_TIMEOUT_S * 1000000ull);
 	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++)
 		jobs[i] = (struct vcpu_job){ lp, i };
 	for (unsigned int i = 1; i < LINUX_NR_VCPUS; i++)
@@ -497,6 +500,14 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 			lp->sysreg_undefs, lp->last_sysreg_esr, lp->smccc_unknown,
 			lp->last_smccc_fid, lp->failures ? "; failure: " : "",
 			lp->failures ? lp->failure : "");
+	if (lp->saw_hello)
+		/* Under -icount shift=0 one counter tick is 16 instructions of whichever CPU ran
+		 * (ARCHITECTURE.md): all levels, both of the partition's CPUs, the other partition's
+		 * too while it runs. */
+		lht_tap_comment("[%s] boot to /init: %lu ms, %lu counter ticks (x 16 = %lu "
+				"instructions under -icount shift=0)",
+				cfg->name, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
+				lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
 	lht_tap_result(lp->saw_hello, NULL, NULL, NULL,
 		       "[%s] Linux reached /init (\"" MARK_HELLO "\")", cfg->name);
 	fw_snprintf(why, sizeof(why), "/init reported %ld", lp->cpus_online);
