@@ -830,6 +830,148 @@ static void run_partition(void *arg)
 	}
 }
 
+/* ---------------------------------------------------------------- the partition table */
+
+/* The physical range a partition takes: its RAM, private page and read-only page. */
+static void carveout(const struct fw_partition_config *c, uint64_t *start, uint64_t *end)
+{
+	*start = c->ram_pa;
+	*end = c->ram_pa + fw_partition_ram_size(c) + 2 * FW_PAGE_SIZE;
+}
+
+static bool ranges_overlap(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+	return a0 < b1 && b0 < a1;
+}
+
+/*
+ * Whether the static table @t (@n partitions) is consistent; if not, @why says what is wrong and
+ * the index of a partition at fault is returned (else -1). Refused: a carve-out outside the RAM
+ * after the firmware image or over the staging area of the Linux kernel (fw-layout.h), two
+ * carve-outs that overlap (in any phases: a later phase's guest could read what an earlier one
+ * left), and, within one phase, a CPU or a VMID in two partitions.
+ */
+static int table_error(const struct fw_partition_config *t, unsigned int n, char *why,
+		       size_t why_size)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t a0, a1;
+
+		carveout(&t[i], &a0, &a1);
+		if (a0 < (uint64_t)(uintptr_t)__pool_end ||
+		    a1 > FW_RAM_BASE + (uint64_t)FW_RAM_SIZE || a1 < a0) {
+			fw_snprintf(why, why_size,
+				    "[%s] RAM %#lx..%#lx is not in the partitions' RAM %#lx..%#lx",
+				    t[i].name, a0, a1 - 1, (uint64_t)(uintptr_t)__pool_end,
+				    FW_RAM_BASE + (uint64_t)FW_RAM_SIZE - 1);
+			return (int)i;
+		}
+		if (ranges_overlap(a0, a1, FW_LINUX_KERNEL_STAGE, FW_LINUX_INFO + FW_PAGE_SIZE)) {
+			fw_snprintf(why, why_size,
+				    "[%s] RAM %#lx..%#lx overlaps the kernel staging area %#x..%#x",
+				    t[i].name, a0, a1 - 1, FW_LINUX_KERNEL_STAGE,
+				    FW_LINUX_INFO + FW_PAGE_SIZE - 1);
+			return (int)i;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			uint64_t b0, b1;
+
+			carveout(&t[j], &b0, &b1);
+			if (ranges_overlap(a0, a1, b0, b1)) {
+				fw_snprintf(why, why_size, "[%s] and [%s] overlap in RAM",
+					    t[j].name, t[i].name);
+				return (int)i;
+			}
+			if (t[i].phase != t[j].phase)
+				continue;
+			if (t[i].vmid == t[j].vmid) {
+				fw_snprintf(why, why_size,
+					    "[%s] and [%s] share VMID %u in phase %u", t[j].name,
+					    t[i].name, t[i].vmid, t[i].phase);
+				return (int)i;
+			}
+			for (unsigned int ci = 0; ci < t[i].nr_cpus && ci < FW_MAX_CPUS; ci++) {
+				for (unsigned int cj = 0; cj < t[j].nr_cpus && cj < FW_MAX_CPUS;
+				     cj++) {
+					if (t[i].cpus[ci] != t[j].cpus[cj])
+						continue;
+					fw_snprintf(why, why_size,
+						    "[%s] and [%s] share CPU %u in phase %u",
+						    t[j].name, t[i].name, t[i].cpus[ci],
+						    t[i].phase);
+					return (int)i;
+				}
+			}
+		}
+	}
+	return -1;
+}
+
+/* The checker itself, on tables it must refuse and one it must accept. */
+static void table_self_test(void)
+{
+	const uint64_t base = 0x4a000000, size = LHT_RAM_SIZE;
+	const struct fw_partition_config ok_pair[2] = {
+		{ .name = "p", .nr_cpus = 2, .cpus = { 0, 1 }, .ram_pa = base, .vmid = 1 },
+		/* Another phase may reuse CPUs and the VMID, never RAM. */
+		{ .name = "q",
+		  .phase = 1,
+		  .nr_cpus = 2,
+		  .cpus = { 0, 1 },
+		  .ram_pa = base + 2 * size,
+		  .vmid = 1 },
+	};
+	struct fw_partition_config bad[2];
+	char why[160], all[700] = "";
+	size_t used = 0;
+	bool ok = table_error(ok_pair, 2, why, sizeof(why)) < 0;
+
+	/* Each case: the good pair with one thing broken, refused with partition 1 at fault (or
+	 * 0 for a partition that is wrong on its own). */
+	for (unsigned int k = 0; k < 6; k++) {
+		int want = 1, got;
+
+		memcpy(bad, ok_pair, sizeof(bad));
+		switch (k) {
+		case 0: /* RAM overlap across phases (the read-only page included) */
+			bad[1].ram_pa = base + size;
+			break;
+		case 1: /* a CPU twice in one phase */
+			bad[1].phase = 0;
+			bad[1].vmid = 2;
+			bad[1].cpus[1] = 3;
+			break;
+		case 2: /* a VMID twice in one phase */
+			bad[1].phase = 0;
+			bad[1].cpus[0] = 2;
+			bad[1].cpus[1] = 3;
+			break;
+		case 3: /* RAM over the firmware */
+			bad[0].ram_pa = FW_RAM_BASE;
+			want = 0;
+			break;
+		case 4: /* RAM past the end of memory */
+			bad[0].ram_pa = FW_RAM_BASE + (uint64_t)FW_RAM_SIZE - size;
+			want = 0;
+			break;
+		default: /* RAM over the staged kernel */
+			bad[0].ram_pa = FW_LINUX_KERNEL_STAGE - size;
+			want = 0;
+			break;
+		}
+		got = table_error(bad, 2, why, sizeof(why));
+		ok &= got == want;
+		used += (size_t)fw_snprintf(all + used, sizeof(all) - used, "%s%s",
+					    used ? "\n" : "", got < 0 ? "accepted!" : why);
+		if (used >= sizeof(all))
+			used = sizeof(all) - 1;
+	}
+	lht_tap_result(ok, NULL, NULL, all,
+		       "the partition table check refuses overlapping RAM, a CPU or VMID in two "
+		       "partitions of a phase, RAM over the firmware, past the end or over the "
+		       "staged kernel, and accepts a valid table");
+}
+
 static bool partition_ok(const struct fw_partition_config *cfg)
 {
 	if (!cfg->nr_cpus || cfg->nr_cpus > FW_MAX_CPUS)
@@ -856,6 +998,19 @@ unsigned int fw_harness_run(void)
 		hyp_version_string(), fw_nr_partitions, fw_nr_cpus);
 	if (fw_nr_partitions > FW_ARRAY_SIZE(parts))
 		fw_panic("too many partitions");
+	table_self_test();
+	{
+		char why[160];
+		int bad = table_error(fw_partitions, fw_nr_partitions, why, sizeof(why));
+
+		/* A broken table is the firmware's own bug: nothing may run on it. */
+		lht_tap_result(bad < 0, NULL, NULL, bad < 0 ? NULL : why,
+			       "the partition table (config.c) is consistent");
+		if (bad >= 0) {
+			fw_printf("Bail out! the partition table is inconsistent: %s\n", why);
+			return 1;
+		}
+	}
 	for (unsigned int i = 0; i < fw_nr_partitions; i++) {
 		struct part_rt *p = &parts[i];
 		const struct fw_partition_config *cfg = &fw_partitions[i];
