@@ -57,6 +57,10 @@ struct linux_part {
 	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
 	long cpus_online;	   /* -1: not reported */
 
+	/* The console self-test's capture (console_self_test()); NULL: the physical UART. */
+	char *capture;
+	size_t capture_size, capture_used;
+
 	/* Exits the firmware answered, for the report. */
 	struct fw_lock lock;
 	bool event_seen;
@@ -110,7 +114,18 @@ static void flush_line(struct linux_part *lp)
 	lp->line[lp->len] = 0;
 	/* The tag keeps a guest's line from ever starting with "ok" or "not ok" on the TAP
 	 * console. */
-	fw_printf("[%s] %s\n", lp->cfg->name, lp->line);
+	if (lp->capture) {
+		int n = fw_snprintf(lp->capture + lp->capture_used,
+				    lp->capture_size - lp->capture_used, "[%s] %s\n", lp->cfg->name,
+				    lp->line);
+
+		if (n > 0)
+			lp->capture_used += (size_t)n;
+		if (lp->capture_used >= lp->capture_size)
+			lp->capture_used = lp->capture_size - 1;
+	} else {
+		fw_printf("[%s] %s\n", lp->cfg->name, lp->line);
+	}
 	lp->lines++;
 	if (starts_with(lp->line, MARK_HELLO) && !lp->saw_hello) {
 		lp->saw_hello = true;
@@ -144,6 +159,61 @@ static void console_tx(void *opaque, const void *bytes, size_t len)
 			flush_line(lp);
 	}
 	fw_unlock(&lp->out_lock);
+}
+
+/*
+ * The console path on hostile output, before any partition runs: a forged TAP line, escape and
+ * control bytes, a line longer than the limit, a missing final newline. What reaches the UART
+ * must be tagged, printable, and cut into lines of at most LINUX_LINE_MAX characters.
+ */
+static void console_self_test(const struct fw_partition_config *cfg)
+{
+	static const char input[] = "ok 1 - forged\r\nnot ok 2\n\x1b[2J\x07"
+				    "bell\tx\x80\n"
+				    "LIBHYP-GUEST: cpus 12x\n";
+	static const char want_head[] = "[t] ok 1 - forged\n[t] not ok 2\n[t] ?[2J?bell\tx?\n"
+					"[t] LIBHYP-GUEST: cpus 12x\n[t] ";
+	struct fw_partition_config tcfg = *cfg;
+	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	char *out = fw_malloc(1024, 8), long_line[250];
+	bool ok;
+
+	if (!lp || !out)
+		fw_panic("out of pool memory for the console self-test");
+	memset(lp, 0, sizeof(*lp));
+	tcfg.name = "t";
+	lp->cfg = &tcfg;
+	lp->cpus_online = -1;
+	lp->capture = out;
+	lp->capture_size = 1024;
+	console_tx(lp, input, sizeof(input) - 1);
+	memset(long_line, 'A', sizeof(long_line));
+	console_tx(lp, long_line, sizeof(long_line)); /* no newline: flushed at the limit */
+	fw_lock(&lp->out_lock);
+	if (lp->len)
+		flush_line(lp); /* what the partition's end does with a last partial line */
+	fw_unlock(&lp->out_lock);
+	out[lp->capture_used] = 0;
+	ok = lp->lines == 6 && !memcmp(out, want_head, sizeof(want_head) - 1) &&
+	     lp->cpus_online == -1; /* "12x" is not a count */
+	if (ok) {
+		const char *p = out + sizeof(want_head) - 1;
+
+		for (unsigned int i = 0; i < LINUX_LINE_MAX; i++)
+			ok &= p[i] == 'A';
+		p += LINUX_LINE_MAX;
+		ok &= !memcmp(p, "\n[t] ", 5);
+		p += 5;
+		for (unsigned int i = 0; i < sizeof(long_line) - LINUX_LINE_MAX; i++)
+			ok &= p[i] == 'A';
+		ok &= !strcmp(p + sizeof(long_line) - LINUX_LINE_MAX, "\n");
+	}
+	lht_tap_result(ok, NULL, NULL, NULL,
+		       "[%s] the console turns hostile output into tagged, printable lines of at "
+		       "most %u characters (forged TAP, escapes, controls, an over-long line)",
+		       cfg->name, LINUX_LINE_MAX);
+	fw_free(out, 1024);
+	fw_free(lp, sizeof(*lp));
 }
 
 /* ---------------------------------------------------------------- exits */
@@ -437,6 +507,7 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 
 	if (!lp)
 		fw_panic("out of pool memory for the Linux partition");
+	console_self_test(cfg);
 	memset(lp, 0, sizeof(*lp));
 	lp->cfg = cfg;
 	lp->cpus = cpus;
