@@ -85,10 +85,11 @@ fi
 if [[ $linux -eq 1 ]]; then
 	# The kvm rig's kernel and the Linux guest's initramfs (tests/linux-guest/guest-kit.sh); their
 	# progress goes to stderr, stdout being TAP.
-	# shellcheck source=../../scripts/common.sh
+	# shellcheck source=/dev/null
 	source "$root/scripts/common.sh"
+	# shellcheck disable=SC2034 # guest-kit.sh's toolchain prefix
 	cross=aarch64-linux-gnu
-	# shellcheck source=../linux-guest/guest-kit.sh
+	# shellcheck source=/dev/null
 	source "$root/tests/linux-guest/guest-kit.sh"
 	guest_kit_packages >&2
 	guest_kit_fetch >&2
@@ -97,6 +98,7 @@ if [[ $linux -eq 1 ]]; then
 	# Addresses: examples/el2-firmware/fw-layout.h (FW_LINUX_KERNEL_STAGE, FW_LINUX_INITRD_STAGE,
 	# FW_LINUX_INFO, FW_LINUX_INFO_MAGIC). force-raw: the files are bytes to copy, whatever
 	# they look like.
+	# shellcheck disable=SC2154 # set by guest_kit_fetch
 	kernel_size=$(stat -c %s -- "$guest_image")
 	initrd_size=$(stat -c %s -- "$out/initramfs.cpio")
 	# shellcheck disable=SC2054
