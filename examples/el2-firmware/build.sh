@@ -7,6 +7,8 @@
 #                              tests/el2/guests/*.c (hostile guests)
 #   OUTDIR/firmware.elf        the firmware (partitions A, B, C; TAP on the PL011)
 #   OUTDIR/firmware-bench.elf  the benchmark build (one CPU, one guest; run under -icount)
+#   OUTDIR/firmware-linux.elf  Linux in a partition on CPUs 0-1 (the kernel and initramfs staged
+#                              by QEMU: tests/el2/run-el2.sh --linux), guests on CPUs 2-3
 #
 #   --libhyp DIR   a meson build of libhyp for bare metal (cross/aarch64-baremetal.ini, with
 #                  -Del2=enabled): DIR/lib/libhyp.a. It is
@@ -51,7 +53,7 @@ rm -f -- "$out.libhyp-build.log"
 libhyp_a=$libhyp/lib/libhyp.a
 [[ -f $libhyp_a ]] || { echo "build.sh: $libhyp_a not built" >&2; exit 1; }
 
-mkdir -p -- "$out/guests" "$out/obj/guests" "$out/obj/fw" "$out/obj/fw-bench"
+mkdir -p -- "$out/guests" "$out/obj/guests" "$out/obj/fw" "$out/obj/fw-bench" "$out/obj/fw-linux"
 
 pids=()
 spawn() {
@@ -158,5 +160,7 @@ build_firmware() { # objdir, elf, extra cflags...
 spawn build_firmware "$out/obj/fw" "$out/firmware.elf"
 spawn build_firmware "$out/obj/fw-bench" "$out/firmware-bench.elf" -DFW_BENCH
 wait_jobs
+spawn build_firmware "$out/obj/fw-linux" "$out/firmware-linux.elf" -DFW_LINUX
+wait_jobs
 
-echo "build.sh: ${#names[@]} guests, $out/firmware.elf, $out/firmware-bench.elf"
+echo "build.sh: ${#names[@]} guests, $out/firmware.elf, $out/firmware-bench.elf, $out/firmware-linux.elf"

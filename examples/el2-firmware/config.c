@@ -48,6 +48,35 @@ const struct fw_partition_config fw_partitions[] = {
 		.guests = guests_bench_irq,
 	},
 };
+#elif defined(FW_LINUX)
+/* firmware-linux.elf: Linux (2 vCPUs) on CPUs 0-1, bare-metal guests beside it on CPUs 2-3; the
+ * hostile guest probes the Linux partition's RAM and canary too. */
+static const struct fw_guest_entry guests_rt[] = {
+	{ "mmio", 0 }, { "timer", 0 }, { "gic-sgi", 0 }, { "hostile-isolation", FW_GUEST_HOSTILE },
+	{ "psci", 0 }, { NULL, 0 },
+};
+
+const struct fw_partition_config fw_partitions[] = {
+	{
+		.name = "linux",
+		.phase = 0,
+		.nr_cpus = 2,
+		.cpus = { 0, 1 },
+		.ram_pa = FW_LINUX_RAM_BASE,
+		.ram_size = FW_LINUX_RAM_SIZE,
+		.vmid = 1,
+		.kind = FW_PART_LINUX,
+	},
+	{
+		.name = "rt",
+		.phase = 0,
+		.nr_cpus = 2,
+		.cpus = { 2, 3 },
+		.ram_pa = 0x4a000000,
+		.vmid = 2,
+		.guests = guests_rt,
+	},
+};
 #else
 static const struct fw_guest_entry guests_a[] = {
 	{ "mmio", 0 },

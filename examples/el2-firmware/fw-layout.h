@@ -27,6 +27,23 @@
 /* QEMU virt's PL031 RTC and its interrupt (SPI 2): the device passed through to a guest. */
 #define FW_RTC_BASE 0x09010000
 #define FW_RTC_INTID 34u
+/*
+ * The Linux partition (firmware-linux.elf, linux.c). Its RAM is mapped IPA == PA (a partition that
+ * is later given a DMA-capable device needs that: there is no SMMU). QEMU places the kernel Image
+ * and the initramfs in the staging area with -device loader (tests/el2/run-el2.sh --linux) and
+ * writes the boot information block: FW_LINUX_INFO_MAGIC, then the Image's size, then the
+ * initramfs's size (8 bytes each, little endian). The staging area is never mapped into a guest:
+ * it stays the pristine copy the partition is loaded from.
+ */
+#define FW_LINUX_RAM_BASE 0x50000000
+#define FW_LINUX_RAM_SIZE 0x10000000
+/* (The partition's private and read-only pages follow its RAM, at 0x6000_0000.) */
+#define FW_LINUX_KERNEL_STAGE 0x61000000
+#define FW_LINUX_KERNEL_MAX 0x03000000
+#define FW_LINUX_INITRD_STAGE 0x64000000
+#define FW_LINUX_INITRD_MAX 0x0bf00000
+#define FW_LINUX_INFO 0x6ff00000
+#define FW_LINUX_INFO_MAGIC 0x4f464e4958554e4cull /* "LNUXINFO" */
 #define FW_GICR_BASE 0x080a0000
 #define FW_GICR_STRIDE 0x20000
 /* The device window the firmware maps: GICD up to 11 redistributors (2 MiB block). */

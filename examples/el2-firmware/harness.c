@@ -48,17 +48,12 @@ static uint64_t now_us(void)
 
 /* ---------------------------------------------------------------- state */
 
-/* What a partition's VMs allocated, to prove every VM gives everything back. */
-struct acct {
-	uint64_t bytes, allocs, pages, bad;
-};
-
 struct part_rt {
 	const struct fw_partition_config *cfg;
 	unsigned int index;
 	struct fw_cpu *cpus[FW_MAX_CPUS];
 	uint8_t *ram, *private_page, *rom;
-	struct acct acct;
+	struct fw_acct acct;
 	struct hyp_alloc_ops alloc_ops;
 	struct hyp_el2_platform platform;
 	bool dead; /* a VM could not be stopped: the partition's CPUs are lost */
@@ -496,7 +491,7 @@ static void make_probes(struct guest *g)
 		if (o == self)
 			continue;
 		PROBE(LHT_EL2_PROBE_OTHER_RAM, o->ram_pa + 0x1000);
-		PROBE(LHT_EL2_PROBE_OTHER_PRIVATE, o->ram_pa + LHT_RAM_SIZE);
+		PROBE(LHT_EL2_PROBE_OTHER_PRIVATE, o->ram_pa + fw_partition_ram_size(o));
 	}
 	PROBE(LHT_EL2_PROBE_OWN_RAM_PA, self->ram_pa);
 	if (!(g->dev.caps & LHT_CAP_IRQCHIP))
@@ -538,7 +533,7 @@ static unsigned int damaged_private_pages(void)
 /* Per-partition accounting wrappers around the pool. */
 static void *acct_alloc(void *opaque, size_t size, size_t align)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 	void *p = fw_malloc(size, align);
 
 	if (p) {
@@ -550,7 +545,7 @@ static void *acct_alloc(void *opaque, size_t size, size_t align)
 
 static void acct_free(void *opaque, void *ptr, size_t size)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 
 	if (!ptr)
 		return;
@@ -561,7 +556,7 @@ static void acct_free(void *opaque, void *ptr, size_t size)
 
 static void *acct_alloc_pages(void *opaque, unsigned int count)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 	void *p = fw_alloc_pages(count);
 
 	if (p)
@@ -571,7 +566,7 @@ static void *acct_alloc_pages(void *opaque, unsigned int count)
 
 static void acct_free_pages(void *opaque, void *pages, unsigned int count)
 {
-	struct acct *a = opaque;
+	struct fw_acct *a = opaque;
 
 	if (!pages)
 		return;
@@ -797,7 +792,7 @@ destroy:
 			       "is destroyed",
 			       d->name);
 	{
-		struct acct a = p->acct;
+		struct fw_acct a = p->acct;
 
 		fw_snprintf(diag, sizeof(diag),
 			    "destroy %d; still allocated: %lu bytes in %lu blocks, %lu pages; "
@@ -819,6 +814,11 @@ static void run_partition(void *arg)
 {
 	struct part_rt *p = arg;
 
+	if (p->cfg->kind == FW_PART_LINUX) {
+		fw_linux_run(p->cfg, p->cpus, &p->platform, &p->alloc_ops, &p->acct);
+		p->guests_run++;
+		return;
+	}
 	for (const struct fw_guest_entry *e = p->cfg->guests; e->name; e++) {
 		if (p->dead) {
 			lht_tap_result(false, NULL, NULL, NULL,
@@ -830,6 +830,148 @@ static void run_partition(void *arg)
 	}
 }
 
+/* ---------------------------------------------------------------- the partition table */
+
+/* The physical range a partition takes: its RAM, private page and read-only page. */
+static void carveout(const struct fw_partition_config *c, uint64_t *start, uint64_t *end)
+{
+	*start = c->ram_pa;
+	*end = c->ram_pa + fw_partition_ram_size(c) + 2 * FW_PAGE_SIZE;
+}
+
+static bool ranges_overlap(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+	return a0 < b1 && b0 < a1;
+}
+
+/*
+ * Whether the static table @t (@n partitions) is consistent; if not, @why says what is wrong and
+ * the index of a partition at fault is returned (else -1). Refused: a carve-out outside the RAM
+ * after the firmware image or over the staging area of the Linux kernel (fw-layout.h), two
+ * carve-outs that overlap (in any phases: a later phase's guest could read what an earlier one
+ * left), and, within one phase, a CPU or a VMID in two partitions.
+ */
+static int table_error(const struct fw_partition_config *t, unsigned int n, char *why,
+		       size_t why_size)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t a0, a1;
+
+		carveout(&t[i], &a0, &a1);
+		if (a0 < (uint64_t)(uintptr_t)__pool_end ||
+		    a1 > FW_RAM_BASE + (uint64_t)FW_RAM_SIZE || a1 < a0) {
+			fw_snprintf(why, why_size,
+				    "[%s] RAM %#lx..%#lx is not in the partitions' RAM %#lx..%#lx",
+				    t[i].name, a0, a1 - 1, (uint64_t)(uintptr_t)__pool_end,
+				    FW_RAM_BASE + (uint64_t)FW_RAM_SIZE - 1);
+			return (int)i;
+		}
+		if (ranges_overlap(a0, a1, FW_LINUX_KERNEL_STAGE, FW_LINUX_INFO + FW_PAGE_SIZE)) {
+			fw_snprintf(why, why_size,
+				    "[%s] RAM %#lx..%#lx overlaps the kernel staging area %#x..%#x",
+				    t[i].name, a0, a1 - 1, FW_LINUX_KERNEL_STAGE,
+				    FW_LINUX_INFO + FW_PAGE_SIZE - 1);
+			return (int)i;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			uint64_t b0, b1;
+
+			carveout(&t[j], &b0, &b1);
+			if (ranges_overlap(a0, a1, b0, b1)) {
+				fw_snprintf(why, why_size, "[%s] and [%s] overlap in RAM",
+					    t[j].name, t[i].name);
+				return (int)i;
+			}
+			if (t[i].phase != t[j].phase)
+				continue;
+			if (t[i].vmid == t[j].vmid) {
+				fw_snprintf(why, why_size,
+					    "[%s] and [%s] share VMID %u in phase %u", t[j].name,
+					    t[i].name, t[i].vmid, t[i].phase);
+				return (int)i;
+			}
+			for (unsigned int ci = 0; ci < t[i].nr_cpus && ci < FW_MAX_CPUS; ci++) {
+				for (unsigned int cj = 0; cj < t[j].nr_cpus && cj < FW_MAX_CPUS;
+				     cj++) {
+					if (t[i].cpus[ci] != t[j].cpus[cj])
+						continue;
+					fw_snprintf(why, why_size,
+						    "[%s] and [%s] share CPU %u in phase %u",
+						    t[j].name, t[i].name, t[i].cpus[ci],
+						    t[i].phase);
+					return (int)i;
+				}
+			}
+		}
+	}
+	return -1;
+}
+
+/* The checker itself, on tables it must refuse and one it must accept. */
+static void table_self_test(void)
+{
+	const uint64_t base = 0x4a000000, size = LHT_RAM_SIZE;
+	const struct fw_partition_config ok_pair[2] = {
+		{ .name = "p", .nr_cpus = 2, .cpus = { 0, 1 }, .ram_pa = base, .vmid = 1 },
+		/* Another phase may reuse CPUs and the VMID, never RAM. */
+		{ .name = "q",
+		  .phase = 1,
+		  .nr_cpus = 2,
+		  .cpus = { 0, 1 },
+		  .ram_pa = base + 2 * size,
+		  .vmid = 1 },
+	};
+	struct fw_partition_config bad[2];
+	char why[160], all[700] = "";
+	size_t used = 0;
+	bool ok = table_error(ok_pair, 2, why, sizeof(why)) < 0;
+
+	/* Each case: the good pair with one thing broken, refused with partition 1 at fault (or
+	 * 0 for a partition that is wrong on its own). */
+	for (unsigned int k = 0; k < 6; k++) {
+		int want = 1, got;
+
+		memcpy(bad, ok_pair, sizeof(bad));
+		switch (k) {
+		case 0: /* RAM overlap across phases (the read-only page included) */
+			bad[1].ram_pa = base + size;
+			break;
+		case 1: /* a CPU twice in one phase */
+			bad[1].phase = 0;
+			bad[1].vmid = 2;
+			bad[1].cpus[1] = 3;
+			break;
+		case 2: /* a VMID twice in one phase */
+			bad[1].phase = 0;
+			bad[1].cpus[0] = 2;
+			bad[1].cpus[1] = 3;
+			break;
+		case 3: /* RAM over the firmware */
+			bad[0].ram_pa = FW_RAM_BASE;
+			want = 0;
+			break;
+		case 4: /* RAM past the end of memory */
+			bad[0].ram_pa = FW_RAM_BASE + (uint64_t)FW_RAM_SIZE - size;
+			want = 0;
+			break;
+		default: /* RAM over the staged kernel */
+			bad[0].ram_pa = FW_LINUX_KERNEL_STAGE - size;
+			want = 0;
+			break;
+		}
+		got = table_error(bad, 2, why, sizeof(why));
+		ok &= got == want;
+		used += (size_t)fw_snprintf(all + used, sizeof(all) - used, "%s%s",
+					    used ? "\n" : "", got < 0 ? "accepted!" : why);
+		if (used >= sizeof(all))
+			used = sizeof(all) - 1;
+	}
+	lht_tap_result(ok, NULL, NULL, all,
+		       "the partition table check refuses overlapping RAM, a CPU or VMID in two "
+		       "partitions of a phase, RAM over the firmware, past the end or over the "
+		       "staged kernel, and accepts a valid table");
+}
+
 static bool partition_ok(const struct fw_partition_config *cfg)
 {
 	if (!cfg->nr_cpus || cfg->nr_cpus > FW_MAX_CPUS)
@@ -837,7 +979,10 @@ static bool partition_ok(const struct fw_partition_config *cfg)
 	for (unsigned int i = 0; i < cfg->nr_cpus; i++)
 		if (cfg->cpus[i] >= fw_nr_cpus || !fw_cpus[cfg->cpus[i]].online)
 			return false;
-	return (cfg->ram_pa & (FW_PAGE_SIZE - 1)) == 0 && cfg->vmid;
+	if (cfg->kind == FW_PART_GUESTS && !cfg->guests)
+		return false;
+	return (cfg->ram_pa & (FW_PAGE_SIZE - 1)) == 0 &&
+	       (fw_partition_ram_size(cfg) & (FW_PAGE_SIZE - 1)) == 0 && cfg->vmid;
 }
 
 unsigned int fw_harness_run(void)
@@ -853,6 +998,19 @@ unsigned int fw_harness_run(void)
 		hyp_version_string(), fw_nr_partitions, fw_nr_cpus);
 	if (fw_nr_partitions > FW_ARRAY_SIZE(parts))
 		fw_panic("too many partitions");
+	table_self_test();
+	{
+		char why[160];
+		int bad = table_error(fw_partitions, fw_nr_partitions, why, sizeof(why));
+
+		/* A broken table is the firmware's own bug: nothing may run on it. */
+		lht_tap_result(bad < 0, NULL, NULL, bad < 0 ? NULL : why,
+			       "the partition table (config.c) is consistent");
+		if (bad >= 0) {
+			fw_printf("Bail out! the partition table is inconsistent: %s\n", why);
+			return 1;
+		}
+	}
 	for (unsigned int i = 0; i < fw_nr_partitions; i++) {
 		struct part_rt *p = &parts[i];
 		const struct fw_partition_config *cfg = &fw_partitions[i];
@@ -860,7 +1018,7 @@ unsigned int fw_harness_run(void)
 		p->cfg = cfg;
 		p->index = i;
 		p->ram = (uint8_t *)(uintptr_t)cfg->ram_pa;
-		p->private_page = p->ram + LHT_RAM_SIZE;
+		p->private_page = p->ram + fw_partition_ram_size(cfg);
 		p->rom = p->private_page + FW_PAGE_SIZE;
 		p->alloc_ops = (struct hyp_alloc_ops){ acct_alloc, acct_free, &p->acct };
 		p->platform = fw_el2_platform;
@@ -883,7 +1041,8 @@ unsigned int fw_harness_run(void)
 		lht_tap_comment("[%s] phase %u: CPUs %u..%u (%u), RAM %#lx..%#lx, VMID %u",
 				cfg->name, cfg->phase, cfg->cpus[0], cfg->cpus[cfg->nr_cpus - 1],
 				cfg->nr_cpus, (uint64_t)cfg->ram_pa,
-				(uint64_t)(cfg->ram_pa + LHT_RAM_SIZE - 1), cfg->vmid);
+				(uint64_t)(cfg->ram_pa + fw_partition_ram_size(cfg) - 1),
+				cfg->vmid);
 	}
 
 	for (unsigned int phase = 0; phase <= last_phase; phase++) {

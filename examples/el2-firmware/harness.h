@@ -45,10 +45,24 @@ struct fw_guest_entry {
 	uint32_t flags;
 };
 
+/* What a partition's VMs allocated, to prove every VM gives everything back. */
+struct fw_acct {
+	uint64_t bytes, allocs, pages, bad;
+};
+
+/* What a partition runs (struct fw_partition_config.kind). */
+enum fw_partition_kind {
+	/* The conformance and hostile guests of @guests, one after the other. */
+	FW_PART_GUESTS = 0,
+	/* Linux (linux.c): the kernel and initramfs QEMU staged, 2 vCPUs. */
+	FW_PART_LINUX,
+};
+
 /*
- * A partition. The carve-out at @ram_pa is LHT_RAM_SIZE of guest RAM (mapped at LHT_RAM_BASE),
- * then one private page the guest never sees (a canary the firmware checks after every guest),
- * then the read-only page mapped at LHT_ROM_BASE.
+ * A partition. The carve-out at @ram_pa is @ram_size bytes of guest RAM (0: LHT_RAM_SIZE, mapped
+ * at LHT_RAM_BASE; a Linux partition's is mapped IPA == PA), then one private page the guest never
+ * sees (a canary the firmware checks after every guest), then the read-only page mapped at
+ * LHT_ROM_BASE.
  */
 struct fw_partition_config {
 	const char *name;
@@ -56,11 +70,18 @@ struct fw_partition_config {
 	unsigned int nr_cpus;
 	unsigned int cpus[FW_MAX_CPUS];
 	uint64_t ram_pa;
+	uint64_t ram_size;
 	uint32_t vmid;
-	const struct fw_guest_entry *guests; /* ends with a NULL name */
+	uint32_t kind;			     /* enum fw_partition_kind */
+	const struct fw_guest_entry *guests; /* ends with a NULL name; FW_PART_GUESTS */
 };
 
 #define FW_CARVEOUT_SIZE (LHT_RAM_SIZE + 2 * FW_PAGE_SIZE)
+
+static inline uint64_t fw_partition_ram_size(const struct fw_partition_config *cfg)
+{
+	return cfg->ram_size ? cfg->ram_size : LHT_RAM_SIZE;
+}
 
 extern const struct fw_partition_config fw_partitions[];
 extern const unsigned int fw_nr_partitions;
@@ -70,5 +91,15 @@ unsigned int fw_harness_run(void);
 
 /* The guest image built into the firmware under @name, or NULL. */
 const struct fw_blob *fw_find_blob(const char *name);
+
+/*
+ * Boot Linux in a FW_PART_LINUX partition on @cpus (cfg->nr_cpus of them, the calling CPU first)
+ * and wait until it powers off or its time is up; prints its console tagged with the partition's
+ * name and TAP results. Allocations go through @alloc and @platform, which account them in
+ * @acct (checked to be back to zero once the VM is destroyed).
+ */
+void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
+		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
+		  const struct fw_acct *acct);
 
 #endif /* FW_HARNESS_H */

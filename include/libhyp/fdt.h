@@ -12,7 +12,8 @@
  *
  *	hyp_fdt_build(&fc, dtb, sizeof(dtb), &dtb_size);
  *
- * Hosted builds only: the freestanding library is built without libfdt and has no hyp_fdt_*.
+ * Every build has it, the freestanding one (EL2 firmware) included: the library writes the tree
+ * itself (no libfdt).
  */
 #ifndef LIBHYP_FDT_H
 #define LIBHYP_FDT_H
@@ -123,7 +124,8 @@ struct hyp_fdt_config {
 /**
  * hyp_fdt_build() - write the guest's flattened device tree.
  * @config: what to describe (read only during the call).
- * @buf: where to write the DTB; 8-byte aligned (libfdt reads trees only at such addresses).
+ * @buf: where to write the DTB; 8-byte aligned (libfdt, among others, reads trees only at such
+ *	 addresses).
  * @buf_size: bytes available at @buf. At most HYP_FDT_MAX_SIZE of them are used: a tree Linux
  *	      would refuse is never produced.
  * @out_size: receives the DTB's size (its header's totalsize). Untouched on failure.
@@ -134,8 +136,8 @@ struct hyp_fdt_config {
  * level-triggered PPIs), the GICv3, a fixed clock, the PL011 (clocks "uartclk" and "apb_pclk")
  * and PL031, the virtio-mmio transports (edge-triggered SPIs, dma-coherent), /aliases/serial0 and
  * /chosen (bootargs, stdout-path to the PL011, the initrd range). Never writes past @buf_size;
- * libfdt builds the string table at the end of the buffer, so bytes past *@out_size may have been
- * used as scratch space.
+ * the string table is built at the end of the buffer, so bytes past *@out_size may have been used
+ * as scratch space.
  *
  * Return: 0; -EINVAL for a NULL argument, a misaligned @buf, a @size too small for the first
  * version of the struct, or a bad configuration (no CPUs or too many, a bad or duplicate MPIDR,

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest's flattened device tree (include/libhyp/fdt.h), written with libfdt's sequential-write
- * API straight into the caller's buffer. The whole configuration is validated before the first
+ * The guest's flattened device tree (include/libhyp/fdt.h), written sequentially straight into the
+ * caller's buffer (fdt-writer.h: no libfdt, so the freestanding build has it too). The whole configuration is validated before the first
  * byte is written.
  */
-#include <libfdt.h>
-
 #include "hyp_string.h"
 #include "arm64.h"
 #include "hyp_base.h"
 #include "hyp_errno.h"
 #include "hyp_gic_layout.h"
 #include "hyp_sized_config.h"
+#include "fdt-writer.h"
 
 #include <libhyp/fdt.h>
 #include <libhyp/hyp.h>
@@ -249,30 +248,30 @@ static void node_name(char *out, const char *name, uint64_t unit)
 }
 
 /* Properties are big-endian cells (DT spec 2.2.4). */
-static fdt32_t be32(uint32_t v)
+static uint32_t be32(uint32_t v)
 {
-	return cpu_to_fdt32(v);
+	return hyp__fdt_be32(v);
 }
 
-static int prop_reg(void *fdt, uint64_t base, uint64_t size)
+static int prop_reg(struct hyp__fdtw *fdt, uint64_t base, uint64_t size)
 {
-	const fdt64_t reg[2] = { cpu_to_fdt64(base), cpu_to_fdt64(size) };
+	const uint64_t reg[2] = { hyp__fdt_be64(base), hyp__fdt_be64(size) };
 
-	return fdt_property(fdt, "reg", reg, sizeof(reg));
+	return hyp__fdtw_property(fdt, "reg", reg, sizeof(reg));
 }
 
-static int prop_spi_type(void *fdt, uint32_t intid, uint32_t type)
+static int prop_spi_type(struct hyp__fdtw *fdt, uint32_t intid, uint32_t type)
 {
-	const fdt32_t irq[3] = { be32(GIC_SPI), be32(intid - 32), be32(type) };
+	const uint32_t irq[3] = { be32(GIC_SPI), be32(intid - 32), be32(type) };
 
-	return fdt_property(fdt, "interrupts", irq, sizeof(irq));
+	return hyp__fdtw_property(fdt, "interrupts", irq, sizeof(irq));
 }
 
-static int prop_spi(void *fdt, uint32_t intid)
+static int prop_spi(struct hyp__fdtw *fdt, uint32_t intid)
 {
-	const fdt32_t irq[3] = { be32(GIC_SPI), be32(intid - 32), be32(IRQ_TYPE_LEVEL_HIGH) };
+	const uint32_t irq[3] = { be32(GIC_SPI), be32(intid - 32), be32(IRQ_TYPE_LEVEL_HIGH) };
 
-	return fdt_property(fdt, "interrupts", irq, sizeof(irq));
+	return hyp__fdtw_property(fdt, "interrupts", irq, sizeof(irq));
 }
 
 #define TRY(expr)                                                                                  \
@@ -282,70 +281,70 @@ static int prop_spi(void *fdt, uint32_t intid)
 			return r_;                                                                 \
 	} while (0)
 
-static int add_root_props(void *fdt)
+static int add_root_props(struct hyp__fdtw *fdt)
 {
-	TRY(fdt_property_string(fdt, "compatible", "linux,dummy-virt"));
-	TRY(fdt_property_string(fdt, "model", "libhyp virt"));
-	TRY(fdt_property_u32(fdt, "#address-cells", 2));
-	TRY(fdt_property_u32(fdt, "#size-cells", 2));
-	TRY(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_GIC));
+	TRY(hyp__fdtw_property_string(fdt, "compatible", "linux,dummy-virt"));
+	TRY(hyp__fdtw_property_string(fdt, "model", "libhyp virt"));
+	TRY(hyp__fdtw_property_u32(fdt, "#address-cells", 2));
+	TRY(hyp__fdtw_property_u32(fdt, "#size-cells", 2));
+	TRY(hyp__fdtw_property_u32(fdt, "interrupt-parent", PHANDLE_GIC));
 	return 0;
 }
 
-static int add_psci(void *fdt)
+static int add_psci(struct hyp__fdtw *fdt)
 {
 	static const char compatible[] = "arm,psci-1.0\0arm,psci-0.2";
 
-	TRY(fdt_begin_node(fdt, "psci"));
-	TRY(fdt_property(fdt, "compatible", compatible, sizeof(compatible)));
-	TRY(fdt_property_string(fdt, "method", "hvc"));
-	return fdt_end_node(fdt);
+	TRY(hyp__fdtw_begin_node(fdt, "psci"));
+	TRY(hyp__fdtw_property(fdt, "compatible", compatible, sizeof(compatible)));
+	TRY(hyp__fdtw_property_string(fdt, "method", "hvc"));
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_memory(void *fdt, const struct hyp_fdt_config *cfg)
+static int add_memory(struct hyp__fdtw *fdt, const struct hyp_fdt_config *cfg)
 {
 	char name[NODE_NAME_MAX];
 
 	for (uint32_t i = 0; i < cfg->num_mem; i++) {
 		node_name(name, "memory", cfg->mem[i].base);
-		TRY(fdt_begin_node(fdt, name));
-		TRY(fdt_property_string(fdt, "device_type", "memory"));
+		TRY(hyp__fdtw_begin_node(fdt, name));
+		TRY(hyp__fdtw_property_string(fdt, "device_type", "memory"));
 		TRY(prop_reg(fdt, cfg->mem[i].base, cfg->mem[i].size));
-		TRY(fdt_end_node(fdt));
+		TRY(hyp__fdtw_end_node(fdt));
 	}
 	return 0;
 }
 
-static int add_cpus(void *fdt, const struct fdt_plan *plan)
+static int add_cpus(struct hyp__fdtw *fdt, const struct fdt_plan *plan)
 {
 	const struct hyp_fdt_config *cfg = plan->cfg;
 	char name[NODE_NAME_MAX];
 
 	/* arm/cpus.yaml: reg holds MPIDR_EL1[23:0] in one cell, or Aff3 in a first cell when any
 	 * CPU has a non-zero Aff3. Linux matches it against MPIDR_EL1 & 0xff00ffffff. */
-	TRY(fdt_begin_node(fdt, "cpus"));
-	TRY(fdt_property_u32(fdt, "#address-cells", plan->cpus_need_aff3 ? 2 : 1));
-	TRY(fdt_property_u32(fdt, "#size-cells", 0));
+	TRY(hyp__fdtw_begin_node(fdt, "cpus"));
+	TRY(hyp__fdtw_property_u32(fdt, "#address-cells", plan->cpus_need_aff3 ? 2 : 1));
+	TRY(hyp__fdtw_property_u32(fdt, "#size-cells", 0));
 	for (uint32_t i = 0; i < cfg->num_cpus; i++) {
 		uint64_t mpidr = cpu_mpidr(cfg, i);
 
 		node_name(name, "cpu", mpidr);
-		TRY(fdt_begin_node(fdt, name));
-		TRY(fdt_property_string(fdt, "device_type", "cpu"));
-		TRY(fdt_property_string(fdt, "compatible", "arm,arm-v8"));
+		TRY(hyp__fdtw_begin_node(fdt, name));
+		TRY(hyp__fdtw_property_string(fdt, "device_type", "cpu"));
+		TRY(hyp__fdtw_property_string(fdt, "compatible", "arm,arm-v8"));
 		if (plan->cpus_need_aff3)
-			TRY(fdt_property_u64(fdt, "reg", mpidr));
+			TRY(hyp__fdtw_property_u64(fdt, "reg", mpidr));
 		else
-			TRY(fdt_property_u32(fdt, "reg", (uint32_t)mpidr));
-		TRY(fdt_property_string(fdt, "enable-method", "psci"));
-		TRY(fdt_end_node(fdt));
+			TRY(hyp__fdtw_property_u32(fdt, "reg", (uint32_t)mpidr));
+		TRY(hyp__fdtw_property_string(fdt, "enable-method", "psci"));
+		TRY(hyp__fdtw_end_node(fdt));
 	}
-	return fdt_end_node(fdt);
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_timer(void *fdt, const struct fdt_plan *plan)
+static int add_timer(struct hyp__fdtw *fdt, const struct fdt_plan *plan)
 {
-	fdt32_t irqs[12];
+	uint32_t irqs[12];
 
 	/* Binding order: secure physical, non-secure physical, virtual, hypervisor. Level-high, as
 	 * QEMU's virt board says for GICv3 (the timers are level-triggered outputs; Linux 4.8-rc6
@@ -355,82 +354,82 @@ static int add_timer(void *fdt, const struct fdt_plan *plan)
 		irqs[i * 3 + 1] = be32(plan->timer_intids[i] - 16);
 		irqs[i * 3 + 2] = be32(IRQ_TYPE_LEVEL_HIGH);
 	}
-	TRY(fdt_begin_node(fdt, "timer"));
-	TRY(fdt_property_string(fdt, "compatible", "arm,armv8-timer"));
-	TRY(fdt_property(fdt, "interrupts", irqs, sizeof(irqs)));
+	TRY(hyp__fdtw_begin_node(fdt, "timer"));
+	TRY(hyp__fdtw_property_string(fdt, "compatible", "arm,armv8-timer"));
+	TRY(hyp__fdtw_property(fdt, "interrupts", irqs, sizeof(irqs)));
 	/* The virtual counter keeps running in guest idle states: no need for a broadcast timer. */
-	TRY(fdt_property(fdt, "always-on", NULL, 0));
-	return fdt_end_node(fdt);
+	TRY(hyp__fdtw_property(fdt, "always-on", NULL, 0));
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_gic(void *fdt, const struct fdt_plan *plan)
+static int add_gic(struct hyp__fdtw *fdt, const struct fdt_plan *plan)
 {
 	char name[NODE_NAME_MAX];
-	const fdt64_t reg[4] = {
-		cpu_to_fdt64(plan->gicd_base),
-		cpu_to_fdt64(HYP_GICD_SIZE),
-		cpu_to_fdt64(plan->gicr_base),
-		cpu_to_fdt64((uint64_t)HYP_GICR_SIZE_PER_VCPU * plan->cfg->num_cpus),
+	const uint64_t reg[4] = {
+		hyp__fdt_be64(plan->gicd_base),
+		hyp__fdt_be64(HYP_GICD_SIZE),
+		hyp__fdt_be64(plan->gicr_base),
+		hyp__fdt_be64((uint64_t)HYP_GICR_SIZE_PER_VCPU * plan->cfg->num_cpus),
 	};
 
 	node_name(name, "intc", plan->gicd_base);
-	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
-	TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
-	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+	TRY(hyp__fdtw_begin_node(fdt, name));
+	TRY(hyp__fdtw_property_string(fdt, "compatible", "arm,gic-v3"));
+	TRY(hyp__fdtw_property_u32(fdt, "#interrupt-cells", 3));
+	TRY(hyp__fdtw_property(fdt, "interrupt-controller", NULL, 0));
 	/* Room for an ITS child node, in the parent's address space (as QEMU's virt does); an
 	 * interrupt provider also needs #address-cells for interrupt-map parsing. */
-	TRY(fdt_property_u32(fdt, "#address-cells", 2));
-	TRY(fdt_property_u32(fdt, "#size-cells", 2));
-	TRY(fdt_property(fdt, "ranges", NULL, 0));
-	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
-	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_GIC));
-	return fdt_end_node(fdt);
+	TRY(hyp__fdtw_property_u32(fdt, "#address-cells", 2));
+	TRY(hyp__fdtw_property_u32(fdt, "#size-cells", 2));
+	TRY(hyp__fdtw_property(fdt, "ranges", NULL, 0));
+	TRY(hyp__fdtw_property(fdt, "reg", reg, sizeof(reg)));
+	TRY(hyp__fdtw_property_u32(fdt, "phandle", PHANDLE_GIC));
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_clock(void *fdt, const struct fdt_plan *plan)
+static int add_clock(struct hyp__fdtw *fdt, const struct fdt_plan *plan)
 {
-	TRY(fdt_begin_node(fdt, "apb-pclk"));
-	TRY(fdt_property_string(fdt, "compatible", "fixed-clock"));
-	TRY(fdt_property_u32(fdt, "#clock-cells", 0));
-	TRY(fdt_property_u32(fdt, "clock-frequency", plan->uart_clock_hz));
-	TRY(fdt_property_u32(fdt, "phandle", PHANDLE_CLOCK));
-	return fdt_end_node(fdt);
+	TRY(hyp__fdtw_begin_node(fdt, "apb-pclk"));
+	TRY(hyp__fdtw_property_string(fdt, "compatible", "fixed-clock"));
+	TRY(hyp__fdtw_property_u32(fdt, "#clock-cells", 0));
+	TRY(hyp__fdtw_property_u32(fdt, "clock-frequency", plan->uart_clock_hz));
+	TRY(hyp__fdtw_property_u32(fdt, "phandle", PHANDLE_CLOCK));
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_uart(void *fdt, const struct fdt_plan *plan, char *path)
+static int add_uart(struct hyp__fdtw *fdt, const struct fdt_plan *plan, char *path)
 {
 	static const char compatible[] = "arm,pl011\0arm,primecell";
 	static const char clock_names[] = "uartclk\0apb_pclk";
-	const fdt32_t clocks[2] = { be32(PHANDLE_CLOCK), be32(PHANDLE_CLOCK) };
+	const uint32_t clocks[2] = { be32(PHANDLE_CLOCK), be32(PHANDLE_CLOCK) };
 
 	/* Without clocks/clock-names the AMBA bus never probes the PL011: no ttyAMA0. */
 	node_name(path + 1, "pl011", plan->uart_base);
-	TRY(fdt_begin_node(fdt, path + 1));
-	TRY(fdt_property(fdt, "compatible", compatible, sizeof(compatible)));
+	TRY(hyp__fdtw_begin_node(fdt, path + 1));
+	TRY(hyp__fdtw_property(fdt, "compatible", compatible, sizeof(compatible)));
 	TRY(prop_reg(fdt, plan->uart_base, HYP_UART_SIZE));
 	TRY(prop_spi(fdt, plan->uart_intid));
-	TRY(fdt_property(fdt, "clocks", clocks, sizeof(clocks)));
-	TRY(fdt_property(fdt, "clock-names", clock_names, sizeof(clock_names)));
-	return fdt_end_node(fdt);
+	TRY(hyp__fdtw_property(fdt, "clocks", clocks, sizeof(clocks)));
+	TRY(hyp__fdtw_property(fdt, "clock-names", clock_names, sizeof(clock_names)));
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_rtc(void *fdt, const struct fdt_plan *plan)
+static int add_rtc(struct hyp__fdtw *fdt, const struct fdt_plan *plan)
 {
 	static const char compatible[] = "arm,pl031\0arm,primecell";
 	char name[NODE_NAME_MAX];
 
 	node_name(name, "pl031", plan->rtc_base);
-	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property(fdt, "compatible", compatible, sizeof(compatible)));
+	TRY(hyp__fdtw_begin_node(fdt, name));
+	TRY(hyp__fdtw_property(fdt, "compatible", compatible, sizeof(compatible)));
 	TRY(prop_reg(fdt, plan->rtc_base, HYP_RTC_SIZE));
 	TRY(prop_spi(fdt, plan->rtc_intid));
-	TRY(fdt_property_u32(fdt, "clocks", PHANDLE_CLOCK));
-	TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
-	return fdt_end_node(fdt);
+	TRY(hyp__fdtw_property_u32(fdt, "clocks", PHANDLE_CLOCK));
+	TRY(hyp__fdtw_property_string(fdt, "clock-names", "apb_pclk"));
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_virtio(void *fdt, const struct fdt_plan *plan)
+static int add_virtio(struct hyp__fdtw *fdt, const struct fdt_plan *plan)
 {
 	char name[NODE_NAME_MAX];
 
@@ -438,8 +437,8 @@ static int add_virtio(void *fdt, const struct fdt_plan *plan)
 		const struct hyp_fdt_virtio *v = &plan->virtio[i];
 
 		node_name(name, "virtio_mmio", v->base);
-		TRY(fdt_begin_node(fdt, name));
-		TRY(fdt_property_string(fdt, "compatible", "virtio,mmio"));
+		TRY(hyp__fdtw_begin_node(fdt, name));
+		TRY(hyp__fdtw_property_string(fdt, "compatible", "virtio,mmio"));
 		TRY(prop_reg(fdt, v->base, HYP_VIRTIO_MMIO_SIZE));
 		/* Edge (as QEMU's virt board describes virtio-mmio): the device raises the line
 		 * when InterruptStatus gets a bit and drops it at the driver's acknowledgement,
@@ -449,62 +448,62 @@ static int add_virtio(void *fdt, const struct fdt_plan *plan)
 		 * acknowledges and then drains the rings. */
 		TRY(prop_spi_type(fdt, v->intid, IRQ_TYPE_EDGE_RISING));
 		/* Guest RAM is ordinary cacheable host memory to the VMM's device models. */
-		TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
-		TRY(fdt_end_node(fdt));
+		TRY(hyp__fdtw_property(fdt, "dma-coherent", NULL, 0));
+		TRY(hyp__fdtw_end_node(fdt));
 	}
 	return 0;
 }
 
 /* Firmware finds its flash here (U-Boot's CFI driver takes the banks from reg and the bus width
  * from bank-width; Linux's physmap-of driver does the same). */
-static int add_flash(void *fdt, const struct fdt_plan *plan)
+static int add_flash(struct hyp__fdtw *fdt, const struct fdt_plan *plan)
 {
 	char name[NODE_NAME_MAX];
-	fdt64_t reg[4] = {
-		cpu_to_fdt64(plan->flash_base),
-		cpu_to_fdt64(plan->flash_bank_size),
-		cpu_to_fdt64(plan->flash_base + plan->flash_bank_size),
-		cpu_to_fdt64(plan->flash_bank_size),
+	uint64_t reg[4] = {
+		hyp__fdt_be64(plan->flash_base),
+		hyp__fdt_be64(plan->flash_bank_size),
+		hyp__fdt_be64(plan->flash_base + plan->flash_bank_size),
+		hyp__fdt_be64(plan->flash_bank_size),
 	};
 
 	node_name(name, "flash", plan->flash_base);
-	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property_string(fdt, "compatible", "cfi-flash"));
-	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
-	TRY(fdt_property_u32(fdt, "bank-width", 4));
-	return fdt_end_node(fdt);
+	TRY(hyp__fdtw_begin_node(fdt, name));
+	TRY(hyp__fdtw_property_string(fdt, "compatible", "cfi-flash"));
+	TRY(hyp__fdtw_property(fdt, "reg", reg, sizeof(reg)));
+	TRY(hyp__fdtw_property_u32(fdt, "bank-width", 4));
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int add_chosen(void *fdt, const struct fdt_plan *plan, const char *uart_path)
+static int add_chosen(struct hyp__fdtw *fdt, const struct fdt_plan *plan, const char *uart_path)
 {
 	const struct hyp_fdt_config *cfg = plan->cfg;
 
 	if (!(plan->flags & HYP_FDT_NO_UART)) {
-		TRY(fdt_begin_node(fdt, "aliases"));
-		TRY(fdt_property_string(fdt, "serial0", uart_path));
-		TRY(fdt_end_node(fdt));
+		TRY(hyp__fdtw_begin_node(fdt, "aliases"));
+		TRY(hyp__fdtw_property_string(fdt, "serial0", uart_path));
+		TRY(hyp__fdtw_end_node(fdt));
 	}
-	TRY(fdt_begin_node(fdt, "chosen"));
+	TRY(hyp__fdtw_begin_node(fdt, "chosen"));
 	if (cfg->bootargs)
-		TRY(fdt_property_string(fdt, "bootargs", cfg->bootargs));
+		TRY(hyp__fdtw_property_string(fdt, "bootargs", cfg->bootargs));
 	if (!(plan->flags & HYP_FDT_NO_UART))
-		TRY(fdt_property_string(fdt, "stdout-path", uart_path));
+		TRY(hyp__fdtw_property_string(fdt, "stdout-path", uart_path));
 	if (cfg->initrd_end) {
 		/* Linux reads these with the property's own length: 64-bit values are fine. */
-		TRY(fdt_property_u64(fdt, "linux,initrd-start", cfg->initrd_start));
-		TRY(fdt_property_u64(fdt, "linux,initrd-end", cfg->initrd_end));
+		TRY(hyp__fdtw_property_u64(fdt, "linux,initrd-start", cfg->initrd_start));
+		TRY(hyp__fdtw_property_u64(fdt, "linux,initrd-end", cfg->initrd_end));
 	}
-	return fdt_end_node(fdt);
+	return hyp__fdtw_end_node(fdt);
 }
 
-static int write_tree(void *fdt, int size, const struct fdt_plan *plan)
+static int write_tree(void *buf, size_t size, const struct fdt_plan *plan, size_t *out_size)
 {
 	const uint32_t both_off = HYP_FDT_NO_UART | HYP_FDT_NO_RTC;
 	char uart_path[NODE_NAME_MAX + 1] = "/";
+	struct hyp__fdtw writer, *fdt = &writer;
 
-	TRY(fdt_create(fdt, size));
-	TRY(fdt_finish_reservemap(fdt));
-	TRY(fdt_begin_node(fdt, ""));
+	TRY(hyp__fdtw_init(fdt, buf, size));
+	TRY(hyp__fdtw_begin_node(fdt, ""));
 	TRY(add_root_props(fdt));
 	TRY(add_psci(fdt));
 	TRY(add_memory(fdt, plan->cfg));
@@ -521,8 +520,8 @@ static int write_tree(void *fdt, int size, const struct fdt_plan *plan)
 	if (plan->flags & HYP_FDT_FLASH)
 		TRY(add_flash(fdt, plan));
 	TRY(add_chosen(fdt, plan, uart_path));
-	TRY(fdt_end_node(fdt));
-	return fdt_finish(fdt);
+	TRY(hyp__fdtw_end_node(fdt));
+	return hyp__fdtw_finish(fdt, out_size);
 }
 
 HYP_API int hyp_fdt_build(const struct hyp_fdt_config *config, void *buf, size_t buf_size,
@@ -530,6 +529,7 @@ HYP_API int hyp_fdt_build(const struct hyp_fdt_config *config, void *buf, size_t
 {
 	struct hyp_fdt_config cfg;
 	struct fdt_plan plan;
+	size_t size;
 	int r;
 
 	if (!config || !buf || !out_size || ((uintptr_t)buf & 7))
@@ -546,11 +546,11 @@ HYP_API int hyp_fdt_build(const struct hyp_fdt_config *config, void *buf, size_t
 
 	if (buf_size > HYP_FDT_MAX_SIZE)
 		buf_size = HYP_FDT_MAX_SIZE;
-	r = write_tree(buf, (int)buf_size, &plan);
-	if (r == -FDT_ERR_NOSPACE)
+	r = write_tree(buf, buf_size, &plan, &size);
+	if (r == -ENOSPC)
 		return -ENOSPC;
-	/* Any other libfdt error would be a bug here: the input was validated above. */
+	/* Any other error would be a bug here: the input was validated above. */
 	hyp__assert(r == 0);
-	*out_size = fdt_totalsize(buf);
+	*out_size = size;
 	return 0;
 }

@@ -138,6 +138,49 @@ bool hyp_trap_is_id_reg(uint32_t encoding);
  */
 uint64_t hyp_trap_id_reg_visible(uint32_t encoding, uint64_t hw);
 
+/**
+ * struct hyp_trap_debug_regs - a vCPU's self-hosted debug registers, kept in memory by a
+ * hypervisor that traps guest accesses to them (MDCR_EL2.TDA, TDOSA, TDRA) because it does not
+ * switch the hardware's per CPU. The values are stored and read back; they are never loaded into
+ * the hardware, so the guest's breakpoints, watchpoints and software step do not fire. A guest
+ * OS still boots: Linux writes MDSCR_EL1 and OSLAR_EL1 in its CPU setup and clears every
+ * breakpoint and watchpoint ID_AA64DFR0_EL1 reports, and KVM answers the same way when the host
+ * does not debug the guest.
+ * @nr_brps: breakpoints (ID_AA64DFR0_EL1.BRPs + 1), @nr_wrps: watchpoints (WRPs + 1).
+ */
+struct hyp_trap_debug_regs {
+	uint64_t mdscr_el1, mdccint_el1;
+	uint8_t os_lock, os_double_lock, claim, prcr_corepurq;
+	uint32_t nr_brps, nr_wrps;
+	uint64_t bvr[16], bcr[16], wvr[16], wcr[16];
+};
+
+/**
+ * hyp_trap_debug_reset() - the registers' reset state for a guest whose ID_AA64DFR0_EL1 reads
+ * @dfr0 (what hyp_trap_id_reg_visible() shows it): all zero, the OS lock locked (the architected
+ * cold reset state; an OS unlocks it with OSLAR_EL1).
+ */
+void hyp_trap_debug_reset(struct hyp_trap_debug_regs *d, uint64_t dfr0);
+
+/**
+ * hyp_trap_debug_access() - emulate a trapped MSR/MRS of a debug register.
+ * @d: the vCPU's registers.
+ * @encoding: HYP_SYSREG() of the access.
+ * @is_write: MSR (true) or MRS.
+ * @value: the value written, or receives the value read.
+ *
+ * Handles MDSCR_EL1, MDCCINT_EL1, OSLAR_EL1 (write only), OSLSR_EL1 and MDRAR_EL1 (read only),
+ * OSDLR_EL1, OSECCR_EL1 (RAZ/WI), DBGPRCR_EL1, DBGCLAIMSET_EL1/DBGCLAIMCLR_EL1,
+ * DBGAUTHSTATUS_EL1 (read only: no debug allowed), the DBGBVR/BCR<n>_EL1 and DBGWVR/WCR<n>_EL1 of
+ * implemented breakpoints and watchpoints, and the debug communications channel (MDCCSR_EL0 read
+ * only, DBGDTR_EL0, DBGDTRRX_EL0 read only, DBGDTRTX_EL0 write only: an absent debugger, RAZ/WI).
+ *
+ * Return: true if handled (a read fills @value); false for any other encoding and for the wrong
+ * direction or an unimplemented breakpoint/watchpoint (the architected answer is UNDEFINED).
+ */
+bool hyp_trap_debug_access(struct hyp_trap_debug_regs *d, uint32_t encoding, bool is_write,
+			   uint64_t *value);
+
 /** hyp_trap_undef_esr() / hyp_trap_ext_abort_esr() - ESR values for injected exceptions. */
 uint64_t hyp_trap_undef_esr(void);
 uint64_t hyp_trap_ext_abort_esr(bool is_data, bool is_write, bool from_lower_el);

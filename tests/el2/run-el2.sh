@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# run-el2.sh [--icount] [--timeout SECS] [--out DIR]: the el2 backend's tests on QEMU.
+# run-el2.sh [--icount | --linux] [--timeout SECS] [--out DIR]: the el2 backend's tests on QEMU.
 #
 # Builds libhyp for bare metal with the el2 backend (cross/aarch64-baremetal.ini, -Del2=enabled),
 # the conformance and hostile guests and the EL2 partitioning firmware
@@ -16,6 +16,13 @@
 #                  (one guest instruction = 1 ns, so CNTVCT ticks count instructions). Prints
 #                  instructions per HVC and MMIO round trip; figures, not pass/fail (the exit
 #                  status only says the benchmark ran).
+#   --linux        Linux in a partition instead: firmware-linux.elf boots the Debian arm64 kernel
+#                  the kvm rig uses (fetched and cached by tests/linux-guest/guest-kit.sh) with an
+#                  initramfs whose /init is tests/linux-guest/guest-init.c, on CPUs 0-1 (2 vCPUs),
+#                  while a bare-metal partition runs guests on CPUs 2-3. QEMU stages the Image and
+#                  the initramfs in physical memory (-device loader, fw-layout.h FW_LINUX_*). The
+#                  firmware's TAP asserts the /init marker, 2 CPUs online and the PSCI SYSTEM_OFF;
+#                  this script asserts the same lines on the console once more. Default timeout 900.
 #   --timeout SECS kill QEMU after this long (default 300)
 #   --out DIR      build directory (default: build-el2 in the repository)
 #
@@ -26,12 +33,15 @@ usage() { sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd -- "$here/../.." && pwd)
 icount=0
-timeout_s=300
+linux=0
+timeout_s=
+
 out=$root/build-el2
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--icount) icount=1; shift ;;
+	--linux) linux=1; shift ;;
 	--timeout) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || { echo "run-el2.sh: --timeout needs seconds" >&2; exit 2; }
 		timeout_s=$2; shift 2 ;;
 	--out) [[ $# -ge 2 ]] || { echo "run-el2.sh: --out needs a directory" >&2; exit 2; }
@@ -39,6 +49,12 @@ while [[ $# -gt 0 ]]; do
 	*) echo "run-el2.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
+
+[[ $icount -eq 1 && $linux -eq 1 ]] && { echo "run-el2.sh: --icount and --linux exclude each other" >&2; exit 2; }
+if [[ -z $timeout_s ]]; then
+	timeout_s=300
+	[[ $linux -eq 0 ]] || timeout_s=900
+fi
 
 for tool in aarch64-linux-gnu-gcc qemu-system-aarch64 meson ninja timeout; do
 	command -v "$tool" >/dev/null || { echo "run-el2.sh: $tool not found" >&2; exit 1; }
@@ -65,6 +81,32 @@ if [[ $icount -eq 1 ]]; then
 	elf=$out/firmware-bench.elf
 	# shellcheck disable=SC2054
 	qemu+=(-icount shift=0,sleep=off)
+fi
+if [[ $linux -eq 1 ]]; then
+	# The kvm rig's kernel and the Linux guest's initramfs (tests/linux-guest/guest-kit.sh); their
+	# progress goes to stderr, stdout being TAP.
+	# shellcheck source=/dev/null
+	source "$root/scripts/common.sh"
+	# shellcheck disable=SC2034 # guest-kit.sh's toolchain prefix
+	cross=aarch64-linux-gnu
+	# shellcheck source=/dev/null
+	source "$root/tests/linux-guest/guest-kit.sh"
+	guest_kit_packages >&2
+	guest_kit_fetch >&2
+	guest_kit_initramfs "$out/initramfs.cpio" >&2
+	elf=$out/firmware-linux.elf
+	# Addresses: examples/el2-firmware/fw-layout.h (FW_LINUX_KERNEL_STAGE, FW_LINUX_INITRD_STAGE,
+	# FW_LINUX_INFO, FW_LINUX_INFO_MAGIC). force-raw: the files are bytes to copy, whatever
+	# they look like.
+	# shellcheck disable=SC2154 # set by guest_kit_fetch
+	kernel_size=$(stat -c %s -- "$guest_image")
+	initrd_size=$(stat -c %s -- "$out/initramfs.cpio")
+	# shellcheck disable=SC2054
+	qemu+=(-device "loader,file=$guest_image,addr=0x61000000,force-raw=on"
+		-device "loader,file=$out/initramfs.cpio,addr=0x64000000,force-raw=on"
+		-device loader,addr=0x6ff00000,data=0x4f464e4958554e4c,data-len=8
+		-device "loader,addr=0x6ff00008,data=$kernel_size,data-len=8"
+		-device "loader,addr=0x6ff00010,data=$initrd_size,data-len=8")
 fi
 qemu+=(-kernel "$elf")
 log=$out/console.log
@@ -102,5 +144,13 @@ fi
 if [[ $failed -ne 0 ]]; then
 	echo "run-el2.sh: $failed failing test(s) of ${plan#1..}; console in $log" >&2
 	exit 1
+fi
+if [[ $linux -eq 1 ]]; then
+	# The console itself, as the kvm rig's Linux test reads it (the firmware's TAP says the same).
+	for want in "[linux] LIBHYP-GUEST: hello from Linux" "[linux] LIBHYP-GUEST: cpus 2" \
+		"[linux] LIBHYP-GUEST: powering off"; do
+		grep -aqF -- "$want" "$log" ||
+			{ echo "run-el2.sh: no '$want' on the console; console in $log" >&2; exit 1; }
+	done
 fi
 echo "# run-el2.sh: all ${plan#1..} tests passed (or skipped), machine powered off"

@@ -9,6 +9,8 @@
  *   LIBHYP-GUEST: powering off
  *
  * With "libhyp_hang" on the kernel command line it stays up instead, until the VMM stops it.
+ * With "libhyp_nodisk" it has no disk to look for (no "disk:" line): a VMM that gives it none,
+ * such as the EL2 firmware's Linux partition, does not wait for one.
  *
  * Modules listed in /modules/order (one file name per line, dependencies first) are loaded
  * before the disk is mounted: the Debian kernel builds virtio-mmio, virtio-blk and ext4 as
@@ -84,6 +86,7 @@ static void read_disk(void)
 int main(int argc, char **argv)
 {
 	struct utsname u;
+	int nodisk = 0;
 
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("proc", "/proc", "proc", 0, NULL);
@@ -94,6 +97,8 @@ int main(int argc, char **argv)
 	/* "libhyp_hang" on the kernel command line (passed to init as an argument): stay up until
 	 * the VMM stops the guest, to test exactly that. */
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "libhyp_nodisk"))
+			nodisk = 1;
 		if (!strcmp(argv[i], "libhyp_hang")) {
 			say("hanging until the VMM stops the guest");
 			for (;;)
@@ -101,7 +106,8 @@ int main(int argc, char **argv)
 		}
 	}
 	guest_load_modules(say);
-	read_disk();
+	if (!nodisk)
+		read_disk();
 	say("powering off");
 	sync();
 	/* Linux turns this into PSCI SYSTEM_OFF. */

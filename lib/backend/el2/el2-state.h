@@ -146,6 +146,8 @@ struct el2_vcpu {
 	int vtimer_masked;
 	/* WFI has just synced the virtual timer and armed the deadline: the entry need not. */
 	bool timers_fresh;
+	/* The debug registers MDCR_EL2 traps (MDCR_EL2_TRAPS), kept here (lib/trap). */
+	struct hyp_trap_debug_regs debug;
 	uint8_t fp[HYP_EL2_FP_AREA_SIZE] __attribute__((aligned(16)));
 };
 

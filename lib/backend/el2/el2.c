@@ -391,6 +391,9 @@ static bool el2_dirty_fault(struct el2_vcpu *v, const struct hyp_exit *exit)
 	return true;
 }
 
+static uint64_t read_id_reg(uint32_t encoding);
+#define ID_AA64DFR0_EL1_ENC HYP_SYSREG(3, 0, 0, 5, 0)
+
 static int el2_vcpu_init(struct hyp_vcpu *vcpu)
 {
 	struct el2_vcpu *v = el2_vcpu(vcpu);
@@ -399,6 +402,8 @@ static int el2_vcpu_init(struct hyp_vcpu *vcpu)
 	hyp__el2_reset_state(vcpu);
 	/* VMPIDR_EL2: RES1 bit 31, the affinity the VMM chose, U = 0 (multiprocessor). */
 	v->vmpidr = (1ull << 31) | hyp_backend_vcpu_mpidr(vcpu);
+	hyp_trap_debug_reset(&v->debug, hyp_trap_id_reg_visible(ID_AA64DFR0_EL1_ENC,
+								read_id_reg(ID_AA64DFR0_EL1_ENC)));
 	hyp__el2_irq_vcpu_init(vcpu);
 	return hyp_backend_vcpu_set_gp_regs(vcpu, &v->ctx.regs);
 }
@@ -539,6 +544,31 @@ static bool el2_answer_id_reg(struct el2_vcpu *v, uint32_t iss)
 	return true;
 }
 
+/*
+ * A trapped MSR/MRS of a debug register (MDCR_EL2.TDA, TDOSA, TDRA), answered here from the
+ * vCPU's copy unless the VMM registered a handler for it (hyp_trap_debug_access(): an OS's CPU
+ * setup writes MDSCR_EL1 and OSLAR_EL1 and clears its breakpoints; before this, Linux took an
+ * UNDEF on its first MDSCR_EL1 write, with its vectors not yet set up). Returns true if it
+ * answered.
+ */
+static bool el2_answer_debug_reg(struct el2_vcpu *v, uint32_t iss)
+{
+	uint32_t encoding =
+		HYP_SYSREG(SYS_OP0(iss), SYS_OP1(iss), SYS_CRN(iss), SYS_CRM(iss), SYS_OP2(iss));
+	struct hyp_gp_regs *regs = &v->ctx.regs;
+	bool is_read = iss & SYS_DIR_READ;
+	uint64_t value = is_read ? 0 : gpr_read(regs, SYS_RT(iss));
+
+	if (SYS_OP0(iss) != 2 || (regs->pstate & PSTATE_NRW) ||
+	    hyp__sysreg_find(v->vcpu->vm, encoding) ||
+	    !hyp_trap_debug_access(&v->debug, encoding, !is_read, &value))
+		return false;
+	if (is_read)
+		gpr_write(regs, SYS_RT(iss), value);
+	hyp_trap_skip_a64_insn(regs, 4);
+	return true;
+}
+
 int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 {
 	struct el2_vcpu *v = (struct el2_vcpu *)ctx;
@@ -567,6 +597,7 @@ int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 		r = el2_fast_smccc(v);
 	} else if (ec == HYP_EC_SYS64) {
 		return el2_answer_id_reg(v, HYP_ESR_ISS(esr)) ||
+		       el2_answer_debug_reg(v, HYP_ESR_ISS(esr)) ||
 		       hyp__el2_irq_sysreg(v, HYP_ESR_ISS(esr));
 	} else {
 		return 0;

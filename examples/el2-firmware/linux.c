@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Linux partition (firmware-linux.elf): an unmodified Debian arm64 kernel with 2 vCPUs on
+ * the partition's CPUs, booted from the Image and initramfs QEMU staged in physical memory
+ * (fw-layout.h, FW_LINUX_*), with a device tree built by hyp_fdt_build() and loaded by
+ * hyp_boot_load(). Its RAM is mapped IPA == PA. It gets libhyp's GICv3 (lib/vgic), timers
+ * (lib/timer) and a PL011 of its own (hyp_pl011_create()) whose output the firmware prints on the
+ * physical UART line by line, tagged with the partition's name ("[linux] ...").
+ *
+ * The staged files are untrusted: the information block's sizes are checked against the staging
+ * slots before anything is read, and libhyp's loader checks the Image. The firmware watches the
+ * console for what tests/linux-guest/guest-init.c prints (its marker, the CPU count, the power-off)
+ * and reports TAP: /init reached, both CPUs online, the partition powered off with PSCI
+ * SYSTEM_OFF, the VM destroyed without leaks.
+ */
+#include <libhyp/boot.h>
+#include <libhyp/dev.h>
+#include <libhyp/fdt.h>
+#include <libhyp/hyp.h>
+
+#include "harness.h"
+#include "lht-device.h"
+
+#define LINUX_NR_VCPUS 2u
+/* TCG without KVM on a busy 2-core machine: Linux reaches /init in about a minute; give it
+ * generous room, the test script's QEMU timeout is longer still. */
+#define LINUX_TIMEOUT_S 480u
+#define LINUX_STOP_GRACE_MS 5000u
+#define LINUX_REKICK_MS 100u
+#define LINUX_DTB_SPACE (64u << 10)
+#define LINUX_LINE_MAX 200u
+/* The kernel command line: the kvm rig's (tests/kvm-host/run-in-arm64-host.sh): the console on
+ * the PL011, quiet (printing costs exits), no reboot loop on panic; libhyp_nodisk tells
+ * guest-init.c there is no disk to wait for. */
+#define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init libhyp_nodisk"
+
+/* What tests/linux-guest/guest-init.c prints. */
+#define MARK_HELLO "LIBHYP-GUEST: hello from Linux"
+#define MARK_CPUS "LIBHYP-GUEST: cpus "
+#define MARK_OFF "LIBHYP-GUEST: powering off"
+
+struct linux_part {
+	const struct fw_partition_config *cfg;
+	struct fw_cpu *const *cpus;
+	struct hyp_vm *vm;
+	struct hyp_vcpu *vcpus[LINUX_NR_VCPUS];
+	struct hyp_pl011 *uart;
+	uint64_t deadline; /* CNTPCT */
+	bool stopping, timed_out;
+
+	/* The console line being assembled (any vCPU may write the UART). */
+	struct fw_lock out_lock;
+	char line[LINUX_LINE_MAX + 1];
+	unsigned int len;
+	uint64_t lines;
+	bool saw_hello, saw_off;
+	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
+	long cpus_online;	   /* -1: not reported */
+
+	/* The console self-test's capture (console_self_test()); NULL: the physical UART. */
+	char *capture;
+	size_t capture_size, capture_used;
+
+	/* Exits the firmware answered, for the report. */
+	struct fw_lock lock;
+	bool event_seen;
+	uint32_t event;
+	uint64_t sysreg_undefs, last_sysreg_esr, smccc_unknown, failures;
+	uint32_t last_smccc_fid;
+	char failure[160];
+};
+
+static void linux_fail(struct linux_part *lp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void linux_fail(struct linux_part *lp, const char *fmt, ...)
+{
+	va_list ap;
+
+	fw_lock(&lp->lock);
+	if (!lp->failures++) {
+		va_start(ap, fmt);
+		fw_vsnprintf(lp->failure, sizeof(lp->failure), fmt, ap);
+		va_end(ap);
+	}
+	fw_unlock(&lp->lock);
+}
+
+/* ---------------------------------------------------------------- the console */
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return false;
+	return true;
+}
+
+/* A decimal number at @s (the CPU count); -1 if there is none. */
+static long parse_count(const char *s)
+{
+	long v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9' && v < 100000; s++)
+		v = v * 10 + (*s - '0');
+	return *s ? -1 : v;
+}
+
+/* With out_lock held. */
+static void flush_line(struct linux_part *lp)
+{
+	lp->line[lp->len] = 0;
+	/* The tag keeps a guest's line from ever starting with "ok" or "not ok" on the TAP
+	 * console. */
+	if (lp->capture) {
+		int n = fw_snprintf(lp->capture + lp->capture_used,
+				    lp->capture_size - lp->capture_used, "[%s] %s\n", lp->cfg->name,
+				    lp->line);
+
+		if (n > 0)
+			lp->capture_used += (size_t)n;
+		if (lp->capture_used >= lp->capture_size)
+			lp->capture_used = lp->capture_size - 1;
+	} else {
+		fw_printf("[%s] %s\n", lp->cfg->name, lp->line);
+	}
+	lp->lines++;
+	if (starts_with(lp->line, MARK_HELLO) && !lp->saw_hello) {
+		lp->saw_hello = true;
+		lp->t_hello = fw_now();
+	} else if (starts_with(lp->line, MARK_CPUS))
+		lp->cpus_online = parse_count(lp->line + sizeof(MARK_CPUS) - 1);
+	else if (starts_with(lp->line, MARK_OFF))
+		lp->saw_off = true;
+	lp->len = 0;
+}
+
+/* struct hyp_pl011_config.tx_fn: guest output, one byte per UARTDR write, from any vCPU. */
+static void console_tx(void *opaque, const void *bytes, size_t len)
+{
+	struct linux_part *lp = opaque;
+	const uint8_t *b = bytes;
+
+	fw_lock(&lp->out_lock);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = b[i];
+
+		if (c == '\n') {
+			flush_line(lp);
+			continue;
+		}
+		if (c == '\r')
+			continue;
+		/* Hostile output stays one printable line: no escapes reach the physical UART. */
+		lp->line[lp->len++] = (c >= 0x20 && c < 0x7f) || c == '\t' ? (char)c : '?';
+		if (lp->len == LINUX_LINE_MAX)
+			flush_line(lp);
+	}
+	fw_unlock(&lp->out_lock);
+}
+
+/*
+ * The console path on hostile output, before any partition runs: a forged TAP line, escape and
+ * control bytes, a line longer than the limit, a missing final newline. What reaches the UART
+ * must be tagged, printable, and cut into lines of at most LINUX_LINE_MAX characters.
+ */
+static void console_self_test(const struct fw_partition_config *cfg)
+{
+	static const char input[] = "ok 1 - forged\r\nnot ok 2\n\x1b[2J\x07"
+				    "bell\tx\x80\n"
+				    "LIBHYP-GUEST: cpus 12x\n";
+	static const char want_head[] = "[t] ok 1 - forged\n[t] not ok 2\n[t] ?[2J?bell\tx?\n"
+					"[t] LIBHYP-GUEST: cpus 12x\n[t] ";
+	struct fw_partition_config tcfg = *cfg;
+	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	char *out = fw_malloc(1024, 8), long_line[250];
+	bool ok;
+
+	if (!lp || !out)
+		fw_panic("out of pool memory for the console self-test");
+	memset(lp, 0, sizeof(*lp));
+	tcfg.name = "t";
+	lp->cfg = &tcfg;
+	lp->cpus_online = -1;
+	lp->capture = out;
+	lp->capture_size = 1024;
+	console_tx(lp, input, sizeof(input) - 1);
+	memset(long_line, 'A', sizeof(long_line));
+	console_tx(lp, long_line, sizeof(long_line)); /* no newline: flushed at the limit */
+	fw_lock(&lp->out_lock);
+	if (lp->len)
+		flush_line(lp); /* what the partition's end does with a last partial line */
+	fw_unlock(&lp->out_lock);
+	out[lp->capture_used] = 0;
+	ok = lp->lines == 6 && !memcmp(out, want_head, sizeof(want_head) - 1) &&
+	     lp->cpus_online == -1; /* "12x" is not a count */
+	if (ok) {
+		const char *p = out + sizeof(want_head) - 1;
+
+		for (unsigned int i = 0; i < LINUX_LINE_MAX; i++)
+			ok &= p[i] == 'A';
+		p += LINUX_LINE_MAX;
+		ok &= !memcmp(p, "\n[t] ", 5);
+		p += 5;
+		for (unsigned int i = 0; i < sizeof(long_line) - LINUX_LINE_MAX; i++)
+			ok &= p[i] == 'A';
+		ok &= !strcmp(p + sizeof(long_line) - LINUX_LINE_MAX, "\n");
+	}
+	lht_tap_result(ok, NULL, NULL, NULL,
+		       "[%s] the console turns hostile output into tagged, printable lines of at "
+		       "most %u characters (forged TAP, escapes, controls, an over-long line)",
+		       cfg->name, LINUX_LINE_MAX);
+	fw_free(out, 1024);
+	fw_free(lp, sizeof(*lp));
+}
+
+/* ---------------------------------------------------------------- exits */
+
+/* A trapped system register nothing emulates: the architected UNDEF, counted (a real guest that
+ * gets one probes something the backend hides; the report names the last one). */
+static enum hyp_handler_result sysreg_exit(void *opaque, struct hyp_vcpu *vcpu,
+					   struct hyp_exit *exit)
+{
+	struct linux_part *lp = opaque;
+	int r = hyp_vcpu_inject_exception(vcpu, HYP_INJECT_UNDEF, 0);
+
+	fw_lock(&lp->lock);
+	lp->sysreg_undefs++;
+	lp->last_sysreg_esr = exit->raw.esr;
+	fw_unlock(&lp->lock);
+	return r ? HYP_NOT_HANDLED : HYP_HANDLED;
+}
+
+/* An SMCCC call nothing answered (the Linux's probes of firmware services: TRNG, SOC_ID, the
+ * vendor hypervisor services...): it comes back with NOT_SUPPORTED pre-set (libhyp/exit.h), the
+ * answer KVM gives to calls it does not know. Counted for the report. */
+static enum hyp_handler_result smccc_exit(void *opaque, struct hyp_vcpu *vcpu,
+					  struct hyp_exit *exit)
+{
+	struct linux_part *lp = opaque;
+
+	(void)vcpu;
+	fw_lock(&lp->lock);
+	lp->smccc_unknown++;
+	lp->last_smccc_fid = exit->smccc.function_id;
+	fw_unlock(&lp->lock);
+	return HYP_HANDLED;
+}
+
+static void stop_all(struct linux_part *lp)
+{
+	__atomic_store_n(&lp->stopping, true, __ATOMIC_SEQ_CST);
+	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++)
+		if (lp->vcpus[i])
+			hyp_vcpu_kick(lp->vcpus[i]);
+}
+
+static void vcpu_diag(struct linux_part *lp, struct hyp_vcpu *vcpu, const struct hyp_exit *exit)
+{
+	uint64_t pc = 0, pstate = 0, esr1 = 0, far1 = 0, elr1 = 0;
+
+	hyp_vcpu_get_reg(vcpu, HYP_REG_PC, &pc);
+	hyp_vcpu_get_reg(vcpu, HYP_REG_PSTATE, &pstate);
+	hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_ESR_EL1, &esr1);
+	hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_FAR_EL1, &far1);
+	hyp_vcpu_get_sysreg(vcpu, HYP_SYSREG_ELR_EL1, &elr1);
+	lht_tap_comment("[%s] vCPU %u: exit %s: ESR_EL2 %#lx FAR_EL2 %#lx HPFAR_EL2 %#lx; PC %#lx "
+			"PSTATE %#lx; ESR_EL1 %#lx FAR_EL1 %#lx ELR_EL1 %#lx",
+			lp->cfg->name, hyp_vcpu_index(vcpu), hyp_exit_reason_name(exit->reason),
+			exit->raw.esr, exit->raw.far, exit->raw.hpfar, pc, pstate, esr1, far1,
+			elr1);
+}
+
+static void run_vcpu(struct linux_part *lp, struct hyp_vcpu *vcpu)
+{
+	for (;;) {
+		struct hyp_exit *exit;
+		int r = hyp_vcpu_run(vcpu);
+
+		if (r) {
+			linux_fail(lp, "vCPU %u: hyp_vcpu_run: %s", hyp_vcpu_index(vcpu),
+				   hyp_strerror(r));
+			stop_all(lp);
+			return;
+		}
+		exit = hyp_vcpu_exit(vcpu);
+		switch (exit->reason) {
+		case HYP_EXIT_SYSTEM_EVENT:
+			fw_lock(&lp->lock);
+			if (!lp->event_seen) {
+				lp->event_seen = true;
+				lp->event = exit->system_event.type;
+			}
+			fw_unlock(&lp->lock);
+			stop_all(lp);
+			return;
+		case HYP_EXIT_KICKED:
+			if (__atomic_load_n(&lp->stopping, __ATOMIC_SEQ_CST))
+				return;
+			continue;
+		case HYP_EXIT_WFX:
+			/* WFE traps only without HYP_EL2_NATIVE_WFE, WFI sleeps in the backend. */
+			continue;
+		default:
+			linux_fail(lp, "vCPU %u: unexpected exit %s (ESR %#lx)",
+				   hyp_vcpu_index(vcpu), hyp_exit_reason_name(exit->reason),
+				   exit->raw.esr);
+			vcpu_diag(lp, vcpu, exit);
+			stop_all(lp);
+			return;
+		}
+	}
+}
+
+/* The watchdog fired on this CPU: stop the partition, and keep kicking until it is down. */
+static void watchdog_fired(void *arg)
+{
+	struct linux_part *lp = arg;
+
+	lp->timed_out = true;
+	stop_all(lp);
+	fw_this_cpu()->timer.watchdog = fw_now() + fw_us_to_ticks(LINUX_REKICK_MS * 1000u);
+}
+
+struct vcpu_job {
+	struct linux_part *lp;
+	unsigned int index;
+};
+
+/* Runs on the CPU vCPU @index is pinned to. */
+static void vcpu_work(void *arg)
+{
+	struct vcpu_job *job = arg;
+	struct linux_part *lp = job->lp;
+	struct fw_cpu *cpu = fw_this_cpu();
+
+	if (cpu != lp->cpus[job->index])
+		fw_panic("[%s] vCPU %u runs on CPU %u", lp->cfg->name, job->index, cpu->index);
+	cpu->timer.on_watchdog = watchdog_fired;
+	cpu->timer.watchdog_arg = lp;
+	cpu->timer.watchdog = lp->deadline;
+	fw_timer_program();
+	run_vcpu(lp, lp->vcpus[job->index]);
+	cpu->timer.watchdog = 0;
+	cpu->timer.hyp_wake = 0;
+	fw_timer_program();
+}
+
+/* ---------------------------------------------------------------- loading */
+
+struct staged {
+	const void *kernel, *initrd;
+	size_t kernel_size, initrd_size;
+};
+
+/* The information block QEMU wrote (fw-layout.h): untrusted sizes, checked against the slots. */
+static int read_staged(struct staged *st, char *why, size_t why_size)
+{
+	const volatile uint64_t *info = (const volatile uint64_t *)(uintptr_t)FW_LINUX_INFO;
+	uint64_t magic = info[0], ksize = info[1], isize = info[2];
+
+	if (magic != FW_LINUX_INFO_MAGIC) {
+		fw_snprintf(why, why_size,
+			    "no boot information at %#x (magic %#lx): QEMU staged no kernel "
+			    "(run with tests/el2/run-el2.sh --linux)",
+			    FW_LINUX_INFO, magic);
+		return -EINVAL;
+	}
+	if (!ksize || ksize > FW_LINUX_KERNEL_MAX || isize > FW_LINUX_INITRD_MAX) {
+		fw_snprintf(why, why_size,
+			    "staged sizes out of range: kernel %lu (1..%u), initramfs %lu (..%u)",
+			    ksize, FW_LINUX_KERNEL_MAX, isize, FW_LINUX_INITRD_MAX);
+		return -EINVAL;
+	}
+	st->kernel = (const void *)(uintptr_t)FW_LINUX_KERNEL_STAGE;
+	st->kernel_size = (size_t)ksize;
+	st->initrd = isize ? (const void *)(uintptr_t)FW_LINUX_INITRD_STAGE : NULL;
+	st->initrd_size = (size_t)isize;
+	return 0;
+}
+
+static const char *step_name;
+
+/* Create the VM, its devices and vCPUs, and load the kernel. On failure @step_name says what
+ * failed. */
+static int build_partition(struct linux_part *lp, const struct staged *st,
+			   const struct hyp_el2_platform *platform,
+			   const struct hyp_alloc_ops *alloc, struct hyp_boot_layout *layout)
+{
+	struct hyp_el2_config el2 = {
+		.size = sizeof(el2),
+		.flags = HYP_EL2_NATIVE_WFE, /* Linux's spinlocks wait in WFE */
+		.platform = platform,
+		.vmid = lp->cfg->vmid,
+	};
+	struct hyp_vm_config cfg = {
+		.size = sizeof(cfg),
+		.flags = HYP_VM_ABORT_UNCLAIMED,
+		.backend = "el2",
+		.backend_config = &el2,
+		.alloc = alloc,
+		.log_fn = lht_log,
+		.log_opaque = (void *)lp->cfg->name,
+		.log_priority = HYP_LOG_WARNING,
+		.max_vcpus = LINUX_NR_VCPUS,
+		.irqchip = HYP_IRQCHIP_LIBRARY,
+	};
+	struct hyp_pl011_config uc = {
+		.size = sizeof(uc),
+		.tx_fn = console_tx,
+		.tx_opaque = lp,
+	};
+	struct hyp_boot_config bc = {
+		.size = sizeof(bc),
+		.ram_base = lp->cfg->ram_pa,
+		.ram_size = fw_partition_ram_size(lp->cfg),
+		.kernel = st->kernel,
+		.kernel_size = st->kernel_size,
+		.kernel_format = HYP_BOOT_FORMAT_ARM64_IMAGE,
+		.initrd = st->initrd,
+		.initrd_size = st->initrd_size,
+		.dtb_size = LINUX_DTB_SPACE,
+	};
+	struct hyp_fdt_mem_range mem = { .base = bc.ram_base, .size = bc.ram_size };
+	struct hyp_fdt_config fc = {
+		.size = sizeof(fc),
+		.flags = HYP_FDT_NO_RTC,
+		.num_cpus = LINUX_NR_VCPUS,
+		.num_mem = 1,
+		.mem = &mem,
+		.bootargs = LINUX_BOOTARGS,
+	};
+	void *dtb;
+	size_t dtb_size;
+	int r;
+
+	step_name = "hyp_vm_create";
+	r = hyp_vm_create(&cfg, &lp->vm);
+	if (r)
+		return r;
+	step_name = "hyp_vm_map (RAM, IPA == PA)";
+	r = hyp_vm_map(lp->vm, bc.ram_base, (void *)(uintptr_t)bc.ram_base, bc.ram_size,
+		       HYP_MEM_READ | HYP_MEM_WRITE | HYP_MEM_EXEC);
+	if (r)
+		return r;
+	step_name = "hyp_pl011_create";
+	r = hyp_pl011_create(lp->vm, &uc, &lp->uart);
+	if (r)
+		return r;
+	step_name = "hyp_vm_set_exit_handler";
+	r = hyp_vm_set_exit_handler(lp->vm, HYP_EXIT_SYSREG, sysreg_exit, lp);
+	if (!r)
+		r = hyp_vm_set_exit_handler(lp->vm, HYP_EXIT_SMCCC, smccc_exit, lp);
+	if (r)
+		return r;
+	step_name = "hyp_vcpu_create";
+	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++) {
+		struct hyp_vcpu_config vc = { .size = sizeof(vc), .index = i };
+
+		r = hyp_vcpu_create(lp->vm, &vc, &lp->vcpus[i]);
+		if (r)
+			return r;
+	}
+	step_name = "hyp_boot_plan";
+	r = hyp_boot_plan(&bc, layout);
+	if (r)
+		return r;
+	fc.initrd_start = layout->initrd_start;
+	fc.initrd_end = layout->initrd_end;
+	step_name = "hyp_fdt_build";
+	dtb = fw_malloc(LINUX_DTB_SPACE, 8);
+	if (!dtb)
+		return -ENOMEM;
+	r = hyp_fdt_build(&fc, dtb, LINUX_DTB_SPACE, &dtb_size);
+	if (!r) {
+		step_name = "hyp_boot_load";
+		/* No leftovers of an earlier run: the partition starts from zeroed RAM. */
+		memset((void *)(uintptr_t)bc.ram_base, 0, bc.ram_size);
+		r = hyp_boot_load(lp->vm, &bc, dtb, dtb_size, layout);
+	}
+	fw_free(dtb, LINUX_DTB_SPACE);
+	if (r)
+		return r;
+	/* Linux starts with its MMU and caches off: everything it reads must be at the PoC. */
+	fw_dcache_clean_inval_poc((void *)(uintptr_t)bc.ram_base, bc.ram_size);
+	fw_icache_inval_all();
+	step_name = "hyp_boot_setup_vcpu";
+	return hyp_boot_setup_vcpu(lp->vcpus[0], layout);
+}
+
+/* ---------------------------------------------------------------- the partition */
+
+void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
+		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
+		  const struct fw_acct *acct)
+{
+	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	struct hyp_boot_layout layout = { .size = sizeof(layout) };
+	struct vcpu_job jobs[LINUX_NR_VCPUS];
+	struct staged st;
+	uint64_t t0 = fw_now(), grace;
+	bool healthy = true;
+	char why[200];
+	int r;
+
+	if (!lp)
+		fw_panic("out of pool memory for the Linux partition");
+	console_self_test(cfg);
+	memset(lp, 0, sizeof(*lp));
+	lp->cfg = cfg;
+	lp->cpus = cpus;
+	lp->cpus_online = -1;
+	if (cfg->nr_cpus < LINUX_NR_VCPUS) {
+		lht_tap_result(false, NULL, NULL, NULL, "[%s] needs %u CPUs, has %u (config.c)",
+			       cfg->name, LINUX_NR_VCPUS, cfg->nr_cpus);
+		goto out;
+	}
+	r = read_staged(&st, why, sizeof(why));
+	if (r) {
+		lht_tap_result(false, NULL, NULL, why, "[%s] a staged kernel", cfg->name);
+		goto out;
+	}
+	r = build_partition(lp, &st, platform, alloc, &layout);
+	fw_snprintf(why, sizeof(why), "%s: %s (staged Image starts %#lx, magic %#x)", step_name,
+		    hyp_strerror(r), *(const volatile uint64_t *)st.kernel,
+		    *(const volatile uint32_t *)((const uint8_t *)st.kernel + 0x38));
+	lht_tap_result(!r, NULL, NULL, r ? why : NULL,
+		       "[%s] the partition is built: Image %lu bytes, initramfs %lu bytes, device "
+		       "tree from hyp_fdt_build(), loaded with hyp_boot_load()",
+		       cfg->name, (uint64_t)st.kernel_size, (uint64_t)st.initrd_size);
+	if (r)
+		goto destroy;
+	lht_tap_comment("[%s] kernel %#lx-%#lx entry %#lx, initramfs %#lx-%#lx, DTB %#lx; "
+			"CPUs %u-%u, RAM %#lx-%#lx (IPA == PA), VMID %u",
+			cfg->name, layout.kernel_start, layout.kernel_end, layout.entry,
+			layout.initrd_start, layout.initrd_end, layout.dtb_addr, cfg->cpus[0],
+			cfg->cpus[LINUX_NR_VCPUS - 1], cfg->ram_pa,
+			cfg->ram_pa + fw_partition_ram_size(cfg) - 1, cfg->vmid);
+
+	lp->t_start = fw_now();
+	lp->deadline = lp->t_start + fw_us_to_ticks(LINUX_TIMEOUT_S * 1000000ull);
+	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++)
+		jobs[i] = (struct vcpu_job){ lp, i };
+	for (unsigned int i = 1; i < LINUX_NR_VCPUS; i++)
+		fw_cpu_post(cpus[i], vcpu_work, &jobs[i]);
+	vcpu_work(&jobs[0]);
+	/* vCPU 0 is back: the others follow (a system event or the watchdog stopped them all). */
+	stop_all(lp);
+	grace = fw_now() + fw_us_to_ticks(LINUX_STOP_GRACE_MS * 1000u);
+	for (unsigned int i = 1; i < LINUX_NR_VCPUS && healthy; i++) {
+		while (!fw_cpu_wait_idle(cpus[i],
+					 fw_now() + fw_us_to_ticks(LINUX_REKICK_MS * 1000u))) {
+			stop_all(lp);
+			if (fw_now() >= grace) {
+				healthy = false;
+				break;
+			}
+		}
+	}
+	fw_lock(&lp->out_lock);
+	if (lp->len)
+		flush_line(lp);
+	fw_unlock(&lp->out_lock);
+
+	lht_tap_comment("[%s] %lu console lines in %lu ms; %lu system register accesses answered "
+			"with UNDEF (last ESR %#lx); %lu SMCCC calls answered NOT_SUPPORTED (last "
+			"function ID %#x)%s%s",
+			cfg->name, lp->lines, fw_ticks_to_us(fw_now() - t0) / 1000,
+			lp->sysreg_undefs, lp->last_sysreg_esr, lp->smccc_unknown,
+			lp->last_smccc_fid, lp->failures ? "; failure: " : "",
+			lp->failures ? lp->failure : "");
+	if (lp->saw_hello)
+		/* Under -icount shift=0 one counter tick is 16 instructions of whichever CPU ran
+		 * (ARCHITECTURE.md): all levels, both of the partition's CPUs, the other partition's
+		 * too while it runs. */
+		lht_tap_comment("[%s] boot to /init: %lu ms, %lu counter ticks (x 16 = %lu "
+				"instructions under -icount shift=0)",
+				cfg->name, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
+				lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
+	lht_tap_result(lp->saw_hello, NULL, NULL, NULL,
+		       "[%s] Linux reached /init (\"" MARK_HELLO "\")", cfg->name);
+	fw_snprintf(why, sizeof(why), "/init reported %ld", lp->cpus_online);
+	lht_tap_result(lp->cpus_online == LINUX_NR_VCPUS, NULL, NULL, why,
+		       "[%s] %u CPUs online in Linux", cfg->name, LINUX_NR_VCPUS);
+	fw_snprintf(why, sizeof(why), "system event %s, timed out %s, vCPUs back %s%s%s",
+		    lp->event_seen ? lht_event_name(lp->event) : "none",
+		    lp->timed_out ? "yes" : "no", healthy ? "yes" : "no", lp->failures ? ", " : "",
+		    lp->failures ? lp->failure : "");
+	lht_tap_result(lp->saw_off && lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF &&
+			       !lp->timed_out && healthy && !lp->failures,
+		       NULL, NULL, why, "[%s] Linux powered its partition off with PSCI SYSTEM_OFF",
+		       cfg->name);
+	if (!healthy) {
+		lht_tap_comment("Bail out of partition %s: a vCPU is stuck; its VM cannot be "
+				"destroyed",
+				cfg->name);
+		return; /* @lp stays: the stuck CPU may still use it */
+	}
+destroy:
+	if (lp->uart)
+		hyp_pl011_destroy(lp->uart);
+	if (lp->vm) {
+		r = hyp_vm_destroy(lp->vm);
+		fw_snprintf(why, sizeof(why),
+			    "destroy %d; still allocated: %lu bytes in %lu blocks, %lu pages", r,
+			    acct->bytes, acct->allocs, acct->pages);
+		lht_tap_result(!r && !acct->bytes && !acct->allocs && !acct->pages, NULL, NULL, why,
+			       "[%s] hyp_vm_destroy() gave back every byte and page", cfg->name);
+	}
+out:
+	fw_free(lp, sizeof(*lp));
+}
