@@ -634,6 +634,73 @@ static int libhyp_create(bool vgic)
 	return ok;
 }
 
+/*
+ * LIBHYP_BENCH_ONLY=create-syscalls (diagnostic): the system calls of one create → first exit
+ * (+ destroy) of each kind, from the raw_syscalls:sys_enter trace event of this process, as
+ * "NR×count" in order of first use. Shows what libhyp does beyond the raw twin.
+ */
+static void trace_syscalls_of(const char *what, int (*fn)(bool), bool vgic)
+{
+	char filter[64], line[512];
+	unsigned nr[64], count[64], n = 0;
+	FILE *t;
+
+	snprintf(filter, sizeof(filter), "common_pid == %d\n", (int)getpid());
+	if (write_file(TRACING "/events/raw_syscalls/sys_enter/filter", filter) ||
+	    write_file(TRACING "/trace", "") ||
+	    write_file(TRACING "/events/raw_syscalls/sys_enter/enable", "1\n"))
+		return;
+	fn(vgic);
+	write_file(TRACING "/events/raw_syscalls/sys_enter/enable", "0\n");
+	t = fopen(TRACING "/trace", "r");
+	if (!t)
+		return;
+	while (fgets(line, sizeof(line), t)) {
+		char *p = strstr(line, "sys_enter: NR ");
+		unsigned v, i;
+
+		if (!p || sscanf(p, "sys_enter: NR %u", &v) != 1)
+			continue;
+		for (i = 0; i < n && nr[i] != v; i++)
+			;
+		if (i == n && n < 64) {
+			nr[n] = v;
+			count[n++] = 0;
+		}
+		if (i < n)
+			count[i]++;
+	}
+	fclose(t);
+	printf("linux-bench: syscalls of %-26s", what);
+	for (unsigned i = 0; i < n; i++)
+		printf(" %u×%u", nr[i], count[i]);
+	printf("\n");
+}
+
+static int libhyp_create(bool vgic);
+static int raw_create(bool vgic);
+
+static int create_syscalls(void)
+{
+	uint8_t *area = mmap(NULL, CREATE_RAM + (2u << 20), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (area == MAP_FAILED)
+		return -1;
+	if (access(TRACING "/trace", F_OK))
+		mount("tracefs", TRACING, "tracefs", 0, NULL);
+	create_ram = (void *)(((uintptr_t)area + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
+	memset(create_ram, 0, CREATE_RAM);
+	memcpy(create_ram, create_guest, sizeof(create_guest));
+	for (int vgic = 0; vgic < 2; vgic++) {
+		raw_create(vgic);
+		libhyp_create(vgic); /* warm: first-use costs */
+		trace_syscalls_of(vgic ? "raw, vGICv3" : "raw, no vGIC", raw_create, vgic);
+		trace_syscalls_of(vgic ? "libhyp, vGICv3" : "libhyp, no vGIC", libhyp_create, vgic);
+	}
+	return 0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -720,6 +787,8 @@ int main(int argc, char **argv)
 
 	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "rss"))
 		return rss_breakdown() ? 1 : 0;
+	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "create-syscalls"))
+		return create_syscalls() ? 1 : 0;
 	if (create_bench())
 		failed++;
 	if (boot(&b1) == 0) {
