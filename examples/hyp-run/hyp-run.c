@@ -921,8 +921,10 @@ static int load_guest(struct vmm *vmm, const struct hyp_fdt_virtio *virtio, unsi
 	size_t dtb_size = 0;
 	int r;
 
-	/* No copy of the files: libhyp reads them from the descriptors into guest RAM. */
-	bc.flags = HYP_BOOT_KERNEL_FD;
+	/* No copy of the files: libhyp reads them from the descriptors into guest RAM. DTB and
+	 * initrd at the top of RAM, where Linux's early allocations go anyway: one 2 MiB page
+	 * less of guest RAM resident. */
+	bc.flags = HYP_BOOT_KERNEL_FD | HYP_BOOT_PLACE_HIGH;
 	bc.kernel_fd = vmm->kernel_fd;
 	bc.kernel_size = vmm->kernel_size;
 	bc.kernel_format = vmm->opt.format;

@@ -88,7 +88,9 @@ enum hyp_backend_flags {
  * @vcpu_state_size: bytes of private per-vCPU state to reserve (zeroed).
  *
  * Methods (all optional unless marked required; errors are negative errno values):
- * @probe: 0 if this backend can run on this host now, else -ENODEV (automatic selection).
+ * @probe: 0 if this backend can run on this host now, else -ENODEV. Asked by automatic
+ *	    selection only: a backend chosen by name is not probed, so its @vm_init must itself
+ *	    fail with -ENODEV where it cannot run.
  * @vm_init: required. Set up the VM from @config, which has every default filled in (ipa_bits,
  *	     max_vcpus, GIC addresses...) and is valid only during the call. On failure the backend
  *	     releases what it acquired; the library then frees the VM without calling @vm_destroy.

@@ -66,6 +66,16 @@ enum hyp_boot_flags {
 	HYP_BOOT_KERNEL_FD = 1u << 1,
 	/** Read the initrd from struct hyp_boot_config.initrd_fd (hosted builds). */
 	HYP_BOOT_INITRD_FD = 1u << 2,
+	/** Place the DTB and the initrd at the top of RAM (the DTB highest, the initrd right below
+	 *  it), within the 32 GiB window booting.rst requires, instead of right above the
+	 *  kernel; if they do not fit between the kernel's footprint and that top, the default
+	 *  placement is used. Linux makes its early allocations from the top of RAM down, so
+	 *  this puts them in the 2 MiB blocks the guest touches anyway: with guest RAM backed
+	 *  by 2 MiB pages (hyp_vm_ram_alloc() on kvm) the VMM's resident size is one huge page
+	 *  smaller for a Linux boot. Not for Images before v4.2, which need the DTB within
+	 *  512 MiB of the kernel's base (those before v3.17, with no image_size, are placed as
+	 *  they need anyway). */
+	HYP_BOOT_PLACE_HIGH = 1u << 3,
 };
 
 /** With HYP_BOOT_KERNEL_FD, the bytes at the start of the kernel file the headers must lie in (an

@@ -439,6 +439,37 @@ static int place_around(const struct hyp_boot_config *cfg, struct hyp_boot_layou
 }
 
 /*
+ * HYP_BOOT_PLACE_HIGH: the DTB at the top of RAM, clipped to the 1 GiB aligned 32 GiB window from
+ * the kernel's start (booting.rst's window for the initrd), the initrd right below it, both page
+ * aligned. Returns false, placing nothing, if they do not both fit above the kernel's footprint.
+ */
+static bool place_high(const struct hyp_boot_config *cfg, struct hyp_boot_layout *lay,
+		       uint64_t dtb_size, uint64_t initrd_size)
+{
+	uint64_t top = cfg->ram_base + cfg->ram_size, window_end, dtb = 0, initrd = 0;
+
+	if (!__builtin_add_overflow(align_down(lay->kernel_start, SZ_1G), SZ_32G, &window_end) &&
+	    window_end < top)
+		top = window_end;
+	if (dtb_size) {
+		if (top < lay->kernel_end || top - lay->kernel_end < dtb_size)
+			return false;
+		dtb = align_down(top - dtb_size, SZ_4K);
+		top = dtb;
+	}
+	if (initrd_size) {
+		if (top < lay->kernel_end || top - lay->kernel_end < initrd_size)
+			return false;
+		initrd = align_down(top - initrd_size, SZ_4K);
+	}
+	if ((dtb && dtb < lay->kernel_end) || (initrd && initrd < lay->kernel_end))
+		return false;
+	lay->dtb_addr = dtb;
+	lay->initrd_start = initrd;
+	return true;
+}
+
+/*
  * Pre-v3.17 Images give no image_size: the BSS that follows the file is of unknown size, so
  * booting.rst asks to keep as much memory as possible free right after the kernel. The initrd
  * goes to the top of RAM (of the 32 GiB window), the DTB below it but within the 512 MiB above
@@ -476,7 +507,9 @@ static int place_legacy(const struct hyp_boot_config *cfg, struct hyp_boot_layou
 	return 0;
 }
 
-#define KNOWN_FLAGS ((uint32_t)(HYP_BOOT_NO_DTB | HYP_BOOT_KERNEL_FD | HYP_BOOT_INITRD_FD))
+#define KNOWN_FLAGS                                                                                \
+	((uint32_t)(HYP_BOOT_NO_DTB | HYP_BOOT_KERNEL_FD | HYP_BOOT_INITRD_FD |                    \
+		    HYP_BOOT_PLACE_HIGH))
 
 #if defined(HYP_HOSTED) && HYP_HOSTED
 /* The length of a descriptor's file when the caller gave 0: a regular file's size. */
@@ -660,6 +693,9 @@ static int make_plan(const struct source *src, struct plan *plan)
 	lay->dtb_size = cfg->dtb_size;
 	if (legacy)
 		r = place_legacy(cfg, lay, cfg->dtb_size, cfg->initrd_size);
+	else if ((cfg->flags & HYP_BOOT_PLACE_HIGH) &&
+		 place_high(cfg, lay, cfg->dtb_size, cfg->initrd_size))
+		r = 0;
 	else
 		r = place_around(cfg, lay, cfg->dtb_size, cfg->initrd_size,
 				 lay->format != HYP_BOOT_FORMAT_ARM64_IMAGE);

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,7 +98,7 @@ struct run {
 };
 
 /* Start hyp-run with its console on @out_fd. */
-static pid_t spawn(const struct run *run, int out_fd)
+static pid_t spawn(const struct run *run, int out_fd, bool traced)
 {
 	char cpus[8], cmdline[160];
 	const char *argv[20];
@@ -126,6 +129,8 @@ static pid_t spawn(const struct run *run, int out_fd)
 	if (pid == 0) {
 		dup2(out_fd, 1);
 		dup2(out_fd, 2);
+		if (traced)
+			ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 		execv(hyp_run, (char *const *)argv);
 		_exit(127);
 	}
@@ -170,7 +175,7 @@ static int boot(struct run *run)
 	if (fd < 0)
 		return -1;
 	t0 = cntvct();
-	pid = spawn(run, fd);
+	pid = spawn(run, fd, false);
 	close(fd);
 	if (finish(run, pid, t0)) {
 		printf("linux-bench: hyp-run (%u vCPUs) failed with status %d:\n", run->cpus,
@@ -179,6 +184,151 @@ static int boot(struct run *run)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Where the peak RSS is: the 1-vCPU boot once more with hyp-run's main thread traced
+ * (PTRACE_SYSCALL), so that when it unmaps a region of 16 MiB or more (the guest RAM, at VM
+ * destruction) or else at its exit, /proc/PID/smaps is read: the resident size of each mapping
+ * (64 KiB or more), the rest summed, and VmHWM beside VmRSS (if they differ, the peak was
+ * something freed before). Diagnostic only (LIBHYP_BENCH_ONLY=rss): the tracing stops hyp-run
+ * at every system call and signal of that thread, so its time is not a figure.
+ */
+static void print_smaps(pid_t pid)
+{
+	char path[64], line[512], name[256] = "";
+	unsigned long long lo = 0, hi = 0, rss_kb, small_kb = 0, anon_huge_kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b, v;
+		int off = 0;
+
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &a, &b, &off) == 2 && off > 0) {
+			lo = a;
+			hi = b;
+			snprintf(name, sizeof(name), "%s", line + off);
+			name[strcspn(name, "\n")] = 0;
+		} else if (sscanf(line, "Rss: %llu kB", &rss_kb) == 1) {
+			if (rss_kb >= 64)
+				printf("linux-bench: rss %8llu kB  %12llx-%12llx (%7llu kB) %s\n",
+				       rss_kb, lo, hi, (hi - lo) >> 10, name[0] ? name : "[anon]");
+			else
+				small_kb += rss_kb;
+		} else if (sscanf(line, "AnonHugePages: %llu kB", &v) == 1) {
+			anon_huge_kb += v;
+		}
+	}
+	fclose(f);
+	printf("linux-bench: rss %8llu kB  in mappings under 64 kB; AnonHugePages %llu kB\n",
+	       small_kb, anon_huge_kb);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM", 5) || !strncmp(line, "VmRSS", 5) ||
+		    !strncmp(line, "RssAnon", 7) || !strncmp(line, "RssFile", 7) ||
+		    !strncmp(line, "Threads", 7))
+			printf("linux-bench: %s", line);
+	fclose(f);
+}
+
+/* Per 2 MiB block of the region being unmapped (the guest RAM): 4 KiB pages not all zero. */
+static void print_touched(pid_t pid, unsigned long long addr, unsigned long long len)
+{
+	static uint8_t page[4096];
+	char path[64], line[1024];
+	unsigned total = 0, blocks = 0;
+	size_t used = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	line[0] = 0;
+	for (unsigned long long b = 0; b < len; b += 2u << 20) {
+		unsigned n = 0;
+
+		for (unsigned long long p = b; p < b + (2u << 20) && p < len; p += 4096) {
+			bool zero = true;
+
+			if (pread(fd, page, sizeof(page), (off_t)(addr + p)) !=
+			    (ssize_t)sizeof(page))
+				break;
+			for (unsigned i = 0; i < sizeof(page) && zero; i++)
+				zero = !page[i];
+			n += !zero;
+		}
+		total += n;
+		blocks += n > 0;
+		used += (size_t)snprintf(line + used, sizeof(line) - used, " %u", n);
+		if (used > sizeof(line) - 8 || b + (2u << 20) >= len) {
+			printf("linux-bench: nonzero 4K pages per 2M block:%s\n", line);
+			used = 0;
+			line[0] = 0;
+		}
+	}
+	printf("linux-bench: guest RAM: %u nonzero 4 KiB pages (%u kB) in %u 2 MiB blocks\n", total,
+	       total * 4, blocks);
+	close(fd);
+}
+
+static int rss_breakdown(void)
+{
+	struct run run = { .cpus = 1 };
+	int fd = open("/tmp/linux-bench-boot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	bool shown = false, in_syscall = false;
+	int status, sig;
+	pid_t pid;
+
+	if (fd < 0)
+		return -1;
+	pid = spawn(&run, fd, true);
+	close(fd);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
+		return -1;
+	/* Stopped at exec. */
+	if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
+		   (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_TRACESYSGOOD)))
+		return -1;
+	sig = 0;
+	for (;;) {
+		if (ptrace(shown ? PTRACE_CONT : PTRACE_SYSCALL, pid, NULL, (void *)(long)sig))
+			return -1;
+		if (waitpid(pid, &status, 0) != pid || WIFEXITED(status) || WIFSIGNALED(status))
+			return -1;
+		sig = 0;
+		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+			if (!shown)
+				print_smaps(pid);
+			ptrace(PTRACE_CONT, pid, NULL, NULL);
+			waitpid(pid, &status, 0);
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+		}
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			unsigned long long regs[34];
+			struct iovec iov = { regs, sizeof(regs) };
+
+			in_syscall = !in_syscall;
+			/* aarch64: x8 the number (215: munmap), x1 the length. */
+			if (in_syscall &&
+			    !ptrace(PTRACE_GETREGSET, pid, (void *)1 /* NT_PRSTATUS */, &iov) &&
+			    regs[8] == 215 && regs[1] >= (16ull << 20)) {
+				printf("linux-bench: at munmap of %llu MiB:\n", regs[1] >> 20);
+				print_smaps(pid);
+				print_touched(pid, regs[0], regs[1]);
+				shown = true;
+			}
+			continue;
+		}
+		sig = WSTOPSIG(status);
+	}
 }
 
 /* ------------------------------------------------------------------------- stage-2 faults */
@@ -306,7 +456,7 @@ static int disk_run(void)
 	if (pipe(pipefd) || trace_faults(true))
 		return -1;
 	t0 = cntvct();
-	pid = spawn(&run, pipefd[1]);
+	pid = spawn(&run, pipefd[1], false);
 	close(pipefd[1]);
 	in = fdopen(pipefd[0], "r");
 	while (in && fgets(line, sizeof(line), in)) {
@@ -484,6 +634,73 @@ static int libhyp_create(bool vgic)
 	return ok;
 }
 
+/*
+ * LIBHYP_BENCH_ONLY=create-syscalls (diagnostic): the system calls of one create → first exit
+ * (+ destroy) of each kind, from the raw_syscalls:sys_enter trace event of this process, as
+ * "NR×count" in order of first use. Shows what libhyp does beyond the raw twin.
+ */
+static void trace_syscalls_of(const char *what, int (*fn)(bool), bool vgic)
+{
+	char filter[64], line[512];
+	unsigned nr[64], count[64], n = 0;
+	FILE *t;
+
+	snprintf(filter, sizeof(filter), "common_pid == %d\n", (int)getpid());
+	if (write_file(TRACING "/events/raw_syscalls/sys_enter/filter", filter) ||
+	    write_file(TRACING "/trace", "") ||
+	    write_file(TRACING "/events/raw_syscalls/sys_enter/enable", "1\n"))
+		return;
+	fn(vgic);
+	write_file(TRACING "/events/raw_syscalls/sys_enter/enable", "0\n");
+	t = fopen(TRACING "/trace", "r");
+	if (!t)
+		return;
+	while (fgets(line, sizeof(line), t)) {
+		char *p = strstr(line, "sys_enter: NR ");
+		unsigned v, i;
+
+		if (!p || sscanf(p, "sys_enter: NR %u", &v) != 1)
+			continue;
+		for (i = 0; i < n && nr[i] != v; i++)
+			;
+		if (i == n && n < 64) {
+			nr[n] = v;
+			count[n++] = 0;
+		}
+		if (i < n)
+			count[i]++;
+	}
+	fclose(t);
+	printf("linux-bench: syscalls of %-26s", what);
+	for (unsigned i = 0; i < n; i++)
+		printf(" %u×%u", nr[i], count[i]);
+	printf("\n");
+}
+
+static int libhyp_create(bool vgic);
+static int raw_create(bool vgic);
+
+static int create_syscalls(void)
+{
+	uint8_t *area = mmap(NULL, CREATE_RAM + (2u << 20), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (area == MAP_FAILED)
+		return -1;
+	if (access(TRACING "/trace", F_OK))
+		mount("tracefs", TRACING, "tracefs", 0, NULL);
+	create_ram = (void *)(((uintptr_t)area + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
+	memset(create_ram, 0, CREATE_RAM);
+	memcpy(create_ram, create_guest, sizeof(create_guest));
+	for (int vgic = 0; vgic < 2; vgic++) {
+		raw_create(vgic);
+		libhyp_create(vgic); /* warm: first-use costs */
+		trace_syscalls_of(vgic ? "raw, vGICv3" : "raw, no vGIC", raw_create, vgic);
+		trace_syscalls_of(vgic ? "libhyp, vGICv3" : "libhyp, no vGIC", libhyp_create, vgic);
+	}
+	return 0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -568,6 +785,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "rss"))
+		return rss_breakdown() ? 1 : 0;
+	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "create-syscalls"))
+		return create_syscalls() ? 1 : 0;
 	if (create_bench())
 		failed++;
 	if (boot(&b1) == 0) {

@@ -20,6 +20,9 @@
 #   run-kvm-bench.sh --linux-only [BUILD_DIR]   (only linux-bench; BUILD_DIR/libhyp may be a
 #                                               prebuilt aarch64 libhyp + hyp-run tree)
 #   LIBHYP_BENCH_NO_LINUX=1 run-kvm-bench.sh ...  (everything but linux-bench)
+#   LIBHYP_BENCH_ONLY=rss|create-syscalls run-kvm-bench.sh --linux-only ...  (a linux-bench
+#                                               diagnostic: where the peak RSS is; the system
+#                                               calls of one VM create, libhyp vs raw)
 #
 # Prints the figures; exits non-zero only if it could not measure.
 set -euo pipefail
@@ -77,6 +80,12 @@ status=0
 # LIBHYP_BENCH_NO_LINUX=1: the exit and interrupt benchmarks only (the second host kernel's run).
 then_linux_bench=(--then "${linux_bench[@]}")
 [[ ${LIBHYP_BENCH_NO_LINUX:-0} != 1 ]] || then_linux_bench=()
+if [[ $linux_only -eq 1 && -n ${LIBHYP_BENCH_ONLY:-} ]]; then
+	# A diagnostic mode of linux-bench (rss, create-syscalls, boot2): that one rig boot only.
+	bash "$root/tests/kvm-host/run-in-arm64-host.sh" --icount --smp 1 --timeout 1800 \
+		--env "LIBHYP_BENCH_ONLY=$LIBHYP_BENCH_ONLY" --wrap "${linux_bench[@]}"
+	exit
+fi
 if [[ $linux_only -eq 1 ]]; then
 	bash "$root/tests/kvm-host/run-in-arm64-host.sh" --icount --smp 1 --timeout 1800 \
 		--wrap "${linux_bench[@]}" || status=$?

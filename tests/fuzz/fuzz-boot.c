@@ -248,6 +248,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	bc.kernel = kernel;
+	if (g & 0x40)
+		bc.flags |= HYP_BOOT_PLACE_HIGH;
 	if (g & 8) {
 		bc.initrd_size = 1 + fuzz_u16(&in) % sizeof(initrd);
 		bc.initrd = initrd;

@@ -995,6 +995,114 @@ static void test_does_not_fit(void **state)
 	fx_fini(&f);
 }
 
+/* HYP_BOOT_PLACE_HIGH: DTB at the top, initrd right below; the default where they do not fit. */
+static void test_place_high(void **state)
+{
+	const size_t file = 256 << 10, initrd_size = 300000;
+	uint8_t *img = make_image(file, 0, 4 * MiB, 0xa, false);
+	uint8_t *initrd = malloc(initrd_size);
+	struct hyp_boot_config bc = image_config(img, file);
+	struct hyp_boot_layout plan = LAYOUT_INIT, lay = LAYOUT_INIT, low = LAYOUT_INIT;
+	void *dtb = make_dtb(4096);
+	struct fx f;
+
+	(void)state;
+	assert_non_null(initrd);
+	fx_init(&f, RAM, 32 * MiB, false);
+	fill_payload(initrd, initrd_size, 0x55);
+	bc.initrd = initrd;
+	bc.initrd_size = initrd_size;
+	bc.flags = HYP_BOOT_PLACE_HIGH;
+	assert_int_equal(hyp_boot_plan(&bc, &plan), 0);
+	assert_int_equal(plan.kernel_start, RAM);
+	assert_int_equal(plan.kernel_end, RAM + 4 * MiB);
+	assert_int_equal(plan.dtb_addr, RAM + 32 * MiB - (64 << 10));
+	assert_int_equal(plan.dtb_size, 64 << 10);
+	assert_int_equal(plan.initrd_start,
+			 (RAM + 32 * MiB - (64 << 10) - initrd_size) & ~0xfffull);
+	assert_int_equal(plan.initrd_end, plan.initrd_start + initrd_size);
+	assert_true(plan.initrd_end <= plan.dtb_addr);
+	assert_true(ram_unchanged(&f));
+	assert_int_equal(hyp_boot_load(f.vm, &bc, dtb, fdt_totalsize(dtb), &lay), 0);
+	assert_memory_equal(&lay, &plan, sizeof(lay));
+	assert_memory_equal(ram_at(&f, RAM), img, file);
+	assert_memory_equal(ram_at(&f, plan.initrd_start), initrd, initrd_size);
+	assert_memory_equal(ram_at(&f, plan.dtb_addr), dtb, fdt_totalsize(dtb));
+	{
+		const uint64_t written[3][2] = {
+			{ RAM, RAM + 4 * MiB },
+			{ plan.dtb_addr, plan.dtb_addr + fdt_totalsize(dtb) },
+			{ plan.initrd_start, plan.initrd_end },
+		};
+
+		assert_rest_unchanged(&f, written, 3);
+	}
+
+	/* No initrd: the DTB alone at the top. No DTB: the initrd at the top. */
+	bc.initrd = NULL;
+	bc.initrd_size = 0;
+	assert_int_equal(hyp_boot_plan(&bc, &plan), 0);
+	assert_int_equal(plan.dtb_addr, RAM + 32 * MiB - (64 << 10));
+	assert_int_equal(plan.initrd_start, 0);
+	bc.initrd = initrd;
+	bc.initrd_size = initrd_size;
+	bc.flags |= HYP_BOOT_NO_DTB;
+	bc.dtb_size = 0;
+	assert_int_equal(hyp_boot_plan(&bc, &plan), 0);
+	assert_int_equal(plan.dtb_addr, 0);
+	assert_int_equal(plan.initrd_start, (RAM + 32 * MiB - initrd_size) & ~0xfffull);
+
+	/* Exactly filling the room above the kernel, and one byte more: then the default
+	 * placement (which also fails here: there is no room below an Image). */
+	bc.flags = HYP_BOOT_PLACE_HIGH;
+	bc.dtb_size = 64 << 10;
+	bc.initrd = calloc(1, 28 * MiB);
+	assert_non_null(bc.initrd);
+	bc.initrd_size = 28 * MiB - (64 << 10);
+	assert_int_equal(hyp_boot_plan(&bc, &plan), 0);
+	assert_int_equal(plan.initrd_start, RAM + 4 * MiB);
+	assert_int_equal(plan.dtb_addr, RAM + 32 * MiB - (64 << 10));
+	bc.initrd_size += 1;
+	memcpy(f.snapshot, f.ram, f.size); /* RAM as the load above left it */
+	expect_error(&f, &bc, -ENOSPC);
+	free((void *)bc.initrd);
+
+	/* An Image placed high in RAM: no room above it, so the default puts nothing below an
+	 * Image either; a raw binary with room below gets the default (below) placement. */
+	bc = image_config(img, file);
+	bc.flags = HYP_BOOT_PLACE_HIGH;
+	bc.load_addr = RAM + 28 * MiB;
+	bc.initrd = initrd;
+	bc.initrd_size = initrd_size;
+	assert_int_equal(hyp_boot_plan(&bc, &plan), -ENOSPC);
+	bc = image_config(img, file);
+	bc.kernel_format = HYP_BOOT_FORMAT_RAW;
+	bc.load_addr = RAM + 31 * MiB;
+	bc.footprint = MiB;
+	bc.initrd = initrd;
+	bc.initrd_size = initrd_size;
+	assert_int_equal(hyp_boot_plan(&bc, &low), 0);
+	bc.flags = HYP_BOOT_PLACE_HIGH;
+	assert_int_equal(hyp_boot_plan(&bc, &plan), 0);
+	assert_memory_equal(&plan, &low, sizeof(plan));
+	assert_true(plan.initrd_end <= RAM + 31 * MiB);
+
+	/* The 32 GiB window from the kernel's 1 GiB aligned base bounds the top. */
+	bc = image_config(img, file);
+	bc.flags = HYP_BOOT_PLACE_HIGH | HYP_BOOT_NO_DTB;
+	bc.dtb_size = 0;
+	bc.ram_size = 40ull << 30;
+	bc.initrd = initrd;
+	bc.initrd_size = initrd_size;
+	assert_int_equal(hyp_boot_plan(&bc, &plan), 0);
+	assert_int_equal(plan.initrd_start,
+			 ((RAM & ~((1ull << 30) - 1)) + (32ull << 30) - initrd_size) & ~0xfffull);
+	free(dtb);
+	free(img);
+	free(initrd);
+	fx_fini(&f);
+}
+
 static void test_load_checks(void **state)
 {
 	const size_t file = 64 << 10;
@@ -1596,6 +1704,7 @@ int main(void)
 		cmocka_unit_test(test_elf_segment_limits),
 		cmocka_unit_test(test_raw),
 		cmocka_unit_test(test_does_not_fit),
+		cmocka_unit_test(test_place_high),
 		cmocka_unit_test(test_load_checks),
 		cmocka_unit_test(test_argument_errors),
 		cmocka_unit_test(test_setup_vcpu),

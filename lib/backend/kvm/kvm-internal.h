@@ -29,9 +29,9 @@ struct kvm_vm_state {
 	/* KVM_CHECK_EXTENSION answers asked on first use (kvm_cap_lazy()): 0 not yet asked, 1 no,
 	 * 2 yes. Creation only asks what it needs itself. */
 	_Atomic int8_t readonly_mem;
-	bool nisv_to_user;
+	_Atomic int8_t nisv_to_user; /* as readonly_mem, but enabled (kvm_nisv_enable()) */
 	_Atomic int8_t inject_dabt;
-	bool smccc_filter;	      /* KVM_ARM_VM_SMCCC_FILTER exists (kvm-smccc.c) */
+	_Atomic int8_t smccc_filter;  /* KVM_ARM_VM_SMCCC_FILTER exists: as readonly_mem */
 	_Atomic bool smccc_installed; /* the filter is final: a vCPU is about to run */
 	pthread_mutex_t vgic_lock;
 	_Atomic bool vgic_ready;
@@ -98,7 +98,7 @@ int hyp__kvm_get_fp_regs(struct hyp_vcpu *vcpu, struct hyp_fp_regs *regs);
 int hyp__kvm_set_fp_regs(struct hyp_vcpu *vcpu, const struct hyp_fp_regs *regs);
 
 /* kvm-smccc.c: SMCCC calls to the VMM through KVM's SMCCC filter. */
-void hyp__kvm_smccc_probe(struct kvm_vm_state *k);
+bool hyp__kvm_smccc_filter(struct kvm_vm_state *k);
 int hyp__kvm_smccc_route(struct hyp_vm *vm, uint32_t conduits, uint32_t first, uint32_t last,
 			 bool add);
 int hyp__kvm_smccc_install(struct hyp_vm *vm);

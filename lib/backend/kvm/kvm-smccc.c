@@ -57,13 +57,20 @@ static const struct {
 	{ 0xc0000000u, 0xc000ffffu }, /* SMC64/HVC64 */
 };
 
-void hyp__kvm_smccc_probe(struct kvm_vm_state *k)
+/* Asked on first use, not at creation: most VMs never route an SMCCC call to the VMM, and those
+ * that do not need not pay the ioctl. Racing askers get and store the same answer. */
+bool hyp__kvm_smccc_filter(struct kvm_vm_state *k)
 {
 	struct kvm_device_attr attr = { .group = KVM_ARM_VM_SMCCC_CTRL,
 					.attr = KVM_ARM_VM_SMCCC_FILTER };
+	int8_t v = atomic_load_explicit(&k->smccc_filter, memory_order_relaxed);
 
-	/* Linux 6.1 has no VM-level device attributes on arm64: the ioctl fails there. */
-	k->smccc_filter = ioctl(k->vm_fd, KVM_HAS_DEVICE_ATTR, &attr) == 0;
+	if (!v) {
+		/* Linux 6.1 has no VM-level device attributes on arm64: the ioctl fails there. */
+		v = ioctl(k->vm_fd, KVM_HAS_DEVICE_ATTR, &attr) == 0 ? 2 : 1;
+		atomic_store_explicit(&k->smccc_filter, v, memory_order_relaxed);
+	}
+	return v == 2;
 }
 
 int hyp__kvm_smccc_route(struct hyp_vm *vm, uint32_t conduits, uint32_t first, uint32_t last,
@@ -72,7 +79,7 @@ int hyp__kvm_smccc_route(struct hyp_vm *vm, uint32_t conduits, uint32_t first, u
 	struct kvm_vm_state *k = vm_state(vm);
 
 	(void)conduits; /* KVM filters function IDs, whatever the conduit */
-	if (!k->smccc_filter) {
+	if (!hyp__kvm_smccc_filter(k)) {
 		hyp_vm_log(vm, HYP_LOG_ERROR,
 			   "kvm: SMCCC calls %#x-%#x cannot reach the VMM: this KVM has no SMCCC "
 			   "filter (Linux 6.4+)",
@@ -127,7 +134,7 @@ int hyp__kvm_smccc_install(struct hyp_vm *vm)
 	pthread_mutex_lock(&k->vgic_lock); /* the VM's one-time setup lock */
 	if (atomic_load(&k->smccc_installed))
 		goto out;
-	if (k->smccc_filter && vm->smccc.count) {
+	if (vm->smccc.count && hyp__kvm_smccc_filter(k)) {
 		/* The ranges are sorted by first ID; HVC and SMC ranges may overlap, KVM's may not:
 		 * install their union. None is empty or covers all 2^32 IDs (route() refused the
 		 * reserved ranges), so the counts fit. */

@@ -122,6 +122,26 @@ static bool kvm_cap_lazy(struct kvm_vm_state *k, _Atomic int8_t *slot, long cap)
 	return v == 2;
 }
 
+/*
+ * Accesses without a syndrome (ESR_EL2.ISS.ISV clear) as KVM_EXIT_ARM_NISV exits, enabled when
+ * first needed rather than at creation: when asked for (HYP_CAP_NO_SYNDROME_EXITS), or when
+ * KVM_RUN fails with ENOSYS, which is what KVM does with such an access while the capability is
+ * off, leaving the vCPU to take the same abort again when it re-enters. No
+ * KVM_CHECK_EXTENSION: enabling a capability the host lacks fails, the same answer.
+ */
+static bool kvm_nisv_enable(struct kvm_vm_state *k)
+{
+	int8_t v = atomic_load_explicit(&k->nisv_to_user, memory_order_relaxed);
+
+	if (!v) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
+
+		v = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0 ? 2 : 1;
+		atomic_store_explicit(&k->nisv_to_user, v, memory_order_relaxed);
+	}
+	return v == 2;
+}
+
 static int create_vgic(const struct hyp_vm_config *config, struct kvm_vm_state *k)
 {
 	struct kvm_create_device dev = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
@@ -268,31 +288,31 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	if (ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
 		return -ENODEV;
 
-	/* KVM_CAP_ARM_VM_IPA_SIZE gives the largest IPA size; without it only 40 bits exist. */
-	max_ipa = kvm_check(k, KVM_CAP_ARM_VM_IPA_SIZE);
-	if (max_ipa > 0)
-		type = KVM_VM_TYPE_ARM_IPA_SIZE(config->ipa_bits);
-	else if (config->ipa_bits != KVM_DEFAULT_IPA_BITS)
-		return -ENOTSUP;
-	if (max_ipa > 0 && config->ipa_bits > (uint32_t)max_ipa) {
-		hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: host supports %d IPA bits, %u requested",
-			   max_ipa, config->ipa_bits);
-		return -ENOTSUP;
-	}
+	/* The IPA size goes in the VM type (0 is KVM's 40 bits, the only size a host without
+	 * KVM_CAP_ARM_VM_IPA_SIZE has). Create first and ask only on failure, for the reason:
+	 * a VM that can be created needs no KVM_CHECK_EXTENSION. */
+	type = config->ipa_bits == KVM_DEFAULT_IPA_BITS ?
+		       0 :
+		       KVM_VM_TYPE_ARM_IPA_SIZE(config->ipa_bits);
 	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, type);
-	if (k->vm_fd < 0)
-		return sys_err();
+	if (k->vm_fd < 0) {
+		r = sys_err();
+		/* KVM_CAP_ARM_VM_IPA_SIZE gives the largest IPA size; without it only 40 bits
+		 * exist. */
+		max_ipa = kvm_check(k, KVM_CAP_ARM_VM_IPA_SIZE);
+		if (max_ipa <= 0 && config->ipa_bits != KVM_DEFAULT_IPA_BITS)
+			return -ENOTSUP;
+		if (max_ipa > 0 && config->ipa_bits > (uint32_t)max_ipa) {
+			hyp_vm_log(vm, HYP_LOG_ERROR,
+				   "kvm: host supports %d IPA bits, %u requested", max_ipa,
+				   config->ipa_bits);
+			return -ENOTSUP;
+		}
+		return r;
+	}
 	k->run_size = (size_t)ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if ((long)k->run_size <= 0)
 		return sys_err();
-	hyp__kvm_smccc_probe(k);
-	{
-		/* No KVM_CHECK_EXTENSION first: enabling a capability the host lacks fails with
-		 * EINVAL, which is the same answer for one ioctl less. */
-		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
-
-		k->nisv_to_user = ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
-	}
 	if ((kcfg.sve_max_vl % 16) || kcfg.reserved ||
 	    (kcfg.sve_max_vl && !(kcfg.cpu_features & HYP_KVM_CPU_SVE)))
 		return -EINVAL;
@@ -324,7 +344,7 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 		*value = kvm_cap_lazy(k, &k->readonly_mem, KVM_CAP_READONLY_MEM);
 		return 0;
 	case HYP_CAP_NO_SYNDROME_EXITS:
-		*value = k->nisv_to_user;
+		*value = kvm_nisv_enable(k);
 		return 0;
 	case HYP_CAP_INJECT_EXCEPTIONS:
 		*value = kvm_cap_lazy(k, &k->inject_dabt, KVM_CAP_ARM_INJECT_EXT_DABT) ?
@@ -333,7 +353,7 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 		return 0;
 	case HYP_CAP_SMCCC_HVC_EXITS: /* KVM's SMCCC filter (Linux 6.4+): kvm-smccc.c */
 	case HYP_CAP_SMCCC_SMC_EXITS:
-		*value = k->smccc_filter;
+		*value = hyp__kvm_smccc_filter(k);
 		return 0;
 	case HYP_CAP_CUSTOM_MPIDR: /* KVM resets MPIDR from the vCPU id at CPU_ON */
 	case HYP_CAP_SYSREG_TRAPS: /* KVM handles or UNDEFs sysregs in the kernel */
@@ -611,8 +631,10 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	struct hyp_vm *vm = hyp_vcpu_vm(vcpu);
 	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
+	bool nisv_retried = false;
 	int r;
 
+again:
 	r = ensure_vgic_ready(vm, vm_state(vm));
 	if (r)
 		return r;
@@ -661,6 +683,12 @@ static int kvm_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 				kv->run->exit_reason = KVM_EXIT_INTR;
 			exit->reason = HYP_EXIT_KICKED;
 			return 0;
+		}
+		if (errno == ENOSYS && !nisv_retried && kvm_nisv_enable(vm_state(vm))) {
+			/* An access without a syndrome before the capability was on (another
+			 * thread may have just enabled it): once more, now it is an exit. */
+			nisv_retried = true;
+			goto again;
 		}
 		if (errno == ENOSYS) {
 			/* An access without a syndrome and no KVM_CAP_ARM_NISV_TO_USER. */
