@@ -123,7 +123,11 @@ if [[ $precopy -eq 1 ]]; then
 	n=$((n + 1))
 	# Converging: a later round copies a small fraction of what the whole copy did (the round
 	# sizes follow what the booting guest writes in 200 ms, so no bound holds for every round).
-	if awk '/hyp-run: precopy round [0-9]+:/ { r = $4 + 0; p[r] = $5 + 0; last = r }
+	# The guest's console shares the log: a round's line may follow other text on the same
+	# line, so the numbers are taken from after the marker, not by field position.
+	if awk '/hyp-run: precopy round [0-9]+: [0-9]+ pages/ {
+			s = $0; sub(/.*hyp-run: precopy round /, "", s); split(s, f, /[: ]+/)
+			r = f[1] + 0; p[r] = f[2] + 0; if (r > last) last = r }
 		END { if (last < 1) exit 1
 		      min = p[1]; for (r = 2; r <= last; r++) if (p[r] < min) min = p[r]
 		      exit !(min < p[0] / 16) }' "$log"; then
