@@ -181,7 +181,7 @@ else
 	fi
 	# What firmware links must offer no internal names: only the public API is global.
 	python3 tests/check-exports.py "$out/bare/lib/libhyp.a" lib/libhyp.map --with-mock \
-		--without-fdt --nm aarch64-linux-gnu-nm || failures+=("bare-metal exported symbols")
+		--nm aarch64-linux-gnu-nm || failures+=("bare-metal exported symbols")
 fi
 
 stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN; the exit and interrupt benchmark guests on kvm; hyp-run boot, RSS, stage-2 faults, disk requests and VM creation beside kvmtool (linux-bench), -icount"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Compare the symbols a built libhyp exports with the version script.
 
-Usage: check-exports.py LIBRARY LIBHYP.map [--with-mock|--without-mock] [--without-fdt] [--nm NM]
+Usage: check-exports.py LIBRARY LIBHYP.map [--with-mock|--without-mock] [--nm NM]
 LIBRARY is libhyp.so (its dynamic symbols are checked) or libhyp.a (the global symbols its members
 define: the archive a firmware or a static VMM links must offer no more than the shared library).
 Prints TAP. Fails if the library exports a symbol the map does not list (a leak), if a listed
@@ -47,9 +47,6 @@ def main():
     expected = map_symbols(mapfile)
     if not with_mock:
         expected = {s for s in expected if not s.startswith("hyp_mock_")}
-    if "--without-fdt" in sys.argv[3:]:
-        # Freestanding builds have no libfdt, so no device tree builder.
-        expected.discard("hyp_fdt_build")
     actual = exported_symbols(lib, nm)
     checks = [
         ("every exported symbol is listed in the version script", sorted(actual - expected)),
