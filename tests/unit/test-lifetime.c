@@ -102,7 +102,11 @@ static void *run_thread(void *arg)
 {
 	struct runner *r = arg;
 
-	r->result = hyp_vcpu_run(r->vcpu);
+	/* hyp_vcpu_run() answers -EBUSY while a VMM thread is changing the VM at that instant (the
+	 * powered-off test's own probe may be): a moment later it gets in. */
+	do
+		r->result = hyp_vcpu_run(r->vcpu);
+	while (r->result == -EBUSY);
 	r->reason = hyp_vcpu_exit(r->vcpu)->reason;
 	return NULL;
 }
