@@ -73,6 +73,18 @@ enum hyp_dev_flags {
 typedef void (*hyp_dev_tx_fn)(void *opaque, const void *bytes, size_t len);
 
 /**
+ * hyp_dev_tx_try_fn - receives a device's output, with backpressure.
+ * @opaque: the config's @tx_opaque.
+ * @bytes: the data, valid only during the call.
+ * @len: the number of bytes (> 0).
+ *
+ * Return: how many of the bytes were taken, 0..@len (a larger value counts as @len). Fewer than
+ * @len means "full": the device keeps the rest and offers it again later (see
+ * struct hyp_virtio_console_config). Same threading rules as hyp_dev_tx_fn.
+ */
+typedef size_t (*hyp_dev_tx_try_fn)(void *opaque, const void *bytes, size_t len);
+
+/**
  * hyp_dev_notify_fn - "the device can take input again".
  * @opaque: the config's @rx_ready_opaque.
  *
@@ -259,6 +271,14 @@ struct hyp_virtio_console;
  * @tx_opaque: passed to @tx_fn.
  * @rx_ready_fn: optional, see hyp_dev_notify_fn.
  * @rx_ready_opaque: passed to @rx_ready_fn.
+ * @tx_try_fn: instead of @tx_fn (or @tx_fd), output with backpressure: a transmit buffer whose
+ *	       bytes @tx_try_fn does not all take stays in the transmitq, not returned to the
+ *	       driver, and the device offers the rest (nothing twice, nothing lost) at the driver's
+ *	       next notification or when the VMM calls hyp_virtio_console_tx_resume(), typically
+ *	       once its sink has room again. Buffers behind it wait too (the console is one stream).
+ *	       An emergency write (VIRTIO_CONSOLE_F_EMERG_WRITE, one byte that cannot wait, 5.3.6)
+ *	       it refuses is dropped. Called with the device lock held, like @tx_fn. Receives
+ *	       @tx_opaque.
  */
 struct hyp_virtio_console_config {
 	uint32_t size;
@@ -270,6 +290,7 @@ struct hyp_virtio_console_config {
 	void *tx_opaque;
 	hyp_dev_notify_fn rx_ready_fn;
 	void *rx_ready_opaque;
+	hyp_dev_tx_try_fn tx_try_fn;
 };
 
 /**
@@ -279,8 +300,9 @@ struct hyp_virtio_console_config {
  * @ret: receives the device. Untouched on failure.
  *
  * Return: 0; -EINVAL for NULL arguments, a bad @size, unknown @flags, a zero @base, a bad @intid,
- * HYP_DEV_TX_FD with @tx_fn or a negative @tx_fd; -E2BIG; -ENOTSUP (HYP_DEV_TX_FD in the
- * freestanding build; no interrupt controller); -EEXIST; -EBUSY; -ENOMEM.
+ * HYP_DEV_TX_FD with @tx_fn or a negative @tx_fd, @tx_try_fn with @tx_fn or HYP_DEV_TX_FD;
+ * -E2BIG; -ENOTSUP (HYP_DEV_TX_FD in the freestanding build; no interrupt controller); -EEXIST;
+ * -EBUSY; -ENOMEM.
  */
 HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
 				      const struct hyp_virtio_console_config *config,
@@ -302,6 +324,20 @@ HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
  */
 HYP_API int hyp_virtio_console_receive(struct hyp_virtio_console *console, const void *bytes,
 				       size_t len);
+
+/**
+ * hyp_virtio_console_tx_resume() - offer held output to @tx_try_fn again.
+ * @console: the device.
+ *
+ * For a console with struct hyp_virtio_console_config.tx_try_fn: the sink has room again (e.g.
+ * the channel's peer consumed), so the device sends what it held back, then any transmit buffers
+ * queued behind it, returning them to the driver (and interrupting it) as they complete. Safe from
+ * any thread; does nothing if nothing is held.
+ *
+ * Return: 0; -EINVAL for a NULL @console; -EDEADLK (nothing done) when called from the console's
+ * own @tx_try_fn (hosted builds; EL2 firmware must not do it).
+ */
+HYP_API int hyp_virtio_console_tx_resume(struct hyp_virtio_console *console);
 
 /** hyp_virtio_console_destroy() - detach and free; NULL does nothing. Same rules as
  *  hyp_pl011_destroy(). */

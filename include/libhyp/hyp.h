@@ -23,6 +23,7 @@
 #define LIBHYP_HYP_H
 
 #include <libhyp/boot.h>
+#include <libhyp/chan.h>
 #include <libhyp/dev.h>
 #include <libhyp/error.h>
 #include <libhyp/exit.h>

@@ -28,6 +28,16 @@ struct hyp_virtio_console {
 
 	uint8_t hold[RX_HOLD];
 	uint32_t hold_head, hold_count;
+
+	/* Output with backpressure (tx_try_fn): the transmit buffer being sent, copied out of the
+	 * scratch chain, how much of it the sink took, and the queue generation it came from. */
+	hyp_dev_tx_try_fn tx_try_fn;
+	void *tx_opaque;
+	bool tx_held;
+	uint32_t tx_gen;
+	uint64_t tx_done;
+	struct hyp__vq_chain tx_chain;
+	struct hyp__vq_seg tx_seg[HYP__VQ_MAX_SIZE];
 };
 
 static struct hyp_virtio_console *to_console(struct hyp__virtio *vdev)
@@ -48,9 +58,14 @@ static void console_set_config(struct hyp__virtio *vdev, uint32_t offset, uint32
 	struct hyp_virtio_console *con = to_console(vdev);
 	uint8_t c = (uint8_t)value;
 
-	/* emerg_wr: one character, usable even before the driver set up any queue (5.3.6). */
-	if (offset == CONFIG_EMERG_WR && len == 4)
-		hyp__dev_sink_write(vdev->vm, &con->sink, &c, 1);
+	/* emerg_wr: one character, usable even before the driver set up any queue (5.3.6); it
+	 * cannot wait, so a full tx_try_fn loses it (documented). */
+	if (offset == CONFIG_EMERG_WR && len == 4) {
+		if (con->tx_try_fn)
+			con->tx_try_fn(con->tx_opaque, &c, 1);
+		else
+			hyp__dev_sink_write(vdev->vm, &con->sink, &c, 1);
+	}
 }
 
 struct tx_ctx {
@@ -67,12 +82,86 @@ static int tx_piece(void *opaque, void *host, size_t len, uint64_t pos)
 	return 0;
 }
 
+static int tx_try_piece(void *opaque, void *host, size_t len, uint64_t pos)
+{
+	struct hyp_virtio_console *con = opaque;
+	size_t took = con->tx_try_fn(con->tx_opaque, host, len);
+
+	(void)pos;
+	if (took > len)
+		took = len;
+	con->tx_done += took;
+	return took < len; /* full: stop here, the rest waits */
+}
+
+/*
+ * Send what is left of the held buffer. True when it is all gone (or the buffer went bad: it is
+ * then returned unsent), false while the sink is full.
+ */
+static bool send_held(struct hyp_virtio_console *con)
+{
+	struct hyp__virtio *vdev = &con->vdev;
+	int r;
+
+	if (con->tx_gen != vdev->vq[TRANSMITQ].gen) {
+		/* The queue was reset or re-enabled: the buffer is not the driver's any more. */
+		con->tx_held = false;
+		return false;
+	}
+	r = hyp__vq_walk(vdev, &con->tx_chain, false, con->tx_done,
+			 con->tx_chain.readable - con->tx_done, tx_try_piece, con);
+	if (r > 0)
+		return false;
+	if (r < 0)
+		dev_dbg(vdev->vm, "virtio-console@%#llx: held transmit buffer left guest RAM",
+			(unsigned long long)vdev->base);
+	hyp__vq_push(vdev, TRANSMITQ, &con->tx_chain, 0);
+	con->tx_held = false;
+	return true;
+}
+
+/* tx_try_fn: one buffer at a time, kept (copied out of the scratch chain) until the sink took
+ * all of it; nothing behind it is looked at meanwhile. */
+static void serve_transmitq_try(struct hyp_virtio_console *con)
+{
+	struct hyp__virtio *vdev = &con->vdev;
+	struct hyp__vq_chain chain;
+
+	if (!hyp__vq_usable(vdev, TRANSMITQ))
+		return;
+	for (uint32_t budget = vdev->vq[TRANSMITQ].num + 1; budget; budget--) {
+		if (!con->tx_held) {
+			if (hyp__vq_pop(vdev, TRANSMITQ, &chain) <= 0)
+				break;
+			if (hyp__vq_walk(vdev, &chain, false, 0, chain.readable, NULL, NULL)) {
+				dev_dbg(vdev->vm,
+					"virtio-console@%#llx: transmit buffer outside guest RAM",
+					(unsigned long long)vdev->base);
+				hyp__vq_push(vdev, TRANSMITQ, &chain, 0);
+				continue;
+			}
+			con->tx_chain = chain;
+			memcpy(con->tx_seg, chain.seg, chain.nseg * sizeof(chain.seg[0]));
+			con->tx_chain.seg = con->tx_seg;
+			con->tx_done = 0;
+			con->tx_gen = vdev->vq[TRANSMITQ].gen;
+			con->tx_held = true;
+		}
+		if (!send_held(con) && con->tx_held)
+			break;
+	}
+}
+
 static void serve_transmitq(struct hyp_virtio_console *con)
 {
 	struct hyp__virtio *vdev = &con->vdev;
 	struct tx_ctx ctx = { vdev->vm, &con->sink };
 	struct hyp__vq_chain chain;
 
+	if (con->tx_try_fn) {
+		serve_transmitq_try(con);
+		return;
+	}
 	for (uint32_t budget = vdev->vq[TRANSMITQ].num; budget; budget--) {
 		if (hyp__vq_pop(vdev, TRANSMITQ, &chain) <= 0)
 			break;
@@ -145,6 +234,13 @@ static void console_host_notify(struct hyp__virtio *vdev)
 	con->rx_ready_fn(con->rx_ready_opaque);
 }
 
+static void console_reset(struct hyp__virtio *vdev)
+{
+	/* A held buffer belongs to the driver's old queue: forget it (the bytes already sent were
+	 * sent; the driver reset the device and gets nothing back). */
+	to_console(vdev)->tx_held = false;
+}
+
 static const struct hyp__virtio_ops console_ops = {
 	.device_id = VIRTIO_ID_CONSOLE,
 	.num_queues = 2,
@@ -153,6 +249,7 @@ static const struct hyp__virtio_ops console_ops = {
 	.set_config = console_set_config,
 	.queue_notify = console_queue_notify,
 	.host_notify = console_host_notify,
+	.reset = console_reset,
 };
 
 HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
@@ -173,12 +270,16 @@ HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
 		return r;
 	if (cfg.flags & ~(uint32_t)(HYP_DEV_NO_IRQ | HYP_DEV_TX_FD))
 		return -EINVAL;
+	if (cfg.tx_try_fn && (cfg.tx_fn || (cfg.flags & HYP_DEV_TX_FD)))
+		return -EINVAL;
 
 	con = hyp_vm_alloc(vm, sizeof(*con), _Alignof(struct hyp_virtio_console));
 	if (!con)
 		return -ENOMEM;
 	con->rx_ready_fn = cfg.rx_ready_fn;
 	con->rx_ready_opaque = cfg.rx_ready_opaque;
+	con->tx_try_fn = cfg.tx_try_fn;
+	con->tx_opaque = cfg.tx_opaque;
 	r = hyp__dev_sink_init(&con->sink, cfg.flags, cfg.tx_fn, cfg.tx_opaque, cfg.tx_fd);
 	if (!r)
 		r = hyp__virtio_init(&con->vdev, vm, &console_ops, "virtio-console",
@@ -229,6 +330,19 @@ HYP_API int hyp_virtio_console_receive(struct hyp_virtio_console *console, const
 	hyp__virtio_update_irq(&console->vdev);
 	hyp__dev_unlock(&console->vdev.lock);
 	return (int)accepted;
+}
+
+HYP_API int hyp_virtio_console_tx_resume(struct hyp_virtio_console *console)
+{
+	if (!console)
+		return -EINVAL;
+	if (hyp__dev_lock_checked(&console->vdev.lock))
+		return -EDEADLK;
+	if (console->tx_held)
+		serve_transmitq_try(console);
+	hyp__virtio_update_irq(&console->vdev);
+	hyp__dev_unlock(&console->vdev.lock);
+	return 0;
 }
 
 HYP_API void hyp_virtio_console_destroy(struct hyp_virtio_console *console)

@@ -80,8 +80,11 @@ static bool event_idx(const struct hyp__virtio *vdev)
 
 static void vq_reset(struct hyp__vq *vq)
 {
+	uint32_t gen = vq->gen;
+
 	memset(vq, 0, sizeof(*vq));
 	vq->num = HYP__VQ_MAX_SIZE;
+	vq->gen = gen + 1;
 }
 
 bool hyp__virtio_live(const struct hyp__virtio *vdev)
@@ -219,6 +222,7 @@ static void queue_enable(struct hyp__virtio *vdev, uint32_t q)
 	}
 	vq->last_avail = 0;
 	vq->used_idx = 0;
+	vq->gen++;
 	vq->ready = true;
 }
 

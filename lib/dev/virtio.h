@@ -61,6 +61,7 @@ struct hyp__vq {
 	uint64_t desc, avail, used;
 	uint16_t last_avail; /* the next available ring slot to consume */
 	uint16_t used_idx;   /* our copy of used->idx */
+	uint32_t gen;	     /* changes whenever the queue is reset or enabled again */
 };
 
 struct hyp__virtio;
