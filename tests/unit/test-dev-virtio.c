@@ -734,6 +734,139 @@ static void test_console_receive_from_tx_fn(void **state)
 	vm_teardown(d);
 }
 
+/* Output with backpressure: a sink that takes at most @room bytes, then says "full". */
+static size_t try_room;
+static unsigned try_calls;
+
+static size_t try_tx(void *opaque, const void *bytes, size_t len)
+{
+	size_t n = len < try_room ? len : try_room;
+
+	try_calls++;
+	if (n)
+		out_tx(opaque, bytes, n);
+	try_room -= n;
+	return n;
+}
+
+static struct drv *try_fixture(void)
+{
+	struct drv *d = malloc(sizeof(*d));
+	struct hyp_virtio_console_config cfg = {
+		.size = sizeof(cfg), .base = VBASE, .intid = VINTID, .tx_try_fn = try_tx
+	};
+
+	assert_non_null(d);
+	vm_setup(d);
+	cfg.tx_opaque = d;
+	assert_int_equal(hyp_virtio_console_create(d->t.vm, &cfg, &d->con), 0);
+	return d;
+}
+
+static void test_console_transmit_backpressure(void **state)
+{
+	struct drv *d = try_fixture();
+	uint32_t id, len;
+
+	(void)state;
+	init_device(d, 2, 16);
+	/* Three buffers; the first split over two descriptors. */
+	memcpy(gpa(d, DATA, 5), "01234", 5);
+	memcpy(gpa(d, DATA + 0x100, 5), "56789", 5);
+	memcpy(gpa(d, DATA + 0x200, 4), "abcd", 4);
+	memcpy(gpa(d, DATA + 0x300, 3), "efg", 3);
+	desc(d, d->vq[1].desc, 0, DATA, 5, D_NEXT, 1);
+	desc(d, d->vq[1].desc, 1, DATA + 0x100, 5, 0, 0);
+	desc(d, d->vq[1].desc, 2, DATA + 0x200, 4, 0, 0);
+	desc(d, d->vq[1].desc, 3, DATA + 0x300, 3, 0, 0);
+	avail_add(d, 1, 0);
+	avail_add(d, 1, 2);
+	avail_add(d, 1, 3);
+	/* Room for 7: the first buffer is held (not used), nothing behind it is touched. */
+	try_room = 7;
+	notify(d, 1);
+	assert_int_equal(d->out_len, 7);
+	assert_memory_equal(d->out, "0123456", 7);
+	assert_int_equal(used_idx(d, 1), 0);
+	assert_int_equal(spi(d), 0);
+	/* The driver notifies again with no room: nothing moves, nothing is sent twice. */
+	notify(d, 1);
+	assert_int_equal(d->out_len, 7);
+	assert_int_equal(used_idx(d, 1), 0);
+	/* Room for 5: the rest of buffer 0 and two bytes of buffer 2. */
+	try_room = 5;
+	assert_int_equal(hyp_virtio_console_tx_resume(d->con), 0);
+	assert_int_equal(d->out_len, 12);
+	assert_int_equal(used_idx(d, 1), 1);
+	used_elem(d, 1, 0, &id, &len);
+	assert_int_equal(id, 0);
+	assert_int_equal(spi(d), 1);
+	ack(d);
+	/* Plenty of room: everything, in order, every buffer returned. */
+	try_room = 1000;
+	assert_int_equal(hyp_virtio_console_tx_resume(d->con), 0);
+	assert_int_equal(d->out_len, 17);
+	assert_memory_equal(d->out, "0123456789abcdefg", 17);
+	assert_int_equal(used_idx(d, 1), 3);
+	used_elem(d, 1, 1, &id, &len);
+	assert_int_equal(id, 2);
+	used_elem(d, 1, 2, &id, &len);
+	assert_int_equal(id, 3);
+	/* Nothing held: resuming does nothing. */
+	try_calls = 0;
+	assert_int_equal(hyp_virtio_console_tx_resume(d->con), 0);
+	assert_int_equal(try_calls, 0);
+	/* A buffer held across a device reset is forgotten: the reset driver gets nothing back
+	 * and no stale byte reaches the sink. */
+	desc(d, d->vq[1].desc, 4, DATA, 5, 0, 0);
+	avail_add(d, 1, 4);
+	try_room = 2;
+	notify(d, 1);
+	assert_int_equal(d->out_len, 19);
+	init_device(d, 2, 16);
+	try_room = 1000;
+	assert_int_equal(hyp_virtio_console_tx_resume(d->con), 0);
+	assert_int_equal(d->out_len, 19);
+	assert_int_equal(used_idx(d, 1), 0);
+	/* The driver rewriting a held buffer's descriptor changes nothing: the device walks the
+	 * chain it took (read once), not the table again. */
+	desc(d, d->vq[1].desc, 0, DATA, 5, 0, 0);
+	avail_add(d, 1, 0);
+	try_room = 1;
+	notify(d, 1);
+	assert_int_equal(d->out_len, 20);
+	desc(d, d->vq[1].desc, 0, 0x90000000ull, 5, 0, 0);
+	try_room = 1000;
+	assert_int_equal(hyp_virtio_console_tx_resume(d->con), 0);
+	assert_int_equal(d->out_len, 24);
+	assert_memory_equal(d->out + 19, "01234", 5);
+	assert_int_equal(used_idx(d, 1), 1);
+	/* Misuse. */
+	assert_int_equal(hyp_virtio_console_tx_resume(NULL), -EINVAL);
+	vm_teardown(d);
+}
+
+static void test_console_try_fn_misuse(void **state)
+{
+	struct hyp_virtio_console_config cfg = { .size = sizeof(cfg),
+						 .base = VBASE,
+						 .intid = VINTID,
+						 .tx_try_fn = try_tx,
+						 .tx_fn = out_tx };
+	struct hyp_virtio_console *con = NULL;
+	struct test_vm t;
+
+	(void)state;
+	test_vm_create(&t);
+	assert_int_equal(hyp_virtio_console_create(t.vm, &cfg, &con), -EINVAL);
+	cfg.tx_fn = NULL;
+	cfg.flags = HYP_DEV_TX_FD;
+	cfg.tx_fd = 1;
+	assert_int_equal(hyp_virtio_console_create(t.vm, &cfg, &con), -EINVAL);
+	assert_null(con);
+	test_vm_destroy(&t);
+}
+
 /* Input from a VMM thread while the guest consumes and reposts receive buffers. */
 #define STREAM_BYTES 20000u
 #define RX_BUFS 16u
@@ -1724,6 +1857,8 @@ int main(void)
 		cmocka_unit_test(test_console_receive),
 		cmocka_unit_test(test_console_emergency_write),
 		cmocka_unit_test(test_console_receive_from_tx_fn),
+		cmocka_unit_test(test_console_transmit_backpressure),
+		cmocka_unit_test(test_console_try_fn_misuse),
 		cmocka_unit_test(test_console_concurrent_input),
 		cmocka_unit_test(test_bad_queue_setup),
 		cmocka_unit_test(test_notify_unusable_queue),
