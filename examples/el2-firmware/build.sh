@@ -73,7 +73,7 @@ wait_jobs() {
 gflags=(-std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding -nostdlib -mgeneral-regs-only
 	-fno-stack-protector -fno-pic -fno-pie -fno-asynchronous-unwind-tables
 	-fno-omit-frame-pointer -march=armv8-a -mno-outline-atomics -I"$guests_src"
-	-I"$el2_guests_src")
+	-I"$el2_guests_src" -I"$root/include")
 # shellcheck disable=SC2054 # the commas belong to -Wl, options
 lflags=(-static -no-pie -nostdlib -Wl,-T,"$guests_src/rt/guest.ld" -Wl,--build-id=none)
 if "$CC" -Wl,--help 2>/dev/null | grep -- --no-warn-rwx-segments >/dev/null; then

@@ -50,10 +50,12 @@ const struct fw_partition_config fw_partitions[] = {
 };
 #elif defined(FW_LINUX)
 /* firmware-linux.elf: Linux (2 vCPUs) on CPUs 0-1, bare-metal guests beside it on CPUs 2-3; the
- * hostile guest probes the Linux partition's RAM and canary too. */
+ * hostile guest probes the Linux partition's RAM and canary too. The channel's peer runs first,
+ * for as long as the Linux partition lives (it ends when channel.c says Linux has finished); the
+ * other guests follow it. */
 static const struct fw_guest_entry guests_rt[] = {
-	{ "mmio", 0 }, { "timer", 0 }, { "gic-sgi", 0 }, { "hostile-isolation", FW_GUEST_HOSTILE },
-	{ "psci", 0 }, { NULL, 0 },
+	{ "chan-peer", FW_GUEST_CHANNEL },	   { "mmio", 0 }, { "timer", 0 }, { "gic-sgi", 0 },
+	{ "hostile-isolation", FW_GUEST_HOSTILE }, { "psci", 0 }, { NULL, 0 },
 };
 
 const struct fw_partition_config fw_partitions[] = {

@@ -15,6 +15,7 @@
  */
 #include <libhyp/hyp.h>
 
+#include "channel.h"
 #include "harness.h"
 #include "lht-device.h"
 
@@ -733,6 +734,14 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 		report(g, true, t0);
 		goto destroy;
 	}
+	if (g->flags & FW_GUEST_CHANNEL) {
+		r = fw_channel_peer_attach(d->vm);
+		if (r) {
+			lht_fail(d, "attaching the channel: %s", hyp_strerror(r));
+			report(g, true, t0);
+			goto destroy;
+		}
+	}
 
 	g->deadline = fw_now() + fw_us_to_ticks(timeout_ms * 1000u);
 	for (uint32_t i = 1; i < d->nr_vcpus; i++)
@@ -784,6 +793,8 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 destroy:
 	if (g->flags & FW_GUEST_PASSTHROUGH_RTC)
 		passthrough_rtc(g, false);
+	if (g->flags & FW_GUEST_CHANNEL)
+		fw_channel_peer_detach();
 	/* No vCPU runs here: a refusal (-EBUSY) would be a library bug, and a leak. */
 	destroyed = hyp_vm_destroy(d->vm);
 	if (g->flags & FW_GUEST_PASSTHROUGH_RTC)

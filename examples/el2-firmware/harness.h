@@ -38,6 +38,9 @@ enum fw_guest_flags {
 	/* The guest gets QEMU's PL031 RTC passed through: its page mapped at its own address, its
 	 * SPI assigned with hyp_vm_assign_irq() (tests/el2/guests/passthrough-rtc.c). */
 	FW_GUEST_PASSTHROUGH_RTC = 1u << 2,
+	/* The guest gets the guest end of the inter-partition channel (channel.c, firmware-linux.elf
+	 * only; tests/el2/guests/chan-peer.h). */
+	FW_GUEST_CHANNEL = 1u << 3,
 };
 
 struct fw_guest_entry {

@@ -18,6 +18,7 @@
 #include <libhyp/fdt.h>
 #include <libhyp/hyp.h>
 
+#include "channel.h"
 #include "harness.h"
 #include "lht-device.h"
 
@@ -31,8 +32,9 @@
 #define LINUX_LINE_MAX 200u
 /* The kernel command line: the kvm rig's (tests/kvm-host/run-in-arm64-host.sh): the console on
  * the PL011, quiet (printing costs exits), no reboot loop on panic; libhyp_nodisk tells
- * guest-init.c there is no disk to wait for. */
-#define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init libhyp_nodisk"
+ * guest-init.c there is no disk to wait for; libhyp_chan=N makes it exchange N messages with the
+ * rt partition's peer over the channel (channel.c). */
+#define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init libhyp_nodisk libhyp_chan=1000"
 
 /* What tests/linux-guest/guest-init.c prints. */
 #define MARK_HELLO "LIBHYP-GUEST: hello from Linux"
@@ -125,6 +127,7 @@ static void flush_line(struct linux_part *lp)
 			lp->capture_used = lp->capture_size - 1;
 	} else {
 		fw_printf("[%s] %s\n", lp->cfg->name, lp->line);
+		fw_channel_linux_line(lp->line);
 	}
 	lp->lines++;
 	if (starts_with(lp->line, MARK_HELLO) && !lp->saw_hello) {
@@ -424,6 +427,7 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 		.dtb_size = LINUX_DTB_SPACE,
 	};
 	struct hyp_fdt_mem_range mem = { .base = bc.ram_base, .size = bc.ram_size };
+	struct hyp_fdt_virtio chan_node;
 	struct hyp_fdt_config fc = {
 		.size = sizeof(fc),
 		.flags = HYP_FDT_NO_RTC,
@@ -449,6 +453,12 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 	r = hyp_pl011_create(lp->vm, &uc, &lp->uart);
 	if (r)
 		return r;
+	step_name = "fw_channel_linux_attach (the channel's virtio console)";
+	r = fw_channel_linux_attach(lp->vm, &chan_node);
+	if (r)
+		return r;
+	fc.num_virtio = 1;
+	fc.virtio = &chan_node;
 	step_name = "hyp_vm_set_exit_handler";
 	r = hyp_vm_set_exit_handler(lp->vm, HYP_EXIT_SYSREG, sysreg_exit, lp);
 	if (!r)
@@ -596,9 +606,11 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		lht_tap_comment("Bail out of partition %s: a vCPU is stuck; its VM cannot be "
 				"destroyed",
 				cfg->name);
+		fw_channel_linux_finished();
 		return; /* @lp stays: the stuck CPU may still use it */
 	}
 destroy:
+	fw_channel_linux_detach();
 	if (lp->uart)
 		hyp_pl011_destroy(lp->uart);
 	if (lp->vm) {
@@ -610,5 +622,6 @@ destroy:
 			       "[%s] hyp_vm_destroy() gave back every byte and page", cfg->name);
 	}
 out:
+	fw_channel_linux_finished();
 	fw_free(lp, sizeof(*lp));
 }

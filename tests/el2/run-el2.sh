@@ -92,7 +92,7 @@ if [[ $linux -eq 1 ]]; then
 	# shellcheck source=/dev/null
 	source "$root/tests/linux-guest/guest-kit.sh"
 	guest_kit_packages >&2
-	guest_kit_fetch >&2
+	guest_kit_fetch virtio_console >&2
 	guest_kit_initramfs "$out/initramfs.cpio" >&2
 	elf=$out/firmware-linux.elf
 	# Addresses: examples/el2-firmware/fw-layout.h (FW_LINUX_KERNEL_STAGE, FW_LINUX_INITRD_STAGE,
@@ -148,7 +148,7 @@ fi
 if [[ $linux -eq 1 ]]; then
 	# The console itself, as the kvm rig's Linux test reads it (the firmware's TAP says the same).
 	for want in "[linux] LIBHYP-GUEST: hello from Linux" "[linux] LIBHYP-GUEST: cpus 2" \
-		"[linux] LIBHYP-GUEST: powering off"; do
+		"[linux] LIBHYP-GUEST: channel 1000 messages ok" "[linux] LIBHYP-GUEST: powering off"; do
 		grep -aqF -- "$want" "$log" ||
 			{ echo "run-el2.sh: no '$want' on the console; console in $log" >&2; exit 1; }
 	done

@@ -22,12 +22,18 @@ guest_kit_build_hyp_run() {
 	ninja -C "$out/arm64" examples/hyp-run >/dev/null
 }
 
-# Fetch the Debian arm64 kernel and the modules the guest's /init loads (cached); sets
-# $guest_image (the kernel Image) and $guest_kit (the kit description: module=... lines).
+# Fetch the Debian arm64 kernel and the modules the guest's /init loads (cached), plus any module
+# named as an argument (e.g. virtio_console); sets $guest_image (the kernel Image) and $guest_kit
+# (the kit description: module=... lines).
 guest_kit_fetch() {
+	local m extra=()
+	for m in "$@"; do
+		extra+=(--module "$m")
+	done
 	step "Fetching the Debian arm64 kernel and the guest's modules (cached)"
 	guest_kit=$(bash "$root/tests/kvm-host/run-in-arm64-host.sh" --print-kit "$out/kit" \
-		--module virtio_mmio --module virtio_blk --module crc32c_generic --module ext4)
+		--module virtio_mmio --module virtio_blk --module crc32c_generic --module ext4 \
+		"${extra[@]}")
 	guest_image=$(sed -n 's/^image=//p' <<<"$guest_kit")
 	[[ -f $guest_image ]] || die "no kernel image"
 }
