@@ -18,7 +18,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$LIBHYP_ROOT"
 
-ALL_HARNESSES=(trap psci boot virtio stage2 fdt)
+ALL_HARNESSES=(trap psci boot virtio stage2 fdt chan)
 seconds=30
 out=build-test/fuzz
 harnesses=()

@@ -15,7 +15,7 @@
 #   5. the unit suites (the destroy-vs-run and kick-vs-destroy tests among them) and the soak
 #      under ThreadSanitizer (clang; a build of its own, as TSan and ASan cannot share a process)
 #   6. clang build, warnings as errors, unit suites
-#   7. the libFuzzer suite (tests/fuzz/, scripts/run-fuzz.sh): six harnesses, 20 s each, from the
+#   7. the libFuzzer suite (tests/fuzz/, scripts/run-fuzz.sh): seven harnesses, 20 s each, from the
 #      checked-in seed corpora; any crash, sanitizer report or broken invariant fails the stage
 #   8. static builds: -Ddefault_library=static and LDFLAGS=-static each link hyp-run with the
 #      archive (the second fully static)

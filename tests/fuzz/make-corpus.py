@@ -144,9 +144,23 @@ def virtio():
     yield "console", u8(0) + con
 
 
+def chan():
+    # Byte 0: ring size 64 << (n % 7); then steps (fuzz-chan.c): 6 send(len, seed), 4 doorbell
+    # (offset, how: 4 = write, 8 = register offsets, low bits = width), 3 ring bytes (at, len,
+    # bytes), 1|0x10 to_host.prod near the host, 7|(2<<4) recv(len), 0 header word, 8 detach.
+    ring_doorbell = u8(4) + u16(0) + u8(0x0E) + u64(1)
+    to_host = u8(3) + u16(4096) + u8(16) + bytes(range(16)) + u8(0x11) + u32(16)
+    yield "send-recv", (u8(6) + u8(6) + u16(100) + u8(1) + ring_doorbell + to_host
+                        + ring_doorbell + u8(0x27) + u16(64))
+    yield "full-ring", u8(0) + u8(6) + u16(200) + u8(7) + u8(6) + u16(10) + u8(9) + ring_doorbell
+    yield "garbage", (u8(6) + u8(0) + u8(16) + u32(0xdeadbeef) + u8(1) + u32(0x80000000)
+                      + u8(2) + u32(0x12345678) + ring_doorbell * 4 + u8(0x17) + u16(50)
+                      + u8(8) + u8(6) + u16(5) + u8(2) + u8(8))
+
+
 def main():
     gens = {"trap": trap, "stage2": stage2, "boot": boot, "psci": psci, "fdt": fdt,
-            "virtio": virtio}
+            "virtio": virtio, "chan": chan}
     for name, gen in gens.items():
         d = os.path.join(OUT, name)
         os.makedirs(d, exist_ok=True)

@@ -841,6 +841,26 @@ static void test_console_transmit_backpressure(void **state)
 	assert_int_equal(d->out_len, 24);
 	assert_memory_equal(d->out + 19, "01234", 5);
 	assert_int_equal(used_idx(d, 1), 1);
+	/* A buffer held when the driver disables the queue and enables it again (new rings) is
+	 * forgotten as well; the new queue works. */
+	desc(d, d->vq[1].desc, 1, DATA + 0x200, 4, 0, 0);
+	avail_add(d, 1, 1);
+	try_room = 1;
+	notify(d, 1);
+	assert_int_equal(d->out_len, 25);
+	wr32(d, QUEUE_SEL, 1);
+	wr32(d, QUEUE_READY, 0);
+	queue_setup(d, 1, 16);
+	try_room = 1000;
+	assert_int_equal(hyp_virtio_console_tx_resume(d->con), 0);
+	assert_int_equal(d->out_len, 25);
+	assert_int_equal(used_idx(d, 1), 0);
+	desc(d, d->vq[1].desc, 0, DATA + 0x300, 3, 0, 0);
+	avail_add(d, 1, 0);
+	notify(d, 1);
+	assert_int_equal(d->out_len, 28);
+	assert_memory_equal(d->out + 25, "efg", 3);
+	assert_int_equal(used_idx(d, 1), 1);
 	/* Misuse. */
 	assert_int_equal(hyp_virtio_console_tx_resume(NULL), -EINVAL);
 	vm_teardown(d);
