@@ -205,7 +205,7 @@ static void channel_exchange(long want)
 	static struct chan_rx rx;
 	uint8_t out[CHAN_WINDOW * CHAN_FRAME_MAX], in[4096];
 	struct termios tio;
-	struct timespec ts;
+	struct timespec ts, t_end;
 	uint32_t sent = 0;
 	int fd = -1, i;
 
@@ -272,6 +272,7 @@ static void channel_exchange(long want)
 		for (ssize_t k = 0; k < r && !rx.error[0]; k++)
 			chan_byte(&rx, in[k]);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t_end);
 	if (!rx.error[0] && !rx.beats)
 		chan_fail(&rx, "no heartbeat during the exchange");
 	/* Tell the peer how many we checked; wait until it is out of our hands. */
@@ -281,8 +282,11 @@ static void channel_exchange(long want)
 	if (rx.error[0])
 		say("channel error: %s", rx.error);
 	else
-		say("channel %u messages ok, %u heartbeats in order (%llu stale bytes before the sync)",
-		    rx.next_reply, rx.beats, (unsigned long long)rx.stale);
+		say("channel %u messages ok, %u heartbeats in order (%llu stale bytes before the "
+		    "sync; %ld ms)",
+		    rx.next_reply, rx.beats, (unsigned long long)rx.stale,
+		    (long)((t_end.tv_sec - ts.tv_sec) * 1000 +
+			   (t_end.tv_nsec - ts.tv_nsec) / 1000000));
 	close(fd);
 }
 
