@@ -23,6 +23,7 @@
 #define FW_RAM_BASE 0x40000000
 #define FW_RAM_SIZE 0x40000000
 #define FW_UART_BASE 0x09000000
+#define FW_UART_INTID 33u
 #define FW_GICD_BASE 0x08000000
 /* QEMU virt's PL031 RTC and its interrupt (SPI 2): the device passed through to a guest. */
 #define FW_RTC_BASE 0x09010000
@@ -44,6 +45,12 @@
 #define FW_LINUX_INITRD_MAX 0x0bf00000
 #define FW_LINUX_INFO 0x6ff00000
 #define FW_LINUX_INFO_MAGIC 0x4f464e4958554e4cull /* "LNUXINFO" */
+/* QEMU virt's 32 virtio-mmio transports, 0x200 bytes each, slot n's SPI is INTID 48 + n. QEMU puts
+ * the first -device virtio-*-device on the last slot (31). */
+#define FW_VIRTIO_MMIO_BASE 0x0a000000
+#define FW_VIRTIO_MMIO_SLOT_SIZE 0x200
+#define FW_VIRTIO_MMIO_SLOTS 32
+#define FW_VIRTIO_MMIO_INTID0 48u
 #define FW_GICR_BASE 0x080a0000
 #define FW_GICR_STRIDE 0x20000
 /* The device window the firmware maps: GICD up to 11 redistributors (2 MiB block). */

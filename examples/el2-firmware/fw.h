@@ -123,9 +123,17 @@ void fw_gic_drop_priority(unsigned int intid);
 void fw_gic_spi_route(unsigned int intid, uint64_t mpidr, bool enable);
 /* Whether physical SPI @intid is active (GICD_ISACTIVER). */
 bool fw_gic_spi_active(unsigned int intid);
-/* The VM host interrupts go to (hyp_vm_assign_irq()) while one runs: its SPIs are forwarded to it
- * with hyp_vm_host_irq() from the IRQ handler. NULL: none. */
-extern struct hyp_vm *volatile fw_passthrough_vm;
+/*
+ * Physical SPIs given to VMs (hyp_vm_assign_irq()): the IRQ handler forwards SPI @intid to its
+ * owner with hyp_vm_host_irq(). fw_spi_give() records @vm as the owner and routes the SPI to
+ * @mpidr; fw_spi_take() disables it, forgets the owner and returns once no CPU's handler can still
+ * be forwarding to it (so the VM may be destroyed next). Each SPI has at most one owner: giving
+ * an owned SPI fails (false).
+ */
+bool fw_spi_give(unsigned int intid, struct hyp_vm *vm, uint64_t mpidr);
+void fw_spi_take(unsigned int intid);
+/* How many times SPI @intid was forwarded to an owner since boot. */
+uint64_t fw_spi_forwarded(unsigned int intid);
 struct fw_cpu;
 void fw_ppi_set_masked(struct fw_cpu *cpu, unsigned int intid, bool masked);
 

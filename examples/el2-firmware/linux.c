@@ -32,12 +32,24 @@
 /* The kernel command line: the kvm rig's (tests/kvm-host/run-in-arm64-host.sh): the console on
  * the PL011, quiet (printing costs exits), no reboot loop on panic; libhyp_nodisk tells
  * guest-init.c there is no disk to wait for. */
-#define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init libhyp_nodisk"
+#define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init"
+#define LINUX_MAX_DEVICES 8u
+#define LINUX_MAX_VIRTIO 8u
+
+/* A virtio-mmio transport's registers (virtio 1.2, 4.2.2). */
+#define VIRTIO_MMIO_MAGIC 0x000
+#define VIRTIO_MMIO_VERSION 0x004
+#define VIRTIO_MMIO_DEVICE_ID 0x008
+#define VIRTIO_MMIO_STATUS 0x070
+#define VIRTIO_MMIO_MAGIC_VALUE 0x74726976u /* "virt" */
+#define VIRTIO_ID_BLOCK 2u
 
 /* What tests/linux-guest/guest-init.c prints. */
 #define MARK_HELLO "LIBHYP-GUEST: hello from Linux"
 #define MARK_CPUS "LIBHYP-GUEST: cpus "
 #define MARK_OFF "LIBHYP-GUEST: powering off"
+#define MARK_DISK "LIBHYP-GUEST: disk: "
+#define MARK_ERROR "LIBHYP-GUEST: error: "
 
 struct linux_part {
 	const struct fw_partition_config *cfg;
@@ -45,6 +57,8 @@ struct linux_part {
 	struct hyp_vm *vm;
 	struct hyp_vcpu *vcpus[LINUX_NR_VCPUS];
 	struct hyp_pl011 *uart;
+	bool spi_given[LINUX_MAX_DEVICES]; /* fw_spi_give() done for cfg->devices[i] */
+	bool has_disk;
 	uint64_t deadline; /* CNTPCT */
 	bool stopping, timed_out;
 
@@ -53,7 +67,7 @@ struct linux_part {
 	char line[LINUX_LINE_MAX + 1];
 	unsigned int len;
 	uint64_t lines;
-	bool saw_hello, saw_off;
+	bool saw_hello, saw_off, saw_disk, saw_error;
 	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
 	long cpus_online;	   /* -1: not reported */
 
@@ -134,6 +148,10 @@ static void flush_line(struct linux_part *lp)
 		lp->cpus_online = parse_count(lp->line + sizeof(MARK_CPUS) - 1);
 	else if (starts_with(lp->line, MARK_OFF))
 		lp->saw_off = true;
+	else if (starts_with(lp->line, MARK_DISK))
+		lp->saw_disk = true;
+	else if (starts_with(lp->line, MARK_ERROR))
+		lp->saw_error = true;
 	lp->len = 0;
 }
 
@@ -348,6 +366,118 @@ static void vcpu_work(void *arg)
 	fw_timer_program();
 }
 
+/* ---------------------------------------------------------------- passed-through devices */
+
+/* A virtio-mmio device's transport reset: Status 0 (virtio 1.2, 4.2.3.1) stops it, DMA included. */
+static void virtio_mmio_reset(const struct fw_device *d)
+{
+	mmio_write32(d->pa + VIRTIO_MMIO_STATUS, 0);
+	dsb(sy);
+}
+
+/* Whether @d is what the table says, filling @why if not. */
+static bool device_present(const struct fw_device *d, char *why, size_t why_size)
+{
+	uint32_t magic, version, id;
+
+	if (!(d->flags & FW_DEV_VIRTIO_MMIO))
+		return true;
+	magic = mmio_read32(d->pa + VIRTIO_MMIO_MAGIC);
+	version = mmio_read32(d->pa + VIRTIO_MMIO_VERSION);
+	id = mmio_read32(d->pa + VIRTIO_MMIO_DEVICE_ID);
+	if (magic == VIRTIO_MMIO_MAGIC_VALUE && (version == 1 || version == 2) &&
+	    id == d->virtio_id)
+		return true;
+	fw_snprintf(why, why_size,
+		    "device %s: no virtio-mmio device ID %u at %#lx (magic %#x, version %u, ID "
+		    "%u); QEMU needs its -device virtio-*-device there",
+		    d->name, d->virtio_id, d->pa, magic, version, id);
+	return false;
+}
+
+/*
+ * Give the partition its devices (config.c): each one checked, reset, its pages mapped at their
+ * own address, its SPI assigned as the same SPI of the VM, and a virtio transport described in
+ * @virtio for the device tree. The physical SPIs are routed later (devices_start()).
+ */
+static int devices_attach(struct linux_part *lp, struct hyp_fdt_virtio *virtio, uint32_t *nr_virtio,
+			  char *why, size_t why_size)
+{
+	const struct fw_partition_config *cfg = lp->cfg;
+
+	*nr_virtio = 0;
+	if (cfg->nr_devices > LINUX_MAX_DEVICES) {
+		fw_snprintf(why, why_size, "%u devices, at most %u", cfg->nr_devices,
+			    LINUX_MAX_DEVICES);
+		return -E2BIG;
+	}
+	for (unsigned int i = 0; i < cfg->nr_devices; i++) {
+		const struct fw_device *d = &cfg->devices[i];
+		uint64_t p0 = d->pa & ~(uint64_t)(FW_PAGE_SIZE - 1);
+		uint64_t p1 = (d->pa + d->size + FW_PAGE_SIZE - 1) & ~(uint64_t)(FW_PAGE_SIZE - 1);
+		int r;
+
+		if (!device_present(d, why, why_size))
+			return -ENODEV;
+		if (d->flags & FW_DEV_VIRTIO_MMIO) {
+			/* Whatever an earlier owner (or boot) started stops before the guest
+			 * sees it. */
+			virtio_mmio_reset(d);
+			if (*nr_virtio == LINUX_MAX_VIRTIO) {
+				fw_snprintf(why, why_size, "more than %u virtio devices",
+					    LINUX_MAX_VIRTIO);
+				return -E2BIG;
+			}
+			virtio[(*nr_virtio)++] =
+				(struct hyp_fdt_virtio){ .base = d->pa, .intid = d->intid };
+			if (d->virtio_id == VIRTIO_ID_BLOCK)
+				lp->has_disk = true;
+		}
+		r = hyp_vm_map(lp->vm, p0, (void *)(uintptr_t)p0, p1 - p0,
+			       HYP_MEM_READ | HYP_MEM_WRITE);
+		if (!r)
+			r = hyp_vm_assign_irq(lp->vm, d->intid, d->intid);
+		if (r) {
+			fw_snprintf(why, why_size, "device %s: %s", d->name,
+				    r == -EEXIST ? "its pages overlap another mapping" :
+						   hyp_strerror(r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Route the devices' physical SPIs to the CPU of vCPU 0 and forward them to the VM. */
+static bool devices_start(struct linux_part *lp, char *why, size_t why_size)
+{
+	for (unsigned int i = 0; i < lp->cfg->nr_devices; i++) {
+		const struct fw_device *d = &lp->cfg->devices[i];
+
+		if (!fw_spi_give(d->intid, lp->vm, lp->cpus[0]->mpidr)) {
+			fw_snprintf(why, why_size, "device %s: SPI %u is given to another VM",
+				    d->name, d->intid);
+			return false;
+		}
+		lp->spi_given[i] = true;
+	}
+	return true;
+}
+
+/* The partition is stopped (no vCPU runs): stop forwarding, and quieten the devices. */
+static void devices_stop(struct linux_part *lp)
+{
+	for (unsigned int i = 0; i < lp->cfg->nr_devices && i < LINUX_MAX_DEVICES; i++) {
+		const struct fw_device *d = &lp->cfg->devices[i];
+
+		if (lp->spi_given[i])
+			fw_spi_take(d->intid);
+		lp->spi_given[i] = false;
+		if ((d->flags & FW_DEV_VIRTIO_MMIO) &&
+		    mmio_read32(d->pa + VIRTIO_MMIO_MAGIC) == VIRTIO_MMIO_MAGIC_VALUE)
+			virtio_mmio_reset(d);
+	}
+}
+
 /* ---------------------------------------------------------------- loading */
 
 struct staged {
@@ -382,6 +512,7 @@ static int read_staged(struct staged *st, char *why, size_t why_size)
 }
 
 static const char *step_name;
+static char device_why[200];
 
 /* Create the VM, its devices and vCPUs, and load the kernel. On failure @step_name says what
  * failed. */
@@ -424,14 +555,16 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 		.dtb_size = LINUX_DTB_SPACE,
 	};
 	struct hyp_fdt_mem_range mem = { .base = bc.ram_base, .size = bc.ram_size };
+	struct hyp_fdt_virtio virtio[LINUX_MAX_VIRTIO];
 	struct hyp_fdt_config fc = {
 		.size = sizeof(fc),
 		.flags = HYP_FDT_NO_RTC,
 		.num_cpus = LINUX_NR_VCPUS,
 		.num_mem = 1,
 		.mem = &mem,
-		.bootargs = LINUX_BOOTARGS,
+		.virtio = virtio,
 	};
+	char bootargs[160];
 	void *dtb;
 	size_t dtb_size;
 	int r;
@@ -445,6 +578,14 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 		       HYP_MEM_READ | HYP_MEM_WRITE | HYP_MEM_EXEC);
 	if (r)
 		return r;
+	step_name = "the partition's devices";
+	r = devices_attach(lp, virtio, &fc.num_virtio, device_why, sizeof(device_why));
+	if (r)
+		return r;
+	/* guest-init.c waits for /dev/vda unless told there is none. */
+	fw_snprintf(bootargs, sizeof(bootargs), "%s%s", LINUX_BOOTARGS,
+		    lp->has_disk ? "" : " libhyp_nodisk");
+	fc.bootargs = bootargs;
 	step_name = "hyp_pl011_create";
 	r = hyp_pl011_create(lp->vm, &uc, &lp->uart);
 	if (r)
@@ -522,10 +663,16 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		lht_tap_result(false, NULL, NULL, why, "[%s] a staged kernel", cfg->name);
 		goto out;
 	}
+	device_why[0] = 0;
 	r = build_partition(lp, &st, platform, alloc, &layout);
-	fw_snprintf(why, sizeof(why), "%s: %s (staged Image starts %#lx, magic %#x)", step_name,
-		    hyp_strerror(r), *(const volatile uint64_t *)st.kernel,
-		    *(const volatile uint32_t *)((const uint8_t *)st.kernel + 0x38));
+	if (!r && !devices_start(lp, device_why, sizeof(device_why)))
+		r = -EBUSY;
+	if (device_why[0])
+		fw_snprintf(why, sizeof(why), "%s", device_why);
+	else
+		fw_snprintf(why, sizeof(why), "%s: %s (staged Image starts %#lx, magic %#x)",
+			    step_name, hyp_strerror(r), *(const volatile uint64_t *)st.kernel,
+			    *(const volatile uint32_t *)((const uint8_t *)st.kernel + 0x38));
 	lht_tap_result(!r, NULL, NULL, r ? why : NULL,
 		       "[%s] the partition is built: Image %lu bytes, initramfs %lu bytes, device "
 		       "tree from hyp_fdt_build(), loaded with hyp_boot_load()",
@@ -584,6 +731,17 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 	fw_snprintf(why, sizeof(why), "/init reported %ld", lp->cpus_online);
 	lht_tap_result(lp->cpus_online == LINUX_NR_VCPUS, NULL, NULL, why,
 		       "[%s] %u CPUs online in Linux", cfg->name, LINUX_NR_VCPUS);
+	for (unsigned int i = 0; i < cfg->nr_devices && i < LINUX_MAX_DEVICES; i++)
+		lht_tap_comment("[%s] device %s: %lu interrupts of SPI %u forwarded (physical, "
+				"deactivated by the guest through the HW bit)",
+				cfg->name, cfg->devices[i].name,
+				fw_spi_forwarded(cfg->devices[i].intid), cfg->devices[i].intid);
+	if (lp->has_disk)
+		lht_tap_result(lp->saw_disk && !lp->saw_error, NULL, NULL,
+			       lp->saw_error ? "/init reported an error" : "no disk line",
+			       "[%s] Linux mounted the ext4 filesystem of the passed-through "
+			       "virtio-blk disk and read a file (\"" MARK_DISK "...\")",
+			       cfg->name);
 	fw_snprintf(why, sizeof(why), "system event %s, timed out %s, vCPUs back %s%s%s",
 		    lp->event_seen ? lht_event_name(lp->event) : "none",
 		    lp->timed_out ? "yes" : "no", healthy ? "yes" : "no", lp->failures ? ", " : "",
@@ -599,6 +757,7 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		return; /* @lp stays: the stuck CPU may still use it */
 	}
 destroy:
+	devices_stop(lp);
 	if (lp->uart)
 		hyp_pl011_destroy(lp->uart);
 	if (lp->vm) {

@@ -71,6 +71,7 @@ fi
 "$root/examples/el2-firmware/build.sh" --libhyp "$libhyp" "$out" | sed 's/^/# /'
 
 elf=$out/firmware.elf
+disk_text="libhyp passed-through virtio-blk disk: hello from QEMU's disk"
 # shellcheck disable=SC2054 # the commas belong to QEMU options
 # -nodefaults: no default network card (its option ROM, efi-virtio.rom, comes from ipxe-qemu, which
 # is only a Recommends of qemu-system-arm), no default monitor or drives; the console is the
@@ -94,6 +95,12 @@ if [[ $linux -eq 1 ]]; then
 	guest_kit_packages >&2
 	guest_kit_fetch >&2
 	guest_kit_initramfs "$out/initramfs.cpio" >&2
+	# The disk the firmware passes through to Linux (config.c devices_linux): an ext4 filesystem
+	# with one file that /init reads and prints.
+	rm -rf "$out/diskroot" "$out/disk.img"
+	mkdir -p "$out/diskroot"
+	printf '%s\n' "$disk_text" >"$out/diskroot/hello.txt"
+	mke2fs -q -t ext4 -d "$out/diskroot" "$out/disk.img" 16M >&2
 	elf=$out/firmware-linux.elf
 	# Addresses: examples/el2-firmware/fw-layout.h (FW_LINUX_KERNEL_STAGE, FW_LINUX_INITRD_STAGE,
 	# FW_LINUX_INFO, FW_LINUX_INFO_MAGIC). force-raw: the files are bytes to copy, whatever
@@ -106,7 +113,9 @@ if [[ $linux -eq 1 ]]; then
 		-device "loader,file=$out/initramfs.cpio,addr=0x64000000,force-raw=on"
 		-device loader,addr=0x6ff00000,data=0x4f464e4958554e4c,data-len=8
 		-device "loader,addr=0x6ff00008,data=$kernel_size,data-len=8"
-		-device "loader,addr=0x6ff00010,data=$initrd_size,data-len=8")
+		-device "loader,addr=0x6ff00010,data=$initrd_size,data-len=8"
+		-drive "file=$out/disk.img,if=none,format=raw,id=disk0"
+		-device virtio-blk-device,drive=disk0)
 fi
 qemu+=(-kernel "$elf")
 log=$out/console.log
@@ -148,7 +157,7 @@ fi
 if [[ $linux -eq 1 ]]; then
 	# The console itself, as the kvm rig's Linux test reads it (the firmware's TAP says the same).
 	for want in "[linux] LIBHYP-GUEST: hello from Linux" "[linux] LIBHYP-GUEST: cpus 2" \
-		"[linux] LIBHYP-GUEST: powering off"; do
+		"[linux] LIBHYP-GUEST: disk: $disk_text" "[linux] LIBHYP-GUEST: powering off"; do
 		grep -aqF -- "$want" "$log" ||
 			{ echo "run-el2.sh: no '$want' on the console; console in $log" >&2; exit 1; }
 	done
