@@ -50,6 +50,8 @@
 #define MARK_OFF "LIBHYP-GUEST: powering off"
 #define MARK_DISK "LIBHYP-GUEST: disk: "
 #define MARK_ERROR "LIBHYP-GUEST: error: "
+/* What Linux prints when it panics (anywhere in the line: after the printk timestamp). */
+#define MARK_PANIC "Kernel panic - not syncing"
 
 struct linux_part {
 	const struct fw_partition_config *cfg;
@@ -67,7 +69,7 @@ struct linux_part {
 	char line[LINUX_LINE_MAX + 1];
 	unsigned int len;
 	uint64_t lines;
-	bool saw_hello, saw_off, saw_disk, saw_error;
+	bool saw_hello, saw_off, saw_disk, saw_error, crashed;
 	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
 	long cpus_online;	   /* -1: not reported */
 
@@ -108,6 +110,16 @@ static bool starts_with(const char *s, const char *prefix)
 		if (*s++ != *prefix++)
 			return false;
 	return true;
+}
+
+static void stop_all(struct linux_part *lp);
+
+static bool contains(const char *s, const char *what)
+{
+	for (; *s; s++)
+		if (starts_with(s, what))
+			return true;
+	return false;
 }
 
 /* A decimal number at @s (the CPU count); -1 if there is none. */
@@ -152,6 +164,11 @@ static void flush_line(struct linux_part *lp)
 		lp->saw_disk = true;
 	else if (starts_with(lp->line, MARK_ERROR))
 		lp->saw_error = true;
+	if (contains(lp->line, MARK_PANIC) && !lp->crashed && !lp->capture) {
+		/* The kernel died: nothing it does from here is worth running. */
+		lp->crashed = true;
+		stop_all(lp);
+	}
 	lp->len = 0;
 }
 
@@ -516,7 +533,7 @@ static char device_why[200];
 
 /* Create the VM, its devices and vCPUs, and load the kernel. On failure @step_name says what
  * failed. */
-static int build_partition(struct linux_part *lp, const struct staged *st,
+static int build_partition(struct linux_part *lp, const struct staged *st, const char *extra_args,
 			   const struct hyp_el2_platform *platform,
 			   const struct hyp_alloc_ops *alloc, struct hyp_boot_layout *layout)
 {
@@ -583,8 +600,8 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 	if (r)
 		return r;
 	/* guest-init.c waits for /dev/vda unless told there is none. */
-	fw_snprintf(bootargs, sizeof(bootargs), "%s%s", LINUX_BOOTARGS,
-		    lp->has_disk ? "" : " libhyp_nodisk");
+	fw_snprintf(bootargs, sizeof(bootargs), "%s%s%s", LINUX_BOOTARGS,
+		    lp->has_disk ? "" : " libhyp_nodisk", extra_args);
 	fc.bootargs = bootargs;
 	step_name = "hyp_pl011_create";
 	r = hyp_pl011_create(lp->vm, &uc, &lp->uart);
@@ -633,50 +650,87 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 
 /* ---------------------------------------------------------------- the partition */
 
-void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
-		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
-		  const struct fw_acct *acct)
+/*
+ * The boots the test plans (tests/el2/run-el2.sh --linux): each adds to the command line what
+ * makes guest-init.c end it a given way, and says how the firmware must see it end. The
+ * firmware's policy is general: SYSTEM_RESET restarts the partition from the pristine staged
+ * image; a crash (a kernel panic on the console, or the watchdog) stops it, and it is restarted
+ * too; SYSTEM_OFF ends it. The other partition runs on throughout.
+ */
+enum linux_end {
+	LINUX_END_RESET,
+	LINUX_END_CRASH,
+	LINUX_END_OFF,
+};
+
+static const struct linux_boot_plan {
+	const char *args;
+	enum linux_end end;
+	const char *what;
+} linux_plan[] = {
+	{ " libhyp_reboot", LINUX_END_RESET, "rebooted with PSCI SYSTEM_RESET" },
+	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
+	{ " panic=0 libhyp_crash", LINUX_END_CRASH,
+	  "crashed (kernel panic, spinning) and the firmware stopped it" },
+	{ "", LINUX_END_OFF, "powered its partition off with PSCI SYSTEM_OFF" },
+};
+
+/* A 64-bit sum of the staged files: the pristine copy must not change between boots. */
+static uint64_t staged_digest(const struct staged *st)
 {
-	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+	const struct {
+		const void *p;
+		size_t n;
+	} parts[2] = { { st->kernel, st->kernel_size }, { st->initrd, st->initrd_size } };
+
+	for (unsigned int k = 0; k < 2; k++) {
+		const uint64_t *w = parts[k].p;
+		const uint8_t *b;
+		size_t words = parts[k].n / 8;
+
+		for (size_t i = 0; i < words; i++)
+			h = (h ^ w[i]) * 0x100000001b3ull + (h >> 29);
+		b = (const uint8_t *)(w + words);
+		for (size_t i = 0; i < parts[k].n % 8; i++)
+			h = (h ^ b[i]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/*
+ * One boot of the partition: build it, run it until it ends, report, tear it down. Returns how it
+ * ended (LINUX_END_*), or -1 if it could not be built or torn down (the partition is then given
+ * up; *@stuck tells whether a vCPU never came back, in which case @lp must stay allocated).
+ */
+static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned int boot,
+		      const struct linux_boot_plan *plan, const struct hyp_el2_platform *platform,
+		      const struct hyp_alloc_ops *alloc, const struct fw_acct *acct, bool *stuck)
+{
+	const struct fw_partition_config *cfg = lp->cfg;
 	struct hyp_boot_layout layout = { .size = sizeof(layout) };
 	struct vcpu_job jobs[LINUX_NR_VCPUS];
-	struct staged st;
 	uint64_t t0 = fw_now(), grace;
-	bool healthy = true;
+	bool healthy = true, ended_as_planned;
+	int end = -1, r;
 	char why[200];
-	int r;
 
-	if (!lp)
-		fw_panic("out of pool memory for the Linux partition");
-	console_self_test(cfg);
-	memset(lp, 0, sizeof(*lp));
-	lp->cfg = cfg;
-	lp->cpus = cpus;
-	lp->cpus_online = -1;
-	if (cfg->nr_cpus < LINUX_NR_VCPUS) {
-		lht_tap_result(false, NULL, NULL, NULL, "[%s] needs %u CPUs, has %u (config.c)",
-			       cfg->name, LINUX_NR_VCPUS, cfg->nr_cpus);
-		goto out;
-	}
-	r = read_staged(&st, why, sizeof(why));
-	if (r) {
-		lht_tap_result(false, NULL, NULL, why, "[%s] a staged kernel", cfg->name);
-		goto out;
-	}
+	*stuck = false;
 	device_why[0] = 0;
-	r = build_partition(lp, &st, platform, alloc, &layout);
+	r = build_partition(lp, st, plan->args, platform, alloc, &layout);
 	if (!r && !devices_start(lp, device_why, sizeof(device_why)))
 		r = -EBUSY;
 	if (device_why[0])
 		fw_snprintf(why, sizeof(why), "%s", device_why);
 	else
 		fw_snprintf(why, sizeof(why), "%s: %s (staged Image starts %#lx, magic %#x)",
-			    step_name, hyp_strerror(r), *(const volatile uint64_t *)st.kernel,
-			    *(const volatile uint32_t *)((const uint8_t *)st.kernel + 0x38));
-	lht_tap_result(!r, NULL, NULL, r ? why : NULL,
-		       "[%s] the partition is built: Image %lu bytes, initramfs %lu bytes, device "
-		       "tree from hyp_fdt_build(), loaded with hyp_boot_load()",
-		       cfg->name, (uint64_t)st.kernel_size, (uint64_t)st.initrd_size);
+			    step_name, hyp_strerror(r), *(const volatile uint64_t *)st->kernel,
+			    *(const volatile uint32_t *)((const uint8_t *)st->kernel + 0x38));
+	lht_tap_result(
+		!r, NULL, NULL, r ? why : NULL,
+		"[%s] boot %u: the partition is built: Image %lu bytes, initramfs %lu bytes, "
+		"device tree from hyp_fdt_build(), loaded with hyp_boot_load()",
+		cfg->name, boot, (uint64_t)st->kernel_size, (uint64_t)st->initrd_size);
 	if (r)
 		goto destroy;
 	lht_tap_comment("[%s] kernel %#lx-%#lx entry %#lx, initramfs %#lx-%#lx, DTB %#lx; "
@@ -691,13 +745,14 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++)
 		jobs[i] = (struct vcpu_job){ lp, i };
 	for (unsigned int i = 1; i < LINUX_NR_VCPUS; i++)
-		fw_cpu_post(cpus[i], vcpu_work, &jobs[i]);
+		fw_cpu_post(lp->cpus[i], vcpu_work, &jobs[i]);
 	vcpu_work(&jobs[0]);
-	/* vCPU 0 is back: the others follow (a system event or the watchdog stopped them all). */
+	/* vCPU 0 is back: the others follow (a system event, a crash or the watchdog stopped
+	 * them all). */
 	stop_all(lp);
 	grace = fw_now() + fw_us_to_ticks(LINUX_STOP_GRACE_MS * 1000u);
 	for (unsigned int i = 1; i < LINUX_NR_VCPUS && healthy; i++) {
-		while (!fw_cpu_wait_idle(cpus[i],
+		while (!fw_cpu_wait_idle(lp->cpus[i],
 					 fw_now() + fw_us_to_ticks(LINUX_REKICK_MS * 1000u))) {
 			stop_all(lp);
 			if (fw_now() >= grace) {
@@ -711,10 +766,10 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		flush_line(lp);
 	fw_unlock(&lp->out_lock);
 
-	lht_tap_comment("[%s] %lu console lines in %lu ms; %lu system register accesses answered "
-			"with UNDEF (last ESR %#lx); %lu SMCCC calls answered NOT_SUPPORTED (last "
-			"function ID %#x)%s%s",
-			cfg->name, lp->lines, fw_ticks_to_us(fw_now() - t0) / 1000,
+	lht_tap_comment("[%s] boot %u: %lu console lines in %lu ms; %lu system register accesses "
+			"answered with UNDEF (last ESR %#lx); %lu SMCCC calls answered "
+			"NOT_SUPPORTED (last function ID %#x)%s%s",
+			cfg->name, boot, lp->lines, fw_ticks_to_us(fw_now() - t0) / 1000,
 			lp->sysreg_undefs, lp->last_sysreg_esr, lp->smccc_unknown,
 			lp->last_smccc_fid, lp->failures ? "; failure: " : "",
 			lp->failures ? lp->failure : "");
@@ -722,39 +777,48 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		/* Under -icount shift=0 one counter tick is 16 instructions of whichever CPU ran
 		 * (ARCHITECTURE.md): all levels, both of the partition's CPUs, the other partition's
 		 * too while it runs. */
-		lht_tap_comment("[%s] boot to /init: %lu ms, %lu counter ticks (x 16 = %lu "
-				"instructions under -icount shift=0)",
-				cfg->name, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
-				lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
+		lht_tap_comment(
+			"[%s] boot %u: boot to /init: %lu ms, %lu counter ticks (x 16 = %lu "
+			"instructions under -icount shift=0)",
+			cfg->name, boot, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
+			lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
 	lht_tap_result(lp->saw_hello, NULL, NULL, NULL,
-		       "[%s] Linux reached /init (\"" MARK_HELLO "\")", cfg->name);
+		       "[%s] boot %u: Linux reached /init (\"" MARK_HELLO "\")", cfg->name, boot);
 	fw_snprintf(why, sizeof(why), "/init reported %ld", lp->cpus_online);
 	lht_tap_result(lp->cpus_online == LINUX_NR_VCPUS, NULL, NULL, why,
-		       "[%s] %u CPUs online in Linux", cfg->name, LINUX_NR_VCPUS);
+		       "[%s] boot %u: %u CPUs online in Linux", cfg->name, boot, LINUX_NR_VCPUS);
 	for (unsigned int i = 0; i < cfg->nr_devices && i < LINUX_MAX_DEVICES; i++)
-		lht_tap_comment("[%s] device %s: %lu interrupts of SPI %u forwarded (physical, "
-				"deactivated by the guest through the HW bit)",
+		lht_tap_comment("[%s] device %s: %lu interrupts of SPI %u forwarded since start "
+				"(physical, deactivated by the guest through the HW bit)",
 				cfg->name, cfg->devices[i].name,
 				fw_spi_forwarded(cfg->devices[i].intid), cfg->devices[i].intid);
 	if (lp->has_disk)
-		lht_tap_result(lp->saw_disk && !lp->saw_error, NULL, NULL,
-			       lp->saw_error ? "/init reported an error" : "no disk line",
-			       "[%s] Linux mounted the ext4 filesystem of the passed-through "
-			       "virtio-blk disk and read a file (\"" MARK_DISK "...\")",
-			       cfg->name);
-	fw_snprintf(why, sizeof(why), "system event %s, timed out %s, vCPUs back %s%s%s",
-		    lp->event_seen ? lht_event_name(lp->event) : "none",
+		lht_tap_result(
+			lp->saw_disk && !lp->saw_error, NULL, NULL,
+			lp->saw_error ? "/init reported an error" : "no disk line",
+			"[%s] boot %u: Linux mounted the ext4 filesystem of the passed-through "
+			"virtio-blk disk and read a file (\"" MARK_DISK "...\")",
+			cfg->name, boot);
+
+	if (lp->crashed)
+		end = LINUX_END_CRASH;
+	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_RESET)
+		end = LINUX_END_RESET;
+	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF && lp->saw_off)
+		end = LINUX_END_OFF;
+	ended_as_planned = end == (int)plan->end && !lp->timed_out && healthy && !lp->failures;
+	fw_snprintf(why, sizeof(why), "system event %s, crash %s, timed out %s, vCPUs back %s%s%s",
+		    lp->event_seen ? lht_event_name(lp->event) : "none", lp->crashed ? "yes" : "no",
 		    lp->timed_out ? "yes" : "no", healthy ? "yes" : "no", lp->failures ? ", " : "",
 		    lp->failures ? lp->failure : "");
-	lht_tap_result(lp->saw_off && lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF &&
-			       !lp->timed_out && healthy && !lp->failures,
-		       NULL, NULL, why, "[%s] Linux powered its partition off with PSCI SYSTEM_OFF",
-		       cfg->name);
+	lht_tap_result(ended_as_planned, NULL, NULL, why, "[%s] boot %u: Linux %s", cfg->name, boot,
+		       plan->what);
 	if (!healthy) {
 		lht_tap_comment("Bail out of partition %s: a vCPU is stuck; its VM cannot be "
 				"destroyed",
 				cfg->name);
-		return; /* @lp stays: the stuck CPU may still use it */
+		*stuck = true;
+		return -1;
 	}
 destroy:
 	devices_stop(lp);
@@ -766,7 +830,66 @@ destroy:
 			    "destroy %d; still allocated: %lu bytes in %lu blocks, %lu pages", r,
 			    acct->bytes, acct->allocs, acct->pages);
 		lht_tap_result(!r && !acct->bytes && !acct->allocs && !acct->pages, NULL, NULL, why,
-			       "[%s] hyp_vm_destroy() gave back every byte and page", cfg->name);
+			       "[%s] boot %u: hyp_vm_destroy() gave back every byte and page",
+			       cfg->name, boot);
+		if (r || acct->bytes || acct->allocs || acct->pages)
+			end = -1;
+	}
+	return end;
+}
+
+void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
+		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
+		  const struct fw_acct *acct)
+{
+	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	uint64_t digest = 0;
+	struct staged st;
+	char why[200];
+	int r;
+
+	if (!lp)
+		fw_panic("out of pool memory for the Linux partition");
+	console_self_test(cfg);
+	if (cfg->nr_cpus < LINUX_NR_VCPUS) {
+		lht_tap_result(false, NULL, NULL, NULL, "[%s] needs %u CPUs, has %u (config.c)",
+			       cfg->name, LINUX_NR_VCPUS, cfg->nr_cpus);
+		goto out;
+	}
+	r = read_staged(&st, why, sizeof(why));
+	if (r) {
+		lht_tap_result(false, NULL, NULL, why, "[%s] a staged kernel", cfg->name);
+		goto out;
+	}
+	for (unsigned int boot = 1; boot <= FW_ARRAY_SIZE(linux_plan); boot++) {
+		const struct linux_boot_plan *plan = &linux_plan[boot - 1];
+		uint64_t now_digest = staged_digest(&st);
+		bool stuck;
+		int end;
+
+		if (boot == 1) {
+			digest = now_digest;
+		} else {
+			/* No partition ever maps the staging area; a DMA master could still
+			 * write it (no SMMU): the restart checks. */
+			fw_snprintf(why, sizeof(why), "digest %#lx, first boot's %#lx", now_digest,
+				    digest);
+			lht_tap_result(now_digest == digest, NULL, NULL, why,
+				       "[%s] boot %u: the staged image is unchanged: the partition "
+				       "restarts from a pristine copy",
+				       cfg->name, boot);
+		}
+		memset(lp, 0, sizeof(*lp));
+		lp->cfg = cfg;
+		lp->cpus = cpus;
+		lp->cpus_online = -1;
+		end = linux_boot(lp, &st, boot, plan, platform, alloc, acct, &stuck);
+		if (stuck)
+			return; /* @lp stays: the stuck CPU may still use it */
+		if (end == LINUX_END_OFF || end < 0)
+			break;
+		lht_tap_comment("[%s] boot %u ended (%s): restarting the partition", cfg->name,
+				boot, end == LINUX_END_RESET ? "SYSTEM_RESET" : "crash");
 	}
 out:
 	fw_free(lp, sizeof(*lp));

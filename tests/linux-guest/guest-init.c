@@ -9,6 +9,9 @@
  *   LIBHYP-GUEST: powering off
  *
  * With "libhyp_hang" on the kernel command line it stays up instead, until the VMM stops it.
+ * With "libhyp_reboot" it reboots (PSCI SYSTEM_RESET) where it would power off; with
+ * "libhyp_crash" it crashes the kernel there instead (sysrq "c": a kernel panic), for VMMs and
+ * firmware that restart or stop a partition that does either.
  * With "libhyp_nodisk" it has no disk to look for (no "disk:" line): a VMM that gives it none,
  * such as the EL2 firmware's Linux partition, does not wait for one.
  *
@@ -86,7 +89,7 @@ static void read_disk(void)
 int main(int argc, char **argv)
 {
 	struct utsname u;
-	int nodisk = 0;
+	int nodisk = 0, reboot_instead = 0, crash_instead = 0;
 
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("proc", "/proc", "proc", 0, NULL);
@@ -99,6 +102,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "libhyp_nodisk"))
 			nodisk = 1;
+		if (!strcmp(argv[i], "libhyp_reboot"))
+			reboot_instead = 1;
+		if (!strcmp(argv[i], "libhyp_crash"))
+			crash_instead = 1;
 		if (!strcmp(argv[i], "libhyp_hang")) {
 			say("hanging until the VMM stops the guest");
 			for (;;)
@@ -108,8 +115,21 @@ int main(int argc, char **argv)
 	guest_load_modules(say);
 	if (!nodisk)
 		read_disk();
-	say("powering off");
 	sync();
+	if (crash_instead) {
+		int fd = open("/proc/sysrq-trigger", O_WRONLY);
+
+		say("crashing the kernel");
+		if (fd < 0 || write(fd, "c", 1) != 1)
+			say("error: /proc/sysrq-trigger: %s", strerror(errno));
+	}
+	if (reboot_instead) {
+		say("rebooting");
+		/* Linux turns this into PSCI SYSTEM_RESET. */
+		reboot(RB_AUTOBOOT);
+		say("error: still running after reboot");
+	}
+	say("powering off");
 	/* Linux turns this into PSCI SYSTEM_OFF. */
 	reboot(RB_POWER_OFF);
 	say("error: still running after power-off");
