@@ -51,6 +51,7 @@
 #define FW_VIRTIO_MMIO_SLOT_SIZE 0x200
 #define FW_VIRTIO_MMIO_SLOTS 32
 #define FW_VIRTIO_MMIO_INTID0 48u
+#define FW_GIC_ITS_BASE 0x08080000
 #define FW_GICR_BASE 0x080a0000
 #define FW_GICR_STRIDE 0x20000
 /* The device window the firmware maps: GICD up to 11 redistributors (2 MiB block). */

@@ -50,6 +50,7 @@
 #define MARK_OFF "LIBHYP-GUEST: powering off"
 #define MARK_DISK "LIBHYP-GUEST: disk: "
 #define MARK_ERROR "LIBHYP-GUEST: error: "
+#define MARK_ISOLATION "LIBHYP-GUEST: isolation: "
 /* What Linux prints when it panics (anywhere in the line: after the printk timestamp). */
 #define MARK_PANIC "Kernel panic - not syncing"
 
@@ -70,6 +71,8 @@ struct linux_part {
 	unsigned int len;
 	uint64_t lines;
 	bool saw_hello, saw_off, saw_disk, saw_error, crashed;
+	unsigned int isolation_probes; /* addresses given to /init to probe (2 accesses each) */
+	long isolation_refused, isolation_tried; /* what it reported; -1: nothing */
 	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
 	long cpus_online;	   /* -1: not reported */
 
@@ -134,6 +137,25 @@ static long parse_count(const char *s)
 	return *s ? -1 : v;
 }
 
+/* "N of M accesses refused". */
+static void parse_isolation(struct linux_part *lp, const char *s)
+{
+	char n[12] = "", m[12] = "";
+	unsigned int i = 0, j = 0;
+
+	while (*s >= '0' && *s <= '9' && i < sizeof(n) - 1)
+		n[i++] = *s++;
+	if (!starts_with(s, " of "))
+		return;
+	s += 4;
+	while (*s >= '0' && *s <= '9' && j < sizeof(m) - 1)
+		m[j++] = *s++;
+	if (!starts_with(s, " accesses refused") || s[17])
+		return;
+	lp->isolation_refused = parse_count(n);
+	lp->isolation_tried = parse_count(m);
+}
+
 /* With out_lock held. */
 static void flush_line(struct linux_part *lp)
 {
@@ -164,6 +186,8 @@ static void flush_line(struct linux_part *lp)
 		lp->saw_disk = true;
 	else if (starts_with(lp->line, MARK_ERROR))
 		lp->saw_error = true;
+	else if (starts_with(lp->line, MARK_ISOLATION))
+		parse_isolation(lp, lp->line + sizeof(MARK_ISOLATION) - 1);
 	if (contains(lp->line, MARK_PANIC) && !lp->crashed && !lp->capture) {
 		/* The kernel died: nothing it does from here is worth running. */
 		lp->crashed = true;
@@ -528,13 +552,47 @@ static int read_staged(struct staged *st, char *why, size_t why_size)
 	return 0;
 }
 
+/*
+ * " libhyp_isolation=PA,..." for guest-init.c: physical addresses this partition must not reach
+ * (read or write): every other partition's RAM (its first and last word), the firmware, the
+ * staged pristine image, the physical GIC's ITS and a redistributor of a CPU that is not the
+ * partition's (its own GIC is libhyp's, at the same addresses).
+ */
+static void isolation_args(struct linux_part *lp, char *buf, size_t size)
+{
+	uint64_t pa[2 * 8 + 4];
+	unsigned int n = 0;
+	size_t used;
+
+	for (unsigned int i = 0; i < fw_nr_partitions && n + 2 <= 2 * 8; i++) {
+		const struct fw_partition_config *other = &fw_partitions[i];
+
+		if (other == lp->cfg)
+			continue;
+		pa[n++] = other->ram_pa;
+		pa[n++] = other->ram_pa + fw_partition_ram_size(other) - 4;
+	}
+	pa[n++] = FW_RAM_BASE;
+	pa[n++] = FW_LINUX_KERNEL_STAGE;
+	pa[n++] = FW_GIC_ITS_BASE;
+	pa[n++] = FW_GICR_BASE + (uint64_t)FW_GICR_STRIDE * (FW_MAX_CPUS - 1);
+	lp->isolation_probes = n;
+	used = (size_t)fw_snprintf(buf, size, " libhyp_isolation=");
+	for (unsigned int i = 0; i < n && used < size; i++)
+		used += (size_t)fw_snprintf(buf + used, size - used, "%s%#lx", i ? "," : "", pa[i]);
+	if (used >= size) {
+		buf[0] = 0; /* cut: no probe rather than a wrong one */
+		lp->isolation_probes = 0;
+	}
+}
+
 static const char *step_name;
 static char device_why[200];
 
 /* Create the VM, its devices and vCPUs, and load the kernel. On failure @step_name says what
  * failed. */
 static int build_partition(struct linux_part *lp, const struct staged *st, const char *extra_args,
-			   const struct hyp_el2_platform *platform,
+			   bool probe_isolation, const struct hyp_el2_platform *platform,
 			   const struct hyp_alloc_ops *alloc, struct hyp_boot_layout *layout)
 {
 	struct hyp_el2_config el2 = {
@@ -581,7 +639,8 @@ static int build_partition(struct linux_part *lp, const struct staged *st, const
 		.mem = &mem,
 		.virtio = virtio,
 	};
-	char bootargs[160];
+	char bootargs[512];
+	size_t used;
 	void *dtb;
 	size_t dtb_size;
 	int r;
@@ -600,8 +659,10 @@ static int build_partition(struct linux_part *lp, const struct staged *st, const
 	if (r)
 		return r;
 	/* guest-init.c waits for /dev/vda unless told there is none. */
-	fw_snprintf(bootargs, sizeof(bootargs), "%s%s%s", LINUX_BOOTARGS,
-		    lp->has_disk ? "" : " libhyp_nodisk", extra_args);
+	used = (size_t)fw_snprintf(bootargs, sizeof(bootargs), "%s%s%s", LINUX_BOOTARGS,
+				   lp->has_disk ? "" : " libhyp_nodisk", extra_args);
+	if (probe_isolation && used < sizeof(bootargs))
+		isolation_args(lp, bootargs + used, sizeof(bootargs) - used);
 	fc.bootargs = bootargs;
 	step_name = "hyp_pl011_create";
 	r = hyp_pl011_create(lp->vm, &uc, &lp->uart);
@@ -666,13 +727,14 @@ enum linux_end {
 static const struct linux_boot_plan {
 	const char *args;
 	enum linux_end end;
+	bool probe_isolation; /* /init tries to reach what is not the partition's */
 	const char *what;
 } linux_plan[] = {
-	{ " libhyp_reboot", LINUX_END_RESET, "rebooted with PSCI SYSTEM_RESET" },
+	{ " libhyp_reboot", LINUX_END_RESET, true, "rebooted with PSCI SYSTEM_RESET" },
 	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
-	{ " panic=0 libhyp_crash", LINUX_END_CRASH,
+	{ " panic=0 libhyp_crash", LINUX_END_CRASH, false,
 	  "crashed (kernel panic, spinning) and the firmware stopped it" },
-	{ "", LINUX_END_OFF, "powered its partition off with PSCI SYSTEM_OFF" },
+	{ "", LINUX_END_OFF, false, "powered its partition off with PSCI SYSTEM_OFF" },
 };
 
 /* A 64-bit sum of the staged files: the pristine copy must not change between boots. */
@@ -717,7 +779,7 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 
 	*stuck = false;
 	device_why[0] = 0;
-	r = build_partition(lp, st, plan->args, platform, alloc, &layout);
+	r = build_partition(lp, st, plan->args, plan->probe_isolation, platform, alloc, &layout);
 	if (!r && !devices_start(lp, device_why, sizeof(device_why)))
 		r = -EBUSY;
 	if (device_why[0])
@@ -792,6 +854,19 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 				"(physical, deactivated by the guest through the HW bit)",
 				cfg->name, cfg->devices[i].name,
 				fw_spi_forwarded(cfg->devices[i].intid), cfg->devices[i].intid);
+	if (lp->isolation_probes) {
+		fw_snprintf(why, sizeof(why), "/init reported %ld of %ld refused, %u addresses",
+			    lp->isolation_refused, lp->isolation_tried, lp->isolation_probes);
+		lht_tap_result(
+			lp->isolation_tried == 2 * (long)lp->isolation_probes &&
+				lp->isolation_refused == lp->isolation_tried,
+			NULL, NULL, why,
+			"[%s] boot %u: Linux can neither read nor write the other partition's "
+			"RAM, the firmware, the staged image, the physical GIC's ITS or "
+			"another CPU's redistributor (%u addresses through /dev/mem: SIGBUS "
+			"each time)",
+			cfg->name, boot, lp->isolation_probes);
+	}
 	if (lp->has_disk)
 		lht_tap_result(
 			lp->saw_disk && !lp->saw_error, NULL, NULL,
@@ -883,6 +958,7 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		lp->cfg = cfg;
 		lp->cpus = cpus;
 		lp->cpus_online = -1;
+		lp->isolation_refused = lp->isolation_tried = -1;
 		end = linux_boot(lp, &st, boot, plan, platform, alloc, acct, &stuck);
 		if (stuck)
 			return; /* @lp stays: the stuck CPU may still use it */

@@ -11,7 +11,9 @@
  * With "libhyp_hang" on the kernel command line it stays up instead, until the VMM stops it.
  * With "libhyp_reboot" it reboots (PSCI SYSTEM_RESET) where it would power off; with
  * "libhyp_crash" it crashes the kernel there instead (sysrq "c": a kernel panic), for VMMs and
- * firmware that restart or stop a partition that does either.
+ * firmware that restart or stop a partition that does either. "libhyp_isolation=PA,..." makes it
+ * check that it can neither read nor write those physical addresses ("isolation: N of M
+ * accesses refused").
  * With "libhyp_nodisk" it has no disk to look for (no "disk:" line): a VMM that gives it none,
  * such as the EL2 firmware's Linux partition, does not wait for one.
  *
@@ -27,11 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +91,66 @@ static void read_disk(void)
 	umount("/mnt");
 }
 
+/* One access to physical address @pa through /dev/mem, in a child; whether the child died of
+ * SIGBUS (the external abort a VMM gives for memory the guest does not own). */
+static int access_refused(unsigned long pa, int write_it, unsigned long *value)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int status = 0;
+	pid_t pid;
+
+	*value = 0;
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/mem", O_RDWR | O_SYNC);
+		volatile unsigned int *p;
+
+		if (fd < 0)
+			_exit(2);
+		p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			 (off_t)(pa & ~(unsigned long)(page - 1)));
+		if (p == MAP_FAILED)
+			_exit(3);
+		p += (pa & (unsigned long)(page - 1)) / sizeof(*p);
+		if (write_it)
+			*p = 0x5a5a5a5a;
+		else
+			_exit(*p == 0 ? 4 : 5);
+		_exit(6);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 0;
+	if (WIFEXITED(status))
+		*value = (unsigned long)WEXITSTATUS(status);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS;
+}
+
+/*
+ * "libhyp_isolation=PA[,PA...]" (the kernel hands unknown name=value parameters to init as
+ * environment variables): physical addresses the VMM says this guest does not own: another
+ * partition's RAM, the firmware, the physical GIC. Each is read and written through /dev/mem in
+ * a child process, which must die of SIGBUS both times.
+ */
+static void probe_isolation(const char *list)
+{
+	unsigned int tried = 0, refused = 0;
+	char *copy = strdup(list), *save = NULL;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long pa = strtoul(tok, NULL, 0), how_r, how_w;
+		int r = access_refused(pa, 0, &how_r), w = access_refused(pa, 1, &how_w);
+
+		tried += 2;
+		refused += (unsigned int)(r + w);
+		if (!r || !w)
+			say("error: isolation: %#lx: read %s (%lu), write %s (%lu)", pa,
+			    r ? "refused" : "not refused", how_r, w ? "refused" : "not refused",
+			    how_w);
+	}
+	free(copy);
+	say("isolation: %u of %u accesses refused", refused, tried);
+}
+
 int main(int argc, char **argv)
 {
 	struct utsname u;
@@ -112,6 +177,8 @@ int main(int argc, char **argv)
 				pause();
 		}
 	}
+	if (getenv("libhyp_isolation"))
+		probe_isolation(getenv("libhyp_isolation"));
 	guest_load_modules(say);
 	if (!nodisk)
 		read_disk();
