@@ -1201,6 +1201,18 @@ unsigned int fw_harness_run(void)
 				cfg->vmid);
 	}
 
+	/* Console input goes to the first Linux partition (else the first partition) until the
+	 * user selects another (fw.h, FW_INPUT_ESCAPE); the UART's interrupt is taken here. */
+	{
+		unsigned int selected = 0;
+
+		for (unsigned int i = fw_nr_partitions; i-- > 0;)
+			if (fw_partitions[i].kind == FW_PART_LINUX)
+				selected = i;
+		fw_console_input_init(fw_nr_partitions, selected);
+		fw_gic_spi_route(FW_UART_INTID, fw_this_cpu()->mpidr, true);
+	}
+
 	for (unsigned int phase = 0; phase <= last_phase; phase++) {
 		struct part_rt *mine = NULL;
 		struct fw_cpu *self = fw_this_cpu();
@@ -1233,6 +1245,15 @@ unsigned int fw_harness_run(void)
 		fw_snprintf(diag, sizeof(diag), "%u partition(s) with a changed private page", bad);
 		lht_tap_result(!bad, NULL, NULL, diag,
 			       "every partition's private page is intact at the end");
+	}
+	fw_gic_spi_route(FW_UART_INTID, 0, false);
+	for (unsigned int i = 0; i < fw_nr_partitions && i < FW_INPUT_MAX_PARTITIONS; i++) {
+		uint64_t delivered, pending, dropped;
+
+		fw_console_input_stats(i, &delivered, &pending, &dropped);
+		lht_tap_comment("[%s] console input: %lu bytes delivered, %lu never read, %lu "
+				"dropped",
+				fw_partitions[i].name, delivered, pending, dropped);
 	}
 	tap = lht_tap_counts();
 	fw_printf("1..%u\n", tap.n);

@@ -220,6 +220,26 @@ static void console_tx(void *opaque, const void *bytes, size_t len)
 	fw_unlock(&lp->out_lock);
 }
 
+static unsigned int partition_index(const struct linux_part *lp)
+{
+	return (unsigned int)(lp->cfg - fw_partitions);
+}
+
+/* The firmware's console input (fw_console_input_attach()): into the PL011's receive FIFO. */
+static size_t console_rx(void *opaque, const uint8_t *bytes, size_t len)
+{
+	struct linux_part *lp = opaque;
+	int took = hyp_pl011_receive(lp->uart, bytes, len);
+
+	return took > 0 ? (size_t)took : 0;
+}
+
+/* struct hyp_pl011_config.rx_ready_fn: the guest made room in the FIFO. */
+static void console_rx_ready(void *opaque)
+{
+	fw_console_input_ready(partition_index(opaque));
+}
+
 /*
  * The console path on hostile output, before any partition runs: a forged TAP line, escape and
  * control bytes, a line longer than the limit, a missing final newline. What reaches the UART
@@ -617,6 +637,8 @@ static int build_partition(struct linux_part *lp, const struct staged *st, const
 		.size = sizeof(uc),
 		.tx_fn = console_tx,
 		.tx_opaque = lp,
+		.rx_ready_fn = console_rx_ready,
+		.rx_ready_opaque = lp,
 	};
 	struct hyp_boot_config bc = {
 		.size = sizeof(bc),
@@ -734,7 +756,8 @@ static const struct linux_boot_plan {
 	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
 	{ " panic=0 libhyp_crash", LINUX_END_CRASH, false,
 	  "crashed (kernel panic, spinning) and the firmware stopped it" },
-	{ "", LINUX_END_OFF, false, "powered its partition off with PSCI SYSTEM_OFF" },
+	/* libhyp_input: /init echoes a line typed on the console (tests/el2/run-el2.sh types it). */
+	{ " libhyp_input", LINUX_END_OFF, false, "powered its partition off with PSCI SYSTEM_OFF" },
 };
 
 /* A 64-bit sum of the staged files: the pristine copy must not change between boots. */
@@ -782,6 +805,8 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 	r = build_partition(lp, st, plan->args, plan->probe_isolation, platform, alloc, &layout);
 	if (!r && !devices_start(lp, device_why, sizeof(device_why)))
 		r = -EBUSY;
+	if (!r)
+		fw_console_input_attach(partition_index(lp), console_rx, lp);
 	if (device_why[0])
 		fw_snprintf(why, sizeof(why), "%s", device_why);
 	else
@@ -896,6 +921,7 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 		return -1;
 	}
 destroy:
+	fw_console_input_detach(partition_index(lp));
 	devices_stop(lp);
 	if (lp->uart)
 		hyp_pl011_destroy(lp->uart);

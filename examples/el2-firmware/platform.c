@@ -421,6 +421,10 @@ void fw_handle_irqs(void)
 			cpu->irqs_other++;
 			fw_ppi_set_masked(cpu, intid, true);
 			fw_gic_eoi(intid);
+		} else if (intid == FW_UART_INTID) {
+			cpu->irqs_other++;
+			fw_console_rx_irq();
+			fw_gic_eoi(intid);
 		} else if (spi_forward(intid)) {
 			/* A device given to a guest: drop the priority only; the guest's
 			 * deactivation of its virtual SPI deactivates this one (HW bit). */

@@ -72,6 +72,8 @@ fi
 
 elf=$out/firmware.elf
 disk_text="libhyp passed-through virtio-blk disk: hello from QEMU's disk"
+input_secret="SECRET-FOR-RT"
+input_line="hello from the console"
 # shellcheck disable=SC2054 # the commas belong to QEMU options
 # -nodefaults: no default network card (its option ROM, efi-virtio.rom, comes from ipxe-qemu, which
 # is only a Recommends of qemu-system-arm), no default monitor or drives; the console is the
@@ -121,11 +123,37 @@ qemu+=(-kernel "$elf")
 log=$out/console.log
 
 echo "# run-el2.sh: ${qemu[*]}"
+rm -f -- "$log"
+input=/dev/null
+typist=
+if [[ $linux -eq 1 ]]; then
+	# The typist, on the console's input (the firmware's console input, fw.h FW_INPUT_ESCAPE):
+	# once /init asks for a line, it selects partition 2 (rt, which reads no input) with Ctrl-]
+	# 2 and types a line Linux must never see, then selects partition 1 (linux) and types the
+	# line /init echoes.
+	input=$out/console-input
+	rm -f -- "$input"
+	mkfifo -- "$input"
+	(
+		exec 3>"$input"
+		for ((i = 0; i < timeout_s * 5; i++)); do
+			grep -aqF "LIBHYP-GUEST: waiting for a line of input" "$log" 2>/dev/null && break
+			sleep 0.2
+		done
+		printf '\x1d2%s\n\x1d1%s\n' "$input_secret" "$input_line" >&3
+		sleep "$timeout_s"
+	) &
+	typist=$!
+fi
 set +e
-timeout -s KILL "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tee "$log" |
+timeout -s KILL "$timeout_s" "${qemu[@]}" <"$input" 2>&1 | tee "$log" |
 	sed -u -E '/^(ok|not ok|1\.\.|#|Bail out!)/!s/^/# /'
 status=${PIPESTATUS[0]}
 set -e
+if [[ -n $typist ]]; then
+	kill "$typist" 2>/dev/null || true
+	wait "$typist" 2>/dev/null || true
+fi
 
 if [[ $status -eq 137 || $status -eq 124 ]]; then
 	echo "run-el2.sh: timed out after $timeout_s s (QEMU killed); console in $log" >&2
@@ -161,5 +189,16 @@ if [[ $linux -eq 1 ]]; then
 		grep -aqF -- "$want" "$log" ||
 			{ echo "run-el2.sh: no '$want' on the console; console in $log" >&2; exit 1; }
 	done
+	# Console input: the line typed for Linux reached it, the one typed for rt did not (rt
+	# reads none: it waits there, counted).
+	for want in "[linux] LIBHYP-GUEST: input: $input_line" \
+		"# [rt] console input: 0 bytes delivered, $((${#input_secret} + 1)) never read"; do
+		grep -aqF -- "$want" "$log" ||
+			{ echo "run-el2.sh: no '$want' on the console; console in $log" >&2; exit 1; }
+	done
+	if grep -aF -- "[linux]" "$log" | grep -aqF -- "$input_secret"; then
+		echo "run-el2.sh: input typed for partition rt reached Linux; console in $log" >&2
+		exit 1
+	fi
 fi
 echo "# run-el2.sh: all ${plan#1..} tests passed (or skipped), machine powered off"

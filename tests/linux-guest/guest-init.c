@@ -13,7 +13,8 @@
  * "libhyp_crash" it crashes the kernel there instead (sysrq "c": a kernel panic), for VMMs and
  * firmware that restart or stop a partition that does either. "libhyp_isolation=PA,..." makes it
  * check that it can neither read nor write those physical addresses ("isolation: N of M
- * accesses refused").
+ * accesses refused"). "libhyp_input" makes it wait for a line typed on its console and print it
+ * ("input: ...").
  * With "libhyp_nodisk" it has no disk to look for (no "disk:" line): a VMM that gives it none,
  * such as the EL2 firmware's Linux partition, does not wait for one.
  *
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -151,10 +153,25 @@ static void probe_isolation(const char *list)
 	say("isolation: %u of %u accesses refused", refused, tried);
 }
 
+/* "libhyp_input": one line typed on the console, echoed back (waits up to 120 s). */
+static void echo_a_line(void)
+{
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	char line[256] = "";
+
+	say("waiting for a line of input");
+	if (poll(&pfd, 1, 120000) != 1 || !fgets(line, sizeof(line), stdin)) {
+		say("error: no input");
+		return;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	say("input: %s", line);
+}
+
 int main(int argc, char **argv)
 {
 	struct utsname u;
-	int nodisk = 0, reboot_instead = 0, crash_instead = 0;
+	int nodisk = 0, reboot_instead = 0, crash_instead = 0, echo_input = 0;
 
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("proc", "/proc", "proc", 0, NULL);
@@ -171,6 +188,8 @@ int main(int argc, char **argv)
 			reboot_instead = 1;
 		if (!strcmp(argv[i], "libhyp_crash"))
 			crash_instead = 1;
+		if (!strcmp(argv[i], "libhyp_input"))
+			echo_input = 1;
 		if (!strcmp(argv[i], "libhyp_hang")) {
 			say("hanging until the VMM stops the guest");
 			for (;;)
@@ -182,6 +201,8 @@ int main(int argc, char **argv)
 	guest_load_modules(say);
 	if (!nodisk)
 		read_disk();
+	if (echo_input)
+		echo_a_line();
 	sync();
 	if (crash_instead) {
 		int fd = open("/proc/sysrq-trigger", O_WRONLY);
