@@ -69,6 +69,11 @@ static const struct fw_device devices_linux[] = {
 	},
 };
 
+/* The benchmark (run-el2.sh --linux --icount): nothing beside Linux yet. */
+static const struct fw_guest_entry guests_rt_bench[] = {
+	{ NULL, 0 },
+};
+
 const struct fw_partition_config fw_partitions[] = {
 	{
 		.name = "linux",
@@ -90,6 +95,7 @@ const struct fw_partition_config fw_partitions[] = {
 		.ram_pa = 0x4a000000,
 		.vmid = 2,
 		.guests = guests_rt,
+		.guests_bench = guests_rt_bench,
 	},
 };
 #else

@@ -430,6 +430,10 @@ unsigned int fw_console_rx_irq(void)
 {
 	unsigned int bytes = 0;
 
+	/* Clear first, then drain: reading the FIFO below its trigger level clears the receive
+	 * interrupt by itself, and a byte that arrives after the last read raises it again (clearing
+	 * after the drain could lose that). */
+	mmio_write32(FW_UART_BASE + UARTICR, UARTIMSC_RXIM | UARTIMSC_RTIM);
 	fw_lock(&input_lock);
 	while (!(mmio_read32(FW_UART_BASE + UARTFR) & UARTFR_RXFE) && bytes < 4096) {
 		uint8_t c = (uint8_t)mmio_read32(FW_UART_BASE + UARTDR);
@@ -458,7 +462,5 @@ unsigned int fw_console_rx_irq(void)
 	if (input_partitions)
 		input_push(&input_sinks[input_target]);
 	fw_unlock(&input_lock);
-	/* The receive timeout is cleared by reading the FIFO empty; clear both to be sure. */
-	mmio_write32(FW_UART_BASE + UARTICR, UARTIMSC_RXIM | UARTIMSC_RTIM);
 	return bytes;
 }

@@ -821,7 +821,10 @@ static void run_partition(void *arg)
 		p->guests_run++;
 		return;
 	}
-	for (const struct fw_guest_entry *e = p->cfg->guests; e->name; e++) {
+	for (const struct fw_guest_entry *e = p->cfg->guests_bench && fw_linux_benchmark() ?
+						      p->cfg->guests_bench :
+						      p->cfg->guests;
+	     e->name; e++) {
 		if (p->dead) {
 			lht_tap_result(false, NULL, NULL, NULL,
 				       "[%s] %s: not run (the partition lost its CPUs)",

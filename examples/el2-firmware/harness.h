@@ -102,7 +102,9 @@ struct fw_partition_config {
 	uint32_t vmid;
 	uint32_t kind;			     /* enum fw_partition_kind */
 	const struct fw_guest_entry *guests; /* ends with a NULL name; FW_PART_GUESTS */
-	const struct fw_device *devices;     /* passed through; FW_PART_LINUX */
+	/* What runs instead in the Linux benchmark (fw_linux_benchmark()); NULL: @guests. */
+	const struct fw_guest_entry *guests_bench;
+	const struct fw_device *devices; /* passed through; FW_PART_LINUX */
 	unsigned int nr_devices;
 };
 
@@ -137,5 +139,9 @@ const struct fw_blob *fw_find_blob(const char *name);
 void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
 		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
 		  const struct fw_acct *acct);
+
+/* Whether QEMU staged the Linux benchmark (fw-layout.h FW_LINUX_INFO_BENCH): one measured boot,
+ * and the other partitions run their @guests_bench. */
+bool fw_linux_benchmark(void);
 
 #endif /* FW_HARNESS_H */

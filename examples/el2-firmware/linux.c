@@ -73,8 +73,10 @@ struct linux_part {
 	bool saw_hello, saw_off, saw_disk, saw_error, crashed;
 	unsigned int isolation_probes; /* addresses given to /init to probe (2 accesses each) */
 	long isolation_refused, isolation_tried; /* what it reported; -1: nothing */
-	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
-	long cpus_online;	   /* -1: not reported */
+	/* CNTPCT: building began, the boot vCPU's first entry, /init's first line, the system
+	 * event */
+	uint64_t t_build, t_start, t_hello, t_event;
+	long cpus_online; /* -1: not reported */
 
 	/* The console self-test's capture (console_self_test()); NULL: the physical UART. */
 	char *capture;
@@ -371,6 +373,7 @@ static void run_vcpu(struct linux_part *lp, struct hyp_vcpu *vcpu)
 			if (!lp->event_seen) {
 				lp->event_seen = true;
 				lp->event = exit->system_event.type;
+				lp->t_event = fw_now();
 			}
 			fw_unlock(&lp->lock);
 			stop_all(lp);
@@ -544,13 +547,14 @@ static void devices_stop(struct linux_part *lp)
 struct staged {
 	const void *kernel, *initrd;
 	size_t kernel_size, initrd_size;
+	uint64_t flags; /* FW_LINUX_INFO_* */
 };
 
 /* The information block QEMU wrote (fw-layout.h): untrusted sizes, checked against the slots. */
 static int read_staged(struct staged *st, char *why, size_t why_size)
 {
 	const volatile uint64_t *info = (const volatile uint64_t *)(uintptr_t)FW_LINUX_INFO;
-	uint64_t magic = info[0], ksize = info[1], isize = info[2];
+	uint64_t magic = info[0], ksize = info[1], isize = info[2], flags = info[3];
 
 	if (magic != FW_LINUX_INFO_MAGIC) {
 		fw_snprintf(why, why_size,
@@ -565,6 +569,11 @@ static int read_staged(struct staged *st, char *why, size_t why_size)
 			    ksize, FW_LINUX_KERNEL_MAX, isize, FW_LINUX_INITRD_MAX);
 		return -EINVAL;
 	}
+	if (flags & ~(uint64_t)FW_LINUX_INFO_BENCH) {
+		fw_snprintf(why, why_size, "unknown flags %#lx in the boot information", flags);
+		return -EINVAL;
+	}
+	st->flags = flags;
 	st->kernel = (const void *)(uintptr_t)FW_LINUX_KERNEL_STAGE;
 	st->kernel_size = (size_t)ksize;
 	st->initrd = isize ? (const void *)(uintptr_t)FW_LINUX_INITRD_STAGE : NULL;
@@ -604,6 +613,13 @@ static void isolation_args(struct linux_part *lp, char *buf, size_t size)
 		buf[0] = 0; /* cut: no probe rather than a wrong one */
 		lp->isolation_probes = 0;
 	}
+}
+
+bool fw_linux_benchmark(void)
+{
+	const volatile uint64_t *info = (const volatile uint64_t *)(uintptr_t)FW_LINUX_INFO;
+
+	return info[0] == FW_LINUX_INFO_MAGIC && info[3] == FW_LINUX_INFO_BENCH;
 }
 
 static const char *step_name;
@@ -751,13 +767,21 @@ static const struct linux_boot_plan {
 	enum linux_end end;
 	bool probe_isolation; /* /init tries to reach what is not the partition's */
 	const char *what;
+	bool bench; /* the benchmark's boot: figures, no checks of /init's lines */
 } linux_plan[] = {
-	{ " libhyp_reboot", LINUX_END_RESET, true, "rebooted with PSCI SYSTEM_RESET" },
+	{ " libhyp_reboot", LINUX_END_RESET, true, "rebooted with PSCI SYSTEM_RESET", false },
 	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
 	{ " panic=0 libhyp_crash", LINUX_END_CRASH, false,
-	  "crashed (kernel panic, spinning) and the firmware stopped it" },
+	  "crashed (kernel panic, spinning) and the firmware stopped it", false },
 	/* libhyp_input: /init echoes a line typed on the console (tests/el2/run-el2.sh types it). */
-	{ " libhyp_input", LINUX_END_OFF, false, "powered its partition off with PSCI SYSTEM_OFF" },
+	{ " libhyp_input", LINUX_END_OFF, false, "powered its partition off with PSCI SYSTEM_OFF",
+	  false },
+};
+
+/* With FW_LINUX_INFO_BENCH: one boot of tests/bench/linux-bench-init.c, which powers off at
+ * once, with the command line linux-bench.c gives hyp-run on kvm. */
+static const struct linux_boot_plan linux_bench_plan[] = {
+	{ "", LINUX_END_OFF, false, "powered off (the benchmark's boot)", true },
 };
 
 /* A 64-bit sum of the staged files: the pristine copy must not change between boots. */
@@ -802,6 +826,7 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 
 	*stuck = false;
 	device_why[0] = 0;
+	lp->t_build = fw_now();
 	r = build_partition(lp, st, plan->args, plan->probe_isolation, platform, alloc, &layout);
 	if (!r && !devices_start(lp, device_why, sizeof(device_why)))
 		r = -EBUSY;
@@ -869,6 +894,16 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 			"instructions under -icount shift=0)",
 			cfg->name, boot, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
 			lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
+	if (lp->event_seen)
+		/* The benchmark's figure (run-el2.sh --linux --icount; tests/bench/bench-table.py
+		 * puts it beside hyp-run's on kvm, tests/bench/linux-bench.c). */
+		lht_tap_comment("linux-el2: boot %u: to PSCI %s: %lu instructions from the first "
+				"entry, %lu from the start of loading (x 16 counter ticks, -icount "
+				"shift=0)",
+				boot, lht_event_name(lp->event), (lp->t_event - lp->t_start) * 16,
+				(lp->t_event - lp->t_build) * 16);
+	if (plan->bench)
+		goto ended;
 	lht_tap_result(lp->saw_hello, NULL, NULL, NULL,
 		       "[%s] boot %u: Linux reached /init (\"" MARK_HELLO "\")", cfg->name, boot);
 	fw_snprintf(why, sizeof(why), "/init reported %ld", lp->cpus_online);
@@ -900,12 +935,15 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 			"virtio-blk disk and read a file (\"" MARK_DISK "...\")",
 			cfg->name, boot);
 
+ended:
 	if (lp->crashed)
 		end = LINUX_END_CRASH;
 	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_RESET)
 		end = LINUX_END_RESET;
 	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF && lp->saw_off)
 		end = LINUX_END_OFF;
+	if (plan->bench && lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF)
+		end = LINUX_END_OFF; /* linux-bench-init.c says nothing before it powers off */
 	ended_as_planned = end == (int)plan->end && !lp->timed_out && healthy && !lp->failures;
 	fw_snprintf(why, sizeof(why), "system event %s, crash %s, timed out %s, vCPUs back %s%s%s",
 		    lp->event_seen ? lht_event_name(lp->event) : "none", lp->crashed ? "yes" : "no",
@@ -944,8 +982,11 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		  const struct fw_acct *acct)
 {
 	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	const struct linux_boot_plan *plans;
+	unsigned int nr_plans;
 	uint64_t digest = 0;
 	struct staged st;
+	bool bench;
 	char why[200];
 	int r;
 
@@ -962,8 +1003,11 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		lht_tap_result(false, NULL, NULL, why, "[%s] a staged kernel", cfg->name);
 		goto out;
 	}
-	for (unsigned int boot = 1; boot <= FW_ARRAY_SIZE(linux_plan); boot++) {
-		const struct linux_boot_plan *plan = &linux_plan[boot - 1];
+	bench = st.flags & FW_LINUX_INFO_BENCH;
+	plans = bench ? linux_bench_plan : linux_plan;
+	nr_plans = bench ? FW_ARRAY_SIZE(linux_bench_plan) : FW_ARRAY_SIZE(linux_plan);
+	for (unsigned int boot = 1; boot <= nr_plans; boot++) {
+		const struct linux_boot_plan *plan = &plans[boot - 1];
 		uint64_t now_digest = staged_digest(&st);
 		bool stuck;
 		int end;
