@@ -200,9 +200,14 @@ if ! bash tests/el2/run-el2.sh --icount --out "$out/el2-bench" | tee "$out/el2-b
 	grep -iE 'instructions|idle'; then
 	failures+=("el2 benchmark could not measure")
 fi
+stage "Benchmark (figures): Linux in an el2 partition beside a bare-metal one, -icount"
+if ! bash tests/el2/run-el2.sh --linux --icount --out "$out/el2-linux-bench" |
+	tee "$out/el2-linux-bench.log" | grep -E '^# linux-el2|^not ok|^# run-el2'; then
+	failures+=("el2 Linux benchmark could not measure")
+fi
 # Both backends' figures side by side (the same guests; tests/bench/bench-table.py).
 python3 tests/bench/bench-table.py "$out/bench.log" "$out/el2-bench.log" \
-	"kvm-6.12=$out/bench-6.12.log" || true
+	"kvm-6.12=$out/bench-6.12.log" "el2-linux=$out/el2-linux-bench.log" || true
 
 stage "Fresh-machine check: the README's two commands in a minimal Debian 12 root (debootstrap)"
 if [ -e /etc/libhyp-fresh-machine-check ]; then

@@ -58,6 +58,24 @@ static const struct fw_guest_entry guests_rt[] = {
 	{ "hostile-isolation", FW_GUEST_HOSTILE }, { "psci", 0 }, { NULL, 0 },
 };
 
+/* The Linux partition's disk: QEMU's virtio-blk-device (tests/el2/run-el2.sh --linux), on the
+ * virtio-mmio slot QEMU gives its first virtio device. */
+static const struct fw_device devices_linux[] = {
+	{
+		.name = "disk",
+		.pa = FW_VIRTIO_MMIO_BASE + 31 * FW_VIRTIO_MMIO_SLOT_SIZE,
+		.size = FW_VIRTIO_MMIO_SLOT_SIZE,
+		.intid = FW_VIRTIO_MMIO_INTID0 + 31,
+		.flags = FW_DEV_DMA | FW_DEV_VIRTIO_MMIO,
+		.virtio_id = 2,
+	},
+};
+
+/* The benchmark (run-el2.sh --linux --icount): nothing beside Linux yet. */
+static const struct fw_guest_entry guests_rt_bench[] = {
+	{ NULL, 0 },
+};
+
 const struct fw_partition_config fw_partitions[] = {
 	{
 		.name = "linux",
@@ -68,6 +86,8 @@ const struct fw_partition_config fw_partitions[] = {
 		.ram_size = FW_LINUX_RAM_SIZE,
 		.vmid = 1,
 		.kind = FW_PART_LINUX,
+		.devices = devices_linux,
+		.nr_devices = FW_ARRAY_SIZE(devices_linux),
 	},
 	{
 		.name = "rt",
@@ -77,6 +97,7 @@ const struct fw_partition_config fw_partitions[] = {
 		.ram_pa = 0x4a000000,
 		.vmid = 2,
 		.guests = guests_rt,
+		.guests_bench = guests_rt_bench,
 	},
 };
 #else

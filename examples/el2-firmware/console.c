@@ -311,3 +311,156 @@ void fw_fatal_exception(unsigned long slot)
 			  "table was not installed while a guest ran\n");
 	fw_system_off();
 }
+
+/* ---------------------------------------------------------------- input */
+
+#define UARTFR_RXFE (1u << 4)
+#define UARTCR_RXE (1u << 9)
+#define UARTIMSC_RXIM (1u << 4)
+#define UARTIMSC_RTIM (1u << 6)
+#define UARTICR 0x044
+/* Bytes kept for a partition whose UART cannot take them yet (its driver is not up, its FIFO is
+ * full); beyond that, input is dropped and counted. */
+#define INPUT_PENDING 256u
+
+struct input_sink {
+	fw_input_fn fn; /* NULL: nobody reads input in that partition now */
+	void *opaque;
+	uint8_t pending[INPUT_PENDING];
+	unsigned int head, count;
+	uint64_t delivered, dropped;
+};
+
+static struct fw_lock input_lock;
+static struct input_sink input_sinks[FW_INPUT_MAX_PARTITIONS];
+static unsigned int input_target, input_partitions;
+static bool input_escape;
+
+/* With input_lock held: hand what is pending to the sink, as much as it takes. */
+static void input_push(struct input_sink *s)
+{
+	while (s->fn && s->count) {
+		unsigned int run = s->count;
+		size_t took;
+
+		if (s->head + run > INPUT_PENDING)
+			run = INPUT_PENDING - s->head;
+		took = s->fn(s->opaque, s->pending + s->head, run);
+		if (took > run)
+			took = run;
+		s->delivered += took;
+		s->head = (s->head + (unsigned int)took) % INPUT_PENDING;
+		s->count -= (unsigned int)took;
+		if (took < run)
+			break;
+	}
+}
+
+/* With input_lock held: one byte typed for the selected partition. */
+static void input_byte(uint8_t c)
+{
+	struct input_sink *s = &input_sinks[input_target];
+
+	if (s->count == INPUT_PENDING) {
+		s->dropped++;
+		return;
+	}
+	s->pending[(s->head + s->count) % INPUT_PENDING] = c;
+	s->count++;
+}
+
+void fw_console_input_init(unsigned int nr_partitions, unsigned int selected)
+{
+	fw_lock(&input_lock);
+	input_partitions = nr_partitions < FW_INPUT_MAX_PARTITIONS ? nr_partitions :
+								     FW_INPUT_MAX_PARTITIONS;
+	input_target = selected < input_partitions ? selected : 0;
+	fw_unlock(&input_lock);
+	/* Receive on; interrupts for received data and the receive timeout (the FIFO holds less
+	 * than the trigger level when input stops). */
+	mmio_write32(FW_UART_BASE + UARTICR, 0x7ff);
+	mmio_write32(FW_UART_BASE + UARTCR, UARTCR_UARTEN | UARTCR_TXE | UARTCR_RXE);
+	mmio_write32(FW_UART_BASE + UARTIMSC, UARTIMSC_RXIM | UARTIMSC_RTIM);
+}
+
+void fw_console_input_attach(unsigned int partition, fw_input_fn fn, void *opaque)
+{
+	if (partition >= FW_INPUT_MAX_PARTITIONS)
+		return;
+	fw_lock(&input_lock);
+	input_sinks[partition].fn = fn;
+	input_sinks[partition].opaque = opaque;
+	input_push(&input_sinks[partition]);
+	fw_unlock(&input_lock);
+}
+
+void fw_console_input_detach(unsigned int partition)
+{
+	if (partition >= FW_INPUT_MAX_PARTITIONS)
+		return;
+	fw_lock(&input_lock);
+	input_sinks[partition].fn = NULL;
+	input_sinks[partition].opaque = NULL;
+	fw_unlock(&input_lock);
+}
+
+void fw_console_input_ready(unsigned int partition)
+{
+	if (partition >= FW_INPUT_MAX_PARTITIONS)
+		return;
+	fw_lock(&input_lock);
+	input_push(&input_sinks[partition]);
+	fw_unlock(&input_lock);
+}
+
+void fw_console_input_stats(unsigned int partition, uint64_t *delivered, uint64_t *pending,
+			    uint64_t *dropped)
+{
+	*delivered = *pending = *dropped = 0;
+	if (partition >= FW_INPUT_MAX_PARTITIONS)
+		return;
+	fw_lock(&input_lock);
+	*delivered = input_sinks[partition].delivered;
+	*pending = input_sinks[partition].count;
+	*dropped = input_sinks[partition].dropped;
+	fw_unlock(&input_lock);
+}
+
+unsigned int fw_console_rx_irq(void)
+{
+	unsigned int bytes = 0;
+
+	/* Clear first, then drain: reading the FIFO below its trigger level clears the receive
+	 * interrupt by itself, and a byte that arrives after the last read raises it again (clearing
+	 * after the drain could lose that). */
+	mmio_write32(FW_UART_BASE + UARTICR, UARTIMSC_RXIM | UARTIMSC_RTIM);
+	fw_lock(&input_lock);
+	while (!(mmio_read32(FW_UART_BASE + UARTFR) & UARTFR_RXFE) && bytes < 4096) {
+		uint8_t c = (uint8_t)mmio_read32(FW_UART_BASE + UARTDR);
+
+		bytes++;
+		if (input_escape) {
+			input_escape = false;
+			if (c >= '1' && c < '1' + input_partitions) {
+				/* The partition that had input keeps what is waiting for it. */
+				input_push(&input_sinks[input_target]);
+				input_target = c - '1';
+				fw_printf("# console input now goes to partition %u\n",
+					  input_target + 1);
+			} else if (c == FW_INPUT_ESCAPE) {
+				input_byte(c);
+			}
+			continue;
+		}
+		if (c == FW_INPUT_ESCAPE && input_partitions) {
+			input_escape = true;
+			continue;
+		}
+		if (input_partitions)
+			input_byte(c);
+	}
+	if (input_partitions)
+		input_push(&input_sinks[input_target]);
+	fw_unlock(&input_lock);
+	return bytes;
+}

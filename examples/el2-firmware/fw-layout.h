@@ -23,6 +23,7 @@
 #define FW_RAM_BASE 0x40000000
 #define FW_RAM_SIZE 0x40000000
 #define FW_UART_BASE 0x09000000
+#define FW_UART_INTID 33u
 #define FW_GICD_BASE 0x08000000
 /* QEMU virt's PL031 RTC and its interrupt (SPI 2): the device passed through to a guest. */
 #define FW_RTC_BASE 0x09010000
@@ -32,7 +33,7 @@
  * is later given a DMA-capable device needs that: there is no SMMU). QEMU places the kernel Image
  * and the initramfs in the staging area with -device loader (tests/el2/run-el2.sh --linux) and
  * writes the boot information block: FW_LINUX_INFO_MAGIC, then the Image's size, then the
- * initramfs's size (8 bytes each, little endian). The staging area is never mapped into a guest:
+ * initramfs's size, then flags (8 bytes each, little endian). The staging area is never mapped into a guest:
  * it stays the pristine copy the partition is loaded from.
  */
 #define FW_LINUX_RAM_BASE 0x50000000
@@ -44,6 +45,16 @@
 #define FW_LINUX_INITRD_MAX 0x0bf00000
 #define FW_LINUX_INFO 0x6ff00000
 #define FW_LINUX_INFO_MAGIC 0x4f464e4958554e4cull /* "LNUXINFO" */
+/* The fourth word of the information block: flags. BENCH: one boot, measured (run-el2.sh --linux
+ * --icount). */
+#define FW_LINUX_INFO_BENCH 1u
+/* QEMU virt's 32 virtio-mmio transports, 0x200 bytes each, slot n's SPI is INTID 48 + n. QEMU puts
+ * the first -device virtio-*-device on the last slot (31). */
+#define FW_VIRTIO_MMIO_BASE 0x0a000000
+#define FW_VIRTIO_MMIO_SLOT_SIZE 0x200
+#define FW_VIRTIO_MMIO_SLOTS 32
+#define FW_VIRTIO_MMIO_INTID0 48u
+#define FW_GIC_ITS_BASE 0x08080000
 #define FW_GICR_BASE 0x080a0000
 #define FW_GICR_STRIDE 0x20000
 /* The device window the firmware maps: GICD up to 11 redistributors (2 MiB block). */

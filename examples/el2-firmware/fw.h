@@ -83,6 +83,26 @@ __attribute__((format(printf, 3, 4))) int fw_snprintf(char *buf, size_t size, co
 /* Print whole lines atomically with respect to other CPUs. */
 __attribute__((format(printf, 1, 2))) void fw_printf(const char *fmt, ...);
 void fw_vprintf(const char *fmt, va_list ap);
+/*
+ * Console input: the physical UART's received bytes go to one partition at a time, the selected
+ * one. Typing FW_INPUT_ESCAPE (Ctrl-]) and then a digit n selects partition n (1 is the first of
+ * the table, config.c); FW_INPUT_ESCAPE twice sends one. A partition reads input through the sink
+ * it attaches (fw_input_fn: it takes what it can and returns how much); bytes it cannot take yet
+ * wait in a 256-byte buffer (fw_console_input_ready() when it has room again), past that they
+ * are dropped and counted. Input for a partition without a sink waits the same way.
+ */
+#define FW_INPUT_ESCAPE 0x1du
+#define FW_INPUT_MAX_PARTITIONS 8u
+typedef size_t (*fw_input_fn)(void *opaque, const uint8_t *bytes, size_t len);
+/* Enable the UART's receive interrupt (the caller routes FW_UART_INTID); @selected first. */
+void fw_console_input_init(unsigned int nr_partitions, unsigned int selected);
+void fw_console_input_attach(unsigned int partition, fw_input_fn fn, void *opaque);
+void fw_console_input_detach(unsigned int partition);
+void fw_console_input_ready(unsigned int partition);
+void fw_console_input_stats(unsigned int partition, uint64_t *delivered, uint64_t *pending,
+			    uint64_t *dropped);
+/* The UART's interrupt: read what arrived and hand it on; returns the bytes read. */
+unsigned int fw_console_rx_irq(void);
 /* For the fatal path: no lock (the CPU that dies may hold it). */
 void fw_puts_nolock(const char *s);
 __attribute__((noreturn, format(printf, 1, 2))) void fw_panic(const char *fmt, ...);
@@ -123,9 +143,17 @@ void fw_gic_drop_priority(unsigned int intid);
 void fw_gic_spi_route(unsigned int intid, uint64_t mpidr, bool enable);
 /* Whether physical SPI @intid is active (GICD_ISACTIVER). */
 bool fw_gic_spi_active(unsigned int intid);
-/* The VM host interrupts go to (hyp_vm_assign_irq()) while one runs: its SPIs are forwarded to it
- * with hyp_vm_host_irq() from the IRQ handler. NULL: none. */
-extern struct hyp_vm *volatile fw_passthrough_vm;
+/*
+ * Physical SPIs given to VMs (hyp_vm_assign_irq()): the IRQ handler forwards SPI @intid to its
+ * owner with hyp_vm_host_irq(). fw_spi_give() records @vm as the owner and routes the SPI to
+ * @mpidr; fw_spi_take() disables it, forgets the owner and returns once no CPU's handler can still
+ * be forwarding to it (so the VM may be destroyed next). Each SPI has at most one owner: giving
+ * an owned SPI fails (false).
+ */
+bool fw_spi_give(unsigned int intid, struct hyp_vm *vm, uint64_t mpidr);
+void fw_spi_take(unsigned int intid);
+/* How many times SPI @intid was forwarded to an owner since boot. */
+uint64_t fw_spi_forwarded(unsigned int intid);
 struct fw_cpu;
 void fw_ppi_set_masked(struct fw_cpu *cpu, unsigned int intid, bool masked);
 

@@ -409,8 +409,7 @@ static bool passthrough_rtc(struct guest *g, bool on)
 	int r;
 
 	if (!on) {
-		fw_passthrough_vm = NULL;
-		fw_gic_spi_route(FW_RTC_INTID, 0, false);
+		fw_spi_take(FW_RTC_INTID);
 		mmio_write32(FW_RTC_BASE + 0x010, 0); /* RTCIMSC: interrupt masked */
 		mmio_write32(FW_RTC_BASE + 0x01c, 1); /* RTCICR: cleared */
 		return true;
@@ -434,8 +433,11 @@ static bool passthrough_rtc(struct guest *g, bool on)
 		lht_fail(&g->dev, "passing the PL031 through: %s", hyp_strerror(r));
 		return false;
 	}
-	fw_passthrough_vm = vm;
-	fw_gic_spi_route(FW_RTC_INTID, g->p->cpus[0]->mpidr, true);
+	if (!fw_spi_give(FW_RTC_INTID, vm, g->p->cpus[0]->mpidr)) {
+		lht_fail(&g->dev, "passing the PL031 through: its SPI %u has an owner already",
+			 FW_RTC_INTID);
+		return false;
+	}
 	return true;
 }
 
@@ -830,7 +832,10 @@ static void run_partition(void *arg)
 		p->guests_run++;
 		return;
 	}
-	for (const struct fw_guest_entry *e = p->cfg->guests; e->name; e++) {
+	for (const struct fw_guest_entry *e = p->cfg->guests_bench && fw_linux_benchmark() ?
+						      p->cfg->guests_bench :
+						      p->cfg->guests;
+	     e->name; e++) {
 		if (p->dead) {
 			lht_tap_result(false, NULL, NULL, NULL,
 				       "[%s] %s: not run (the partition lost its CPUs)",
@@ -855,12 +860,110 @@ static bool ranges_overlap(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 	return a0 < b1 && b0 < a1;
 }
 
+/* The pages a device's window touches. */
+static void device_pages(const struct fw_device *d, uint64_t *start, uint64_t *end)
+{
+	*start = d->pa & ~(uint64_t)(FW_PAGE_SIZE - 1);
+	*end = (d->pa + d->size + FW_PAGE_SIZE - 1) & ~(uint64_t)(FW_PAGE_SIZE - 1);
+}
+
+/* A device of partition @c on its own: a sane window outside what the firmware keeps (RAM, the
+ * GIC, its UART), an SPI, and for a DMA master RAM mapped IPA == PA. */
+static bool device_error(const struct fw_partition_config *c, const struct fw_device *d, char *why,
+			 size_t why_size)
+{
+	uint64_t p0, p1;
+
+	device_pages(d, &p0, &p1);
+	if (!d->size || d->pa + d->size < d->pa || p1 > 0x100000000ull) {
+		fw_snprintf(why, why_size, "[%s] device %s: window %#lx+%#lx is not below 4 GiB",
+			    c->name, d->name, d->pa, d->size);
+		return true;
+	}
+	if (ranges_overlap(p0, p1, FW_RAM_BASE, FW_RAM_BASE + (uint64_t)FW_RAM_SIZE) ||
+	    ranges_overlap(p0, p1, FW_GIC_WINDOW_BASE, FW_GIC_WINDOW_BASE + FW_GIC_WINDOW_SIZE) ||
+	    ranges_overlap(p0, p1, FW_UART_BASE, FW_UART_BASE + FW_PAGE_SIZE)) {
+		fw_snprintf(why, why_size,
+			    "[%s] device %s: pages %#lx..%#lx overlap RAM, the GIC or the "
+			    "firmware's UART",
+			    c->name, d->name, p0, p1 - 1);
+		return true;
+	}
+	if (d->intid < 32 || d->intid >= 1020 || d->intid == FW_UART_INTID) {
+		fw_snprintf(why, why_size, "[%s] device %s: INTID %u is not an SPI it may own",
+			    c->name, d->name, d->intid);
+		return true;
+	}
+	if ((d->flags & FW_DEV_DMA) && fw_partition_ram_ipa(c) != c->ram_pa) {
+		fw_snprintf(
+			why, why_size,
+			"[%s] device %s masters the bus (DMA) and there is no SMMU: its owner's "
+			"RAM must be mapped IPA == PA",
+			c->name, d->name);
+		return true;
+	}
+	if (c->kind != FW_PART_LINUX) {
+		fw_snprintf(why, why_size, "[%s] device %s: only a Linux partition owns devices",
+			    c->name, d->name);
+		return true;
+	}
+	return false;
+}
+
+/* Two devices (of partitions @ci and @cj, maybe the same) that share a page or an SPI. */
+static bool devices_clash(const struct fw_partition_config *ci, const struct fw_device *di,
+			  const struct fw_partition_config *cj, const struct fw_device *dj,
+			  char *why, size_t why_size)
+{
+	uint64_t a0, a1, b0, b1;
+
+	device_pages(di, &a0, &a1);
+	device_pages(dj, &b0, &b1);
+	if (di->intid == dj->intid) {
+		fw_snprintf(why, why_size, "[%s] device %s and [%s] device %s share SPI %u",
+			    cj->name, dj->name, ci->name, di->name, di->intid);
+		return true;
+	}
+	if (ci != cj && ranges_overlap(a0, a1, b0, b1)) {
+		fw_snprintf(why, why_size,
+			    "[%s] device %s and [%s] device %s share a page (%#lx..%#lx): a device "
+			    "belongs to one partition",
+			    cj->name, dj->name, ci->name, di->name, a0 > b0 ? a0 : b0,
+			    (a1 < b1 ? a1 : b1) - 1);
+		return true;
+	}
+	return false;
+}
+
+/* The devices of partition @i against each other and those of partitions 0..@i-1. */
+static bool devices_error(const struct fw_partition_config *t, unsigned int i, char *why,
+			  size_t why_size)
+{
+	const struct fw_partition_config *c = &t[i];
+
+	for (unsigned int k = 0; k < c->nr_devices; k++) {
+		if (device_error(c, &c->devices[k], why, why_size))
+			return true;
+		for (unsigned int l = 0; l < k; l++)
+			if (devices_clash(c, &c->devices[k], c, &c->devices[l], why, why_size))
+				return true;
+		for (unsigned int j = 0; j < i; j++)
+			for (unsigned int l = 0; l < t[j].nr_devices; l++)
+				if (devices_clash(c, &c->devices[k], &t[j], &t[j].devices[l], why,
+						  why_size))
+					return true;
+	}
+	return false;
+}
+
 /*
  * Whether the static table @t (@n partitions) is consistent; if not, @why says what is wrong and
  * the index of a partition at fault is returned (else -1). Refused: a carve-out outside the RAM
  * after the firmware image or over the staging area of the Linux kernel (fw-layout.h), two
  * carve-outs that overlap (in any phases: a later phase's guest could read what an earlier one
- * left), and, within one phase, a CPU or a VMID in two partitions.
+ * left), within one phase a CPU or a VMID in two partitions, and devices (devices_error()): one
+ * in two partitions (a shared page or SPI, in any phases), over what the firmware keeps, or a DMA
+ * master in a partition whose RAM is not mapped IPA == PA.
  */
 static int table_error(const struct fw_partition_config *t, unsigned int n, char *why,
 		       size_t why_size)
@@ -884,6 +987,8 @@ static int table_error(const struct fw_partition_config *t, unsigned int n, char
 				    FW_LINUX_INFO + FW_PAGE_SIZE - 1);
 			return (int)i;
 		}
+		if (devices_error(t, i, why, why_size))
+			return (int)i;
 		for (unsigned int j = 0; j < i; j++) {
 			uint64_t b0, b1;
 
@@ -932,17 +1037,43 @@ static void table_self_test(void)
 		  .ram_pa = base + 2 * size,
 		  .vmid = 1 },
 	};
-	struct fw_partition_config bad[2];
-	char why[160], all[700] = "";
+	/* A Linux-like partition (RAM IPA == PA) owning a DMA-capable virtio disk and an RTC. */
+	static const struct fw_device disk_rtc[2] = {
+		{ "disk", FW_VIRTIO_MMIO_BASE + 31 * FW_VIRTIO_MMIO_SLOT_SIZE,
+		  FW_VIRTIO_MMIO_SLOT_SIZE, FW_VIRTIO_MMIO_INTID0 + 31,
+		  FW_DEV_DMA | FW_DEV_VIRTIO_MMIO, 2 },
+		{ "rtc", FW_RTC_BASE, FW_PAGE_SIZE, FW_RTC_INTID, 0, 0 },
+	};
+	/* Slot 30 shares slot 31's page; the UART's page is the firmware's. */
+	static const struct fw_device slot30 = { "net",
+						 FW_VIRTIO_MMIO_BASE +
+							 30 * FW_VIRTIO_MMIO_SLOT_SIZE,
+						 FW_VIRTIO_MMIO_SLOT_SIZE,
+						 FW_VIRTIO_MMIO_INTID0 + 30,
+						 FW_DEV_VIRTIO_MMIO,
+						 1 };
+	static const struct fw_device uart = { "uart", FW_UART_BASE, FW_PAGE_SIZE, 40, 0, 0 };
+	static const struct fw_device same_spi = { "other", FW_VIRTIO_MMIO_BASE,
+						   0x200,   FW_RTC_INTID,
+						   0,	    0 };
+	struct fw_partition_config bad[2], good_dev[2];
+	char why[200], all[2000] = "";
 	size_t used = 0;
 	bool ok = table_error(ok_pair, 2, why, sizeof(why)) < 0;
 
+	memcpy(good_dev, ok_pair, sizeof(good_dev));
+	good_dev[0].kind = FW_PART_LINUX;
+	good_dev[0].devices = disk_rtc;
+	good_dev[0].nr_devices = 2;
+	good_dev[1].kind = FW_PART_LINUX;
+	ok &= table_error(good_dev, 2, why, sizeof(why)) < 0;
+
 	/* Each case: the good pair with one thing broken, refused with partition 1 at fault (or
 	 * 0 for a partition that is wrong on its own). */
-	for (unsigned int k = 0; k < 6; k++) {
+	for (unsigned int k = 0; k < 12; k++) {
 		int want = 1, got;
 
-		memcpy(bad, ok_pair, sizeof(bad));
+		memcpy(bad, good_dev, sizeof(bad));
 		switch (k) {
 		case 0: /* RAM overlap across phases (the read-only page included) */
 			bad[1].ram_pa = base + size;
@@ -965,9 +1096,35 @@ static void table_self_test(void)
 			bad[0].ram_pa = FW_RAM_BASE + (uint64_t)FW_RAM_SIZE - size;
 			want = 0;
 			break;
-		default: /* RAM over the staged kernel */
+		case 5: /* RAM over the staged kernel */
 			bad[0].ram_pa = FW_LINUX_KERNEL_STAGE - size;
 			want = 0;
+			break;
+		case 6: /* the disk given to both partitions */
+			bad[1].devices = disk_rtc;
+			bad[1].nr_devices = 1;
+			break;
+		case 7: /* another device in a page of the disk's */
+			bad[1].devices = &slot30;
+			bad[1].nr_devices = 1;
+			break;
+		case 8: /* a DMA master where RAM is not IPA == PA */
+			bad[0].kind = FW_PART_GUESTS;
+			bad[0].guests = NULL;
+			want = 0;
+			break;
+		case 9: /* the firmware's UART */
+			bad[1].devices = &uart;
+			bad[1].nr_devices = 1;
+			break;
+		case 10: /* the RTC's SPI claimed by another device */
+			bad[1].devices = &same_spi;
+			bad[1].nr_devices = 1;
+			break;
+		default: /* a window past 4 GiB */
+			bad[1].devices =
+				&(const struct fw_device){ "far", 0xfffff000ull, 0x2000, 90, 0, 0 };
+			bad[1].nr_devices = 1;
 			break;
 		}
 		got = table_error(bad, 2, why, sizeof(why));
@@ -980,7 +1137,9 @@ static void table_self_test(void)
 	lht_tap_result(ok, NULL, NULL, all,
 		       "the partition table check refuses overlapping RAM, a CPU or VMID in two "
 		       "partitions of a phase, RAM over the firmware, past the end or over the "
-		       "staged kernel, and accepts a valid table");
+		       "staged kernel, a device in two partitions (same device, a shared page or "
+		       "SPI), a DMA master without IPA == PA, the firmware's UART, a window past 4 "
+		       "GiB, and accepts valid tables");
 }
 
 static bool partition_ok(const struct fw_partition_config *cfg)
@@ -1056,6 +1215,18 @@ unsigned int fw_harness_run(void)
 				cfg->vmid);
 	}
 
+	/* Console input goes to the first Linux partition (else the first partition) until the
+	 * user selects another (fw.h, FW_INPUT_ESCAPE); the UART's interrupt is taken here. */
+	{
+		unsigned int selected = 0;
+
+		for (unsigned int i = fw_nr_partitions; i-- > 0;)
+			if (fw_partitions[i].kind == FW_PART_LINUX)
+				selected = i;
+		fw_console_input_init(fw_nr_partitions, selected);
+		fw_gic_spi_route(FW_UART_INTID, fw_this_cpu()->mpidr, true);
+	}
+
 	for (unsigned int phase = 0; phase <= last_phase; phase++) {
 		struct part_rt *mine = NULL;
 		struct fw_cpu *self = fw_this_cpu();
@@ -1088,6 +1259,15 @@ unsigned int fw_harness_run(void)
 		fw_snprintf(diag, sizeof(diag), "%u partition(s) with a changed private page", bad);
 		lht_tap_result(!bad, NULL, NULL, diag,
 			       "every partition's private page is intact at the end");
+	}
+	fw_gic_spi_route(FW_UART_INTID, 0, false);
+	for (unsigned int i = 0; i < fw_nr_partitions && i < FW_INPUT_MAX_PARTITIONS; i++) {
+		uint64_t delivered, pending, dropped;
+
+		fw_console_input_stats(i, &delivered, &pending, &dropped);
+		lht_tap_comment("[%s] console input: %lu bytes delivered, %lu never read, %lu "
+				"dropped",
+				fw_partitions[i].name, delivered, pending, dropped);
 	}
 	tap = lht_tap_counts();
 	fw_printf("1..%u\n", tap.n);

@@ -61,6 +61,34 @@ enum fw_partition_kind {
 	FW_PART_LINUX,
 };
 
+/* What a passed-through device is (struct fw_device.flags). */
+enum fw_device_flags {
+	/* It masters the bus (DMA). There is no SMMU: it reaches physical addresses, so the guest
+	 * programs it with guest physical addresses only if its owner's RAM is mapped IPA == PA (a
+	 * Linux partition). The table check refuses it anywhere else. Nothing stops a partition from
+	 * pointing it at memory it does not own: owning a DMA-capable device means being trusted
+	 * with all of memory. */
+	FW_DEV_DMA = 1u << 0,
+	/* A virtio-mmio transport: checked at start (magic "virt", @virtio_id), described to Linux
+	 * in its device tree, and reset (Status = 0: no more DMA) before its owner is torn down or
+	 * reloaded. */
+	FW_DEV_VIRTIO_MMIO = 1u << 1,
+};
+
+/*
+ * A physical device a partition owns: its register window [@pa, @pa + @size) mapped into the
+ * partition at the same address (whole pages: everything else in those pages goes with it), its
+ * SPI @intid delivered to the partition as the same SPI through hyp_vm_assign_irq() (list
+ * registers with the HW bit: no exit on the guest's EOI).
+ */
+struct fw_device {
+	const char *name;
+	uint64_t pa, size;
+	uint32_t intid;
+	uint32_t flags;	    /* enum fw_device_flags */
+	uint32_t virtio_id; /* FW_DEV_VIRTIO_MMIO: the device ID it must have (2: block) */
+};
+
 /*
  * A partition. The carve-out at @ram_pa is @ram_size bytes of guest RAM (0: LHT_RAM_SIZE, mapped
  * at LHT_RAM_BASE; a Linux partition's is mapped IPA == PA), then one private page the guest never
@@ -77,6 +105,10 @@ struct fw_partition_config {
 	uint32_t vmid;
 	uint32_t kind;			     /* enum fw_partition_kind */
 	const struct fw_guest_entry *guests; /* ends with a NULL name; FW_PART_GUESTS */
+	/* What runs instead in the Linux benchmark (fw_linux_benchmark()); NULL: @guests. */
+	const struct fw_guest_entry *guests_bench;
+	const struct fw_device *devices; /* passed through; FW_PART_LINUX */
+	unsigned int nr_devices;
 };
 
 #define FW_CARVEOUT_SIZE (LHT_RAM_SIZE + 2 * FW_PAGE_SIZE)
@@ -84,6 +116,12 @@ struct fw_partition_config {
 static inline uint64_t fw_partition_ram_size(const struct fw_partition_config *cfg)
 {
 	return cfg->ram_size ? cfg->ram_size : LHT_RAM_SIZE;
+}
+
+/* Where the partition sees its RAM (IPA). */
+static inline uint64_t fw_partition_ram_ipa(const struct fw_partition_config *cfg)
+{
+	return cfg->kind == FW_PART_LINUX ? cfg->ram_pa : LHT_RAM_BASE;
 }
 
 extern const struct fw_partition_config fw_partitions[];
@@ -104,5 +142,9 @@ const struct fw_blob *fw_find_blob(const char *name);
 void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
 		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
 		  const struct fw_acct *acct);
+
+/* Whether QEMU staged the Linux benchmark (fw-layout.h FW_LINUX_INFO_BENCH): one measured boot,
+ * and the other partitions run their @guests_bench. */
+bool fw_linux_benchmark(void);
 
 #endif /* FW_HARNESS_H */

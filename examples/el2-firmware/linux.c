@@ -32,14 +32,28 @@
 #define LINUX_LINE_MAX 200u
 /* The kernel command line: the kvm rig's (tests/kvm-host/run-in-arm64-host.sh): the console on
  * the PL011, quiet (printing costs exits), no reboot loop on panic; libhyp_nodisk tells
- * guest-init.c there is no disk to wait for; libhyp_chan=N makes it exchange N messages with the
- * rt partition's peer over the channel (channel.c). */
-#define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init libhyp_nodisk libhyp_chan=1000"
+ * guest-init.c there is no disk to wait for. */
+#define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init"
+#define LINUX_MAX_DEVICES 8u
+#define LINUX_MAX_VIRTIO 8u
+
+/* A virtio-mmio transport's registers (virtio 1.2, 4.2.2). */
+#define VIRTIO_MMIO_MAGIC 0x000
+#define VIRTIO_MMIO_VERSION 0x004
+#define VIRTIO_MMIO_DEVICE_ID 0x008
+#define VIRTIO_MMIO_STATUS 0x070
+#define VIRTIO_MMIO_MAGIC_VALUE 0x74726976u /* "virt" */
+#define VIRTIO_ID_BLOCK 2u
 
 /* What tests/linux-guest/guest-init.c prints. */
 #define MARK_HELLO "LIBHYP-GUEST: hello from Linux"
 #define MARK_CPUS "LIBHYP-GUEST: cpus "
 #define MARK_OFF "LIBHYP-GUEST: powering off"
+#define MARK_DISK "LIBHYP-GUEST: disk: "
+#define MARK_ERROR "LIBHYP-GUEST: error: "
+#define MARK_ISOLATION "LIBHYP-GUEST: isolation: "
+/* What Linux prints when it panics (anywhere in the line: after the printk timestamp). */
+#define MARK_PANIC "Kernel panic - not syncing"
 
 struct linux_part {
 	const struct fw_partition_config *cfg;
@@ -47,6 +61,8 @@ struct linux_part {
 	struct hyp_vm *vm;
 	struct hyp_vcpu *vcpus[LINUX_NR_VCPUS];
 	struct hyp_pl011 *uart;
+	bool spi_given[LINUX_MAX_DEVICES]; /* fw_spi_give() done for cfg->devices[i] */
+	bool has_disk;
 	uint64_t deadline; /* CNTPCT */
 	bool stopping, timed_out;
 
@@ -55,9 +71,13 @@ struct linux_part {
 	char line[LINUX_LINE_MAX + 1];
 	unsigned int len;
 	uint64_t lines;
-	bool saw_hello, saw_off;
-	uint64_t t_start, t_hello; /* CNTPCT: the boot vCPU's first entry, /init's first line */
-	long cpus_online;	   /* -1: not reported */
+	bool saw_hello, saw_off, saw_disk, saw_error, crashed;
+	unsigned int isolation_probes; /* addresses given to /init to probe (2 accesses each) */
+	long isolation_refused, isolation_tried; /* what it reported; -1: nothing */
+	/* CNTPCT: building began, the boot vCPU's first entry, /init's first line, the system
+	 * event */
+	uint64_t t_build, t_start, t_hello, t_event;
+	long cpus_online; /* -1: not reported */
 
 	/* The console self-test's capture (console_self_test()); NULL: the physical UART. */
 	char *capture;
@@ -98,6 +118,16 @@ static bool starts_with(const char *s, const char *prefix)
 	return true;
 }
 
+static void stop_all(struct linux_part *lp);
+
+static bool contains(const char *s, const char *what)
+{
+	for (; *s; s++)
+		if (starts_with(s, what))
+			return true;
+	return false;
+}
+
 /* A decimal number at @s (the CPU count); -1 if there is none. */
 static long parse_count(const char *s)
 {
@@ -108,6 +138,25 @@ static long parse_count(const char *s)
 	for (; *s >= '0' && *s <= '9' && v < 100000; s++)
 		v = v * 10 + (*s - '0');
 	return *s ? -1 : v;
+}
+
+/* "N of M accesses refused". */
+static void parse_isolation(struct linux_part *lp, const char *s)
+{
+	char n[12] = "", m[12] = "";
+	unsigned int i = 0, j = 0;
+
+	while (*s >= '0' && *s <= '9' && i < sizeof(n) - 1)
+		n[i++] = *s++;
+	if (!starts_with(s, " of "))
+		return;
+	s += 4;
+	while (*s >= '0' && *s <= '9' && j < sizeof(m) - 1)
+		m[j++] = *s++;
+	if (!starts_with(s, " accesses refused") || s[17])
+		return;
+	lp->isolation_refused = parse_count(n);
+	lp->isolation_tried = parse_count(m);
 }
 
 /* With out_lock held. */
@@ -137,6 +186,17 @@ static void flush_line(struct linux_part *lp)
 		lp->cpus_online = parse_count(lp->line + sizeof(MARK_CPUS) - 1);
 	else if (starts_with(lp->line, MARK_OFF))
 		lp->saw_off = true;
+	else if (starts_with(lp->line, MARK_DISK))
+		lp->saw_disk = true;
+	else if (starts_with(lp->line, MARK_ERROR))
+		lp->saw_error = true;
+	else if (starts_with(lp->line, MARK_ISOLATION))
+		parse_isolation(lp, lp->line + sizeof(MARK_ISOLATION) - 1);
+	if (contains(lp->line, MARK_PANIC) && !lp->crashed && !lp->capture) {
+		/* The kernel died: nothing it does from here is worth running. */
+		lp->crashed = true;
+		stop_all(lp);
+	}
 	lp->len = 0;
 }
 
@@ -162,6 +222,26 @@ static void console_tx(void *opaque, const void *bytes, size_t len)
 			flush_line(lp);
 	}
 	fw_unlock(&lp->out_lock);
+}
+
+static unsigned int partition_index(const struct linux_part *lp)
+{
+	return (unsigned int)(lp->cfg - fw_partitions);
+}
+
+/* The firmware's console input (fw_console_input_attach()): into the PL011's receive FIFO. */
+static size_t console_rx(void *opaque, const uint8_t *bytes, size_t len)
+{
+	struct linux_part *lp = opaque;
+	int took = hyp_pl011_receive(lp->uart, bytes, len);
+
+	return took > 0 ? (size_t)took : 0;
+}
+
+/* struct hyp_pl011_config.rx_ready_fn: the guest made room in the FIFO. */
+static void console_rx_ready(void *opaque)
+{
+	fw_console_input_ready(partition_index(opaque));
 }
 
 /*
@@ -295,6 +375,7 @@ static void run_vcpu(struct linux_part *lp, struct hyp_vcpu *vcpu)
 			if (!lp->event_seen) {
 				lp->event_seen = true;
 				lp->event = exit->system_event.type;
+				lp->t_event = fw_now();
 			}
 			fw_unlock(&lp->lock);
 			stop_all(lp);
@@ -351,18 +432,131 @@ static void vcpu_work(void *arg)
 	fw_timer_program();
 }
 
+/* ---------------------------------------------------------------- passed-through devices */
+
+/* A virtio-mmio device's transport reset: Status 0 (virtio 1.2, 4.2.3.1) stops it, DMA included. */
+static void virtio_mmio_reset(const struct fw_device *d)
+{
+	mmio_write32(d->pa + VIRTIO_MMIO_STATUS, 0);
+	dsb(sy);
+}
+
+/* Whether @d is what the table says, filling @why if not. */
+static bool device_present(const struct fw_device *d, char *why, size_t why_size)
+{
+	uint32_t magic, version, id;
+
+	if (!(d->flags & FW_DEV_VIRTIO_MMIO))
+		return true;
+	magic = mmio_read32(d->pa + VIRTIO_MMIO_MAGIC);
+	version = mmio_read32(d->pa + VIRTIO_MMIO_VERSION);
+	id = mmio_read32(d->pa + VIRTIO_MMIO_DEVICE_ID);
+	if (magic == VIRTIO_MMIO_MAGIC_VALUE && (version == 1 || version == 2) &&
+	    id == d->virtio_id)
+		return true;
+	fw_snprintf(why, why_size,
+		    "device %s: no virtio-mmio device ID %u at %#lx (magic %#x, version %u, ID "
+		    "%u); QEMU needs its -device virtio-*-device there",
+		    d->name, d->virtio_id, d->pa, magic, version, id);
+	return false;
+}
+
+/*
+ * Give the partition its devices (config.c): each one checked, reset, its pages mapped at their
+ * own address, its SPI assigned as the same SPI of the VM, and a virtio transport described in
+ * @virtio for the device tree. The physical SPIs are routed later (devices_start()).
+ */
+static int devices_attach(struct linux_part *lp, struct hyp_fdt_virtio *virtio, uint32_t *nr_virtio,
+			  char *why, size_t why_size)
+{
+	const struct fw_partition_config *cfg = lp->cfg;
+
+	*nr_virtio = 0;
+	if (cfg->nr_devices > LINUX_MAX_DEVICES) {
+		fw_snprintf(why, why_size, "%u devices, at most %u", cfg->nr_devices,
+			    LINUX_MAX_DEVICES);
+		return -E2BIG;
+	}
+	for (unsigned int i = 0; i < cfg->nr_devices; i++) {
+		const struct fw_device *d = &cfg->devices[i];
+		uint64_t p0 = d->pa & ~(uint64_t)(FW_PAGE_SIZE - 1);
+		uint64_t p1 = (d->pa + d->size + FW_PAGE_SIZE - 1) & ~(uint64_t)(FW_PAGE_SIZE - 1);
+		int r;
+
+		if (!device_present(d, why, why_size))
+			return -ENODEV;
+		if (d->flags & FW_DEV_VIRTIO_MMIO) {
+			/* Whatever an earlier owner (or boot) started stops before the guest
+			 * sees it. */
+			virtio_mmio_reset(d);
+			if (*nr_virtio == LINUX_MAX_VIRTIO) {
+				fw_snprintf(why, why_size, "more than %u virtio devices",
+					    LINUX_MAX_VIRTIO);
+				return -E2BIG;
+			}
+			virtio[(*nr_virtio)++] =
+				(struct hyp_fdt_virtio){ .base = d->pa, .intid = d->intid };
+			if (d->virtio_id == VIRTIO_ID_BLOCK)
+				lp->has_disk = true;
+		}
+		r = hyp_vm_map(lp->vm, p0, (void *)(uintptr_t)p0, p1 - p0,
+			       HYP_MEM_READ | HYP_MEM_WRITE);
+		if (!r)
+			r = hyp_vm_assign_irq(lp->vm, d->intid, d->intid);
+		if (r) {
+			fw_snprintf(why, why_size, "device %s: %s", d->name,
+				    r == -EEXIST ? "its pages overlap another mapping" :
+						   hyp_strerror(r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Route the devices' physical SPIs to the CPU of vCPU 0 and forward them to the VM. */
+static bool devices_start(struct linux_part *lp, char *why, size_t why_size)
+{
+	for (unsigned int i = 0; i < lp->cfg->nr_devices; i++) {
+		const struct fw_device *d = &lp->cfg->devices[i];
+
+		if (!fw_spi_give(d->intid, lp->vm, lp->cpus[0]->mpidr)) {
+			fw_snprintf(why, why_size, "device %s: SPI %u is given to another VM",
+				    d->name, d->intid);
+			return false;
+		}
+		lp->spi_given[i] = true;
+	}
+	return true;
+}
+
+/* The partition is stopped (no vCPU runs): stop forwarding, and quieten the devices. */
+static void devices_stop(struct linux_part *lp)
+{
+	for (unsigned int i = 0; i < lp->cfg->nr_devices && i < LINUX_MAX_DEVICES; i++) {
+		const struct fw_device *d = &lp->cfg->devices[i];
+
+		if (lp->spi_given[i])
+			fw_spi_take(d->intid);
+		lp->spi_given[i] = false;
+		if ((d->flags & FW_DEV_VIRTIO_MMIO) &&
+		    mmio_read32(d->pa + VIRTIO_MMIO_MAGIC) == VIRTIO_MMIO_MAGIC_VALUE)
+			virtio_mmio_reset(d);
+	}
+}
+
 /* ---------------------------------------------------------------- loading */
 
 struct staged {
 	const void *kernel, *initrd;
 	size_t kernel_size, initrd_size;
+	uint64_t flags; /* FW_LINUX_INFO_* */
 };
 
 /* The information block QEMU wrote (fw-layout.h): untrusted sizes, checked against the slots. */
 static int read_staged(struct staged *st, char *why, size_t why_size)
 {
 	const volatile uint64_t *info = (const volatile uint64_t *)(uintptr_t)FW_LINUX_INFO;
-	uint64_t magic = info[0], ksize = info[1], isize = info[2];
+	uint64_t magic = info[0], ksize = info[1], isize = info[2], flags = info[3];
 
 	if (magic != FW_LINUX_INFO_MAGIC) {
 		fw_snprintf(why, why_size,
@@ -377,6 +571,11 @@ static int read_staged(struct staged *st, char *why, size_t why_size)
 			    ksize, FW_LINUX_KERNEL_MAX, isize, FW_LINUX_INITRD_MAX);
 		return -EINVAL;
 	}
+	if (flags & ~(uint64_t)FW_LINUX_INFO_BENCH) {
+		fw_snprintf(why, why_size, "unknown flags %#lx in the boot information", flags);
+		return -EINVAL;
+	}
+	st->flags = flags;
 	st->kernel = (const void *)(uintptr_t)FW_LINUX_KERNEL_STAGE;
 	st->kernel_size = (size_t)ksize;
 	st->initrd = isize ? (const void *)(uintptr_t)FW_LINUX_INITRD_STAGE : NULL;
@@ -384,11 +583,54 @@ static int read_staged(struct staged *st, char *why, size_t why_size)
 	return 0;
 }
 
+/*
+ * " libhyp_isolation=PA,..." for guest-init.c: physical addresses this partition must not reach
+ * (read or write): every other partition's RAM (its first and last word), the firmware, the
+ * staged pristine image, the physical GIC's ITS and a redistributor of a CPU that is not the
+ * partition's (its own GIC is libhyp's, at the same addresses).
+ */
+static void isolation_args(struct linux_part *lp, char *buf, size_t size)
+{
+	uint64_t pa[2 * 8 + 4];
+	unsigned int n = 0;
+	size_t used;
+
+	for (unsigned int i = 0; i < fw_nr_partitions && n + 2 <= 2 * 8; i++) {
+		const struct fw_partition_config *other = &fw_partitions[i];
+
+		if (other == lp->cfg)
+			continue;
+		pa[n++] = other->ram_pa;
+		pa[n++] = other->ram_pa + fw_partition_ram_size(other) - 4;
+	}
+	pa[n++] = FW_RAM_BASE;
+	pa[n++] = FW_LINUX_KERNEL_STAGE;
+	pa[n++] = FW_GIC_ITS_BASE;
+	pa[n++] = FW_GICR_BASE + (uint64_t)FW_GICR_STRIDE * (FW_MAX_CPUS - 1);
+	lp->isolation_probes = n;
+	used = (size_t)fw_snprintf(buf, size, " libhyp_isolation=");
+	for (unsigned int i = 0; i < n && used < size; i++)
+		used += (size_t)fw_snprintf(buf + used, size - used, "%s%#lx", i ? "," : "", pa[i]);
+	if (used >= size) {
+		buf[0] = 0; /* cut: no probe rather than a wrong one */
+		lp->isolation_probes = 0;
+	}
+}
+
+bool fw_linux_benchmark(void)
+{
+	const volatile uint64_t *info = (const volatile uint64_t *)(uintptr_t)FW_LINUX_INFO;
+
+	return info[0] == FW_LINUX_INFO_MAGIC && info[3] == FW_LINUX_INFO_BENCH;
+}
+
 static const char *step_name;
+static char device_why[200];
 
 /* Create the VM, its devices and vCPUs, and load the kernel. On failure @step_name says what
  * failed. */
-static int build_partition(struct linux_part *lp, const struct staged *st,
+static int build_partition(struct linux_part *lp, const struct staged *st, const char *extra_args,
+			   bool probe_isolation, bool channel,
 			   const struct hyp_el2_platform *platform,
 			   const struct hyp_alloc_ops *alloc, struct hyp_boot_layout *layout)
 {
@@ -414,6 +656,8 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 		.size = sizeof(uc),
 		.tx_fn = console_tx,
 		.tx_opaque = lp,
+		.rx_ready_fn = console_rx_ready,
+		.rx_ready_opaque = lp,
 	};
 	struct hyp_boot_config bc = {
 		.size = sizeof(bc),
@@ -427,15 +671,17 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 		.dtb_size = LINUX_DTB_SPACE,
 	};
 	struct hyp_fdt_mem_range mem = { .base = bc.ram_base, .size = bc.ram_size };
-	struct hyp_fdt_virtio chan_node;
+	struct hyp_fdt_virtio virtio[LINUX_MAX_VIRTIO];
 	struct hyp_fdt_config fc = {
 		.size = sizeof(fc),
 		.flags = HYP_FDT_NO_RTC,
 		.num_cpus = LINUX_NR_VCPUS,
 		.num_mem = 1,
 		.mem = &mem,
-		.bootargs = LINUX_BOOTARGS,
+		.virtio = virtio,
 	};
+	char bootargs[512];
+	size_t used;
 	void *dtb;
 	size_t dtb_size;
 	int r;
@@ -449,16 +695,31 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 		       HYP_MEM_READ | HYP_MEM_WRITE | HYP_MEM_EXEC);
 	if (r)
 		return r;
+	step_name = "the partition's devices";
+	r = devices_attach(lp, virtio, &fc.num_virtio, device_why, sizeof(device_why));
+	if (r)
+		return r;
+	/* The inter-partition channel's console (channel.c); /init exchanges messages over it. */
+	if (channel) {
+		step_name = "fw_channel_linux_attach (the channel's virtio console)";
+		if (fc.num_virtio == LINUX_MAX_VIRTIO)
+			return -E2BIG;
+		r = fw_channel_linux_attach(lp->vm, &virtio[fc.num_virtio]);
+		if (r)
+			return r;
+		fc.num_virtio++;
+	}
+	/* guest-init.c waits for /dev/vda unless told there is none. */
+	used = (size_t)fw_snprintf(bootargs, sizeof(bootargs), "%s%s%s%s", LINUX_BOOTARGS,
+				   lp->has_disk ? "" : " libhyp_nodisk",
+				   channel ? " libhyp_chan=1000" : "", extra_args);
+	if (probe_isolation && used < sizeof(bootargs))
+		isolation_args(lp, bootargs + used, sizeof(bootargs) - used);
+	fc.bootargs = bootargs;
 	step_name = "hyp_pl011_create";
 	r = hyp_pl011_create(lp->vm, &uc, &lp->uart);
 	if (r)
 		return r;
-	step_name = "fw_channel_linux_attach (the channel's virtio console)";
-	r = fw_channel_linux_attach(lp->vm, &chan_node);
-	if (r)
-		return r;
-	fc.num_virtio = 1;
-	fc.virtio = &chan_node;
 	step_name = "hyp_vm_set_exit_handler";
 	r = hyp_vm_set_exit_handler(lp->vm, HYP_EXIT_SYSREG, sysreg_exit, lp);
 	if (!r)
@@ -502,44 +763,101 @@ static int build_partition(struct linux_part *lp, const struct staged *st,
 
 /* ---------------------------------------------------------------- the partition */
 
-void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
-		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
-		  const struct fw_acct *acct)
+/*
+ * The boots the test plans (tests/el2/run-el2.sh --linux): each adds to the command line what
+ * makes guest-init.c end it a given way, and says how the firmware must see it end. The
+ * firmware's policy is general: SYSTEM_RESET restarts the partition from the pristine staged
+ * image; a crash (a kernel panic on the console, or the watchdog) stops it, and it is restarted
+ * too; SYSTEM_OFF ends it. The other partition runs on throughout.
+ */
+enum linux_end {
+	LINUX_END_RESET,
+	LINUX_END_CRASH,
+	LINUX_END_OFF,
+};
+
+static const struct linux_boot_plan {
+	const char *args;
+	enum linux_end end;
+	bool probe_isolation; /* /init tries to reach what is not the partition's */
+	const char *what;
+	bool bench; /* the benchmark's boot: figures, no checks of /init's lines */
+} linux_plan[] = {
+	{ " libhyp_reboot", LINUX_END_RESET, true, "rebooted with PSCI SYSTEM_RESET", false },
+	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
+	{ " panic=0 libhyp_crash", LINUX_END_CRASH, false,
+	  "crashed (kernel panic, spinning) and the firmware stopped it", false },
+	/* libhyp_input: /init echoes a line typed on the console (tests/el2/run-el2.sh types it). */
+	{ " libhyp_input", LINUX_END_OFF, false, "powered its partition off with PSCI SYSTEM_OFF",
+	  false },
+};
+
+/* With FW_LINUX_INFO_BENCH: one boot of tests/bench/linux-bench-init.c, which powers off at
+ * once, with the command line linux-bench.c gives hyp-run on kvm. */
+static const struct linux_boot_plan linux_bench_plan[] = {
+	{ "", LINUX_END_OFF, false, "powered off (the benchmark's boot)", true },
+};
+
+/* A 64-bit sum of the staged files: the pristine copy must not change between boots. */
+static uint64_t staged_digest(const struct staged *st)
 {
-	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+	const struct {
+		const void *p;
+		size_t n;
+	} parts[2] = { { st->kernel, st->kernel_size }, { st->initrd, st->initrd_size } };
+
+	for (unsigned int k = 0; k < 2; k++) {
+		const uint64_t *w = parts[k].p;
+		const uint8_t *b;
+		size_t words = parts[k].n / 8;
+
+		for (size_t i = 0; i < words; i++)
+			h = (h ^ w[i]) * 0x100000001b3ull + (h >> 29);
+		b = (const uint8_t *)(w + words);
+		for (size_t i = 0; i < parts[k].n % 8; i++)
+			h = (h ^ b[i]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/*
+ * One boot of the partition: build it, run it until it ends, report, tear it down. Returns how it
+ * ended (LINUX_END_*), or -1 if it could not be built or torn down (the partition is then given
+ * up; *@stuck tells whether a vCPU never came back, in which case @lp must stay allocated).
+ */
+static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned int boot,
+		      const struct linux_boot_plan *plan, const struct hyp_el2_platform *platform,
+		      const struct hyp_alloc_ops *alloc, const struct fw_acct *acct, bool *stuck)
+{
+	const struct fw_partition_config *cfg = lp->cfg;
 	struct hyp_boot_layout layout = { .size = sizeof(layout) };
 	struct vcpu_job jobs[LINUX_NR_VCPUS];
-	struct staged st;
 	uint64_t t0 = fw_now(), grace;
-	bool healthy = true;
+	bool healthy = true, ended_as_planned;
+	int end = -1, r;
 	char why[200];
-	int r;
 
-	if (!lp)
-		fw_panic("out of pool memory for the Linux partition");
-	console_self_test(cfg);
-	memset(lp, 0, sizeof(*lp));
-	lp->cfg = cfg;
-	lp->cpus = cpus;
-	lp->cpus_online = -1;
-	if (cfg->nr_cpus < LINUX_NR_VCPUS) {
-		lht_tap_result(false, NULL, NULL, NULL, "[%s] needs %u CPUs, has %u (config.c)",
-			       cfg->name, LINUX_NR_VCPUS, cfg->nr_cpus);
-		goto out;
-	}
-	r = read_staged(&st, why, sizeof(why));
-	if (r) {
-		lht_tap_result(false, NULL, NULL, why, "[%s] a staged kernel", cfg->name);
-		goto out;
-	}
-	r = build_partition(lp, &st, platform, alloc, &layout);
-	fw_snprintf(why, sizeof(why), "%s: %s (staged Image starts %#lx, magic %#x)", step_name,
-		    hyp_strerror(r), *(const volatile uint64_t *)st.kernel,
-		    *(const volatile uint32_t *)((const uint8_t *)st.kernel + 0x38));
-	lht_tap_result(!r, NULL, NULL, r ? why : NULL,
-		       "[%s] the partition is built: Image %lu bytes, initramfs %lu bytes, device "
-		       "tree from hyp_fdt_build(), loaded with hyp_boot_load()",
-		       cfg->name, (uint64_t)st.kernel_size, (uint64_t)st.initrd_size);
+	*stuck = false;
+	device_why[0] = 0;
+	lp->t_build = fw_now();
+	r = build_partition(lp, st, plan->args, plan->probe_isolation, !plan->bench, platform,
+			    alloc, &layout);
+	if (!r && !devices_start(lp, device_why, sizeof(device_why)))
+		r = -EBUSY;
+	if (!r)
+		fw_console_input_attach(partition_index(lp), console_rx, lp);
+	if (device_why[0])
+		fw_snprintf(why, sizeof(why), "%s", device_why);
+	else
+		fw_snprintf(why, sizeof(why), "%s: %s (staged Image starts %#lx, magic %#x)",
+			    step_name, hyp_strerror(r), *(const volatile uint64_t *)st->kernel,
+			    *(const volatile uint32_t *)((const uint8_t *)st->kernel + 0x38));
+	lht_tap_result(
+		!r, NULL, NULL, r ? why : NULL,
+		"[%s] boot %u: the partition is built: Image %lu bytes, initramfs %lu bytes, "
+		"device tree from hyp_fdt_build(), loaded with hyp_boot_load()",
+		cfg->name, boot, (uint64_t)st->kernel_size, (uint64_t)st->initrd_size);
 	if (r)
 		goto destroy;
 	lht_tap_comment("[%s] kernel %#lx-%#lx entry %#lx, initramfs %#lx-%#lx, DTB %#lx; "
@@ -554,13 +872,14 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++)
 		jobs[i] = (struct vcpu_job){ lp, i };
 	for (unsigned int i = 1; i < LINUX_NR_VCPUS; i++)
-		fw_cpu_post(cpus[i], vcpu_work, &jobs[i]);
+		fw_cpu_post(lp->cpus[i], vcpu_work, &jobs[i]);
 	vcpu_work(&jobs[0]);
-	/* vCPU 0 is back: the others follow (a system event or the watchdog stopped them all). */
+	/* vCPU 0 is back: the others follow (a system event, a crash or the watchdog stopped
+	 * them all). */
 	stop_all(lp);
 	grace = fw_now() + fw_us_to_ticks(LINUX_STOP_GRACE_MS * 1000u);
 	for (unsigned int i = 1; i < LINUX_NR_VCPUS && healthy; i++) {
-		while (!fw_cpu_wait_idle(cpus[i],
+		while (!fw_cpu_wait_idle(lp->cpus[i],
 					 fw_now() + fw_us_to_ticks(LINUX_REKICK_MS * 1000u))) {
 			stop_all(lp);
 			if (fw_now() >= grace) {
@@ -574,10 +893,10 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		flush_line(lp);
 	fw_unlock(&lp->out_lock);
 
-	lht_tap_comment("[%s] %lu console lines in %lu ms; %lu system register accesses answered "
-			"with UNDEF (last ESR %#lx); %lu SMCCC calls answered NOT_SUPPORTED (last "
-			"function ID %#x)%s%s",
-			cfg->name, lp->lines, fw_ticks_to_us(fw_now() - t0) / 1000,
+	lht_tap_comment("[%s] boot %u: %lu console lines in %lu ms; %lu system register accesses "
+			"answered with UNDEF (last ESR %#lx); %lu SMCCC calls answered "
+			"NOT_SUPPORTED (last function ID %#x)%s%s",
+			cfg->name, boot, lp->lines, fw_ticks_to_us(fw_now() - t0) / 1000,
 			lp->sysreg_undefs, lp->last_sysreg_esr, lp->smccc_unknown,
 			lp->last_smccc_fid, lp->failures ? "; failure: " : "",
 			lp->failures ? lp->failure : "");
@@ -585,31 +904,78 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		/* Under -icount shift=0 one counter tick is 16 instructions of whichever CPU ran
 		 * (ARCHITECTURE.md): all levels, both of the partition's CPUs, the other partition's
 		 * too while it runs. */
-		lht_tap_comment("[%s] boot to /init: %lu ms, %lu counter ticks (x 16 = %lu "
-				"instructions under -icount shift=0)",
-				cfg->name, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
-				lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
+		lht_tap_comment(
+			"[%s] boot %u: boot to /init: %lu ms, %lu counter ticks (x 16 = %lu "
+			"instructions under -icount shift=0)",
+			cfg->name, boot, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
+			lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
+	if (lp->event_seen)
+		/* The benchmark's figure (run-el2.sh --linux --icount; tests/bench/bench-table.py
+		 * puts it beside hyp-run's on kvm, tests/bench/linux-bench.c). */
+		lht_tap_comment("linux-el2: boot %u: to PSCI %s: %lu instructions from the first "
+				"entry, %lu from the start of loading (x 16 counter ticks, -icount "
+				"shift=0)",
+				boot, lht_event_name(lp->event), (lp->t_event - lp->t_start) * 16,
+				(lp->t_event - lp->t_build) * 16);
+	if (plan->bench)
+		goto ended;
 	lht_tap_result(lp->saw_hello, NULL, NULL, NULL,
-		       "[%s] Linux reached /init (\"" MARK_HELLO "\")", cfg->name);
+		       "[%s] boot %u: Linux reached /init (\"" MARK_HELLO "\")", cfg->name, boot);
 	fw_snprintf(why, sizeof(why), "/init reported %ld", lp->cpus_online);
 	lht_tap_result(lp->cpus_online == LINUX_NR_VCPUS, NULL, NULL, why,
-		       "[%s] %u CPUs online in Linux", cfg->name, LINUX_NR_VCPUS);
-	fw_snprintf(why, sizeof(why), "system event %s, timed out %s, vCPUs back %s%s%s",
-		    lp->event_seen ? lht_event_name(lp->event) : "none",
+		       "[%s] boot %u: %u CPUs online in Linux", cfg->name, boot, LINUX_NR_VCPUS);
+	for (unsigned int i = 0; i < cfg->nr_devices && i < LINUX_MAX_DEVICES; i++)
+		lht_tap_comment("[%s] device %s: %lu interrupts of SPI %u forwarded since start "
+				"(physical, deactivated by the guest through the HW bit)",
+				cfg->name, cfg->devices[i].name,
+				fw_spi_forwarded(cfg->devices[i].intid), cfg->devices[i].intid);
+	if (lp->isolation_probes) {
+		fw_snprintf(why, sizeof(why), "/init reported %ld of %ld refused, %u addresses",
+			    lp->isolation_refused, lp->isolation_tried, lp->isolation_probes);
+		lht_tap_result(
+			lp->isolation_tried == 2 * (long)lp->isolation_probes &&
+				lp->isolation_refused == lp->isolation_tried,
+			NULL, NULL, why,
+			"[%s] boot %u: Linux can neither read nor write the other partition's "
+			"RAM, the firmware, the staged image, the physical GIC's ITS or "
+			"another CPU's redistributor (%u addresses through /dev/mem: SIGBUS "
+			"each time)",
+			cfg->name, boot, lp->isolation_probes);
+	}
+	if (lp->has_disk)
+		lht_tap_result(
+			lp->saw_disk && !lp->saw_error, NULL, NULL,
+			lp->saw_error ? "/init reported an error" : "no disk line",
+			"[%s] boot %u: Linux mounted the ext4 filesystem of the passed-through "
+			"virtio-blk disk and read a file (\"" MARK_DISK "...\")",
+			cfg->name, boot);
+
+ended:
+	if (lp->crashed)
+		end = LINUX_END_CRASH;
+	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_RESET)
+		end = LINUX_END_RESET;
+	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF && lp->saw_off)
+		end = LINUX_END_OFF;
+	if (plan->bench && lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF)
+		end = LINUX_END_OFF; /* linux-bench-init.c says nothing before it powers off */
+	ended_as_planned = end == (int)plan->end && !lp->timed_out && healthy && !lp->failures;
+	fw_snprintf(why, sizeof(why), "system event %s, crash %s, timed out %s, vCPUs back %s%s%s",
+		    lp->event_seen ? lht_event_name(lp->event) : "none", lp->crashed ? "yes" : "no",
 		    lp->timed_out ? "yes" : "no", healthy ? "yes" : "no", lp->failures ? ", " : "",
 		    lp->failures ? lp->failure : "");
-	lht_tap_result(lp->saw_off && lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF &&
-			       !lp->timed_out && healthy && !lp->failures,
-		       NULL, NULL, why, "[%s] Linux powered its partition off with PSCI SYSTEM_OFF",
-		       cfg->name);
+	lht_tap_result(ended_as_planned, NULL, NULL, why, "[%s] boot %u: Linux %s", cfg->name, boot,
+		       plan->what);
 	if (!healthy) {
 		lht_tap_comment("Bail out of partition %s: a vCPU is stuck; its VM cannot be "
 				"destroyed",
 				cfg->name);
-		fw_channel_linux_finished();
-		return; /* @lp stays: the stuck CPU may still use it */
+		*stuck = true;
+		return -1;
 	}
 destroy:
+	fw_console_input_detach(partition_index(lp));
+	devices_stop(lp);
 	fw_channel_linux_detach();
 	if (lp->uart)
 		hyp_pl011_destroy(lp->uart);
@@ -619,7 +985,75 @@ destroy:
 			    "destroy %d; still allocated: %lu bytes in %lu blocks, %lu pages", r,
 			    acct->bytes, acct->allocs, acct->pages);
 		lht_tap_result(!r && !acct->bytes && !acct->allocs && !acct->pages, NULL, NULL, why,
-			       "[%s] hyp_vm_destroy() gave back every byte and page", cfg->name);
+			       "[%s] boot %u: hyp_vm_destroy() gave back every byte and page",
+			       cfg->name, boot);
+		if (r || acct->bytes || acct->allocs || acct->pages)
+			end = -1;
+	}
+	return end;
+}
+
+void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *cpus,
+		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
+		  const struct fw_acct *acct)
+{
+	struct linux_part *lp = fw_malloc(sizeof(*lp), 16);
+	const struct linux_boot_plan *plans;
+	unsigned int nr_plans;
+	uint64_t digest = 0;
+	struct staged st;
+	bool bench;
+	char why[200];
+	int r;
+
+	if (!lp)
+		fw_panic("out of pool memory for the Linux partition");
+	console_self_test(cfg);
+	if (cfg->nr_cpus < LINUX_NR_VCPUS) {
+		lht_tap_result(false, NULL, NULL, NULL, "[%s] needs %u CPUs, has %u (config.c)",
+			       cfg->name, LINUX_NR_VCPUS, cfg->nr_cpus);
+		goto out;
+	}
+	r = read_staged(&st, why, sizeof(why));
+	if (r) {
+		lht_tap_result(false, NULL, NULL, why, "[%s] a staged kernel", cfg->name);
+		goto out;
+	}
+	bench = st.flags & FW_LINUX_INFO_BENCH;
+	plans = bench ? linux_bench_plan : linux_plan;
+	nr_plans = bench ? FW_ARRAY_SIZE(linux_bench_plan) : FW_ARRAY_SIZE(linux_plan);
+	for (unsigned int boot = 1; boot <= nr_plans; boot++) {
+		const struct linux_boot_plan *plan = &plans[boot - 1];
+		uint64_t now_digest = staged_digest(&st);
+		bool stuck;
+		int end;
+
+		if (boot == 1) {
+			digest = now_digest;
+		} else {
+			/* No partition ever maps the staging area; a DMA master could still
+			 * write it (no SMMU): the restart checks. */
+			fw_snprintf(why, sizeof(why), "digest %#lx, first boot's %#lx", now_digest,
+				    digest);
+			lht_tap_result(now_digest == digest, NULL, NULL, why,
+				       "[%s] boot %u: the staged image is unchanged: the partition "
+				       "restarts from a pristine copy",
+				       cfg->name, boot);
+		}
+		memset(lp, 0, sizeof(*lp));
+		lp->cfg = cfg;
+		lp->cpus = cpus;
+		lp->cpus_online = -1;
+		lp->isolation_refused = lp->isolation_tried = -1;
+		end = linux_boot(lp, &st, boot, plan, platform, alloc, acct, &stuck);
+		if (stuck) {
+			fw_channel_linux_finished();
+			return; /* @lp stays: the stuck CPU may still use it */
+		}
+		if (end == LINUX_END_OFF || end < 0)
+			break;
+		lht_tap_comment("[%s] boot %u ended (%s): restarting the partition", cfg->name,
+				boot, end == LINUX_END_RESET ? "SYSTEM_RESET" : "crash");
 	}
 out:
 	fw_channel_linux_finished();

@@ -112,6 +112,8 @@ void fw_mmu_build(void)
 	ok &= map(FW_GIC_WINDOW_BASE, FW_GIC_WINDOW_SIZE, PROT_DEVICE);
 	ok &= map(FW_UART_BASE, FW_PAGE_SIZE, PROT_DEVICE);
 	ok &= map(FW_RTC_BASE, FW_PAGE_SIZE, PROT_DEVICE);
+	ok &= map(FW_VIRTIO_MMIO_BASE, FW_VIRTIO_MMIO_SLOTS * FW_VIRTIO_MMIO_SLOT_SIZE,
+		  PROT_DEVICE);
 
 	ok &= map(addr(__text_start), addr(__text_end) - addr(__text_start), PROT_RX);
 	ok &= map(addr(__rodata_start), addr(__rodata_end) - addr(__rodata_start), PROT_RO);

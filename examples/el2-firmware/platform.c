@@ -204,7 +204,64 @@ unsigned int fw_gic_ack(void)
 	return (unsigned int)(read_sysreg(icc_iar1_el1) & 0xffffff);
 }
 
-struct hyp_vm *volatile fw_passthrough_vm;
+/* The owners of passed-through SPIs (fw_spi_give()), and how many CPUs are forwarding one right
+ * now (fw_spi_take() waits for them). */
+static struct hyp_vm *volatile spi_owner[1020];
+static unsigned int spi_forwarding;
+static uint64_t spi_forwards[1020];
+static struct fw_lock spi_owner_lock;
+
+bool fw_spi_give(unsigned int intid, struct hyp_vm *vm, uint64_t mpidr)
+{
+	bool ok;
+
+	if (intid < 32 || intid >= FW_ARRAY_SIZE(spi_owner) || !vm)
+		return false;
+	fw_lock(&spi_owner_lock);
+	ok = !spi_owner[intid];
+	if (ok)
+		__atomic_store_n(&spi_owner[intid], vm, __ATOMIC_RELEASE);
+	fw_unlock(&spi_owner_lock);
+	if (ok)
+		fw_gic_spi_route(intid, mpidr, true);
+	return ok;
+}
+
+uint64_t fw_spi_forwarded(unsigned int intid)
+{
+	return intid < FW_ARRAY_SIZE(spi_forwards) ?
+		       __atomic_load_n(&spi_forwards[intid], __ATOMIC_RELAXED) :
+		       0;
+}
+
+void fw_spi_take(unsigned int intid)
+{
+	if (intid < 32 || intid >= FW_ARRAY_SIZE(spi_owner))
+		return;
+	fw_gic_spi_route(intid, 0, false);
+	__atomic_store_n(&spi_owner[intid], NULL, __ATOMIC_SEQ_CST);
+	/* A handler that loaded the old owner before the store is still inside hyp_vm_host_irq(). */
+	while (__atomic_load_n(&spi_forwarding, __ATOMIC_SEQ_CST))
+		__asm__ volatile("yield");
+}
+
+/* The IRQ handler's half: forward @intid to its owner; false if nobody owns it. */
+static bool spi_forward(unsigned int intid)
+{
+	struct hyp_vm *vm;
+	bool taken = false;
+
+	if (intid < 32 || intid >= FW_ARRAY_SIZE(spi_owner))
+		return false;
+	__atomic_add_fetch(&spi_forwarding, 1, __ATOMIC_SEQ_CST);
+	vm = __atomic_load_n(&spi_owner[intid], __ATOMIC_SEQ_CST);
+	if (vm)
+		taken = hyp_vm_host_irq(vm, intid) == 0;
+	if (taken)
+		__atomic_add_fetch(&spi_forwards[intid], 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&spi_forwarding, 1, __ATOMIC_SEQ_CST);
+	return taken;
+}
 
 void fw_gic_drop_priority(unsigned int intid)
 {
@@ -364,8 +421,11 @@ void fw_handle_irqs(void)
 			cpu->irqs_other++;
 			fw_ppi_set_masked(cpu, intid, true);
 			fw_gic_eoi(intid);
-		} else if (intid >= 32 && fw_passthrough_vm &&
-			   hyp_vm_host_irq(fw_passthrough_vm, intid) == 0) {
+		} else if (intid == FW_UART_INTID) {
+			cpu->irqs_other++;
+			fw_console_rx_irq();
+			fw_gic_eoi(intid);
+		} else if (spi_forward(intid)) {
 			/* A device given to a guest: drop the priority only; the guest's
 			 * deactivation of its virtual SPI deactivates this one (HW bit). */
 			cpu->irqs_other++;

@@ -59,9 +59,9 @@ static uint32_t flen, expect_seq;
 static bool synced;
 
 /* What happened. */
-static uint64_t verified, errors, syncs, beats, missed_ticks, host_bad, done_seq, rings;
+static uint64_t verified, errors, syncs, beats, missed_ticks, host_bad, dones, done_bad, rings;
 static uint64_t full_flushes; /* flushes that found the to_host ring full */
-static bool got_done, beat_due;
+static bool beat_due;
 static uint64_t first_error_seq;
 static const char *first_error = "none";
 
@@ -214,8 +214,11 @@ static void feed(uint8_t b)
 			 frame[1] != CHAN_T_DONE)
 			error("unknown frame type");
 		else if (!len && frame[1] == CHAN_T_DONE) {
-			got_done = true;
-			done_seq = seq;
+			/* The session ends; its count must be this session's. Until the next sync,
+			 * anything (an echo from a new Linux's tty before it goes raw) is ignored. */
+			dones++;
+			done_bad += seq != expect_seq;
+			synced = false;
 			flen = 0;
 		}
 		return;
@@ -411,8 +414,9 @@ void guest_main(void)
 				"protocol errors in Linux's stream; the first: ", first_error),
 		     errors, 0);
 	lht_note("sequence number of the first error", first_error_seq);
-	lht_check_true("Linux's done frame arrived", got_done);
-	lht_check_eq("Linux's done frame counts what the peer verified", done_seq, verified);
+	lht_check_eq("every session ended with Linux's done frame", dones, syncs);
+	lht_check_eq("every done frame counts what the peer verified in its session", done_bad, 0);
+	lht_note("sessions (boots of the Linux partition that used the channel)", syncs);
 	lht_check_ge("heartbeats sent", beats, 10);
 	lht_check_true("the attack ran in the middle of the exchange", attacked);
 	lht_check_eq("host indexes out of range (the host is checked too)", host_bad, 0);
