@@ -44,6 +44,10 @@ static volatile uint8_t *const to_host =
 
 /* Interrupt state. */
 static volatile uint64_t doorbell_irqs, timer_irqs;
+/* The longest time between two heartbeat timer interrupts: whether this partition ever paused
+ * (Linux's boots, reboots and crashes next door; the attack excepted, which is its own doing). */
+static volatile uint64_t last_tick, max_tick_gap;
+static volatile bool attacking;
 static uint64_t beat_ticks;
 
 /* The peer's own indexes: the truth, like the host's. */
@@ -102,6 +106,9 @@ static void irq(unsigned int cpu, uint32_t intid)
 			cval = now + beat_ticks;
 		write_sysreg(cntv_cval_el0, cval);
 		isb();
+		if (last_tick && !attacking && now - last_tick > max_tick_gap)
+			max_tick_gap = now - last_tick;
+		last_tick = now;
 		timer_irqs++;
 	}
 }
@@ -314,6 +321,7 @@ static void attack(void)
 
 	for (unsigned int i = 0; i < HYP_CHAN_HEADER_SIZE / 4; i++)
 		saved[i] = w[i];
+	attacking = true;
 	db0 = ctl(PEER_CTL_DOORBELLS);
 	bad0 = ctl(PEER_CTL_BAD_INDEXES);
 	for (unsigned int i = 0; i < HYP_CHAN_HEADER_SIZE / 4; i++)
@@ -332,6 +340,8 @@ static void attack(void)
 	hdr->to_host_prod = th_prod;
 	hdr->to_guest_cons = tg_cons;
 	ring_doorbell();
+	last_tick = 0;
+	attacking = false;
 	hp = __atomic_load_n(&hdr->to_guest_prod, __ATOMIC_ACQUIRE);
 	hc = __atomic_load_n(&hdr->to_host_cons, __ATOMIC_ACQUIRE);
 	sane = hp - tg_cons <= RING && th_prod - hc <= RING;
@@ -422,6 +432,8 @@ void guest_main(void)
 	lht_check_eq("host indexes out of range (the host is checked too)", host_bad, 0);
 	lht_note("heartbeat ticks that waited for room (Linux not reading)", missed_ticks);
 	lht_note("flushes that found the to_host ring full", full_flushes);
+	lht_note("longest gap between heartbeat timer interrupts (us; period 50000)",
+		 max_tick_gap * 1000000 / (lht_freq() ? lht_freq() : 1));
 	lht_note("doorbells rung outside the storm", rings);
 	lht_note("host end bytes received from the peer", ctl(PEER_CTL_BYTES_RECEIVED));
 	lht_note("host end sends held back by a full ring", ctl(PEER_CTL_SEND_SHORT));
