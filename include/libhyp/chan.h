@@ -111,7 +111,8 @@ enum hyp_chan_attach_flags {
  * @size: sizeof(struct hyp_chan_attach_config).
  * @flags: enum hyp_chan_attach_flags.
  * @intid: the doorbell SPI's INTID (32..1019), unless HYP_CHAN_NO_IRQ.
- * @ipa: where the region is mapped (read-write, not executable), 4 KiB aligned.
+ * @ipa: where the region is mapped, 4 KiB aligned: read-write, and not executable on backends
+ *	 that can refuse execution (el2, mock; kvm's stage 2 is always executable).
  * @doorbell: the IPA of the HYP_CHAN_DB_SIZE-byte doorbell window, 4 KiB aligned.
  */
 struct hyp_chan_attach_config {

@@ -425,6 +425,11 @@ HYP_API int hyp_chan_attach(struct hyp_chan *chan, struct hyp_vm *vm,
 	if (r)
 		return r;
 	r = hyp_vm_map(vm, cfg.ipa, chan->region, chan->region_size, HYP_MEM_READ | HYP_MEM_WRITE);
+	/* Data, never code: not executable where the backend can say so. kvm cannot (its stage 2
+	 * is always executable, so it refuses a mapping without HYP_MEM_EXEC): there the region
+	 * is mapped as everything else is. */
+	if (r == -ENOTSUP)
+		r = hyp_vm_map(vm, cfg.ipa, chan->region, chan->region_size, HYP_MEM_RWX);
 	if (r)
 		return r;
 	r = hyp_vm_add_mmio_handler(vm, cfg.doorbell, HYP_CHAN_DB_SIZE, doorbell_mmio, chan);

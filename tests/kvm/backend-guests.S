@@ -12,6 +12,10 @@
 #define ROM 0x50000000		/* a read-only region the test maps */
 #define PSCI_VERSION 0x84000000
 #define PSCI_SYSTEM_OFF 0x84000008
+/* The inter-partition channel of test_chan (libhyp/chan-layout.h, rings of 256 bytes). */
+#define CHAN 0x48000000
+#define CHAN_DB 0x0b100000
+#define CHAN_BYTES 100
 
 	.text
 	.globl _start
@@ -28,6 +32,7 @@ _start:
 	b	smccc_calls		/* 9: vendor HVC and SMC, PSCI_VERSION, an unrouted call */
 	b	dirty_pages		/* 10: 4 rounds of page writes, each reported at REPORT */
 	b	dirty_hammer		/* 11: rounds over 16 pages forever, each counted at COUNT */
+	b	chan_echo		/* 12: echo CHAN_BYTES channel bytes + 1, ringing after each */
 
 setup:
 	adr	x9, vectors
@@ -170,6 +175,36 @@ dirty_hammer:
 	str	x12, [x15]
 	add	x12, x12, #1
 	b	1b
+
+/* The guest end of a channel, driven directly: wait for a byte in to_guest (prod at 0x40), put it
+ * + 1 into to_host, publish both indexes (to_guest.cons 0x80, to_host.prod 0x84), ring. */
+chan_echo:
+	bl	setup
+	ldr	x11, =CHAN
+	ldr	x12, =CHAN_DB
+	mov	w13, #0			/* to_guest.cons */
+	mov	w14, #0			/* to_host.prod */
+1:	ldr	w1, [x11, #0x40]
+	cmp	w1, w13
+	b.eq	1b
+	dmb	sy
+	and	w2, w13, #255
+	add	x3, x11, #0x100
+	ldrb	w4, [x3, x2]
+	add	w4, w4, #1
+	and	w2, w14, #255
+	add	x3, x11, #0x200
+	strb	w4, [x3, x2]
+	add	w13, w13, #1
+	add	w14, w14, #1
+	dmb	sy
+	str	w13, [x11, #0x80]
+	str	w14, [x11, #0x84]
+	dsb	sy
+	str	wzr, [x12]
+	cmp	w14, #CHAN_BYTES
+	b.lo	1b
+	b	poweroff
 
 poweroff:
 	ldr	x0, =PSCI_SYSTEM_OFF
