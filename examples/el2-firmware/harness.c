@@ -25,6 +25,8 @@
 /* ---------------------------------------------------------------- the host of lht-device.c */
 
 static struct fw_lock tap_lock;
+/* fw_harness_set_phase() */
+static uint64_t host_phase;
 
 static void write_console(const char *text)
 {
@@ -194,6 +196,9 @@ static bool el2_read(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint64
 		return true;
 	case LHT_EL2_REG_INJECTED_KIND:
 		*v = g->injected_kind;
+		return true;
+	case LHT_EL2_REG_HOST_PHASE:
+		*v = __atomic_load_n(&host_phase, __ATOMIC_ACQUIRE);
 		return true;
 	default:
 		return false;
@@ -811,6 +816,11 @@ out:
 }
 
 /* ---------------------------------------------------------------- partitions */
+
+void fw_harness_set_phase(uint64_t phase)
+{
+	__atomic_store_n(&host_phase, phase, __ATOMIC_RELEASE);
+}
 
 static void run_partition(void *arg)
 {
