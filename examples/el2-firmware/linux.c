@@ -771,25 +771,28 @@ static const struct linux_boot_plan {
 	bool probe_isolation; /* /init tries to reach what is not the partition's */
 	const char *what;
 	bool bench;	/* the benchmark's boot: figures, no checks of /init's lines */
-	uint64_t phase; /* fw_harness_set_phase() while it runs (the benchmark's) */
+	uint64_t phase; /* fw_harness_set_phase() while it runs */
 } linux_plan[] = {
 	{
 		.args = " libhyp_reboot",
 		.end = LINUX_END_RESET,
 		.probe_isolation = true,
 		.what = "rebooted with PSCI SYSTEM_RESET",
+		.phase = 1,
 	},
 	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
 	{
 		.args = " panic=0 libhyp_crash",
 		.end = LINUX_END_CRASH,
 		.what = "crashed (kernel panic, spinning) and the firmware stopped it",
+		.phase = 2,
 	},
 	/* libhyp_input: /init echoes a line typed on the console (tests/el2/run-el2.sh types it). */
 	{
 		.args = " libhyp_input",
 		.end = LINUX_END_OFF,
 		.what = "powered its partition off with PSCI SYSTEM_OFF",
+		.phase = 3,
 	},
 };
 
