@@ -503,7 +503,8 @@ HYP_API int hyp_vm_dirty_ring_harvest(struct hyp_vm *vm, hyp_ipa_t *pages, size_
  * @size: sizeof(struct hyp_dirty_ring_stats) as the caller compiled it.
  * @entries: the ring size of each vCPU (struct hyp_vm_config.dirty_ring_entries).
  * @harvested: pages returned by hyp_vm_dirty_ring_harvest().
- * @full: times a vCPU found its ring full (kvm: KVM_EXIT_DIRTY_RING_FULL exits).
+ * @full: times a vCPU's ring filled up (kvm: KVM_EXIT_DIRTY_RING_FULL exits; el2, mock: writes
+ *	  that found the ring full after one that did not).
  * @spilled: pages moved from a ring (or, el2 and mock, not appended to a full ring) into the
  *	     regions' logs: by a full ring, or by hyp_vm_dirty_log_fetch().
  */

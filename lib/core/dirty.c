@@ -53,6 +53,7 @@ static const struct hyp_mem_region *region_at(const struct hyp_vm *vm, hyp_ipa_t
  */
 struct hyp_dirty_ring {
 	uint32_t mask; /* entries - 1 */
+	bool full;     /* the producer's last write found the ring full (one event per filling) */
 	_Atomic uint32_t head;
 	_Atomic uint32_t tail;
 	hyp_ipa_t ipa[];
@@ -66,12 +67,15 @@ static void ring_push(struct hyp_vm *vm, struct hyp_dirty_ring *ring, struct hyp
 	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
 
 	if (head - atomic_load_explicit(&ring->tail, memory_order_acquire) > ring->mask) {
-		atomic_fetch_add_explicit(&vm->dirty_ring_full, 1, memory_order_relaxed);
+		if (!ring->full)
+			atomic_fetch_add_explicit(&vm->dirty_ring_full, 1, memory_order_relaxed);
+		ring->full = true;
 		atomic_fetch_add_explicit(&vm->dirty_ring_spilled, 1, memory_order_relaxed);
 		atomic_fetch_or_explicit(&log->bits[n / 64], UINT64_C(1) << (n % 64),
 					 memory_order_release);
 		return;
 	}
+	ring->full = false;
 	ring->ipa[head & ring->mask] = page;
 	atomic_store_explicit(&ring->head, head + 1, memory_order_release);
 }
@@ -245,6 +249,7 @@ int hyp__dirty_ring_vcpu_init(struct hyp_vcpu *vcpu)
 	if (!ring)
 		return -ENOMEM;
 	ring->mask = vm->dirty_ring_entries - 1;
+	ring->full = false;
 	atomic_init(&ring->head, 0);
 	atomic_init(&ring->tail, 0);
 	vcpu->dirty_ring = ring;

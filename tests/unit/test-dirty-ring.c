@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -33,6 +34,7 @@
 #define RAM2_PAGES 4u
 #define WORDS ((RAM_PAGES + 63) / 64)
 #define RING 256u
+#define PROGRESS 0x0b000000ull
 
 struct fx {
 	struct hyp_vm *vm;
@@ -51,6 +53,19 @@ static int create(struct fx *f, uint32_t ring)
 	return hyp_vm_create(&config, &f->vm);
 }
 
+/* A pause after each round of stores, so the harvests interleave with the vCPU's appends. */
+static enum hyp_handler_result progress(void *opaque, struct hyp_vcpu *vcpu,
+					struct hyp_mmio_access *a)
+{
+	struct timespec pause = { .tv_nsec = 20000 };
+
+	(void)opaque;
+	(void)vcpu;
+	(void)a;
+	nanosleep(&pause, NULL);
+	return HYP_HANDLED;
+}
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -64,6 +79,7 @@ static int setup(void **state)
 		hyp_vm_map(f->vm, RAM_BASE, f->ram, RAM_PAGES * HYP_PAGE_SIZE, HYP_MEM_RWX), 0);
 	assert_int_equal(
 		hyp_vm_map(f->vm, RAM2_BASE, f->ram2, RAM2_PAGES * HYP_PAGE_SIZE, HYP_MEM_RWX), 0);
+	assert_int_equal(hyp_vm_add_mmio_handler(f->vm, PROGRESS, 0x1000, progress, NULL), 0);
 	assert_int_equal(hyp_vcpu_create(f->vm, NULL, &f->vcpu), 0);
 	assert_int_equal(hyp_vm_dirty_log_enable(f->vm, RAM_BASE, true), 0);
 	*state = f;
@@ -256,7 +272,7 @@ static void test_full_ring_spills(void **state)
 		assert_int_equal(seen[p / 64] >> (p % 64) & 1, p < 600);
 	stats(f, &s);
 	assert_int_equal(s.harvested, RING);
-	assert_int_equal(s.full, 600 - RING);
+	assert_int_equal(s.full, 1); /* it filled up once */
 	assert_int_equal(s.spilled, 600 - RING);
 	free(pages);
 }
@@ -317,7 +333,7 @@ static void *run_vcpu(void *opaque)
 	return NULL;
 }
 
-static void collect(struct fx *f, uint64_t *seen, uint64_t *harvested)
+static void collect(struct fx *f, uint64_t *seen, uint64_t *harvested, bool fetch)
 {
 	hyp_ipa_t pages[37];
 	uint64_t bitmap[WORDS];
@@ -335,6 +351,8 @@ static void collect(struct fx *f, uint64_t *seen, uint64_t *harvested)
 			break;
 	}
 	assert_true(n >= 0);
+	if (!fetch)
+		return;
 	assert_true(hyp_vm_dirty_log_fetch(f->vm, RAM_BASE, bitmap, WORDS) >= 0);
 	for (unsigned w = 0; w < WORDS; w++)
 		seen[w] |= bitmap[w];
@@ -349,21 +367,25 @@ static void test_no_lost_page_under_load(void **state)
 	unsigned loops = 0;
 	pthread_t thread;
 
-	for (unsigned round = 0; round < ROUNDS; round++)
+	for (unsigned round = 0; round < ROUNDS; round++) {
 		for (unsigned p = 0; p < WINDOW; p++)
 			store(f->vcpu, page(p) + 8 * (round % 512));
+		assert_int_equal(hyp_mock_push_mmio(f->vcpu, PROGRESS, 4, 1, HYP_MOCK_MMIO_WRITE),
+				 0);
+	}
 	assert_int_equal(pthread_create(&thread, NULL, run_vcpu, &r), 0);
 	while (!atomic_load(&r.done)) {
 		uint64_t round_seen[WORDS] = { 0 };
 
-		collect(f, round_seen, &harvested);
+		/* Mostly harvests (racing the vCPU's appends), a fetch now and then. */
+		collect(f, round_seen, &harvested, loops % 64 == 63);
 		for (unsigned w = 0; w < WORDS; w++)
 			seen[w] |= round_seen[w];
 		loops++;
 	}
 	assert_int_equal(pthread_join(thread, NULL), 0);
 	assert_int_equal(r.result, 0);
-	collect(f, seen, &harvested);
+	collect(f, seen, &harvested, true);
 	for (unsigned p = 0; p < RAM_PAGES; p++)
 		assert_int_equal(seen[p / 64] >> (p % 64) & 1, p < WINDOW);
 	stats(f, &s);
