@@ -160,7 +160,9 @@ enum hyp_backend_flags {
  *		     make the guest's next write to each of them seen again (the el2 backend
  *		     write-protects them). Called after the library cleared its own log, so a write
  *		     that lands in between is either seen again or already in memory when the VMM
- *		     copies the page. Optional.
+ *		     copies the page. @region may also be a single page of a logged region (same
+ *		     flags, @bitmap one word with bit 0 set): the library's own dirty rings arm
+ *		     each harvested page again that way. Optional.
  * @assign_irq: (version 4) hyp_vm_assign_irq(), arguments validated against the INTID ranges
  *		(not against the VM's SPI count); NULL: -ENOTSUP.
  * @host_irq: (version 4) hyp_vm_host_irq(); NULL: -ENOTSUP.
