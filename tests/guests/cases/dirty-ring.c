@@ -6,7 +6,8 @@
  * 1024-page window per round, up to four times what the ring holds, then asks the VMM for one round
  * of a live copy: harvest the ring until empty, then fetch the bitmap (where a full ring spilled).
  * Every written page must be reported, no other page of the window (only this guest writes it),
- * the small round must come from the ring alone, and the big ones must have filled it.
+ * the small round must come from the ring alone, and the big ones must have filled it. Then two
+ * vCPUs write at once (each its own ring), and the VMM harvests while vCPU 1 is still writing.
  *
  * A host without a ring (kvm on Linux 6.1) must refuse the VM's ring with -ENOTSUP and report
  * HYP_CAP_DIRTY_RING below 256 (the driver checks that); the guest then checks that harvesting is
@@ -14,12 +15,17 @@
  */
 #include "rt/rt.h"
 
-LHT_GUEST(.nr_vcpus = 1, .timeout_ms = 60000, .dirty_ring_entries = 256);
+LHT_GUEST(.nr_vcpus = 2, .timeout_ms = 60000, .dirty_ring_entries = 256);
 
 #define EINVAL 22
 #define RING 256u
 #define PAGES LHT_RING_PAGES
 #define ROUNDS 5
+#define TWO_VCPUS ROUNDS     /* wants(): the pages of the two-vCPU phase */
+#define NOTHING (ROUNDS + 1) /* wants(): no page */
+
+/* The two-vCPU phase: vCPU 1 waits for @go, writes its pages, sets @done. */
+static volatile uint64_t go, done;
 
 static volatile uint64_t *window_page(unsigned int n)
 {
@@ -57,10 +63,12 @@ static bool wants(unsigned int r, unsigned int n)
 		return true; /* four times the ring */
 	case 2:
 		return ((n * 0x9e3779b1u) >> 13) & 1; /* about half, scattered */
-	case 3:
-		return false;
-	default:
+	case 4:
 		return n % 3 == 1; /* 341 pages, each written twice */
+	case TWO_VCPUS:
+		return n % 4 <= 1; /* vCPU 0: n % 4 == 0, vCPU 1: n % 4 == 1 */
+	default:
+		return false;
 	}
 }
 
@@ -69,12 +77,12 @@ static uint64_t want_word(unsigned int r, unsigned int w)
 	uint64_t word = 0;
 
 	for (unsigned int b = 0; b < 64; b++)
-		if (r < ROUNDS && wants(r, w * 64 + b))
+		if (wants(r, w * 64 + b))
 			word |= 1ull << b;
 	return word;
 }
 
-/* The VMM's window log against round @r's pages (ROUNDS: none). */
+/* The VMM's window log against round @r's pages (see wants()). */
 static void check_window(const char *what, unsigned int r)
 {
 	uint64_t missing = 0, stray = 0;
@@ -91,6 +99,53 @@ static void check_window(const char *what, unsigned int r)
 	lht_check_eq(lht_concat(name, sizeof(name), what, ": no written page missing"), missing, 0);
 	lht_check_eq(lht_concat(name, sizeof(name), what, ": no other page of the window"), stray,
 		     0);
+}
+
+void guest_secondary(unsigned int index, uint64_t context_id)
+{
+	(void)context_id;
+	while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+		;
+	for (unsigned int n = 0; n < PAGES; n++)
+		if (n % 4 == 1)
+			window_page(n)[index] = n;
+	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+	/* Returning turns this vCPU off (PSCI CPU_OFF). */
+}
+
+/* Two vCPUs write 256 pages each at once; vCPU 0 has the VMM harvest half-way, while vCPU 1 is
+ * (probably) still writing. */
+static void two_vcpus(void)
+{
+	int64_t full = ring(LHT_RING_FULL), mid, last;
+	uint64_t deadline;
+
+	lht_check_eq("vCPU 1 started (CPU_ON)",
+		     (uint64_t)lht_psci(PSCI_CPU_ON_64, lht_cfg_mpidr(1),
+					(uint64_t)lht_secondary_entry, 1),
+		     PSCI_SUCCESS);
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	mid = 0;
+	for (unsigned int n = 0; n < PAGES; n++) {
+		if (n % 4 == 0)
+			window_page(n)[0] = n;
+		if (n == PAGES / 2)
+			mid = ring(LHT_RING_COLLECT);
+	}
+	lht_check_true("two vCPUs: vCPU 1 wrote its pages", lht_wait_eq(&done, 1, 10000000));
+	last = ring(LHT_RING_COLLECT);
+	lht_check_le("two vCPUs: the harvest half-way worked", mid, PAGES);
+	lht_check_le("two vCPUs: the last harvest worked", last, PAGES);
+	check_window("two vCPUs", TWO_VCPUS);
+	lht_note("two vCPUs: pages from the ring half-way", (uint64_t)mid);
+	lht_note("two vCPUs: pages from the ring at the end", (uint64_t)last);
+	lht_note("two vCPUs: pages from the bitmap at the end", (uint64_t)ring(LHT_RING_FETCHED));
+	lht_note("two vCPUs: ring-full events", (uint64_t)(ring(LHT_RING_FULL) - full));
+	deadline = lht_counter() + lht_us_to_ticks(5000000);
+	while (lht_psci(PSCI_AFFINITY_INFO_64, lht_cfg_mpidr(1), 0, 0) != PSCI_AFF_OFF &&
+	       lht_counter() < deadline)
+		;
+	ring(LHT_RING_CLEAR);
 }
 
 void guest_main(void)
@@ -148,6 +203,7 @@ void guest_main(void)
 		}
 		ring(LHT_RING_CLEAR);
 	}
+	two_vcpus();
 
 	/* Reads dirty nothing. */
 	{
@@ -157,7 +213,7 @@ void guest_main(void)
 			sum += window_page(n)[0];
 		lht_note("sum of the window's first words", sum);
 		ring(LHT_RING_COLLECT);
-		check_window("reading every page of the window", ROUNDS);
+		check_window("reading every page of the window", NOTHING);
 		ring(LHT_RING_CLEAR);
 	}
 
@@ -170,7 +226,7 @@ void guest_main(void)
 	lht_check_eq("dirty log enabled again", dirty(LHT_DIRTY_ENABLE), 0);
 	ring(LHT_RING_CLEAR);
 	ring(LHT_RING_COLLECT);
-	check_window("logging again, nothing written", ROUNDS);
+	check_window("logging again, nothing written", NOTHING);
 	window_page(6)[0] = 0x66;
 	lht_check_eq("logging again: the next write comes from the ring", ring(LHT_RING_COLLECT),
 		     1);
