@@ -482,7 +482,8 @@ HYP_API int hyp_vm_dirty_log_fetch(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t *b
  * write reports it again. A page may be reported more than once (written again after a harvest,
  * or a stale entry of a region whose logging was switched off and on; entries of regions no longer
  * logged are dropped). Safe while vCPUs run, and from several threads (harvests of one VM take
- * turns).
+ * turns); like a fetch, not concurrently with a change of the VM's memory map (hyp_vm_map(),
+ * hyp_vm_unmap(), hyp_vcpu_exit_map()), which the VMM serialises.
  *
  * What the ring does not carry goes to the regions' logs, which hyp_vm_dirty_log_fetch() reports:
  * pages written outside a vCPU (the VMM's hyp_vm_write_guest(), the virtio devices; on kvm, pages
