@@ -113,6 +113,7 @@ static const struct fw_guest_entry guests_a[] = {
 	{ "mem-ro", 0 },
 	{ "mem-remap", 0 },
 	{ "dirty-log", 0 },
+	{ "dirty-ring", 0 },
 	{ "smccc", 0 },
 	{ "psci", 0 },
 	{ "ids", 0 },

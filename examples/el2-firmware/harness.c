@@ -707,6 +707,7 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 	cfg.log_opaque = d->name;
 	cfg.log_priority = HYP_LOG_WARNING;
 	cfg.max_vcpus = d->nr_vcpus;
+	cfg.dirty_ring_entries = d->hdr.dirty_ring_entries; /* el2 always has the library's rings */
 	r = hyp_vm_create(&cfg, &d->vm);
 	if (r) {
 		lht_tap_result(false, NULL, NULL, NULL,
@@ -714,6 +715,7 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 			       hyp_strerror(r));
 		goto out;
 	}
+	d->ring_entries = cfg.dirty_ring_entries;
 	query_caps(g);
 	if (hostile(g))
 		make_probes(g);

@@ -28,6 +28,7 @@ _start:
 	b	smccc_calls		/* 9: vendor HVC and SMC, PSCI_VERSION, an unrouted call */
 	b	dirty_pages		/* 10: 4 rounds of page writes, each reported at REPORT */
 	b	dirty_hammer		/* 11: rounds over 16 pages forever, each counted at COUNT */
+	b	dirty_sweep		/* 12: the same over 200 pages (more than a dirty ring's 192) */
 
 setup:
 	adr	x9, vectors
@@ -166,6 +167,21 @@ dirty_hammer:
 	str	x12, [x14, #16]
 	add	x13, x13, #1
 	cmp	x13, #16
+	b.ne	2b
+	str	x12, [x15]
+	add	x12, x12, #1
+	b	1b
+
+dirty_sweep:
+	bl	setup
+	ldr	x11, =0x40100000
+	ldr	x15, =0x0c100000
+	mov	x12, #0
+1:	mov	x13, #0
+2:	add	x14, x11, x13, lsl #12
+	str	x12, [x14, #24]
+	add	x13, x13, #1
+	cmp	x13, #200
 	b.ne	2b
 	str	x12, [x15]
 	add	x12, x12, #1
