@@ -49,13 +49,16 @@ const struct fw_partition_config fw_partitions[] = {
 	},
 };
 #elif defined(FW_LINUX)
-/* firmware-linux.elf: Linux (2 vCPUs) on CPUs 0-1, bare-metal guests beside it on CPUs 2-3; the
- * hostile guest probes the Linux partition's RAM and canary too. The channel's peer runs first,
- * for as long as the Linux partition lives (it ends when channel.c says Linux has finished); the
- * other guests follow it. */
+/* firmware-linux.elf: Linux (2 vCPUs) on CPUs 0-1, bare-metal guests beside it on CPUs 2-3: first
+ * an MMIO and SGI storm for the whole of Linux's first boot (storm-beside ends when the second
+ * begins), then the inter-partition channel's peer for the rest of Linux's boots (chan-peer ends
+ * when channel.c says Linux has finished), then conformance guests; the hostile guest probes the
+ * Linux partition's RAM and canary too. */
 static const struct fw_guest_entry guests_rt[] = {
-	{ "chan-peer", FW_GUEST_CHANNEL },	   { "mmio", 0 }, { "timer", 0 }, { "gic-sgi", 0 },
-	{ "hostile-isolation", FW_GUEST_HOSTILE }, { "psci", 0 }, { NULL, 0 },
+	{ "storm-beside", 0 }, { "chan-peer", FW_GUEST_CHANNEL },
+	{ "mmio", 0 },	       { "timer", 0 },
+	{ "gic-sgi", 0 },      { "hostile-isolation", FW_GUEST_HOSTILE },
+	{ "psci", 0 },	       { NULL, 0 },
 };
 
 /* The Linux partition's disk: QEMU's virtio-blk-device (tests/el2/run-el2.sh --linux), on the
@@ -71,8 +74,10 @@ static const struct fw_device devices_linux[] = {
 	},
 };
 
-/* The benchmark (run-el2.sh --linux --icount): nothing beside Linux yet. */
+/* The benchmark (run-el2.sh --linux --icount): the real-time partition's timer latency, alone
+ * and beside Linux (tests/el2/guests/timer-latency.c; linux.c sets the phases). */
 static const struct fw_guest_entry guests_rt_bench[] = {
+	{ "timer-latency", 0 },
 	{ NULL, 0 },
 };
 
@@ -106,6 +111,7 @@ static const struct fw_guest_entry guests_a[] = {
 	{ "mem-ro", 0 },
 	{ "mem-remap", 0 },
 	{ "dirty-log", 0 },
+	{ "dirty-ring", 0 },
 	{ "smccc", 0 },
 	{ "psci", 0 },
 	{ "ids", 0 },

@@ -236,6 +236,14 @@ bool fw_cpu_wait_idle(struct fw_cpu *cpu, uint64_t deadline);
 /* The calling CPU sleeps until an interrupt or @deadline (0: no timer), then handles pending
  * interrupts (kick SGIs, the EL2 timer). */
 void fw_cpu_idle(uint64_t deadline);
+/*
+ * Non-zero @ticks: an idle CPU (fw_cpu_idle()) wakes at least this often (0: when it must). Only for
+ * measuring under QEMU -icount, which runs the emulated CPUs one after another, each until the
+ * next timer deadline of any CPU: with nothing due, a busy CPU keeps the emulator for
+ * milliseconds while an interrupt waits for another CPU's turn. An idle CPU's short wake-ups cut
+ * those turns short, as parallel hardware would never need.
+ */
+void fw_set_idle_quantum(uint64_t ticks);
 /* Program the calling CPU's CNTHP timer from its fw_cpu_timer (or stop it). */
 void fw_timer_program(void);
 /* Drain pending interrupts on the calling CPU (the platform's handle_irq). */

@@ -26,6 +26,8 @@
 /* ---------------------------------------------------------------- the host of lht-device.c */
 
 static struct fw_lock tap_lock;
+/* fw_harness_set_phase() */
+static uint64_t host_phase;
 
 static void write_console(const char *text)
 {
@@ -195,6 +197,9 @@ static bool el2_read(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint64
 		return true;
 	case LHT_EL2_REG_INJECTED_KIND:
 		*v = g->injected_kind;
+		return true;
+	case LHT_EL2_REG_HOST_PHASE:
+		*v = __atomic_load_n(&host_phase, __ATOMIC_ACQUIRE);
 		return true;
 	default:
 		return false;
@@ -703,6 +708,7 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 	cfg.log_opaque = d->name;
 	cfg.log_priority = HYP_LOG_WARNING;
 	cfg.max_vcpus = d->nr_vcpus;
+	cfg.dirty_ring_entries = d->hdr.dirty_ring_entries; /* el2 always has the library's rings */
 	r = hyp_vm_create(&cfg, &d->vm);
 	if (r) {
 		lht_tap_result(false, NULL, NULL, NULL,
@@ -710,6 +716,7 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 			       hyp_strerror(r));
 		goto out;
 	}
+	d->ring_entries = cfg.dirty_ring_entries;
 	query_caps(g);
 	if (hostile(g))
 		make_probes(g);
@@ -822,6 +829,11 @@ out:
 }
 
 /* ---------------------------------------------------------------- partitions */
+
+void fw_harness_set_phase(uint64_t phase)
+{
+	__atomic_store_n(&host_phase, phase, __ATOMIC_RELEASE);
+}
 
 static void run_partition(void *arg)
 {

@@ -143,6 +143,11 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		  const struct hyp_el2_platform *platform, const struct hyp_alloc_ops *alloc,
 		  const struct fw_acct *acct);
 
+/* What every guest reads in LHT_EL2_REG_HOST_PHASE (tests/el2/guests/el2-lht.h): what the rest of
+ * the machine is doing, for the guests that measure themselves against it. */
+void fw_harness_set_phase(uint64_t phase);
+#define FW_HOST_PHASE_STOP UINT64_MAX /* LHT_EL2_PHASE_STOP: finish */
+
 /* Whether QEMU staged the Linux benchmark (fw-layout.h FW_LINUX_INFO_BENCH): one measured boot,
  * and the other partitions run their @guests_bench. */
 bool fw_linux_benchmark(void);

@@ -35,6 +35,9 @@
  * guest-init.c there is no disk to wait for. */
 #define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init"
 #define LINUX_MAX_DEVICES 8u
+/* The benchmark: how long the other partition runs alone before Linux starts. */
+#define LINUX_BENCH_ALONE_MS 40u
+#define LINUX_BENCH_QUANTUM_US 20u
 #define LINUX_MAX_VIRTIO 8u
 
 /* A virtio-mmio transport's registers (virtio 1.2, 4.2.2). */
@@ -781,21 +784,56 @@ static const struct linux_boot_plan {
 	enum linux_end end;
 	bool probe_isolation; /* /init tries to reach what is not the partition's */
 	const char *what;
-	bool bench; /* the benchmark's boot: figures, no checks of /init's lines */
+	bool bench;	/* the benchmark's boot: figures, no checks of /init's lines */
+	uint64_t phase; /* fw_harness_set_phase() while it runs */
+	/* The inter-partition channel: a virtio console, and /init exchanges messages over it with
+	 * the rt partition's chan-peer (channel.c). Not in the first boot: rt's storm-beside has the
+	 * rt partition then; chan-peer follows it and lives until the last boot ends. */
+	bool channel;
 } linux_plan[] = {
-	{ " libhyp_reboot", LINUX_END_RESET, true, "rebooted with PSCI SYSTEM_RESET", false },
+	{
+		.args = " libhyp_reboot",
+		.end = LINUX_END_RESET,
+		.probe_isolation = true,
+		.what = "rebooted with PSCI SYSTEM_RESET",
+		.phase = 1,
+	},
 	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
-	{ " panic=0 libhyp_crash", LINUX_END_CRASH, false,
-	  "crashed (kernel panic, spinning) and the firmware stopped it", false },
+	{
+		.args = " panic=0 libhyp_crash",
+		.end = LINUX_END_CRASH,
+		.what = "crashed (kernel panic, spinning) and the firmware stopped it",
+		.phase = 2,
+		.channel = true,
+	},
 	/* libhyp_input: /init echoes a line typed on the console (tests/el2/run-el2.sh types it). */
-	{ " libhyp_input", LINUX_END_OFF, false, "powered its partition off with PSCI SYSTEM_OFF",
-	  false },
+	{
+		.args = " libhyp_input",
+		.end = LINUX_END_OFF,
+		.what = "powered its partition off with PSCI SYSTEM_OFF",
+		.phase = 3,
+		.channel = true,
+	},
 };
 
-/* With FW_LINUX_INFO_BENCH: one boot of tests/bench/linux-bench-init.c, which powers off at
- * once, with the command line linux-bench.c gives hyp-run on kvm. */
+/* With FW_LINUX_INFO_BENCH: tests/bench/linux-bench-init.c, with the command line
+ * linux-bench.c gives hyp-run on kvm: a boot that powers off at once, then one that runs the disk
+ * workloads on the passed-through disk; the other partition's timer is measured beside each. */
 static const struct linux_boot_plan linux_bench_plan[] = {
-	{ "", LINUX_END_OFF, false, "powered off (the benchmark's boot)", true },
+	{
+		.args = "",
+		.end = LINUX_END_OFF,
+		.what = "powered off (the benchmark's boot)",
+		.bench = true,
+		.phase = 1,
+	},
+	{
+		.args = " libhyp_bench_disk",
+		.end = LINUX_END_OFF,
+		.what = "ran the disk workloads on the passed-through disk and powered off",
+		.bench = true,
+		.phase = 2,
+	},
 };
 
 /* A 64-bit sum of the staged files: the pristine copy must not change between boots. */
@@ -841,7 +879,7 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 	*stuck = false;
 	device_why[0] = 0;
 	lp->t_build = fw_now();
-	r = build_partition(lp, st, plan->args, plan->probe_isolation, !plan->bench, platform,
+	r = build_partition(lp, st, plan->args, plan->probe_isolation, plan->channel, platform,
 			    alloc, &layout);
 	if (!r && !devices_start(lp, device_why, sizeof(device_why)))
 		r = -EBUSY;
@@ -914,9 +952,9 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 		 * puts it beside hyp-run's on kvm, tests/bench/linux-bench.c). */
 		lht_tap_comment("linux-el2: boot %u: to PSCI %s: %lu instructions from the first "
 				"entry, %lu from the start of loading (x 16 counter ticks, -icount "
-				"shift=0)",
+				"shift=0); loading took %lu ticks",
 				boot, lht_event_name(lp->event), (lp->t_event - lp->t_start) * 16,
-				(lp->t_event - lp->t_build) * 16);
+				(lp->t_event - lp->t_build) * 16, lp->t_start - lp->t_build);
 	if (plan->bench)
 		goto ended;
 	lht_tap_result(lp->saw_hello, NULL, NULL, NULL,
@@ -1022,6 +1060,16 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 	bench = st.flags & FW_LINUX_INFO_BENCH;
 	plans = bench ? linux_bench_plan : linux_plan;
 	nr_plans = bench ? FW_ARRAY_SIZE(linux_bench_plan) : FW_ARRAY_SIZE(linux_plan);
+	if (bench) {
+		/* Under -icount the emulator's turns between CPUs would decide the other
+		 * partition's interrupt latency (fw.h): keep them at 20 us. */
+		fw_set_idle_quantum(fw_us_to_ticks(LINUX_BENCH_QUANTUM_US));
+		/* The other partition measures itself alone first (phase 0). */
+		uint64_t until = fw_now() + fw_us_to_ticks(LINUX_BENCH_ALONE_MS * 1000u);
+
+		while (fw_now() < until)
+			fw_cpu_idle(until);
+	}
 	for (unsigned int boot = 1; boot <= nr_plans; boot++) {
 		const struct linux_boot_plan *plan = &plans[boot - 1];
 		uint64_t now_digest = staged_digest(&st);
@@ -1040,6 +1088,7 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 				       "restarts from a pristine copy",
 				       cfg->name, boot);
 		}
+		fw_harness_set_phase(plan->phase);
 		memset(lp, 0, sizeof(*lp));
 		lp->cfg = cfg;
 		lp->cpus = cpus;
@@ -1048,14 +1097,21 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 		end = linux_boot(lp, &st, boot, plan, platform, alloc, acct, &stuck);
 		if (stuck) {
 			fw_channel_linux_finished();
+			fw_harness_set_phase(FW_HOST_PHASE_STOP);
 			return; /* @lp stays: the stuck CPU may still use it */
 		}
-		if (end == LINUX_END_OFF || end < 0)
+		if (end < 0 || boot == nr_plans)
 			break;
 		lht_tap_comment("[%s] boot %u ended (%s): restarting the partition", cfg->name,
-				boot, end == LINUX_END_RESET ? "SYSTEM_RESET" : "crash");
+				boot,
+				end == LINUX_END_RESET ? "SYSTEM_RESET" :
+				end == LINUX_END_CRASH ? "crash" :
+							 "SYSTEM_OFF, the next boot is planned");
 	}
 out:
+	fw_set_idle_quantum(0);
 	fw_channel_linux_finished();
+	/* Whatever measured itself against Linux is done. */
+	fw_harness_set_phase(FW_HOST_PHASE_STOP);
 	fw_free(lp, sizeof(*lp));
 }

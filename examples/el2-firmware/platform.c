@@ -439,9 +439,24 @@ void fw_handle_irqs(void)
 	}
 }
 
+static uint64_t fw_idle_quantum_ticks;
+
+void fw_set_idle_quantum(uint64_t ticks)
+{
+	__atomic_store_n(&fw_idle_quantum_ticks, ticks, __ATOMIC_SEQ_CST);
+	/* CPUs asleep with no deadline look again. */
+	for (unsigned int i = 0; i < fw_nr_cpus; i++)
+		if (&fw_cpus[i] != fw_this_cpu() && fw_cpus[i].online)
+			fw_gic_send_sgi(fw_cpus[i].mpidr, FW_SGI_KICK);
+}
+
 void fw_cpu_idle(uint64_t deadline)
 {
 	struct fw_cpu *cpu = fw_this_cpu();
+	uint64_t quantum = __atomic_load_n(&fw_idle_quantum_ticks, __ATOMIC_RELAXED);
+
+	if (quantum && (!deadline || deadline > fw_now() + quantum))
+		deadline = fw_now() + quantum;
 
 	cpu->timer.wake = deadline;
 	fw_timer_program();

@@ -75,6 +75,7 @@ struct options {
 	uint32_t features_on, features_off;
 	uint32_t sve_max_vl; /* bytes; 0: the host's largest */
 	const char *precopy; /* --precopy FILE */
+	uint32_t dirty_ring; /* --dirty-ring ENTRIES (0: the bitmap only) */
 };
 
 static const struct {
@@ -176,6 +177,11 @@ static void usage(FILE *out)
 		"                        a round finds at most 64; when the guest stops, a last round\n"
 		"                        and a check that FILE holds exactly guest RAM\n"
 		"                        e.g. --precopy ram.img\n"
+		"      --dirty-ring N    with --precopy: give each vCPU a dirty ring of N entries\n"
+		"                        (a power of two, 256..65536) and take each round from the\n"
+		"                        rings first, then from the bitmap (what the rings could not\n"
+		"                        hold); fails where the host has no ring (HYP_CAP_DIRTY_RING)\n"
+		"                        e.g. --dirty-ring 1024\n"
 		"  -v, --verbose         log libhyp's messages to stderr; e.g. --verbose\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -266,6 +272,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "pauth", optional_argument, NULL, 'A' },
 		{ "mte", optional_argument, NULL, 'T' },
 		{ "precopy", required_argument, NULL, 'p' },
+		{ "dirty-ring", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -286,6 +293,16 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case 'p':
 			opt->precopy = optarg;
 			break;
+		case 'R': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 0);
+
+			/* The library checks the value itself (power of two, range). */
+			if (*end || end == optarg || !n || n > UINT32_MAX)
+				return fail("--dirty-ring: '%s' is not a ring size", optarg);
+			opt->dirty_ring = (uint32_t)n;
+			break;
+		}
 		case 'Q':
 		case 'S':
 		case 'A':
@@ -407,6 +424,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind != argc)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
+	if (opt->dirty_ring && !opt->precopy)
+		return fail("--dirty-ring is for --precopy");
 	if (opt->precopy && opt->firmware)
 		return fail("--precopy and --firmware: the flash remaps guest memory while the "
 			    "guest runs, which the dirty log cannot follow");
@@ -674,6 +693,8 @@ static void *rtc_main(void *opaque)
 struct precopy {
 	struct vmm *vmm;
 	uint64_t *bitmap;
+	uint64_t *log;	  /* --dirty-ring: the bitmap fetch, ORed into @bitmap */
+	hyp_ipa_t *pages; /* --dirty-ring: a harvest's entries */
 	size_t words;
 	unsigned rounds;
 	uint64_t copied; /* pages written to the file, all rounds */
@@ -710,9 +731,48 @@ static int64_t precopy_pages(struct vmm *vmm, const uint64_t *bitmap)
 	return (int64_t)count;
 }
 
+#define PRECOPY_HARVEST 4096u
+
+/* --dirty-ring: the rings until they run short, then the bitmap (what they could not hold, and
+ * the VMM's own writes): the pages in @pc->bitmap, their count, and how many came from the rings
+ * in *@from_ring. */
+static int precopy_collect(struct precopy *pc, int *from_ring)
+{
+	uint64_t pages = pc->vmm->opt.mem / HYP_PAGE_SIZE;
+	int n, count = 0;
+
+	*from_ring = 0;
+	memset(pc->bitmap, 0, pc->words * sizeof(uint64_t));
+	do {
+		n = hyp_vm_dirty_ring_harvest(pc->vmm->vm, pc->pages, PRECOPY_HARVEST);
+		for (int i = 0; i < n; i++) {
+			uint64_t p = (pc->pages[i] - HYP_DEFAULT_RAM_BASE) / HYP_PAGE_SIZE;
+
+			if (pc->pages[i] < HYP_DEFAULT_RAM_BASE || p >= pages ||
+			    (pc->bitmap[p / 64] >> (p % 64) & 1))
+				continue;
+			pc->bitmap[p / 64] |= 1ull << (p % 64);
+			++*from_ring;
+		}
+	} while (n == (int)PRECOPY_HARVEST);
+	if (n < 0)
+		return n;
+	n = hyp_vm_dirty_log_fetch(pc->vmm->vm, HYP_DEFAULT_RAM_BASE, pc->log, pc->words);
+	if (n < 0)
+		return n;
+	for (size_t w = 0; w < pc->words; w++) {
+		pc->bitmap[w] |= pc->log[w];
+		count += __builtin_popcountll(pc->bitmap[w]);
+	}
+	return count;
+}
+
 static int precopy_round(struct precopy *pc, const char *what)
 {
-	int n = hyp_vm_dirty_log_fetch(pc->vmm->vm, HYP_DEFAULT_RAM_BASE, pc->bitmap, pc->words);
+	int from_ring = 0;
+	int n = pc->log ? precopy_collect(pc, &from_ring) :
+			  hyp_vm_dirty_log_fetch(pc->vmm->vm, HYP_DEFAULT_RAM_BASE, pc->bitmap,
+						 pc->words);
 	int64_t written;
 
 	if (n < 0) {
@@ -727,7 +787,13 @@ static int precopy_round(struct precopy *pc, const char *what)
 	}
 	pc->rounds++;
 	pc->copied += (uint64_t)n;
-	fprintf(stderr, "hyp-run: precopy %s %u: %d pages\n", what, pc->rounds, n);
+	if (pc->log)
+		fprintf(stderr,
+			"hyp-run: precopy %s %u: %d pages (%d from the dirty rings, %d more from "
+			"the bitmap)\n",
+			what, pc->rounds, n, from_ring, n - from_ring);
+	else
+		fprintf(stderr, "hyp-run: precopy %s %u: %d pages\n", what, pc->rounds, n);
 	return n;
 }
 
@@ -777,14 +843,24 @@ static int precopy_start(struct vmm *vmm, struct precopy *pc, pthread_t *thread)
 	if (vmm->precopy_fd < 0)
 		return fail("--precopy %s: %s", vmm->opt.precopy, strerror(errno));
 	pc->bitmap = calloc(pc->words, sizeof(uint64_t));
-	if (!pc->bitmap)
+	if (vmm->opt.dirty_ring) {
+		pc->log = calloc(pc->words, sizeof(uint64_t));
+		pc->pages = calloc(PRECOPY_HARVEST, sizeof(hyp_ipa_t));
+	}
+	if (!pc->bitmap || (vmm->opt.dirty_ring && (!pc->log || !pc->pages))) {
+		free(pc->bitmap);
+		free(pc->log);
+		free(pc->pages);
 		return fail("--precopy: out of memory");
+	}
 	/* Logging first: every write after this is in a later round, the whole copy has the rest. */
 	r = hyp_vm_dirty_log_enable(vmm->vm, HYP_DEFAULT_RAM_BASE, true);
 	if (!r && pthread_create(thread, NULL, precopy_main, pc))
 		r = -EAGAIN;
 	if (r) {
 		free(pc->bitmap);
+		free(pc->log);
+		free(pc->pages);
 		return fail("--precopy: the dirty-page log: %s", hyp_strerror(r));
 	}
 	return 0;
@@ -802,6 +878,8 @@ static int precopy_finish(struct vmm *vmm, struct precopy *pc, pthread_t thread)
 	if (pc->result || !buf) {
 		free(buf);
 		free(pc->bitmap);
+		free(pc->log);
+		free(pc->pages);
 		return EXIT_ERROR;
 	}
 	n = precopy_round(pc, "stop-and-copy round");
@@ -813,6 +891,8 @@ static int precopy_finish(struct vmm *vmm, struct precopy *pc, pthread_t thread)
 	}
 	free(buf);
 	free(pc->bitmap);
+	free(pc->log);
+	free(pc->pages);
 	if (n < 0)
 		return EXIT_ERROR;
 	if (differ) {
@@ -825,6 +905,16 @@ static int precopy_finish(struct vmm *vmm, struct precopy *pc, pthread_t thread)
 		"hyp-run: precopy: %s holds guest RAM exactly: %u rounds after the whole copy, "
 		"%" PRIu64 " pages copied in all (RAM: %" PRIu64 " pages)\n",
 		vmm->opt.precopy, pc->rounds, pc->copied, pages);
+	if (vmm->opt.dirty_ring) {
+		struct hyp_dirty_ring_stats s = { .size = sizeof(s) };
+
+		if (!hyp_vm_dirty_ring_stats(vmm->vm, &s))
+			fprintf(stderr,
+				"hyp-run: precopy: dirty rings of %u entries: %" PRIu64
+				" pages harvested, %" PRIu64 " ring-full events, %" PRIu64
+				" pages moved into the bitmap\n",
+				s.entries, s.harvested, s.full, s.spilled);
+	}
 	return 0;
 }
 
@@ -1193,6 +1283,7 @@ int main(int argc, char **argv)
 	}
 	config.backend = vmm.opt.backend;
 	config.max_vcpus = vmm.opt.cpus;
+	config.dirty_ring_entries = vmm.opt.dirty_ring;
 	config.log_priority = vmm.opt.verbose ? HYP_LOG_DEBUG : HYP_LOG_WARNING;
 	/* Accesses nobody claims, and load/store forms the library cannot emulate (exclusives,
 	 * atomics on a device), get a synchronous external abort inside the library. */
@@ -1202,6 +1293,14 @@ int main(int argc, char **argv)
 	if (r == -ENOTSUP && vmm.opt.features_on) {
 		teardown(&vmm);
 		return EXIT_ERROR; /* create_vm() said which feature */
+	}
+	if (r && vmm.opt.dirty_ring && (r == -EINVAL || r == -ENOTSUP)) {
+		teardown(&vmm);
+		return fail(r == -EINVAL ?
+				    "--dirty-ring %u: not a power of two from 256 to 65536" :
+				    "--dirty-ring %u: this host has no dirty ring that large "
+				    "(HYP_CAP_DIRTY_RING; kvm: Linux 6.3+)",
+			    vmm.opt.dirty_ring);
 	}
 	if (r) {
 		teardown(&vmm);

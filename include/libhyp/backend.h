@@ -160,7 +160,9 @@ enum hyp_backend_flags {
  *		     make the guest's next write to each of them seen again (the el2 backend
  *		     write-protects them). Called after the library cleared its own log, so a write
  *		     that lands in between is either seen again or already in memory when the VMM
- *		     copies the page. Optional.
+ *		     copies the page. @region may also be a single page of a logged region (same
+ *		     flags, @bitmap one word with bit 0 set): the library's own dirty rings arm
+ *		     each harvested page again that way. Optional.
  * @assign_irq: (version 4) hyp_vm_assign_irq(), arguments validated against the INTID ranges
  *		(not against the VM's SPI count); NULL: -ENOTSUP.
  * @host_irq: (version 4) hyp_vm_host_irq(); NULL: -ENOTSUP.
@@ -170,7 +172,17 @@ enum hyp_backend_flags {
  *			   the memory, zeroed, in *@ret; -ENOTSUP for a flag the backend cannot
  *			   honour; -ENOMEM. @ram_free gets exactly what @ram_alloc returned (and
  *			   was given), after the region is unmapped. When NULL, hosted builds use plain anonymous
- *			   mmap() and freestanding builds answer -ENOTSUP.
+ *			   mmap() and freestanding builds answer -ENOTSUP. * @dirty_ring_harvest: (version 4) for a backend with its own per-vCPU dirty rings (KVM): take up
+ *			to @max entries (@max ≥ 1) from the vCPUs' rings, store the IPA of each page in
+ *			@pages, and arm those pages again (KVM_RESET_DIRTY_RINGS) before returning
+ *			the count. The library drops entries outside logged regions, serialises the
+ *			calls, and asks for hyp_vm_dirty_ring_harvest(), for fetches and when a ring
+ *			filled. The backend enables its rings in @vm_init from
+ *			hyp_vm_config.dirty_ring_entries and reports their largest size as
+ *			HYP_CAP_DIRTY_RING. When NULL and the backend reports HYP_CAP_DIRTY_RING, the
+ *			library keeps a ring per vCPU itself, filled by the writes a built-in backend
+ *			reports on the vCPU's thread (el2, mock); hyp_backend_mark_dirty() marks the
+ *			regions' logs directly.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -225,6 +237,7 @@ struct hyp_backend_ops {
 	int (*host_irq)(struct hyp_vm *vm, uint32_t host_irq);
 	int (*ram_alloc)(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret);
 	void (*ram_free)(struct hyp_vm *vm, void *host, uint64_t size, uint32_t flags);
+	int (*dirty_ring_harvest)(struct hyp_vm *vm, hyp_ipa_t *pages, size_t max);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

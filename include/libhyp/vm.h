@@ -90,6 +90,10 @@ enum hyp_vm_flags {
  * @gicr_base: GICv3 redistributor region IPA (128 KiB per vCPU, 64 KiB aligned); 0 means
  *	       HYP_DEFAULT_GICR_BASE, which holds HYP_DEFAULT_GICR_MAX_VCPUS (123): a bigger VM
  *	       names its own (e.g. HYP_HIGH_GICR_BASE) and gives the same to hyp_fdt_build().
+ * @dirty_ring_entries: 0, or give every vCPU a dirty-page ring of this many entries (a power of
+ *			two from HYP_DIRTY_RING_MIN_ENTRIES to the VM's HYP_CAP_DIRTY_RING; see
+ *			hyp_vm_dirty_ring_harvest()). Chosen here because KVM only lets a ring be
+ *			enabled before the first vCPU exists.
  */
 struct hyp_vm_config {
 	uint32_t size;
@@ -106,7 +110,14 @@ struct hyp_vm_config {
 	uint32_t irqchip;
 	hyp_ipa_t gicd_base;
 	hyp_ipa_t gicr_base;
+	uint32_t dirty_ring_entries;
 };
+
+/** The smallest dirty ring (struct hyp_vm_config.dirty_ring_entries): KVM's, one 4 KiB page of its
+ *  16-byte entries. */
+#define HYP_DIRTY_RING_MIN_ENTRIES 256u
+/** The largest dirty ring any backend offers (KVM's limit, 1 MiB of entries). */
+#define HYP_DIRTY_RING_MAX_ENTRIES 65536u
 
 /**
  * hyp_vm_create() - create a virtual machine.
@@ -122,7 +133,9 @@ struct hyp_vm_config {
  * backend name that is unknown or not built into this library; -ENODEV if no backend can run here
  * (automatic selection) or
  * the named one cannot; -ENOTSUP if the backend cannot provide what was asked (e.g. @irqchip,
- * @ipa_bits); -ENOMEM.
+ * @ipa_bits, a dirty ring: none on this host, or larger than its HYP_CAP_DIRTY_RING); -ENOMEM.
+ * @dirty_ring_entries that is not 0 nor a power of two in [HYP_DIRTY_RING_MIN_ENTRIES,
+ * HYP_DIRTY_RING_MAX_ENTRIES] is -EINVAL.
  */
 HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **ret);
 
@@ -180,6 +193,10 @@ enum hyp_cap {
 	HYP_CAP_INJECT_EXCEPTIONS,
 	/** hyp_vcpu_config.mpidr may name any affinity (0: only the index-derived default). */
 	HYP_CAP_CUSTOM_MPIDR,
+	/** Number: the largest per-vCPU dirty ring (struct hyp_vm_config.dirty_ring_entries) this
+	 *  backend and host offer, whether or not this VM has one; 0: none (kvm before Linux 6.3,
+	 *  or without KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP, or with host pages other than 4 KiB). */
+	HYP_CAP_DIRTY_RING,
 	HYP_CAP_COUNT
 };
 
@@ -438,12 +455,78 @@ HYP_API int hyp_vm_dirty_log_enable(struct hyp_vm *vm, hyp_ipa_t ipa, bool enabl
  * backends exactly the written pages are reported; kvm reports what KVM_GET_DIRTY_LOG says, which
  * can include pages KVM itself wrote for the guest.
  *
+ * On a VM with a dirty ring, the fetch first moves every entry still in the vCPUs' rings (of all
+ * regions) into the regions' logs, so a fetch alone still reports every written page; see
+ * hyp_vm_dirty_ring_harvest() for the cheaper way.
+ *
  * Return: the number of pages reported (INT32_MAX if more); -EINVAL for NULL arguments or a region
  * that is not being logged; -ENOENT if no region starts at @ipa; -ERANGE if @words is too small; a
  * backend error.
  */
 HYP_API int hyp_vm_dirty_log_fetch(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t *bitmap,
 				   size_t words);
+
+/**
+ * hyp_vm_dirty_ring_harvest() - collect the pages the vCPUs wrote, from their dirty rings.
+ * @vm: a VM created with struct hyp_vm_config.dirty_ring_entries.
+ * @pages: receives the IPA of each page reported (HYP_PAGE_SIZE aligned), in the order each
+ *	   vCPU wrote them, vCPU after vCPU.
+ * @max: room at @pages, in entries (at least 1).
+ *
+ * The dirty ring is the log for a VMM that copies a guest's memory often (live migration,
+ * snapshots): its cost follows the number of pages written, not the size of guest memory as a
+ * bitmap fetch does. Logging is still switched per region with hyp_vm_dirty_log_enable(); a
+ * vCPU's first write to a page of a logged region appends that page to the vCPU's ring (on kvm,
+ * KVM's own ring, KVM_CAP_DIRTY_LOG_RING_ACQ_REL; on el2 and mock, a ring the library keeps).
+ * Every page returned is armed again before the call returns: copy it afterwards, and a later
+ * write reports it again. A page may be reported more than once (written again after a harvest,
+ * or a stale entry of a region whose logging was switched off and on; entries of regions no longer
+ * logged are dropped). Safe while vCPUs run, and from several threads (harvests of one VM take
+ * turns); like a fetch, not concurrently with a change of the VM's memory map (hyp_vm_map(),
+ * hyp_vm_unmap(), hyp_vcpu_exit_map()), which the VMM serialises.
+ *
+ * What the ring does not carry goes to the regions' logs, which hyp_vm_dirty_log_fetch() reports:
+ * pages written outside a vCPU (the VMM's hyp_vm_write_guest(), the virtio devices; on kvm, pages
+ * KVM writes for the VM without a vCPU, such as the ITS tables), and the pages of a ring that
+ * filled up: when a vCPU's ring is full (KVM_EXIT_DIRTY_RING_FULL on kvm) the library moves its
+ * entries into the logs on the vCPU's thread and lets the guest go on; nothing is lost and the
+ * vCPU never waits for the VMM (hyp_vm_dirty_ring_stats() counts it). So a complete round is:
+ * harvest until the call returns less than @max, then fetch the logged regions' bitmaps.
+ *
+ * Return: the number of pages written to @pages (0..@max; @max means more may be waiting);
+ * -EINVAL for a NULL @vm or @pages, @max 0, or a VM without a dirty ring; a backend error (the
+ * entries already taken are then in the regions' logs, not lost).
+ */
+HYP_API int hyp_vm_dirty_ring_harvest(struct hyp_vm *vm, hyp_ipa_t *pages, size_t max);
+
+/**
+ * struct hyp_dirty_ring_stats - what a VM's dirty rings did since its creation.
+ * @size: sizeof(struct hyp_dirty_ring_stats) as the caller compiled it.
+ * @entries: the ring size of each vCPU (struct hyp_vm_config.dirty_ring_entries).
+ * @harvested: pages returned by hyp_vm_dirty_ring_harvest().
+ * @full: times a vCPU's ring filled up (kvm: KVM_EXIT_DIRTY_RING_FULL exits; el2, mock: writes
+ *	  that found the ring full after one that did not).
+ * @spilled: pages moved from a ring (or, el2 and mock, not appended to a full ring) into the
+ *	     regions' logs: by a full ring, or by hyp_vm_dirty_log_fetch().
+ */
+struct hyp_dirty_ring_stats {
+	uint32_t size;
+	uint32_t entries;
+	uint64_t harvested;
+	uint64_t full;
+	uint64_t spilled;
+};
+
+/**
+ * hyp_vm_dirty_ring_stats() - read a VM's dirty ring counters (to size the ring: a ring that fills
+ * often costs the VMM bitmap fetches and, on kvm, the vCPU an exit each time).
+ * @vm: a VM with a dirty ring.
+ * @stats: set @stats->size first; receives the counters (fields past @size are not written).
+ *
+ * Return: 0; -EINVAL for NULL arguments, a @size smaller than the first version of the struct, or a
+ * VM without a dirty ring.
+ */
+HYP_API int hyp_vm_dirty_ring_stats(const struct hyp_vm *vm, struct hyp_dirty_ring_stats *stats);
 
 HYP_END_DECLS
 

@@ -110,6 +110,12 @@ struct hyp_vm {
 	/* Dirty-page logs, one per memory slot, allocated at the first hyp_vm_dirty_log_enable()
 	 * (lib/core/dirty.c). */
 	struct hyp_dirty_log *_Atomic dirty;
+	/* Dirty rings (hyp_vm_config.dirty_ring_entries, 0: none): consumers of the rings
+	 * (harvests, fetches, a full ring's spill) take turns under dirty_ring_lock. */
+	uint32_t dirty_ring_entries;
+	uint32_t dirty_ring_next; /* the vCPU the next harvest starts with (fairness) */
+	atomic_flag dirty_ring_lock;
+	_Atomic uint64_t dirty_ring_harvested, dirty_ring_full, dirty_ring_spilled;
 
 	void *backend_state;
 };
@@ -188,6 +194,8 @@ struct hyp_vcpu {
 	 * registers reports instead of a synchronous external abort. */
 	bool inject_fsc_valid;
 	uint8_t inject_fsc;
+	/* The library's dirty ring for backends without their own (lib/core/dirty.c), or NULL. */
+	struct hyp_dirty_ring *dirty_ring;
 
 	size_t alloc_size;
 	void *backend_state;
@@ -212,6 +220,16 @@ void hyp__dirty_mark(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len);
 const struct hyp_mem_region *hyp__mem_next(const struct hyp_vm *vm, hyp_ipa_t ipa);
 void hyp__dirty_forget(struct hyp_vm *vm, uint32_t slot);
 void hyp__dirty_release(struct hyp_vm *vm);
+/* The same, for a write a vCPU made, seen on its thread: into its dirty ring if it has one. */
+void hyp__dirty_mark_vcpu(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint64_t len);
+/* The library's dirty ring of a new vCPU (if the VM needs one), and its end: the entries left are
+ * moved into the regions' logs. */
+int hyp__dirty_ring_vcpu_init(struct hyp_vcpu *vcpu);
+void hyp__dirty_ring_vcpu_release(struct hyp_vcpu *vcpu);
+/* Around a backend's own consumption of its rings outside ops.dirty_ring_harvest (kvm: a full
+ * ring, a vCPU going away); @spilled pages moved into the logs, @full: a ring-full event. */
+void hyp__dirty_ring_lock(struct hyp_vm *vm);
+void hyp__dirty_ring_unlock(struct hyp_vm *vm, uint64_t spilled, bool full);
 void hyp__free(struct hyp_vm *vm, void *ptr, size_t size);
 int hyp__vec_insert(struct hyp_vm *vm, struct hyp_vec *vec, size_t elem_size, uint32_t at,
 		    const void *elem, uint32_t max_count);

@@ -51,10 +51,18 @@ static int create_locked(struct hyp_vm *vm, const struct hyp_vcpu_config *cfgp,
 		hyp__free(vm, vcpu, total);
 		return r;
 	}
+	r = hyp__dirty_ring_vcpu_init(vcpu);
+	if (r) {
+		if (vm->ops.vcpu_destroy)
+			vm->ops.vcpu_destroy(vcpu);
+		hyp__free(vm, vcpu, total);
+		return r;
+	}
 	vcpu->initialised = true;
 	/* Publish last, and only if nobody took the index meanwhile. */
 	if (!atomic_compare_exchange_strong_explicit(&vm->vcpus[cfg.index], &expected, vcpu,
 						     memory_order_release, memory_order_relaxed)) {
+		hyp__dirty_ring_vcpu_release(vcpu);
 		if (vm->ops.vcpu_destroy)
 			vm->ops.vcpu_destroy(vcpu);
 		hyp__free(vm, vcpu, total);
@@ -109,6 +117,7 @@ void hyp__vcpu_free(struct hyp_vcpu *vcpu)
 	 * in a few instructions. */
 	while (atomic_load(&vcpu->running) || atomic_load(&vcpu->kicks_in_flight))
 		hyp__cpu_relax();
+	hyp__dirty_ring_vcpu_release(vcpu);
 	if (vm->ops.vcpu_destroy)
 		vm->ops.vcpu_destroy(vcpu);
 	hyp__free(vm, vcpu, vcpu->alloc_size);

@@ -131,6 +131,10 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 		cfg.ipa_bits = HYP_DEFAULT_IPA_BITS;
 	if (cfg.ipa_bits < 32 || cfg.ipa_bits > 52)
 		return -EINVAL;
+	if (cfg.dirty_ring_entries && (cfg.dirty_ring_entries & (cfg.dirty_ring_entries - 1) ||
+				       cfg.dirty_ring_entries < HYP_DIRTY_RING_MIN_ENTRIES ||
+				       cfg.dirty_ring_entries > HYP_DIRTY_RING_MAX_ENTRIES))
+		return -EINVAL;
 	if (cfg.max_vcpus == 0)
 		cfg.max_vcpus = HYP_DEFAULT_MAX_VCPUS;
 	if (cfg.max_vcpus > HYP_MAX_VCPUS)
@@ -181,6 +185,7 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 	vm->irqchip = cfg.irqchip;
 	vm->gicd_base = cfg.gicd_base;
 	vm->gicr_base = cfg.gicr_base;
+	vm->dirty_ring_entries = cfg.dirty_ring_entries;
 	vm->psci.cpu_at = psci_cpu_at;
 	vm->psci.cpu_count = vm->max_vcpus;
 	vm->psci.entry_valid = psci_entry_valid;
@@ -195,6 +200,21 @@ HYP_API int hyp_vm_create(const struct hyp_vm_config *config, struct hyp_vm **re
 	if (r) {
 		hyp__err(vm, "backend %s: VM creation failed: %s", vm->ops.name, hyp_strerror(r));
 		goto fail;
+	}
+	if (cfg.dirty_ring_entries) {
+		/* A backend that knows the field refused in vm_init already; one that does not
+		 * must at least say it can keep rings this large. */
+		uint64_t max = 0;
+
+		if (!vm->ops.vm_query_cap || vm->ops.vm_query_cap(vm, HYP_CAP_DIRTY_RING, &max) ||
+		    max < cfg.dirty_ring_entries) {
+			hyp__err(vm, "backend %s: no dirty ring of %u entries (largest: %llu)",
+				 vm->ops.name, cfg.dirty_ring_entries, (unsigned long long)max);
+			if (vm->ops.vm_destroy)
+				vm->ops.vm_destroy(vm);
+			r = -ENOTSUP;
+			goto fail;
+		}
 	}
 	*ret = vm;
 	return 0;

@@ -18,6 +18,30 @@ EL2_LINUX = re.compile(r"linux-el2: boot 1: to PSCI SYSTEM_OFF: (\d+) instructio
 KVM_LINUX = re.compile(r"linux-bench: boot → power-off, 2 vCPUs on 2 L1 CPUs\s+([0-9.]+)M insns")
 
 
+LATENCY = re.compile(r"timer-latency: timer-latency ticks (min|median|p99|max) (alone|beside .*?): "
+                     r"0x[0-9a-f]+ \((\d+)\)")
+
+
+def latency_rows(logs):
+    """The real-time partition's timer latency beside Linux (tests/el2/guests/timer-latency.c):
+    counter ticks x 16 = instructions under -icount shift=0."""
+    table = {}
+    for _, text in logs:
+        for m in LATENCY.finditer(text):
+            table.setdefault(m.group(2), {})[m.group(1)] = int(m.group(3)) * 16
+    if not table:
+        return
+    print("# el2 real-time partition, virtual timer expiry -> handler, instructions: "
+          "min / median / p99 / max")
+    alone = table.get("alone", {}).get("max")
+    for phase, row in table.items():
+        cells = " / ".join(str(row.get(k, "-")) for k in ("min", "median", "p99", "max"))
+        ratio = ""
+        if alone and phase != "alone" and "max" in row:
+            ratio = "  (max %.1fx the max alone)" % (row["max"] / alone)
+        print("#   %-45s %s%s" % (phase, cells, ratio))
+
+
 def linux_rows(logs):
     """The Linux boot figures of both backends, if the logs have them."""
     el2 = kvm = None
@@ -56,6 +80,7 @@ def main():
             if t:
                 row["target"] = t.group(1)
     linux_rows(logs)
+    latency_rows(logs)
     if not rows:
         print("bench-table.py: no figures found", file=sys.stderr)
         return 1

@@ -435,6 +435,7 @@ static bool run_guest(const char *path)
 	cfg.log_opaque = d->name;
 	cfg.log_priority = verbose ? HYP_LOG_DEBUG : HYP_LOG_WARNING;
 	cfg.max_vcpus = d->nr_vcpus;
+	cfg.dirty_ring_entries = d->hdr.dirty_ring_entries;
 	if (d->hdr.cpu_features) {
 		/* Only the kvm backend takes CPU features (struct hyp_kvm_config). */
 		char names[128], reason[256];
@@ -465,6 +466,30 @@ static bool run_guest(const char *path)
 	} else {
 		r = hyp_vm_create(&cfg, &d->vm);
 	}
+	if (r == -ENOTSUP && cfg.dirty_ring_entries) {
+		/* Only a host without a ring this large may refuse it: the VM created without one
+		 * must say so (HYP_CAP_DIRTY_RING), and the guest then sees no LHT_CAP_DIRTY_RING
+		 * (its checks become a SKIP with the reason, never a pass). */
+		uint64_t max = 0;
+
+		cfg.dirty_ring_entries = 0;
+		r = hyp_vm_create(&cfg, &d->vm);
+		if (!r && (hyp_vm_query_cap(d->vm, HYP_CAP_DIRTY_RING, &max) ||
+			   max >= d->hdr.dirty_ring_entries)) {
+			lht_tap_result(false, NULL, NULL, NULL,
+				       "%s: hyp_vm_create refused a dirty ring of %u entries, yet "
+				       "HYP_CAP_DIRTY_RING = %llu",
+				       d->name, d->hdr.dirty_ring_entries, (unsigned long long)max);
+			goto out_destroy;
+		}
+		if (!r)
+			lht_tap_comment("%s: no dirty ring of %u entries here (-ENOTSUP; "
+					"HYP_CAP_DIRTY_RING = %llu)",
+					d->name, d->hdr.dirty_ring_entries,
+					(unsigned long long)max);
+	}
+	if (!r)
+		d->ring_entries = cfg.dirty_ring_entries;
 	if (r) {
 		lht_tap_result(false, NULL, NULL, NULL, "%s: hyp_vm_create(backend %s): %s",
 			       d->name, backend_name, hyp_strerror(r));

@@ -523,6 +523,74 @@ static bool dev_write(struct lht_dev *d, struct lht_vcpu *c, uint64_t off, uint6
 	}
 }
 
+/* The VMM side of a live copy with the dirty ring (LHT_REG_RING), driven by the guest. */
+static int64_t ring_collect(struct lht_dev *d)
+{
+	uint64_t bitmap[LHT_RAM_SIZE / HYP_PAGE_SIZE / 64];
+	const uint64_t window = (LHT_DIRTY_WINDOW - LHT_RAM_BASE) / HYP_PAGE_SIZE;
+	hyp_ipa_t pages[LHT_RING_BATCH];
+	int64_t from_ring = 0;
+	int n;
+
+	do {
+		n = hyp_vm_dirty_ring_harvest(d->vm, pages, LHT_RING_BATCH);
+		for (int i = 0; i < n; i++) {
+			uint64_t p = (pages[i] - LHT_DIRTY_WINDOW) / HYP_PAGE_SIZE;
+
+			if (pages[i] < LHT_DIRTY_WINDOW || p >= LHT_RING_PAGES)
+				continue;
+			if (!(d->ring_seen[p / 64] >> (p % 64) & 1))
+				from_ring++;
+			d->ring_seen[p / 64] |= 1ull << (p % 64);
+		}
+	} while (n == (int)LHT_RING_BATCH);
+	if (n < 0)
+		return n;
+	n = hyp_vm_dirty_log_fetch(d->vm, LHT_RAM_BASE, bitmap, sizeof(bitmap) / sizeof(bitmap[0]));
+	if (n < 0)
+		return n;
+	d->ring_fetched = 0;
+	for (uint64_t w = 0; w < LHT_RING_PAGES / 64; w++) {
+		uint64_t only = bitmap[window / 64 + w] & ~d->ring_seen[w];
+
+		for (; only; only &= only - 1)
+			d->ring_fetched++;
+		d->ring_seen[w] |= bitmap[window / 64 + w];
+	}
+	return from_ring;
+}
+
+static int64_t ring_op(struct lht_dev *d, uint64_t op)
+{
+	struct hyp_dirty_ring_stats s = { .size = sizeof(s) };
+	int r;
+
+	switch (op) {
+	case LHT_RING_COLLECT:
+		return ring_collect(d);
+	case LHT_RING_CLEAR:
+		for (size_t w = 0; w < LHT_RING_PAGES / 64; w++)
+			d->ring_seen[w] = 0;
+		return 0;
+	case LHT_RING_FETCHED:
+		return (int64_t)d->ring_fetched;
+	case LHT_RING_FULL:
+	case LHT_RING_SPILLED:
+	case LHT_RING_HARVESTED:
+	case LHT_RING_ENTRIES:
+		r = hyp_vm_dirty_ring_stats(d->vm, &s);
+		if (r)
+			return r;
+		return (int64_t)(op == LHT_RING_FULL	  ? s.full :
+				 op == LHT_RING_SPILLED	  ? s.spilled :
+				 op == LHT_RING_HARVESTED ? s.harvested :
+							    s.entries);
+	default:
+		lht_fail(d, "LHT_REG_RING %#llx", (unsigned long long)op);
+		return -22;
+	}
+}
+
 /* The test device's MMIO callback (hyp_mmio_fn). */
 static enum hyp_handler_result dev_mmio(void *opaque, struct hyp_vcpu *vcpu,
 					struct hyp_mmio_access *a)
@@ -619,6 +687,17 @@ static enum hyp_handler_result dev_mmio(void *opaque, struct hyp_vcpu *vcpu,
 			d->dirty_bits = d->dirty_result >= 0 ? bitmap[window / 64] : 0;
 		} else
 			lht_fail(d, "vCPU %u: LHT_REG_DIRTY %#llx", c->index, (ull)a->data);
+		return HYP_HANDLED;
+	}
+	if (a->offset == LHT_REG_RING || a->offset == LHT_REG_RING_WORD) {
+		if (!a->is_write)
+			a->data = a->offset == LHT_REG_RING ?
+					  (uint64_t)d->ring_result :
+					  d->ring_seen[d->ring_word % (LHT_RING_PAGES / 64)];
+		else if (a->offset == LHT_REG_RING_WORD)
+			d->ring_word = a->data;
+		else
+			d->ring_result = ring_op(d, a->data);
 		return HYP_HANDLED;
 	}
 	if (a->is_write)
@@ -838,6 +917,7 @@ void lht_query_caps(struct lht_dev *d, char *line, size_t size, bool hex)
 		{ HYP_CAP_INJECT_EXCEPTIONS, "inject-exceptions" },
 		{ HYP_CAP_CUSTOM_MPIDR, "custom-mpidr" },
 		{ HYP_CAP_DIRTY_LOG, "dirty-log" },
+		{ HYP_CAP_DIRTY_RING, "dirty-ring" },
 	};
 	size_t used = 0;
 
@@ -865,6 +945,8 @@ void lht_query_caps(struct lht_dev *d, char *line, size_t size, bool hex)
 			d->caps |= LHT_CAP_IRQCHIP;
 		if (caps[i].cap == HYP_CAP_DIRTY_LOG && v)
 			d->caps |= LHT_CAP_DIRTY_LOG;
+		if (caps[i].cap == HYP_CAP_DIRTY_RING && v && d->ring_entries)
+			d->caps |= LHT_CAP_DIRTY_RING;
 		/* A failed query counts as "cannot": custom affinities are then expected to be
 		 * refused, and no abort injection is attempted. */
 		if (caps[i].cap == HYP_CAP_CUSTOM_MPIDR && v) {
@@ -908,6 +990,7 @@ int lht_setup_vm(struct lht_dev *d, void *ram, void *rom)
 	int r;
 
 	d->dirty_result = 1;
+	d->ring_result = 1;
 	if (d->hdr.flags & LHT_F_HOSTILE)
 		d->hostile = true;
 	r = hyp_vm_map(d->vm, LHT_RAM_BASE, ram, LHT_RAM_SIZE, HYP_MEM_RWX);

@@ -86,6 +86,14 @@ struct lht_dev {
 	int64_t remap_result; /* LHT_REG_REMAP */
 	int64_t dirty_result; /* LHT_REG_DIRTY */
 	uint64_t dirty_bits;  /* LHT_REG_DIRTY_BITS */
+	/* LHT_REG_RING, LHT_REG_RING_WORD: the last result, the window log, the word index, the
+	 * window pages the last collect found only in the bitmap. @ring_entries: the VM's ring
+	 * (the host sets it after creating the VM; 0: none). */
+	int64_t ring_result;
+	uint64_t ring_seen[LHT_RING_PAGES / 64];
+	uint64_t ring_word;
+	uint64_t ring_fetched;
+	uint32_t ring_entries;
 	uint64_t vendor_calls;
 	uint64_t bench[LHT_BENCH_RESULTS]; /* LHT_REG_BENCH_ITERATIONS.. (LHT_F_BENCH) */
 	uint32_t bench_written;		   /* which of @bench the guest wrote */

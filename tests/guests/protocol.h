@@ -151,6 +151,32 @@
 #define LHT_DIRTY_DISABLE 3
 #define LHT_DIRTY_WINDOW (LHT_RAM_BASE + (8ull << 20))
 
+/* W: the dirty ring (hyp_vm_dirty_ring_harvest(), with LHT_CAP_DIRTY_RING: the VM was created
+ *  with the ring the header asked for, struct lht_header.dirty_ring_entries). R: what the last op
+ *  returned (a negative errno on failure; 1 before any):
+ *  LHT_RING_COLLECT: one round of a live copy: harvest the rings until they are empty (in batches
+ *   of LHT_RING_BATCH entries) and then fetch RAM's bitmap (hyp_vm_dirty_log_fetch(), which holds
+ *   what a full ring spilled); the pages of LHT_RING_PAGES from LHT_DIRTY_WINDOW found either way
+ *   are ORed into the device's window log (LHT_REG_RING_WORD). Returns the window pages the ring
+ *   harvest reported;
+ *  LHT_RING_CLEAR: empty the window log (returns 0);
+ *  LHT_RING_FETCHED: the window pages the last collect found only in the bitmap;
+ *  LHT_RING_FULL, LHT_RING_SPILLED, LHT_RING_HARVESTED: struct hyp_dirty_ring_stats counters;
+ *  LHT_RING_ENTRIES: the ring size per vCPU.
+ * LHT_REG_RING_WORD, W: a word index (0..LHT_RING_PAGES / 64 - 1); R: that word of the window log
+ *  (bit n of word w = page 64 * w + n of the window). */
+#define LHT_REG_RING 0x200
+#define LHT_REG_RING_WORD 0x208
+#define LHT_RING_COLLECT 1
+#define LHT_RING_CLEAR 2
+#define LHT_RING_FETCHED 3
+#define LHT_RING_FULL 4
+#define LHT_RING_SPILLED 5
+#define LHT_RING_HARVESTED 6
+#define LHT_RING_ENTRIES 7
+#define LHT_RING_PAGES 1024u
+#define LHT_RING_BATCH 64u
+
 /* R: the MPIDR_EL1 affinity (Aff3..Aff0 bits) the driver configured for vCPU i: the guest
  *  header's struct lht_header.mpidr[i] when the backend accepts custom affinities
  *  (HYP_CAP_CUSTOM_MPIDR, LHT_CAP_CUSTOM_MPIDR), otherwise (or when the header leaves it 0)
@@ -196,7 +222,8 @@
 #define LHT_CAP_IRQCHIP (1u << 3)
 #define LHT_CAP_CUSTOM_MPIDR (1u << 4)
 #define LHT_CAP_INJECT_DABT (1u << 5)
-#define LHT_CAP_DIRTY_LOG (1u << 6) /* HYP_CAP_DIRTY_LOG */
+#define LHT_CAP_DIRTY_LOG (1u << 6)  /* HYP_CAP_DIRTY_LOG */
+#define LHT_CAP_DIRTY_RING (1u << 7) /* the VM has the dirty ring the header asked for */
 
 /* LHT_REG_CHECK operations. The driver prints one TAP line per check. */
 enum lht_check_op {
@@ -343,6 +370,10 @@ struct lht_header {
 	 * on a backend without HYP_CAP_CUSTOM_MPIDR the driver checks that libhyp refuses it
 	 * and uses the default (see LHT_REG_MPIDR). */
 	uint64_t mpidr[LHT_MAX_VCPUS];
+	/* struct hyp_vm_config.dirty_ring_entries for the VM (0: none). A host without a ring that
+	 * large gets a VM without one (-ENOTSUP checked against HYP_CAP_DIRTY_RING) and the guest
+	 * sees no LHT_CAP_DIRTY_RING. */
+	uint32_t dirty_ring_entries;
 };
 
 #endif /* !__ASSEMBLER__ */

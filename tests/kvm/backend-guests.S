@@ -32,7 +32,8 @@ _start:
 	b	smccc_calls		/* 9: vendor HVC and SMC, PSCI_VERSION, an unrouted call */
 	b	dirty_pages		/* 10: 4 rounds of page writes, each reported at REPORT */
 	b	dirty_hammer		/* 11: rounds over 16 pages forever, each counted at COUNT */
-	b	chan_echo		/* 12: echo CHAN_BYTES channel bytes + 1, ringing after each */
+	b	dirty_sweep		/* 12: the same over 200 pages (more than a dirty ring's 192) */
+	b	chan_echo		/* 13: echo CHAN_BYTES channel bytes + 1, ringing after each */
 
 setup:
 	adr	x9, vectors
@@ -176,6 +177,20 @@ dirty_hammer:
 	add	x12, x12, #1
 	b	1b
 
+dirty_sweep:
+	bl	setup
+	ldr	x11, =0x40100000
+	ldr	x15, =0x0c100000
+	mov	x12, #0
+1:	mov	x13, #0
+2:	add	x14, x11, x13, lsl #12
+	str	x12, [x14, #24]
+	add	x13, x13, #1
+	cmp	x13, #200
+	b.ne	2b
+	str	x12, [x15]
+	add	x12, x12, #1
+	b	1b
 /* The guest end of a channel, driven directly: wait for a byte in to_guest (prod at 0x40), put it
  * + 1 into to_host, publish both indexes (to_guest.cons 0x80, to_host.prod 0x84), ring. */
 chan_echo:

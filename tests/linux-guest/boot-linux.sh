@@ -7,25 +7,29 @@
 # CPU count, a file it reads from the virtio-blk disk, and powers off through PSCI SYSTEM_OFF.
 # The guest console streams live.
 #
-#   boot-linux.sh [--out DIR] [--cpus N] [--check] [--precopy]
+#   boot-linux.sh [--out DIR] [--cpus N] [--check] [--precopy [--dirty-ring N]]
 #
 # --check: also verify the run (for the integration test): the marker, "cpus N", the disk
 # contents, the power-off, and hyp-run's exit status 0; prints TAP.
 # --precopy (with --check): boot the guest once more (256 MiB) under hyp-run --precopy, which
 # copies its RAM to a file in rounds with the dirty-page log while it boots, and check the rounds
 # (all of RAM first, then far fewer pages) and that the file holds guest RAM exactly at the end.
+# --dirty-ring N: the same with hyp-run --dirty-ring N (each vCPU's dirty ring first, then the
+# bitmap, each round): the rings must have reported pages, and the file must still be exact.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build-test/linux-guest
 cpus=2
 check=0
 precopy=0
+dirty_ring=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--out) out=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--check) check=1; shift ;;
 	--precopy) precopy=1; shift ;;
+	--dirty-ring) dirty_ring=(--dirty-ring "$2"); shift 2 ;;
 	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "boot-linux.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -112,7 +116,7 @@ if [[ $precopy -eq 1 ]]; then
 		--wrap "$out/arm64/examples/hyp-run" --backend kvm --cpus "$cpus" --mem 256M \
 		--kernel "$guest_image" --initrd "$out/initramfs.cpio" --disk "$out/disk.img" \
 		--cmdline "console=ttyAMA0 panic=-1 quiet" --precopy /libhyp-precopy-ram.img \
-		>/dev/null 2>&1
+		"${dirty_ring[@]}" >/dev/null 2>&1
 	precopy_status=$?
 	set -e
 	grep -h "hyp-run: precopy" "$log" | sed 's/^/# /' || true
@@ -135,6 +139,16 @@ if [[ $precopy -eq 1 ]]; then
 	else
 		echo "not ok $n - precopy: the rounds did not shrink (see $log)"
 		failed=$((failed + 1))
+	fi
+	if [[ ${#dirty_ring[@]} -gt 0 ]]; then
+		expect "precopy: the dirty rings were used (their counters)" "dirty rings of ${dirty_ring[1]} entries"
+		n=$((n + 1))
+		if grep -qE "precopy round [0-9]+: [0-9]+ pages \([1-9][0-9]* from the dirty rings" "$log"; then
+			echo "ok $n - precopy: rounds took pages from the dirty rings"
+		else
+			echo "not ok $n - precopy: no round took a page from the dirty rings (see $log)"
+			failed=$((failed + 1))
+		fi
 	fi
 	expect_status "hyp-run --precopy exited 0" "$precopy_status"
 fi

@@ -120,6 +120,12 @@ expect_error "--flash-vars without --firmware" "variable store of --firmware" \
 # CPU feature options.
 expect_error "--sve with a vector length that is not a multiple of 128" "--sve takes" \
 	--kernel "$tmp/Image" --sve=200
+expect_error "--dirty-ring without --precopy" "--dirty-ring is for --precopy" --kernel "$tmp/Image" \
+	--dirty-ring 256
+expect_error "--dirty-ring that is not a number" "is not a ring size" --kernel "$tmp/Image" \
+	--precopy "$tmp/ram.img" --dirty-ring 1k
+expect_error "--dirty-ring that is not a power of two" "not a power of two" --kernel "$tmp/Image" \
+	--backend mock --precopy "$tmp/ram.img" --dirty-ring 300
 expect_error "--pmu with a bad value" "--pmu takes on, off or auto" --kernel "$tmp/Image" \
 	--pmu=maybe
 expect_error "--mte=on on a backend without CPU features" "CPU features need the kvm backend" \

@@ -142,7 +142,8 @@ static void test_vm_create_size_too_small(void **state)
 		4,
 		8,
 		offsetof(struct hyp_vm_config, gicr_base),
-		sizeof(struct hyp_vm_config) - 1,
+		/* The first version of the struct ended with gicr_base. */
+		offsetof(struct hyp_vm_config, gicr_base) + sizeof(hyp_ipa_t) - 1,
 	};
 	struct hyp_vm_config cfg = { .backend = "mock" };
 
@@ -663,6 +664,7 @@ static void test_query_cap_all_mock(void **state)
 		{ HYP_CAP_INJECT_EXCEPTIONS, 1u << HYP_INJECT_UNDEF | 1u << HYP_INJECT_DATA_ABORT |
 						     1u << HYP_INJECT_PREFETCH_ABORT },
 		{ HYP_CAP_CUSTOM_MPIDR, 1 },
+		{ HYP_CAP_DIRTY_RING, HYP_DIRTY_RING_MAX_ENTRIES }, /* the library's rings */
 	};
 	struct fx *f = *state;
 

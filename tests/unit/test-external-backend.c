@@ -527,6 +527,67 @@ static int never_called_set_regs(struct hyp_vcpu *vcpu, const enum hyp_reg *regs
 	return never_called_regs(vcpu, regs, (uint64_t *)(uintptr_t)values, count);
 }
 
+/*
+ * Dirty rings on an external backend: one that cannot say how large a ring it offers gets none
+ * (-ENOTSUP, the VM torn down through its vm_destroy), one that answers HYP_CAP_DIRTY_RING without
+ * a dirty_ring_harvest method gets the library's rings up to that size.
+ */
+static unsigned ring_vm_destroys;
+
+static int ring_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value)
+{
+	(void)vm;
+	if (cap != HYP_CAP_DIRTY_RING)
+		return -ENOTSUP;
+	*value = 512;
+	return 0;
+}
+
+static void ring_vm_destroy(struct hyp_vm *vm)
+{
+	(void)vm;
+	ring_vm_destroys++;
+}
+
+static void test_dirty_ring_on_external_backends(void **state)
+{
+	struct hyp_backend_ops ops = toy_ops;
+	struct hyp_vm_config config = { .size = sizeof(config), .dirty_ring_entries = 256 };
+	struct hyp_dirty_ring_stats s = { .size = sizeof(s) };
+	struct hyp_vm *vm = NULL;
+	struct hyp_vcpu *vcpu = NULL;
+	hyp_ipa_t pages[4];
+	uint64_t cap = 0;
+
+	(void)state;
+	/* toy_ops: no vm_query_cap (an old table), so no ring. */
+	config.backend_ops = &toy_ops;
+	assert_int_equal(hyp_vm_create(&config, &vm), -ENOTSUP);
+	assert_null(vm);
+
+	ops.version = HYP_BACKEND_OPS_VERSION;
+	ops.size = sizeof(ops);
+	ops.vm_query_cap = ring_query_cap;
+	ops.vm_destroy = ring_vm_destroy;
+	config.backend_ops = &ops;
+	config.dirty_ring_entries = 1024;
+	ring_vm_destroys = 0;
+	assert_int_equal(hyp_vm_create(&config, &vm), -ENOTSUP);
+	assert_null(vm);
+	assert_int_equal(ring_vm_destroys, 1); /* what vm_init built is released */
+
+	config.dirty_ring_entries = 512;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vm_query_cap(vm, HYP_CAP_DIRTY_RING, &cap), 0);
+	assert_int_equal(cap, 512);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	assert_int_equal(hyp_vm_dirty_ring_harvest(vm, pages, 4), 0);
+	assert_int_equal(hyp_vm_dirty_ring_stats(vm, &s), 0);
+	assert_int_equal(s.entries, 512);
+	assert_int_equal(hyp_vm_destroy(vm), 0);
+	assert_int_equal(ring_vm_destroys, 2);
+}
+
 /* A backend that keeps every core register itself, as kvm does. */
 static struct hyp_backend_ops toy_reg_ops(void)
 {
@@ -640,6 +701,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_private_state_and_memory_slots),
 		cmocka_unit_test(test_missing_methods_are_enotsup),
+		cmocka_unit_test(test_dirty_ring_on_external_backends),
 		cmocka_unit_test(test_raw_and_decoded_exits),
 		cmocka_unit_test(test_kick_without_kick_method),
 		cmocka_unit_test(test_backend_system_event_stops_every_vcpu),

@@ -144,6 +144,7 @@ class Cap(enum.IntEnum):
     NO_SYNDROME_EXITS = 12
     INJECT_EXCEPTIONS = 13
     CUSTOM_MPIDR = 14
+    DIRTY_RING = 15
 
 
 class Conduit(enum.IntFlag):

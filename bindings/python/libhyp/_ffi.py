@@ -86,7 +86,8 @@ class VmConfig(Structure):
                 ("backend_ops", c_void_p), ("backend_config", c_void_p), ("alloc", c_void_p),
                 ("log_fn", LOG_FN), ("log_opaque", c_void_p), ("log_priority", c_int32),
                 ("ipa_bits", c_uint32), ("max_vcpus", c_uint32), ("irqchip", c_uint32),
-                ("gicd_base", c_uint64), ("gicr_base", c_uint64)]
+                ("gicd_base", c_uint64), ("gicr_base", c_uint64),
+                ("dirty_ring_entries", c_uint32)]
 
 
 class VcpuConfig(Structure):

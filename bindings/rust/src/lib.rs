@@ -464,6 +464,7 @@ impl Vm {
             irqchip: config.irqchip,
             gicd_base: 0,
             gicr_base: 0,
+            dirty_ring_entries: 0,
         };
         let mut raw = ptr::null_mut();
         check(unsafe { sys::hyp_vm_create(&cfg, &mut raw) })?;

@@ -158,6 +158,7 @@ pub struct hyp_vm_config {
     pub irqchip: u32,
     pub gicd_base: hyp_ipa_t,
     pub gicr_base: hyp_ipa_t,
+    pub dirty_ring_entries: u32,
 }
 
 #[repr(C)]

@@ -100,7 +100,8 @@ fn structs_match_the_abi_description() {
                    "alloc" => (alloc), "log_fn" => (log_fn), "log_opaque" => (log_opaque),
                    "log_priority" => (log_priority), "ipa_bits" => (ipa_bits),
                    "max_vcpus" => (max_vcpus), "irqchip" => (irqchip),
-                   "gicd_base" => (gicd_base), "gicr_base" => (gicr_base)]);
+                   "gicd_base" => (gicd_base), "gicr_base" => (gicr_base),
+                   "dirty_ring_entries" => (dirty_ring_entries)]);
     check_struct!(a, sys::hyp_vcpu_config, "hyp_vcpu_config",
                   ["size" => (size), "index" => (index), "power" => (power),
                    "reserved" => (reserved), "mpidr" => (mpidr)]);

@@ -258,6 +258,9 @@ static int el2_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 	case HYP_CAP_DIRTY_LOG: /* stage-2 write protection, fault and mark: el2_dirty_*() */
 		*value = 1;
 		return 0;
+	case HYP_CAP_DIRTY_RING: /* the library's rings, filled by el2_dirty_fault() */
+		*value = HYP_DIRTY_RING_MAX_ENTRIES;
+		return 0;
 	case HYP_CAP_IRQCHIP_BACKEND:
 		*value = 0;
 		return 0;
@@ -387,7 +390,7 @@ static bool el2_dirty_fault(struct el2_vcpu *v, const struct hyp_exit *exit)
 	 * disable finds the page writable already, and the guest simply retries). */
 	if (s2_protect(el2_vm(vm), region, ipa, HYP_PAGE_SIZE, true))
 		return false;
-	hyp__dirty_mark(vm, ipa, HYP_PAGE_SIZE);
+	hyp__dirty_mark_vcpu(v->vcpu, ipa, HYP_PAGE_SIZE);
 	return true;
 }
 

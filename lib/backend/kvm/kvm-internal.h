@@ -42,6 +42,10 @@ struct kvm_vm_state {
 	/* KVM_CREATE_VCPU calls that succeeded: KVM gives each new vCPU the next redistributor
 	 * frame of the region, in creation order, whatever its vCPU id. */
 	_Atomic uint32_t vcpus_created;
+	/* The dirty ring's size per vCPU (0: none), and the vCPU the next harvest starts with
+	 * (kvm-dirty.c, under the library's ring lock). */
+	uint32_t ring_entries;
+	uint32_t ring_next;
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
 };
@@ -61,6 +65,10 @@ struct kvm_vcpu_state {
 	_Atomic bool in_run;
 	/* X1..X3 at the last SMCCC exit (kvm-smccc.c): results equal to them need no ioctl. */
 	uint64_t smccc_x[4];
+	/* This vCPU's dirty ring, mapped from its fd (NULL: none), and the index of the next
+	 * entry to harvest (kvm-dirty.c, under the library's ring lock). */
+	struct kvm_dirty_gfn *gfns;
+	uint32_t ring_fetch;
 };
 
 static inline struct kvm_vm_state *vm_state(struct hyp_vm *vm)
@@ -108,6 +116,12 @@ int hyp__kvm_smccc_complete(struct hyp_vcpu *vcpu, const struct hyp_exit *exit);
 /* kvm-dirty.c: dirty-page logging through KVM's memslot log. */
 bool hyp__kvm_dirty_log_supported(void);
 int hyp__kvm_dirty_log_enable(struct hyp_vm *vm, const struct hyp_mem_region *region, bool enable);
+uint32_t hyp__kvm_dirty_ring_max(struct kvm_vm_state *k);
+int hyp__kvm_dirty_ring_enable(struct hyp_vm *vm, uint32_t entries);
+int hyp__kvm_dirty_ring_map(struct hyp_vm *vm, struct kvm_vcpu_state *kv);
+void hyp__kvm_dirty_ring_unmap(struct hyp_vcpu *vcpu);
+int hyp__kvm_dirty_ring_full(struct hyp_vcpu *vcpu);
+int hyp__kvm_dirty_ring_harvest(struct hyp_vm *vm, hyp_ipa_t *pages, size_t max);
 int hyp__kvm_dirty_log_fetch(struct hyp_vm *vm, const struct hyp_mem_region *region,
 			     uint64_t *bitmap);
 

@@ -320,6 +320,12 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	r = check_cpu_features(vm, k, kcfg.cpu_features, config->irqchip);
 	if (r)
 		return r;
+	/* Before any vCPU and memslot exists, as KVM requires (kvm-dirty.c). */
+	if (config->dirty_ring_entries) {
+		r = hyp__kvm_dirty_ring_enable(vm, config->dirty_ring_entries);
+		if (r)
+			return r;
+	}
 	if (config->irqchip != HYP_IRQCHIP_NONE) {
 		r = create_vgic(config, k);
 		if (r) {
@@ -362,6 +368,9 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 		return 0;
 	case HYP_CAP_DIRTY_LOG: /* KVM_MEM_LOG_DIRTY_PAGES: kvm-dirty.c */
 		*value = hyp__kvm_dirty_log_supported();
+		return 0;
+	case HYP_CAP_DIRTY_RING: /* KVM_CAP_DIRTY_LOG_RING_ACQ_REL + _WITH_BITMAP: kvm-dirty.c */
+		*value = hyp__kvm_dirty_ring_max(k);
 		return 0;
 	default:
 		return -ENOTSUP;
@@ -485,11 +494,16 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 		r = sys_err();
 		goto fail;
 	}
+	r = hyp__kvm_dirty_ring_map(hyp_vcpu_vm(vcpu), kv);
+	if (r)
+		goto fail;
 	r = vcpu_init_features(vcpu, kv, !hyp_vcpu_is_powered_on(vcpu));
 	if (r)
 		goto fail;
 	return 0;
 fail:
+	if (kv->gfns)
+		munmap(kv->gfns, (size_t)k->ring_entries * sizeof(struct kvm_dirty_gfn));
 	if (kv->run)
 		munmap(kv->run, k->run_size);
 	close(kv->fd);
@@ -501,6 +515,7 @@ static void kvm_vcpu_destroy(struct hyp_vcpu *vcpu)
 	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
 	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
 
+	hyp__kvm_dirty_ring_unmap(vcpu);
 	munmap(kv->run, k->run_size);
 	close(kv->fd);
 }
@@ -697,6 +712,13 @@ again:
 		}
 		return sys_err();
 	}
+	if (kv->run->exit_reason == KVM_EXIT_DIRTY_RING_FULL) {
+		/* Spilled into the logs, the vCPU goes on (a kick is still seen above). */
+		r = hyp__kvm_dirty_ring_full(vcpu);
+		if (r)
+			return r;
+		goto again;
+	}
 	if (kv->run->exit_reason == KVM_EXIT_HYPERCALL)
 		return hyp__kvm_smccc_exit(vcpu, kv->run, exit);
 	return translate_exit(vm, kv->run, exit);
@@ -840,4 +862,5 @@ const struct hyp_backend_ops hyp__kvm_backend_ops = {
 	.dirty_log_fetch = hyp__kvm_dirty_log_fetch,
 	.ram_alloc = hyp__kvm_ram_alloc,
 	.ram_free = hyp__kvm_ram_free,
+	.dirty_ring_harvest = hyp__kvm_dirty_ring_harvest,
 };

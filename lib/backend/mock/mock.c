@@ -283,6 +283,9 @@ static int mock_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *valu
 	case HYP_CAP_DIRTY_LOG: /* scripted stores to RAM mark their pages */
 		*value = 1;
 		return 0;
+	case HYP_CAP_DIRTY_RING: /* the library's rings, filled by the same marks */
+		*value = HYP_DIRTY_RING_MAX_ENTRIES;
+		return 0;
 	default:
 		return -ENOTSUP;
 	}
@@ -491,7 +494,7 @@ static bool do_access(struct hyp_vcpu *vcpu, const struct mock_step *step, struc
 			for (unsigned i = 0; i < step->len; i++)
 				*bytes[i] = buf[i];
 			/* After the store, as the dirty log's ordering needs (lib/core/dirty.c). */
-			hyp__dirty_mark(vm, step->ipa, step->len);
+			hyp__dirty_mark_vcpu(vcpu, step->ipa, step->len);
 			mv->regs.pc += 4;
 			return true;
 		}

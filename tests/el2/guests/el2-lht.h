@@ -38,6 +38,11 @@
  * guest, and the kind of the last one (enum hyp_inject_kind). */
 #define LHT_EL2_REG_INJECTED 0x940
 #define LHT_EL2_REG_INJECTED_KIND 0x948
+/* R: what the firmware says the rest of the machine is doing, for a guest that measures itself
+ * against it (timer-latency.c): a small number the firmware defines, or LHT_EL2_PHASE_STOP when
+ * the guest should finish. 0 unless the firmware sets one (fw_harness_set_phase()). */
+#define LHT_EL2_REG_HOST_PHASE 0x950
+#define LHT_EL2_PHASE_STOP 0xffffffffffffffffull
 
 enum lht_el2_probe {
 	LHT_EL2_PROBE_NONE = 0,
