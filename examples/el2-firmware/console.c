@@ -335,6 +335,7 @@ static struct fw_lock input_lock;
 static struct input_sink input_sinks[FW_INPUT_MAX_PARTITIONS];
 static unsigned int input_target, input_partitions;
 static bool input_escape;
+static uint64_t input_errors;
 
 /* With input_lock held: hand what is pending to the sink, as much as it takes. */
 static void input_push(struct input_sink *s)
@@ -426,6 +427,11 @@ void fw_console_input_stats(unsigned int partition, uint64_t *delivered, uint64_
 	fw_unlock(&input_lock);
 }
 
+uint64_t fw_console_input_errors(void)
+{
+	return __atomic_load_n(&input_errors, __ATOMIC_RELAXED);
+}
+
 unsigned int fw_console_rx_irq(void)
 {
 	unsigned int bytes = 0;
@@ -436,9 +442,15 @@ unsigned int fw_console_rx_irq(void)
 	mmio_write32(FW_UART_BASE + UARTICR, UARTIMSC_RXIM | UARTIMSC_RTIM);
 	fw_lock(&input_lock);
 	while (!(mmio_read32(FW_UART_BASE + UARTFR) & UARTFR_RXFE) && bytes < 4096) {
-		uint8_t c = (uint8_t)mmio_read32(FW_UART_BASE + UARTDR);
+		uint32_t dr = mmio_read32(FW_UART_BASE + UARTDR);
+		uint8_t c = (uint8_t)dr;
 
 		bytes++;
+		/* Framing, parity, break or overrun (UARTDR bits 8-11): not a byte anyone typed. */
+		if (dr & 0xf00u) {
+			input_errors++;
+			continue;
+		}
 		if (input_escape) {
 			input_escape = false;
 			if (c >= '1' && c < '1' + input_partitions) {

@@ -89,7 +89,9 @@ void fw_vprintf(const char *fmt, va_list ap);
  * the table, config.c); FW_INPUT_ESCAPE twice sends one. A partition reads input through the sink
  * it attaches (fw_input_fn: it takes what it can and returns how much); bytes it cannot take yet
  * wait in a 256-byte buffer (fw_console_input_ready() when it has room again), past that they
- * are dropped and counted. Input for a partition without a sink waits the same way.
+ * are dropped and counted. Input for a partition without a sink waits the same way, and what
+ * waits for a partition is delivered when it attaches its sink again (after a restart too).
+ * FW_INPUT_ESCAPE followed by anything else is dropped.
  */
 #define FW_INPUT_ESCAPE 0x1du
 #define FW_INPUT_MAX_PARTITIONS 8u
@@ -101,6 +103,8 @@ void fw_console_input_detach(unsigned int partition);
 void fw_console_input_ready(unsigned int partition);
 void fw_console_input_stats(unsigned int partition, uint64_t *delivered, uint64_t *pending,
 			    uint64_t *dropped);
+/* Received characters dropped for a framing, parity, break or overrun error. */
+uint64_t fw_console_input_errors(void);
 /* The UART's interrupt: read what arrived and hand it on; returns the bytes read. */
 unsigned int fw_console_rx_irq(void);
 /* For the fatal path: no lock (the CPU that dies may hold it). */

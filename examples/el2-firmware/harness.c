@@ -886,12 +886,13 @@ static bool device_error(const struct fw_partition_config *c, const struct fw_de
 {
 	uint64_t p0, p1;
 
-	device_pages(d, &p0, &p1);
-	if (!d->size || d->pa + d->size < d->pa || p1 > 0x100000000ull) {
+	/* Checked before rounding: a window near the top of the address space would wrap. */
+	if (!d->size || d->pa >= 0x100000000ull || d->size > 0x100000000ull - d->pa) {
 		fw_snprintf(why, why_size, "[%s] device %s: window %#lx+%#lx is not below 4 GiB",
 			    c->name, d->name, d->pa, d->size);
 		return true;
 	}
+	device_pages(d, &p0, &p1);
 	if (ranges_overlap(p0, p1, FW_RAM_BASE, FW_RAM_BASE + (uint64_t)FW_RAM_SIZE) ||
 	    ranges_overlap(p0, p1, FW_GIC_WINDOW_BASE, FW_GIC_WINDOW_BASE + FW_GIC_WINDOW_SIZE) ||
 	    ranges_overlap(p0, p1, FW_UART_BASE, FW_UART_BASE + FW_PAGE_SIZE)) {
@@ -936,10 +937,11 @@ static bool devices_clash(const struct fw_partition_config *ci, const struct fw_
 			    cj->name, dj->name, ci->name, di->name, di->intid);
 		return true;
 	}
-	if (ci != cj && ranges_overlap(a0, a1, b0, b1)) {
+	/* Within one partition too: each device's pages are mapped on their own. */
+	if (ranges_overlap(a0, a1, b0, b1)) {
 		fw_snprintf(why, why_size,
-			    "[%s] device %s and [%s] device %s share a page (%#lx..%#lx): a device "
-			    "belongs to one partition",
+			    "[%s] device %s and [%s] device %s share a page (%#lx..%#lx): a page "
+			    "belongs to one device",
 			    cj->name, dj->name, ci->name, di->name, a0 > b0 ? a0 : b0,
 			    (a1 < b1 ? a1 : b1) - 1);
 		return true;
@@ -1035,6 +1037,19 @@ static int table_error(const struct fw_partition_config *t, unsigned int n, char
 	return -1;
 }
 
+static bool has_text(const char *s, const char *text)
+{
+	for (; *s; s++) {
+		size_t i = 0;
+
+		while (text[i] && s[i] == text[i])
+			i++;
+		if (!text[i])
+			return true;
+	}
+	return false;
+}
+
 /* The checker itself, on tables it must refuse and one it must accept. */
 static void table_self_test(void)
 {
@@ -1069,7 +1084,7 @@ static void table_self_test(void)
 						   0x200,   FW_RTC_INTID,
 						   0,	    0 };
 	struct fw_partition_config bad[2], good_dev[2];
-	char why[200], all[2000] = "";
+	char why[200], all[3000] = "";
 	size_t used = 0;
 	bool ok = table_error(ok_pair, 2, why, sizeof(why)) < 0;
 
@@ -1080,9 +1095,34 @@ static void table_self_test(void)
 	good_dev[1].kind = FW_PART_LINUX;
 	ok &= table_error(good_dev, 2, why, sizeof(why)) < 0;
 
+	/* What each case's refusal must say: the rule that caught it. */
+	static const char *const because[14] = {
+		"overlap in RAM",
+		"share CPU",
+		"share VMID",
+		"is not in the partitions' RAM",
+		"is not in the partitions' RAM",
+		"staging area",
+		"share SPI",
+		"share a page",
+		"no SMMU",
+		"the firmware's UART",
+		"share SPI",
+		"not below 4 GiB",
+		"not below 4 GiB",
+		"share a page",
+	};
+	/* Two devices of one partition in one page (virtio slots 0 and 1). */
+	static const struct fw_device slots01[2] = {
+		{ "net0", FW_VIRTIO_MMIO_BASE, FW_VIRTIO_MMIO_SLOT_SIZE, FW_VIRTIO_MMIO_INTID0,
+		  FW_DEV_VIRTIO_MMIO, 1 },
+		{ "net1", FW_VIRTIO_MMIO_BASE + FW_VIRTIO_MMIO_SLOT_SIZE, FW_VIRTIO_MMIO_SLOT_SIZE,
+		  FW_VIRTIO_MMIO_INTID0 + 1, FW_DEV_VIRTIO_MMIO, 1 },
+	};
+
 	/* Each case: the good pair with one thing broken, refused with partition 1 at fault (or
-	 * 0 for a partition that is wrong on its own). */
-	for (unsigned int k = 0; k < 12; k++) {
+	 * 0 for a partition that is wrong on its own), for the right reason. */
+	for (unsigned int k = 0; k < FW_ARRAY_SIZE(because); k++) {
 		int want = 1, got;
 
 		memcpy(bad, good_dev, sizeof(bad));
@@ -1133,14 +1173,24 @@ static void table_self_test(void)
 			bad[1].devices = &same_spi;
 			bad[1].nr_devices = 1;
 			break;
-		default: /* a window past 4 GiB */
+		case 11: /* a window past 4 GiB */
 			bad[1].devices =
 				&(const struct fw_device){ "far", 0xfffff000ull, 0x2000, 90, 0, 0 };
 			bad[1].nr_devices = 1;
 			break;
+		case 12: /* a window whose end wraps around the address space */
+			bad[1].devices = &(const struct fw_device){ "wrap", 0xfffffffffffff001ull,
+								    0x10,   90,
+								    0,	    0 };
+			bad[1].nr_devices = 1;
+			break;
+		default: /* two devices of one partition in one page */
+			bad[1].devices = slots01;
+			bad[1].nr_devices = 2;
+			break;
 		}
 		got = table_error(bad, 2, why, sizeof(why));
-		ok &= got == want;
+		ok &= got == want && got >= 0 && has_text(why, because[k]);
 		used += (size_t)fw_snprintf(all + used, sizeof(all) - used, "%s%s",
 					    used ? "\n" : "", got < 0 ? "accepted!" : why);
 		if (used >= sizeof(all))
@@ -1150,8 +1200,9 @@ static void table_self_test(void)
 		       "the partition table check refuses overlapping RAM, a CPU or VMID in two "
 		       "partitions of a phase, RAM over the firmware, past the end or over the "
 		       "staged kernel, a device in two partitions (same device, a shared page or "
-		       "SPI), a DMA master without IPA == PA, the firmware's UART, a window past 4 "
-		       "GiB, and accepts valid tables");
+		       "SPI), two devices in one page, a DMA master without IPA == PA, the "
+		       "firmware's UART, a window past 4 GiB or wrapping, each for its own reason, "
+		       "and accepts valid tables");
 }
 
 static bool partition_ok(const struct fw_partition_config *cfg)
@@ -1273,6 +1324,9 @@ unsigned int fw_harness_run(void)
 			       "every partition's private page is intact at the end");
 	}
 	fw_gic_spi_route(FW_UART_INTID, 0, false);
+	if (fw_console_input_errors())
+		lht_tap_comment("console input: %lu characters dropped for receive errors",
+				fw_console_input_errors());
 	for (unsigned int i = 0; i < fw_nr_partitions && i < FW_INPUT_MAX_PARTITIONS; i++) {
 		uint64_t delivered, pending, dropped;
 

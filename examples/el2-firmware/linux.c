@@ -31,8 +31,9 @@
 #define LINUX_DTB_SPACE (64u << 10)
 #define LINUX_LINE_MAX 200u
 /* The kernel command line: the kvm rig's (tests/kvm-host/run-in-arm64-host.sh): the console on
- * the PL011, quiet (printing costs exits), no reboot loop on panic; libhyp_nodisk tells
- * guest-init.c there is no disk to wait for. */
+ * the PL011, quiet (printing costs exits), a reboot (SYSTEM_RESET) at once on a panic. The
+ * firmware adds libhyp_nodisk (guest-init.c: no disk to wait for) when the partition owns no
+ * disk, and what the boot's plan adds. */
 #define LINUX_BOOTARGS "console=ttyAMA0 panic=-1 quiet rdinit=/init"
 #define LINUX_MAX_DEVICES 8u
 /* The benchmark: how long the other partition runs alone before Linux starts. */
@@ -64,6 +65,12 @@ struct linux_part {
 	struct hyp_vm *vm;
 	struct hyp_vcpu *vcpus[LINUX_NR_VCPUS];
 	struct hyp_pl011 *uart;
+	/* What each vCPU's CPU runs (vcpu_work()); here, not on a stack: a CPU that never came back
+	 * may still read it. */
+	struct vcpu_job {
+		struct linux_part *lp;
+		unsigned int index;
+	} jobs[LINUX_NR_VCPUS];
 	bool spi_given[LINUX_MAX_DEVICES]; /* fw_spi_give() done for cfg->devices[i] */
 	bool has_disk;
 	uint64_t deadline; /* CNTPCT */
@@ -123,12 +130,21 @@ static bool starts_with(const char *s, const char *prefix)
 
 static void stop_all(struct linux_part *lp);
 
-static bool contains(const char *s, const char *what)
+/*
+ * Whether a console line is the kernel's panic message: "Kernel panic - not syncing" at the
+ * start, or after a printk timestamp ("[    3.141592] "). Anything that can write the console
+ * could forge it (an echo of typed input too), but only the partition's own console: it could as
+ * well crash itself.
+ */
+static bool is_panic_line(const char *s)
 {
-	for (; *s; s++)
-		if (starts_with(s, what))
-			return true;
-	return false;
+	if (*s == '[') {
+		for (s++; *s == ' ' || (*s >= '0' && *s <= '9') || *s == '.'; s++)
+			;
+		if (*s++ != ']' || *s++ != ' ')
+			return false;
+	}
+	return starts_with(s, MARK_PANIC);
 }
 
 /* A decimal number at @s (the CPU count); -1 if there is none. */
@@ -195,7 +211,7 @@ static void flush_line(struct linux_part *lp)
 		lp->saw_error = true;
 	else if (starts_with(lp->line, MARK_ISOLATION))
 		parse_isolation(lp, lp->line + sizeof(MARK_ISOLATION) - 1);
-	if (contains(lp->line, MARK_PANIC) && !lp->crashed && !lp->capture) {
+	if (is_panic_line(lp->line) && !lp->crashed && !lp->capture) {
 		/* The kernel died: nothing it does from here is worth running. */
 		lp->crashed = true;
 		stop_all(lp);
@@ -411,11 +427,6 @@ static void watchdog_fired(void *arg)
 	fw_this_cpu()->timer.watchdog = fw_now() + fw_us_to_ticks(LINUX_REKICK_MS * 1000u);
 }
 
-struct vcpu_job {
-	struct linux_part *lp;
-	unsigned int index;
-};
-
 /* Runs on the CPU vCPU @index is pinned to. */
 static void vcpu_work(void *arg)
 {
@@ -588,28 +599,29 @@ static int read_staged(struct staged *st, char *why, size_t why_size)
 
 /*
  * " libhyp_isolation=PA,..." for guest-init.c: physical addresses this partition must not reach
- * (read or write): every other partition's RAM (its first and last word), the firmware, the
- * staged pristine image, the physical GIC's ITS and a redistributor of a CPU that is not the
- * partition's (its own GIC is libhyp's, at the same addresses).
+ * (read or write): the RAM (its first and last word) and a CPU's redistributor of every partition
+ * running beside it, the firmware, the staged pristine image and the physical GIC's ITS (its own
+ * GIC is libhyp's, at the same addresses as the physical one).
  */
 static void isolation_args(struct linux_part *lp, char *buf, size_t size)
 {
-	uint64_t pa[2 * 8 + 4];
+	uint64_t pa[3 * 4 + 3];
 	unsigned int n = 0;
 	size_t used;
 
-	for (unsigned int i = 0; i < fw_nr_partitions && n + 2 <= 2 * 8; i++) {
+	for (unsigned int i = 0; i < fw_nr_partitions && n + 3 <= 3 * 4; i++) {
 		const struct fw_partition_config *other = &fw_partitions[i];
 
-		if (other == lp->cfg)
+		if (other == lp->cfg || other->phase != lp->cfg->phase)
 			continue;
 		pa[n++] = other->ram_pa;
 		pa[n++] = other->ram_pa + fw_partition_ram_size(other) - 4;
+		/* Its first CPU's redistributor (RD_base: GICR_CTLR first). */
+		pa[n++] = FW_GICR_BASE + (uint64_t)FW_GICR_STRIDE * other->cpus[0];
 	}
 	pa[n++] = FW_RAM_BASE;
 	pa[n++] = FW_LINUX_KERNEL_STAGE;
 	pa[n++] = FW_GIC_ITS_BASE;
-	pa[n++] = FW_GICR_BASE + (uint64_t)FW_GICR_STRIDE * (FW_MAX_CPUS - 1);
 	lp->isolation_probes = n;
 	used = (size_t)fw_snprintf(buf, size, " libhyp_isolation=");
 	for (unsigned int i = 0; i < n && used < size; i++)
@@ -784,8 +796,9 @@ static const struct linux_boot_plan {
 	enum linux_end end;
 	bool probe_isolation; /* /init tries to reach what is not the partition's */
 	const char *what;
-	bool bench;	/* the benchmark's boot: figures, no checks of /init's lines */
-	uint64_t phase; /* fw_harness_set_phase() while it runs */
+	bool bench;	  /* the benchmark's boot: figures, no checks of /init's lines */
+	bool start_again; /* after SYSTEM_OFF, the next boot of the plan (the benchmark's) */
+	uint64_t phase;	  /* fw_harness_set_phase() while it runs */
 	/* The inter-partition channel: a virtio console, and /init exchanges messages over it with
 	 * the rt partition's chan-peer (channel.c). Not in the first boot: rt's storm-beside has the
 	 * rt partition then; chan-peer follows it and lives until the last boot ends. */
@@ -825,6 +838,7 @@ static const struct linux_boot_plan linux_bench_plan[] = {
 		.end = LINUX_END_OFF,
 		.what = "powered off (the benchmark's boot)",
 		.bench = true,
+		.start_again = true,
 		.phase = 1,
 	},
 	{
@@ -870,7 +884,6 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 {
 	const struct fw_partition_config *cfg = lp->cfg;
 	struct hyp_boot_layout layout = { .size = sizeof(layout) };
-	struct vcpu_job jobs[LINUX_NR_VCPUS];
 	uint64_t t0 = fw_now(), grace;
 	bool healthy = true, ended_as_planned;
 	int end = -1, r;
@@ -908,10 +921,10 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 	lp->t_start = fw_now();
 	lp->deadline = lp->t_start + fw_us_to_ticks(LINUX_TIMEOUT_S * 1000000ull);
 	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++)
-		jobs[i] = (struct vcpu_job){ lp, i };
+		lp->jobs[i] = (struct vcpu_job){ lp, i };
 	for (unsigned int i = 1; i < LINUX_NR_VCPUS; i++)
-		fw_cpu_post(lp->cpus[i], vcpu_work, &jobs[i]);
-	vcpu_work(&jobs[0]);
+		fw_cpu_post(lp->cpus[i], vcpu_work, &lp->jobs[i]);
+	vcpu_work(&lp->jobs[0]);
 	/* vCPU 0 is back: the others follow (a system event, a crash or the watchdog stopped
 	 * them all). */
 	stop_all(lp);
@@ -947,7 +960,7 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 			"instructions under -icount shift=0)",
 			cfg->name, boot, fw_ticks_to_us(lp->t_hello - lp->t_start) / 1000,
 			lp->t_hello - lp->t_start, (lp->t_hello - lp->t_start) * 16);
-	if (lp->event_seen)
+	if (lp->event_seen && plan->bench)
 		/* The benchmark's figure (run-el2.sh --linux --icount; tests/bench/bench-table.py
 		 * puts it beside hyp-run's on kvm, tests/bench/linux-bench.c). */
 		lht_tap_comment("linux-el2: boot %u: to PSCI %s: %lu instructions from the first "
@@ -967,17 +980,18 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 				"(physical, deactivated by the guest through the HW bit)",
 				cfg->name, cfg->devices[i].name,
 				fw_spi_forwarded(cfg->devices[i].intid), cfg->devices[i].intid);
-	if (lp->isolation_probes) {
+	if (plan->probe_isolation) {
 		fw_snprintf(why, sizeof(why), "/init reported %ld of %ld refused, %u addresses",
 			    lp->isolation_refused, lp->isolation_tried, lp->isolation_probes);
 		lht_tap_result(
-			lp->isolation_tried == 2 * (long)lp->isolation_probes &&
+			lp->isolation_probes &&
+				lp->isolation_tried == 2 * (long)lp->isolation_probes &&
 				lp->isolation_refused == lp->isolation_tried,
 			NULL, NULL, why,
-			"[%s] boot %u: Linux can neither read nor write the other partition's "
+			"[%s] boot %u: Linux's CPUs can neither read nor write the other partition's "
 			"RAM, the firmware, the staged image, the physical GIC's ITS or "
-			"another CPU's redistributor (%u addresses through /dev/mem: SIGBUS "
-			"each time)",
+			"the other partition's redistributor (%u addresses through /dev/mem: "
+			"SIGBUS each time)",
 			cfg->name, boot, lp->isolation_probes);
 	}
 	if (lp->has_disk)
@@ -989,15 +1003,17 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 			cfg->name, boot);
 
 ended:
-	if (lp->crashed)
+	/* How it ended, for the restart policy (fw_linux_run()): a panic, the watchdog or a failed
+	 * run are crashes. */
+	if (lp->crashed || lp->timed_out || lp->failures || !lp->event_seen)
 		end = LINUX_END_CRASH;
-	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_RESET)
+	else if (lp->event == HYP_SYSTEM_EVENT_RESET)
 		end = LINUX_END_RESET;
-	else if (lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF && lp->saw_off)
+	else
 		end = LINUX_END_OFF;
-	if (plan->bench && lp->event_seen && lp->event == HYP_SYSTEM_EVENT_OFF)
-		end = LINUX_END_OFF; /* linux-bench-init.c says nothing before it powers off */
-	ended_as_planned = end == (int)plan->end && !lp->timed_out && healthy && !lp->failures;
+	/* What the test planned; /init says it powers off (linux-bench-init.c says nothing). */
+	ended_as_planned = end == (int)plan->end && !lp->timed_out && healthy && !lp->failures &&
+			   (end != LINUX_END_OFF || plan->bench || lp->saw_off);
 	fw_snprintf(why, sizeof(why), "system event %s, crash %s, timed out %s, vCPUs back %s%s%s",
 		    lp->event_seen ? lht_event_name(lp->event) : "none", lp->crashed ? "yes" : "no",
 		    lp->timed_out ? "yes" : "no", healthy ? "yes" : "no", lp->failures ? ", " : "",
@@ -1008,6 +1024,8 @@ ended:
 		lht_tap_comment("Bail out of partition %s: a vCPU is stuck; its VM cannot be "
 				"destroyed",
 				cfg->name);
+		/* Its devices stop all the same: no more interrupts forwarded, no more DMA. */
+		devices_stop(lp);
 		*stuck = true;
 		return -1;
 	}
@@ -1040,7 +1058,7 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 	unsigned int nr_plans;
 	uint64_t digest = 0;
 	struct staged st;
-	bool bench;
+	bool bench = false;
 	char why[200];
 	int r;
 
@@ -1080,13 +1098,15 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 			digest = now_digest;
 		} else {
 			/* No partition ever maps the staging area; a DMA master could still
-			 * write it (no SMMU): the restart checks. */
+			 * write it (no SMMU): the restart checks, and refuses a changed image. */
 			fw_snprintf(why, sizeof(why), "digest %#lx, first boot's %#lx", now_digest,
 				    digest);
 			lht_tap_result(now_digest == digest, NULL, NULL, why,
 				       "[%s] boot %u: the staged image is unchanged: the partition "
 				       "restarts from a pristine copy",
 				       cfg->name, boot);
+			if (now_digest != digest)
+				break;
 		}
 		fw_harness_set_phase(plan->phase);
 		memset(lp, 0, sizeof(*lp));
@@ -1100,16 +1120,28 @@ void fw_linux_run(const struct fw_partition_config *cfg, struct fw_cpu *const *c
 			fw_harness_set_phase(FW_HOST_PHASE_STOP);
 			return; /* @lp stays: the stuck CPU may still use it */
 		}
-		if (end < 0 || boot == nr_plans)
+		/* The policy: SYSTEM_RESET and crashes restart the partition, SYSTEM_OFF ends it
+		 * (the benchmark starts it again: its plan says so); the plan's length is the
+		 * restart budget, past it the partition is given up; a partition that could not be
+		 * built or torn down is given up at once. */
+		if (end < 0 || (end == LINUX_END_OFF && !plan->start_again))
 			break;
+		if (boot == nr_plans) {
+			lht_tap_comment(
+				"[%s] boot %u ended (%s) and the plan has no more boots: the "
+				"partition is given up",
+				cfg->name, boot, end == LINUX_END_RESET ? "SYSTEM_RESET" : "crash");
+			break;
+		}
 		lht_tap_comment("[%s] boot %u ended (%s): restarting the partition", cfg->name,
 				boot,
 				end == LINUX_END_RESET ? "SYSTEM_RESET" :
 				end == LINUX_END_CRASH ? "crash" :
-							 "SYSTEM_OFF, the next boot is planned");
+							 "SYSTEM_OFF, started again as planned");
 	}
 out:
-	fw_set_idle_quantum(0);
+	if (bench)
+		fw_set_idle_quantum(0);
 	fw_channel_linux_finished();
 	/* Whatever measured itself against Linux is done. */
 	fw_harness_set_phase(FW_HOST_PHASE_STOP);

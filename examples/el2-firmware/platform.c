@@ -204,10 +204,10 @@ unsigned int fw_gic_ack(void)
 	return (unsigned int)(read_sysreg(icc_iar1_el1) & 0xffffff);
 }
 
-/* The owners of passed-through SPIs (fw_spi_give()), and how many CPUs are forwarding one right
- * now (fw_spi_take() waits for them). */
+/* The owners of passed-through SPIs (fw_spi_give()), and per SPI how many CPUs are forwarding it
+ * right now (fw_spi_take() waits for them). */
 static struct hyp_vm *volatile spi_owner[1020];
-static unsigned int spi_forwarding;
+static unsigned int spi_forwarding[1020];
 static uint64_t spi_forwards[1020];
 static struct fw_lock spi_owner_lock;
 
@@ -241,7 +241,7 @@ void fw_spi_take(unsigned int intid)
 	fw_gic_spi_route(intid, 0, false);
 	__atomic_store_n(&spi_owner[intid], NULL, __ATOMIC_SEQ_CST);
 	/* A handler that loaded the old owner before the store is still inside hyp_vm_host_irq(). */
-	while (__atomic_load_n(&spi_forwarding, __ATOMIC_SEQ_CST))
+	while (__atomic_load_n(&spi_forwarding[intid], __ATOMIC_SEQ_CST))
 		__asm__ volatile("yield");
 }
 
@@ -253,13 +253,13 @@ static bool spi_forward(unsigned int intid)
 
 	if (intid < 32 || intid >= FW_ARRAY_SIZE(spi_owner))
 		return false;
-	__atomic_add_fetch(&spi_forwarding, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&spi_forwarding[intid], 1, __ATOMIC_SEQ_CST);
 	vm = __atomic_load_n(&spi_owner[intid], __ATOMIC_SEQ_CST);
 	if (vm)
 		taken = hyp_vm_host_irq(vm, intid) == 0;
 	if (taken)
 		__atomic_add_fetch(&spi_forwards[intid], 1, __ATOMIC_RELAXED);
-	__atomic_sub_fetch(&spi_forwarding, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&spi_forwarding[intid], 1, __ATOMIC_SEQ_CST);
 	return taken;
 }
 

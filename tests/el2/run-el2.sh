@@ -158,6 +158,9 @@ if [[ $linux -eq 1 && $icount -eq 0 ]]; then
 	input=$out/console-input
 	rm -f -- "$input"
 	mkfifo -- "$input"
+	# QEMU's stdin opens the fifo read-write below, so neither side waits for the other; the
+	# typist goes when this script does, however it ends.
+	trap '[[ -z $typist ]] || kill "$typist" 2>/dev/null || true' EXIT
 	(
 		exec 3>"$input"
 		for ((i = 0; i < timeout_s * 5; i++)); do
@@ -170,7 +173,7 @@ if [[ $linux -eq 1 && $icount -eq 0 ]]; then
 	typist=$!
 fi
 set +e
-timeout -s KILL "$timeout_s" "${qemu[@]}" <"$input" 2>&1 | tee "$log" |
+timeout -s KILL "$timeout_s" "${qemu[@]}" <>"$input" 2>&1 | tee "$log" |
 	sed -u -E '/^(ok|not ok|1\.\.|#|Bail out!)/!s/^/# /'
 status=${PIPESTATUS[0]}
 set -e
