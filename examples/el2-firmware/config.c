@@ -50,15 +50,13 @@ const struct fw_partition_config fw_partitions[] = {
 };
 #elif defined(FW_LINUX)
 /* firmware-linux.elf: Linux (2 vCPUs) on CPUs 0-1, bare-metal guests beside it on CPUs 2-3: first
- * an MMIO and SGI storm for the whole of Linux's first boot (storm-beside ends when the second
- * begins), then the inter-partition channel's peer for the rest of Linux's boots (chan-peer ends
- * when channel.c says Linux has finished), then conformance guests; the hostile guest probes the
+ * the inter-partition channel's peer for all of Linux's boots (chan-peer ends when channel.c says
+ * Linux has finished; its vCPU 1 storms libhyp with MMIO exits and SGIs during Linux's first
+ * boot), then conformance guests; the hostile guest probes the
  * Linux partition's RAM and canary too. */
 static const struct fw_guest_entry guests_rt[] = {
-	{ "storm-beside", 0 }, { "chan-peer", FW_GUEST_CHANNEL },
-	{ "mmio", 0 },	       { "timer", 0 },
-	{ "gic-sgi", 0 },      { "hostile-isolation", FW_GUEST_HOSTILE },
-	{ "psci", 0 },	       { NULL, 0 },
+	{ "chan-peer", FW_GUEST_CHANNEL },	   { "mmio", 0 }, { "timer", 0 }, { "gic-sgi", 0 },
+	{ "hostile-isolation", FW_GUEST_HOSTILE }, { "psci", 0 }, { NULL, 0 },
 };
 
 /* The Linux partition's disk: QEMU's virtio-blk-device (tests/el2/run-el2.sh --linux), on the

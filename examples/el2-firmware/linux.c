@@ -56,6 +56,7 @@
 #define MARK_DISK "LIBHYP-GUEST: disk: "
 #define MARK_ERROR "LIBHYP-GUEST: error: "
 #define MARK_ISOLATION "LIBHYP-GUEST: isolation: "
+#define MARK_STORM_DONE "LIBHYP-GUEST: storm: done"
 /* What Linux prints when it panics (anywhere in the line: after the printk timestamp). */
 #define MARK_PANIC "Kernel panic - not syncing"
 
@@ -81,7 +82,7 @@ struct linux_part {
 	char line[LINUX_LINE_MAX + 1];
 	unsigned int len;
 	uint64_t lines;
-	bool saw_hello, saw_off, saw_disk, saw_error, crashed;
+	bool saw_hello, saw_off, saw_disk, saw_error, crashed, saw_storm_done;
 	unsigned int isolation_probes; /* addresses given to /init to probe (2 accesses each) */
 	long isolation_refused, isolation_tried; /* what it reported; -1: nothing */
 	/* CNTPCT: building began, the boot vCPU's first entry, /init's first line, the system
@@ -209,6 +210,8 @@ static void flush_line(struct linux_part *lp)
 		lp->saw_disk = true;
 	else if (starts_with(lp->line, MARK_ERROR))
 		lp->saw_error = true;
+	else if (starts_with(lp->line, MARK_STORM_DONE))
+		lp->saw_storm_done = true;
 	else if (starts_with(lp->line, MARK_ISOLATION))
 		parse_isolation(lp, lp->line + sizeof(MARK_ISOLATION) - 1);
 	if (is_panic_line(lp->line) && !lp->crashed && !lp->capture) {
@@ -800,9 +803,9 @@ static const struct linux_boot_plan {
 	bool start_again; /* after SYSTEM_OFF, the next boot of the plan (the benchmark's) */
 	uint64_t phase;	  /* fw_harness_set_phase() while it runs */
 	/* The inter-partition channel: a virtio console, and /init exchanges messages over it with
-	 * the rt partition's chan-peer (channel.c). Not in the first boot: rt's storm-beside has the
-	 * rt partition then; chan-peer follows it and lives until the last boot ends. */
+	 * the rt partition's chan-peer (channel.c), which lives across all the boots. */
 	bool channel;
+	bool storm; /* /init storms libhyp (args: libhyp_storm=MS) */
 } linux_plan[] = {
 	{
 		.args = " libhyp_reboot",
@@ -810,6 +813,7 @@ static const struct linux_boot_plan {
 		.probe_isolation = true,
 		.what = "rebooted with PSCI SYSTEM_RESET",
 		.phase = 1,
+		.channel = true,
 	},
 	/* panic=0: no reboot after the panic; the kernel spins with interrupts off. */
 	{
@@ -819,9 +823,12 @@ static const struct linux_boot_plan {
 		.phase = 2,
 		.channel = true,
 	},
-	/* libhyp_input: /init echoes a line typed on the console (tests/el2/run-el2.sh types it). */
+	/* libhyp_input: /init echoes a line typed on the console (tests/el2/run-el2.sh types it).
+	 * libhyp_storm: for 3 s, while it exchanges messages, /init storms libhyp (MMIO exits on
+	 * the GIC distributor, IPIs between its CPUs): the peer's heartbeats must not stall. */
 	{
-		.args = " libhyp_input",
+		.args = " libhyp_input libhyp_storm=3000",
+		.storm = true,
 		.end = LINUX_END_OFF,
 		.what = "powered its partition off with PSCI SYSTEM_OFF",
 		.phase = 3,
@@ -994,6 +1001,12 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 			"SIGBUS each time)",
 			cfg->name, boot, lp->isolation_probes);
 	}
+	if (plan->storm)
+		lht_tap_result(
+			lp->saw_storm_done && !lp->saw_error, NULL, NULL, NULL,
+			"[%s] boot %u: Linux stormed libhyp (MMIO exits on its GIC, IPIs between "
+			"its CPUs) beside the rt partition (whose heartbeats chan-peer checks)",
+			cfg->name, boot);
 	if (lp->has_disk)
 		lht_tap_result(
 			lp->saw_disk && !lp->saw_error, NULL, NULL,

@@ -15,6 +15,8 @@
  * check that it can neither read nor write those physical addresses ("isolation: N of M
  * accesses refused"). "libhyp_input" makes it wait for a line typed on its console and print it
  * ("input: ...").
+ * With "libhyp_storm=MS" it storms the hypervisor for MS ms beside what it does next (MMIO reads
+ * of the GIC distributor, IPIs between its CPUs) and reports "storm: done".
  * With "libhyp_chan=N" (N >= 1) it exchanges N messages each way with the bare-metal peer of the
  * EL2 firmware's inter-partition channel over /dev/hvc0 (Linux's virtio_console), checks every
  * byte (tests/el2/guests/chan-proto.h) and prints
@@ -34,10 +36,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -176,6 +181,135 @@ static void echo_a_line(void)
 	}
 	line[strcspn(line, "\r\n")] = '\0';
 	say("input: %s", line);
+}
+
+/* ---- a storm of exits (libhyp_storm=MS) ---- */
+
+/* An address with nothing behind it in the EL2 firmware's Linux partition (a virtio-mmio page it
+ * does not own): every access is a stage-2 abort the VMM answers with an external abort. */
+#define STORM_HOLE 0x0a001000ul
+
+static pid_t storm_pids[3];
+static sigjmp_buf storm_env;
+
+static void storm_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(storm_env, 1);
+}
+
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * "libhyp_storm=MS": for MS milliseconds, beside whatever /init does next, storm the hypervisor:
+ * one child on CPU 0 reads an address with nothing behind it through /dev/mem in a loop (every
+ * read an exit to the VMM, which answers with an external abort: SIGBUS, caught), two more
+ * ping-pong a byte over pipes between CPU 1 and CPU 0 (every wake-up of the other CPU an IPI: a
+ * trapped SGI). (Linux keeps its GIC's and devices' registers from /dev/mem.) Each child reports
+ * what it did, then exits.
+ */
+static void start_storm(long ms)
+{
+	int ab[2], ba[2];
+	long until = now_ms() + ms;
+
+	if (pipe(ab) || pipe(ba)) {
+		say("error: storm: pipe: %s", strerror(errno));
+		return;
+	}
+	storm_pids[0] = fork();
+	if (storm_pids[0] == 0) {
+		int fd = open("/dev/mem", O_RDONLY | O_SYNC);
+		struct sigaction sa = { .sa_handler = storm_sigbus };
+		volatile uint32_t *hole;
+		volatile unsigned long reads = 0, aborts = 0;
+
+		close(ab[0]);
+		close(ab[1]);
+		close(ba[0]);
+		close(ba[1]);
+		pin_to_cpu(0);
+		hole = fd < 0 ? MAP_FAILED :
+				mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, (off_t)STORM_HOLE);
+		if (hole == MAP_FAILED) {
+			say("error: storm: mapping %#lx: %s", STORM_HOLE, strerror(errno));
+			_exit(1);
+		}
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
+		while (now_ms() < until) {
+			reads++;
+			if (sigsetjmp(storm_env, 1) == 0)
+				(void)*hole;
+			else
+				aborts++;
+		}
+		say("storm: %lu reads of %#lx, %lu external aborts", reads, STORM_HOLE, aborts);
+		_exit(aborts == reads ? 0 : 1);
+	}
+	for (int side = 0; side < 2; side++) {
+		storm_pids[1 + side] = fork();
+		if (storm_pids[1 + side] == 0) {
+			int in = side ? ba[0] : ab[0], out = side ? ab[1] : ba[1];
+			unsigned long trips = 0;
+			char c = 'x';
+
+			/* Only this side's ends stay open, so the other's close ends our read. */
+			close(side ? ba[1] : ab[1]);
+			close(side ? ab[0] : ba[0]);
+
+			pin_to_cpu(side ? 0 : 1);
+			if (side && write(out, &c, 1) != 1)
+				_exit(1);
+			while (read(in, &c, 1) == 1) {
+				if (now_ms() >= until)
+					break;
+				if (write(out, &c, 1) != 1)
+					break;
+				trips++;
+			}
+			close(out); /* the other side's read ends */
+			if (!side)
+				say("storm: %lu pipe round trips between CPU 1 and CPU 0", trips);
+			_exit(0);
+		}
+	}
+	close(ab[0]);
+	close(ab[1]);
+	close(ba[0]);
+	close(ba[1]);
+}
+
+static void end_storm(void)
+{
+	int ok = 1;
+
+	for (int i = 0; i < 3; i++) {
+		int status = 0;
+
+		if (storm_pids[i] <= 0 || waitpid(storm_pids[i], &status, 0) != storm_pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			ok = 0;
+	}
+	if (ok)
+		say("storm: done");
+	else
+		say("error: a storm process failed");
 }
 
 /* ---- the inter-partition channel (libhyp_chan=N) ---- */
@@ -408,6 +542,8 @@ int main(int argc, char **argv)
 	guest_load_modules(say);
 	if (!nodisk)
 		read_disk();
+	if (getenv("libhyp_storm"))
+		start_storm(strtol(getenv("libhyp_storm"), NULL, 10));
 	/* "libhyp_chan=N": unknown kernel parameters with a value reach init as environment. */
 	if (getenv("libhyp_chan")) {
 		long n = strtol(getenv("libhyp_chan"), NULL, 10);
@@ -417,6 +553,8 @@ int main(int argc, char **argv)
 		else
 			say("channel error: bad libhyp_chan=%s", getenv("libhyp_chan"));
 	}
+	if (getenv("libhyp_storm"))
+		end_storm();
 	if (echo_input)
 		echo_a_line();
 	sync();

@@ -8,7 +8,12 @@
  * heartbeat every BEAT_MS on its virtual timer, whatever Linux does.
  *
  * It runs for the Linux partition's whole life: the firmware's control window says when Linux
- * has finished; then it reports and powers off. Only vCPU 0 works; vCPU 1 is left to others.
+ * has finished; then it reports and powers off. Its heartbeats are timed per phase of Linux's
+ * life (LHT_EL2_REG_HOST_PHASE: boot n is phase n, its teardown and the next boot's build
+ * included): they must go on through every reboot, crash and storm next door. vCPU 0 does the
+ * channel; vCPU 1 storms libhyp during Linux's first boot (MMIO exits on the test device and
+ * SGIs to itself, STORM_PHASE), so that boot shows a storm in this partition stalls nothing in
+ * the other.
  *
  * Backpressure, not loss: a reply is made only when the outgoing queue has room for it (so while
  * Linux does not read, the peer stops reading too and Linux's writes wait), and a heartbeat that
@@ -21,6 +26,7 @@
  */
 #include "rt/rt.h"
 
+#include "el2-lht.h"
 #include "rt/gic.h"
 
 #include <libhyp/chan-layout.h>
@@ -35,6 +41,15 @@ LHT_GUEST(.nr_vcpus = 2, .flags = LHT_F_NEEDS_IRQCHIP, .timeout_ms = 600000);
 #define RING PEER_CHAN_RING
 #define OUTQ 8192u
 #define ATTACK_AT 500u
+/* Linux's boot the storm runs in, its SGI, and how many reads between looks at the phase. */
+#define STORM_PHASE 1u
+#define STORM_SGI 3u
+#define STORM_BATCH 256u
+/* Phases told apart: 0 (before Linux's first boot) .. PHASES - 1 (its third and later). */
+#define PHASES 4u
+/* A heartbeat gap that means the partition stalled: the period is 50 ms, the rest is the host
+ * (QEMU's threads on a shared machine); a stall is unbounded. */
+#define STALL_MS 3000u
 
 static volatile struct hyp_chan_header *const hdr = (volatile void *)PEER_CHAN_IPA;
 static volatile uint8_t *const to_guest =
@@ -47,6 +62,10 @@ static volatile uint64_t doorbell_irqs, timer_irqs;
 /* The longest time between two heartbeat timer interrupts: whether this partition ever paused
  * (Linux's boots, reboots and crashes next door; the attack excepted, which is its own doing). */
 static volatile uint64_t last_tick, max_tick_gap;
+/* The same per phase of Linux's life (the phase the main loop last read), and the ticks in it. */
+static volatile uint64_t phase_now, phase_gap[PHASES], phase_ticks[PHASES];
+/* vCPU 1's storm. */
+static volatile uint64_t storm_reads, storm_sgis_sent, storm_sgis_taken, storm_done;
 static volatile bool attacking;
 static uint64_t beat_ticks;
 
@@ -93,7 +112,11 @@ static uint64_t ctl(uint64_t reg)
 
 static void irq(unsigned int cpu, uint32_t intid)
 {
-	(void)cpu;
+	if (cpu == 1) {
+		if (intid == STORM_SGI)
+			storm_sgis_taken++;
+		return;
+	}
 	if (intid == PEER_CHAN_INTID) {
 		/* Acknowledge first, then look at the rings (chan-layout.h). */
 		mmio_write32(PEER_CHAN_DOORBELL + HYP_CHAN_DB_ACK, 1);
@@ -108,6 +131,9 @@ static void irq(unsigned int cpu, uint32_t intid)
 		isb();
 		if (last_tick && !attacking && now - last_tick > max_tick_gap)
 			max_tick_gap = now - last_tick;
+		if (last_tick && !attacking && now - last_tick > phase_gap[phase_now])
+			phase_gap[phase_now] = now - last_tick;
+		phase_ticks[phase_now]++;
 		last_tick = now;
 		timer_irqs++;
 	}
@@ -354,6 +380,37 @@ static void attack(void)
 	lht_note("storm duration (us)", (t1 - t0) * 1000000 / (lht_freq() ? lht_freq() : 1));
 }
 
+/* ---- vCPU 1: the storm ----------------------------------------------------------------------- */
+
+static uint64_t host_phase(void)
+{
+	uint64_t p = lht_reg_read(LHT_EL2_REG_HOST_PHASE);
+
+	return p >= PHASES ? (p == LHT_EL2_PHASE_STOP ? PHASES : PHASES - 1) : p;
+}
+
+void guest_secondary(unsigned int cpu, uint64_t context_id)
+{
+	(void)context_id;
+	if (cpu != 1 || !gic_cpu_init()) {
+		__atomic_store_n(&storm_done, 2, __ATOMIC_RELEASE);
+		return;
+	}
+	gic_enable_private(STORM_SGI);
+	irq_enable();
+	/* From Linux's first boot to its second (the phase is an MMIO read too). */
+	while (host_phase() <= STORM_PHASE) {
+		for (unsigned int i = 0; i < STORM_BATCH; i++)
+			(void)lht_reg_read(LHT_REG_SCRATCH_COUNT);
+		storm_reads += STORM_BATCH;
+		/* Taken as soon as it is pending: a trapped write, a delivery, an EOI each. */
+		gic_send_sgi(STORM_SGI, lht_cfg_mpidr(1));
+		storm_sgis_sent++;
+	}
+	irq_disable();
+	__atomic_store_n(&storm_done, 1, __ATOMIC_RELEASE);
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 void guest_main(void)
@@ -388,6 +445,11 @@ void guest_main(void)
 	write_sysreg(cntv_ctl_el0, 1); /* ENABLE, IMASK clear */
 	isb();
 	irq_enable();
+	phase_now = host_phase() < PHASES ? host_phase() : PHASES - 1;
+	lht_check_eq("CPU_ON(vCPU 1, the storm)",
+		     (uint64_t)lht_psci(PSCI_CPU_ON_64, lht_cfg_mpidr(1),
+					(uint64_t)lht_secondary_entry, 1),
+		     PSCI_SUCCESS);
 	fill_up();
 	lht_check_ge("the to_host ring filled up while Linux booted (flushes that found it full)",
 		     full_flushes, 1);
@@ -400,6 +462,11 @@ void guest_main(void)
 				missed_ticks += timer_irqs - seen_timer;
 			seen_timer = timer_irqs;
 			beat_due = true;
+			{
+				uint64_t p = host_phase();
+
+				phase_now = p < PHASES ? p : PHASES - 1;
+			}
 			/* Linux finished: say so once the last bytes moved. */
 			if (ctl(PEER_CTL_LINUX_DONE))
 				break;
@@ -435,6 +502,33 @@ void guest_main(void)
 	lht_note("longest gap between heartbeat timer interrupts (us; period 50000)",
 		 max_tick_gap * 1000000 / (lht_freq() ? lht_freq() : 1));
 	lht_note("doorbells rung outside the storm", rings);
+	lht_check_true("vCPU 1's storm ended with Linux's first boot",
+		       lht_wait_eq(&storm_done, 1, 5000000));
+	lht_note("storm (vCPU 1, Linux's first boot): MMIO exits", storm_reads);
+	lht_note("storm: SGIs sent to itself", storm_sgis_sent);
+	lht_note("storm: SGIs taken", storm_sgis_taken);
+	lht_check_true("the storm stormed (over 10,000 MMIO exits, 1,000 SGIs taken)",
+		       storm_reads > 10000 && storm_sgis_taken > 1000);
+	for (unsigned int p = 1; p < PHASES; p++) {
+		static const char *const what[PHASES] = {
+			"",
+			"Linux's boot 1 (our storm) and reboot",
+			"Linux's boot 2 (its crash) and restart",
+			"Linux's boot 3 (its storm)",
+		};
+		char name[160];
+		uint64_t gap_ms = phase_gap[p] * 1000 / (lht_freq() ? lht_freq() : 1);
+
+		lht_note(lht_concat(name, sizeof(name), "heartbeat ticks during ", what[p]),
+			 phase_ticks[p]);
+		lht_note(lht_concat(name, sizeof(name), "longest heartbeat gap (ms) during ",
+				    what[p]),
+			 gap_ms);
+		lht_check_true(lht_concat(name, sizeof(name),
+					  "the heartbeat went on (ticks, no gap over 3 s) during ",
+					  what[p]),
+			       phase_ticks[p] >= 2 && gap_ms < STALL_MS);
+	}
 	lht_note("host end bytes received from the peer", ctl(PEER_CTL_BYTES_RECEIVED));
 	lht_note("host end sends held back by a full ring", ctl(PEER_CTL_SEND_SHORT));
 }
