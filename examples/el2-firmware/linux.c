@@ -1004,8 +1004,9 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 	if (plan->storm)
 		lht_tap_result(
 			lp->saw_storm_done && !lp->saw_error, NULL, NULL, NULL,
-			"[%s] boot %u: Linux stormed libhyp (MMIO exits on its GIC, IPIs between "
-			"its CPUs) beside the rt partition (whose heartbeats chan-peer checks)",
+			"[%s] boot %u: Linux stormed libhyp (reads of an address with nothing "
+			"behind it, each an exit and an external abort; IPIs between its CPUs) "
+			"beside the rt partition (whose heartbeats chan-peer checks)",
 			cfg->name, boot);
 	if (lp->has_disk)
 		lht_tap_result(
