@@ -14,6 +14,9 @@
 #define VGIC_NO_VCPU 0xffffu
 #define VGIC_MAX_INTID 1020u /* INTIDs 1020..1023 are special */
 #define VGIC_BITMAP_WORDS (VGIC_MAX_INTID / 64 + 1)
+/* struct vgic_vcpu.lr_intid of a list register that holds nothing (hyp_vgic_update() folded it
+ * back): no interrupt has this INTID. */
+#define VGIC_LR_HOLE 0xffffu
 
 /* struct vgic_irq.flags */
 #define IRQ_ENABLED (1u << 0)
@@ -32,6 +35,9 @@
  * register; at sync the distributor's value of that part wins over the LR's. */
 #define WON_PENDING (1u << 0)
 #define WON_ACTIVE (1u << 1)
+/* ...or something else changed for it that the LR must show (pending again, priority, group,
+ * enable, routing): hyp_vgic_update() cannot rewrite an occupied LR, only a full sync and flush. */
+#define WON_RELIST (1u << 2)
 
 /* GICD_IROUTER: Aff3 [39:32], IRM [31], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
 #define IROUTER_IRM (UINT64_C(1) << 31)
@@ -56,6 +62,12 @@ struct vgic_vcpu {
 	uint64_t cand[VGIC_BITMAP_WORDS];
 	uint64_t mpidr; /* Aff3..Aff0 */
 	bool asleep;	/* GICR_WAKER.ProcessorSleep; under the lock */
+	/* The distributor's group enables changed: what the list registers hold was listed under
+	 * the old ones (hyp_vgic_update() then defers to a full sync and flush). Under the lock. */
+	bool relist;
+	/* An interrupt became a candidate for this vCPU (pending or active) and no list register
+	 * holds it: hyp_vgic_update() walks the candidates only then. Under the lock. */
+	bool news;
 
 	/* Private to the vCPU's thread. */
 	struct hyp_vgic_cpu_state cpu;

@@ -80,11 +80,15 @@ void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t o
 	if (target == VGIC_NO_VCPU)
 		return;
 	cand_set(&vgic->vcpus[target], irq->intid, pend_new || (irq->flags & IRQ_ACTIVE));
+	if ((pend_new || (irq->flags & IRQ_ACTIVE)) && !irq->listed)
+		vgic->vcpus[target].news = true;
 	/* Tell the PE when it has something new to take, and the one whose list register holds the
 	 * interrupt when it became pending again (the LR has to be rewritten as active and pending:
 	 * the guest would not see it otherwise until its next exit). */
-	if ((now && (!was || old_target != target)) || (irq->listed && pend_new && !pend_old))
+	if ((now && (!was || old_target != target)) || (irq->listed && pend_new && !pend_old)) {
+		irq->won |= irq->listed ? WON_RELIST : 0;
 		notify(vgic, target);
+	}
 }
 
 void hyp__vgic_irq_deactivate(struct hyp_vgic *vgic, struct vgic_irq *irq)
@@ -106,8 +110,10 @@ void hyp__vgic_notify_all(struct hyp_vgic *vgic)
 
 		for (unsigned int w = 0; w < VGIC_BITMAP_WORDS; w++)
 			any |= vgic->vcpus[v].cand[w];
-		if (any)
+		if (any) {
+			vgic->vcpus[v].news = true;
 			notify(vgic, v);
+		}
 	}
 }
 
