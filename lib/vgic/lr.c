@@ -40,7 +40,7 @@ static void pick_insert(struct pick *arr, unsigned int *n, unsigned int max, str
 	(*n)++;
 }
 
-static uint64_t lr_value(struct vgic_irq *irq, bool pending)
+static inline uint64_t lr_value(const struct vgic_irq *irq, bool pending)
 {
 	uint64_t lr = irq->intid | (uint64_t)irq->priority << HYP_VGIC_LR_PRIORITY_SHIFT;
 
@@ -351,9 +351,9 @@ static bool relist_in_place(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_
  * listed again in its LR instead (@written gets its bit). *@stale is set if an occupied LR's
  * interrupt changed since it was listed. Returns the LRs in use, one bit each.
  */
-static uint32_t fold_empty_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
-				  uint32_t empty, bool *stale, struct hyp_vgic_lrs *out,
-				  uint32_t *written)
+static inline __attribute__((always_inline)) uint32_t
+fold_empty_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, uint32_t empty,
+		  bool *stale, struct hyp_vgic_lrs *out, uint32_t *written)
 {
 	uint32_t used = 0;
 

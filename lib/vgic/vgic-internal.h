@@ -179,14 +179,22 @@ static inline bool vgic_group_enabled(const struct hyp_vgic *vgic, const struct 
 	       ((irq->flags & IRQ_GROUP1) ? GICD_CTLR_ENABLE_GRP1 : GICD_CTLR_ENABLE_GRP0);
 }
 
+/* The vCPU an SPI goes to now (routing), VGIC_NO_VCPU if none. */
+static inline uint16_t hyp__vgic_spi_route(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
+{
+	/* IRM == 1: "1 of N" (IHI 0069, "Affinity routing"): the choice of PE is the
+	 * implementation's; ours is the lowest-numbered awake redistributor (see vgic.h). */
+	if (irq->route & IROUTER_IRM)
+		return vgic->first_awake;
+	return irq->route_vcpu;
+}
+
 /* vgic.c: with the lock held. */
 /* Recompute @irq's target and candidate bit after a change of its state; @old_flags is what its
  * flags were before (for the notify decision). */
 void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t old_flags);
 /* Deactivate @irq (software: DIR, EOI, ICACTIVER, EOIcount): HW interrupts through the callback. */
 void hyp__vgic_irq_deactivate(struct hyp_vgic *vgic, struct vgic_irq *irq);
-/* The vCPU an SPI goes to now (routing), VGIC_NO_VCPU if none. */
-uint16_t hyp__vgic_spi_route(const struct hyp_vgic *vgic, const struct vgic_irq *irq);
 /* vCPU index for an affinity, VGIC_NO_VCPU if none. */
 uint16_t hyp__vgic_find_mpidr(const struct hyp_vgic *vgic, uint64_t aff);
 void hyp__vgic_update_awake(struct hyp_vgic *vgic);

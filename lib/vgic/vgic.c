@@ -44,15 +44,6 @@ uint16_t hyp__vgic_find_mpidr(const struct hyp_vgic *vgic, uint64_t aff)
 	return VGIC_NO_VCPU;
 }
 
-uint16_t hyp__vgic_spi_route(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
-{
-	/* IRM == 1: "1 of N" (IHI 0069, "Affinity routing"): the choice of PE is the
-	 * implementation's; ours is the lowest-numbered awake redistributor (see vgic.h). */
-	if (irq->route & IROUTER_IRM)
-		return vgic->first_awake;
-	return irq->route_vcpu;
-}
-
 static bool flags_pending(uint8_t f)
 {
 	return (f & IRQ_ENABLED) && ((f & IRQ_LATCH) || (f & (IRQ_EDGE | IRQ_LINE)) == IRQ_LINE);
