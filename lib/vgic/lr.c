@@ -315,12 +315,6 @@ void hyp_vgic_resync(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 	flush_finish(vc, nr_lrs, hcr, out);
 }
 
-/*
- * Fold back the list registers of @vc that @empty (ICH_ELRSR_EL2) says hold nothing any more, and
- * make them holes (lock held). An empty LR has no pending and no active state, and, being empty,
- * no EOI maintenance interrupt to come (IHI 0069, ICH_ELRSR_EL2: State 0b00 with HW 1 or EOI 0):
- * its fold is what hyp_vgic_sync() would do with it. Returns the LRs still in use, one bit each.
- */
 /* An empty LR's interrupt that is deliverable to this vCPU again (the next edge came while it was
  * listed): what fold then list would give it, in the same LR, with no commit (its target and its
  * candidate bit stay as they are). False if anything else applies: then the plain fold. */
@@ -341,6 +335,27 @@ static bool relist_in_place(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_
 	irq->flags &= (uint8_t)~IRQ_LATCH;
 	irq->won = 0;
 	return true;
+}
+
+/* Fold back empty LR @i (its interrupt @irq is listed there): what fold_lr(@i, 0) does, without
+ * the commit in the common case of an interrupt with nothing new (not pending again, no
+ * distributor write): it is then inactive and not pending, so it is nobody's candidate, and an
+ * SPI follows its routing again. */
+static void fold_done(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
+		      struct vgic_irq *irq)
+{
+	uint32_t bit = irq->intid % 64, word = irq->intid / 64;
+
+	if (irq->won || irq_pending(irq)) {
+		fold_lr(vgic, vc, vcpu, i, 0);
+		return;
+	}
+	irq->flags &= (uint8_t) ~(IRQ_ACTIVE | IRQ_LR_PENDING);
+	irq->listed = 0;
+	if (irq->target != VGIC_NO_VCPU)
+		vgic->vcpus[irq->target].cand[word] &= ~(UINT64_C(1) << bit);
+	if (irq->intid >= HYP_VGIC_NR_PRIVATE)
+		irq->target = hyp__vgic_spi_route(vgic, irq);
 }
 
 /*
@@ -370,7 +385,8 @@ fold_empty_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, ui
 				*written |= 1u << i;
 				continue;
 			}
-			fold_lr(vgic, vc, vcpu, i, 0);
+			if (irq && irq->listed == vcpu + 1)
+				fold_done(vgic, vc, vcpu, i, irq);
 			vc->lr_intid[i] = VGIC_LR_HOLE;
 			continue;
 		}
