@@ -78,8 +78,10 @@ static void unlist_stale(struct hyp_vgic *vgic, uint32_t vcpu, struct vgic_vcpu 
 }
 
 /* Hand @irq to list register @i of @vc (lock held). */
-static void list_irq(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
-		     struct vgic_irq *irq, struct hyp_vgic_lrs *out)
+static inline __attribute__((always_inline)) void list_irq(struct hyp_vgic *vgic,
+							   struct vgic_vcpu *vc, uint32_t vcpu,
+							   unsigned int i, struct vgic_irq *irq,
+							   struct hyp_vgic_lrs *out)
 {
 	bool pending = irq_pending(irq) && (irq->flags & IRQ_ENABLED) &&
 		       vgic_group_enabled(vgic, irq);
@@ -97,7 +99,8 @@ static void list_irq(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
 
 /* What a flush lists: an active interrupt (the guest must be able to EOI and deactivate it), or a
  * pending, enabled one whose group is enabled. */
-static bool listable(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
+static inline __attribute__((always_inline)) bool listable(const struct hyp_vgic *vgic,
+							   const struct vgic_irq *irq)
 {
 	return (irq->flags & IRQ_ACTIVE) ||
 	       ((irq->flags & IRQ_ENABLED) && irq_pending(irq) && vgic_group_enabled(vgic, irq));
@@ -318,8 +321,9 @@ void hyp_vgic_resync(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 /* An empty LR's interrupt that is deliverable to this vCPU again (the next edge came while it was
  * listed): what fold then list would give it, in the same LR, with no commit (its target and its
  * candidate bit stay as they are). False if anything else applies: then the plain fold. */
-static bool relist_in_place(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
-			    unsigned int i, struct vgic_irq *irq, struct hyp_vgic_lrs *out)
+static inline __attribute__((always_inline)) bool
+relist_in_place(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
+		struct vgic_irq *irq, struct hyp_vgic_lrs *out)
 {
 	/* The LR says inactive and nothing of the distributor's overrides it; still pending,
 	 * enabled, its group enabled, and (an SPI) still routed here. */
@@ -341,8 +345,9 @@ static bool relist_in_place(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_
  * the commit in the common case of an interrupt with nothing new (not pending again, no
  * distributor write): it is then inactive and not pending, so it is nobody's candidate, and an
  * SPI follows its routing again. */
-static void fold_done(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
-		      struct vgic_irq *irq)
+static inline __attribute__((always_inline)) void fold_done(struct hyp_vgic *vgic,
+							    struct vgic_vcpu *vc, uint32_t vcpu,
+							    unsigned int i, struct vgic_irq *irq)
 {
 	uint32_t bit = irq->intid % 64, word = irq->intid / 64;
 

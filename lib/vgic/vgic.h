@@ -86,6 +86,9 @@
  *   the LRs it returned. When ICH_HCR_EL2.TDIR is set by flush, a trapped ICC_DIR_EL1 write goes to
  *   hyp_vgic_deactivate(). On a vCPU switch, save/restore ICH_VMCR_EL2 and ICH_AP0R/AP1R<n>_EL2
  *   in hyp_vgic_cpu_state(). A maintenance interrupt needs no handling beyond the exit and sync.
+ *   Cheaper forms for a vCPU whose LRs stay loaded: hyp_vgic_resync() (sync then flush under one
+ *   lock), hyp_vgic_update() (news into free LRs, the empty ones, as ICH_ELRSR_EL2 says, folded
+ *   back; -EAGAIN when only a resync will do) and, before WFI, hyp_vgic_fold_empty().
  * - Without list registers (mock): trap the ICC_* registers to hyp_vgic_icc_read()/
  *   hyp_vgic_icc_write() (the software CPU interface), and signal the vCPU's IRQ line when
  *   hyp_vgic_irq_line() says so.

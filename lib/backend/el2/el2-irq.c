@@ -8,7 +8,10 @@
  * maintenance interrupt stays asserted while EL2 runs), every entry after one flushes them again.
  * Exits served in place (MMIO callbacks, SMCCC, trapped SGI/DIR/timer registers) leave the list
  * registers in the hardware and flush only when something changed for the vCPU (vgic_dirty: set
- * by notify, and by the vCPU's own GIC accesses, which "are not notified to it").
+ * by notify, and by the vCPU's own GIC accesses, which "are not notified to it"). That refill is
+ * hyp_vgic_update() when it can be: the news goes into a free LR, the LRs the guest is done with
+ * (ICH_ELRSR_EL2) are folded back, the others stay; WFI folds back with hyp_vgic_fold_empty()
+ * when every LR is done with, and the LRs stay loaded (parked) while the vCPU sleeps.
  *
  * References: GICv3 spec (IHI 0069) "Virtual interrupt handling" (ICH_LR<n>_EL2, ICH_HCR_EL2,
  * ICH_VMCR_EL2, ICH_AP<g>R<n>_EL2, maintenance interrupts), "Software Generated Interrupts" (with
@@ -474,8 +477,8 @@ static void vtimer_sync(struct el2_vcpu *v)
 
 	/* Not firing, programmed as lib/timer last saw it, its level low there and PPI 27 unmasked:
 	 * nothing to bring up to date (if it fires from now on, PPI 27 says so). */
-	if (!(ctl & CNT_CTL_ISTATUS) && (ctl & CNT_CTL_RW_MASK) == t->ctl && cval == t->cval &&
-	    !t->level && v->vtimer_masked == 0)
+	if (v->vtimer_masked == 0 && !(ctl & CNT_CTL_ISTATUS) && !t->level &&
+	    (ctl & CNT_CTL_RW_MASK) == t->ctl && cval == t->cval)
 		return;
 	mask = hyp_timer_vcpu_sync(&v->timer, ctl, cval);
 	if (v->vtimer_masked != (int)mask) {
