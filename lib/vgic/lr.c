@@ -349,8 +349,6 @@ static inline __attribute__((always_inline)) void fold_done(struct hyp_vgic *vgi
 							    struct vgic_vcpu *vc, uint32_t vcpu,
 							    unsigned int i, struct vgic_irq *irq)
 {
-	uint32_t bit = irq->intid % 64, word = irq->intid / 64;
-
 	if (irq->won || irq_pending(irq)) {
 		fold_lr(vgic, vc, vcpu, i, 0);
 		return;
@@ -358,7 +356,7 @@ static inline __attribute__((always_inline)) void fold_done(struct hyp_vgic *vgi
 	irq->flags &= (uint8_t) ~(IRQ_ACTIVE | IRQ_LR_PENDING);
 	irq->listed = 0;
 	if (irq->target != VGIC_NO_VCPU)
-		vgic->vcpus[irq->target].cand[word] &= ~(UINT64_C(1) << bit);
+		vgic_cand_set(&vgic->vcpus[irq->target], irq->intid, false);
 	if (irq->intid >= HYP_VGIC_NR_PRIVATE)
 		irq->target = hyp__vgic_spi_route(vgic, irq);
 }

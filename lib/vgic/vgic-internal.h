@@ -60,8 +60,9 @@ struct vgic_vcpu {
 	struct vgic_irq priv[HYP_VGIC_NR_PRIVATE];
 	/* Interrupts targeting this vCPU that are pending and enabled, or active. Under the lock. */
 	uint64_t cand[VGIC_BITMAP_WORDS];
-	uint64_t mpidr; /* Aff3..Aff0 */
-	bool asleep;	/* GICR_WAKER.ProcessorSleep; under the lock */
+	uint32_t nr_cand; /* bits set in @cand (vgic_cand_set()) */
+	uint64_t mpidr;	  /* Aff3..Aff0 */
+	bool asleep;	  /* GICR_WAKER.ProcessorSleep; under the lock */
 	/* The distributor's group enables changed: what the list registers hold was listed under
 	 * the old ones (hyp_vgic_update() then defers to a full sync and flush). Under the lock. */
 	bool relist;
@@ -133,6 +134,20 @@ static inline struct vgic_irq *vgic_irq(struct hyp_vgic *vgic, uint32_t vcpu, ui
 	if (intid < vgic->nr_irqs)
 		return &vgic->spis[intid - HYP_VGIC_NR_PRIVATE];
 	return NULL;
+}
+
+/* Set or clear @intid in @vc's candidate bitmap, keeping the count (lock held). */
+static inline void vgic_cand_set(struct vgic_vcpu *vc, uint32_t intid, bool on)
+{
+	uint64_t bit = UINT64_C(1) << (intid % 64), *w = &vc->cand[intid / 64];
+
+	if (!!(*w & bit) == on)
+		return;
+	*w ^= bit;
+	if (on)
+		vc->nr_cand++;
+	else
+		vc->nr_cand--;
 }
 
 /* Walk over the interrupts in a vCPU's candidate bitmap, ascending INTIDs:

@@ -19,16 +19,6 @@ static size_t align_up(size_t v, size_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-static void cand_set(struct vgic_vcpu *vc, uint32_t intid, bool on)
-{
-	uint64_t bit = UINT64_C(1) << (intid % 64);
-
-	if (on)
-		vc->cand[intid / 64] |= bit;
-	else
-		vc->cand[intid / 64] &= ~bit;
-}
-
 static void notify(struct hyp_vgic *vgic, uint32_t vcpu)
 {
 	if (vcpu != vgic->flushing)
@@ -66,11 +56,11 @@ void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t o
 		target = hyp__vgic_spi_route(vgic, irq);
 
 	if (old_target != VGIC_NO_VCPU && old_target != target)
-		cand_set(&vgic->vcpus[old_target], irq->intid, false);
+		vgic_cand_set(&vgic->vcpus[old_target], irq->intid, false);
 	irq->target = target;
 	if (target == VGIC_NO_VCPU)
 		return;
-	cand_set(&vgic->vcpus[target], irq->intid, pend_new || (irq->flags & IRQ_ACTIVE));
+	vgic_cand_set(&vgic->vcpus[target], irq->intid, pend_new || (irq->flags & IRQ_ACTIVE));
 	if ((pend_new || (irq->flags & IRQ_ACTIVE)) && !irq->listed)
 		vgic->vcpus[target].news = true;
 	/* Tell the PE when it has something new to take, and the one whose list register holds the
