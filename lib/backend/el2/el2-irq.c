@@ -468,7 +468,7 @@ static void flush_hw(struct el2_vcpu *v)
 
 /* The hardware virtual timer into lib/timer; its physical PPI masked while its level is high
  * (timer.h step 4). */
-static void vtimer_sync(struct el2_vcpu *v)
+static inline void vtimer_sync(struct el2_vcpu *v)
 {
 	struct el2_vm *m = vm_of(v);
 	const struct hyp_timer_ctx *t = &v->timer.timer[HYP_TIMER_VIRT];
@@ -723,8 +723,8 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 
 	uint64_t timeout = wfit_deadline(v);
 
-	/* lib/vgic's IRQ line is judged on folded-back state. */
-	hyp__el2_vgic_sync_hw(v);
+	/* lib/vgic's IRQ line is judged on folded-back state: hyp__el2_irq_after_exit() has folded
+	 * back what this WFI needs (fold_for_wfi()). */
 	hyp_trap_skip_a64_insn(&v->ctx.regs, 4);
 	/* The guest cannot change its CPU interface while it sleeps: one copy will do. */
 	save_cpu_state(v);
