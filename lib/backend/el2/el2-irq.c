@@ -759,6 +759,11 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 			break;
 	}
 	v->timers_fresh = true;
+	/* The entry looks at lib/vgic again: the LRs may have stayed loaded (fold_for_wfi()), and
+	 * what ends the wait may be an interrupt no LR holds that the loop's own check (the IRQ
+	 * line) found, with the flag that announced it cleared at the top of the loop, or one the
+	 * fold itself made pending again. */
+	atomic_store_explicit(&v->vgic_dirty, true, memory_order_relaxed);
 }
 
 /* ---- the VMM's interrupt lines (libhyp/irq.h) ---- */
