@@ -384,11 +384,13 @@ void hyp_vgic_resync(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
  * @out: the values of the LRs to write (bit n of the result set: write @out->lr[n]); @out->nr,
  *	 how many LRs (from 0) the next sync must read; @out->hcr, @hcr (unchanged).
  *
- * The empty LRs are folded back (what hyp_vgic_sync() would do with them) and become free; the
- * rest keep their interrupts. The new candidates go into free LRs; the CPU interface picks the
- * highest priority among all LRs, so this delivers what a full flush would as long as every
- * candidate fits. It answers -EAGAIN, with the LRs untouched (some empty ones may have been
- * folded, which the next sync or resync skips), when only hyp_vgic_resync() will do: @hcr is
+ * The empty LRs are folded back (what hyp_vgic_sync() would do with them) and become free, except
+ * that an interrupt pending again is listed again in its own LR; the rest keep their interrupts.
+ * The new candidates go into free LRs; the CPU interface picks the highest priority among all
+ * LRs, so this delivers what a full flush would as long as every candidate fits. It answers
+ * -EAGAIN, with nothing to write (what it listed is taken back as if the guest had not run; some
+ * empty LRs may have been folded, which the next sync or resync skips), when only
+ * hyp_vgic_resync() will do: @hcr is
  * not plain En (maintenance requested, or EOIs the hardware could not match), an interrupt an
  * occupied LR holds changed (pending again, a distributor write), or a candidate finds no free
  * LR (which candidates get the LRs is flush's choice). -EINVAL for a bad argument. Like flush,
