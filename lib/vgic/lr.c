@@ -455,6 +455,13 @@ int hyp_vgic_update(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs, u
 		struct vgic_cand_iter it = vgic_cand_iter(vgic, vc);
 		struct vgic_irq *irq;
 
+		if (vc->news_intid != VGIC_LR_HOLE) {
+			/* One interrupt is the news (the common case): the walk covers its bit
+			 * alone (none if it is no candidate any more). */
+			it.w = vc->news_intid / 64u;
+			it.nr_words = it.w + 1;
+			it.bits = vc->cand[it.w] & (UINT64_C(1) << (vc->news_intid % 64u));
+		}
 		vc->news = false;
 		while ((irq = vgic_cand_next(vgic, vcpu, &it))) {
 			unsigned int i;
@@ -464,7 +471,7 @@ int hyp_vgic_update(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs, u
 			/* No LR left: which candidates deserve the LRs is hyp_vgic_flush()'s
 			 * choice. */
 			if (!free) {
-				vc->news = true;
+				vgic_news(vc, VGIC_LR_HOLE);
 				goto again;
 			}
 			i = (unsigned int)__builtin_ctz(free);

@@ -105,7 +105,7 @@ static void write_group(const struct vgic_mmio *m, uint64_t val)
 		/* Now forwarded under the other group's enable: let its PE look again. */
 		if (old != irq->flags && irq_pending(irq) && (irq->flags & IRQ_ENABLED) &&
 		    irq->target != VGIC_NO_VCPU) {
-			m->vgic->vcpus[irq->target].news = true;
+			vgic_news(&m->vgic->vcpus[irq->target], irq->intid);
 			m->vgic->ops.notify(m->vgic->ops.opaque, irq->target);
 		}
 		kick_listed(m, irq, 0);

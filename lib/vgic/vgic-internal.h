@@ -69,6 +69,8 @@ struct vgic_vcpu {
 	/* An interrupt became a candidate for this vCPU (pending or active) and no list register
 	 * holds it: hyp_vgic_update() walks the candidates only then. Under the lock. */
 	bool news;
+	/* With @news: the one interrupt that is news, or VGIC_LR_HOLE (several, or unknown). */
+	uint16_t news_intid;
 
 	/* Private to the vCPU's thread. */
 	struct hyp_vgic_cpu_state cpu;
@@ -148,6 +150,14 @@ static inline void vgic_cand_set(struct vgic_vcpu *vc, uint32_t intid, bool on)
 		vc->nr_cand++;
 	else
 		vc->nr_cand--;
+}
+
+/* @intid (VGIC_LR_HOLE: unknown) became a candidate of @vc that no LR holds (lock held). */
+static inline void vgic_news(struct vgic_vcpu *vc, uint32_t intid)
+{
+	/* A second, different one: the update walks every candidate. */
+	vc->news_intid = (!vc->news || vc->news_intid == intid) ? (uint16_t)intid : VGIC_LR_HOLE;
+	vc->news = true;
 }
 
 /* Walk over the interrupts in a vCPU's candidate bitmap, ascending INTIDs:

@@ -62,7 +62,7 @@ void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t o
 		return;
 	vgic_cand_set(&vgic->vcpus[target], irq->intid, pend_new || (irq->flags & IRQ_ACTIVE));
 	if ((pend_new || (irq->flags & IRQ_ACTIVE)) && !irq->listed)
-		vgic->vcpus[target].news = true;
+		vgic_news(&vgic->vcpus[target], irq->intid);
 	/* Tell the PE when it has something new to take, and the one whose list register holds the
 	 * interrupt when it became pending again (the LR has to be rewritten as active and pending:
 	 * the guest would not see it otherwise until its next exit). */
@@ -92,7 +92,7 @@ void hyp__vgic_notify_all(struct hyp_vgic *vgic)
 		for (unsigned int w = 0; w < VGIC_BITMAP_WORDS; w++)
 			any |= vgic->vcpus[v].cand[w];
 		if (any) {
-			vgic->vcpus[v].news = true;
+			vgic_news(&vgic->vcpus[v], VGIC_LR_HOLE);
 			notify(vgic, v);
 		}
 	}

@@ -1286,6 +1286,18 @@ static void test_lr_update(void **state)
 	assert_int_equal(hw_update(e, 0, &h), 0);
 	assert_int_equal(h.used, 0);
 
+	/* News that is no candidate any more by the update (its pending state cleared): nothing
+	 * to list; two news at once: both listed. */
+	hyp_vgic_raise(e->vgic, 0, 41);
+	dw(e, GICD_ICPENDR + 4, 4, 1u << 9);
+	assert_int_equal(hw_update(e, 0, &h), 0);
+	hyp_vgic_raise(e->vgic, 0, 40);
+	hyp_vgic_raise(e->vgic, 0, 41);
+	assert_int_equal(hw_update(e, 0, &h), 3);
+	while ((i = hw_ack_best(&h)) >= 0)
+		lr_eoi(&h.lr[i]);
+	assert_int_equal(hw_update(e, 0, &h), 0);
+
 	/* Another vCPU's interrupt is not this vCPU's to list, and it is told. */
 	memset(e->notified, 0, sizeof(e->notified));
 	hyp_vgic_raise(e->vgic, 1, 3);
