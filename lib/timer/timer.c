@@ -239,9 +239,15 @@ bool hyp_timer_next_deadline(const struct hyp_timer_vcpu *vcpu, uint64_t now, ui
 
 bool hyp_timer_wfi_sleep_until(struct hyp_timer_vcpu *vcpu, uint64_t now, uint64_t *until)
 {
+	const struct hyp_timer_ctx *p = &vcpu->timer[HYP_TIMER_PHYS];
 	bool found = false;
 	uint64_t best = 0, d;
 
+	/* Loaded, the model holds only the physical timer: off or masked with its output low, it
+	 * has nothing to update and no deadline (what the general case finds, cheaply: an OS that
+	 * uses the virtual timer leaves it so). */
+	if (vcpu->loaded && (p->ctl & CNT_CTL_RW_MASK) != CNT_CTL_ENABLE && !p->level)
+		return false;
 	hyp_timer_update(vcpu, now);
 	for (int id = 0; id < HYP_TIMER_COUNT; id++) {
 		/* A high output is already with the interrupt controller. After the update, every

@@ -40,7 +40,7 @@ static void pick_insert(struct pick *arr, unsigned int *n, unsigned int max, str
 	(*n)++;
 }
 
-static uint64_t lr_value(struct vgic_irq *irq, bool pending)
+static inline uint64_t lr_value(const struct vgic_irq *irq, bool pending)
 {
 	uint64_t lr = irq->intid | (uint64_t)irq->priority << HYP_VGIC_LR_PRIORITY_SHIFT;
 
@@ -74,11 +74,14 @@ static void unlist_stale(struct hyp_vgic *vgic, uint32_t vcpu, struct vgic_vcpu 
 		hyp__vgic_irq_commit(vgic, irq, irq->flags);
 	}
 	vc->nr_listed = 0;
+	vc->relist = false;
 }
 
 /* Hand @irq to list register @i of @vc (lock held). */
-static void list_irq(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
-		     struct vgic_irq *irq, struct hyp_vgic_lrs *out)
+static inline __attribute__((always_inline)) void list_irq(struct hyp_vgic *vgic,
+							   struct vgic_vcpu *vc, uint32_t vcpu,
+							   unsigned int i, struct vgic_irq *irq,
+							   struct hyp_vgic_lrs *out)
 {
 	bool pending = irq_pending(irq) && (irq->flags & IRQ_ENABLED) &&
 		       vgic_group_enabled(vgic, irq);
@@ -96,7 +99,8 @@ static void list_irq(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
 
 /* What a flush lists: an active interrupt (the guest must be able to EOI and deactivate it), or a
  * pending, enabled one whose group is enabled. */
-static bool listable(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
+static inline __attribute__((always_inline)) bool listable(const struct hyp_vgic *vgic,
+							   const struct vgic_irq *irq)
 {
 	return (irq->flags & IRQ_ACTIVE) ||
 	       ((irq->flags & IRQ_ENABLED) && irq_pending(irq) && vgic_group_enabled(vgic, irq));
@@ -156,6 +160,7 @@ static uint64_t flush_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32
 
 	if (vc->nr_listed)
 		unlist_stale(vgic, vcpu, vc);
+	vc->news = false; /* every candidate is looked at below */
 	/* The common case: every candidate fits, in any order (the hardware picks the highest
 	 * priority among the LRs); only when they do not is there a choice to make. */
 	it = vgic_cand_iter(vgic, vc);
@@ -222,46 +227,51 @@ static struct vgic_irq *unlisted_active(struct hyp_vgic *vgic, uint32_t vcpu,
 	return best;
 }
 
+/* Fold list register @i of @vc, read back as @lr, into its interrupt's state (lock held). */
+static void fold_lr(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
+		    uint64_t lr)
+{
+	struct vgic_irq *irq = vgic_irq(vgic, vcpu, vc->lr_intid[i]);
+	uint8_t old;
+
+	if (!irq || irq->listed != vcpu + 1)
+		return;
+	/* The state the interrupt had while listed, as the LR says: folding it back is no news for
+	 * notify. */
+	irq->flags &= (uint8_t)~IRQ_LR_PENDING;
+	old = (uint8_t)(irq->flags & ~(IRQ_ACTIVE | IRQ_LATCH));
+	if (lr & HYP_VGIC_LR_ACTIVE)
+		old |= IRQ_ACTIVE;
+	if (lr & HYP_VGIC_LR_PENDING)
+		old |= IRQ_LATCH;
+	irq->listed = 0;
+	if (!(irq->won & WON_ACTIVE)) {
+		if (lr & HYP_VGIC_LR_ACTIVE)
+			irq->flags |= IRQ_ACTIVE;
+		else
+			irq->flags &= (uint8_t)~IRQ_ACTIVE;
+	} else if ((lr & HYP_VGIC_LR_ACTIVE) && !(irq->flags & IRQ_ACTIVE) &&
+		   (irq->flags & IRQ_HW) && vgic->ops.deactivate_hw) {
+		/* Deactivated by a distributor write while the LR still held it active: the
+		 * physical interrupt is ours to deactivate. */
+		vgic->ops.deactivate_hw(vgic->ops.opaque, irq->pintid);
+	}
+	/* Still pending in the LR: the guest has not acknowledged it, the latch it took goes back
+	 * (unless a distributor write cleared the pending state meanwhile). */
+	if ((lr & HYP_VGIC_LR_PENDING) && vc->lr_took_latch[i] && !(irq->won & WON_PENDING))
+		irq->flags |= IRQ_LATCH;
+	irq->won = 0;
+	hyp__vgic_irq_commit(vgic, irq, old);
+}
+
 /* hyp_vgic_sync() with the lock held. */
 static void sync_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu,
 			const struct hyp_vgic_lrs *in)
 {
 	unsigned int eoicount;
 
-	for (unsigned int i = 0; i < vc->nr_listed; i++) {
-		struct vgic_irq *irq = vgic_irq(vgic, vcpu, vc->lr_intid[i]);
-		uint64_t lr = in->lr[i];
-		uint8_t old;
-
-		if (!irq || irq->listed != vcpu + 1)
-			continue;
-		/* The state the interrupt had while listed, as the LR says: folding it back is no news
-		 * for notify. */
-		irq->flags &= (uint8_t)~IRQ_LR_PENDING;
-		old = (uint8_t)(irq->flags & ~(IRQ_ACTIVE | IRQ_LATCH));
-		if (lr & HYP_VGIC_LR_ACTIVE)
-			old |= IRQ_ACTIVE;
-		if (lr & HYP_VGIC_LR_PENDING)
-			old |= IRQ_LATCH;
-		irq->listed = 0;
-		if (!(irq->won & WON_ACTIVE)) {
-			if (lr & HYP_VGIC_LR_ACTIVE)
-				irq->flags |= IRQ_ACTIVE;
-			else
-				irq->flags &= (uint8_t)~IRQ_ACTIVE;
-		} else if ((lr & HYP_VGIC_LR_ACTIVE) && !(irq->flags & IRQ_ACTIVE) &&
-			   (irq->flags & IRQ_HW) && vgic->ops.deactivate_hw) {
-			/* Deactivated by a distributor write while the LR still held it active:
-			 * the physical interrupt is ours to deactivate. */
-			vgic->ops.deactivate_hw(vgic->ops.opaque, irq->pintid);
-		}
-		/* Still pending in the LR: the guest has not acknowledged it, the latch it took
-		 * goes back (unless a distributor write cleared the pending state meanwhile). */
-		if ((lr & HYP_VGIC_LR_PENDING) && vc->lr_took_latch[i] && !(irq->won & WON_PENDING))
-			irq->flags |= IRQ_LATCH;
-		irq->won = 0;
-		hyp__vgic_irq_commit(vgic, irq, old);
-	}
+	for (unsigned int i = 0; i < vc->nr_listed; i++)
+		fold_lr(vgic, vc, vcpu, i, in->lr[i]);
 
 	/* EOIs with EOImode 0 the hardware could not match to an LR: priority was dropped in the
 	 * hardware's APRs, the deactivation is ours, highest active priority first. */
@@ -275,6 +285,7 @@ static void sync_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vc
 		hyp__vgic_irq_deactivate(vgic, irq);
 	}
 	vc->nr_listed = 0;
+	vc->relist = false;
 }
 
 void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_lrs *in)
@@ -305,4 +316,194 @@ void hyp_vgic_resync(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 	vgic->flushing = VGIC_NO_VCPU;
 	vgic_unlock(vgic);
 	flush_finish(vc, nr_lrs, hcr, out);
+}
+
+/* An empty LR's interrupt that is deliverable to this vCPU again (the next edge came while it was
+ * listed): what fold then list would give it, in the same LR, with no commit (its target and its
+ * candidate bit stay as they are). False if anything else applies: then the plain fold. */
+static inline __attribute__((always_inline)) bool
+relist_in_place(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, unsigned int i,
+		struct vgic_irq *irq, struct hyp_vgic_lrs *out)
+{
+	/* The LR says inactive and nothing of the distributor's overrides it; still pending,
+	 * enabled, its group enabled, and (an SPI) still routed here. */
+	if ((irq->won & (WON_PENDING | WON_ACTIVE)) || !irq_pending(irq) ||
+	    !(irq->flags & IRQ_ENABLED) || !vgic_group_enabled(vgic, irq) ||
+	    (irq->intid >= HYP_VGIC_NR_PRIVATE && hyp__vgic_spi_route(vgic, irq) != vcpu) ||
+	    irq->target != vcpu)
+		return false;
+	irq->flags &= (uint8_t)~IRQ_ACTIVE;
+	out->lr[i] = lr_value(irq, true);
+	irq->flags |= IRQ_LR_PENDING;
+	vc->lr_took_latch[i] = irq->flags & IRQ_LATCH;
+	irq->flags &= (uint8_t)~IRQ_LATCH;
+	irq->won = 0;
+	return true;
+}
+
+/* Fold back empty LR @i (its interrupt @irq is listed there): what fold_lr(@i, 0) does, without
+ * the commit in the common case of an interrupt with nothing new (not pending again, no
+ * distributor write): it is then inactive and not pending, so it is nobody's candidate, and an
+ * SPI follows its routing again. */
+static inline __attribute__((always_inline)) void fold_done(struct hyp_vgic *vgic,
+							    struct vgic_vcpu *vc, uint32_t vcpu,
+							    unsigned int i, struct vgic_irq *irq)
+{
+	if (irq->won || irq_pending(irq)) {
+		fold_lr(vgic, vc, vcpu, i, 0);
+		return;
+	}
+	irq->flags &= (uint8_t) ~(IRQ_ACTIVE | IRQ_LR_PENDING);
+	irq->listed = 0;
+	if (irq->target != VGIC_NO_VCPU)
+		vgic_cand_set(&vgic->vcpus[irq->target], irq->intid, false);
+	if (irq->intid >= HYP_VGIC_NR_PRIVATE)
+		irq->target = hyp__vgic_spi_route(vgic, irq);
+}
+
+/*
+ * Fold back the list registers of @vc that @empty (ICH_ELRSR_EL2) says hold nothing any more, and
+ * make them holes (lock held). An empty LR has no pending and no active state, and, being empty,
+ * no EOI maintenance interrupt to come (IHI 0069, ICH_ELRSR_EL2: State 0b00 with HW 1 or EOI 0):
+ * its fold is what hyp_vgic_sync() would do with it. With @out, an interrupt pending again is
+ * listed again in its LR instead (@written gets its bit). *@stale is set if an occupied LR's
+ * interrupt changed since it was listed. Returns the LRs in use, one bit each.
+ */
+static inline __attribute__((always_inline)) uint32_t
+fold_empty_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc, uint32_t vcpu, uint32_t empty,
+		  bool *stale, struct hyp_vgic_lrs *out, uint32_t *written)
+{
+	uint32_t used = 0;
+
+	for (unsigned int i = 0; i < vc->nr_listed; i++) {
+		struct vgic_irq *irq;
+
+		if (vc->lr_intid[i] == VGIC_LR_HOLE)
+			continue;
+		irq = vgic_irq(vgic, vcpu, vc->lr_intid[i]);
+		if (empty & (1u << i)) {
+			if (out && irq && irq->listed == vcpu + 1 &&
+			    relist_in_place(vgic, vc, vcpu, i, irq, out)) {
+				used |= 1u << i;
+				*written |= 1u << i;
+				continue;
+			}
+			if (irq && irq->listed == vcpu + 1)
+				fold_done(vgic, vc, vcpu, i, irq);
+			vc->lr_intid[i] = VGIC_LR_HOLE;
+			continue;
+		}
+		used |= 1u << i;
+		/* Changed since it was listed: the LR no longer says what it should. */
+		if (irq && irq->listed == vcpu + 1 && irq->won)
+			*stale = true;
+	}
+	/* Holes at the end are not in use: the next sync reads fewer LRs. */
+	vc->nr_listed = used ? 32u - (unsigned int)__builtin_clz(used) : 0;
+	if (!used)
+		vc->relist = false; /* nothing listed: nothing to rewrite */
+	else if (vc->relist)
+		*stale = true;
+	return used;
+}
+
+bool hyp_vgic_fold_empty(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t hcr, uint32_t empty,
+			 uint32_t *nr)
+{
+	struct vgic_vcpu *vc;
+	bool stale = false;
+	uint32_t used;
+
+	if (!vgic || vcpu >= vgic->nr_vcpus || hcr != HYP_VGIC_HCR_EN)
+		return false;
+	vc = &vgic->vcpus[vcpu];
+	vgic_lock(vgic);
+	vgic->flushing = (uint16_t)vcpu;
+	used = fold_empty_locked(vgic, vc, vcpu, empty, &stale, NULL, NULL);
+	vgic->flushing = VGIC_NO_VCPU;
+	vgic_unlock(vgic);
+	if (nr)
+		*nr = vc->nr_listed;
+	return !used;
+}
+
+int hyp_vgic_update(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs, uint64_t hcr,
+		    uint32_t empty, struct hyp_vgic_lrs *out)
+{
+	struct vgic_vcpu *vc;
+	uint32_t used, free, written = 0;
+	bool stale = false;
+
+	if (!vgic || !out || vcpu >= vgic->nr_vcpus)
+		return -EINVAL;
+	/* Maintenance requested (more candidates than LRs) or EOIs to count: the full fold. */
+	if (hcr != HYP_VGIC_HCR_EN)
+		return -EAGAIN;
+	if (nr_lrs > HYP_VGIC_MAX_LRS)
+		nr_lrs = HYP_VGIC_MAX_LRS;
+	vc = &vgic->vcpus[vcpu];
+	vgic_lock(vgic);
+	/* What the fold makes deliverable to this vCPU is listed right below: no news for it. */
+	vgic->flushing = (uint16_t)vcpu;
+	used = fold_empty_locked(vgic, vc, vcpu, empty, &stale, out, &written);
+	/* An interrupt an occupied LR holds changed (pending again, a distributor write): only
+	 * the full fold and refill rewrites it. */
+	if (stale)
+		goto again;
+	free = ~used & (uint32_t)((1u << nr_lrs) - 1);
+	if (vc->news) {
+		struct vgic_cand_iter it = vgic_cand_iter(vgic, vc);
+		struct vgic_irq *irq;
+
+		if (vc->news_intid != VGIC_LR_HOLE) {
+			/* One interrupt is the news (the common case): the walk covers its bit
+			 * alone (none if it is no candidate any more). */
+			it.w = vc->news_intid / 64u;
+			it.nr_words = it.w + 1;
+			it.bits = vc->cand[it.w] & (UINT64_C(1) << (vc->news_intid % 64u));
+		}
+		vc->news = false;
+		while ((irq = vgic_cand_next(vgic, vcpu, &it))) {
+			unsigned int i;
+
+			if (irq->listed || !listable(vgic, irq))
+				continue;
+			/* No LR left: which candidates deserve the LRs is hyp_vgic_flush()'s
+			 * choice. */
+			if (!free) {
+				vgic_news(vc, VGIC_LR_HOLE);
+				goto again;
+			}
+			i = (unsigned int)__builtin_ctz(free);
+			free &= free - 1;
+			list_irq(vgic, vc, vcpu, i, irq, out);
+			written |= 1u << i;
+			if (i >= vc->nr_listed) {
+				/* LRs between the old end and @i hold nothing (flush and holes). */
+				for (unsigned int k = vc->nr_listed; k < i; k++)
+					vc->lr_intid[k] = VGIC_LR_HOLE;
+				vc->nr_listed = i + 1;
+			}
+		}
+	}
+	vgic->flushing = VGIC_NO_VCPU;
+	vgic_unlock(vgic);
+	out->hcr = hcr;
+	out->nr = vc->nr_listed;
+	return (int)written;
+again:
+	/* Nothing is written: what was listed into an LR above goes back as if the guest had not
+	 * run (the LR still holds nothing), so the full fold finds the hardware as it was. */
+	while (written) {
+		unsigned int i = (unsigned int)__builtin_ctz(written);
+
+		written &= written - 1;
+		fold_lr(vgic, vc, vcpu, i, out->lr[i]);
+		vc->lr_intid[i] = VGIC_LR_HOLE;
+	}
+	while (vc->nr_listed && vc->lr_intid[vc->nr_listed - 1] == VGIC_LR_HOLE)
+		vc->nr_listed--;
+	vgic->flushing = VGIC_NO_VCPU;
+	vgic_unlock(vgic);
+	return -EAGAIN;
 }

@@ -63,7 +63,7 @@ static void kick_listed(const struct vgic_mmio *m, struct vgic_irq *irq, uint8_t
 {
 	if (!irq->listed)
 		return;
-	irq->won |= won;
+	irq->won |= won | WON_RELIST;
 	m->vgic->ops.notify(m->vgic->ops.opaque, irq->listed - 1u);
 }
 
@@ -104,8 +104,10 @@ static void write_group(const struct vgic_mmio *m, uint64_t val)
 			irq->flags &= (uint8_t)~IRQ_GROUP1;
 		/* Now forwarded under the other group's enable: let its PE look again. */
 		if (old != irq->flags && irq_pending(irq) && (irq->flags & IRQ_ENABLED) &&
-		    irq->target != VGIC_NO_VCPU)
+		    irq->target != VGIC_NO_VCPU) {
+			vgic_news(&m->vgic->vcpus[irq->target], irq->intid);
 			m->vgic->ops.notify(m->vgic->ops.opaque, irq->target);
+		}
 		kick_listed(m, irq, 0);
 	}
 }
@@ -326,6 +328,10 @@ static void write_gicd_ctlr(const struct vgic_mmio *m, uint64_t val)
 	uint32_t old = m->vgic->gicd_ctlr;
 
 	m->vgic->gicd_ctlr = (uint32_t)val & (GICD_CTLR_ENABLE_GRP0 | GICD_CTLR_ENABLE_GRP1);
+	/* What the list registers hold was listed under the old enables. */
+	if (m->vgic->gicd_ctlr != old)
+		for (uint32_t v = 0; v < m->vgic->nr_vcpus; v++)
+			m->vgic->vcpus[v].relist = true;
 	if (m->vgic->gicd_ctlr & ~old)
 		hyp__vgic_notify_all(m->vgic);
 }

@@ -14,6 +14,9 @@
 #define VGIC_NO_VCPU 0xffffu
 #define VGIC_MAX_INTID 1020u /* INTIDs 1020..1023 are special */
 #define VGIC_BITMAP_WORDS (VGIC_MAX_INTID / 64 + 1)
+/* struct vgic_vcpu.lr_intid of a list register that holds nothing (hyp_vgic_update() folded it
+ * back): no interrupt has this INTID. */
+#define VGIC_LR_HOLE 0xffffu
 
 /* struct vgic_irq.flags */
 #define IRQ_ENABLED (1u << 0)
@@ -32,6 +35,9 @@
  * register; at sync the distributor's value of that part wins over the LR's. */
 #define WON_PENDING (1u << 0)
 #define WON_ACTIVE (1u << 1)
+/* ...or something else changed for it that the LR must show (pending again, priority, group,
+ * enable, routing): hyp_vgic_update() cannot rewrite an occupied LR, only a full sync and flush. */
+#define WON_RELIST (1u << 2)
 
 /* GICD_IROUTER: Aff3 [39:32], IRM [31], Aff2 [23:16], Aff1 [15:8], Aff0 [7:0]. */
 #define IROUTER_IRM (UINT64_C(1) << 31)
@@ -54,8 +60,17 @@ struct vgic_vcpu {
 	struct vgic_irq priv[HYP_VGIC_NR_PRIVATE];
 	/* Interrupts targeting this vCPU that are pending and enabled, or active. Under the lock. */
 	uint64_t cand[VGIC_BITMAP_WORDS];
-	uint64_t mpidr; /* Aff3..Aff0 */
-	bool asleep;	/* GICR_WAKER.ProcessorSleep; under the lock */
+	uint32_t nr_cand; /* bits set in @cand (vgic_cand_set()) */
+	uint64_t mpidr;	  /* Aff3..Aff0 */
+	bool asleep;	  /* GICR_WAKER.ProcessorSleep; under the lock */
+	/* The distributor's group enables changed: what the list registers hold was listed under
+	 * the old ones (hyp_vgic_update() then defers to a full sync and flush). Under the lock. */
+	bool relist;
+	/* An interrupt became a candidate for this vCPU (pending or active) and no list register
+	 * holds it: hyp_vgic_update() walks the candidates only then. Under the lock. */
+	bool news;
+	/* With @news: the one interrupt that is news, or VGIC_LR_HOLE (several, or unknown). */
+	uint16_t news_intid;
 
 	/* Private to the vCPU's thread. */
 	struct hyp_vgic_cpu_state cpu;
@@ -123,6 +138,28 @@ static inline struct vgic_irq *vgic_irq(struct hyp_vgic *vgic, uint32_t vcpu, ui
 	return NULL;
 }
 
+/* Set or clear @intid in @vc's candidate bitmap, keeping the count (lock held). */
+static inline void vgic_cand_set(struct vgic_vcpu *vc, uint32_t intid, bool on)
+{
+	uint64_t bit = UINT64_C(1) << (intid % 64), *w = &vc->cand[intid / 64];
+
+	if (!!(*w & bit) == on)
+		return;
+	*w ^= bit;
+	if (on)
+		vc->nr_cand++;
+	else
+		vc->nr_cand--;
+}
+
+/* @intid (VGIC_LR_HOLE: unknown) became a candidate of @vc that no LR holds (lock held). */
+static inline void vgic_news(struct vgic_vcpu *vc, uint32_t intid)
+{
+	/* A second, different one: the update walks every candidate. */
+	vc->news_intid = (!vc->news || vc->news_intid == intid) ? (uint16_t)intid : VGIC_LR_HOLE;
+	vc->news = true;
+}
+
 /* Walk over the interrupts in a vCPU's candidate bitmap, ascending INTIDs:
  *	struct vgic_cand_iter it = vgic_cand_iter(vgic, vc);
  *	while ((irq = vgic_cand_next(vgic, vcpu, &it)))
@@ -167,14 +204,22 @@ static inline bool vgic_group_enabled(const struct hyp_vgic *vgic, const struct 
 	       ((irq->flags & IRQ_GROUP1) ? GICD_CTLR_ENABLE_GRP1 : GICD_CTLR_ENABLE_GRP0);
 }
 
+/* The vCPU an SPI goes to now (routing), VGIC_NO_VCPU if none. */
+static inline uint16_t hyp__vgic_spi_route(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
+{
+	/* IRM == 1: "1 of N" (IHI 0069, "Affinity routing"): the choice of PE is the
+	 * implementation's; ours is the lowest-numbered awake redistributor (see vgic.h). */
+	if (irq->route & IROUTER_IRM)
+		return vgic->first_awake;
+	return irq->route_vcpu;
+}
+
 /* vgic.c: with the lock held. */
 /* Recompute @irq's target and candidate bit after a change of its state; @old_flags is what its
  * flags were before (for the notify decision). */
 void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t old_flags);
 /* Deactivate @irq (software: DIR, EOI, ICACTIVER, EOIcount): HW interrupts through the callback. */
 void hyp__vgic_irq_deactivate(struct hyp_vgic *vgic, struct vgic_irq *irq);
-/* The vCPU an SPI goes to now (routing), VGIC_NO_VCPU if none. */
-uint16_t hyp__vgic_spi_route(const struct hyp_vgic *vgic, const struct vgic_irq *irq);
 /* vCPU index for an affinity, VGIC_NO_VCPU if none. */
 uint16_t hyp__vgic_find_mpidr(const struct hyp_vgic *vgic, uint64_t aff);
 void hyp__vgic_update_awake(struct hyp_vgic *vgic);

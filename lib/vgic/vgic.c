@@ -19,16 +19,6 @@ static size_t align_up(size_t v, size_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-static void cand_set(struct vgic_vcpu *vc, uint32_t intid, bool on)
-{
-	uint64_t bit = UINT64_C(1) << (intid % 64);
-
-	if (on)
-		vc->cand[intid / 64] |= bit;
-	else
-		vc->cand[intid / 64] &= ~bit;
-}
-
 static void notify(struct hyp_vgic *vgic, uint32_t vcpu)
 {
 	if (vcpu != vgic->flushing)
@@ -42,15 +32,6 @@ uint16_t hyp__vgic_find_mpidr(const struct hyp_vgic *vgic, uint64_t aff)
 		if (vgic->vcpus[i].mpidr == aff)
 			return (uint16_t)i;
 	return VGIC_NO_VCPU;
-}
-
-uint16_t hyp__vgic_spi_route(const struct hyp_vgic *vgic, const struct vgic_irq *irq)
-{
-	/* IRM == 1: "1 of N" (IHI 0069, "Affinity routing"): the choice of PE is the
-	 * implementation's; ours is the lowest-numbered awake redistributor (see vgic.h). */
-	if (irq->route & IROUTER_IRM)
-		return vgic->first_awake;
-	return irq->route_vcpu;
 }
 
 static bool flags_pending(uint8_t f)
@@ -75,16 +56,20 @@ void hyp__vgic_irq_commit(struct hyp_vgic *vgic, struct vgic_irq *irq, uint8_t o
 		target = hyp__vgic_spi_route(vgic, irq);
 
 	if (old_target != VGIC_NO_VCPU && old_target != target)
-		cand_set(&vgic->vcpus[old_target], irq->intid, false);
+		vgic_cand_set(&vgic->vcpus[old_target], irq->intid, false);
 	irq->target = target;
 	if (target == VGIC_NO_VCPU)
 		return;
-	cand_set(&vgic->vcpus[target], irq->intid, pend_new || (irq->flags & IRQ_ACTIVE));
+	vgic_cand_set(&vgic->vcpus[target], irq->intid, pend_new || (irq->flags & IRQ_ACTIVE));
+	if ((pend_new || (irq->flags & IRQ_ACTIVE)) && !irq->listed)
+		vgic_news(&vgic->vcpus[target], irq->intid);
 	/* Tell the PE when it has something new to take, and the one whose list register holds the
 	 * interrupt when it became pending again (the LR has to be rewritten as active and pending:
 	 * the guest would not see it otherwise until its next exit). */
-	if ((now && (!was || old_target != target)) || (irq->listed && pend_new && !pend_old))
+	if ((now && (!was || old_target != target)) || (irq->listed && pend_new && !pend_old)) {
+		irq->won |= irq->listed ? WON_RELIST : 0;
 		notify(vgic, target);
+	}
 }
 
 void hyp__vgic_irq_deactivate(struct hyp_vgic *vgic, struct vgic_irq *irq)
@@ -106,8 +91,10 @@ void hyp__vgic_notify_all(struct hyp_vgic *vgic)
 
 		for (unsigned int w = 0; w < VGIC_BITMAP_WORDS; w++)
 			any |= vgic->vcpus[v].cand[w];
-		if (any)
+		if (any) {
+			vgic_news(&vgic->vcpus[v], VGIC_LR_HOLE);
 			notify(vgic, v);
+		}
 	}
 }
 

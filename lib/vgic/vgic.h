@@ -86,6 +86,9 @@
  *   the LRs it returned. When ICH_HCR_EL2.TDIR is set by flush, a trapped ICC_DIR_EL1 write goes to
  *   hyp_vgic_deactivate(). On a vCPU switch, save/restore ICH_VMCR_EL2 and ICH_AP0R/AP1R<n>_EL2
  *   in hyp_vgic_cpu_state(). A maintenance interrupt needs no handling beyond the exit and sync.
+ *   Cheaper forms for a vCPU whose LRs stay loaded: hyp_vgic_resync() (sync then flush under one
+ *   lock), hyp_vgic_update() (news into free LRs, the empty ones, as ICH_ELRSR_EL2 says, folded
+ *   back; -EAGAIN when only a resync will do) and, before WFI, hyp_vgic_fold_empty().
  * - Without list registers (mock): trap the ICC_* registers to hyp_vgic_icc_read()/
  *   hyp_vgic_icc_write() (the software CPU interface), and signal the vCPU's IRQ line when
  *   hyp_vgic_irq_line() says so.
@@ -370,6 +373,44 @@ void hyp_vgic_sync(struct hyp_vgic *vgic, uint32_t vcpu, const struct hyp_vgic_l
  */
 void hyp_vgic_resync(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs,
 		     const struct hyp_vgic_lrs *in, struct hyp_vgic_lrs *out);
+
+/**
+ * hyp_vgic_update() - the cheap form of hyp_vgic_resync() for a vCPU whose list registers are
+ * loaded, when something changed for it: list what became deliverable into free list registers,
+ * leaving the others as they are.
+ * @nr_lrs: the CPU's list registers, as for hyp_vgic_flush().
+ * @hcr: ICH_HCR_EL2 as the guest left it.
+ * @empty: ICH_ELRSR_EL2: the LRs that hold no interrupt (state inactive, and HW 1 or EOI 0).
+ * @out: the values of the LRs to write (bit n of the result set: write @out->lr[n]); @out->nr,
+ *	 how many LRs (from 0) the next sync must read; @out->hcr, @hcr (unchanged).
+ *
+ * The empty LRs are folded back (what hyp_vgic_sync() would do with them) and become free, except
+ * that an interrupt pending again is listed again in its own LR; the rest keep their interrupts.
+ * The new candidates go into free LRs; the CPU interface picks the highest priority among all
+ * LRs, so this delivers what a full flush would as long as every candidate fits. It answers
+ * -EAGAIN, with nothing to write (what it listed is taken back as if the guest had not run; some
+ * empty LRs may have been folded, which the next sync or resync skips), when only
+ * hyp_vgic_resync() will do: @hcr is
+ * not plain En (maintenance requested, or EOIs the hardware could not match), an interrupt an
+ * occupied LR holds changed (pending again, a distributor write), or a candidate finds no free
+ * LR (which candidates get the LRs is flush's choice). -EINVAL for a bad argument. Like flush,
+ * on the vCPU's own thread.
+ */
+int hyp_vgic_update(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs, uint64_t hcr,
+		    uint32_t empty, struct hyp_vgic_lrs *out);
+
+/**
+ * hyp_vgic_fold_empty() - fold back the list registers of a loaded vCPU that hold nothing any more
+ * (before a WFI judges hyp_vgic_irq_line()).
+ * @hcr: ICH_HCR_EL2 as the guest left it; @empty: ICH_ELRSR_EL2 (see hyp_vgic_update()).
+ * @nr: if not NULL, how many LRs (from 0) the next sync must read.
+ *
+ * Returns true if nothing is listed any more: the vGIC's state is then as after hyp_vgic_sync()
+ * (and the LRs need no sync: they hold nothing). False if some LRs still hold interrupts, or @hcr
+ * is not plain En (then nothing was folded): hyp_vgic_sync() is needed. On the vCPU's thread.
+ */
+bool hyp_vgic_fold_empty(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t hcr, uint32_t empty,
+			 uint32_t *nr);
 
 /**
  * hyp_vgic_deactivate() - deactivate @intid for @vcpu in software (a trapped ICC_DIR_EL1 under

@@ -631,6 +631,39 @@ static void test_load_put_round_trip(void **state)
 	expect_no_call(f);
 }
 
+/* WFI of a loaded vCPU: only the emulated physical timer is the model's. Off or masked and low,
+ * it gives no deadline; firing, then turned off, its line drops at the WFI; enabled, its deadline
+ * bounds the sleep and, once passed, its line rises. */
+static void test_wfi_loaded_physical(void **state)
+{
+	struct fx *f = *state;
+	struct hyp_timer_hw hw;
+	uint64_t d = 0, t0 = f->now;
+
+	wr(f, R_CNTV_CVAL, t0 + 100); /* the hardware's: never a deadline while loaded */
+	wr(f, R_CNTV_CTL, CTL_ENABLE);
+	hyp_timer_vcpu_load(&f->vcpu, &hw);
+	expect_no_call(f);
+	assert_false(hyp_timer_wfi_sleep_until(&f->vcpu, t0, &d));
+	wr(f, R_CNTP_CVAL, t0 + 50);
+	wr(f, R_CNTP_CTL, CTL_ENABLE | CTL_IMASK);
+	assert_false(hyp_timer_wfi_sleep_until(&f->vcpu, t0 + 60, &d));
+	expect_no_call(f);
+	wr(f, R_CNTP_CTL, CTL_ENABLE);
+	assert_true(hyp_timer_wfi_sleep_until(&f->vcpu, t0, &d));
+	assert_int_equal(d, t0 + 50);
+	expect_no_call(f);
+	/* Passed: the line rises, and a firing timer is no deadline of its own. */
+	assert_false(hyp_timer_wfi_sleep_until(&f->vcpu, t0 + 60, &d));
+	expect_only_call(f, PHYS_PPI, true);
+	/* The guest turns it off (the trapped write drops the line) and sleeps again. */
+	wr(f, R_CNTP_CTL, 0);
+	expect_only_call(f, PHYS_PPI, false);
+	assert_false(hyp_timer_wfi_sleep_until(&f->vcpu, t0 + 70, &d));
+	expect_no_call(f);
+	hyp_timer_vcpu_put(&f->vcpu, hw.ctl, hw.cval);
+}
+
 static void test_load_catches_up(void **state)
 {
 	struct fx *f = *state;
@@ -936,6 +969,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadlines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_continuous_fire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_put_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wfi_loaded_physical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_catches_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_physical_timer_trapped, setup, teardown),

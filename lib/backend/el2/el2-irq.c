@@ -8,7 +8,10 @@
  * maintenance interrupt stays asserted while EL2 runs), every entry after one flushes them again.
  * Exits served in place (MMIO callbacks, SMCCC, trapped SGI/DIR/timer registers) leave the list
  * registers in the hardware and flush only when something changed for the vCPU (vgic_dirty: set
- * by notify, and by the vCPU's own GIC accesses, which "are not notified to it").
+ * by notify, and by the vCPU's own GIC accesses, which "are not notified to it"). That refill is
+ * hyp_vgic_update() when it can be: the news goes into a free LR, the LRs the guest is done with
+ * (ICH_ELRSR_EL2) are folded back, the others stay; WFI folds back with hyp_vgic_fold_empty()
+ * when every LR is done with, and the LRs stay loaded (parked) while the vCPU sleeps.
  *
  * References: GICv3 spec (IHI 0069) "Virtual interrupt handling" (ICH_LR<n>_EL2, ICH_HCR_EL2,
  * ICH_VMCR_EL2, ICH_AP<g>R<n>_EL2, maintenance interrupts), "Software Generated Interrupts" (with
@@ -24,6 +27,7 @@
  * names accept these. */
 #define ICH_HCR_EL2 S3_4_C12_C11_0
 #define ICH_VTR_EL2 S3_4_C12_C11_1
+#define ICH_ELRSR_EL2 S3_4_C12_C11_5
 #define ICH_VMCR_EL2 S3_4_C12_C11_7
 #define ICC_SRE_EL1 S3_0_C12_C12_5
 #define ICC_DIR_EL1 S3_0_C12_C11_1
@@ -334,6 +338,10 @@ void hyp__el2_vgic_sync_hw(struct el2_vcpu *v)
 
 	if (!v->lrs_in_hw)
 		return;
+	/* Parked with nothing listed (WFI's fold, or an empty flush): nothing to fold back, and
+	 * ICH_HCR_EL2 is 0 already. */
+	if (v->lrs_parked && !v->lrs_used && v->parked_hcr == HYP_VGIC_HCR_EN)
+		return;
 	m = vm_of(v);
 	lrs.hcr = hcr_of(v);
 	lrs.nr = v->lrs_used;
@@ -344,6 +352,30 @@ void hyp__el2_vgic_sync_hw(struct el2_vcpu *v)
 	WR(0, ICH_HCR_EL2);
 	hyp_vgic_sync(m->vgic, v->vcpu->index, &lrs);
 	v->lrs_in_hw = false;
+}
+
+/* Before WFI judges lib/vgic's IRQ line: when every LR the guest was given is done with (empty,
+ * ICH_ELRSR_EL2), fold just those back and keep the LRs loaded and parked, so the entry after the
+ * wake-up lists the news into a free LR (hyp_vgic_update()); otherwise the full sync. */
+static void fold_for_wfi(struct el2_vcpu *v)
+{
+	uint64_t hcr;
+
+	if (!v->lrs_in_hw)
+		return;
+	hcr = v->lrs_parked ? v->parked_hcr : RD(ICH_HCR_EL2);
+	if (hyp_vgic_fold_empty(vm_of(v)->vgic, v->vcpu->index, hcr, (uint32_t)RD(ICH_ELRSR_EL2),
+				NULL)) {
+		if (!v->lrs_parked) {
+			v->parked_hcr = hcr;
+			WR(0, ICH_HCR_EL2);
+			v->lrs_parked = true;
+		}
+		v->lrs_used = 0;
+		v->lrs_hw = false;
+		return;
+	}
+	hyp__el2_vgic_sync_hw(v);
 }
 
 /* lib/vgic judges WFI wake-ups with the vCPU's PMR, group enables and active priorities (its
@@ -383,12 +415,39 @@ void hyp__el2_vgic_refill_hw(struct el2_vcpu *v)
 {
 	struct el2_vm *m;
 	struct hyp_vgic_lrs lrs;
+	uint64_t hcr;
 
 	if (!v->lrs_in_hw) {
 		flush_hw(v);
 		return;
 	}
 	m = vm_of(v);
+	/* Most news is one interrupt for a vCPU whose LRs have room: list it into a free one,
+	 * leaving the others (hyp_vgic_update()); the full fold and refill when that will not do. */
+	hcr = v->lrs_parked ? v->parked_hcr : RD(ICH_HCR_EL2);
+	if (hcr == HYP_VGIC_HCR_EN) {
+		int w = hyp_vgic_update(m->vgic, v->vcpu->index, m->nr_lrs, hcr,
+					(uint32_t)RD(ICH_ELRSR_EL2), &lrs);
+
+		if (w >= 0) {
+			uint64_t any = 0;
+
+			while (w) {
+				unsigned int i = (unsigned int)__builtin_ctz((unsigned int)w);
+
+				w &= w - 1;
+				write_lr(i, lrs.lr[i]);
+				any |= lrs.lr[i];
+			}
+			v->lrs_hw = lrs.nr && (v->lrs_hw || (any & HYP_VGIC_LR_HW));
+			v->lrs_used = lrs.nr;
+			if (v->lrs_parked) {
+				WR(hcr, ICH_HCR_EL2);
+				v->lrs_parked = false;
+			}
+			return;
+		}
+	}
 	lrs.hcr = hcr_of(v);
 	for (unsigned int i = 0; i < v->lrs_used; i++)
 		lrs.lr[i] = read_lr(i);
@@ -409,13 +468,19 @@ static void flush_hw(struct el2_vcpu *v)
 
 /* The hardware virtual timer into lib/timer; its physical PPI masked while its level is high
  * (timer.h step 4). */
-static void vtimer_sync(struct el2_vcpu *v)
+static inline void vtimer_sync(struct el2_vcpu *v)
 {
 	struct el2_vm *m = vm_of(v);
+	const struct hyp_timer_ctx *t = &v->timer.timer[HYP_TIMER_VIRT];
+	uint64_t ctl = read_sysreg(cntv_ctl_el0), cval = read_sysreg(cntv_cval_el0);
 	bool mask;
 
-	mask = hyp_timer_vcpu_sync(&v->timer, read_sysreg(cntv_ctl_el0),
-				   read_sysreg(cntv_cval_el0));
+	/* Not firing, programmed as lib/timer last saw it, its level low there and PPI 27 unmasked:
+	 * nothing to bring up to date (if it fires from now on, PPI 27 says so). */
+	if (v->vtimer_masked == 0 && !(ctl & CNT_CTL_ISTATUS) && !t->level &&
+	    (ctl & CNT_CTL_RW_MASK) == t->ctl && cval == t->cval)
+		return;
+	mask = hyp_timer_vcpu_sync(&v->timer, ctl, cval);
 	if (v->vtimer_masked != (int)mask) {
 		m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, mask);
 		v->vtimer_masked = mask;
@@ -576,7 +641,7 @@ void hyp__el2_irq_after_exit(struct el2_vcpu *v)
 		vtimer_sync(v);
 	} else if (HYP_ESR_EC(v->ctx.esr) == HYP_EC_WFX &&
 		   !(HYP_ESR_ISS(v->ctx.esr) & WFX_TI_WFE)) {
-		hyp__el2_vgic_sync_hw(v); /* WFI judges the IRQ line on folded-back state */
+		fold_for_wfi(v); /* WFI judges the IRQ line on folded-back state */
 	} else {
 		park_lrs(v);
 	}
@@ -658,8 +723,8 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 
 	uint64_t timeout = wfit_deadline(v);
 
-	/* lib/vgic's IRQ line is judged on folded-back state. */
-	hyp__el2_vgic_sync_hw(v);
+	/* lib/vgic's IRQ line is judged on folded-back state: hyp__el2_irq_after_exit() has folded
+	 * back what this WFI needs (fold_for_wfi()). */
 	hyp_trap_skip_a64_insn(&v->ctx.regs, 4);
 	/* The guest cannot change its CPU interface while it sleeps: one copy will do. */
 	save_cpu_state(v);
@@ -674,10 +739,17 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 		__asm__ volatile("wfi" ::: "memory");
 		v->wfi_sleeps++;
 		if ((read_sysreg(isr_el1) & (ISR_I | ISR_F)) && m->platform.handle_irq) {
+			int masked = v->vtimer_masked;
+
 			/* The firmware's handler masks the virtual timer's PPI if it finds it firing
 			 * (libhyp/el2.h): the model and the mask are brought up to date after it. */
 			m->platform.handle_irq(m->platform.opaque);
 			hyp__el2_irq_forget_masks(v);
+			/* It took PPI 27 only if the timer fired, which it then still does: CVAL
+			 * and CTL cannot change while the guest sleeps and the count only grows.
+			 * Not firing: the mask is as libhyp left it. */
+			if (!(read_sysreg(cntv_ctl_el0) & CNT_CTL_ISTATUS))
+				v->vtimer_masked = masked;
 			vtimer_sync(v);
 		}
 		/* Woken with news (a kick, an interrupt made pending by another CPU): the entry
@@ -687,6 +759,11 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 			break;
 	}
 	v->timers_fresh = true;
+	/* The entry looks at lib/vgic again: the LRs may have stayed loaded (fold_for_wfi()), and
+	 * what ends the wait may be an interrupt no LR holds that the loop's own check (the IRQ
+	 * line) found, with the flag that announced it cleared at the top of the loop, or one the
+	 * fold itself made pending again. */
+	atomic_store_explicit(&v->vgic_dirty, true, memory_order_relaxed);
 }
 
 /* ---- the VMM's interrupt lines (libhyp/irq.h) ---- */
