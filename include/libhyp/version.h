@@ -10,7 +10,7 @@
 
 /* The version of the headers: major (the ABI major, the SONAME's number), minor, micro. */
 #define HYP_VERSION_MAJOR 0
-#define HYP_VERSION_MINOR 1
+#define HYP_VERSION_MINOR 2
 #define HYP_VERSION_MICRO 0
 /** The version the program was compiled against, as (major << 16 | minor << 8 | micro). */
 #define HYP_VERSION ((HYP_VERSION_MAJOR << 16) | (HYP_VERSION_MINOR << 8) | HYP_VERSION_MICRO)
