@@ -394,7 +394,8 @@ static void test_no_lost_page_under_load(void **state)
 		      loops, (unsigned long long)s.harvested, (unsigned long long)s.full,
 		      (unsigned long long)s.spilled);
 	assert_int_equal(s.harvested, harvested);
-	assert_true(s.full > 0);
+	/* Whether the ring filled here depends on how the threads were scheduled (a loaded CI
+	 * machine: sometimes never); test_full_ring_spills covers that path deterministically. */
 	/* The mock reports every store: each one was either harvested or moved into the log
 	 * (ring full, or drained by a fetch). None vanished. */
 	assert_int_equal(s.harvested + s.spilled, (uint64_t)ROUNDS * WINDOW);
