@@ -34,7 +34,8 @@
  *            time slice). The check allows 1% of the interval (10,000 instructions): room for a
  *            stray interrupt's handling, far below any polling loop. On el2 each vCPU has its
  *            own physical CPU; on the KVM rig both vCPU threads share one, so the figure there
- *            also holds the host kernel's own work (timer ticks).
+ *            can also hold the host kernel's own work (a timer tick, ~19,000 instructions): the
+ *            best of three intervals is taken.
  */
 #include "rt/rt.h"
 
@@ -294,7 +295,15 @@ void guest_main(void)
 	lht_check_eq("every SGI round trip completed once", pong_count, N);
 	/* vCPU 1 is back in WFI (it went there after its last handler; its pong came from it). */
 	idle_interval(); /* warm */
+	/* The best of three: a host's timer tick (the KVM rig's, every 4 ms) may land in one
+	 * interval; a hypervisor that polled would fill every one. */
 	idle = idle_interval();
+	for (int i = 0; i < 2; i++) {
+		uint64_t again = idle_interval();
+
+		if (again < idle)
+			idle = again;
+	}
 	others = idle * TICK_INSNS > IDLE_INSNS ? idle * TICK_INSNS - IDLE_INSNS : 0;
 	lht_note("idle: ticks for a loop of 1,000,000 instructions", idle);
 	lht_note("idle: instructions the rest of the machine executed meanwhile (vCPU 1 in WFI)",
