@@ -305,7 +305,7 @@ void guest_main(void)
 			idle = again;
 	}
 	others = idle * TICK_INSNS > IDLE_INSNS ? idle * TICK_INSNS - IDLE_INSNS : 0;
-	lht_note("idle: ticks for a loop of 1,000,000 instructions", idle);
+	lht_note("idle: ticks for a loop of 1,000,000 instructions (best of 3)", idle);
 	lht_note("idle: instructions the rest of the machine executed meanwhile (vCPU 1 in WFI)",
 		 others);
 	lht_check_le("idle: a vCPU in WFI costs its CPU <= 1% of an interval (-icount)", others,
