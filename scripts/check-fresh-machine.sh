@@ -4,7 +4,8 @@
 # The fresh-machine check: run the README's two set-up commands, exactly as the README writes
 # them, on a minimal Debian 12 root that has nothing this machine happens to have.
 #
-#   check-fresh-machine.sh [--out DIR] [--commit REV] [--only demo|tests] [--rebuild-base] [--keep]
+#   check-fresh-machine.sh [--out DIR] [--commit REV | --worktree] [--only demo|tests] [--stream]
+#                          [--rebuild-base] [--keep]
 #
 # What it does:
 #   1. builds a minimal Debian 12 root with `debootstrap --variant=minbase` into DIR/base
@@ -12,11 +13,19 @@
 #      changed, or with --rebuild-base), with the apt sources a Debian 12 installation has
 #      (bookworm, bookworm-updates, bookworm-security);
 #   2. reads the two commands from the first ```sh block of REV's README.md (default HEAD:
-#      uncommitted changes are not part of the check);
+#      uncommitted changes are not part of the check; with --worktree, the work tree's files as
+#      they are, tracked and untracked but not ignored, which is what the README's test command
+#      checks);
 #   3. runs each command in a root of its own (a copy of the base with a clean `git archive` of
-#      REV in /root/libhyp, so neither command benefits from what the other installed) (chroot in private mount and PID namespaces, /proc, /sys and
-#      /dev mounted, HOME=/root, an empty environment but for PATH, TERM and CI, no stdin);
-#   4. prints each command's exit status and duration, and exits non-zero if either failed.
+#      REV, or the work tree's files, in /root/libhyp, so neither command benefits from what the
+#      other installed) (chroot in private mount and PID namespaces, /proc, /sys and /dev
+#      mounted, HOME=/root, an empty environment but for PATH, TERM and CI, no stdin);
+#   4. prints each command's exit status and duration (with --stream, everything each command
+#      prints as it prints it), and exits non-zero if either failed.
+#
+# Exit status: 0 both passed; 1 a command failed; 3 the root could not be made (debootstrap or
+# the archive failed: nothing was checked, which the README's test command answers by running its
+# stages on the machine itself).
 #
 # The package set always starts from debootstrap's minimal one. Only downloaded .deb files are
 # kept between runs (DIR/apt-archives, bind-mounted over the root's /var/cache/apt/archives): a
@@ -42,10 +51,14 @@ rev=HEAD
 only=
 rebuild_base=0
 keep=0
+worktree=0
+stream=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--out) [[ $# -ge 2 ]] || die "--out needs a directory"; out=$(realpath -m -- "$2"); shift 2 ;;
 	--commit) [[ $# -ge 2 ]] || die "--commit needs a revision"; rev=$2; shift 2 ;;
+	--worktree) worktree=1; shift ;;
+	--stream) stream=1; shift ;;
 	--only) [[ $# -ge 2 && $2 =~ ^(demo|tests)$ ]] || die "--only takes demo or tests"
 		only=$2; shift 2 ;;
 	--rebuild-base) rebuild_base=1; shift ;;
@@ -114,8 +127,11 @@ if [[ $rebuild_base -eq 1 ]] || ! base_is_current; then
 	remove_tree "$base"
 	remove_tree "$base.new"
 	t0=$(date +%s)
-	debootstrap --variant=minbase "$suite" "$base.new" "$mirror" >"$out/debootstrap.log" 2>&1 ||
-		{ tail -n 30 "$out/debootstrap.log" >&2; die "debootstrap failed (log: $out/debootstrap.log)"; }
+	if ! debootstrap --variant=minbase "$suite" "$base.new" "$mirror" >"$out/debootstrap.log" 2>&1; then
+		tail -n 30 "$out/debootstrap.log" >&2
+		echo "error: debootstrap failed (log: $out/debootstrap.log)" >&2
+		exit 3
+	fi
 	cat >"$base.new/etc/apt/sources.list" <<-EOF
 		deb $mirror $suite main
 		deb $mirror $suite-updates main
@@ -134,11 +150,12 @@ mapfile -t commands < <(awk '
 	/^```sh$/ && !seen { inblock = 1; seen = 1; next }
 	inblock && /^```/ { exit }
 	inblock { sub(/[ \t]+#.*$/, ""); if ($0 != "") print }
-' < <(git -C "$LIBHYP_ROOT" show "$commit:README.md"))
+' < <(if [[ $worktree -eq 1 ]]; then cat "$LIBHYP_ROOT/README.md"; else
+	git -C "$LIBHYP_ROOT" show "$commit:README.md"; fi))
 [[ ${#commands[@]} -eq 2 ]] ||
 	die "README.md must start with a \`\`\`sh block of exactly two commands (found ${#commands[@]})"
 names=(demo tests)
-if [[ -n $(git -C "$LIBHYP_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+if [[ $worktree -eq 0 && -n $(git -C "$LIBHYP_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
 	echo "note: the work tree has uncommitted changes; they are not part of this check" >&2
 fi
 
@@ -151,7 +168,15 @@ prepare_root() {
 	touch "$root/etc/libhyp-fresh-machine-check"
 	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 	mkdir -p "$root/root/libhyp"
-	git -C "$LIBHYP_ROOT" archive --format=tar "$commit" | tar -x -C "$root/root/libhyp"
+	if [[ $worktree -eq 1 ]]; then
+		# What git would commit now: tracked files as they are, untracked ones unless ignored
+		# (build directories, caches). A tracked file deleted in the work tree is left out.
+		(cd "$LIBHYP_ROOT" && git ls-files -z --cached --others --exclude-standard |
+			xargs -0 -r sh -c 'for f; do [ -e "$f" ] || [ -L "$f" ] && printf "%s\0" "$f"; done' _ |
+			tar --null -T - -cf -) | tar -x -C "$root/root/libhyp"
+	else
+		git -C "$LIBHYP_ROOT" archive --format=tar "$commit" | tar -x -C "$root/root/libhyp"
+	fi
 }
 
 # Runs one command inside the root; returns its exit status.
@@ -170,9 +195,15 @@ run_in_root() { # command, log file
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 			${CI:+CI=$CI} /bin/bash -c "cd /root/libhyp && $cmd"'
 	set +e
-	unshare --mount --propagation private --pid --fork --kill-child \
-		bash -c "$inner" _ "$root" "$archives" "$cmd" </dev/null >"$log" 2>&1
-	local status=$?
+	if [[ $stream -eq 1 ]]; then
+		unshare --mount --propagation private --pid --fork --kill-child \
+			bash -c "$inner" _ "$root" "$archives" "$cmd" </dev/null 2>&1 | tee "$log"
+		local status=${PIPESTATUS[0]}
+	else
+		unshare --mount --propagation private --pid --fork --kill-child \
+			bash -c "$inner" _ "$root" "$archives" "$cmd" </dev/null >"$log" 2>&1
+		local status=$?
+	fi
 	set -e
 	return "$status"
 }
@@ -184,7 +215,7 @@ for i in 0 1; do
 	name=${names[$i]}
 	[[ -z $only || $only == "$name" ]] || continue
 	step "Fresh machine: ${commands[$i]}"
-	prepare_root
+	prepare_root || { echo "error: could not prepare the root for ${commands[$i]}" >&2; exit 3; }
 	t0=$(date +%s)
 	if run_in_root "${commands[$i]}" "$out/$name.log"; then
 		status=0
@@ -197,9 +228,15 @@ for i in 0 1; do
 	echo "$line" | tee -a "$report"
 	if [[ $status -ne 0 ]]; then
 		failed=1
-		echo "--- last 40 lines of $out/$name.log ---" >&2
-		tail -n 40 "$out/$name.log" >&2
-		echo "---" >&2
+		if [[ $stream -eq 0 ]]; then
+			# What failed first (a CI log may keep only its end), then how it ended.
+			echo "--- failures in $out/$name.log ---" >&2
+			grep -aE '^FAILED|^not ok |^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) ' "$out/$name.log" |
+				head -n 30 >&2 || true
+			echo "--- last 40 lines of $out/$name.log ---" >&2
+			tail -n 40 "$out/$name.log" >&2
+			echo "---" >&2
+		fi
 		# Keep the failing root for inspection; a later command gets a new one.
 		mv "$root" "$root-$name-failed"
 	elif [[ $keep -eq 0 ]]; then
