@@ -6,7 +6,8 @@
  * at most two vCPUs and no interrupt controller, split between them, plus the hostile guests of
  * tests/el2/guests in both (each attacks the other). Phase 1 gives all four CPUs to partition C
  * for the guests that want four vCPUs (smp, psci-race, gic-routing): vCPUs are pinned one to a CPU
- * (libhyp/el2.h), and a two-CPU partition cannot hold them.
+ * (libhyp/el2.h), and a two-CPU partition cannot hold them; then the interrupt guests run there
+ * again with native WFI (HYP_EL2_NATIVE_WFI).
  *
  * RAM carve-outs (host physical, never overlapping, each mapped at guest IPA 0x4000_0000):
  *   A 0x4800_0000, B 0x4a00_0000, C 0x4c00_0000: 16 MiB of guest RAM, the partition's private
@@ -23,8 +24,10 @@ static const struct fw_guest_entry guests_bench[] = {
 	{ NULL, 0 },
 };
 
+/* Twice: WFI trapped (the default), then native (HYP_EL2_NATIVE_WFI, its lines say so). */
 static const struct fw_guest_entry guests_bench_irq[] = {
 	{ "bench-irq", 0 },
+	{ "bench-irq", FW_GUEST_NATIVE_WFI },
 	{ NULL, 0 },
 };
 
@@ -143,10 +146,18 @@ static const struct fw_guest_entry guests_b[] = {
 	{ NULL, 0 },
 };
 
+/* Then the interrupt guests again with HYP_EL2_NATIVE_WFI: their vCPUs are pinned one to a
+ * CPU, and what ends a WFI must now reach the CPU as a physical interrupt. */
 static const struct fw_guest_entry guests_c[] = {
 	{ "smp", 0 },
 	{ "psci-race", 0 },
 	{ "gic-routing", 0 },
+	{ "gic-routing", FW_GUEST_NATIVE_WFI },
+	{ "gic-sgi", FW_GUEST_NATIVE_WFI },
+	{ "gic-spi", FW_GUEST_NATIVE_WFI },
+	{ "gic-semantics", FW_GUEST_NATIVE_WFI },
+	{ "timer", FW_GUEST_NATIVE_WFI },
+	{ "kick", FW_GUEST_NATIVE_WFI },
 	{ NULL, 0 },
 };
 

@@ -659,6 +659,7 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 	struct guest *g = (struct guest *)fw_malloc(sizeof(struct guest), 16);
 	struct hyp_el2_config el2 = {
 		.size = sizeof(el2),
+		.flags = (e->flags & FW_GUEST_NATIVE_WFI) ? HYP_EL2_NATIVE_WFI : 0,
 		.platform = &p->platform,
 		.vmid = p->cfg->vmid,
 	};
@@ -679,7 +680,10 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 	g->p = p;
 	g->flags = e->flags;
 	d->hostile = hostile(g);
-	fw_snprintf(d->name, sizeof(d->name), "[%s] %s", p->cfg->name, e->name);
+	fw_snprintf(d->name, sizeof(d->name), "[%s] %s%s", p->cfg->name, e->name,
+		    (e->flags & FW_GUEST_NATIVE_WFI) ? " (native WFI)" : "");
+	if (e->flags & FW_GUEST_NATIVE_WFI)
+		d->bench_variant = "native WFI";
 	if (!blob) {
 		lht_tap_result(false, NULL, NULL, NULL,
 			       "%s: the image is not built into the firmware", d->name);

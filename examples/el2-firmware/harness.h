@@ -41,6 +41,9 @@ enum fw_guest_flags {
 	/* The guest gets the guest end of the inter-partition channel (channel.c, firmware-linux.elf
 	 * only; tests/el2/guests/chan-peer.h). */
 	FW_GUEST_CHANNEL = 1u << 3,
+	/* The guest's VM has HYP_EL2_NATIVE_WFI: its WFI does not trap (its vCPUs are pinned one
+	 * to a CPU, as libhyp/el2.h asks). Its TAP lines and figures say "native WFI". */
+	FW_GUEST_NATIVE_WFI = 1u << 4,
 };
 
 struct fw_guest_entry {

@@ -654,7 +654,9 @@ static int build_partition(struct linux_part *lp, const struct staged *st, const
 {
 	struct hyp_el2_config el2 = {
 		.size = sizeof(el2),
-		.flags = HYP_EL2_NATIVE_WFE, /* Linux's spinlocks wait in WFE */
+		/* Linux's spinlocks wait in WFE, its idle loop in WFI: neither traps, each vCPU
+		 * having its CPU to itself. */
+		.flags = HYP_EL2_NATIVE_WFE | HYP_EL2_NATIVE_WFI,
 		.platform = platform,
 		.vmid = lp->cfg->vmid,
 	};

@@ -861,7 +861,8 @@ static void bench_report(struct lht_dev *d)
 	bool el2 = backend && backend[0] == 'e' && backend[1] == 'l' && backend[2] == '2' &&
 		   !backend[3];
 	uint64_t n = d->bench[0], freq = d->bench[1], lost = d->bench[12], lost_run = d->bench[13];
-	char target[40];
+	char target[40], variant[96];
+	const char *what;
 
 	lht_tap_comment("bench: %s: %llu operations per loop, CNTFRQ %llu Hz; instructions per "
 			"operation, exact under -icount shift=0",
@@ -885,8 +886,13 @@ static void bench_report(struct lht_dev *d)
 		target[0] = 0;
 		if (el2 && rows[i].target)
 			format(target, sizeof(target), " (target <= %u)", rows[i].target);
-		lht_tap_comment("bench: %-4s %-58s %6llu.%02llu instructions%s", backend,
-				rows[i].what, (ull)(x / 100), (ull)(x % 100), target);
+		what = rows[i].what;
+		if (d->bench_variant) {
+			format(variant, sizeof(variant), "%s, %s", what, d->bench_variant);
+			what = variant;
+		}
+		lht_tap_comment("bench: %-4s %-58s %6llu.%02llu instructions%s", backend, what,
+				(ull)(x / 100), (ull)(x % 100), target);
 	}
 	if (d->bench_written & (1u << 12))
 		lht_tap_comment(

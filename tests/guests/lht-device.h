@@ -97,6 +97,9 @@ struct lht_dev {
 	uint64_t vendor_calls;
 	uint64_t bench[LHT_BENCH_RESULTS]; /* LHT_REG_BENCH_ITERATIONS.. (LHT_F_BENCH) */
 	uint32_t bench_written;		   /* which of @bench the guest wrote */
+	/* A configuration the host ran the benchmark in that its figures' lines must name (e.g.
+	 * "native WFI"), so they read apart from the default's; NULL: the default. */
+	const char *bench_variant;
 	unsigned int checks, check_failures;
 	bool exit_written;
 	uint64_t exit_value;

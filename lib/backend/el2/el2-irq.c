@@ -27,6 +27,7 @@
  * names accept these. */
 #define ICH_HCR_EL2 S3_4_C12_C11_0
 #define ICH_VTR_EL2 S3_4_C12_C11_1
+#define ICH_MISR_EL2 S3_4_C12_C11_2
 #define ICH_ELRSR_EL2 S3_4_C12_C11_5
 #define ICH_VMCR_EL2 S3_4_C12_C11_7
 #define ICC_SRE_EL1 S3_0_C12_C12_5
@@ -466,11 +467,26 @@ static void flush_hw(struct el2_vcpu *v)
 
 /* ---- timers ---- */
 
+/* Mask or unmask the virtual timer's physical PPI. While it is masked (the timer's level is
+ * high: the guest has its interrupt to take or is handling it), nothing tells the CPU when the
+ * guest re-arms the timer, so a native WFI (HYP_EL2_NATIVE_WFI) could sleep through the next
+ * expiry: WFI traps meanwhile, and the trapped WFI brings the timer up to date before it sleeps. */
+static void set_vtimer_masked(struct el2_vcpu *v, bool mask)
+{
+	struct el2_vm *m = vm_of(v);
+
+	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, mask);
+	v->vtimer_masked = mask;
+	if (!(m->hcr & HCR_TWI)) {
+		write_sysreg(mask ? m->hcr | HCR_TWI : m->hcr, hcr_el2);
+		isb();
+	}
+}
+
 /* The hardware virtual timer into lib/timer; its physical PPI masked while its level is high
  * (timer.h step 4). */
 static inline void vtimer_sync(struct el2_vcpu *v)
 {
-	struct el2_vm *m = vm_of(v);
 	const struct hyp_timer_ctx *t = &v->timer.timer[HYP_TIMER_VIRT];
 	uint64_t ctl = read_sysreg(cntv_ctl_el0), cval = read_sysreg(cntv_cval_el0);
 	bool mask;
@@ -481,10 +497,8 @@ static inline void vtimer_sync(struct el2_vcpu *v)
 	    (ctl & CNT_CTL_RW_MASK) == t->ctl && cval == t->cval)
 		return;
 	mask = hyp_timer_vcpu_sync(&v->timer, ctl, cval);
-	if (v->vtimer_masked != (int)mask) {
-		m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, mask);
-		v->vtimer_masked = mask;
-	}
+	if (v->vtimer_masked != (int)mask)
+		set_vtimer_masked(v, mask);
 }
 
 static void set_wakeup(struct el2_vcpu *v, uint64_t deadline)
@@ -562,8 +576,7 @@ void hyp__el2_irq_load(struct el2_vcpu *v)
 	WR(ICC_SRE_SRE, ICC_SRE_EL1);
 	if (cpu)
 		cpu->opaque[CPU_WAKEUP] = UINT64_MAX; /* unknown: the next arm writes it */
-	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, hw.mask_irq);
-	v->vtimer_masked = hw.mask_irq;
+	set_vtimer_masked(v, hw.mask_irq);
 	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_MAINTENANCE, false);
 	atomic_store(&v->vgic_dirty, true);
 }
@@ -637,7 +650,10 @@ void hyp__el2_irq_after_exit(struct el2_vcpu *v)
 		/* A maintenance interrupt, a kick or the virtual timer: fold back now. The timer's
 		 * physical PPI may be what stopped the guest: mask it before the firmware's handler
 		 * looks, or a level that stays high would be taken again and again. */
-		hyp__el2_vgic_sync_hw(v);
+		if (RD(ICH_MISR_EL2))
+			hyp__el2_vgic_sync_hw(v);
+		else
+			park_lrs(v);
 		vtimer_sync(v);
 	} else if (HYP_ESR_EC(v->ctx.esr) == HYP_EC_WFX &&
 		   !(HYP_ESR_ISS(v->ctx.esr) & WFX_TI_WFE)) {
@@ -716,6 +732,21 @@ static bool wfi_should_end(struct el2_vcpu *v)
 	       atomic_load(&vcpu->vm->system_event);
 }
 
+/* The firmware's handler, for a physical interrupt that interrupted the guest or woke its CPU.
+ * It masks the virtual timer's PPI if it finds it firing (libhyp/el2.h), so the mask is
+ * forgotten, unless the timer is not firing: then the handler did not take PPI 27 (a loaded
+ * vCPU's timer interrupt is asserted only while it fires) and the mask is as libhyp left it. */
+void hyp__el2_irq_host(struct el2_vcpu *v)
+{
+	struct el2_vm *m = vm_of(v);
+	int masked = v->vtimer_masked;
+
+	m->platform.handle_irq(m->platform.opaque);
+	hyp__el2_irq_forget_masks(v);
+	if (!(read_sysreg(cntv_ctl_el0) & CNT_CTL_ISTATUS))
+		v->vtimer_masked = masked;
+}
+
 void hyp__el2_irq_wfi(struct el2_vcpu *v)
 {
 	struct el2_vm *m = vm_of(v);
@@ -739,17 +770,7 @@ void hyp__el2_irq_wfi(struct el2_vcpu *v)
 		__asm__ volatile("wfi" ::: "memory");
 		v->wfi_sleeps++;
 		if ((read_sysreg(isr_el1) & (ISR_I | ISR_F)) && m->platform.handle_irq) {
-			int masked = v->vtimer_masked;
-
-			/* The firmware's handler masks the virtual timer's PPI if it finds it firing
-			 * (libhyp/el2.h): the model and the mask are brought up to date after it. */
-			m->platform.handle_irq(m->platform.opaque);
-			hyp__el2_irq_forget_masks(v);
-			/* It took PPI 27 only if the timer fired, which it then still does: CVAL
-			 * and CTL cannot change while the guest sleeps and the count only grows.
-			 * Not firing: the mask is as libhyp left it. */
-			if (!(read_sysreg(cntv_ctl_el0) & CNT_CTL_ISTATUS))
-				v->vtimer_masked = masked;
+			hyp__el2_irq_host(v);
 			vtimer_sync(v);
 		}
 		/* Woken with news (a kick, an interrupt made pending by another CPU): the entry

@@ -177,7 +177,8 @@ static int el2_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 				   ((const struct hyp_el2_config *)config->backend_config)->size);
 	if (r)
 		return r;
-	if ((cfg.flags & ~(uint32_t)HYP_EL2_NATIVE_WFE) || cfg.reserved || !cfg.platform)
+	if ((cfg.flags & ~(uint32_t)(HYP_EL2_NATIVE_WFE | HYP_EL2_NATIVE_WFI)) || cfg.reserved ||
+	    !cfg.platform)
 		return -EINVAL;
 	r = hyp__copy_sized_config(&m->platform, sizeof(m->platform),
 				   offsetof(struct hyp_el2_platform, opaque) + sizeof(void *),
@@ -227,6 +228,10 @@ static int el2_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		 HCR_TID3 | HCR_TSC | HCR_RW;
 	if (!(cfg.flags & HYP_EL2_NATIVE_WFE))
 		m->hcr |= HCR_TWE;
+	/* Native WFI needs the GIC: the interrupts that end it reach the CPU through the list
+	 * registers and physical PPIs this backend manages. */
+	if ((cfg.flags & HYP_EL2_NATIVE_WFI) && m->vgic)
+		m->hcr &= ~HCR_TWI;
 	/* A VMID may have served a VM before: no stale translations may survive. */
 	s2_flush_vmid(m);
 	return 0;
@@ -683,10 +688,8 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 		default:
 			/* A physical interrupt: the firmware's. Then let the core look: a kick, a
 			 * system event on another vCPU, or nothing (it re-enters at once). */
-			if (m->platform.handle_irq) {
-				m->platform.handle_irq(m->platform.opaque);
-				hyp__el2_irq_forget_masks(v);
-			}
+			if (m->platform.handle_irq)
+				hyp__el2_irq_host(v);
 			if (m->vgic)
 				continue; /* the loop top sees a kick or a system event */
 			exit->reason = HYP_EXIT_KICKED;

@@ -6,6 +6,11 @@
  * The interrupt must not fire before the compare value (CNTVCT >= CVAL in the handler, and
  * CNTV_CTL.ISTATUS set), and the WFI must be woken by it: a backend that let WFI sleep without
  * watching the timer would hang (the watchdog turns that into a failure).
+ *
+ * Then a periodic tick, as an OS's idle loop has it: the handler re-arms the timer (a new CVAL,
+ * no trap anywhere) and the guest goes straight back to WFI. A backend whose WFI does not trap
+ * and that masked the timer's physical interrupt while its level was high must still be woken by
+ * the next expiry, though no exit told it the timer was re-armed.
  */
 #include "rt/rt.h"
 
@@ -19,8 +24,30 @@ LHT_GUEST(.nr_vcpus = 1, .flags = LHT_F_NEEDS_IRQCHIP);
 #define CNTV_CTL_IMASK (1u << 1)
 #define CNTV_CTL_ISTATUS (1u << 2)
 #define DELAY_US 20000
+#define PERIODIC_TICKS 8
+#define PERIOD_US 5000
+#define PERIODIC_MAX_LATE_US 500000 /* the backstop (3 s) is what a lost wake-up would wait for */
 
 static volatile uint64_t fired, fired_at, ctl_at_fire, backstop;
+static volatile uint64_t periodic, periodic_cval, periodic_late_max;
+static volatile bool periodic_mode;
+
+/* The periodic tick: note how late it came, re-arm it from its handler until the last. */
+static void periodic_tick(void)
+{
+	uint64_t now = lht_counter(), late = now - periodic_cval;
+
+	if (late > periodic_late_max)
+		periodic_late_max = late;
+	if (++periodic < PERIODIC_TICKS) {
+		/* A CVAL in the future drops the timer's level: no mask, no CTL write. */
+		periodic_cval = now + lht_us_to_ticks(PERIOD_US);
+		write_sysreg(cntv_cval_el0, periodic_cval);
+	} else {
+		write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE | CNTV_CTL_IMASK);
+	}
+	isb();
+}
 
 static void irq(unsigned int cpu, uint32_t intid)
 {
@@ -33,6 +60,10 @@ static void irq(unsigned int cpu, uint32_t intid)
 	}
 	if (intid != VTIMER_PPI) {
 		lht_note("unexpected INTID", intid);
+		return;
+	}
+	if (periodic_mode) {
+		periodic_tick();
 		return;
 	}
 	fired_at = lht_counter();
@@ -99,4 +130,28 @@ void guest_main(void)
 		;
 	irq_disable();
 	lht_check_eq("a disabled timer does not fire", fired, 1);
+
+	/* The periodic tick, re-armed by its handler, each wait a WFI. */
+	periodic_mode = true;
+	start = lht_counter();
+	write_sysreg(cntp_tval_el0, lht_us_to_ticks(3000000)); /* the backstop again */
+	write_sysreg(cntp_ctl_el0, CNTV_CTL_ENABLE);
+	periodic_cval = start + lht_us_to_ticks(PERIOD_US);
+	write_sysreg(cntv_cval_el0, periodic_cval);
+	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
+	isb();
+	irq_enable();
+	while (periodic < PERIODIC_TICKS && !backstop &&
+	       lht_counter() < start + lht_us_to_ticks(2500000))
+		wfi();
+	irq_disable();
+	write_sysreg(cntp_ctl_el0, 0);
+	write_sysreg(cntv_ctl_el0, 0);
+	isb();
+	lht_note("periodic ticks taken", periodic);
+	lht_note("periodic tick: latest, in counter ticks after its CVAL", periodic_late_max);
+	lht_check_eq("a timer re-armed from its own handler wakes each following WFI", periodic,
+		     PERIODIC_TICKS);
+	lht_check_le("each periodic tick came within 500 ms of its CVAL (not at the backstop)",
+		     periodic_late_max, lht_us_to_ticks(PERIODIC_MAX_LATE_US));
 }
