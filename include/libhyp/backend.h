@@ -32,7 +32,7 @@
 HYP_BEGIN_DECLS
 
 /** The current version of struct hyp_backend_ops. */
-#define HYP_BACKEND_OPS_VERSION 4u
+#define HYP_BACKEND_OPS_VERSION 5u
 
 /**
  * struct hyp_gp_regs - a guest's general-purpose state kept in memory by a backend.
@@ -171,8 +171,9 @@ enum hyp_backend_flags {
  *			   known enum hyp_ram_flags bits (the library checked both). Return 0 and
  *			   the memory, zeroed, in *@ret; -ENOTSUP for a flag the backend cannot
  *			   honour; -ENOMEM. @ram_free gets exactly what @ram_alloc returned (and
- *			   was given), after the region is unmapped. When NULL, hosted builds use plain anonymous
- *			   mmap() and freestanding builds answer -ENOTSUP. * @dirty_ring_harvest: (version 4) for a backend with its own per-vCPU dirty rings (KVM): take up
+ *			   was given), after the region is unmapped. When NULL, hosted builds use
+ *			   plain anonymous mmap() and freestanding builds answer -ENOTSUP.
+ * @dirty_ring_harvest: (version 4) for a backend with its own per-vCPU dirty rings (KVM): take up
  *			to @max entries (@max ≥ 1) from the vCPUs' rings, store the IPA of each page in
  *			@pages, and arm those pages again (KVM_RESET_DIRTY_RINGS) before returning
  *			the count. The library drops entries outside logged regions, serialises the
@@ -183,6 +184,12 @@ enum hyp_backend_flags {
  *			library keeps a ring per vCPU itself, filled by the writes a built-in backend
  *			reports on the vCPU's thread (el2, mock); hyp_backend_mark_dirty() marks the
  *			regions' logs directly.
+ * @mmio_defer: (version 5) hyp_vm_defer_mmio_writes(): start (@on) collecting the guest's writes
+ *		to [@base, @base + @size), a part of one registered MMIO range the library
+ *		checked, or stop. Collected writes are delivered, in order, as MMIO write exits
+ *		to hyp_backend_dispatch_deferred_write() before the backend returns the next exit
+ *		of any vCPU; stopping delivers what is held first (no vCPU runs then). NULL:
+ *		-ENOTSUP.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -238,6 +245,8 @@ struct hyp_backend_ops {
 	int (*ram_alloc)(struct hyp_vm *vm, uint64_t size, uint32_t flags, void **ret);
 	void (*ram_free)(struct hyp_vm *vm, void *host, uint64_t size, uint32_t flags);
 	int (*dirty_ring_harvest)(struct hyp_vm *vm, hyp_ipa_t *pages, size_t max);
+	/* Version 5. */
+	int (*mmio_defer)(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size, bool on);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */
@@ -275,6 +284,16 @@ HYP_API bool hyp_backend_vcpu_should_wake(const struct hyp_vcpu *vcpu);
  * Call it after the write is in memory. Safe on any vCPU thread; does nothing for a NULL @vm.
  */
 HYP_API void hyp_backend_mark_dirty(struct hyp_vm *vm, hyp_ipa_t ipa, uint64_t len);
+
+/**
+ * hyp_backend_dispatch_deferred_write() - deliver a guest write the backend collected
+ * (@mmio_defer): @len (1, 2, 4 or 8) bytes of @data, little-endian, written to @ipa. It goes to
+ * the callback of the MMIO range that holds @ipa, with @vcpu as the accessing vCPU; one that
+ * declines passes it to the generic HYP_EXIT_MMIO callback, if any; otherwise it is dropped
+ * (there is no exit to hand back). Call it on @vcpu's thread, or with no vCPU running.
+ */
+HYP_API void hyp_backend_dispatch_deferred_write(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint32_t len,
+						 uint64_t data);
 
 /* A backend allocates with hyp_vm_alloc() (libhyp/vm.h) and logs with hyp_vm_log()
  * (libhyp/log.h), as device models do. */

@@ -252,6 +252,14 @@ HYP_API void hyp_pl031_destroy(struct hyp_pl031 *rtc);
  * RAM or misaligned, a queue size that is not a power of two or exceeds QueueNumMax, an available
  * index that runs ahead by more than the queue size) sets DEVICE_NEEDS_RESET and raises a
  * configuration-change interrupt; the device then ignores the driver until it writes 0 to Status.
+ *
+ * Interrupts: each event (used buffers, a configuration change) gives the SPI a rising edge of its
+ * own unless an event the driver has not read from InterruptStatus yet is pending; the line stays
+ * high until InterruptACK clears the last bit. Describe the SPI edge-triggered (hyp_fdt_build()
+ * does, as QEMU's virt board does). InterruptACK clears only bits the driver has read: where the
+ * backend can collect writes (hyp_vm_defer_mmio_writes(); kvm), the device asks it to for
+ * InterruptACK, which saves an exit to userspace per interrupt, and an acknowledgement that lands
+ * after the device raised the same event again leaves that event pending.
  */
 
 struct hyp_virtio_console;

@@ -64,8 +64,39 @@ HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base)
 	ranges = vm->mmio.data;
 	at = mmio_lower_bound(vm, base);
 	if (at < vm->mmio.count && ranges[at].base == base) {
+		/* Writes the backend still holds for the range reach its callback first. */
+		if (ranges[at].defer_size)
+			vm->ops.mmio_defer(vm, ranges[at].defer_base, ranges[at].defer_size, false);
 		hyp__vec_remove(&vm->mmio, sizeof(*ranges), at);
 		r = 0;
+	}
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+HYP_API int hyp_vm_defer_mmio_writes(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size)
+{
+	struct hyp_mmio_range *ranges;
+	uint32_t at;
+	int r;
+
+	if (!vm || !size || base + size - 1 < base)
+		return -EINVAL;
+	if (!vm->ops.mmio_defer)
+		return -ENOTSUP;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	ranges = vm->mmio.data;
+	at = mmio_lower_bound(vm, base);
+	if (at >= vm->mmio.count || ranges[at].base > base || ranges[at].last < base + size - 1)
+		r = -ENOENT;
+	else if (ranges[at].defer_size)
+		r = -EEXIST;
+	else
+		r = vm->ops.mmio_defer(vm, base, size, true);
+	if (!r) {
+		ranges[at].defer_base = base;
+		ranges[at].defer_size = size;
 	}
 	hyp__vm_reconfigure_end(vm);
 	return r;

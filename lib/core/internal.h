@@ -32,6 +32,10 @@ struct hyp_mmio_range {
 	uint64_t last; /* inclusive, so a range may end at 2^64 - 1 */
 	hyp_mmio_fn fn;
 	void *opaque;
+	/* The part whose writes the backend may defer (hyp_vm_defer_mmio_writes()); size 0:
+	 * none. */
+	hyp_ipa_t defer_base;
+	uint64_t defer_size;
 };
 
 struct hyp_smccc_range {

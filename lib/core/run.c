@@ -214,6 +214,31 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 	return HYP_NOT_HANDLED;
 }
 
+HYP_API void hyp_backend_dispatch_deferred_write(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint32_t len,
+						 uint64_t data)
+{
+	struct hyp_exit exit = { .reason = HYP_EXIT_MMIO };
+	const struct hyp_mmio_range *range;
+	const struct hyp_exit_handler *h;
+
+	if (!vcpu || (len != 1 && len != 2 && len != 4 && len != 8))
+		return;
+	exit.mmio.ipa = ipa;
+	exit.mmio.len = (uint8_t)len;
+	exit.mmio.is_write = true;
+	exit.mmio.data = len == 8 ? data : data & ((UINT64_C(1) << (8 * len)) - 1);
+	range = hyp__mmio_find(vcpu->vm, ipa, &vcpu->mmio_hint);
+	if (range) {
+		exit.mmio.offset = ipa - range->base;
+		if (range->fn(range->opaque, vcpu, &exit.mmio) == HYP_HANDLED)
+			return;
+	}
+	exit.mmio.offset = ipa;
+	h = &vcpu->vm->exit_handlers[HYP_EXIT_MMIO];
+	if (h->fn)
+		h->fn(h->opaque, vcpu, &exit);
+}
+
 static struct hyp_vcpu *vcpu_of_psci(struct hyp_psci_cpu *cpu)
 {
 	return hyp__container_of(cpu, struct hyp_vcpu, psci);

@@ -99,6 +99,23 @@ bool hyp__vq_usable(const struct hyp__virtio *vdev, uint32_t q)
 	return q < vdev->ops->num_queues && vdev->vq[q].ready && hyp__virtio_live(vdev);
 }
 
+/*
+ * An event for the driver: its InterruptStatus bit, which the driver's next read of the register
+ * sees; until then the bit is "unseen" and an acknowledgement cannot clear it (see the ACK
+ * register). Each event gets an edge of its own (the virtio interrupt is edge-triggered in the
+ * device tree) unless one the driver has not read yet covers it: the line is lowered here and
+ * raised by the caller's hyp__virtio_update_irq(). Without that, an event raised after the driver
+ * read InterruptStatus but before its acknowledgement arrived (late, when the backend defers it:
+ * hyp__virtio_attach()) would find the line high and never interrupt.
+ */
+static void raise_isr(struct hyp__virtio *vdev, uint32_t bit)
+{
+	if (!(vdev->isr_unseen & bit))
+		hyp__dev_irq_set(&vdev->irq, false);
+	vdev->isr |= bit;
+	vdev->isr_unseen |= bit;
+}
+
 void hyp__virtio_update_irq(struct hyp__virtio *vdev)
 {
 	hyp__dev_irq_set(&vdev->irq, vdev->isr != 0);
@@ -116,14 +133,14 @@ void hyp__virtio_needs_reset(struct hyp__virtio *vdev, const char *why)
 	vdev->warned = true;
 	vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
-		vdev->isr |= VIRTIO_MMIO_INT_CONFIG;
+		raise_isr(vdev, VIRTIO_MMIO_INT_CONFIG);
 	hyp__virtio_update_irq(vdev);
 }
 
 static void device_reset(struct hyp__virtio *vdev)
 {
 	vdev->status = 0;
-	vdev->isr = 0;
+	vdev->isr = vdev->isr_unseen = 0;
 	vdev->device_features_sel = vdev->driver_features_sel = 0;
 	vdev->driver_features = 0;
 	vdev->queue_sel = vdev->shm_sel = 0;
@@ -395,7 +412,7 @@ void hyp__vq_push(struct hyp__virtio *vdev, uint32_t q, const struct hyp__vq_cha
 		   (flags & VIRTQ_AVAIL_F_NO_INTERRUPT)) {
 		return;
 	}
-	vdev->isr |= VIRTIO_MMIO_INT_VRING;
+	raise_isr(vdev, VIRTIO_MMIO_INT_VRING);
 }
 
 /* Locate byte @offset of a stream: the index of its buffer and the offset inside it. */
@@ -565,6 +582,7 @@ static uint32_t reg_read(struct hyp__virtio *vdev, uint64_t reg)
 	case VIRTIO_MMIO_QUEUE_READY:
 		return vq && vq->ready;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
+		vdev->isr_unseen = 0;
 		return vdev->isr;
 	case VIRTIO_MMIO_STATUS:
 		return vdev->status;
@@ -621,7 +639,11 @@ static void reg_write(struct hyp__virtio *vdev, uint64_t reg, uint32_t value)
 				vdev->name, (unsigned long long)vdev->base, value);
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
-		vdev->isr &= ~value;
+		/* The driver acknowledges what it read. An event it has not read yet survives
+		 * (with its own edge, raise_isr()): the write may arrive late
+		 * (hyp_vm_defer_mmio_writes(), hyp__virtio_attach()), after the device raised
+		 * that event again. */
+		vdev->isr &= ~(value & ~vdev->isr_unseen);
 		break;
 	case VIRTIO_MMIO_STATUS:
 		write_status(vdev, value);
@@ -743,9 +765,18 @@ int hyp__virtio_attach(struct hyp__virtio *vdev)
 	int r = hyp_vm_add_mmio_handler(vdev->vm, vdev->base, HYP_VIRTIO_MMIO_SIZE, virtio_mmio,
 					vdev);
 
-	if (r)
+	if (r) {
 		hyp__virtio_fini(vdev);
-	return r;
+		return r;
+	}
+	/* Linux's driver reads InterruptStatus and writes it back to InterruptACK at every
+	 * interrupt: the write need not be an exit of its own where the backend can collect it
+	 * (kvm: one userspace exit less per request). Elsewhere it stays an exit. */
+	r = hyp_vm_defer_mmio_writes(vdev->vm, vdev->base + VIRTIO_MMIO_INTERRUPT_ACK, 4);
+	if (r && r != -ENOTSUP)
+		dev_dbg(vdev->vm, "%s@%#llx: InterruptACK writes not deferred: %s", vdev->name,
+			(unsigned long long)vdev->base, hyp_strerror(r));
+	return 0;
 }
 
 int hyp__virtio_detach(struct hyp__virtio *vdev)

@@ -97,6 +97,7 @@ struct hyp__virtio {
 
 	uint32_t status;
 	uint32_t isr;
+	uint32_t isr_unseen; /* set in @isr since the driver last read InterruptStatus */
 	uint32_t device_features_sel;
 	uint32_t driver_features_sel;
 	uint64_t driver_features;

@@ -9,6 +9,8 @@
 #define TESTDEV_VALUE 0x00	/* stores of results */
 #define TESTDEV_BYTE 0x08	/* loads return a byte chosen by the test */
 #define TESTDEV_VECTOR 0x10	/* the vector handler stores ESR_EL1 here, then ELR_EL1 */
+#define TESTDEV_DEFERRED 0x20	/* stores the test defers (hyp_vm_defer_mmio_writes()) */
+#define DEFERRED_STORES 1000
 #define ROM 0x50000000		/* a read-only region the test maps */
 #define PSCI_VERSION 0x84000000
 #define PSCI_SYSTEM_OFF 0x84000008
@@ -34,6 +36,7 @@ _start:
 	b	dirty_hammer		/* 11: rounds over 16 pages forever, each counted at COUNT */
 	b	dirty_sweep		/* 12: the same over 200 pages (more than a dirty ring's 192) */
 	b	chan_echo		/* 13: echo CHAN_BYTES channel bytes + 1, ringing after each */
+	b	deferred_stores		/* 14: store 1..DEFERRED_STORES to TESTDEV_DEFERRED, then load */
 
 setup:
 	adr	x9, vectors
@@ -219,6 +222,19 @@ chan_echo:
 	str	wzr, [x12]
 	cmp	w14, #CHAN_BYTES
 	b.lo	1b
+	b	poweroff
+
+/* x12 holds the value being stored (the test compares it with what its callback gets); the load
+ * at the end exits, and every store before it must have reached the callback by then. */
+deferred_stores:
+	bl	setup
+	mov	x12, #0
+1:	add	x12, x12, #1
+	str	x12, [x10, #TESTDEV_DEFERRED]
+	cmp	x12, #DEFERRED_STORES
+	b.ne	1b
+	ldrb	w1, [x10, #TESTDEV_BYTE]
+	str	x1, [x10, #TESTDEV_VALUE]
 	b	poweroff
 
 poweroff:

@@ -35,6 +35,8 @@
 #define TESTDEV_VALUE 0x00
 #define TESTDEV_BYTE 0x08
 #define TESTDEV_VECTOR 0x10
+#define TESTDEV_DEFERRED 0x20
+#define DEFERRED_STORES 1000
 
 enum guest_entry {
 	GUEST_SPIN,
@@ -51,6 +53,7 @@ enum guest_entry {
 	GUEST_DIRTY_HAMMER,
 	GUEST_DIRTY_SWEEP,
 	GUEST_CHAN_ECHO,
+	GUEST_DEFERRED_STORES,
 };
 
 static int test_number, failures;
@@ -80,6 +83,11 @@ struct testdev {
 	uint64_t vector[2];
 	unsigned nr_vector;
 	uint8_t byte;
+	/* Stores to TESTDEV_DEFERRED: how many, the last value, how many came out of order, how
+	 * many were delivered by their own exit (the guest's x12 still holds the value), and how
+	 * many had arrived when the guest's load exited. */
+	uint64_t deferred, deferred_last, deferred_misordered, deferred_own_exit;
+	uint64_t deferred_at_load;
 };
 
 static enum hyp_handler_result testdev_mmio(void *opaque, struct hyp_vcpu *vcpu,
@@ -87,9 +95,20 @@ static enum hyp_handler_result testdev_mmio(void *opaque, struct hyp_vcpu *vcpu,
 {
 	struct testdev *dev = opaque;
 
-	(void)vcpu;
 	if (!a->is_write) {
+		if (a->offset == TESTDEV_BYTE)
+			dev->deferred_at_load = dev->deferred;
 		a->data = a->offset == TESTDEV_BYTE ? dev->byte : 0;
+		return HYP_HANDLED;
+	}
+	if (a->offset == TESTDEV_DEFERRED) {
+		uint64_t x12 = 0;
+
+		hyp_vcpu_get_reg(vcpu, HYP_REG_X(12), &x12);
+		dev->deferred++;
+		dev->deferred_misordered += a->data != dev->deferred_last + 1;
+		dev->deferred_last = a->data;
+		dev->deferred_own_exit += x12 == a->data;
 		return HYP_HANDLED;
 	}
 	if (a->offset == TESTDEV_VALUE && dev->nr_values < 16)
@@ -169,6 +188,43 @@ static int run_to_poweroff(struct fixture *f)
 			return exits;
 	}
 	return -ELOOP;
+}
+
+/* Deferred writes (hyp_vm_defer_mmio_writes(), KVM's coalesced MMIO): 1,000 stores, more than
+ * the ring holds, reach the callback in order and all before the load that follows them exits;
+ * most without an exit of their own. */
+static void test_deferred_writes(void)
+{
+	struct fixture f;
+	int r = setup(&f, GUEST_DEFERRED_STORES, NULL, NULL);
+
+	CHECK(r == 0, "VM with a device (%s)", hyp_strerror(r));
+	r = hyp_vm_defer_mmio_writes(f.vm, TESTDEV + TESTDEV_DEFERRED, 8);
+	CHECK(r == 0, "hyp_vm_defer_mmio_writes() on the device's register (%s)", hyp_strerror(r));
+	CHECK(hyp_vm_defer_mmio_writes(f.vm, TESTDEV + TESTDEV_DEFERRED, 8) == -EEXIST,
+	      "a second deferred part of the range is -EEXIST");
+	CHECK(hyp_vm_defer_mmio_writes(f.vm, TESTDEV + 0xffc, 8) == -ENOENT,
+	      "a part beyond the range is -ENOENT");
+	r = run_to_poweroff(&f);
+	CHECK(r == 0, "guest ran to SYSTEM_OFF (%d)", r);
+	CHECK(f.dev.deferred == DEFERRED_STORES && f.dev.deferred_last == DEFERRED_STORES,
+	      "every store reached the callback (%llu, the last %llu)",
+	      (unsigned long long)f.dev.deferred, (unsigned long long)f.dev.deferred_last);
+	CHECK(f.dev.deferred_misordered == 0,
+	      "in the order the guest made them (%llu out of order)",
+	      (unsigned long long)f.dev.deferred_misordered);
+	CHECK(f.dev.deferred_at_load == DEFERRED_STORES,
+	      "all of them before the guest's next exiting access was dispatched (%llu)",
+	      (unsigned long long)f.dev.deferred_at_load);
+	printf("# deferred stores delivered by an exit of their own (a full ring): %llu of %d\n",
+	       (unsigned long long)f.dev.deferred_own_exit, DEFERRED_STORES);
+	CHECK(f.dev.deferred_own_exit < DEFERRED_STORES / 10,
+	      "most were collected without an exit (%llu had their own)",
+	      (unsigned long long)f.dev.deferred_own_exit);
+	CHECK(f.dev.nr_values == 1, "the load after them completed");
+	/* The range goes: what KVM may still hold is delivered first, then nothing more. */
+	CHECK(hyp_vm_remove_mmio_handler(f.vm, TESTDEV) == 0, "the deferred range is removed");
+	teardown(&f);
 }
 
 static void test_mmio_sign_extension(void)
@@ -1443,6 +1499,7 @@ int main(int argc, char **argv)
 	test_dirty_log_under_load();
 	test_dirty_ring_under_load();
 	test_chan();
+	test_deferred_writes();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 /* MMIO dispatch through the public API on the mock backend: widths, extension, XZR, range edges,
  * callbacks that decline, exits the caller completes, accesses without a syndrome. */
 #include "test-helpers.h"
+#include "test-stub-backend.h"
 
 #define DEV_BASE 0x09000000ull
 #define DEV_SIZE 0x100u
@@ -529,6 +530,146 @@ static void test_abort_unclaimed_policy(void **state)
 	test_vm_destroy(&t);
 }
 
+/* ---- deferred writes (hyp_vm_defer_mmio_writes()) ---- */
+
+/* A backend that collects deferred writes: it records what the library asked of it, and when a
+ * part is stopped it delivers the write it holds (as KVM's ring would be emptied). */
+static struct {
+	unsigned on, off;
+	hyp_ipa_t base;
+	uint64_t size;
+	int fail_with;
+	struct hyp_vcpu *vcpu; /* through which it delivers (a backend would take any) */
+	bool holding;
+	hyp_ipa_t held_ipa;
+	uint64_t held_data;
+} collector;
+
+static int collector_defer(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size, bool on)
+{
+	(void)vm;
+	if (collector.fail_with)
+		return collector.fail_with;
+	collector.base = base;
+	collector.size = size;
+	if (on) {
+		collector.on++;
+		return 0;
+	}
+	collector.off++;
+	if (collector.holding) {
+		hyp_backend_dispatch_deferred_write(collector.vcpu, collector.held_ipa, 4,
+						    collector.held_data);
+		collector.holding = false;
+	}
+	return 0;
+}
+
+static const struct hyp_backend_ops collector_ops = {
+	TEST_STUB_BACKEND("collector"),
+	.vm_init = test_stub_vm_init,
+	.mmio_defer = collector_defer,
+};
+
+static void test_defer_writes_arguments(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+
+	(void)state;
+	assert_int_equal(hyp_vm_defer_mmio_writes(NULL, DEV_BASE, 4), -EINVAL);
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	assert_int_equal(hyp_vm_defer_mmio_writes(t.vm, DEV_BASE, 0), -EINVAL);
+	assert_int_equal(hyp_vm_defer_mmio_writes(t.vm, UINT64_MAX - 1, 4), -EINVAL);
+	/* The mock scripts its exits: nothing to collect, the writes stay exits. */
+	assert_int_equal(hyp_vm_defer_mmio_writes(t.vm, DEV_BASE + 0x64, 4), -ENOTSUP);
+	test_vm_destroy(&t);
+}
+
+static void test_defer_writes_needs_one_range(void **state)
+{
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &collector_ops };
+	struct hyp_vm *vm;
+	struct device dev = { .result = HYP_HANDLED };
+
+	(void)state;
+	memset(&collector, 0, sizeof(collector));
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vm_defer_mmio_writes(vm, DEV_BASE, 4), -ENOENT);
+	assert_int_equal(hyp_vm_add_mmio_handler(vm, DEV_BASE, DEV_SIZE, device_mmio, &dev), 0);
+	/* Straddling the range's end, or before it: no single range holds it. */
+	assert_int_equal(hyp_vm_defer_mmio_writes(vm, DEV_BASE + DEV_SIZE - 2, 4), -ENOENT);
+	assert_int_equal(hyp_vm_defer_mmio_writes(vm, DEV_BASE - 4, 8), -ENOENT);
+	/* A backend error is the answer, and nothing is recorded: the next try is not -EEXIST. */
+	collector.fail_with = -ENOMEM;
+	assert_int_equal(hyp_vm_defer_mmio_writes(vm, DEV_BASE + 0x64, 4), -ENOMEM);
+	collector.fail_with = 0;
+	assert_int_equal(hyp_vm_defer_mmio_writes(vm, DEV_BASE + 0x64, 4), 0);
+	assert_int_equal(collector.on, 1);
+	assert_int_equal(collector.base, DEV_BASE + 0x64);
+	assert_int_equal(collector.size, 4);
+	assert_int_equal(hyp_vm_defer_mmio_writes(vm, DEV_BASE + 0x70, 4), -EEXIST);
+	assert_int_equal(collector.on, 1);
+	hyp_vm_destroy(vm);
+}
+
+/* What a backend collected reaches the range's callback as a write, at the right offset, with
+ * the bytes of its width; one the callback declines goes to the generic MMIO callback; one
+ * nobody claims is dropped; removing the range first stops the part, delivering what is held. */
+static void test_deferred_write_delivery(void **state)
+{
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &collector_ops };
+	struct hyp_vm *vm;
+	struct hyp_vcpu *vcpu;
+	struct device dev = { .result = HYP_HANDLED };
+
+	(void)state;
+	memset(&collector, 0, sizeof(collector));
+	generic_calls = 0;
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vcpu_create(vm, NULL, &vcpu), 0);
+	assert_int_equal(hyp_vm_add_mmio_handler(vm, DEV_BASE, DEV_SIZE, device_mmio, &dev), 0);
+	assert_int_equal(hyp_vm_defer_mmio_writes(vm, DEV_BASE + 0x64, 4), 0);
+
+	hyp_backend_dispatch_deferred_write(vcpu, DEV_BASE + 0x64, 2, 0xdeadbeef);
+	assert_int_equal(dev.calls, 1);
+	assert_true(dev.last.is_write);
+	assert_int_equal(dev.last.offset, 0x64);
+	assert_int_equal(dev.last.len, 2);
+	assert_int_equal(dev.last.data, 0xbeef);
+	assert_ptr_equal(dev.last_vcpu, vcpu);
+	/* Widths a store cannot have, and no vCPU: ignored. */
+	hyp_backend_dispatch_deferred_write(vcpu, DEV_BASE + 0x64, 3, 1);
+	hyp_backend_dispatch_deferred_write(NULL, DEV_BASE + 0x64, 4, 1);
+	assert_int_equal(dev.calls, 1);
+
+	/* Declined: the generic MMIO callback, with the absolute address. */
+	assert_int_equal(hyp_vm_set_exit_handler(vm, HYP_EXIT_MMIO, record_generic, NULL), 0);
+	dev.result = HYP_NOT_HANDLED;
+	hyp_backend_dispatch_deferred_write(vcpu, DEV_BASE + 0x64, 4, 7);
+	assert_int_equal(dev.calls, 2);
+	assert_int_equal(generic_calls, 1);
+	assert_int_equal(generic_offset, DEV_BASE + 0x64);
+	/* Unclaimed, with no generic callback: dropped, the vCPU untouched. */
+	assert_int_equal(hyp_vm_set_exit_handler(vm, HYP_EXIT_MMIO, NULL, NULL), 0);
+	hyp_backend_dispatch_deferred_write(vcpu, 0x20000000, 4, 7);
+	assert_int_equal(generic_calls, 1);
+
+	/* Removal: the backend is told first and delivers what it holds to the range. */
+	dev.result = HYP_HANDLED;
+	collector.vcpu = vcpu;
+	collector.holding = true;
+	collector.held_ipa = DEV_BASE + 0x64;
+	collector.held_data = 0x1234;
+	assert_int_equal(hyp_vm_remove_mmio_handler(vm, DEV_BASE), 0);
+	assert_int_equal(collector.off, 1);
+	assert_int_equal(dev.calls, 3);
+	assert_int_equal(dev.last.data, 0x1234);
+	hyp_vcpu_destroy(vcpu);
+	hyp_vm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +689,9 @@ int main(void)
 		cmocka_unit_test(test_callback_injects_abort),
 		cmocka_unit_test(test_readonly_memory_write_exits),
 		cmocka_unit_test(test_abort_unclaimed_policy),
+		cmocka_unit_test(test_defer_writes_arguments),
+		cmocka_unit_test(test_defer_writes_needs_one_range),
+		cmocka_unit_test(test_deferred_write_delivery),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,12 @@ struct kvm_vm_state {
 	uint32_t ring_next;
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
+	/* Deferred MMIO writes (kvm-coalesced.c): zones registered, the ring's page in the vCPU
+	 * mapping, the host's page size, and who empties the ring. */
+	_Atomic uint32_t coalesced_zones;
+	uint32_t coalesced_page;
+	size_t page_size;
+	pthread_mutex_t coalesced_lock;
 };
 
 struct kvm_vcpu_state {
@@ -124,6 +130,18 @@ int hyp__kvm_dirty_ring_full(struct hyp_vcpu *vcpu);
 int hyp__kvm_dirty_ring_harvest(struct hyp_vm *vm, hyp_ipa_t *pages, size_t max);
 int hyp__kvm_dirty_log_fetch(struct hyp_vm *vm, const struct hyp_mem_region *region,
 			     uint64_t *bitmap);
+
+/* kvm-coalesced.c: deferred MMIO writes through KVM's coalesced MMIO ring. */
+int hyp__kvm_mmio_defer(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size, bool on);
+void hyp__kvm_coalesced_drain_slow(struct hyp_vcpu *vcpu);
+
+/* Deliver the deferred writes KVM collected, before the exit that follows is handled. */
+static inline void hyp__kvm_coalesced_drain(struct hyp_vcpu *vcpu)
+{
+	if (atomic_load_explicit(&vm_state(hyp_vcpu_vm(vcpu))->coalesced_zones,
+				 memory_order_relaxed))
+		hyp__kvm_coalesced_drain_slow(vcpu);
+}
 
 /* kvm.c: kick one vCPU out of KVM_RUN (async-signal-safe). */
 int hyp__kvm_vcpu_kick(struct hyp_vcpu *vcpu);

@@ -196,6 +196,8 @@ static int kvm_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	}
 	pthread_mutex_init(&k->vgic_lock, NULL);
 	pthread_mutex_init(&k->pause_lock, NULL);
+	pthread_mutex_init(&k->coalesced_lock, NULL);
+	k->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	pthread_cond_init(&k->pause_cond, NULL);
 	return 0;
 }
@@ -207,6 +209,7 @@ static void kvm_vm_destroy(struct hyp_vm *vm)
 	release_vm(k);
 	pthread_mutex_destroy(&k->vgic_lock);
 	pthread_mutex_destroy(&k->pause_lock);
+	pthread_mutex_destroy(&k->coalesced_lock);
 	pthread_cond_destroy(&k->pause_cond);
 }
 
@@ -687,6 +690,8 @@ again:
 	 * live kvm_run, which only makes the next KVM_RUN return at once (a spurious kick). */
 	thread_kvm_run = NULL;
 	atomic_signal_fence(memory_order_seq_cst);
+	/* Writes KVM collected for deferred ranges come before whatever this exit is. */
+	hyp__kvm_coalesced_drain(vcpu);
 	if (r < 0) {
 		if (errno == EINTR || errno == EAGAIN) {
 			kv->run->immediate_exit = 0;
@@ -863,4 +868,5 @@ const struct hyp_backend_ops hyp__kvm_backend_ops = {
 	.ram_alloc = hyp__kvm_ram_alloc,
 	.ram_free = hyp__kvm_ram_free,
 	.dirty_ring_harvest = hyp__kvm_dirty_ring_harvest,
+	.mmio_defer = hyp__kvm_mmio_defer,
 };
