@@ -259,7 +259,10 @@ HYP_API void hyp_pl031_destroy(struct hyp_pl031 *rtc);
  * does, as QEMU's virt board does). InterruptACK clears only bits the driver has read: where the
  * backend can collect writes (hyp_vm_defer_mmio_writes(); kvm), the device asks it to for
  * InterruptACK, which saves an exit to userspace per interrupt, and an acknowledgement that lands
- * after the device raised the same event again leaves that event pending.
+ * after the device raised the same event again leaves that event pending. A guest that configures
+ * the SPI level-triggered still works there, at a price: the line stays high past its EOI until
+ * the acknowledgement is delivered, so it takes one spurious interrupt per event (its
+ * InterruptStatus read, an exit, delivers the acknowledgement and reads 0).
  */
 
 struct hyp_virtio_console;

@@ -86,18 +86,18 @@ HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base);
  * For registers whose write the guest never waits on and whose effect it can only observe
  * through an access that exits: an interrupt acknowledgement is the model (lib/dev's virtio-mmio
  * devices use it for InterruptACK). Reads in the part still exit. The collected writes reach the
- * callback in the order the guest made them, before the backend dispatches the next exit of any
- * of the VM's vCPUs (so before any later access of the writing vCPU that does exit), and before
- * the range is removed; possibly on another vCPU's thread, with that vCPU as @vcpu. A write
+ * callback in the order the guest made them: before the next exit of the vCPU that wrote them is
+ * dispatched (and before that of any vCPU whose exit came after the write was collected), before
+ * the vCPU or the range goes; possibly on another vCPU's thread, with that vCPU as @vcpu. A write
  * collected while every vCPU waits in the guest waits too. One part per range.
  *
  * On kvm it is KVM's coalesced MMIO (KVM_REGISTER_COALESCED_MMIO; a full ring falls back to an
  * exit). Exits are cheap on el2 and scripted on mock: there it is -ENOTSUP, and the writes exit
  * as before, so a device model can ask everywhere and ignore -ENOTSUP.
  *
- * Return: 0; -EINVAL for NULL @vm, @size 0 or a wrapping range; -ENOENT if no single registered
- * range holds it; -EEXIST if the range has a deferred part already; -ENOTSUP; -EBUSY while a vCPU
- * runs; a backend error (e.g. -ENOMEM).
+ * Return: 0; -EINVAL for NULL @vm, @size 0 or a wrapping range (and on kvm a @size of 4 GiB or
+ * more); -ENOENT if no single registered range holds it; -EEXIST if the range has a deferred part
+ * already; -ENOTSUP; -EBUSY while a vCPU runs; a backend error (e.g. -ENOMEM).
  */
 HYP_API int hyp_vm_defer_mmio_writes(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size);
 

@@ -99,10 +99,11 @@
  * - The CPU-interface state out of reset (PMR 0, groups off, BPRs at their minimum, no active
  *   priority) is valid to load into ICH_VMCR_EL2/ICH_AP<g>R<n>_EL2 for a vCPU's first entry.
  *
- * While an interrupt is in a running vCPU's list register, the distributor's view of its
- * pending/active state (GICD_ISPENDR reads from other vCPUs, hyp_vgic_irq_info()) is as of the
- * last flush; the vCPU itself is synced before its own accesses are dispatched, so it sees its
- * own state exactly.
+ * While an interrupt is in a loaded vCPU's list register (a vCPU running, asleep in a WFI that
+ * does not trap, or stopped at an exit that left its list registers in place), the distributor's
+ * view of its pending/active state (GICD_ISPENDR reads from other vCPUs, hyp_vgic_irq_info()) is
+ * as of the last flush; the vCPU itself is synced before its own accesses are dispatched, so it
+ * sees its own state exactly.
  */
 #ifndef HYP_VGIC_VGIC_H
 #define HYP_VGIC_VGIC_H

@@ -477,10 +477,9 @@ static void set_vtimer_masked(struct el2_vcpu *v, bool mask)
 
 	m->platform.set_ppi_masked(m->platform.opaque, GIC_PPI_VTIMER, mask);
 	v->vtimer_masked = mask;
-	if (!(m->hcr & HCR_TWI)) {
+	/* TWI acts at EL1 only: the ERET into the guest synchronises it. */
+	if (!(m->hcr & HCR_TWI))
 		write_sysreg(mask ? m->hcr | HCR_TWI : m->hcr, hcr_el2);
-		isb();
-	}
 }
 
 /* The hardware virtual timer into lib/timer; its physical PPI masked while its level is high

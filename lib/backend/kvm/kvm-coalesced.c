@@ -22,32 +22,37 @@ static struct kvm_coalesced_mmio_ring *ring_of(struct kvm_vm_state *k, struct kv
 							  (size_t)k->coalesced_page * k->page_size);
 }
 
-/* Deliver what the ring holds, through @vcpu (the caller's, or any with no vCPU running). */
+/*
+ * Deliver what the ring holds, through @vcpu (the caller's, or any with no vCPU running): the
+ * entries there when it starts, so other vCPUs storing without pause cannot keep it here (what
+ * they add is the next exit's). Each entry leaves the ring only once delivered: a vCPU whose own
+ * check finds the ring empty is then sure its earlier writes have reached their callback, and one
+ * that finds it not empty waits here on the lock until they have.
+ */
 static void drain(struct hyp_vcpu *vcpu)
 {
 	struct kvm_vm_state *k = vm_state(hyp_vcpu_vm(vcpu));
 	struct kvm_coalesced_mmio_ring *ring = ring_of(k, vcpu_state(vcpu));
 	uint32_t max =
 		(uint32_t)((k->page_size - sizeof(*ring)) / sizeof(struct kvm_coalesced_mmio));
+	uint32_t first, last;
 
 	pthread_mutex_lock(&k->coalesced_lock);
-	for (;;) {
-		uint32_t first = __atomic_load_n(&ring->first, __ATOMIC_RELAXED);
-		/* Acquire: the entry KVM wrote before it moved @last. */
-		uint32_t last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
-		struct kvm_coalesced_mmio e;
+	first = __atomic_load_n(&ring->first, __ATOMIC_RELAXED);
+	/* Acquire: the entries KVM wrote before it moved @last. */
+	last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
+	while (first != last && first < max && last < max) {
+		struct kvm_coalesced_mmio e = ring->coalesced_mmio[first];
 		uint64_t data = 0;
 
-		if (first == last || first >= max)
-			break;
-		e = ring->coalesced_mmio[first];
+		if (e.len && e.len <= sizeof(e.data)) {
+			for (uint32_t i = 0; i < e.len; i++)
+				data |= (uint64_t)e.data[i] << (8 * i);
+			hyp_backend_dispatch_deferred_write(vcpu, e.phys_addr, e.len, data);
+		}
+		first = (first + 1) % max;
 		/* Release: KVM may reuse the slot once it sees @first move past it. */
-		__atomic_store_n(&ring->first, (first + 1) % max, __ATOMIC_RELEASE);
-		if (e.len == 0 || e.len > sizeof(e.data))
-			continue;
-		for (uint32_t i = 0; i < e.len; i++)
-			data |= (uint64_t)e.data[i] << (8 * i);
-		hyp_backend_dispatch_deferred_write(vcpu, e.phys_addr, e.len, data);
+		__atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&k->coalesced_lock);
 }
@@ -64,6 +69,14 @@ void hyp__kvm_coalesced_drain_slow(struct hyp_vcpu *vcpu)
 	drain(vcpu);
 }
 
+void hyp__kvm_coalesced_release(struct hyp_vcpu *vcpu)
+{
+	/* A vCPU that goes takes its mapping of the ring with it: deliver what is held while the
+	 * mapping is there (others may still run: the lock orders it with their drains). */
+	if (atomic_load(&vm_state(hyp_vcpu_vm(vcpu))->coalesced_zones))
+		drain(vcpu);
+}
+
 int hyp__kvm_mmio_defer(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size, bool on)
 {
 	struct kvm_vm_state *k = vm_state(vm);
@@ -74,9 +87,19 @@ int hyp__kvm_mmio_defer(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size, bool o
 		return -EINVAL;
 	if (!on) {
 		/* No vCPU runs (the library's reconfiguration): what KVM holds for the zone, and
-		 * for any other, is delivered through the first vCPU there is. Without a vCPU
-		 * nothing ran, so nothing is held. */
-		ioctl(k->vm_fd, KVM_UNREGISTER_COALESCED_MMIO, &zone);
+		 * for any other, is delivered through the first vCPU there is. With no vCPU left
+		 * nothing is held: the last one to go delivered it (hyp__kvm_coalesced_release()). */
+		if (ioctl(k->vm_fd, KVM_UNREGISTER_COALESCED_MMIO, &zone)) {
+			int r = sys_err();
+
+			/* KVM goes on collecting writes there: the ring keeps being emptied (they
+			 * reach whatever then holds the address, or nobody). */
+			hyp_vm_log(vm, HYP_LOG_ERROR,
+				   "kvm: KVM_UNREGISTER_COALESCED_MMIO %#llx+%#llx: %s",
+				   (unsigned long long)base, (unsigned long long)size,
+				   hyp_strerror(r));
+			return r;
+		}
 		for (uint32_t i = 0; i < vm->max_vcpus; i++) {
 			struct hyp_vcpu *vcpu = hyp__vm_vcpu(vm, i);
 

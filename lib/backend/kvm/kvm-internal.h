@@ -134,6 +134,7 @@ int hyp__kvm_dirty_log_fetch(struct hyp_vm *vm, const struct hyp_mem_region *reg
 /* kvm-coalesced.c: deferred MMIO writes through KVM's coalesced MMIO ring. */
 int hyp__kvm_mmio_defer(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size, bool on);
 void hyp__kvm_coalesced_drain_slow(struct hyp_vcpu *vcpu);
+void hyp__kvm_coalesced_release(struct hyp_vcpu *vcpu);
 
 /* Deliver the deferred writes KVM collected, before the exit that follows is handled. */
 static inline void hyp__kvm_coalesced_drain(struct hyp_vcpu *vcpu)

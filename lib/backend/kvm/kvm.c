@@ -519,6 +519,7 @@ static void kvm_vcpu_destroy(struct hyp_vcpu *vcpu)
 	struct kvm_vcpu_state *kv = vcpu_state(vcpu);
 
 	hyp__kvm_dirty_ring_unmap(vcpu);
+	hyp__kvm_coalesced_release(vcpu);
 	munmap(kv->run, k->run_size);
 	close(kv->fd);
 }

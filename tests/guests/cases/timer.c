@@ -8,9 +8,11 @@
  * watching the timer would hang (the watchdog turns that into a failure).
  *
  * Then a periodic tick, as an OS's idle loop has it: the handler re-arms the timer (a new CVAL,
- * no trap anywhere) and the guest goes straight back to WFI. A backend whose WFI does not trap
- * and that masked the timer's physical interrupt while its level was high must still be woken by
- * the next expiry, though no exit told it the timer was re-armed.
+ * no trap) and the guest goes straight back to WFI; every tick must wake it, none may wait for the
+ * backstop. On el2 with native WFI (HYP_EL2_NATIVE_WFI) this is what the EOI of the timer's level
+ * interrupt (a maintenance exit, where the backend unmasks the timer's physical PPI) must keep
+ * working; the backend's second guard, WFI trapping while that PPI is masked, is not reached here
+ * (the EOI always comes first).
  */
 #include "rt/rt.h"
 
