@@ -11,6 +11,9 @@
 #define TESTDEV_VECTOR 0x10	/* the vector handler stores ESR_EL1 here, then ELR_EL1 */
 #define TESTDEV_DEFERRED 0x20	/* stores the test defers (hyp_vm_defer_mmio_writes()) */
 #define DEFERRED_STORES 1000
+#define DEFERRED_PAIR 0x28	/* test_deferred_writes_two_vcpus: (vCPU << 32) | round */
+#define DEFERRED_PAIR_ROUNDS 400
+#define PAIR_DONE 0x401f0000	/* in RAM: vCPU 1 sets it when its rounds are done */
 #define ROM 0x50000000		/* a read-only region the test maps */
 #define PSCI_VERSION 0x84000000
 #define PSCI_SYSTEM_OFF 0x84000008
@@ -37,6 +40,7 @@ _start:
 	b	dirty_sweep		/* 12: the same over 200 pages (more than a dirty ring's 192) */
 	b	chan_echo		/* 13: echo CHAN_BYTES channel bytes + 1, ringing after each */
 	b	deferred_stores		/* 14: store 1..DEFERRED_STORES to TESTDEV_DEFERRED, then load */
+	b	deferred_pair		/* 15: on two vCPUs: a deferred store, then a load that exits */
 
 setup:
 	adr	x9, vectors
@@ -235,6 +239,30 @@ deferred_stores:
 	b.ne	1b
 	ldrb	w1, [x10, #TESTDEV_BYTE]
 	str	x1, [x10, #TESTDEV_VALUE]
+	b	poweroff
+
+/* Each vCPU (its index in MPIDR_EL1.Aff0) stores (index << 32) | round, then loads: the test's
+ * callback checks at each load that this vCPU's store has reached it. vCPU 1 raises PAIR_DONE when
+ * done and spins; vCPU 0 waits for it, then powers off. */
+deferred_pair:
+	bl	setup
+	mrs	x13, mpidr_el1
+	and	x13, x13, #0xff
+	lsl	x13, x13, #32
+	ldr	x15, =PAIR_DONE
+	mov	x14, #0
+1:	add	x14, x14, #1
+	orr	x12, x13, x14
+	str	x12, [x10, #DEFERRED_PAIR]
+	ldrb	w1, [x10, #TESTDEV_BYTE]
+	cmp	x14, #DEFERRED_PAIR_ROUNDS
+	b.ne	1b
+	cbz	x13, 2f
+	mov	x1, #1
+	str	x1, [x15]
+3:	b	3b
+2:	ldr	x1, [x15]
+	cbz	x1, 2b
 	b	poweroff
 
 poweroff:

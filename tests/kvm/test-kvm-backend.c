@@ -37,6 +37,8 @@
 #define TESTDEV_VECTOR 0x10
 #define TESTDEV_DEFERRED 0x20
 #define DEFERRED_STORES 1000
+#define DEFERRED_PAIR 0x28
+#define DEFERRED_PAIR_ROUNDS 400
 
 enum guest_entry {
 	GUEST_SPIN,
@@ -54,6 +56,7 @@ enum guest_entry {
 	GUEST_DIRTY_SWEEP,
 	GUEST_CHAN_ECHO,
 	GUEST_DEFERRED_STORES,
+	GUEST_DEFERRED_PAIR,
 };
 
 static int test_number, failures;
@@ -88,6 +91,9 @@ struct testdev {
 	 * many had arrived when the guest's load exited. */
 	uint64_t deferred, deferred_last, deferred_misordered, deferred_own_exit;
 	uint64_t deferred_at_load;
+	/* test_deferred_writes_two_vcpus (atomics: both vCPUs' threads): per vCPU, the last round
+	 * delivered, rounds delivered out of order, loads that found their store not delivered. */
+	uint64_t pair_last[2], pair_misordered, pair_early_loads, pair_loads;
 };
 
 static enum hyp_handler_result testdev_mmio(void *opaque, struct hyp_vcpu *vcpu,
@@ -98,7 +104,25 @@ static enum hyp_handler_result testdev_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	if (!a->is_write) {
 		if (a->offset == TESTDEV_BYTE)
 			dev->deferred_at_load = dev->deferred;
+		if (a->offset == TESTDEV_BYTE && hyp_vcpu_index(vcpu) < 2) {
+			uint64_t x12 = 0, cpu = hyp_vcpu_index(vcpu);
+
+			hyp_vcpu_get_reg(vcpu, HYP_REG_X(12), &x12);
+			__atomic_add_fetch(&dev->pair_loads, 1, __ATOMIC_RELAXED);
+			if (x12 >> 32 == cpu &&
+			    __atomic_load_n(&dev->pair_last[cpu], __ATOMIC_ACQUIRE) !=
+				    (x12 & 0xffffffff))
+				__atomic_add_fetch(&dev->pair_early_loads, 1, __ATOMIC_RELAXED);
+		}
 		a->data = a->offset == TESTDEV_BYTE ? dev->byte : 0;
+		return HYP_HANDLED;
+	}
+	if (a->offset == DEFERRED_PAIR) {
+		uint64_t cpu = a->data >> 32 & 1, round = a->data & 0xffffffff;
+
+		if (round != __atomic_load_n(&dev->pair_last[cpu], __ATOMIC_RELAXED) + 1)
+			__atomic_add_fetch(&dev->pair_misordered, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&dev->pair_last[cpu], round, __ATOMIC_RELEASE);
 		return HYP_HANDLED;
 	}
 	if (a->offset == TESTDEV_DEFERRED) {
@@ -224,6 +248,66 @@ static void test_deferred_writes(void)
 	CHECK(f.dev.nr_values == 1, "the load after them completed");
 	/* The range goes: what KVM may still hold is delivered first, then nothing more. */
 	CHECK(hyp_vm_remove_mmio_handler(f.vm, TESTDEV) == 0, "the deferred range is removed");
+	teardown(&f);
+}
+
+/* Two vCPUs, each making a deferred store and then a load that exits, 400 times: whichever
+ * thread empties KVM's ring, a vCPU's load is dispatched only after its own store has reached the
+ * callback, and each vCPU's stores arrive in order. */
+struct pair_run {
+	struct hyp_vcpu *vcpu;
+	int result;
+	uint32_t reason;
+};
+
+static void *pair_main(void *opaque)
+{
+	struct pair_run *p = opaque;
+
+	p->result = hyp_vcpu_run(p->vcpu);
+	p->reason = p->result ? 0 : hyp_vcpu_exit(p->vcpu)->reason;
+	return NULL;
+}
+
+static void test_deferred_writes_two_vcpus(void)
+{
+	struct hyp_vcpu_config second = { .size = sizeof(second),
+					  .index = 1,
+					  .power = HYP_VCPU_POWER_ON };
+	struct pair_run runs[2] = { { 0 } };
+	pthread_t threads[2];
+	struct fixture f;
+	int r = setup(&f, GUEST_DEFERRED_PAIR, NULL, NULL);
+
+	r = r ? r : hyp_vcpu_create(f.vm, &second, &runs[1].vcpu);
+	r = r ? r : hyp_vcpu_set_reg(runs[1].vcpu, HYP_REG_PC, RAM_BASE + 4 * GUEST_DEFERRED_PAIR);
+	r = r ? r : hyp_vm_defer_mmio_writes(f.vm, TESTDEV + DEFERRED_PAIR, 8);
+	CHECK(r == 0, "two vCPUs, the pair register deferred (%s)", hyp_strerror(r));
+	if (r) {
+		teardown(&f);
+		return;
+	}
+	runs[0].vcpu = f.vcpu;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&threads[i], NULL, pair_main, &runs[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(threads[i], NULL);
+	CHECK(runs[0].result == 0 && runs[0].reason == HYP_EXIT_SYSTEM_EVENT &&
+		      runs[1].result == 0 &&
+		      (runs[1].reason == HYP_EXIT_SYSTEM_EVENT ||
+		       runs[1].reason == HYP_EXIT_KICKED),
+	      "both vCPUs ran until vCPU 0 powered off (vCPU 1: %s)",
+	      hyp_exit_reason_name(runs[1].reason));
+	CHECK(__atomic_load_n(&f.dev.pair_last[0], __ATOMIC_RELAXED) == DEFERRED_PAIR_ROUNDS &&
+		      __atomic_load_n(&f.dev.pair_last[1], __ATOMIC_RELAXED) ==
+			      DEFERRED_PAIR_ROUNDS,
+	      "every round of both vCPUs delivered (%llu, %llu)",
+	      (unsigned long long)f.dev.pair_last[0], (unsigned long long)f.dev.pair_last[1]);
+	CHECK(f.dev.pair_misordered == 0, "each vCPU's stores in order (%llu out of order)",
+	      (unsigned long long)f.dev.pair_misordered);
+	CHECK(f.dev.pair_loads == 2 * DEFERRED_PAIR_ROUNDS && f.dev.pair_early_loads == 0,
+	      "no load dispatched before its vCPU's store was delivered (%llu of %llu loads)",
+	      (unsigned long long)f.dev.pair_early_loads, (unsigned long long)f.dev.pair_loads);
 	teardown(&f);
 }
 
@@ -1500,6 +1584,7 @@ int main(int argc, char **argv)
 	test_dirty_ring_under_load();
 	test_chan();
 	test_deferred_writes();
+	test_deferred_writes_two_vcpus();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;
 }
