@@ -1265,6 +1265,24 @@ static enum hyp_handler_result hammer_round(void *opaque, struct hyp_vcpu *vcpu,
 	return HYP_HANDLED;
 }
 
+/* The end of a logging period: add the last fetch's @bitmap to the pages @seen, then count the
+ * pages reported outside the @n written from page @first (@stray) and, if the period held a whole
+ * round of writes (@whole_round), the written pages that were not reported (@lost). */
+static void count_stray_lost(uint64_t *seen, const uint64_t *bitmap, unsigned words, unsigned first,
+			     unsigned n, bool whole_round, unsigned *stray, unsigned *lost)
+{
+	for (unsigned w = 0; w < words; w++)
+		seen[w] |= bitmap[w];
+	for (unsigned p = 0; p < words * 64; p++) {
+		bool in = p >= first && p < first + n, bit = seen[p / 64] >> (p % 64) & 1;
+
+		if (!in && bit)
+			(*stray)++;
+		if (in && !bit && whole_round)
+			(*lost)++;
+	}
+}
+
 static void *hammer_run(void *opaque)
 {
 	struct hammer *h = opaque;
@@ -1401,16 +1419,7 @@ static void test_dirty_log_under_load(void)
 		if (hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, words) < 0 ||
 		    hyp_vm_dirty_log_enable(f.vm, RAM_BASE, false))
 			break;
-		for (unsigned w = 0; w < words; w++)
-			seen[w] |= bitmap[w];
-		for (unsigned p = 0; p < RAM_SIZE / HYP_PAGE_SIZE; p++) {
-			bool in = p >= data && p < data + 16, bit = seen[p / 64] >> (p % 64) & 1;
-
-			if (!in && bit)
-				stray++;
-			if (in && !bit && end >= start + 2)
-				lost++;
-		}
+		count_stray_lost(seen, bitmap, words, data, 16, end >= start + 2, &stray, &lost);
 		whole += end >= start + 2;
 	}
 	hyp_vcpu_kick(f.vcpu);
@@ -1517,16 +1526,7 @@ static void test_dirty_ring_under_load(void)
 		if (failed || n < 0 || hyp_vm_dirty_log_fetch(f.vm, RAM_BASE, bitmap, words) < 0 ||
 		    hyp_vm_dirty_log_enable(f.vm, RAM_BASE, false))
 			break;
-		for (unsigned w = 0; w < words; w++)
-			seen[w] |= bitmap[w];
-		for (unsigned p = 0; p < RAM_SIZE / HYP_PAGE_SIZE; p++) {
-			bool in = p >= data && p < data + 200, bit = seen[p / 64] >> (p % 64) & 1;
-
-			if (!in && bit)
-				stray++;
-			if (in && !bit && end >= start + 2)
-				lost++;
-		}
+		count_stray_lost(seen, bitmap, words, data, 200, end >= start + 2, &stray, &lost);
 		whole += end >= start + 2;
 	}
 	hyp_vcpu_kick(f.vcpu);
