@@ -86,6 +86,7 @@ struct guest {
 	void *rom;
 	pthread_t threads[LHT_MAX_VCPUS];
 	bool thread_started[LHT_MAX_VCPUS];
+	_Atomic pid_t tids[LHT_MAX_VCPUS]; /* each vCPU thread's, for the stuck-thread report */
 	pthread_barrier_t created;
 	_Atomic bool create_failed;
 
@@ -283,6 +284,7 @@ static void *vcpu_thread(void *arg)
 	struct lht_vcpu *c = arg;
 	struct guest *g = guest_of(c->dev);
 
+	atomic_store(&g->tids[c->index], gettid());
 	if (!lht_create_vcpu(c))
 		atomic_store(&g->create_failed, true);
 	/* KVM wants every vCPU created before any runs (the vGIC is initialised at the first
@@ -335,6 +337,50 @@ static int setup_vm(struct guest *g)
 	if (r)
 		lht_fail(&g->dev, "registering callbacks: %s", hyp_strerror(r));
 	return r;
+}
+
+/* The first line of a /proc file of thread @tid (its state, wchan, kernel stack...), or "?". */
+static void task_file(pid_t tid, const char *what, char *buf, size_t size)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", (int)tid, what);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, (int)size, f))
+		snprintf(buf, size, "?");
+	if (f)
+		fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* Threads that stay stuck after every kick: where each vCPU thread is, as TAP comments (its
+ * scheduler state and kernel wait channel, and its kernel stack where the kernel shows it), so a
+ * rare hang says whether a thread is blocked in the kernel or in user space. */
+static void report_stuck_threads(struct guest *g)
+{
+	for (uint32_t i = 0; i < g->dev.nr_vcpus; i++) {
+		pid_t tid = atomic_load(&g->tids[i]);
+		char stat[256], wchan[64], path[64], line[128];
+		const char *state;
+		FILE *f;
+
+		if (!tid)
+			continue;
+		task_file(tid, "stat", stat, sizeof(stat));
+		task_file(tid, "wchan", wchan, sizeof(wchan));
+		/* The state follows the command name's closing parenthesis. */
+		state = strrchr(stat, ')');
+		printf("# %s: vCPU %u thread %d: state %.1s, wchan %s\n", g->dev.name, i, (int)tid,
+		       state && state[1] ? state + 2 : "?", wchan);
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stack", (int)tid);
+		f = fopen(path, "r");
+		for (int n = 0; f && n < 12 && fgets(line, sizeof(line), f); n++)
+			printf("#   %s", line);
+		if (f)
+			fclose(f);
+	}
+	fflush(stdout);
 }
 
 /* Wait for every vCPU thread; the watchdog. Returns false if threads are stuck for good. */
@@ -548,6 +594,7 @@ report:
 	}
 	if (!healthy) {
 		/* Threads still inside hyp_vcpu_run(): the VM cannot be destroyed safely. */
+		report_stuck_threads(g);
 		printf("Bail out! %s: vCPU threads stuck\n", d->name);
 		return false;
 	}
