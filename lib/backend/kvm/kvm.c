@@ -500,7 +500,9 @@ static int kvm_vcpu_init(struct hyp_vcpu *vcpu)
 	r = hyp__kvm_dirty_ring_map(hyp_vcpu_vm(vcpu), kv);
 	if (r)
 		goto fail;
-	r = vcpu_init_features(vcpu, kv, !hyp_vcpu_is_powered_on(vcpu));
+	/* Only a vCPU known to be on starts running: anything else (an error included) waits for
+	 * PSCI CPU_ON rather than running from KVM's reset PC. */
+	r = vcpu_init_features(vcpu, kv, hyp_vcpu_is_powered_on(vcpu) != 1);
 	if (r)
 		goto fail;
 	return 0;
