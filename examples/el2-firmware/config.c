@@ -158,6 +158,8 @@ static const struct fw_guest_entry guests_c[] = {
 	{ "gic-semantics", FW_GUEST_NATIVE_WFI },
 	{ "timer", FW_GUEST_NATIVE_WFI },
 	{ "kick", FW_GUEST_NATIVE_WFI },
+	{ "gic-sweep", FW_GUEST_NATIVE_WFI },
+	{ "hostile-traps", FW_GUEST_HOSTILE | FW_GUEST_NATIVE_WFI },
 	{ NULL, 0 },
 };
 

@@ -189,6 +189,16 @@ static enum hyp_handler_result call_exit_handler(struct hyp_vcpu *vcpu, struct h
 	return abort_unclaimed(vcpu, exit);
 }
 
+/* An MMIO access no range took (declined, or a deferred write nobody claims): the generic MMIO
+ * callback with an absolute offset, else the caller's. */
+static enum hyp_handler_result generic_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
+{
+	const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[HYP_EXIT_MMIO];
+
+	exit->mmio.offset = exit->mmio.ipa;
+	return h->fn ? h->fn(h->opaque, vcpu, exit) : HYP_NOT_HANDLED;
+}
+
 enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 {
 	const struct hyp_mmio_range *range;
@@ -202,16 +212,9 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 	if (range->fn(range->opaque, vcpu, &exit->mmio) == HYP_HANDLED)
 		return HYP_HANDLED;
 	/* Declined: passed on like an access no range claims, to the generic MMIO callback and
-	 * then the caller, with an absolute offset. Not to the HYP_VM_ABORT_UNCLAIMED policy: a
-	 * range did claim it, and declining means "the caller's" (handlers.h). */
-	exit->mmio.offset = exit->mmio.ipa;
-	{
-		const struct hyp_exit_handler *h = &vcpu->vm->exit_handlers[HYP_EXIT_MMIO];
-
-		if (h->fn)
-			return h->fn(h->opaque, vcpu, exit);
-	}
-	return HYP_NOT_HANDLED;
+	 * then the caller. Not to the HYP_VM_ABORT_UNCLAIMED policy: a range did claim it, and
+	 * declining means "the caller's" (handlers.h). */
+	return generic_mmio(vcpu, exit);
 }
 
 HYP_API void hyp_backend_dispatch_deferred_write(struct hyp_vcpu *vcpu, hyp_ipa_t ipa, uint32_t len,
@@ -219,7 +222,6 @@ HYP_API void hyp_backend_dispatch_deferred_write(struct hyp_vcpu *vcpu, hyp_ipa_
 {
 	struct hyp_exit exit = { .reason = HYP_EXIT_MMIO };
 	const struct hyp_mmio_range *range;
-	const struct hyp_exit_handler *h;
 
 	if (!vcpu || (len != 1 && len != 2 && len != 4 && len != 8))
 		return;
@@ -233,10 +235,8 @@ HYP_API void hyp_backend_dispatch_deferred_write(struct hyp_vcpu *vcpu, hyp_ipa_
 		if (range->fn(range->opaque, vcpu, &exit.mmio) == HYP_HANDLED)
 			return;
 	}
-	exit.mmio.offset = ipa;
-	h = &vcpu->vm->exit_handlers[HYP_EXIT_MMIO];
-	if (h->fn)
-		h->fn(h->opaque, vcpu, &exit);
+	/* There is no exit to hand back: what the generic callback does not take is dropped. */
+	generic_mmio(vcpu, &exit);
 }
 
 static struct hyp_vcpu *vcpu_of_psci(struct hyp_psci_cpu *cpu)
