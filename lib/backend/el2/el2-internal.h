@@ -35,10 +35,20 @@ struct hyp_el2_ctx {
  * backend's vectors for the duration and restores the firmware's VBAR_EL2 and TPIDR_EL2. */
 void hyp__el2_enter_guest(struct hyp_el2_ctx *ctx);
 
+/* Where hyp__el2_enter_guest()'s frame (at @host_sp while the guest runs) keeps the firmware's
+ * TPIDR_EL2 and VBAR_EL2: byte offsets. */
+#define HYP_EL2_FRAME_TPIDR 96
+#define HYP_EL2_FRAME_VBAR 104
+
 /* Called by entry.S on a guest synchronous exception (EL2 stack, interrupts masked, guest
  * registers and syndrome in @ctx): 1 if it handled the exit completely and the guest resumes at
  * once, 0 for the ordinary exit path. */
 int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx);
+
+/* Called by entry.S when a physical IRQ interrupted the guest (EL2 stack, interrupts masked,
+ * guest registers, PC, PSTATE and SP_EL0 in @ctx): 1 if the firmware's handler has taken it and
+ * the guest resumes at once, 0 for the ordinary exit path. */
+int hyp__el2_fast_irq(struct hyp_el2_ctx *ctx);
 
 /* entry.S: FP/SIMD state (V0-V31, FPSR, FPCR): 32 * 16 + 16 bytes at @area. */
 #define HYP_EL2_FP_AREA_SIZE (32 * 16 + 16)

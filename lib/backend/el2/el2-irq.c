@@ -20,6 +20,7 @@
  */
 #include "hyp_string.h"
 
+#include "fast-exit.h"
 #include "trap/fast.h"
 #include "backend/el2/el2-state.h"
 
@@ -744,6 +745,57 @@ void hyp__el2_irq_host(struct el2_vcpu *v)
 	hyp__el2_irq_forget_masks(v);
 	if (!(read_sysreg(cntv_ctl_el0) & CNT_CTL_ISTATUS))
 		v->vtimer_masked = masked;
+}
+
+/*
+ * A physical IRQ interrupted the guest (entry.S's vector, on the EL2 stack below the entry frame).
+ * The ordinary path would park the list registers, return through the world switch, call the
+ * firmware's handler, re-arm the timers, refill and enter again: most of a kick's cost, when all
+ * the kick brings is one interrupt to list. Here the handler runs in place, with the firmware's
+ * TPIDR_EL2 and VBAR_EL2 back for the call (as at the ordinary exit), and the guest resumes when
+ * nothing needs the run loop. What the ordinary path's steps were for, and where they went:
+ * - a maintenance condition (ICH_MISR_EL2): folding back ends it; left to the ordinary path,
+ *   before the handler runs (it would take the maintenance interrupt again and again);
+ * - the virtual timer's PPI, masked while its level is high: vtimer_sync() before and after the
+ *   handler, as at the ordinary exit and entry;
+ * - the emulated physical timer: its state changes only by a trapped access (which arms its
+ *   deadline at once) or by the deadline passing, whose interrupt is what arm_deadline() is for;
+ * - a kick or a system event: the ordinary path, told that the handler has run (RECHECK);
+ * - news for the vCPU (vgic_dirty): listed as after an exit served in place.
+ * Returns 1 if the guest resumes, 0 for the ordinary exit.
+ */
+int hyp__el2_fast_irq(struct hyp_el2_ctx *ctx)
+{
+	struct el2_vcpu *v = (struct el2_vcpu *)ctx;
+	struct hyp_vcpu *vcpu = v->vcpu;
+	struct el2_vm *m = vm_of(v);
+	const uint64_t *frame = (const uint64_t *)(uintptr_t)ctx->host_sp;
+	struct hyp_el2_cpu *cpu;
+	uint64_t vbar, wakeup;
+
+	if (!m->vgic || !m->platform.handle_irq || RD(ICH_MISR_EL2))
+		return 0;
+	vtimer_sync(v);
+	vbar = read_sysreg(vbar_el2);
+	write_sysreg(frame[HYP_EL2_FRAME_TPIDR / 8], tpidr_el2);
+	write_sysreg(frame[HYP_EL2_FRAME_VBAR / 8], vbar_el2);
+	isb();
+	hyp__el2_irq_host(v);
+	write_sysreg((uintptr_t)ctx, tpidr_el2);
+	write_sysreg(vbar, vbar_el2);
+	isb();
+	if (__builtin_expect(atomic_load(&vcpu->kick) || atomic_load(&vcpu->vm->system_event), 0)) {
+		v->fast_result = HYP__FAST_RECHECK;
+		return 0;
+	}
+	if (v->vtimer_masked < 0)
+		vtimer_sync(v);
+	cpu = atomic_load_explicit(&v->loaded_on, memory_order_relaxed);
+	wakeup = cpu ? cpu->opaque[CPU_WAKEUP] : 0;
+	if (wakeup && el2_clock(NULL) >= wakeup)
+		arm_deadline(v);
+	hyp__el2_irq_refresh(v);
+	return 1;
 }
 
 void hyp__el2_irq_wfi(struct el2_vcpu *v)

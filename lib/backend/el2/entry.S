@@ -14,9 +14,9 @@
 
 	.arch	armv8-a+simd
 
+/* The entry frame: X19-X30 at 0..88, then the firmware's TPIDR_EL2 and VBAR_EL2 (FRAME_TPIDR,
+ * FRAME_VBAR: asm-offsets.h, the C side reads them too) and DAIF. */
 #define FRAME_SIZE	128
-#define FRAME_TPIDR	96
-#define FRAME_VBAR	104
 #define FRAME_DAIF	112
 
 /* Load the guest's X0-X30 from the context at x0 and enter it (ELR_EL2, SPSR_EL2 and SP_EL0
@@ -137,7 +137,7 @@ hyp__el2_vectors:
 	forward_to_firmware 0x300
 	forward_to_firmware 0x380
 	guest_exit EXIT_SYNC, guest_sync_fast	/* lower EL, AArch64 */
-	guest_exit EXIT_IRQ
+	guest_exit EXIT_IRQ, guest_irq_fast
 	guest_exit EXIT_FIQ
 	guest_exit EXIT_SERROR
 	forward_to_firmware 0x600	/* lower EL, AArch32: guests are AArch64 only (HCR_EL2.RW) */
@@ -169,15 +169,45 @@ guest_sync_fast:
 	load_guest_and_eret
 1:	mrs	x0, tpidr_el2
 	mov	x1, #EXIT_SYNC
+	b	guest_exit_common
 
+/*
+ * A physical IRQ interrupted the guest: hyp__el2_fast_irq() (C, on the EL2 stack below the entry
+ * frame, guest registers, PC, PSTATE and SP_EL0 in the context) has the firmware's handler take
+ * it and, when nothing needs the run loop, lists what changed for the vCPU and resumes the guest
+ * in place. Otherwise the ordinary exit, with the state already saved.
+ * x0 = ctx, x1 = EXIT_IRQ.
+ */
 	.balign	16
-guest_exit_common:
-	str	x1, [x0, #CTX_EXIT_KIND]
+guest_irq_fast:
 	mrs	x2, elr_el2
 	mrs	x3, spsr_el2
 	stp	x2, x3, [x0, #CTX_PC]
 	mrs	x2, sp_el0
 	str	x2, [x0, #CTX_SP_EL0]
+	bl	hyp__el2_fast_irq
+	mrs	x1, tpidr_el2
+	cbz	w0, 1f
+	mov	x0, x1
+	ldp	x1, x2, [x0, #CTX_PC]
+	msr	elr_el2, x1
+	msr	spsr_el2, x2
+	ldr	x1, [x0, #CTX_SP_EL0]
+	msr	sp_el0, x1
+	load_guest_and_eret
+1:	mov	x0, x1
+	mov	x1, #EXIT_IRQ
+	b	guest_exit_saved
+
+	.balign	16
+guest_exit_common:
+	mrs	x2, elr_el2
+	mrs	x3, spsr_el2
+	stp	x2, x3, [x0, #CTX_PC]
+	mrs	x2, sp_el0
+	str	x2, [x0, #CTX_SP_EL0]
+guest_exit_saved:			/* PC, PSTATE and SP_EL0 are in the context */
+	str	x1, [x0, #CTX_EXIT_KIND]
 	mrs	x2, esr_el2
 	mrs	x3, far_el2
 	stp	x2, x3, [x0, #CTX_ESR]		/* ESR and FAR are adjacent */
