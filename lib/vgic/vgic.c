@@ -120,6 +120,32 @@ void hyp__vgic_update_awake(struct hyp_vgic *vgic)
 	}
 }
 
+/* The vCPU whose affinity is @aff (as struct vgic_vcpu keeps it), or VGIC_NO_VCPU: first where
+ * libhyp's default numbering puts it (Aff0 = index bits 3:0, Aff1 = bits 11:4, Aff2 = bits 19:12),
+ * then by search. */
+static uint16_t sgi_target(const struct hyp_vgic *vgic, uint64_t aff)
+{
+	uint64_t guess = (aff & 0xf) | ((aff >> 8) & 0xff) << 4 | ((aff >> 16) & 0xff) << 12;
+
+	if (guess < vgic->nr_vcpus && vgic->vcpus[guess].mpidr == aff)
+		return (uint16_t)guess;
+	return hyp__vgic_find_mpidr(vgic, aff);
+}
+
+/* SGI @intid generated for vCPU @v. With a single security state, SGI1R sets a Group 1 SGI
+ * pending, SGI0R (and ASGI1R, there being no other Security state to name) a Group 0 one; an SGI
+ * of the other group on the target is not forwarded (IHI 0069, ICC_SGI0R_EL1/ICC_SGI1R_EL1). */
+static void sgi_pend(struct hyp_vgic *vgic, uint32_t v, uint32_t intid, bool group1)
+{
+	struct vgic_irq *irq = &vgic->vcpus[v].priv[intid];
+	uint8_t old = irq->flags;
+
+	if (!!(old & IRQ_GROUP1) != group1)
+		return;
+	irq->flags |= IRQ_LATCH;
+	hyp__vgic_irq_commit(vgic, irq, old);
+}
+
 void hyp__vgic_sgi(struct hyp_vgic *vgic, uint32_t src, uint64_t val, bool group1)
 {
 	/* ICC_SGI1R_EL1: TargetList [15:0], Aff1 [23:16], INTID [27:24], Aff2 [39:32], IRM [40],
@@ -127,31 +153,24 @@ void hyp__vgic_sgi(struct hyp_vgic *vgic, uint32_t src, uint64_t val, bool group
 	 * IRM = 1 is every PE but the sender (IHI 0069, "Software Generated Interrupts"). Targets
 	 * that do not exist are ignored. */
 	uint32_t intid = (uint32_t)(val >> 24) & 0xf;
-	bool irm = (val >> 40) & 1;
 	uint64_t aff321 = ((val >> 48) & 0xff) << 32 | ((val >> 32) & 0xff) << 16 |
 			  ((val >> 16) & 0xff) << 8;
 	uint32_t rs = (uint32_t)(val >> 44) & 0xf;
 	uint32_t list = (uint32_t)val & 0xffff;
 
-	for (uint32_t v = 0; v < vgic->nr_vcpus; v++) {
-		struct vgic_irq *irq = &vgic->vcpus[v].priv[intid];
-		uint64_t m = vgic->vcpus[v].mpidr;
-		uint8_t old = irq->flags;
+	if ((val >> 40) & 1) {
+		for (uint32_t v = 0; v < vgic->nr_vcpus; v++)
+			if (v != src)
+				sgi_pend(vgic, v, intid, group1);
+		return;
+	}
+	while (list) {
+		uint64_t aff = aff321 | rs << 4 | (uint32_t)__builtin_ctz(list);
+		uint16_t v = sgi_target(vgic, aff);
 
-		if (irm) {
-			if (v == src)
-				continue;
-		} else if ((m & ~UINT64_C(0xff)) != aff321 || ((m & 0xff) >> 4) != rs ||
-			   !(list & (1u << (m & 0xf)))) {
-			continue;
-		}
-		/* With a single security state, SGI1R sets a Group 1 SGI pending, SGI0R (and ASGI1R,
-		 * there being no other Security state to name) a Group 0 one; an SGI of the other
-		 * group on the target is not forwarded (IHI 0069, ICC_SGI0R_EL1/ICC_SGI1R_EL1). */
-		if (!!(old & IRQ_GROUP1) != group1)
-			continue;
-		irq->flags |= IRQ_LATCH;
-		hyp__vgic_irq_commit(vgic, irq, old);
+		list &= list - 1;
+		if (v != VGIC_NO_VCPU)
+			sgi_pend(vgic, v, intid, group1);
 	}
 }
 

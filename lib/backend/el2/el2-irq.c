@@ -663,6 +663,22 @@ void hyp__el2_irq_after_exit(struct el2_vcpu *v)
 	}
 }
 
+/* A trapped write of ICC_SGI1R_EL1, ICC_ASGI1R_EL1 or ICC_SGI0R_EL1 (ICC_SGIR_ISS_MATCH), answered
+ * in place: true if it was (the PC is past the instruction). */
+bool hyp__el2_irq_sgi(struct el2_vcpu *v, uint32_t iss)
+{
+	struct el2_vm *m = vm_of(v);
+	struct hyp_gp_regs *regs = &v->ctx.regs;
+
+	if (!m->vgic || (regs->pstate & PSTATE_NRW))
+		return false;
+	hyp_vgic_icc_write(m->vgic, v->vcpu->index, HYP_SYSREG(3, 0, 12, 11, SYS_OP2(iss)),
+			   gpr_read(regs, SYS_RT(iss)));
+	hyp_trap_skip_a64_insn(regs, 4);
+	hyp__el2_irq_refresh(v);
+	return true;
+}
+
 /*
  * A trapped MSR/MRS that belongs to the GIC or the timers, answered in place: SGI generation
  * (ICC_SGI0R/SGI1R/ASGI1R_EL1), ICC_DIR_EL1 (trapped by ICH_HCR_EL2.TDIR when lib/vgic keeps
@@ -684,10 +700,8 @@ bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss)
 	case HYP_VGIC_ICC_SGI1R_EL1:
 	case HYP_VGIC_ICC_ASGI1R_EL1:
 	case HYP_VGIC_ICC_SGI0R_EL1:
-		if (read)
-			return false; /* write-only: UNDEFINED, the ordinary path answers */
-		hyp_vgic_icc_write(m->vgic, index, encoding, gpr_read(regs, rt));
-		break;
+		/* A read (write-only: UNDEFINED) is the ordinary path's. */
+		return !read && hyp__el2_irq_sgi(v, iss);
 	case HYP_VGIC_ICC_DIR_EL1:
 		if (read)
 			return false;

@@ -604,6 +604,10 @@ int hyp__el2_fast_exit(struct hyp_el2_ctx *ctx)
 	} else if (ec == HYP_EC_SMC64) {
 		r = el2_fast_smccc(v);
 	} else if (ec == HYP_EC_SYS64) {
+		/* SGI generation first: the trapped register on a hot path (every IPI). */
+		if ((HYP_ESR_ISS(esr) & ICC_SGIR_ISS_MASK) == ICC_SGIR_ISS_MATCH &&
+		    SYS_OP2(HYP_ESR_ISS(esr)) >= 5)
+			return hyp__el2_irq_sgi(v, HYP_ESR_ISS(esr));
 		return el2_answer_id_reg(v, HYP_ESR_ISS(esr)) ||
 		       el2_answer_debug_reg(v, HYP_ESR_ISS(esr)) ||
 		       hyp__el2_irq_sysreg(v, HYP_ESR_ISS(esr));
