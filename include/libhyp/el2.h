@@ -83,7 +83,12 @@ struct hyp_el2_cpu {
  *	      effect when the guest next exits on its own.
  * @handle_irq: called on the guest's CPU, at EL2 with interrupts masked, when a physical IRQ
  *		interrupted the guest or woke a sleeping vCPU: acknowledge and handle it (e.g. the
- *		kick SGI).
+ *		kick SGI). For VMs with libhyp's GIC it is usually called straight from libhyp's
+ *		exception vector, deeper on the stack hyp_vcpu_run() runs on, with the firmware's
+ *		TPIDR_EL2 and VBAR_EL2 in place for the call and the guest's registers readable;
+ *		the guest resumes right after it unless a kick or system event needs
+ *		hyp_vcpu_run() to return. It may raise interrupts and kick vCPUs; it must not run,
+ *		reset or destroy a vCPU or VM.
  * @opaque: passed to every callback.
  * @set_ppi_masked: (VMs with libhyp's GIC) mask (@masked) or unmask PPI @intid (25: GIC
  *		    maintenance, 27: EL1 virtual timer) for the calling CPU at the physical GIC

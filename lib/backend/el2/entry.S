@@ -43,6 +43,23 @@
 	isb
 	.endm
 
+/* The context at x0 <-> ELR_EL2, SPSR_EL2 and SP_EL0 (save clobbers x2, x3; load x1, x2). */
+	.macro	save_guest_pc_sp
+	mrs	x2, elr_el2
+	mrs	x3, spsr_el2
+	stp	x2, x3, [x0, #CTX_PC]
+	mrs	x2, sp_el0
+	str	x2, [x0, #CTX_SP_EL0]
+	.endm
+
+	.macro	load_guest_pc_sp
+	ldp	x1, x2, [x0, #CTX_PC]		/* PC and PSTATE are adjacent */
+	msr	elr_el2, x1
+	msr	spsr_el2, x2
+	ldr	x1, [x0, #CTX_SP_EL0]
+	msr	sp_el0, x1
+	.endm
+
 	.text
 
 /* void hyp__el2_enter_guest(struct hyp_el2_ctx *ctx) */
@@ -71,11 +88,7 @@ hyp__el2_enter_guest:
 	adrp	x1, hyp__el2_vectors
 	add	x1, x1, :lo12:hyp__el2_vectors
 	msr	vbar_el2, x1
-	ldp	x1, x2, [x0, #CTX_PC]		/* PC and PSTATE are adjacent */
-	msr	elr_el2, x1
-	msr	spsr_el2, x2
-	ldr	x1, [x0, #CTX_SP_EL0]
-	msr	sp_el0, x1
+	load_guest_pc_sp
 	load_guest_and_eret
 	.size	hyp__el2_enter_guest, . - hyp__el2_enter_guest
 
@@ -180,20 +193,12 @@ guest_sync_fast:
  */
 	.balign	16
 guest_irq_fast:
-	mrs	x2, elr_el2
-	mrs	x3, spsr_el2
-	stp	x2, x3, [x0, #CTX_PC]
-	mrs	x2, sp_el0
-	str	x2, [x0, #CTX_SP_EL0]
+	save_guest_pc_sp
 	bl	hyp__el2_fast_irq
 	mrs	x1, tpidr_el2
 	cbz	w0, 1f
 	mov	x0, x1
-	ldp	x1, x2, [x0, #CTX_PC]
-	msr	elr_el2, x1
-	msr	spsr_el2, x2
-	ldr	x1, [x0, #CTX_SP_EL0]
-	msr	sp_el0, x1
+	load_guest_pc_sp
 	load_guest_and_eret
 1:	mov	x0, x1
 	mov	x1, #EXIT_IRQ
@@ -201,11 +206,7 @@ guest_irq_fast:
 
 	.balign	16
 guest_exit_common:
-	mrs	x2, elr_el2
-	mrs	x3, spsr_el2
-	stp	x2, x3, [x0, #CTX_PC]
-	mrs	x2, sp_el0
-	str	x2, [x0, #CTX_SP_EL0]
+	save_guest_pc_sp
 guest_exit_saved:			/* PC, PSTATE and SP_EL0 are in the context */
 	str	x1, [x0, #CTX_EXIT_KIND]
 	mrs	x2, esr_el2
