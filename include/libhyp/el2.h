@@ -80,7 +80,8 @@ struct hyp_el2_cpu {
  * @this_cpu: the calling physical CPU's struct hyp_el2_cpu (required).
  * @kick_cpu: make the physical CPU owning @cpu take an IRQ exception at EL2 soon (an SGI):
  *	      how hyp_vcpu_kick() and PSCI interrupt a running guest. NULL: kicks only take
- *	      effect when the guest next exits on its own.
+ *	      effect when the guest next exits on its own. The caller's earlier stores must be
+ *	      visible to that CPU before the interrupt is (a DSB before the ICC_SGI1R_EL1 write).
  * @handle_irq: called on the guest's CPU, at EL2 with interrupts masked, when a physical IRQ
  *		interrupted the guest or woke a sleeping vCPU: acknowledge and handle it (e.g. the
  *		kick SGI). For VMs with libhyp's GIC it is usually called straight from libhyp's
@@ -88,7 +89,8 @@ struct hyp_el2_cpu {
  *		TPIDR_EL2 and VBAR_EL2 in place for the call and the guest's registers readable;
  *		the guest resumes right after it unless a kick or system event needs
  *		hyp_vcpu_run() to return. It may raise interrupts and kick vCPUs; it must not run,
- *		reset or destroy a vCPU or VM.
+ *		reset or destroy a vCPU or VM, block, switch context or unmask interrupts. What it
+ *		leaves in TPIDR_EL2 and VBAR_EL2 is kept. Required for a VM with libhyp's GIC.
  * @opaque: passed to every callback.
  * @set_ppi_masked: (VMs with libhyp's GIC) mask (@masked) or unmask PPI @intid (25: GIC
  *		    maintenance, 27: EL1 virtual timer) for the calling CPU at the physical GIC
@@ -98,6 +100,10 @@ struct hyp_el2_cpu {
  *		reaches @deadline (0: no longer needed): the emulated EL1 physical timer of the
  *		vCPU running there, or the end of its WFI. The firmware merges it with its own use
  *		of its timer (e.g. CNTHP, PPI 26). Called only when the deadline changes.
+ *
+ * Except @handle_irq, the callbacks may be called from libhyp's exception vector while a guest's
+ * exit is served in place, with TPIDR_EL2 and VBAR_EL2 still libhyp's: find per-CPU data another
+ * way (e.g. from MPIDR_EL1). The firmware must not reserve X18: a guest's X18 may still be in it.
  */
 struct hyp_el2_platform {
 	uint32_t size;

@@ -120,16 +120,15 @@ void hyp__vgic_update_awake(struct hyp_vgic *vgic)
 	}
 }
 
-/* The vCPU whose affinity is @aff (as struct vgic_vcpu keeps it), or VGIC_NO_VCPU: first where
- * libhyp's default numbering puts it (Aff0 = index bits 3:0, Aff1 = bits 11:4, Aff2 = bits 19:12),
- * then by search. */
-static uint16_t sgi_target(const struct hyp_vgic *vgic, uint64_t aff)
+/* The vCPU whose affinity is @aff (as struct vgic_vcpu keeps it) if libhyp's default numbering
+ * puts it there (Aff0 = index bits 3:0, Aff1 = bits 11:4, Aff2 = bits 19:12), or VGIC_NO_VCPU. */
+static uint16_t sgi_default_target(const struct hyp_vgic *vgic, uint64_t aff)
 {
 	uint64_t guess = (aff & 0xf) | ((aff >> 8) & 0xff) << 4 | ((aff >> 16) & 0xff) << 12;
 
 	if (guess < vgic->nr_vcpus && vgic->vcpus[guess].mpidr == aff)
 		return (uint16_t)guess;
-	return hyp__vgic_find_mpidr(vgic, aff);
+	return VGIC_NO_VCPU;
 }
 
 /* SGI @intid generated for vCPU @v. With a single security state, SGI1R sets a Group 1 SGI
@@ -164,12 +163,22 @@ void hyp__vgic_sgi(struct hyp_vgic *vgic, uint32_t src, uint64_t val, bool group
 				sgi_pend(vgic, v, intid, group1);
 		return;
 	}
+	/* Each target where the default numbering puts it (the common case: one lookup); from the
+	 * first that is not there, one pass over the vCPUs for the rest of the list. */
 	while (list) {
-		uint64_t aff = aff321 | rs << 4 | (uint32_t)__builtin_ctz(list);
-		uint16_t v = sgi_target(vgic, aff);
+		uint16_t v =
+			sgi_default_target(vgic, aff321 | rs << 4 | (uint32_t)__builtin_ctz(list));
 
+		if (v == VGIC_NO_VCPU)
+			break;
 		list &= list - 1;
-		if (v != VGIC_NO_VCPU)
+		sgi_pend(vgic, v, intid, group1);
+	}
+	for (uint32_t v = 0; list && v < vgic->nr_vcpus; v++) {
+		uint64_t m = vgic->vcpus[v].mpidr;
+
+		if ((m & ~UINT64_C(0xff)) == aff321 && ((m & 0xff) >> 4) == rs &&
+		    (list & (1u << (m & 0xf))))
 			sgi_pend(vgic, v, intid, group1);
 	}
 }

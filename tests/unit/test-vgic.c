@@ -899,6 +899,17 @@ static void test_sgi_generation(void **state)
 	icc_w(e, 0, HYP_VGIC_ICC_SGI1R_EL1, sgi1r(1, 0, 0, 1, 0, 0x0004)); /* RS 0: vCPU 18 */
 	assert_int_equal(pending_sgis(e, 18), 1u << 1);
 	clear_sgis(e);
+	/* vCPU 19 at Aff0 5 (the default place of a vCPU 21 that does not exist), and a list with
+	 * Aff0 0 and 2 (vCPUs 16 and 18, at their default places), 3 (nobody since vCPU 19 left)
+	 * and 5 (vCPU 19): each target gets it once, whichever way it is found. */
+	assert_int_equal(hyp_vgic_set_mpidr(e->vgic, 19, 0x0105), 0);
+	icc_w(e, 0, HYP_VGIC_ICC_SGI1R_EL1, sgi1r(6, 0, 0, 1, 0, 0x002d));
+	for (uint32_t v = 0; v < 20; v++)
+		assert_int_equal(pending_sgis(e, v), (v == 16 || v == 18 || v == 19) ? 1u << 6 : 0);
+	assert_int_equal(iar1(e, 19), 6);
+	eoi1(e, 19, 6);
+	assert_int_equal(iar1(e, 19), 1023);
+	clear_sgis(e);
 	/* Affinities nobody has: ignored. */
 	icc_w(e, 0, HYP_VGIC_ICC_SGI1R_EL1, sgi1r(1, 3, 0, 0, 0, 0xffff));
 	icc_w(e, 0, HYP_VGIC_ICC_SGI1R_EL1, sgi1r(1, 0, 9, 0, 0, 0xffff));

@@ -6,8 +6,8 @@
  * The list registers follow the protocol of lib/vgic/vgic.h: every exit that reaches the ordinary
  * path syncs them (ICH_LR<n>_EL2 and ICH_HCR_EL2 folded back, ICH_HCR_EL2 then zeroed so no
  * maintenance interrupt stays asserted while EL2 runs), every entry after one flushes them again.
- * Exits served in place (MMIO callbacks, SMCCC, trapped SGI/DIR/timer registers) leave the list
- * registers in the hardware and flush only when something changed for the vCPU (vgic_dirty: set
+ * Exits served in place (MMIO callbacks, SMCCC, trapped SGI/DIR/timer registers, physical IRQs
+ * the firmware's handler takes from the vector) leave the list registers in the hardware and flush only when something changed for the vCPU (vgic_dirty: set
  * by notify, and by the vCPU's own GIC accesses, which "are not notified to it"). That refill is
  * hyp_vgic_update() when it can be: the news goes into a free LR, the LRs the guest is done with
  * (ICH_ELRSR_EL2) are folded back, the others stay; WFI folds back with hyp_vgic_fold_empty()
@@ -229,7 +229,8 @@ int hyp__el2_irq_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		return -ENOTSUP; /* the CPU's GIC is the firmware's: libhyp's is the only one */
 	if (config->irqchip == HYP_IRQCHIP_NONE)
 		return 0;
-	if (!m->platform.set_ppi_masked || !m->platform.set_wakeup)
+	/* Without a handler a physical interrupt would stop the guest again and again. */
+	if (!m->platform.set_ppi_masked || !m->platform.set_wakeup || !m->platform.handle_irq)
 		return config->irqchip == HYP_IRQCHIP_LIBRARY ? -ENOTSUP : 0;
 
 	vtr = RD(ICH_VTR_EL2);
@@ -783,7 +784,7 @@ int hyp__el2_fast_irq(struct hyp_el2_ctx *ctx)
 	struct el2_vcpu *v = (struct el2_vcpu *)ctx;
 	struct hyp_vcpu *vcpu = v->vcpu;
 	struct el2_vm *m = vm_of(v);
-	const uint64_t *frame = (const uint64_t *)(uintptr_t)ctx->host_sp;
+	uint64_t *frame = (uint64_t *)(uintptr_t)ctx->host_sp;
 	struct hyp_el2_cpu *cpu;
 	uint64_t vbar, wakeup;
 
@@ -795,6 +796,11 @@ int hyp__el2_fast_irq(struct hyp_el2_ctx *ctx)
 	write_sysreg(frame[HYP_EL2_FRAME_VBAR / 8], vbar_el2);
 	isb();
 	hyp__el2_irq_host(v);
+	/* What the handler left in them is what the firmware gets back at the ordinary exit; its
+	 * interrupts stay masked (libhyp/el2.h). */
+	frame[HYP_EL2_FRAME_TPIDR / 8] = read_sysreg(tpidr_el2);
+	frame[HYP_EL2_FRAME_VBAR / 8] = read_sysreg(vbar_el2);
+	__asm__ volatile("msr daifset, #0xf" ::: "memory");
 	write_sysreg((uintptr_t)ctx, tpidr_el2);
 	write_sysreg(vbar, vbar_el2);
 	isb();

@@ -6,9 +6,15 @@
  * its own stack, points TPIDR_EL2 at the vCPU context and VBAR_EL2 at the table below, loads the
  * guest's general-purpose state and ERETs. Any exception from the guest lands in the lower-EL
  * half of the table, which saves the guest's registers into the context (found via TPIDR_EL2),
- * records the syndrome, restores the firmware's state from the frame and returns from
- * hyp__el2_enter_guest() as if it were an ordinary call. Everything else (dispatch, completion)
- * is C. Structure offsets come from asm-offsets.c (asm-offsets.h is generated).
+ * records the syndrome and either serves the exit in place (the fast paths below: C called on the
+ * EL2 stack, then straight back into the guest) or restores the firmware's state from the frame
+ * and returns from hyp__el2_enter_guest() as if it were an ordinary call. Everything else
+ * (dispatch, completion) is C. Structure offsets come from asm-offsets.c (asm-offsets.h is
+ * generated).
+ *
+ * The guest's X18 is left in X18 at the ordinary exit (the firmware must not reserve X18, e.g.
+ * for a shadow call stack); its X29 is cleared before the fast paths call C, so no frame-pointer
+ * walk in firmware code reached from them (a callback, the IRQ handler) follows the guest's.
  */
 #include "asm-offsets.h"
 
@@ -122,9 +128,10 @@ hyp__el2_enter_guest:
 	.endm
 
 /*
- * An exception taken at EL2 itself while this table is installed (a libhyp bug, or a fault in
- * the firmware's callback path): hand it to the firmware's own vector for the same offset, with
- * its VBAR_EL2 back, so its handler reports it. x0/x1 are lost; ESR/ELR/FAR are intact.
+ * An exception taken at EL2 itself while this table is installed (a libhyp bug, or a fault in a
+ * callback the fast paths called: MMIO and SMCCC handlers, the platform's callbacks): hand it to
+ * the firmware's own vector for the same offset, with its VBAR_EL2 back, so its handler reports
+ * it. x0/x1 are lost; ESR/ELR/FAR are intact.
  */
 	.macro	forward_to_firmware offset
 	.balign	0x80
@@ -172,6 +179,7 @@ guest_sync_fast:
 	stp	x2, x3, [x0, #CTX_PC]
 	mrs	x2, esr_el2
 	str	x2, [x0, #CTX_ESR]	/* FAR/HPFAR: read by the C side when it needs them */
+	mov	x29, xzr
 	bl	hyp__el2_fast_exit
 	cbz	w0, 1f
 	/* Handled: back into the guest, at the PC/PSTATE the completion left. */
@@ -194,6 +202,7 @@ guest_sync_fast:
 	.balign	16
 guest_irq_fast:
 	save_guest_pc_sp
+	mov	x29, xzr
 	bl	hyp__el2_fast_irq
 	mrs	x1, tpidr_el2
 	cbz	w0, 1f
