@@ -40,8 +40,8 @@
  * virtual timer runs in the hardware while the vCPU is loaded, the physical timer is emulated
  * (CNTHCTL_EL2.EL1PCEN = 0) with a software deadline. HYP_IRQCHIP_NONE gives no GIC (and
  * HYP_IRQCHIP_BACKEND is refused: there is no other). A VM with the GIC needs the platform's
- * @set_ppi_masked and @set_wakeup (without them AUTO means NONE and LIBRARY is -ENOTSUP), and the
- * firmware's GIC must:
+ * @handle_irq, @set_ppi_masked and @set_wakeup (without them AUTO means NONE and LIBRARY is
+ * -ENOTSUP), and the firmware's GIC must:
  * - deliver PPI 25 (GIC maintenance interrupt) and PPI 27 (EL1 virtual timer) to EL2 as Group 1
  *   interrupts once libhyp unmasks them with @set_ppi_masked; its @handle_irq acknowledges and
  *   EOIs them like any other (libhyp has dealt with their cause before calling it), and should
