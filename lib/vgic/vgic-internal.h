@@ -12,6 +12,9 @@
 #include "vgic/vgic.h"
 
 #define VGIC_NO_VCPU 0xffffu
+/* struct vgic_vcpu.mpidr of a vCPU that answers to no affinity: bits outside Aff3..Aff0, so no
+ * comparison with a masked affinity matches it. */
+#define VGIC_MPIDR_NONE UINT64_MAX
 #define VGIC_MAX_INTID 1020u /* INTIDs 1020..1023 are special */
 #define VGIC_BITMAP_WORDS (VGIC_MAX_INTID / 64 + 1)
 /* struct vgic_vcpu.lr_intid of a list register that holds nothing (hyp_vgic_update() folded it
@@ -61,7 +64,8 @@ struct vgic_vcpu {
 	/* Interrupts targeting this vCPU that are pending and enabled, or active. Under the lock. */
 	uint64_t cand[VGIC_BITMAP_WORDS];
 	uint32_t nr_cand; /* bits set in @cand (vgic_cand_set()) */
-	uint64_t mpidr;	  /* Aff3..Aff0 */
+	uint64_t mpidr;	  /* Aff3..Aff0; VGIC_MPIDR_NONE: none (see hyp_vgic_set_mpidr()) */
+	bool mpidr_given; /* by hyp_vgic_set_mpidr(), not the default */
 	bool asleep;	  /* GICR_WAKER.ProcessorSleep; under the lock */
 	/* The distributor's group enables changed: what the list registers hold was listed under
 	 * the old ones (hyp_vgic_update() then defers to a full sync and flush). Under the lock. */

@@ -270,10 +270,16 @@ int hyp_vgic_set_mpidr(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t mpidr)
 	vgic_lock(vgic);
 	other = hyp__vgic_find_mpidr(vgic, mpidr);
 	if (other != VGIC_NO_VCPU && other != vcpu) {
-		vgic_unlock(vgic);
-		return -EEXIST;
+		if (vgic->vcpus[other].mpidr_given) {
+			vgic_unlock(vgic);
+			return -EEXIST;
+		}
+		/* It had the affinity by default only (a vCPU not set up yet): it answers to none
+		 * until it is given its own. */
+		vgic->vcpus[other].mpidr = VGIC_MPIDR_NONE;
 	}
 	vgic->vcpus[vcpu].mpidr = mpidr;
+	vgic->vcpus[vcpu].mpidr_given = true;
 	for (uint32_t i = 0; i < vgic->nr_spis; i++) {
 		struct vgic_irq *irq = &vgic->spis[i];
 

@@ -274,8 +274,10 @@ void hyp_vgic_destroy(struct hyp_vgic *vgic);
 
 /**
  * hyp_vgic_set_mpidr() - the affinity vCPU @vcpu answers to (GICR_TYPER, IROUTER, SGI targets).
- * Only MPIDR_EL1.Aff3..Aff0 are used. Return: 0; -EINVAL for a bad vCPU index; -EEXIST if another
- * vCPU has the same affinity.
+ * Only MPIDR_EL1.Aff3..Aff0 are used. A vCPU that holds the affinity by default only (never given
+ * one) gives it up and answers to none (GICR_TYPER reads all-ones affinity) until it is given its
+ * own, so vCPUs can swap affinities one call at a time. Return: 0; -EINVAL for a bad vCPU index;
+ * -EEXIST if another vCPU was given the same affinity.
  */
 int hyp_vgic_set_mpidr(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t mpidr);
 

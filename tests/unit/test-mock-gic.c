@@ -143,6 +143,26 @@ static void test_sgi_between_vcpus(void **state)
 	test_vm_destroy(&t);
 }
 
+/* A vCPU created with an affinity another vCPU (not created yet) has by default: SGIs find it
+ * there, and not at its own default place. */
+static void test_sgi_custom_mpidr(void **state)
+{
+	struct hyp_vcpu_config c1 = { .size = sizeof(c1), .index = 1, .mpidr = 2 };
+	struct hyp_vcpu *v1;
+	struct test_vm t;
+
+	(void)state;
+	create_vm(&t, 3);
+	assert_int_equal(hyp_vcpu_create(t.vm, &c1, &v1), 0);
+	guest_gic_init(t.vcpu, 0);
+	guest_msr(t.vcpu, ICC_SGI1R_EL1, (3ull << 24) | (1u << 2));
+	assert_int_equal(hyp_mock_gic_irq_state(t.vm, v1, 3),
+			 HYP_MOCK_GIC_ENABLED | HYP_MOCK_GIC_PENDING);
+	guest_msr(t.vcpu, ICC_SGI1R_EL1, (5ull << 24) | (1u << 1));
+	assert_int_equal(hyp_mock_gic_irq_state(t.vm, v1, 5), HYP_MOCK_GIC_ENABLED);
+	test_vm_destroy(&t);
+}
+
 static void test_without_library_gic(void **state)
 {
 	struct hyp_mock_config mcfg = { .size = sizeof(mcfg), .flags = HYP_MOCK_NO_SYSREG_TRAPS };
@@ -179,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_spi_raise_ack_eoi),
 		cmocka_unit_test(test_level_repends_after_eoi),
 		cmocka_unit_test(test_sgi_between_vcpus),
+		cmocka_unit_test(test_sgi_custom_mpidr),
 		cmocka_unit_test(test_without_library_gic),
 	};
 

@@ -256,8 +256,18 @@ static void test_create(void **state)
 	assert_int_equal(hyp_vgic_set_mpidr(e->vgic, 1, 0), -EINVAL);
 	env_free(e);
 	e = env_new(2, 0, 0);
-	assert_int_equal(hyp_vgic_set_mpidr(e->vgic, 0, 1), -EEXIST);	  /* vCPU 1 has Aff0 = 1 */
-	assert_int_equal(hyp_vgic_set_mpidr(e->vgic, 0, 0x80000000u), 0); /* only Aff bits count */
+	/* Swapping two vCPUs' affinities: vCPU 1 has Aff0 = 1 by default only, so it gives it up
+	 * (and answers to none meanwhile); once given, an affinity is taken. */
+	assert_int_equal(hyp_vgic_set_mpidr(e->vgic, 0, 1), 0);
+	assert_int_equal(rr(e, 1, GICR_TYPER, 8) >> 32, 0xffffffffu);
+	assert_int_equal(hyp_vgic_set_mpidr(e->vgic, 1, 1), -EEXIST);
+	assert_int_equal(hyp_vgic_set_mpidr(e->vgic, 1, 0x80000000u), 0); /* only Aff bits count */
+	assert_int_equal(rr(e, 0, GICR_TYPER, 8) >> 32, 1);
+	assert_int_equal(rr(e, 1, GICR_TYPER, 8) >> 32, 0);
+	/* SGI 4 to Aff0 0 (target list bit 0): vCPU 1. */
+	icc_w(e, 0, HYP_VGIC_ICC_SGI1R_EL1, UINT64_C(4) << 24 | 0x1);
+	assert_int_equal(rr(e, 0, SGI_BASE + GICD_ISPENDR, 4) & 0xffff, 0);
+	assert_int_equal(rr(e, 1, SGI_BASE + GICD_ISPENDR, 4) & 0xffff, 1u << 4);
 	env_free(e);
 }
 

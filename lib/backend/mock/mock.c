@@ -314,6 +314,11 @@ static int mock_vcpu_init(struct hyp_vcpu *vcpu)
 	mv->steps = hyp_vm_alloc(vm, sizeof(*mv->steps) * mock_vm(vm)->max_steps, 16);
 	if (!mv->steps)
 		return -ENOMEM;
+	/* The library GIC's redistributor, IROUTER and SGI targets answer to the vCPU's MPIDR (the
+	 * core has made it unique among the VM's vCPUs). */
+	if (mock_vm(vm)->vgic)
+		hyp_vgic_set_mpidr(mock_vm(vm)->vgic, hyp_vcpu_index(vcpu),
+				   hyp_backend_vcpu_mpidr(vcpu));
 	mock_reset_state(vcpu);
 	return hyp_backend_vcpu_set_gp_regs(vcpu, &mv->regs);
 }
