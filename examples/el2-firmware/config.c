@@ -181,6 +181,9 @@ const struct fw_partition_config fw_partitions[] = {
 		.ram_pa = 0x4a000000,
 		.vmid = 2,
 		.guests = guests_b,
+		/* The GIC guests with the firmware's handler taking every interrupt (the others:
+		 * libhyp takes the kick itself). */
+		.firmware_kick = true,
 	},
 	{
 		.name = "C",

@@ -1262,6 +1262,8 @@ unsigned int fw_harness_run(void)
 		p->platform.alloc_pages = acct_alloc_pages;
 		p->platform.free_pages = acct_free_pages;
 		p->platform.opaque = &p->acct;
+		if (cfg->firmware_kick)
+			p->platform.kick_sgi = 0;
 		if (!partition_ok(cfg)) {
 			lht_tap_result(
 				false, NULL, NULL, NULL,

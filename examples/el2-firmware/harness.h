@@ -112,6 +112,9 @@ struct fw_partition_config {
 	const struct fw_guest_entry *guests_bench;
 	const struct fw_device *devices; /* passed through; FW_PART_LINUX */
 	unsigned int nr_devices;
+	/* The firmware sends and takes its kick SGI itself (no kick_sgi in the partition's
+	 * platform): libhyp calls kick_cpu and handle_irq. */
+	bool firmware_kick;
 };
 
 #define FW_CARVEOUT_SIZE (LHT_RAM_SIZE + 2 * FW_PAGE_SIZE)

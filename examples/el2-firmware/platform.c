@@ -392,6 +392,46 @@ static void timer_expired(struct fw_cpu *cpu)
 	fw_timer_program();
 }
 
+/* Interrupt @intid, acknowledged. */
+static void handle_acked(struct fw_cpu *cpu, unsigned int intid)
+{
+	if (intid == FW_SGI_KICK) {
+		/* Nothing to do: the kick's purpose (leave the guest, wake from WFI) is
+		 * served by taking it. libhyp looks at its own kick flag. */
+		cpu->irqs_kick++;
+		fw_gic_eoi(intid);
+	} else if (intid == FW_PPI_HYPTIMER) {
+		cpu->irqs_timer++;
+		/* Level-sensitive: stop it before the EOI, then run what is due (which
+		 * may program it again). */
+		write_sysreg(cnthp_ctl_el2, 0);
+		isb();
+		fw_gic_eoi(intid);
+		timer_expired(cpu);
+	} else if (intid == FW_PPI_VTIMER) {
+		/* A vCPU's virtual timer fired while libhyp was not looking (between runs):
+		 * it is level-sensitive, so mask it or it comes back at once; libhyp
+		 * unmasks it when that vCPU runs again (libhyp/el2.h). */
+		cpu->irqs_other++;
+		fw_ppi_set_masked(cpu, intid, true);
+		fw_gic_eoi(intid);
+	} else if (intid == FW_UART_INTID) {
+		cpu->irqs_other++;
+		fw_console_rx_irq();
+		fw_gic_eoi(intid);
+	} else if (spi_forward(intid)) {
+		/* A device given to a guest: drop the priority only; the guest's
+		 * deactivation of its virtual SPI deactivates this one (HW bit). */
+		cpu->irqs_other++;
+		fw_gic_drop_priority(intid);
+	} else {
+		/* The maintenance interrupt lands here too: libhyp has already dealt
+		 * with its cause. */
+		cpu->irqs_other++;
+		fw_gic_eoi(intid);
+	}
+}
+
 void fw_handle_irqs(void)
 {
 	struct fw_cpu *cpu = fw_this_cpu();
@@ -401,41 +441,7 @@ void fw_handle_irqs(void)
 
 		if (intid >= 1020)
 			break;
-		if (intid == FW_SGI_KICK) {
-			/* Nothing to do: the kick's purpose (leave the guest, wake from WFI) is
-			 * served by taking it. libhyp looks at its own kick flag. */
-			cpu->irqs_kick++;
-			fw_gic_eoi(intid);
-		} else if (intid == FW_PPI_HYPTIMER) {
-			cpu->irqs_timer++;
-			/* Level-sensitive: stop it before the EOI, then run what is due (which
-			 * may program it again). */
-			write_sysreg(cnthp_ctl_el2, 0);
-			isb();
-			fw_gic_eoi(intid);
-			timer_expired(cpu);
-		} else if (intid == FW_PPI_VTIMER) {
-			/* A vCPU's virtual timer fired while libhyp was not looking (between runs):
-			 * it is level-sensitive, so mask it or it comes back at once; libhyp
-			 * unmasks it when that vCPU runs again (libhyp/el2.h). */
-			cpu->irqs_other++;
-			fw_ppi_set_masked(cpu, intid, true);
-			fw_gic_eoi(intid);
-		} else if (intid == FW_UART_INTID) {
-			cpu->irqs_other++;
-			fw_console_rx_irq();
-			fw_gic_eoi(intid);
-		} else if (spi_forward(intid)) {
-			/* A device given to a guest: drop the priority only; the guest's
-			 * deactivation of its virtual SPI deactivates this one (HW bit). */
-			cpu->irqs_other++;
-			fw_gic_drop_priority(intid);
-		} else {
-			/* The maintenance interrupt lands here too: libhyp has already dealt
-			 * with its cause. */
-			cpu->irqs_other++;
-			fw_gic_eoi(intid);
-		}
+		handle_acked(cpu, intid);
 	}
 }
 
@@ -549,6 +555,13 @@ static void plat_handle_irq(void *opaque)
 	fw_handle_irqs();
 }
 
+/* With kick_sgi: libhyp took the interrupt that stopped a guest, and it was not the kick. */
+static void plat_handle_acked_irq(void *opaque, uint32_t intid)
+{
+	(void)opaque;
+	handle_acked(fw_this_cpu(), intid);
+}
+
 static void plat_set_ppi_masked(void *opaque, uint32_t intid, bool masked)
 {
 	(void)opaque;
@@ -573,6 +586,10 @@ const struct hyp_el2_platform fw_el2_platform = {
 	.handle_irq = plat_handle_irq,
 	.set_ppi_masked = plat_set_ppi_masked,
 	.set_wakeup = plat_set_wakeup,
+	/* The kick SGI only makes a CPU take an interrupt: libhyp may send and take it itself
+	 * (a partition with firmware_kick keeps it in the firmware's hands). */
+	.kick_sgi = HYP_EL2_KICK_SGI(FW_SGI_KICK),
+	.handle_acked_irq = plat_handle_acked_irq,
 };
 
 static void *alloc_bytes(void *opaque, size_t size, size_t align)

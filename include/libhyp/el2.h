@@ -72,6 +72,13 @@ struct hyp_el2_cpu {
 /**
  * struct hyp_el2_platform - what the embedding firmware provides. Zero-initialise, set @size.
  * @size: sizeof(struct hyp_el2_platform).
+ * @kick_sgi: HYP_EL2_KICK_SGI(n) if @kick_cpu sends Group 1 SGI n and taking it is all the
+ *	      firmware does with it while a guest runs (0: not so). libhyp then sends it itself
+ *	      (a DSB, then ICC_SGI1R_EL1 to the vCPU's physical CPU) and, when a physical IRQ
+ *	      stops a guest, acknowledges it itself (ICC_IAR1_EL1): SGI n it ends there
+ *	      (ICC_EOIR1_EL1, then ICC_DIR_EL1 under ICC_CTLR_EL1.EOImode 1), any other
+ *	      interrupt goes to @handle_acked_irq. A kick then costs neither side a call into the
+ *	      firmware. Needs @handle_acked_irq.
  * @alloc_pages: return @count physically contiguous, 4 KiB aligned pages, or NULL. Used for
  *		 stage-2 tables. Any CPU may call it (keep it reentrant or lock it).
  * @free_pages: give back a block from @alloc_pages.
@@ -100,6 +107,9 @@ struct hyp_el2_cpu {
  *		reaches @deadline (0: no longer needed): the emulated EL1 physical timer of the
  *		vCPU running there, or the end of its WFI. The firmware merges it with its own use
  *		of its timer (e.g. CNTHP, PPI 26). Called only when the deadline changes.
+ * @handle_acked_irq: (with @kick_sgi) handle interrupt @intid, which libhyp has acknowledged
+ *		      where @handle_irq would have: as @handle_irq would handle it after its
+ *		      own ICC_IAR1_EL1 read, ending it too; called as @handle_irq is.
  *
  * Except @handle_irq, the callbacks may be called from libhyp's exception vector while a guest's
  * exit is served in place, with TPIDR_EL2 and VBAR_EL2 still libhyp's: find per-CPU data another
@@ -107,7 +117,7 @@ struct hyp_el2_cpu {
  */
 struct hyp_el2_platform {
 	uint32_t size;
-	uint32_t reserved;
+	uint32_t kick_sgi;
 	void *(*alloc_pages)(void *opaque, unsigned int count);
 	void (*free_pages)(void *opaque, void *pages, unsigned int count);
 	hyp_pa_t (*virt_to_phys)(void *opaque, void *va);
@@ -118,7 +128,11 @@ struct hyp_el2_platform {
 	void *opaque;
 	void (*set_ppi_masked)(void *opaque, uint32_t intid, bool masked);
 	void (*set_wakeup)(void *opaque, uint64_t deadline);
+	void (*handle_acked_irq)(void *opaque, uint32_t intid);
 };
+
+/** struct hyp_el2_platform.kick_sgi for SGI @n (0..15). */
+#define HYP_EL2_KICK_SGI(n) (0x80000000u | (uint32_t)(n))
 
 /** Flags for struct hyp_el2_config. */
 enum hyp_el2_flags {

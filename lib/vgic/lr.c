@@ -427,22 +427,14 @@ bool hyp_vgic_fold_empty(struct hyp_vgic *vgic, uint32_t vcpu, uint64_t hcr, uin
 	return !used;
 }
 
-int hyp_vgic_update(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs, uint64_t hcr,
-		    uint32_t empty, struct hyp_vgic_lrs *out)
+/* hyp_vgic_update() past its common case, lock held (released here). */
+static __attribute__((noinline)) int update_locked(struct hyp_vgic *vgic, struct vgic_vcpu *vc,
+						   uint32_t vcpu, unsigned int nr_lrs, uint64_t hcr,
+						   uint32_t empty, struct hyp_vgic_lrs *out)
 {
-	struct vgic_vcpu *vc;
 	uint32_t used, free, written = 0;
 	bool stale = false;
 
-	if (!vgic || !out || vcpu >= vgic->nr_vcpus)
-		return -EINVAL;
-	/* Maintenance requested (more candidates than LRs) or EOIs to count: the full fold. */
-	if (hcr != HYP_VGIC_HCR_EN)
-		return -EAGAIN;
-	if (nr_lrs > HYP_VGIC_MAX_LRS)
-		nr_lrs = HYP_VGIC_MAX_LRS;
-	vc = &vgic->vcpus[vcpu];
-	vgic_lock(vgic);
 	/* What the fold makes deliverable to this vCPU is listed right below: no news for it. */
 	vgic->flushing = (uint16_t)vcpu;
 	used = fold_empty_locked(vgic, vc, vcpu, empty, &stale, out, &written);
@@ -506,4 +498,36 @@ again:
 	vgic->flushing = VGIC_NO_VCPU;
 	vgic_unlock(vgic);
 	return -EAGAIN;
+}
+
+int hyp_vgic_update(struct hyp_vgic *vgic, uint32_t vcpu, unsigned int nr_lrs, uint64_t hcr,
+		    uint32_t empty, struct hyp_vgic_lrs *out)
+{
+	struct vgic_vcpu *vc;
+	struct vgic_irq *irq;
+
+	if (!vgic || !out || vcpu >= vgic->nr_vcpus)
+		return -EINVAL;
+	/* Maintenance requested (more candidates than LRs) or EOIs to count: the full fold. */
+	if (hcr != HYP_VGIC_HCR_EN)
+		return -EAGAIN;
+	if (nr_lrs > HYP_VGIC_MAX_LRS)
+		nr_lrs = HYP_VGIC_MAX_LRS;
+	vc = &vgic->vcpus[vcpu];
+	vgic_lock(vgic);
+	/* The common case of an interrupt that comes again and again (an IPI, a device's edge):
+	 * the one LR in use holds it, the guest is done with it, it is pending again and nothing
+	 * else is news. What the general path below does then, without its walk: relist it in
+	 * place. */
+	if (vc->nr_listed == 1 && (empty & 1) && !vc->news && !vc->relist) {
+		irq = vgic_irq(vgic, vcpu, vc->lr_intid[0]);
+		if (irq && irq->listed == vcpu + 1 &&
+		    relist_in_place(vgic, vc, vcpu, 0, irq, out)) {
+			vgic_unlock(vgic);
+			out->hcr = hcr;
+			out->nr = 1;
+			return 1;
+		}
+	}
+	return update_locked(vgic, vc, vcpu, nr_lrs, hcr, empty, out);
 }

@@ -120,17 +120,6 @@ void hyp__vgic_update_awake(struct hyp_vgic *vgic)
 	}
 }
 
-/* The vCPU whose affinity is @aff (as struct vgic_vcpu keeps it) if libhyp's default numbering
- * puts it there (Aff0 = index bits 3:0, Aff1 = bits 11:4, Aff2 = bits 19:12), or VGIC_NO_VCPU. */
-static uint16_t sgi_default_target(const struct hyp_vgic *vgic, uint64_t aff)
-{
-	uint64_t guess = (aff & 0xf) | ((aff >> 8) & 0xff) << 4 | ((aff >> 16) & 0xff) << 12;
-
-	if (guess < vgic->nr_vcpus && vgic->vcpus[guess].mpidr == aff)
-		return (uint16_t)guess;
-	return VGIC_NO_VCPU;
-}
-
 /* SGI @intid generated for vCPU @v. With a single security state, SGI1R sets a Group 1 SGI
  * pending, SGI0R (and ASGI1R, there being no other Security state to name) a Group 0 one; an SGI
  * of the other group on the target is not forwarded (IHI 0069, ICC_SGI0R_EL1/ICC_SGI1R_EL1). */
@@ -152,9 +141,9 @@ void hyp__vgic_sgi(struct hyp_vgic *vgic, uint32_t src, uint64_t val, bool group
 	 * IRM = 1 is every PE but the sender (IHI 0069, "Software Generated Interrupts"). Targets
 	 * that do not exist are ignored. */
 	uint32_t intid = (uint32_t)(val >> 24) & 0xf;
-	uint64_t aff321 = ((val >> 48) & 0xff) << 32 | ((val >> 32) & 0xff) << 16 |
-			  ((val >> 16) & 0xff) << 8;
-	uint32_t rs = (uint32_t)(val >> 44) & 0xf;
+	uint32_t aff1 = (uint32_t)(val >> 16) & 0xff, aff2 = (uint32_t)(val >> 32) & 0xff;
+	uint32_t aff3 = (uint32_t)(val >> 48) & 0xff, rs = (uint32_t)(val >> 44) & 0xf;
+	uint64_t aff321 = (uint64_t)aff3 << 32 | aff2 << 16 | aff1 << 8;
 	uint32_t list = (uint32_t)val & 0xffff;
 
 	if ((val >> 40) & 1) {
@@ -163,13 +152,13 @@ void hyp__vgic_sgi(struct hyp_vgic *vgic, uint32_t src, uint64_t val, bool group
 				sgi_pend(vgic, v, intid, group1);
 		return;
 	}
-	/* Each target where the default numbering puts it (the common case: one lookup); from the
-	 * first that is not there, one pass over the vCPUs for the rest of the list. */
-	while (list) {
-		uint16_t v =
-			sgi_default_target(vgic, aff321 | rs << 4 | (uint32_t)__builtin_ctz(list));
+	/* Each target where libhyp's default numbering puts it (hyp__default_mpidr(): Aff0 = index
+	 * bits 3:0, Aff1 = bits 11:4, Aff2 = bits 19:12, so RS and Aff3 are 0), one lookup each;
+	 * from the first that is not there, one pass over the vCPUs for the rest of the list. */
+	while (list && !rs && !aff3) {
+		uint32_t aff0 = (uint32_t)__builtin_ctz(list), v = aff2 << 12 | aff1 << 4 | aff0;
 
-		if (v == VGIC_NO_VCPU)
+		if (v >= vgic->nr_vcpus || vgic->vcpus[v].mpidr != (aff321 | aff0))
 			break;
 		list &= list - 1;
 		sgi_pend(vgic, v, intid, group1);

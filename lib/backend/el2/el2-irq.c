@@ -33,6 +33,15 @@
 #define ICH_VMCR_EL2 S3_4_C12_C11_7
 #define ICC_SRE_EL1 S3_0_C12_C12_5
 #define ICC_DIR_EL1 S3_0_C12_C11_1
+/* The physical CPU interface, as EL2 sees it: for the kick SGI libhyp takes itself. */
+#define ICC_IAR1_EL1 S3_0_C12_C12_0
+#define ICC_EOIR1_EL1 S3_0_C12_C12_1
+#define ICC_CTLR_EL1 S3_0_C12_C12_4
+#define ICC_CTLR_EOIMODE (1u << 1)
+#define ICC_IAR_INTID_MASK 0xffffffu
+#define ICC_INTID_SPECIAL 1020u /* 1020..1023: no interrupt (spurious) */
+/* host_irq(): the platform's handle_irq acknowledges the interrupt itself. */
+#define HOST_IRQ_UNACKED UINT32_MAX
 /* Expand the names above before read_sysreg()/write_sysreg() stringify them. */
 #define RD(reg) read_sysreg_x(reg)
 #define WR(v, reg) write_sysreg_x(v, reg)
@@ -162,8 +171,8 @@ static void el2_vgic_notify(void *opaque, uint32_t index)
 	if (atomic_exchange(&v->vgic_dirty, true))
 		return;
 	cpu = atomic_load(&v->loaded_on);
-	if (cpu && v->loaded_mpidr != read_sysreg(mpidr_el1) && m->platform.kick_cpu)
-		m->platform.kick_cpu(m->platform.opaque, cpu);
+	if (cpu && v->loaded_mpidr != read_sysreg(mpidr_el1))
+		hyp__el2_kick_cpu(m, v, cpu);
 }
 
 /* A host interrupt assigned to the VM was deactivated in software (GICD_ICACTIVER, or its
@@ -435,6 +444,12 @@ void hyp__el2_vgic_refill_hw(struct el2_vcpu *v)
 		if (w >= 0) {
 			uint64_t any = 0;
 
+			/* LR 0 alone (an interrupt relisted in place, most often): no lookup. */
+			if (w == 1) {
+				WR(lrs.lr[0], S3_4_C12_C12_0);
+				any = lrs.lr[0];
+				w = 0;
+			}
 			while (w) {
 				unsigned int i = (unsigned int)__builtin_ctz((unsigned int)w);
 
@@ -751,15 +766,43 @@ static bool wfi_should_end(struct el2_vcpu *v)
  * It masks the virtual timer's PPI if it finds it firing (libhyp/el2.h), so the mask is
  * forgotten, unless the timer is not firing: then the handler did not take PPI 27 (a loaded
  * vCPU's timer interrupt is asserted only while it fires) and the mask is as libhyp left it. */
-void hyp__el2_irq_host(struct el2_vcpu *v)
+static void host_irq(struct el2_vcpu *v, uint32_t acked)
 {
 	struct el2_vm *m = vm_of(v);
 	int masked = v->vtimer_masked;
 
-	m->platform.handle_irq(m->platform.opaque);
+	if (acked == HOST_IRQ_UNACKED)
+		m->platform.handle_irq(m->platform.opaque);
+	else
+		m->platform.handle_acked_irq(m->platform.opaque, acked);
 	hyp__el2_irq_forget_masks(v);
 	if (!(read_sysreg(cntv_ctl_el0) & CNT_CTL_ISTATUS))
 		v->vtimer_masked = masked;
+}
+
+void hyp__el2_irq_host(struct el2_vcpu *v)
+{
+	host_irq(v, HOST_IRQ_UNACKED);
+}
+
+/* host_irq() from the vector: with the firmware's TPIDR_EL2 and VBAR_EL2 for the call (what the
+ * handler leaves in them is what the firmware gets back at the ordinary exit), and its interrupts
+ * masked again after it (libhyp/el2.h). */
+static void host_irq_in_place(struct el2_vcpu *v, uint32_t acked)
+{
+	uint64_t *frame = (uint64_t *)(uintptr_t)v->ctx.host_sp;
+	uint64_t vbar = read_sysreg(vbar_el2);
+
+	write_sysreg(frame[HYP_EL2_FRAME_TPIDR / 8], tpidr_el2);
+	write_sysreg(frame[HYP_EL2_FRAME_VBAR / 8], vbar_el2);
+	isb();
+	host_irq(v, acked);
+	frame[HYP_EL2_FRAME_TPIDR / 8] = read_sysreg(tpidr_el2);
+	frame[HYP_EL2_FRAME_VBAR / 8] = read_sysreg(vbar_el2);
+	__asm__ volatile("msr daifset, #0xf" ::: "memory");
+	write_sysreg((uintptr_t)&v->ctx, tpidr_el2);
+	write_sysreg(vbar, vbar_el2);
+	isb();
 }
 
 /*
@@ -784,26 +827,27 @@ int hyp__el2_fast_irq(struct hyp_el2_ctx *ctx)
 	struct el2_vcpu *v = (struct el2_vcpu *)ctx;
 	struct hyp_vcpu *vcpu = v->vcpu;
 	struct el2_vm *m = vm_of(v);
-	uint64_t *frame = (uint64_t *)(uintptr_t)ctx->host_sp;
 	struct hyp_el2_cpu *cpu;
-	uint64_t vbar, wakeup;
+	uint64_t wakeup;
 
-	if (!m->vgic || !m->platform.handle_irq || RD(ICH_MISR_EL2))
+	/* (A VM with the GIC has a handler: hyp__el2_irq_vm_init().) */
+	if (!m->vgic || RD(ICH_MISR_EL2))
 		return 0;
 	vtimer_sync(v);
-	vbar = read_sysreg(vbar_el2);
-	write_sysreg(frame[HYP_EL2_FRAME_TPIDR / 8], tpidr_el2);
-	write_sysreg(frame[HYP_EL2_FRAME_VBAR / 8], vbar_el2);
-	isb();
-	hyp__el2_irq_host(v);
-	/* What the handler left in them is what the firmware gets back at the ordinary exit; its
-	 * interrupts stay masked (libhyp/el2.h). */
-	frame[HYP_EL2_FRAME_TPIDR / 8] = read_sysreg(tpidr_el2);
-	frame[HYP_EL2_FRAME_VBAR / 8] = read_sysreg(vbar_el2);
-	__asm__ volatile("msr daifset, #0xf" ::: "memory");
-	write_sysreg((uintptr_t)ctx, tpidr_el2);
-	write_sysreg(vbar, vbar_el2);
-	isb();
+	if (m->own_kick) {
+		uint32_t intid = (uint32_t)RD(ICC_IAR1_EL1) & ICC_IAR_INTID_MASK;
+
+		if (intid == m->kick_intid) {
+			/* Taking it was all it was for: end it. */
+			WR(intid, ICC_EOIR1_EL1);
+			if (RD(ICC_CTLR_EL1) & ICC_CTLR_EOIMODE)
+				WR(intid, ICC_DIR_EL1);
+		} else if (intid < ICC_INTID_SPECIAL) {
+			host_irq_in_place(v, intid);
+		}
+	} else {
+		host_irq_in_place(v, HOST_IRQ_UNACKED);
+	}
 	if (__builtin_expect(atomic_load(&vcpu->kick) || atomic_load(&vcpu->vm->system_event), 0)) {
 		v->fast_result = HYP__FAST_RECHECK;
 		return 0;

@@ -114,6 +114,9 @@ struct el2_vm {
 	 * 32-bit word: physical INTID << 16 | virtual INTID; 0 = free). */
 	_Atomic uint32_t assigned[HYP_MAX_ASSIGNED_IRQS];
 	atomic_flag assign_lock;
+	/* The platform's kick_sgi: libhyp sends and takes the kick SGI @kick_intid itself. */
+	bool own_kick;
+	uint32_t kick_intid;
 };
 
 struct el2_vcpu {
@@ -166,6 +169,27 @@ static inline struct el2_vcpu *el2_vcpu(struct hyp_vcpu *vcpu)
 static inline struct hyp_el2_cpu *this_cpu(const struct el2_vm *m)
 {
 	return m->platform.this_cpu(m->platform.opaque);
+}
+
+/* Interrupt physical CPU @cpu, where vCPU @v is loaded (the kick): the firmware's kick SGI sent
+ * here if the platform gave it (kick_sgi), else its kick_cpu. */
+static inline void hyp__el2_kick_cpu(const struct el2_vm *m, const struct el2_vcpu *v,
+				     struct hyp_el2_cpu *cpu)
+{
+	if (m->own_kick) {
+		/* ICC_SGI1R_EL1 (IHI 0069): TargetList [15:0] (Aff0 % 16), Aff1 [23:16], INTID
+		 * [27:24], Aff2 [39:32], RS [47:44] (Aff0 / 16), Aff3 [55:48]. */
+		uint64_t mpidr = v->loaded_mpidr, aff0 = mpidr & 0xff;
+		uint64_t sgi = UINT64_C(1) << (aff0 & 15) | ((mpidr >> 8) & 0xff) << 16 |
+			       (uint64_t)m->kick_intid << 24 | ((mpidr >> 16) & 0xff) << 32 |
+			       (aff0 >> 4) << 44 | ((mpidr >> 32) & 0xff) << 48;
+
+		/* What the CPU is to look at must be visible before the interrupt is. */
+		dsb(ishst);
+		write_sysreg(sgi, S3_0_C12_C11_5);
+	} else if (m->platform.kick_cpu) {
+		m->platform.kick_cpu(m->platform.opaque, cpu);
+	}
 }
 
 /* el2-irq.c: lib/vgic and lib/timer on this CPU's GIC virtual interface and timers. */

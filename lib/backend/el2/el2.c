@@ -187,6 +187,13 @@ static int el2_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config)
 		return r;
 	if (!m->platform.alloc_pages || !m->platform.free_pages || !m->platform.this_cpu)
 		return -EINVAL;
+	if (m->platform.kick_sgi) {
+		if ((m->platform.kick_sgi & ~(HYP_EL2_KICK_SGI(0) | 0xfu)) ||
+		    !(m->platform.kick_sgi & HYP_EL2_KICK_SGI(0)) || !m->platform.handle_acked_irq)
+			return -EINVAL;
+		m->own_kick = true;
+		m->kick_intid = m->platform.kick_sgi & 0xfu;
+	}
 	m->cfg = cfg;
 	r = hyp__el2_irq_vm_init(vm, config);
 	if (r)
@@ -712,8 +719,8 @@ static int el2_vcpu_kick(struct hyp_vcpu *vcpu)
 	struct hyp_el2_cpu *cpu = atomic_load(&el2_vcpu(vcpu)->loaded_on);
 
 	/* Async-signal-safe in spirit: no locks, just an IPI request and an event. */
-	if (cpu && m->platform.kick_cpu)
-		m->platform.kick_cpu(m->platform.opaque, cpu);
+	if (cpu)
+		hyp__el2_kick_cpu(m, el2_vcpu(vcpu), cpu);
 	dsb(ish);
 	__asm__ volatile("sev" ::: "memory");
 	return 0;
