@@ -80,7 +80,8 @@ void fw_main(void)
 	fw_printf("el2-firmware: %u CPUs online\n", fw_nr_cpus);
 	failed = fw_harness_run();
 	for (unsigned int i = 0; i < fw_nr_cpus; i++)
-		fw_printf("# CPU %u: %lu kick SGIs, %lu timer interrupts, %lu other interrupts\n",
+		fw_printf("# CPU %u: %lu kick SGIs (besides those libhyp took itself), %lu timer "
+			  "interrupts, %lu other interrupts\n",
 			  i, fw_cpus[i].irqs_kick, fw_cpus[i].irqs_timer, fw_cpus[i].irqs_other);
 	fw_printf("el2-firmware: %s; powering off (PSCI SYSTEM_OFF)\n",
 		  failed ? "FAILURES" : "all passed");

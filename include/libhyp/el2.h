@@ -77,8 +77,11 @@ struct hyp_el2_cpu {
  *	      (a DSB, then ICC_SGI1R_EL1 to the vCPU's physical CPU) and, when a physical IRQ
  *	      stops a guest, acknowledges it itself (ICC_IAR1_EL1): SGI n it ends there
  *	      (ICC_EOIR1_EL1, then ICC_DIR_EL1 under ICC_CTLR_EL1.EOImode 1), any other
- *	      interrupt goes to @handle_acked_irq. A kick then costs neither side a call into the
- *	      firmware. Needs @handle_acked_irq.
+ *	      interrupt goes to @handle_acked_irq (one interrupt per IRQ exception: the others
+ *	      stay pending and stop the guest again; a spurious read, 1020..1023, calls nothing).
+ *	      @kick_cpu is then not called. A kick costs neither side a call into the firmware.
+ *	      The SGI is addressed by the target CPU's MPIDR: Aff0 above 15 needs the GIC's
+ *	      range selector support (ICC_CTLR_EL1.RSS). Needs @handle_acked_irq.
  * @alloc_pages: return @count physically contiguous, 4 KiB aligned pages, or NULL. Used for
  *		 stage-2 tables. Any CPU may call it (keep it reentrant or lock it).
  * @free_pages: give back a block from @alloc_pages.
@@ -111,9 +114,9 @@ struct hyp_el2_cpu {
  *		      where @handle_irq would have: as @handle_irq would handle it after its
  *		      own ICC_IAR1_EL1 read, ending it too; called as @handle_irq is.
  *
- * Except @handle_irq, the callbacks may be called from libhyp's exception vector while a guest's
- * exit is served in place, with TPIDR_EL2 and VBAR_EL2 still libhyp's: find per-CPU data another
- * way (e.g. from MPIDR_EL1). The firmware must not reserve X18: a guest's X18 may still be in it.
+ * Except @handle_irq and @handle_acked_irq, the callbacks may be called from libhyp's exception
+ * vector while a guest's exit is served in place, with TPIDR_EL2 and VBAR_EL2 still libhyp's:
+ * find per-CPU data another way (e.g. from MPIDR_EL1). The firmware must not reserve X18: a guest's X18 may still be in it.
  */
 struct hyp_el2_platform {
 	uint32_t size;
@@ -151,7 +154,7 @@ enum hyp_el2_flags {
 	 * the maintenance interrupt that asks for more when more interrupts are pending than the
 	 * list registers hold. While the virtual timer's PPI is masked (its interrupt pending or
 	 * being handled) WFI traps as without the flag. It saves the exit and the sleep at EL2:
-	 * the SGI round trip of the interrupt benchmark is about a quarter shorter.
+	 * the SGI round trip of the interrupt benchmark is almost half as long.
 	 */
 	HYP_EL2_NATIVE_WFI = 1u << 1,
 };

@@ -74,7 +74,7 @@ int hyp__el2_load_vcpu(struct hyp_vcpu *vcpu, struct hyp_el2_cpu *cpu)
 	hyp__el2_load_fp(v->fp);
 	cpu->opaque[CPU_LOADED_VCPU] = (uint64_t)(uintptr_t)v;
 	/* At EL2, MPIDR_EL1 reads the physical CPU's (VMPIDR_EL2 only affects EL1). */
-	v->loaded_mpidr = read_sysreg(mpidr_el1);
+	atomic_store_explicit(&v->loaded_mpidr, read_sysreg(mpidr_el1), memory_order_relaxed);
 	atomic_store(&v->loaded_on, cpu);
 	/* CNTVOFF_EL2, the virtual timer, the GIC's virtual CPU interface. */
 	hyp__el2_irq_load(v);

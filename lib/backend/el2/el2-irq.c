@@ -39,7 +39,7 @@
 #define ICC_CTLR_EL1 S3_0_C12_C12_4
 #define ICC_CTLR_EOIMODE (1u << 1)
 #define ICC_IAR_INTID_MASK 0xffffffu
-#define ICC_INTID_SPECIAL 1020u /* 1020..1023: no interrupt (spurious) */
+#define ICC_INTID_SPECIAL 1020u /* 1020..1023: special (no interrupt to handle) */
 /* host_irq(): the platform's handle_irq acknowledges the interrupt itself. */
 #define HOST_IRQ_UNACKED UINT32_MAX
 /* Expand the names above before read_sysreg()/write_sysreg() stringify them. */
@@ -171,7 +171,8 @@ static void el2_vgic_notify(void *opaque, uint32_t index)
 	if (atomic_exchange(&v->vgic_dirty, true))
 		return;
 	cpu = atomic_load(&v->loaded_on);
-	if (cpu && v->loaded_mpidr != read_sysreg(mpidr_el1))
+	if (cpu &&
+	    atomic_load_explicit(&v->loaded_mpidr, memory_order_relaxed) != read_sysreg(mpidr_el1))
 		hyp__el2_kick_cpu(m, v, cpu);
 }
 
@@ -842,7 +843,8 @@ int hyp__el2_fast_irq(struct hyp_el2_ctx *ctx)
 			WR(intid, ICC_EOIR1_EL1);
 			if (RD(ICC_CTLR_EL1) & ICC_CTLR_EOIMODE)
 				WR(intid, ICC_DIR_EL1);
-		} else if (intid < ICC_INTID_SPECIAL) {
+		} else if (intid - ICC_INTID_SPECIAL >= 4u) {
+			/* Anything but 1020..1023 (no interrupt): LPIs and extended INTIDs too. */
 			host_irq_in_place(v, intid);
 		}
 	} else {

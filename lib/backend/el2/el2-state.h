@@ -129,7 +129,7 @@ struct el2_vcpu {
 	/* The physical CPU whose hardware holds this vCPU's EL1 and FP/SIMD state, or NULL, and
 	 * that CPU's MPIDR_EL1 (a cheap way to tell, on entry, whether it is this CPU). */
 	struct hyp_el2_cpu *_Atomic loaded_on;
-	uint64_t loaded_mpidr;
+	_Atomic uint64_t loaded_mpidr; /* read by other CPUs to kick this one */
 	/* Interrupt state (VMs with lib/vgic). @vgic_dirty: something changed for this vCPU
 	 * (notify, or its own GIC access): sync and flush the list registers before it runs.
 	 * @lrs_in_hw: the last flush is in ICH_LR<n>_EL2 / ICH_HCR_EL2 and not synced yet.
@@ -179,7 +179,8 @@ static inline void hyp__el2_kick_cpu(const struct el2_vm *m, const struct el2_vc
 	if (m->own_kick) {
 		/* ICC_SGI1R_EL1 (IHI 0069): TargetList [15:0] (Aff0 % 16), Aff1 [23:16], INTID
 		 * [27:24], Aff2 [39:32], RS [47:44] (Aff0 / 16), Aff3 [55:48]. */
-		uint64_t mpidr = v->loaded_mpidr, aff0 = mpidr & 0xff;
+		uint64_t mpidr = atomic_load_explicit(&v->loaded_mpidr, memory_order_relaxed);
+		uint64_t aff0 = mpidr & 0xff;
 		uint64_t sgi = UINT64_C(1) << (aff0 & 15) | ((mpidr >> 8) & 0xff) << 16 |
 			       (uint64_t)m->kick_intid << 24 | ((mpidr >> 16) & 0xff) << 32 |
 			       (aff0 >> 4) << 44 | ((mpidr >> 32) & 0xff) << 48;
@@ -187,6 +188,7 @@ static inline void hyp__el2_kick_cpu(const struct el2_vm *m, const struct el2_vc
 		/* What the CPU is to look at must be visible before the interrupt is. */
 		dsb(ishst);
 		write_sysreg(sgi, S3_0_C12_C11_5);
+		isb(); /* sent now, not at the next context synchronisation */
 	} else if (m->platform.kick_cpu) {
 		m->platform.kick_cpu(m->platform.opaque, cpu);
 	}

@@ -640,7 +640,8 @@ static int el2_vcpu_enter(struct hyp_vcpu *vcpu, struct hyp_exit *exit)
 	/* Still loaded here (nothing else was loaded on this CPU since)? Then the hardware holds
 	 * our state and the platform need not be asked which CPU this is. */
 	if (__builtin_expect(!atomic_load_explicit(&v->loaded_on, memory_order_relaxed) ||
-				     v->loaded_mpidr != read_sysreg(mpidr_el1),
+				     atomic_load_explicit(&v->loaded_mpidr, memory_order_relaxed) !=
+					     read_sysreg(mpidr_el1),
 			     0)) {
 		r = hyp__el2_load_vcpu(vcpu, this_cpu(m));
 		if (r)
