@@ -22,7 +22,10 @@
 #   9. install to a staging directory and build a VMM against it: pkg-config with libhyp.so and
 #      with --static (libhyp.a), meson's dependency('libhyp'), libhyp as a meson subproject
 #      (tests/consumers/)
-#  10. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal
+#  10. cross builds, warnings as errors: aarch64 Linux userspace and freestanding bare metal;
+#      then the el2 suite and Linux in an el2 partition again on QEMU 10 (qemu-system-arm from
+#      bookworm-backports, tests/el2/fetch-qemu-backports.sh): a newer -cpu max (FEAT_WFxT,
+#      FEAT_ECV, a 1 GHz counter)
 #  11. the benchmarks (print figures): kvm MMIO round trip vs raw KVM_RUN; linux-bench (hyp-run's
 #      boot, RSS, stage-2 faults, disk requests and VM creation beside kvmtool's figures);
 #      HVC/MMIO round trips, SPI/SGI/virtual timer paths on el2 and kvm side by side; el2's idle
@@ -221,6 +224,25 @@ else
 	# What firmware links must offer no internal names: only the public API is global.
 	python3 tests/check-exports.py "$out/bare/lib/libhyp.a" lib/libhyp.map --with-mock \
 		--nm aarch64-linux-gnu-nm || failures+=("bare-metal exported symbols")
+fi
+
+stage "el2 on QEMU 10 (bookworm-backports): the conformance guests and Linux in a partition on a newer -cpu max (FEAT_WFxT, FEAT_ECV, 1 GHz counter)"
+# The TAP goes to a log; the summary lines here, and what failed if anything did.
+el2_on_qemu10() { # label, run-el2.sh args...
+	local label=$1
+	shift
+	if PATH=$qemu10:$PATH bash tests/el2/run-el2.sh --out "$out/$label" "$@" >"$out/$label.log" 2>&1; then
+		grep -E '^# run-el2.sh:' "$out/$label.log" || true
+	else
+		grep -E '^not ok|^Bail out|^# run-el2.sh:' "$out/$label.log" | tail -n 20 || true
+		failures+=("$label (see $out/$label.log)")
+	fi
+}
+if qemu10=$(bash tests/el2/fetch-qemu-backports.sh); then
+	el2_on_qemu10 el2-qemu10
+	el2_on_qemu10 el2-qemu10-linux --linux
+else
+	failures+=("QEMU 10 from bookworm-backports could not be fetched")
 fi
 
 stage "Benchmark (figures, not pass/fail): MMIO round trip, libhyp vs raw KVM_RUN; the exit and interrupt benchmark guests on kvm; hyp-run boot, RSS, stage-2 faults, disk requests and VM creation beside kvmtool (linux-bench), -icount"

@@ -76,6 +76,15 @@ static void irq(unsigned int cpu, uint32_t intid)
 	isb();
 }
 
+/* The physical timer 3 s from now: the backstop. Its own counter (CNTPCT != CNTVCT), and CVAL:
+ * TVAL is a signed 32-bit count, too small for 3 s at CNTFRQ 1 GHz (QEMU 9 and later). */
+static void arm_backstop(void)
+{
+	isb();
+	write_sysreg(cntp_cval_el0, read_sysreg(cntpct_el0) + lht_us_to_ticks(3000000));
+	write_sysreg(cntp_ctl_el0, CNTV_CTL_ENABLE);
+}
+
 void guest_main(void)
 {
 	uint64_t freq = lht_freq(), cval, start, wfis = 0, t1, t2;
@@ -96,8 +105,7 @@ void guest_main(void)
 	cval = start + lht_us_to_ticks(DELAY_US);
 	/* A backstop: if the virtual timer's wake-up were lost, the WFI below would sleep until
 	 * the watchdog; the physical timer 3 s later ends it, and the checks say what happened. */
-	write_sysreg(cntp_tval_el0, lht_us_to_ticks(3000000)); /* relative: CNTPCT != CNTVCT */
-	write_sysreg(cntp_ctl_el0, CNTV_CTL_ENABLE);
+	arm_backstop();
 	write_sysreg(cntv_cval_el0, cval);
 	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
 	isb();
@@ -136,8 +144,7 @@ void guest_main(void)
 	/* The periodic tick, re-armed by its handler, each wait a WFI. */
 	periodic_mode = true;
 	start = lht_counter();
-	write_sysreg(cntp_tval_el0, lht_us_to_ticks(3000000)); /* the backstop again */
-	write_sysreg(cntp_ctl_el0, CNTV_CTL_ENABLE);
+	arm_backstop();
 	periodic_cval = start + lht_us_to_ticks(PERIOD_US);
 	write_sysreg(cntv_cval_el0, periodic_cval);
 	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
