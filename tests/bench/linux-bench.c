@@ -384,6 +384,9 @@ struct stats {
 	struct faults f;
 };
 
+/* LIBHYP_BENCH_ONLY=disk-split (below). */
+static bool split_mode;
+
 /* KVM's per-VM debugfs directory is "<pid>-<vm fd>". */
 static int read_stats(pid_t pid, struct stats *s)
 {
@@ -413,17 +416,152 @@ static int read_stats(pid_t pid, struct stats *s)
 		break;
 	}
 	closedir(d);
-	count_faults(&s->f);
+	/* (The split's trace is long: read once, after the run.) */
+	if (!split_mode)
+		count_faults(&s->f);
+	else
+		memset(&s->f, 0, sizeof(s->f));
 	return found;
+}
+
+#define MAX_WINDOWS 8
+
+/*
+ * LIBHYP_BENCH_ONLY=disk-split (diagnostic): where each disk workload's instructions go, from the
+ * trace of its window (between trace_marker lines written at the guest's markers): the vCPU
+ * thread's time in the guest (kvm_entry → kvm_exit), in KVM_RUN outside the guest (KVM's exit
+ * handling, L1 kernel), in its other system calls (preadv, pwritev, eventfd...: L1 kernel), and
+ * in hyp-run itself (user space), beside other L1 tasks and idle time (sched_switch), each per
+ * request. Under -icount shift=0 a nanosecond is an instruction; trace timestamps have
+ * microseconds, and the tracing adds its own cost to each event.
+ */
+enum split_part {
+	SPLIT_GUEST,
+	SPLIT_KVM,
+	SPLIT_SYSCALL,
+	SPLIT_USER,
+	SPLIT_OTHER,
+	SPLIT_IDLE,
+	SPLIT_PARTS
+};
+static const char *const split_names[SPLIT_PARTS] = { "guest",	 "kvm",		"syscalls",
+						      "hyp-run", "other-tasks", "idle" };
+
+static void write_marker(const char *what, const char *name)
+{
+	char text[96];
+
+	snprintf(text, sizeof(text), "libhyp-split %s %.63s\n", what, name);
+	write_file(TRACING "/trace_marker", text);
+}
+
+static int split_trace(pid_t pid, bool on)
+{
+	char filter[64];
+	static const char *const events[] = { "raw_syscalls/sys_enter", "raw_syscalls/sys_exit",
+					      "kvm/kvm_entry", "kvm/kvm_exit" };
+	char path[128];
+
+	snprintf(filter, sizeof(filter), "common_pid == %d\n", (int)pid);
+	for (unsigned i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		snprintf(path, sizeof(path), TRACING "/events/%s/filter", events[i]);
+		if (on && write_file(path, filter))
+			return -1;
+		snprintf(path, sizeof(path), TRACING "/events/%s/enable", events[i]);
+		if (write_file(path, on ? "1\n" : "0\n"))
+			return -1;
+	}
+	return write_file(TRACING "/events/sched/sched_switch/enable", on ? "1\n" : "0\n");
 }
 
 struct window {
 	char name[64];
 	struct stats begin, diff;
 	bool open, done;
+	unsigned long long requests;
 };
 
-#define MAX_WINDOWS 8
+/* Parse the trace between the "libhyp-split begin NAME" and "end NAME" markers into @ns per part. */
+static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS])
+{
+	char begin[96], end[96];
+	FILE *t = fopen(TRACING "/trace", "r");
+	char line[512];
+	bool inside = false, in_guest = false, in_run = false, in_sys = false;
+	int on_cpu = -1; /* -1 unknown/other, 0 idle, 1 the vCPU thread */
+	uint64_t last = 0;
+
+	memset(ns, 0, sizeof(uint64_t) * SPLIT_PARTS);
+	snprintf(begin, sizeof(begin), "libhyp-split begin %.63s\n", name);
+	snprintf(end, sizeof(end), "libhyp-split end %.63s\n", name);
+	if (!t)
+		return -1;
+	while (fgets(line, sizeof(line), t)) {
+		unsigned long long sec, usec, nr, cmd;
+		int prev, next;
+		uint64_t ts;
+		char *p = strstr(line, "]");
+		enum split_part part;
+
+		if (line[0] == '#' || !p)
+			continue;
+		/* "<task>-<pid> [cpu] <flags> <sec>.<usec>: <event>: ..." */
+		p = strchr(p, ':');
+		while (p && p > line && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		while (p && p > line && (p[-1] == '.' || (p[-1] >= '0' && p[-1] <= '9')))
+			p--;
+		if (!p || sscanf(p, "%llu.%llu:", &sec, &usec) != 2)
+			continue;
+		ts = (uint64_t)sec * 1000000000ull + (uint64_t)usec * 1000ull;
+		if (inside && last) {
+			if (on_cpu == 0)
+				part = SPLIT_IDLE;
+			else if (on_cpu < 0)
+				part = SPLIT_OTHER;
+			else if (in_guest)
+				part = SPLIT_GUEST;
+			else if (in_run)
+				part = SPLIT_KVM;
+			else if (in_sys)
+				part = SPLIT_SYSCALL;
+			else
+				part = SPLIT_USER;
+			ns[part] += ts - last;
+		}
+		last = ts;
+		if (strstr(line, begin)) {
+			inside = true;
+			continue;
+		}
+		if (inside && strstr(line, end))
+			break;
+		if ((p = strstr(line, "sched_switch: ")) && (p = strstr(p, "prev_pid=")) &&
+		    sscanf(p, "prev_pid=%d", &prev) == 1 && (p = strstr(p, "next_pid=")) &&
+		    sscanf(p, "next_pid=%d", &next) == 1) {
+			on_cpu = next == pid ? 1 : next == 0 ? 0 : -1;
+			(void)prev;
+		} else if ((p = strstr(line, "sys_enter: NR ")) &&
+			   sscanf(p, "sys_enter: NR %llu", &nr) == 1) {
+			on_cpu = 1;
+			in_sys = true;
+			/* ioctl (29 on arm64) with KVM_RUN */
+			in_run = nr == 29 && sscanf(p, "sys_enter: NR %*u (%*x, %llx", &cmd) == 1 &&
+				 cmd == KVM_RUN;
+		} else if (strstr(line, "sys_exit: NR ")) {
+			on_cpu = 1;
+			in_sys = in_run = in_guest = false;
+		} else if (strstr(line, "kvm_entry: ")) {
+			on_cpu = 1;
+			in_guest = true;
+		} else if (strstr(line, "kvm_exit: ")) {
+			on_cpu = 1;
+			in_guest = false;
+		}
+	}
+	fclose(t);
+	return inside ? 0 : -1;
+}
 
 /* kvmtool (virtio-pci) per-request instructions from issue 15, by workload. */
 static double kvmtool_per_request(const char *name)
@@ -458,6 +596,8 @@ static int disk_run(void)
 	t0 = cntvct();
 	pid = spawn(&run, pipefd[1], false);
 	close(pipefd[1]);
+	if (split_mode && split_trace(pid, true))
+		printf("linux-bench: disk-split: cannot enable the trace events\n");
 	in = fdopen(pipefd[0], "r");
 	while (in && fgets(line, sizeof(line), in)) {
 		char what[16], name[64];
@@ -474,10 +614,16 @@ static int disk_run(void)
 			if (!strcmp(what, "begin") && !x && nw < MAX_WINDOWS) {
 				x = &w[nw++];
 				snprintf(x->name, sizeof(x->name), "%s", name);
-				write_file(TRACING "/trace", "");
+				if (!split_mode)
+					write_file(TRACING "/trace", "");
 				x->open = read_stats(pid, &x->begin) == 0;
+				if (split_mode)
+					write_marker("begin", name);
 			} else if (!strcmp(what, "end") && x && x->open) {
 				struct stats end;
+
+				if (split_mode)
+					write_marker("end", name);
 
 				if (read_stats(pid, &end) == 0) {
 					for (unsigned i = 0; i < NR_STATS; i++)
@@ -509,12 +655,17 @@ static int disk_run(void)
 					printf(" %s %.2f", stat_names[i],
 					       ((double)x->diff.v[i] - (double)calib->diff.v[i]) /
 						       (double)requests);
-				printf(" s2-faults %.2f\n",
-				       (double)(x->diff.f.data + x->diff.f.insn) /
-					       (double)requests);
+				if (split_mode)
+					printf(" s2-faults (not traced here)\n");
+				else
+					printf(" s2-faults %.2f\n",
+					       (double)(x->diff.f.data + x->diff.f.insn) /
+						       (double)requests);
 			} else {
 				printf("linux-bench:   %s: no exit counters (debugfs?)\n", name);
 			}
+			if (x)
+				x->requests = requests;
 			continue;
 		}
 		if (strstr(line, "LIBHYP-BENCH: error") || strstr(line, "hyp-run:"))
@@ -523,6 +674,21 @@ static int disk_run(void)
 	if (in)
 		fclose(in);
 	trace_faults(false);
+	if (split_mode) {
+		split_trace(pid, false);
+		for (unsigned i = 0; i < nw; i++) {
+			uint64_t ns[SPLIT_PARTS];
+
+			if (!strcmp(w[i].name, "calibrate") || !w[i].requests ||
+			    split_parse(pid, w[i].name, ns))
+				continue;
+			printf("linux-bench:   %s split per request (K insns, traced):", w[i].name);
+			for (unsigned k = 0; k < SPLIT_PARTS; k++)
+				printf(" %s %.1f", split_names[k],
+				       (double)ns[k] / (double)w[i].requests / 1e3);
+			printf("\n");
+		}
+	}
 	if (finish(&run, pid, t0) || results != 4) {
 		printf("linux-bench: disk run failed (status %d, %u results)\n", run.status,
 		       results);
@@ -789,6 +955,10 @@ int main(int argc, char **argv)
 		return rss_breakdown() ? 1 : 0;
 	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "create-syscalls"))
 		return create_syscalls() ? 1 : 0;
+	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "disk-split")) {
+		split_mode = true;
+		return disk_run() ? 1 : 0;
+	}
 	if (create_bench())
 		failed++;
 	if (boot(&b1) == 0) {

@@ -20,9 +20,11 @@
 #   run-kvm-bench.sh --linux-only [BUILD_DIR]   (only linux-bench; BUILD_DIR/libhyp may be a
 #                                               prebuilt aarch64 libhyp + hyp-run tree)
 #   LIBHYP_BENCH_NO_LINUX=1 run-kvm-bench.sh ...  (everything but linux-bench)
-#   LIBHYP_BENCH_ONLY=rss|create-syscalls run-kvm-bench.sh --linux-only ...  (a linux-bench
-#                                               diagnostic: where the peak RSS is; the system
-#                                               calls of one VM create, libhyp vs raw)
+#   LIBHYP_BENCH_ONLY=rss|create-syscalls|disk-split run-kvm-bench.sh --linux-only ...  (a
+#                                               linux-bench diagnostic: where the peak RSS is;
+#                                               the system calls of one VM create, libhyp vs
+#                                               raw; each disk workload split into guest, KVM,
+#                                               system calls and hyp-run, from a trace)
 #
 # Prints the figures; exits non-zero only if it could not measure.
 set -euo pipefail
