@@ -146,6 +146,7 @@ static const struct hyp_blk_ops fd_ops = {
 struct iov_ctx {
 	struct hyp_virtio_blk *blk;
 	bool write;
+	bool gather_only; /* a full array is -E2BIG, not a system call */
 	int n;
 	uint64_t offset; /* disk offset of the first byte of iov[0] */
 	uint64_t bytes;	 /* bytes in iov[0..n) */
@@ -192,7 +193,7 @@ static int iov_piece(void *opaque, void *host, size_t len, uint64_t pos)
 
 	(void)pos; /* pieces come in stream order */
 	if (c->n == IOV_PIECES) {
-		int r = iov_flush(c);
+		int r = c->gather_only ? -E2BIG : iov_flush(c);
 
 		if (r)
 			return r;
@@ -206,9 +207,16 @@ static int iov_piece(void *opaque, void *host, size_t len, uint64_t pos)
 static int fd_transfer(struct hyp_virtio_blk *blk, const struct hyp__vq_chain *chain, bool write,
 		       uint64_t start, uint64_t len, uint64_t offset)
 {
-	struct iov_ctx c = { .blk = blk, .write = write, .offset = offset };
-	int r = hyp__vq_walk(&blk->vdev, chain, !write, start, len, iov_piece, &c);
+	struct iov_ctx c = { .blk = blk, .write = write, .offset = offset, .gather_only = true };
+	/* One pass when the array holds the whole transfer (the usual case: a chain has at most
+	 * HYP__VQ_MAX_SIZE buffers): gathering does no I/O, so a bad buffer still fails the request
+	 * before any. More pieces than that: the walk that checks everything first. */
+	int r = hyp__vq_walk_once(&blk->vdev, chain, !write, start, len, iov_piece, &c);
 
+	if (r == -E2BIG) {
+		c = (struct iov_ctx){ .blk = blk, .write = write, .offset = offset };
+		r = hyp__vq_walk(&blk->vdev, chain, !write, start, len, iov_piece, &c);
+	}
 	return r ? r : iov_flush(&c);
 }
 #endif

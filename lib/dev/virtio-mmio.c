@@ -243,13 +243,28 @@ static void queue_enable(struct hyp__virtio *vdev, uint32_t q)
 	vq->ready = true;
 }
 
-/* Read descriptor @index of the table at @table (which holds @count descriptors). */
-static bool read_desc(struct hyp__virtio *vdev, uint64_t table, uint32_t index, uint64_t *addr,
-		      uint32_t *len, uint16_t *flags, uint16_t *next)
+/* The descriptor table at @table (@count descriptors) in host memory, when it lies in one RAM
+ * region (the common case: one lookup per chain instead of one per descriptor); NULL otherwise. */
+static const uint8_t *desc_table(struct hyp__virtio *vdev, uint64_t table, uint32_t count)
+{
+	void *p;
+
+	if (hyp_vm_guest_ptr(vdev->vm, table, (size_t)count * VIRTQ_DESC_SIZE, false, &p))
+		return NULL;
+	return p;
+}
+
+/* Read descriptor @index of the table at @table, through @host (desc_table()) if not NULL. Each
+ * descriptor is copied once, then decoded: the guest may be rewriting it. */
+static bool read_desc(struct hyp__virtio *vdev, const uint8_t *host, uint64_t table, uint32_t index,
+		      uint64_t *addr, uint32_t *len, uint16_t *flags, uint16_t *next)
 {
 	uint8_t d[VIRTQ_DESC_SIZE];
 
-	if (hyp_vm_read_guest(vdev->vm, table + (uint64_t)index * VIRTQ_DESC_SIZE, d, sizeof(d)))
+	if (host)
+		memcpy(d, host + (size_t)index * VIRTQ_DESC_SIZE, sizeof(d));
+	else if (hyp_vm_read_guest(vdev->vm, table + (uint64_t)index * VIRTQ_DESC_SIZE, d,
+				   sizeof(d)))
 		return false;
 	*addr = hyp__get_le64(d);
 	*len = hyp__get_le32(d + 8);
@@ -264,6 +279,7 @@ static const char *walk_chain(struct hyp__virtio *vdev, struct hyp__vq *vq, uint
 {
 	uint64_t table = vq->desc;
 	uint32_t table_len = vq->num;
+	const uint8_t *host = desc_table(vdev, table, table_len);
 	uint32_t index = head;
 	uint32_t visited = 0;
 	bool indirect = false, seen_writable = false;
@@ -284,7 +300,7 @@ static const char *walk_chain(struct hyp__virtio *vdev, struct hyp__vq *vq, uint
 		 * is short) still builds requests that long. A longer walk is a loop or a lie. */
 		if (++visited > HYP__VQ_MAX_SIZE)
 			return "descriptor chain longer than QueueNumMax (loop?)";
-		if (!read_desc(vdev, table, index, &addr, &len, &flags, &next))
+		if (!read_desc(vdev, host, table, index, &addr, &len, &flags, &next))
 			return "descriptor table outside guest RAM";
 		if (flags & VIRTQ_DESC_F_INDIRECT) {
 			if (indirect)
@@ -301,6 +317,7 @@ static const char *walk_chain(struct hyp__virtio *vdev, struct hyp__vq *vq, uint
 			indirect = true;
 			table = addr;
 			table_len = len / VIRTQ_DESC_SIZE;
+			host = desc_table(vdev, table, table_len);
 			index = 0;
 			continue;
 		}
@@ -439,6 +456,10 @@ static int stream_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *cha
 		       uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx)
 {
 	uint64_t pos = 0, in_seg;
+	/* The guest RAM the last piece was found in (to the end of its region): the next piece is
+	 * almost always there too, and needs no lookup. */
+	uint64_t span_ipa = 0, span_len = 0;
+	uint8_t *span_host = NULL;
 	uint32_t i;
 
 	if (!len)
@@ -457,11 +478,21 @@ static int stream_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *cha
 			left = len - pos;
 		while (left) {
 			void *host;
-			int64_t n = hyp__dev_guest_span(vdev->vm, ipa, left, writable, &host);
+			int64_t n;
 			int r;
 
-			if (n < 0)
-				return -EFAULT;
+			if (ipa - span_ipa < span_len) {
+				host = span_host + (ipa - span_ipa);
+				n = (int64_t)(left < span_len - (ipa - span_ipa) ?
+						      left :
+						      span_len - (ipa - span_ipa));
+			} else {
+				if (hyp_vm_guest_span(vdev->vm, ipa, writable, &host, &span_len))
+					return -EFAULT;
+				span_ipa = ipa;
+				span_host = host;
+				n = (int64_t)(left < span_len ? left : span_len);
+			}
 			if (fn) {
 				r = fn(ctx, host, (size_t)n, pos);
 				if (r)
@@ -485,6 +516,12 @@ int hyp__vq_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bo
 	int r = stream_walk(vdev, chain, writable, offset, len, NULL, NULL);
 
 	return r ? r : stream_walk(vdev, chain, writable, offset, len, fn, ctx);
+}
+
+int hyp__vq_walk_once(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bool writable,
+		      uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx)
+{
+	return stream_walk(vdev, chain, writable, offset, len, fn, ctx);
 }
 
 static int copy_out(void *ctx, void *host, size_t len, uint64_t pos)

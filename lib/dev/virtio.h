@@ -153,6 +153,11 @@ typedef int (*hyp__vq_piece_fn)(void *ctx, void *host, size_t len, uint64_t pos)
  */
 int hyp__vq_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bool writable,
 		 uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx);
+/* hyp__vq_walk() in one pass: @fn sees each piece as soon as it is checked, so a bad byte later
+ * in the range fails the walk after @fn has seen the pieces before it. For an @fn that does
+ * nothing irreversible until the walk has ended (gathering an iovec array). */
+int hyp__vq_walk_once(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bool writable,
+		      uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx);
 /* Copy out of the readable stream / into the writable stream; 0 or -EFAULT (nothing copied). */
 int hyp__vq_read(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, uint64_t offset,
 		 void *dst, size_t len);

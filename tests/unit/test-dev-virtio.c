@@ -1518,6 +1518,48 @@ static void test_blk_scattered_request(void **state)
 	vm_teardown(d);
 }
 
+/* A request whose first two data buffers are good and whose third is not (outside RAM, or
+ * read-only for a read): it fails, and nothing of it happened: not the good buffers' part of the
+ * read, not their part of the write (the disk), however the transfer is batched. */
+static void test_blk_bad_later_buffer(void **state)
+{
+	struct drv *d = blk_fixture(0);
+	const uint64_t bad[] = { UNMAPPED, ROM };
+
+	(void)state;
+	init_device(d, 1, 16);
+	memset(gpa(d, DATA, 1024), 0xcc, 1024);
+	for (unsigned write = 0; write < 2; write++) {
+		for (unsigned b = 0; b < 2; b++) {
+			uint16_t before = used_idx(d, 0);
+			uint16_t data_flags = write ? 0 : D_WRITE;
+			uint32_t id, len;
+
+			if (write && bad[b] == ROM)
+				continue; /* a device-readable ROM buffer is a valid write source */
+			put32(d, HDR, write ? BLK_T_OUT : BLK_T_IN);
+			put32(d, HDR + 4, 0);
+			put64(d, HDR + 8, 3);
+			*gpa(d, STATUS_BYTE, 1) = 0xee;
+			desc(d, d->vq[0].desc, 0, HDR, 16, D_NEXT, 1);
+			desc(d, d->vq[0].desc, 1, DATA, 512, data_flags | D_NEXT, 2);
+			desc(d, d->vq[0].desc, 2, DATA + 512, 512, data_flags | D_NEXT, 3);
+			desc(d, d->vq[0].desc, 3, bad[b], 512, data_flags | D_NEXT, 4);
+			desc(d, d->vq[0].desc, 4, STATUS_BYTE, 1, D_WRITE, 0);
+			avail_add(d, 0, 0);
+			notify(d, 0);
+			assert_int_equal(used_idx(d, 0), (uint16_t)(before + 1));
+			used_elem(d, 0, before, &id, &len);
+			assert_int_equal(*gpa(d, STATUS_BYTE, 1), BLK_S_IOERR);
+			for (unsigned i = 0; i < 1024; i++)
+				assert_int_equal(*gpa(d, DATA + i, 1), 0xcc);
+			assert_disk_matches_pattern(d, 0, 0);
+		}
+	}
+	assert_false(needs_reset(d));
+	vm_teardown(d);
+}
+
 /* VIRTIO_RING_F_EVENT_IDX (2.7.10): an interrupt only when the used index passes used_event, and
  * avail_event tells the driver the next index to notify about. */
 static void test_blk_event_idx(void **state)
@@ -1926,6 +1968,7 @@ int main(void)
 		cmocka_unit_test(test_blk_probe),
 		cmocka_unit_test(test_blk_read_write_flush_id),
 		cmocka_unit_test(test_blk_scattered_request),
+		cmocka_unit_test(test_blk_bad_later_buffer),
 		cmocka_unit_test(test_blk_event_idx),
 		cmocka_unit_test(test_blk_bad_requests),
 		cmocka_unit_test(test_blk_short_header_and_layout),
