@@ -10,6 +10,8 @@
  */
 #include "hyp_string.h"
 
+#include <libhyp/backend.h>
+
 #include "virtio.h"
 
 #if defined(HYP_HOSTED) && HYP_HOSTED
@@ -151,13 +153,15 @@ struct iov_ctx {
 	uint64_t offset; /* disk offset of the first byte of iov[0] */
 	uint64_t bytes;	 /* bytes in iov[0..n) */
 	struct iovec iov[IOV_PIECES];
+	uint64_t ipa[IOV_PIECES]; /* each piece's guest address, to mark it dirty once read into */
+	size_t len[IOV_PIECES];
 };
 
 static int iov_flush(struct iov_ctx *c)
 {
 	struct iovec *iov = c->iov;
 	uint64_t left = c->bytes;
-	int n = c->n;
+	int n = c->n, r = 0;
 
 	while (left) {
 		ssize_t done = c->write ? pwritev(c->blk->fd, iov, n, (off_t)c->offset) :
@@ -165,10 +169,10 @@ static int iov_flush(struct iov_ctx *c)
 
 		if (done < 0 && errno == EINTR)
 			continue;
-		if (done < 0)
-			return -errno;
-		if (!done)
-			return -EIO; /* the image shrank under us */
+		if (done <= 0) {
+			r = done < 0 ? -errno : -EIO; /* 0: the image shrank under us */
+			break;
+		}
 		c->offset += (uint64_t)done;
 		left -= (uint64_t)done;
 		/* A short transfer: go on from where it stopped. */
@@ -182,12 +186,18 @@ static int iov_flush(struct iov_ctx *c)
 			iov->iov_len -= (size_t)done;
 		}
 	}
+	/* What a read put in guest RAM, marked once there (a live copy fetching the log in
+	 * between then sees the new contents, or the mark again): all of it, even after an error
+	 * part way through. */
+	if (!c->write)
+		for (int i = 0; i < c->n; i++)
+			hyp_backend_mark_dirty(c->blk->vdev.vm, c->ipa[i], c->len[i]);
 	c->n = 0;
 	c->bytes = 0;
-	return 0;
+	return r;
 }
 
-static int iov_piece(void *opaque, void *host, size_t len, uint64_t pos)
+static int iov_piece(void *opaque, void *host, size_t len, uint64_t pos, uint64_t ipa)
 {
 	struct iov_ctx *c = opaque;
 
@@ -198,6 +208,8 @@ static int iov_piece(void *opaque, void *host, size_t len, uint64_t pos)
 		if (r)
 			return r;
 	}
+	c->ipa[c->n] = ipa;
+	c->len[c->n] = len;
 	c->iov[c->n++] = (struct iovec){ .iov_base = host, .iov_len = len };
 	c->bytes += len;
 	return 0;
@@ -210,28 +222,35 @@ static int fd_transfer(struct hyp_virtio_blk *blk, const struct hyp__vq_chain *c
 	struct iov_ctx c = { .blk = blk, .write = write, .offset = offset, .gather_only = true };
 	/* One pass when the array holds the whole transfer (the usual case: a chain has at most
 	 * HYP__VQ_MAX_SIZE buffers): gathering does no I/O, so a bad buffer still fails the request
-	 * before any. More pieces than that: the walk that checks everything first. */
+	 * before any. More pieces than that: every byte checked first, then gathered and
+	 * transferred an array at a time. iov_flush() marks what a read wrote. */
 	int r = hyp__vq_walk_once(&blk->vdev, chain, !write, start, len, iov_piece, &c);
 
 	if (r == -E2BIG) {
-		c = (struct iov_ctx){ .blk = blk, .write = write, .offset = offset };
-		r = hyp__vq_walk(&blk->vdev, chain, !write, start, len, iov_piece, &c);
+		c.n = 0;
+		c.bytes = 0;
+		c.gather_only = false;
+		r = hyp__vq_walk_once(&blk->vdev, chain, !write, start, len, NULL, NULL);
+		if (!r)
+			r = hyp__vq_walk_once(&blk->vdev, chain, !write, start, len, iov_piece, &c);
 	}
 	return r ? r : iov_flush(&c);
 }
 #endif
 
-static int read_piece(void *opaque, void *host, size_t len, uint64_t pos)
+static int read_piece(void *opaque, void *host, size_t len, uint64_t pos, uint64_t ipa)
 {
 	struct io_ctx *ctx = opaque;
 
+	(void)ipa;
 	return ctx->blk->ops->read(ctx->blk->ops_opaque, ctx->offset + pos, host, len);
 }
 
-static int write_piece(void *opaque, void *host, size_t len, uint64_t pos)
+static int write_piece(void *opaque, void *host, size_t len, uint64_t pos, uint64_t ipa)
 {
 	struct io_ctx *ctx = opaque;
 
+	(void)ipa;
 	return ctx->blk->ops->write(ctx->blk->ops_opaque, ctx->offset + pos, host, len);
 }
 

@@ -73,21 +73,23 @@ struct tx_ctx {
 	const struct hyp__dev_sink *sink;
 };
 
-static int tx_piece(void *opaque, void *host, size_t len, uint64_t pos)
+static int tx_piece(void *opaque, void *host, size_t len, uint64_t pos, uint64_t ipa)
 {
 	struct tx_ctx *ctx = opaque;
 
 	(void)pos;
+	(void)ipa;
 	hyp__dev_sink_write(ctx->vm, ctx->sink, host, len);
 	return 0;
 }
 
-static int tx_try_piece(void *opaque, void *host, size_t len, uint64_t pos)
+static int tx_try_piece(void *opaque, void *host, size_t len, uint64_t pos, uint64_t ipa)
 {
 	struct hyp_virtio_console *con = opaque;
 	size_t took = con->tx_try_fn(con->tx_opaque, host, len);
 
 	(void)pos;
+	(void)ipa;
 	if (took > len)
 		took = len;
 	con->tx_done += took;

@@ -453,7 +453,7 @@ static bool stream_seek(const struct hyp__vq_chain *chain, bool writable, uint64
 
 /* Run @fn over the pieces of the stream range, or with @fn NULL just check them. */
 static int stream_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bool writable,
-		       uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx)
+		       uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx, bool mark)
 {
 	uint64_t pos = 0, in_seg;
 	/* The guest RAM the last piece was found in (to the end of its region): the next piece is
@@ -494,12 +494,12 @@ static int stream_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *cha
 				n = (int64_t)(left < span_len ? left : span_len);
 			}
 			if (fn) {
-				r = fn(ctx, host, (size_t)n, pos);
+				r = fn(ctx, host, (size_t)n, pos, ipa);
 				if (r)
 					return r;
 				/* The device wrote guest RAM behind the guest's back: a live copy
 				 * (hyp_vm_dirty_log_fetch()) must see it. */
-				if (writable)
+				if (writable && mark)
 					hyp_backend_mark_dirty(vdev->vm, ipa, (uint64_t)n);
 			}
 			ipa += (uint64_t)n;
@@ -513,25 +513,27 @@ static int stream_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *cha
 int hyp__vq_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bool writable,
 		 uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx)
 {
-	int r = stream_walk(vdev, chain, writable, offset, len, NULL, NULL);
+	int r = stream_walk(vdev, chain, writable, offset, len, NULL, NULL, false);
 
-	return r ? r : stream_walk(vdev, chain, writable, offset, len, fn, ctx);
+	return r ? r : stream_walk(vdev, chain, writable, offset, len, fn, ctx, true);
 }
 
 int hyp__vq_walk_once(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bool writable,
 		      uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx)
 {
-	return stream_walk(vdev, chain, writable, offset, len, fn, ctx);
+	return stream_walk(vdev, chain, writable, offset, len, fn, ctx, false);
 }
 
-static int copy_out(void *ctx, void *host, size_t len, uint64_t pos)
+static int copy_out(void *ctx, void *host, size_t len, uint64_t pos, uint64_t ipa)
 {
+	(void)ipa;
 	memcpy((uint8_t *)ctx + pos, host, len);
 	return 0;
 }
 
-static int copy_in(void *ctx, void *host, size_t len, uint64_t pos)
+static int copy_in(void *ctx, void *host, size_t len, uint64_t pos, uint64_t ipa)
 {
+	(void)ipa;
 	memcpy(host, (const uint8_t *)ctx + pos, len);
 	return 0;
 }

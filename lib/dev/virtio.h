@@ -142,8 +142,9 @@ void hyp__vq_push(struct hyp__virtio *vdev, uint32_t q, const struct hyp__vq_cha
 		  uint32_t written);
 
 /* Called for each host-contiguous piece of a stream range: @pos is the piece's offset from the
- * start of the range. A non-zero return stops the walk and is returned. */
-typedef int (*hyp__vq_piece_fn)(void *ctx, void *host, size_t len, uint64_t pos);
+ * start of the range, @ipa its guest address. A non-zero return stops the walk and is
+ * returned. */
+typedef int (*hyp__vq_piece_fn)(void *ctx, void *host, size_t len, uint64_t pos, uint64_t ipa);
 
 /*
  * Walk [@offset, @offset + @len) of the chain's writable (@writable) or readable stream in host
@@ -155,7 +156,9 @@ int hyp__vq_walk(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bo
 		 uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx);
 /* hyp__vq_walk() in one pass: @fn sees each piece as soon as it is checked, so a bad byte later
  * in the range fails the walk after @fn has seen the pieces before it. For an @fn that does
- * nothing irreversible until the walk has ended (gathering an iovec array). */
+ * nothing irreversible until the walk has ended (gathering an iovec array). @fn NULL: the check
+ * alone. Unlike hyp__vq_walk(), it marks nothing dirty: whoever writes the guest's pieces later
+ * marks them (hyp_backend_mark_dirty()) once written. */
 int hyp__vq_walk_once(struct hyp__virtio *vdev, const struct hyp__vq_chain *chain, bool writable,
 		      uint64_t offset, uint64_t len, hyp__vq_piece_fn fn, void *ctx);
 /* Copy out of the readable stream / into the writable stream; 0 or -EFAULT (nothing copied). */

@@ -1560,6 +1560,76 @@ static void test_blk_bad_later_buffer(void **state)
 	vm_teardown(d);
 }
 
+/* The byte at guest address @ipa, in RAM or in the region after it. */
+static uint8_t *ram_or_extra(struct drv *d, uint64_t ipa)
+{
+	return ipa < EXTRA ? gpa(d, ipa, 1) : (uint8_t *)d->extra + (ipa - EXTRA);
+}
+
+/* More host pieces than one preadv()/pwritev() array holds: 200 buffers of 256 bytes, each across
+ * the boundary between RAM and the region after it (two pieces each). Good, the transfer is
+ * done an array at a time; with the last buffer bad, nothing is done at all. */
+static void test_blk_many_pieces(void **state)
+{
+	struct drv *d = blk_fixture(0);
+	const unsigned nbuf = 200, size = 256;
+	const uint64_t buf = EXTRA - size / 2;
+
+	(void)state;
+	init_device(d, 1, 16);
+	for (unsigned bad = 0; bad < 2; bad++) {
+		for (unsigned write = 0; write < 2; write++) {
+			uint16_t before = used_idx(d, 0), flags = write ? 0 : D_WRITE;
+			uint32_t id, len;
+			uint16_t k = 0;
+
+			for (unsigned i = 0; i < size; i++)
+				*ram_or_extra(d, buf + i) = write ? 0x5a : 0xcc;
+			put32(d, HDR, write ? BLK_T_OUT : BLK_T_IN);
+			put32(d, HDR + 4, 0);
+			put64(d, HDR + 8, 0);
+			*gpa(d, STATUS_BYTE, 1) = 0xee;
+			desc(d, INDIRECT, k, HDR, 16, D_NEXT, (uint16_t)(k + 1));
+			for (k = 1; k <= nbuf; k++)
+				desc(d, INDIRECT, k, bad && k == nbuf ? UNMAPPED : buf, size,
+				     flags | D_NEXT, (uint16_t)(k + 1));
+			desc(d, INDIRECT, k, STATUS_BYTE, 1, D_WRITE, 0);
+			desc(d, d->vq[0].desc, 0, INDIRECT, (uint32_t)(k + 1) * 16, D_INDIRECT, 0);
+			avail_add(d, 0, 0);
+			notify(d, 0);
+			assert_int_equal(used_idx(d, 0), (uint16_t)(before + 1));
+			used_elem(d, 0, before, &id, &len);
+			assert_int_equal(*gpa(d, STATUS_BYTE, 1), bad ? BLK_S_IOERR : BLK_S_OK);
+			assert_int_equal(len, write ? 1 : bad ? 1 : nbuf * size + 1);
+			if (bad) {
+				/* Nothing read into the buffers, nothing written to the disk. */
+				for (unsigned i = 0; i < size; i++)
+					assert_int_equal(*ram_or_extra(d, buf + i),
+							 write ? 0x5a : 0xcc);
+				assert_disk_matches_pattern(d, 0, 0);
+			} else if (!write) {
+				/* Every buffer is the same bytes: the last one's data is there. */
+				for (unsigned i = 0; i < size; i++)
+					assert_int_equal(*ram_or_extra(d, buf + i),
+							 disk_byte((nbuf - 1) * size + i));
+			} else {
+				uint8_t img[DISK_SECTORS * 512];
+
+				assert_int_equal(pread(d->fd, img, nbuf * size, 0),
+						 (ssize_t)(nbuf * size));
+				for (unsigned i = 0; i < nbuf * size; i++)
+					assert_int_equal(img[i], 0x5a);
+				for (unsigned i = 0; i < sizeof(img); i++)
+					img[i] = disk_byte(i);
+				assert_int_equal(pwrite(d->fd, img, sizeof(img), 0),
+						 (ssize_t)sizeof(img));
+			}
+		}
+	}
+	assert_false(needs_reset(d));
+	vm_teardown(d);
+}
+
 /* VIRTIO_RING_F_EVENT_IDX (2.7.10): an interrupt only when the used index passes used_event, and
  * avail_event tells the driver the next index to notify about. */
 static void test_blk_event_idx(void **state)
@@ -1969,6 +2039,7 @@ int main(void)
 		cmocka_unit_test(test_blk_read_write_flush_id),
 		cmocka_unit_test(test_blk_scattered_request),
 		cmocka_unit_test(test_blk_bad_later_buffer),
+		cmocka_unit_test(test_blk_many_pieces),
 		cmocka_unit_test(test_blk_event_idx),
 		cmocka_unit_test(test_blk_bad_requests),
 		cmocka_unit_test(test_blk_short_header_and_layout),
