@@ -365,7 +365,8 @@ struct hyp_virtio_blk;
  *
  * The range is always inside the disk; a request is split at guest buffer boundaries, so @len
  * need not be a multiple of 512. @buf is guest memory. The methods run on a vCPU thread with the
- * device lock held.
+ * device lock held, in the middle of a request whose other buffers are already located: they must
+ * not change the VM's memory map (hyp_vcpu_exit_unmap() and the like).
  */
 struct hyp_blk_ops {
 	int (*read)(void *opaque, uint64_t offset, void *buf, size_t len);
