@@ -7,8 +7,9 @@
  * path syncs them (ICH_LR<n>_EL2 and ICH_HCR_EL2 folded back, ICH_HCR_EL2 then zeroed so no
  * maintenance interrupt stays asserted while EL2 runs), every entry after one flushes them again.
  * Exits served in place (MMIO callbacks, SMCCC, trapped SGI/DIR/timer registers, physical IRQs
- * the firmware's handler takes from the vector) leave the list registers in the hardware and flush only when something changed for the vCPU (vgic_dirty: set
- * by notify, and by the vCPU's own GIC accesses, which "are not notified to it"). That refill is
+ * the firmware's handler takes from the vector) leave the list registers in the hardware and
+ * flush only when something changed for the vCPU (vgic_dirty: set by notify, and by the vCPU's
+ * own GIC accesses, which "are not notified to it"). That refill is
  * hyp_vgic_update() when it can be: the news goes into a free LR, the LRs the guest is done with
  * (ICH_ELRSR_EL2) are folded back, the others stay; WFI folds back with hyp_vgic_fold_empty()
  * when every LR is done with, and the LRs stay loaded (parked) while the vCPU sleeps.
@@ -717,8 +718,9 @@ bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss)
 	case HYP_VGIC_ICC_SGI1R_EL1:
 	case HYP_VGIC_ICC_ASGI1R_EL1:
 	case HYP_VGIC_ICC_SGI0R_EL1:
-		/* A read (write-only: UNDEFINED) is the ordinary path's. */
-		return !read && hyp__el2_irq_sgi(v, iss);
+		/* Writes never get here (hyp__el2_fast_exit() gives them to hyp__el2_irq_sgi()
+		 * first); a read (write-only: UNDEFINED) is the ordinary path's. */
+		return false;
 	case HYP_VGIC_ICC_DIR_EL1:
 		if (read)
 			return false;

@@ -194,6 +194,11 @@ static inline void hyp__el2_kick_cpu(const struct el2_vm *m, const struct el2_vc
 	}
 }
 
+/* A trapped MSR to ICC_SGI1R_EL1 (op2 5), ICC_ASGI1R_EL1 (6) or ICC_SGI0R_EL1 (7): its ISS
+ * (ESR_EL2, EC 0x18) with Rt and Op2 masked out. */
+#define ICC_SGIR_ISS_MASK 0x31fc1fu
+#define ICC_SGIR_ISS_MATCH (3u << 20 | 12u << 10 | 11u << 1)
+
 /* el2-irq.c: lib/vgic and lib/timer on this CPU's GIC virtual interface and timers. */
 int hyp__el2_irq_vm_init(struct hyp_vm *vm, const struct hyp_vm_config *config);
 void hyp__el2_irq_vm_destroy(struct hyp_vm *vm);
@@ -208,11 +213,6 @@ void hyp__el2_vgic_sync_hw(struct el2_vcpu *v);
 void hyp__el2_vgic_refill_hw(struct el2_vcpu *v);
 bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss);
 bool hyp__el2_irq_sgi(struct el2_vcpu *v, uint32_t iss);
-
-/* A trapped MSR to ICC_SGI1R_EL1 (op2 5), ICC_ASGI1R_EL1 (6) or ICC_SGI0R_EL1 (7): its ISS
- * (ESR_EL2, EC 0x18) with Rt and Op2 masked out. */
-#define ICC_SGIR_ISS_MASK 0x31fc1fu
-#define ICC_SGIR_ISS_MATCH (3u << 20 | 12u << 10 | 11u << 1)
 void hyp__el2_irq_wfi(struct el2_vcpu *v);
 void hyp__el2_irq_host(struct el2_vcpu *v);
 int hyp__el2_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
