@@ -5,7 +5,7 @@
  * block and console devices, PSCI for SMP.
  *
  *   hyp-run --kernel Image [--initrd FILE] [--cmdline "..."] [--mem 512M] [--cpus 2]
- *           [--disk FILE[,ro]] [--console pl011|virtio] [--backend kvm]
+ *           [--disk FILE[,ro][,iothread]] [--console pl011|virtio] [--backend kvm]
  *
  * Exit status: 0 when the guest powers off, 3 when it asks for a reset, 130 after Ctrl-C, 1 on
  * any error (bad options, unreadable files, a kernel that does not fit, a VM that cannot run).
@@ -49,6 +49,7 @@
 struct disk {
 	const char *path;
 	bool read_only;
+	bool io_thread; /* HYP_DEV_IO_THREAD */
 	int fd;
 	struct hyp_virtio_blk *dev;
 };
@@ -149,8 +150,12 @@ static void usage(FILE *out)
 		"                        e.g. --mem 2G\n"
 		"  -n, --cpus N          vCPUs, 1..%u (default 1); secondaries start via PSCI\n"
 		"                        e.g. --cpus 4\n"
-		"  -d, --disk FILE[,ro]  a virtio-blk disk backed by FILE (repeat for more, up to %u);\n"
-		"                        ',ro' makes it read-only; e.g. --disk root.img --disk iso,ro\n"
+		"  -d, --disk FILE[,ro][,iothread]\n"
+		"                        a virtio-blk disk backed by FILE (repeat for more, up to %u);\n"
+		"                        ',ro' makes it read-only; ',iothread' serves its requests on\n"
+		"                        a thread of its own (queue notifications through an eventfd,\n"
+		"                        interrupts through an irqfd on kvm); e.g. --disk root.img\n"
+		"                        --disk iso,ro\n"
 		"      --console KIND    'pl011' (default: ttyAMA0) or 'virtio' (hvc0); output goes\n"
 		"                        to stdout, stdin feeds the guest's console\n"
 		"                        e.g. --console virtio\n"
@@ -364,10 +369,15 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			d = &opt->disks[opt->nr_disks++];
 			d->path = optarg;
 			d->fd = -1;
-			comma = strrchr(optarg, ',');
-			if (comma && !strcmp(comma, ",ro")) {
+			/* Options at the end, in any order: FILE,ro,iothread. */
+			while ((comma = strrchr(optarg, ','))) {
+				if (!strcmp(comma, ",ro"))
+					d->read_only = true;
+				else if (!strcmp(comma, ",iothread"))
+					d->io_thread = true;
+				else
+					break;
 				*comma = '\0';
-				d->read_only = true;
 			}
 			break;
 		}
@@ -937,7 +947,8 @@ static int setup_devices(struct vmm *vmm, struct hyp_fdt_virtio *virtio, unsigne
 		struct disk *d = &vmm->opt.disks[i];
 		struct hyp_virtio_blk_config bc = {
 			.size = sizeof(bc),
-			.flags = d->read_only ? HYP_DEV_READ_ONLY : 0,
+			.flags = (d->read_only ? HYP_DEV_READ_ONLY : 0) |
+				 (d->io_thread ? HYP_DEV_IO_THREAD : 0),
 			.base = HYP_VIRTIO_MMIO_SLOT_BASE(slot),
 			.intid = HYP_VIRTIO_MMIO_SLOT_INTID(slot),
 			.path = d->path,

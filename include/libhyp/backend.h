@@ -32,7 +32,7 @@
 HYP_BEGIN_DECLS
 
 /** The current version of struct hyp_backend_ops. */
-#define HYP_BACKEND_OPS_VERSION 5u
+#define HYP_BACKEND_OPS_VERSION 6u
 
 /**
  * struct hyp_gp_regs - a guest's general-purpose state kept in memory by a backend.
@@ -190,6 +190,13 @@ enum hyp_backend_flags {
  *		to hyp_backend_dispatch_deferred_write() before the backend returns the next exit
  *		of any vCPU; stopping delivers what is held first (no vCPU runs then). NULL:
  *		-ENOTSUP.
+ * @mmio_eventfd: (version 6) hyp_vm_add_mmio_eventfd() (@on) / remove: signal @fd at matching
+ *		  writes without an exit (arguments checked by the library, the registration inside
+ *		  one registered MMIO range). A write the backend exits for anyway reaches the
+ *		  library, which signals the registration itself; so NULL is valid in hosted builds
+ *		  (the library alone serves it, at the exit).
+ * @irqfd: (version 6) hyp_vm_add_irqfd() (@on) / remove: writes to @fd make SPI @intid pending
+ *	   as an edge, without the library (@intid checked to be an SPI). NULL: -ENOTSUP.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -247,6 +254,10 @@ struct hyp_backend_ops {
 	int (*dirty_ring_harvest)(struct hyp_vm *vm, hyp_ipa_t *pages, size_t max);
 	/* Version 5. */
 	int (*mmio_defer)(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size, bool on);
+	/* Version 6. */
+	int (*mmio_eventfd)(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t value,
+			    uint32_t flags, int fd, bool on);
+	int (*irqfd)(struct hyp_vm *vm, uint32_t intid, int fd, bool on);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

@@ -58,6 +58,19 @@ enum hyp_dev_flags {
 	HYP_DEV_READ_ONLY = 1u << 2,
 	/** virtio-blk: the disk is the file descriptor @fd (hosted builds only). */
 	HYP_DEV_BACKING_FD = 1u << 3,
+	/**
+	 * virtio-blk: serve requests on an I/O thread of the device's own (hosted builds only).
+	 * The driver's queue notifications signal an eventfd (hyp_vm_add_mmio_eventfd(): on kvm
+	 * KVM_IOEVENTFD, so the notifying vCPU goes on without an exit to the VMM); the thread
+	 * takes every request the queue holds at each wake-up (a batch) and raises the interrupt
+	 * through an irqfd where the backend has them (hyp_vm_add_irqfd(), kvm), else with
+	 * hyp_vm_set_spi(). The device lock and a hold of the memory map
+	 * (hyp_vm_hold_memory()) cover each batch. It pays off when a vCPU has other work while
+	 * its I/O is served, or several requests are in flight; with one request at a time the
+	 * synchronous default costs less (README, "Benchmarks"). -ENOTSUP in the freestanding
+	 * build.
+	 */
+	HYP_DEV_IO_THREAD = 1u << 4,
 };
 
 /**
@@ -364,9 +377,10 @@ struct hyp_virtio_blk;
  * @flush: make completed writes durable; 0 or a negative errno. NULL means nothing to do.
  *
  * The range is always inside the disk; a request is split at guest buffer boundaries, so @len
- * need not be a multiple of 512. @buf is guest memory. The methods run on a vCPU thread with the
- * device lock held, in the middle of a request whose other buffers are already located: they must
- * not change the VM's memory map (hyp_vcpu_exit_unmap() and the like).
+ * need not be a multiple of 512. @buf is guest memory. The methods run on a vCPU thread (or the
+ * device's I/O thread, HYP_DEV_IO_THREAD) with the device lock held, in the middle of a request
+ * whose other buffers are already located: they must not change the VM's memory map
+ * (hyp_vcpu_exit_unmap() and the like).
  */
 struct hyp_blk_ops {
 	int (*read)(void *opaque, uint64_t offset, void *buf, size_t len);
@@ -381,7 +395,8 @@ struct hyp_blk_ops {
  * struct hyp_virtio_blk_config - a virtio block device (device ID 2). Zero-initialise, set @size
  * and exactly one backing: @path, @ops, or @fd with HYP_DEV_BACKING_FD.
  * @size: sizeof(struct hyp_virtio_blk_config).
- * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ, HYP_DEV_READ_ONLY, HYP_DEV_BACKING_FD.
+ * @flags: enum hyp_dev_flags: HYP_DEV_NO_IRQ, HYP_DEV_READ_ONLY, HYP_DEV_BACKING_FD,
+ *	   HYP_DEV_IO_THREAD.
  * @base: the IPA of the 0x200-byte window (required).
  * @intid: the SPI's INTID (required unless HYP_DEV_NO_IRQ).
  * @fd: with HYP_DEV_BACKING_FD, an open disk image or block device (hosted builds). It must be
@@ -425,9 +440,11 @@ struct hyp_virtio_blk_config {
  *
  * Return: 0; -EINVAL for NULL arguments, a bad @size, unknown @flags, a zero @base, a bad @intid,
  * no backing or more than one, @ops without @read (or without @write for a writable disk);
- * -E2BIG; -ENOTSUP (@path/@fd in the freestanding build; no interrupt controller); for @path the
- * open(2) error (-ENOENT, -EACCES...); for @fd -EBADF if it is not open for reading (or for
- * writing, on a writable disk); -EEXIST; -EBUSY; -ENOMEM. Each failure is also logged.
+ * -E2BIG; -ENOTSUP (@path/@fd or HYP_DEV_IO_THREAD in the freestanding build; no interrupt
+ * controller); for @path the open(2) error (-ENOENT, -EACCES...); for @fd -EBADF if it is not
+ * open for reading (or for writing, on a writable disk); -EEXIST; -EBUSY; -ENOMEM; with
+ * HYP_DEV_IO_THREAD, the errors of eventfd(2), pthread_create() and hyp_vm_add_mmio_eventfd().
+ * Each failure is also logged.
  */
 HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk_config *config,
 				  struct hyp_virtio_blk **ret);

@@ -101,6 +101,58 @@ HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base);
  */
 HYP_API int hyp_vm_defer_mmio_writes(struct hyp_vm *vm, hyp_ipa_t base, uint64_t size);
 
+/** Flags for hyp_vm_add_mmio_eventfd(). */
+enum hyp_mmio_eventfd_flags {
+	/** Only writes of this value signal (a register that names a queue, like virtio's
+	 *  QueueNotify); without it every write of the length does. */
+	HYP_MMIO_EVENTFD_MATCH_VALUE = 1u << 0,
+};
+
+/**
+ * hyp_vm_add_mmio_eventfd() - let the guest's writes to a doorbell register signal an eventfd
+ * instead of reaching the MMIO callback, so a thread of the VMM (a device's I/O thread) serves
+ * them while the vCPU goes on.
+ * @vm: the VM.
+ * @ipa: the register's IPA, inside a range registered with hyp_vm_add_mmio_handler() and outside
+ *	 its deferred part (hyp_vm_defer_mmio_writes()).
+ * @len: the write's width in bytes: 1, 2, 4 or 8. Writes of another width, and every read, still
+ *	 reach the callback.
+ * @value: with HYP_MMIO_EVENTFD_MATCH_VALUE, the value a write must carry (zero-extended from
+ *	   @len bytes); ignored otherwise (pass 0).
+ * @flags: enum hyp_mmio_eventfd_flags.
+ * @fd: an eventfd(2) (hosted builds). A matching write adds 1 to its counter; the library neither
+ *	duplicates nor closes it: keep it open until hyp_vm_remove_mmio_eventfd() or the end of the
+ *	VM.
+ *
+ * On kvm it is KVM_IOEVENTFD: the write completes inside KVM, with no exit to the VMM. Other
+ * hosted backends (mock) get the same semantics from the library, at the write's exit: the
+ * vCPU's thread signals @fd and resumes the guest. The freestanding build has no file
+ * descriptors: -ENOTSUP. Several registrations may share an address with different values
+ * (one per virtqueue); a value matching two of them is refused as -EEXIST.
+ *
+ * Return: 0; -EINVAL for NULL @vm, a bad @len, unknown @flags, @fd < 0, or @value wider than
+ * @len; -ENOENT if no registered range holds [@ipa, @ipa + @len); -EEXIST for a registration
+ * that would overlap one in place (same address and width, same value or either without
+ * HYP_MMIO_EVENTFD_MATCH_VALUE), or a deferred part; -ENOSPC past HYP_MAX_MMIO_EVENTFDS;
+ * -ENOTSUP; -EBUSY while a vCPU runs; a backend error (kvm: -EBADF if @fd is not an eventfd).
+ */
+HYP_API int hyp_vm_add_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t value,
+				    uint32_t flags, int fd);
+
+/**
+ * hyp_vm_remove_mmio_eventfd() - undo hyp_vm_add_mmio_eventfd() with the same @ipa, @len,
+ * @value and @flags: matching writes reach the MMIO callback again. Removing the MMIO range
+ * removes its eventfds too.
+ *
+ * Return: 0; -EINVAL for NULL @vm; -ENOENT if no such registration exists; -EBUSY while a vCPU
+ * runs.
+ */
+HYP_API int hyp_vm_remove_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len,
+				       uint64_t value, uint32_t flags);
+
+/** The most eventfds hyp_vm_add_mmio_eventfd() registers in one VM. */
+#define HYP_MAX_MMIO_EVENTFDS 64u
+
 /**
  * hyp_smccc_fn - an SMCCC (HVC/SMC) callback.
  * @opaque: the registration's pointer.

@@ -106,6 +106,37 @@ HYP_API int hyp_vm_assign_irq(struct hyp_vm *vm, uint32_t host_irq, uint32_t int
  */
 HYP_API int hyp_vm_host_irq(struct hyp_vm *vm, uint32_t host_irq);
 
+/**
+ * hyp_vm_add_irqfd() - let a write to an eventfd raise an SPI, from any thread, without a call
+ * into the library (a device's I/O thread completing a request).
+ * @vm: the VM.
+ * @intid: the SPI (HYP_INTID_SPI_BASE..HYP_INTID_MAX_SPI), within the GIC's lines
+ *	   (hyp_vm_claim_spi()).
+ * @fd: an eventfd(2). Each write makes the SPI pending as an edge: a rising and a falling edge of
+ *	its line. Use it for SPIs the guest configures as edge-triggered (say so in the device
+ *	tree); a level-triggered SPI sees a pulse it may miss. Do not also drive the line with
+ *	hyp_vm_set_spi(). The library neither duplicates nor closes @fd.
+ *
+ * On kvm it is KVM_IRQFD (the in-kernel GIC takes the write: the interrupt reaches a vCPU in the
+ * guest without the VMM). The GIC is set up by the call if it was not yet (as by the first
+ * injection): register after the last vCPU is created. May be called while vCPUs run.
+ * Elsewhere -ENOTSUP: drive the line with hyp_vm_set_spi() instead (it may be called from any
+ * thread).
+ *
+ * Return: 0; -EINVAL for NULL @vm, @fd < 0 or @intid not an SPI the GIC has; -EEXIST if @fd is
+ * registered already; -ENOTSUP; a backend error (kvm: -EBADF for an @fd that is not an eventfd;
+ * -EBUSY if the GIC could not be set up).
+ */
+HYP_API int hyp_vm_add_irqfd(struct hyp_vm *vm, uint32_t intid, int fd);
+
+/**
+ * hyp_vm_remove_irqfd() - undo hyp_vm_add_irqfd(@vm, @intid, @fd). The VM's end removes them
+ * all.
+ *
+ * Return: 0; -EINVAL for NULL @vm or a bad @intid; -ENOENT if not registered; -ENOTSUP.
+ */
+HYP_API int hyp_vm_remove_irqfd(struct hyp_vm *vm, uint32_t intid, int fd);
+
 HYP_END_DECLS
 
 #endif /* LIBHYP_IRQ_H */

@@ -390,6 +390,25 @@ HYP_API int hyp_vm_guest_span(const struct hyp_vm *vm, hyp_ipa_t ipa, bool writa
 			      uint64_t *len);
 
 /**
+ * hyp_vm_hold_memory() - keep the VM's memory map as it is while this thread uses guest memory
+ * outside a vCPU's exit (a device's I/O thread serving a request).
+ * @vm: the VM.
+ *
+ * A vCPU inside hyp_vcpu_run() holds the map already: hyp_vm_map() and the other changes of the
+ * VM's configuration fail with -EBUSY then. A hold is gentler: such a change from a VMM thread,
+ * or hyp_vcpu_exit_map()/unmap() from an exit callback, waits until every hold is released
+ * (holds are meant to last one batch of work, not longer), and a hold taken while a change is
+ * under way waits for its end. Pointers from hyp_vm_guest_span() and hyp_vm_guest_ptr() stay
+ * valid until the release. Holds nest and may come from several threads; do not call
+ * hyp_vm_map() or the like while holding (it would wait for itself), nor hold from inside an
+ * exit callback (use the vCPU's own hold).
+ */
+HYP_API void hyp_vm_hold_memory(struct hyp_vm *vm);
+
+/** hyp_vm_release_memory() - end one hyp_vm_hold_memory() of this thread. */
+HYP_API void hyp_vm_release_memory(struct hyp_vm *vm);
+
+/**
  * hyp_vm_alloc() - memory from the VM's allocator, for objects that live with the VM.
  * @vm: the VM.
  * @size: bytes (non-zero); they come zeroed.

@@ -64,7 +64,8 @@ static HYP_ALWAYS_INLINE int hyp__vcpu_fast_mmio(struct hyp_vcpu *vcpu)
 	exit->mmio.offset = exit->mmio.ipa - range->base;
 	vcpu->completion = HYP_COMPLETE_REGS;
 	vcpu->in_exit = true;
-	if (range->fn(range->opaque, vcpu, &exit->mmio) != HYP_HANDLED) {
+	if (!hyp__mmio_to_eventfd(vcpu->vm, range, &exit->mmio) &&
+	    range->fn(range->opaque, vcpu, &exit->mmio) != HYP_HANDLED) {
 		vcpu->in_exit = false;
 		exit->mmio.offset = exit->mmio.ipa;
 		return HYP__FAST_RETURN;

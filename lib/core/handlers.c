@@ -6,6 +6,10 @@
  */
 #include "internal.h"
 
+#if defined(HYP_HOSTED) && HYP_HOSTED
+#include <unistd.h>
+#endif
+
 /* Index of the first MMIO range whose last byte is >= @ipa. */
 static uint32_t mmio_lower_bound(const struct hyp_vm *vm, hyp_ipa_t ipa)
 {
@@ -51,6 +55,172 @@ HYP_API int hyp_vm_add_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base, uint64_t 
 	return r;
 }
 
+/* ---- Doorbells signalling eventfds (hyp_vm_add_mmio_eventfd()) ---- */
+
+/* The registered range holding @ipa, or NULL. */
+static struct hyp_mmio_range *range_holding(const struct hyp_vm *vm, hyp_ipa_t ipa)
+{
+	struct hyp_mmio_range *ranges = vm->mmio.data;
+	uint32_t at = mmio_lower_bound(vm, ipa);
+
+	return at < vm->mmio.count && ranges[at].base <= ipa ? &ranges[at] : NULL;
+}
+
+/* Add 1 to an eventfd's counter. A counter at its maximum (a non-blocking eventfd nobody reads)
+ * refuses the write: the reader has a wake-up pending already, so nothing is lost. */
+static void eventfd_signal(int fd)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	uint64_t one = 1;
+
+	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+#else
+	(void)fd;
+#endif
+}
+
+static struct hyp_mmio_eventfd *eventfd_at(const struct hyp_vm *vm, uint32_t i)
+{
+	return (struct hyp_mmio_eventfd *)vm->mmio_eventfds.data + i;
+}
+
+/* Take registration @i away (the backend's too), the configuration held. */
+static void eventfd_remove(struct hyp_vm *vm, uint32_t i)
+{
+	struct hyp_mmio_eventfd *e = eventfd_at(vm, i);
+	struct hyp_mmio_range *range = range_holding(vm, e->ipa);
+
+	if (vm->ops.mmio_eventfd)
+		vm->ops.mmio_eventfd(vm, e->ipa, e->len, e->value, e->flags, e->fd, false);
+	if (range)
+		range->nr_eventfds--;
+	hyp__vec_remove(&vm->mmio_eventfds, sizeof(*e), i);
+}
+
+/* The range [@base, @last] goes: so do its eventfds. */
+static void remove_eventfds_in(struct hyp_vm *vm, hyp_ipa_t base, uint64_t last)
+{
+	for (uint32_t i = vm->mmio_eventfds.count; i-- > 0;) {
+		const struct hyp_mmio_eventfd *e = eventfd_at(vm, i);
+
+		if (e->ipa >= base && e->ipa <= last)
+			eventfd_remove(vm, i);
+	}
+}
+
+/* Would registrations @a and @b both take some write? */
+static bool eventfds_overlap(const struct hyp_mmio_eventfd *a, const struct hyp_mmio_eventfd *b)
+{
+	if (a->ipa != b->ipa || a->len != b->len)
+		return false;
+	if (!(a->flags & HYP_MMIO_EVENTFD_MATCH_VALUE) ||
+	    !(b->flags & HYP_MMIO_EVENTFD_MATCH_VALUE))
+		return true;
+	return a->value == b->value;
+}
+
+static bool eventfd_args_ok(uint32_t len, uint64_t value, uint32_t flags)
+{
+	if (len != 1 && len != 2 && len != 4 && len != 8)
+		return false;
+	if (flags & ~(uint32_t)HYP_MMIO_EVENTFD_MATCH_VALUE)
+		return false;
+	return len == 8 || !(value >> (8 * len));
+}
+
+HYP_API int hyp_vm_add_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t value,
+				    uint32_t flags, int fd)
+{
+	struct hyp_mmio_eventfd reg = {
+		.ipa = ipa, .value = value, .len = len, .flags = flags, .fd = fd
+	};
+	struct hyp_mmio_range *range;
+	int r = 0;
+
+	if (!vm || fd < 0 || !eventfd_args_ok(len, value, flags) || ipa + len - 1 < ipa)
+		return -EINVAL;
+#if !(defined(HYP_HOSTED) && HYP_HOSTED)
+	/* No file descriptors: nothing to signal. */
+	return -ENOTSUP;
+#endif
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	range = range_holding(vm, ipa);
+	if (!range || range->last < ipa + len - 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (range->defer_size && ipa + len - 1 >= range->defer_base &&
+	    ipa <= range->defer_base + range->defer_size - 1) {
+		r = -EEXIST;
+		goto out;
+	}
+	for (uint32_t i = 0; i < vm->mmio_eventfds.count; i++) {
+		if (eventfds_overlap(eventfd_at(vm, i), &reg)) {
+			r = -EEXIST;
+			goto out;
+		}
+	}
+	if (vm->mmio_eventfds.count >= HYP_MAX_MMIO_EVENTFDS) {
+		r = -ENOSPC;
+		goto out;
+	}
+	if (vm->ops.mmio_eventfd)
+		r = vm->ops.mmio_eventfd(vm, ipa, len, value, flags, fd, true);
+	if (!r) {
+		r = hyp__vec_insert(vm, &vm->mmio_eventfds, sizeof(reg), vm->mmio_eventfds.count,
+				    &reg, HYP_MAX_MMIO_EVENTFDS);
+		if (r && vm->ops.mmio_eventfd)
+			vm->ops.mmio_eventfd(vm, ipa, len, value, flags, fd, false);
+	}
+	if (!r)
+		range->nr_eventfds++;
+out:
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+HYP_API int hyp_vm_remove_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len,
+				       uint64_t value, uint32_t flags)
+{
+	int r = -ENOENT;
+
+	if (!vm)
+		return -EINVAL;
+	if (!hyp__vm_reconfigure_begin(vm))
+		return -EBUSY;
+	for (uint32_t i = 0; i < vm->mmio_eventfds.count; i++) {
+		const struct hyp_mmio_eventfd *e = eventfd_at(vm, i);
+
+		if (e->ipa == ipa && e->len == len && e->flags == flags &&
+		    (!(flags & HYP_MMIO_EVENTFD_MATCH_VALUE) || e->value == value)) {
+			eventfd_remove(vm, i);
+			r = 0;
+			break;
+		}
+	}
+	hyp__vm_reconfigure_end(vm);
+	return r;
+}
+
+/* A write the backend did not take itself (a backend without its own eventfds, or one that
+ * exited anyway): signal a matching registration's eventfd. True if one took it. */
+bool hyp__mmio_eventfd_write(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t data)
+{
+	for (uint32_t i = 0; i < vm->mmio_eventfds.count; i++) {
+		const struct hyp_mmio_eventfd *e = eventfd_at(vm, i);
+
+		if (e->ipa != ipa || e->len != len)
+			continue;
+		if ((e->flags & HYP_MMIO_EVENTFD_MATCH_VALUE) && e->value != data)
+			continue;
+		eventfd_signal(e->fd);
+		return true;
+	}
+	return false;
+}
+
 HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base)
 {
 	const struct hyp_mmio_range *ranges;
@@ -67,6 +237,7 @@ HYP_API int hyp_vm_remove_mmio_handler(struct hyp_vm *vm, hyp_ipa_t base)
 		/* Writes the backend still holds for the range reach its callback first. */
 		if (ranges[at].defer_size)
 			vm->ops.mmio_defer(vm, ranges[at].defer_base, ranges[at].defer_size, false);
+		remove_eventfds_in(vm, base, ranges[at].last);
 		hyp__vec_remove(&vm->mmio, sizeof(*ranges), at);
 		r = 0;
 	}

@@ -36,6 +36,18 @@ struct hyp_mmio_range {
 	 * none. */
 	hyp_ipa_t defer_base;
 	uint64_t defer_size;
+	/* Eventfds registered inside the range (hyp_vm_add_mmio_eventfd()): the exit path looks
+	 * them up only when there are some. */
+	uint32_t nr_eventfds;
+};
+
+/* A doorbell register whose matching writes signal an eventfd (hyp_vm_add_mmio_eventfd()). */
+struct hyp_mmio_eventfd {
+	hyp_ipa_t ipa;
+	uint64_t value;
+	uint32_t len;
+	uint32_t flags;
+	int fd;
 };
 
 struct hyp_smccc_range {
@@ -64,9 +76,14 @@ struct hyp_vec {
 	uint32_t capacity;
 };
 
-/* vm->users: the number of vCPUs inside hyp_vcpu_run(), plus this bit while the configuration
- * (memory map, handler tables, vCPU set) is being changed. Either excludes the other. */
+/* vm->users: the number of vCPUs inside hyp_vcpu_run() (HYP_VM_VCPUS_MASK), the number of
+ * hyp_vm_hold_memory() holds (in units of HYP_VM_HOLD), plus this bit while the configuration
+ * (memory map, handler tables, vCPU set) is being changed. A running vCPU and a change exclude each
+ * other (-EBUSY); a change waits for holds to go, and a hold for a change to end. */
 #define HYP_VM_RECONFIGURING (1u << 31)
+#define HYP_VM_HOLD (1u << 16)
+#define HYP_VM_HOLDS_MASK (0x3fffu << 16)
+#define HYP_VM_VCPUS_MASK (HYP_VM_HOLD - 1)
 /* ...set with it when the change comes from an exit callback (hyp_vcpu_exit_map()): the one vCPU
  * inside hyp_vcpu_run() is the caller, and a vCPU entering run waits for the end instead of
  * failing with -EBUSY. */
@@ -102,11 +119,12 @@ struct hyp_vm {
 	struct hyp_vcpu *_Atomic *vcpus;
 	struct hyp_psci_platform psci;
 
-	struct hyp_vec regions; /* struct hyp_mem_region, sorted by ipa */
-	struct hyp_vec mmio;	/* struct hyp_mmio_range, sorted by base */
-	struct hyp_vec smccc;	/* struct hyp_smccc_range, sorted by first */
-	struct hyp_vec sysregs; /* struct hyp_sysreg_handler, sorted by encoding */
-	struct hyp_vec ram;	/* struct hyp__ram: guest RAM from hyp_vm_ram_alloc() */
+	struct hyp_vec regions;	      /* struct hyp_mem_region, sorted by ipa */
+	struct hyp_vec mmio;	      /* struct hyp_mmio_range, sorted by base */
+	struct hyp_vec mmio_eventfds; /* struct hyp_mmio_eventfd (hyp_vm_add_mmio_eventfd()) */
+	struct hyp_vec smccc;	      /* struct hyp_smccc_range, sorted by first */
+	struct hyp_vec sysregs;	      /* struct hyp_sysreg_handler, sorted by encoding */
+	struct hyp_vec ram;	      /* struct hyp__ram: guest RAM from hyp_vm_ram_alloc() */
 	/* The highest SPI a device model claimed (hyp__vm_claim_spi()), 0 if none: backends with
 	 * their own GIC size it from this. */
 	_Atomic uint32_t max_claimed_spi;
@@ -277,6 +295,25 @@ const struct hyp_mmio_range *hyp__mmio_find_slow(const struct hyp_vm *vm, hyp_ip
 const struct hyp_smccc_range *hyp__smccc_find_slow(const struct hyp_vm *vm, uint32_t conduit,
 						   uint32_t function_id,
 						   const struct hyp_smccc_range **hint);
+
+/* A write that hyp_vm_add_mmio_eventfd() registered signals its eventfd; true if one took it. */
+bool hyp__mmio_eventfd_write(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t data);
+
+/* Before an MMIO callback: does an eventfd registered in @range take this access instead? (Hosted
+ * builds only: the freestanding build registers none.) */
+static inline bool hyp__mmio_to_eventfd(struct hyp_vm *vm, const struct hyp_mmio_range *range,
+					const struct hyp_mmio_access *a)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	if (__builtin_expect(range->nr_eventfds != 0, 0) && a->is_write)
+		return hyp__mmio_eventfd_write(vm, a->offset + range->base, a->len, a->data);
+#else
+	(void)vm;
+	(void)range;
+	(void)a;
+#endif
+	return false;
+}
 
 /* The range a vCPU hit last is almost always the one it hits next: check it in line. */
 static inline const struct hyp_mmio_range *hyp__mmio_find(const struct hyp_vm *vm, hyp_ipa_t ipa,

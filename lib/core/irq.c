@@ -55,6 +55,24 @@ HYP_API int hyp_vm_assign_irq(struct hyp_vm *vm, uint32_t host_irq, uint32_t int
 	return vm->ops.assign_irq(vm, host_irq, intid);
 }
 
+HYP_API int hyp_vm_add_irqfd(struct hyp_vm *vm, uint32_t intid, int fd)
+{
+	if (!vm || fd < 0 || intid < HYP_INTID_SPI_BASE || intid > HYP_INTID_MAX_SPI)
+		return -EINVAL;
+	if (vm->irqchip == HYP_IRQCHIP_NONE || !vm->ops.irqfd)
+		return -ENOTSUP;
+	return vm->ops.irqfd(vm, intid, fd, true);
+}
+
+HYP_API int hyp_vm_remove_irqfd(struct hyp_vm *vm, uint32_t intid, int fd)
+{
+	if (!vm || fd < 0 || intid < HYP_INTID_SPI_BASE || intid > HYP_INTID_MAX_SPI)
+		return -EINVAL;
+	if (vm->irqchip == HYP_IRQCHIP_NONE || !vm->ops.irqfd)
+		return -ENOTSUP;
+	return vm->ops.irqfd(vm, intid, fd, false);
+}
+
 HYP_API int hyp_vm_host_irq(struct hyp_vm *vm, uint32_t host_irq)
 {
 	if (!vm)

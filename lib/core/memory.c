@@ -69,12 +69,43 @@ static uint32_t free_slot(const struct hyp_vm *vm)
  */
 static bool reconfigure_begin(struct hyp_vm *vm, struct hyp_vcpu *self)
 {
-	uint32_t one = 1;
-
 	if (!self)
 		return hyp__vm_reconfigure_begin(vm);
-	return atomic_compare_exchange_strong(
-		&vm->users, &one, 1u | HYP_VM_RECONFIGURING | HYP_VM_EXIT_RECONFIGURING);
+	for (;;) {
+		uint32_t one = 1;
+
+		if (atomic_compare_exchange_strong(&vm->users, &one,
+						   1u | HYP_VM_RECONFIGURING |
+							   HYP_VM_EXIT_RECONFIGURING))
+			return true;
+		/* Another vCPU inside hyp_vcpu_run(): -EBUSY. Holds of the map (a device's I/O
+		 * thread in the middle of a request): wait for them to be released. */
+		if ((one & HYP_VM_VCPUS_MASK) != 1)
+			return false;
+		hyp__cpu_relax();
+	}
+}
+
+HYP_API void hyp_vm_hold_memory(struct hyp_vm *vm)
+{
+	if (!vm)
+		return;
+	for (;;) {
+		uint32_t users = atomic_fetch_add(&vm->users, HYP_VM_HOLD);
+
+		if (!(users & HYP_VM_RECONFIGURING))
+			return;
+		/* A change under way: step back, let it finish, and try again. */
+		atomic_fetch_sub(&vm->users, HYP_VM_HOLD);
+		while (atomic_load(&vm->users) & HYP_VM_RECONFIGURING)
+			hyp__cpu_relax();
+	}
+}
+
+HYP_API void hyp_vm_release_memory(struct hyp_vm *vm)
+{
+	if (vm)
+		atomic_fetch_sub(&vm->users, HYP_VM_HOLD);
 }
 
 static int vm_map(struct hyp_vm *vm, struct hyp_vcpu *self, hyp_ipa_t ipa, void *host,

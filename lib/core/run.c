@@ -209,6 +209,8 @@ enum hyp_handler_result hyp__dispatch_mmio(struct hyp_vcpu *vcpu, struct hyp_exi
 		return call_exit_handler(vcpu, exit);
 	}
 	exit->mmio.offset = exit->mmio.ipa - range->base;
+	if (hyp__mmio_to_eventfd(vcpu->vm, range, &exit->mmio))
+		return HYP_HANDLED;
 	if (range->fn(range->opaque, vcpu, &exit->mmio) == HYP_HANDLED)
 		return HYP_HANDLED;
 	/* Declined: passed on like an access no range claims, to the generic MMIO callback and
@@ -232,6 +234,8 @@ HYP_API void hyp_backend_dispatch_deferred_write(struct hyp_vcpu *vcpu, hyp_ipa_
 	range = hyp__mmio_find(vcpu->vm, ipa, &vcpu->mmio_hint);
 	if (range) {
 		exit.mmio.offset = ipa - range->base;
+		if (hyp__mmio_to_eventfd(vcpu->vm, range, &exit.mmio))
+			return;
 		if (range->fn(range->opaque, vcpu, &exit.mmio) == HYP_HANDLED)
 			return;
 	}

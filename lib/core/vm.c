@@ -12,8 +12,9 @@ bool hyp__vm_reconfigure_begin(struct hyp_vm *vm)
 		if (atomic_compare_exchange_strong(&vm->users, &idle, HYP_VM_RECONFIGURING))
 			return true;
 		/* Running vCPUs: the caller's mistake, -EBUSY. Another thread reconfiguring
-		 * (creating vCPUs in parallel, registering handlers): wait for it, it is short. */
-		if (idle & ~HYP_VM_RECONFIGURING)
+		 * (creating vCPUs in parallel, registering handlers), or holds of the memory map
+		 * (hyp_vm_hold_memory()): wait for them, they are short. */
+		if (idle & HYP_VM_VCPUS_MASK)
 			return false;
 		hyp__cpu_relax();
 	}
@@ -251,6 +252,7 @@ HYP_API int hyp_vm_destroy(struct hyp_vm *vm)
 	hyp__ram_release_all(vm);
 	hyp__vec_release(vm, &vm->regions, sizeof(struct hyp_mem_region));
 	hyp__vec_release(vm, &vm->mmio, sizeof(struct hyp_mmio_range));
+	hyp__vec_release(vm, &vm->mmio_eventfds, sizeof(struct hyp_mmio_eventfd));
 	hyp__vec_release(vm, &vm->smccc, sizeof(struct hyp_smccc_range));
 	hyp__vec_release(vm, &vm->sysregs, sizeof(struct hyp_sysreg_handler));
 	hyp__free(vm, vm->vcpus, sizeof(*vm->vcpus) * vm->max_vcpus);

@@ -5,6 +5,7 @@
 #include "dev-internal.h"
 
 #if defined(HYP_HOSTED) && HYP_HOSTED
+#include <sys/eventfd.h>
 #include <unistd.h>
 #endif
 
@@ -81,6 +82,10 @@ int hyp__dev_irq_init(struct hyp__dev_irq *irq, struct hyp_vm *vm, uint32_t inti
 	irq->vm = vm;
 	irq->level = false;
 	irq->intid = 0;
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	irq->irqfd = -1;
+	irq->irqfd_wanted = (flags & HYP_DEV_IO_THREAD) != 0;
+#endif
 	if (flags & HYP_DEV_NO_IRQ)
 		return 0;
 	if (intid < HYP_INTID_SPI_BASE || intid > HYP_INTID_MAX_SPI)
@@ -96,12 +101,52 @@ int hyp__dev_irq_init(struct hyp__dev_irq *irq, struct hyp_vm *vm, uint32_t inti
 	return 0;
 }
 
+#if defined(HYP_HOSTED) && HYP_HOSTED
+/* The first rising edge of a line that wants an irqfd: register one (the line is low). Where the
+ * backend has none (-ENOTSUP: mock), hyp_vm_set_spi() goes on serving the line. */
+static void irqfd_setup(struct hyp__dev_irq *irq)
+{
+	int fd, r;
+
+	irq->irqfd_wanted = false;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		dev_dbg(irq->vm, "dev: INTID %u: eventfd: %s; no irqfd", irq->intid,
+			hyp_strerror(-errno));
+		return;
+	}
+	r = hyp_vm_add_irqfd(irq->vm, irq->intid, fd);
+	if (r) {
+		dev_dbg(irq->vm, "dev: INTID %u: no irqfd (%s): hyp_vm_set_spi() it is", irq->intid,
+			hyp_strerror(r));
+		close(fd);
+		return;
+	}
+	dev_dbg(irq->vm, "dev: INTID %u: raised through an irqfd", irq->intid);
+	irq->irqfd = fd;
+}
+#endif
+
 void hyp__dev_irq_set(struct hyp__dev_irq *irq, bool level)
 {
 	int r;
 
 	if (!irq->intid || irq->level == level)
 		return;
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	if (level && irq->irqfd_wanted)
+		irqfd_setup(irq);
+	if (irq->irqfd >= 0) {
+		/* An edge: the GIC latches it, and the falling half comes with it. */
+		uint64_t one = 1;
+
+		if (level)
+			while (write(irq->irqfd, &one, sizeof(one)) < 0 && errno == EINTR)
+				;
+		irq->level = level;
+		return;
+	}
+#endif
 	r = hyp_vm_set_spi(irq->vm, irq->intid, level);
 	if (r) {
 		/* E.g. an INTID beyond the SPIs the GIC implements: the guest sees no interrupt,
@@ -110,6 +155,18 @@ void hyp__dev_irq_set(struct hyp__dev_irq *irq, bool level)
 		return;
 	}
 	irq->level = level;
+}
+
+void hyp__dev_irq_fini(struct hyp__dev_irq *irq)
+{
+	hyp__dev_irq_set(irq, false);
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	if (irq->irqfd >= 0) {
+		hyp_vm_remove_irqfd(irq->vm, irq->intid, irq->irqfd);
+		close(irq->irqfd);
+		irq->irqfd = -1;
+	}
+#endif
 }
 
 int hyp__dev_sink_init(struct hyp__dev_sink *sink, uint32_t flags, hyp_dev_tx_fn fn, void *opaque,

@@ -56,11 +56,20 @@ struct hyp__dev_irq {
 	struct hyp_vm *vm;
 	uint32_t intid; /* 0: no line (HYP_DEV_NO_IRQ) */
 	bool level;
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	/* HYP_DEV_IO_THREAD: rising edges write this eventfd, registered with hyp_vm_add_irqfd()
+	 * at the first one (the GIC is set up by then: registering earlier would fix the vCPU
+	 * count on kvm); -1 while there is none. @irqfd_wanted: not tried yet. */
+	int irqfd;
+	bool irqfd_wanted;
+#endif
 };
 
 /* Check @intid is an SPI and the VM can inject interrupts (unless @flags has HYP_DEV_NO_IRQ). */
 int hyp__dev_irq_init(struct hyp__dev_irq *irq, struct hyp_vm *vm, uint32_t intid, uint32_t flags);
 void hyp__dev_irq_set(struct hyp__dev_irq *irq, bool level);
+/* Lower the line and give back an irqfd. */
+void hyp__dev_irq_fini(struct hyp__dev_irq *irq);
 
 /* Where guest output goes: a callback, a file descriptor (hosted), or nowhere. */
 struct hyp__dev_sink {

@@ -504,7 +504,8 @@ HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk
 		offsetof(struct hyp_virtio_blk_config, serial) + sizeof(cfg.serial), config);
 	if (r)
 		return r;
-	if (cfg.flags & ~(uint32_t)(HYP_DEV_NO_IRQ | HYP_DEV_READ_ONLY | HYP_DEV_BACKING_FD))
+	if (cfg.flags & ~(uint32_t)(HYP_DEV_NO_IRQ | HYP_DEV_READ_ONLY | HYP_DEV_BACKING_FD |
+				    HYP_DEV_IO_THREAD))
 		return -EINVAL;
 
 	blk = hyp_vm_alloc(vm, sizeof(*blk), _Alignof(struct hyp_virtio_blk));

@@ -29,7 +29,6 @@
 #define VIRTIO_MMIO_QUEUE_NUM_MAX 0x034
 #define VIRTIO_MMIO_QUEUE_NUM 0x038
 #define VIRTIO_MMIO_QUEUE_READY 0x044
-#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
 #define VIRTIO_MMIO_INTERRUPT_STATUS 0x060
 #define VIRTIO_MMIO_INTERRUPT_ACK 0x064
 #define VIRTIO_MMIO_STATUS 0x070
@@ -781,6 +780,7 @@ int hyp__virtio_init(struct hyp__virtio *vdev, struct hyp_vm *vm, const struct h
 	vdev->ops = ops;
 	vdev->name = name;
 	vdev->base = base;
+	vdev->io_thread = (flags & HYP_DEV_IO_THREAD) != 0;
 	/* Every device gets the transport's own features: used_event / avail_event. */
 	vdev->device_features = device_features | (1ull << VIRTIO_RING_F_EVENT_IDX);
 	r = hyp__dev_irq_init(&vdev->irq, vm, intid, flags);
@@ -795,7 +795,7 @@ int hyp__virtio_init(struct hyp__virtio *vdev, struct hyp_vm *vm, const struct h
 
 void hyp__virtio_fini(struct hyp__virtio *vdev)
 {
-	hyp__dev_irq_set(&vdev->irq, false);
+	hyp__dev_irq_fini(&vdev->irq);
 	hyp__dev_lock_fini(&vdev->lock);
 }
 
@@ -815,6 +815,14 @@ int hyp__virtio_attach(struct hyp__virtio *vdev)
 	if (r && r != -ENOTSUP)
 		dev_dbg(vdev->vm, "%s@%#llx: InterruptACK writes not deferred: %s", vdev->name,
 			(unsigned long long)vdev->base, hyp_strerror(r));
+	if (vdev->io_thread) {
+		r = hyp__virtio_worker_start(vdev);
+		if (r) {
+			hyp_vm_remove_mmio_handler(vdev->vm, vdev->base);
+			hyp__virtio_fini(vdev);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -827,6 +835,7 @@ int hyp__virtio_detach(struct hyp__virtio *vdev)
 			(unsigned long long)vdev->base, hyp_strerror(r));
 		return r;
 	}
+	hyp__virtio_worker_stop(vdev);
 	hyp__virtio_fini(vdev);
 	return 0;
 }

@@ -65,6 +65,10 @@ struct hyp__vq {
 };
 
 struct hyp__virtio;
+struct hyp__virtio_worker;
+
+/* The QueueNotify register's offset in the virtio-mmio window (4.2.2). */
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
 
 struct hyp__virtio_ops {
 	uint32_t device_id;
@@ -92,6 +96,8 @@ struct hyp__virtio {
 	uint64_t device_features;
 	struct hyp__dev_lock lock;
 	struct hyp__dev_irq irq;
+	bool io_thread; /* HYP_DEV_IO_THREAD: notifications go to @worker */
+	struct hyp__virtio_worker *worker;
 	bool host_notify_pending;
 	bool warned;
 
@@ -124,6 +130,12 @@ void hyp__virtio_fini(struct hyp__virtio *vdev);
 bool hyp__virtio_live(const struct hyp__virtio *vdev);
 /* Live, and queue @q exists and is ready. */
 bool hyp__vq_usable(const struct hyp__virtio *vdev, uint32_t q);
+
+/* virtio-worker.c: the I/O thread (HYP_DEV_IO_THREAD). Start it once the MMIO window is
+ * registered (its queue notifications become eventfds); stop it once the window is gone or
+ * before. Start fails with -ENOTSUP in the freestanding build. */
+int hyp__virtio_worker_start(struct hyp__virtio *vdev);
+void hyp__virtio_worker_stop(struct hyp__virtio *vdev);
 
 /* The device cannot go on: set DEVICE_NEEDS_RESET and tell the driver (2.1.2). */
 void hyp__virtio_needs_reset(struct hyp__virtio *vdev, const char *why);

@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test-helpers.h"
@@ -116,6 +118,7 @@ struct drv {
 
 	/* block */
 	struct hyp_virtio_blk *blk;
+	bool io_thread; /* HYP_DEV_IO_THREAD: requests complete on the device's thread */
 	char path[64];
 	int fd;
 };
@@ -250,6 +253,16 @@ static void avail_add(struct drv *d, unsigned q, uint16_t head)
 static uint16_t used_idx(struct drv *d, unsigned q)
 {
 	return __atomic_load_n((uint16_t *)gpa(d, d->vq[q].used + 2, 2), __ATOMIC_ACQUIRE);
+}
+
+/* Wait (10 s at most) until the device has used @idx buffers of queue @q: requests complete on
+ * the device's I/O thread with HYP_DEV_IO_THREAD. The interrupt is raised under the device lock
+ * after the used ring is written, so the next register access sees it settled. */
+static void wait_used(struct drv *d, unsigned q, uint16_t idx)
+{
+	for (unsigned i = 0; i < 10000 && used_idx(d, q) != idx; i++)
+		usleep(1000);
+	assert_int_equal(used_idx(d, q), idx);
 }
 
 static void used_elem(struct drv *d, unsigned q, uint16_t i, uint32_t *id, uint32_t *len)
@@ -451,6 +464,7 @@ static struct drv *blk_fixture(uint32_t flags)
 	make_image(d);
 	cfg.path = d->path;
 	assert_int_equal(hyp_virtio_blk_create(d->t.vm, &cfg, &d->blk), 0);
+	d->io_thread = (flags & HYP_DEV_IO_THREAD) != 0;
 	return d;
 }
 
@@ -1398,6 +1412,8 @@ static uint8_t blk_request(struct drv *d, uint32_t type, uint64_t sector, uint64
 	avail_add(d, 0, 0);
 	snap = snapshot(d);
 	notify(d, 0);
+	if (d->io_thread)
+		wait_used(d, 0, (uint16_t)(before + 1));
 	assert_false(needs_reset(d));
 	assert_int_equal(used_idx(d, 0), (uint16_t)(before + 1));
 	used_elem(d, 0, before, &id, &len);
@@ -1439,12 +1455,11 @@ static void test_blk_probe(void **state)
 	vm_teardown(d);
 }
 
-static void test_blk_read_write_flush_id(void **state)
+static void blk_read_write_flush_id(uint32_t flags)
 {
-	struct drv *d = blk_fixture(0);
+	struct drv *d = blk_fixture(flags);
 	uint32_t used;
 
-	(void)state;
 	init_device(d, 1, 16);
 	/* Read sectors 2 and 3. */
 	assert_int_equal(blk_request(d, BLK_T_IN, 2, DATA, 1024, true, &used), BLK_S_OK);
@@ -1481,6 +1496,20 @@ static void test_blk_read_write_flush_id(void **state)
 	assert_int_equal(blk_request(d, 0x7fffffff, 0, 0, 0, false, NULL), BLK_S_UNSUPP);
 	assert_false(needs_reset(d));
 	vm_teardown(d);
+}
+
+static void test_blk_read_write_flush_id(void **state)
+{
+	(void)state;
+	blk_read_write_flush_id(0);
+}
+
+/* The same requests served by the device's I/O thread: QueueNotify signals its eventfd (the
+ * library's, on the mock) and the thread answers. */
+static void test_blk_io_thread_requests(void **state)
+{
+	(void)state;
+	blk_read_write_flush_id(HYP_DEV_IO_THREAD);
 }
 
 static void test_blk_scattered_request(void **state)
@@ -1849,6 +1878,181 @@ static int ram_flush(void *opaque)
 	return disk->fail;
 }
 
+/* A disk whose reads wait until the test lets them go: the I/O thread blocks inside a request. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool go;
+	unsigned reads;
+} gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+
+static int gated_read(void *opaque, uint64_t offset, void *buf, size_t len)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.reads++;
+	pthread_cond_broadcast(&gate.cond);
+	while (!gate.go)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+	return ram_read(opaque, offset, buf, len);
+}
+
+static void gate_wait_reads(unsigned n)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&gate.lock);
+	while (gate.reads < n)
+		if (pthread_cond_timedwait(&gate.cond, &gate.lock, &until))
+			break;
+	pthread_mutex_unlock(&gate.lock);
+	assert_true(gate.reads >= n);
+}
+
+static void gate_open(bool go)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.go = go;
+	pthread_cond_broadcast(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+struct remap_job {
+	struct hyp_vm *vm;
+	_Atomic int result;
+	_Atomic bool done;
+};
+
+static void *remap_thread(void *arg)
+{
+	struct remap_job *job = arg;
+
+	atomic_store(&job->result, hyp_vm_unmap(job->vm, EXTRA, EXTRA_SIZE));
+	atomic_store(&job->done, true);
+	return NULL;
+}
+
+/* With HYP_DEV_IO_THREAD the notifying vCPU goes on while the request is served: its QueueNotify
+ * write completes (the vCPU returns from run) with the disk still reading; the interrupt comes
+ * when the thread is done. Meanwhile the thread holds the memory map: an unmap
+ * from another thread waits for the request (it is not refused, and the buffers it uses stay). */
+static void test_blk_io_thread_is_asynchronous(void **state)
+{
+	static const struct hyp_blk_ops ops = { gated_read, ram_write, ram_flush };
+	static struct ram_disk disk;
+	struct hyp_virtio_blk_config cfg = {
+		.size = sizeof(cfg),
+		.flags = HYP_DEV_IO_THREAD,
+		.base = VBASE,
+		.intid = VINTID,
+		.ops = &ops,
+		.ops_opaque = &disk,
+		.disk_size = sizeof(disk.bytes),
+	};
+	struct remap_job job = { 0 };
+	struct drv *d = malloc(sizeof(*d));
+	pthread_t thread;
+
+	(void)state;
+	assert_non_null(d);
+	vm_setup(d);
+	for (unsigned i = 0; i < sizeof(disk.bytes); i++)
+		disk.bytes[i] = (uint8_t)(i * 3);
+	gate.reads = 0;
+	gate_open(false);
+	assert_int_equal(hyp_virtio_blk_create(d->t.vm, &cfg, &d->blk), 0);
+	init_device(d, 1, 16);
+	put32(d, HDR, BLK_T_IN);
+	put64(d, HDR + 8, 1);
+	*gpa(d, STATUS_BYTE, 1) = 0xee;
+	desc(d, d->vq[0].desc, 0, HDR, 16, D_NEXT, 1);
+	desc(d, d->vq[0].desc, 1, DATA, 512, D_NEXT | D_WRITE, 2);
+	desc(d, d->vq[0].desc, 2, STATUS_BYTE, 1, D_WRITE, 0);
+	avail_add(d, 0, 0);
+	notify(d, 0);
+	/* Back from the notification; the thread is inside the disk's read. */
+	gate_wait_reads(1);
+	assert_int_equal(used_idx(d, 0), 0);
+	assert_int_equal(spi(d), 0);
+	/* (Not a register read: the thread holds the device lock for its batch.) */
+	job.vm = d->t.vm;
+	assert_int_equal(pthread_create(&thread, NULL, remap_thread, &job), 0);
+	usleep(50 * 1000);
+	assert_false(atomic_load(&job.done));
+	gate_open(true);
+	wait_used(d, 0, 1);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_int_equal(atomic_load(&job.result), 0);
+	assert_int_equal(*gpa(d, STATUS_BYTE, 1), BLK_S_OK);
+	for (unsigned i = 0; i < 512; i++)
+		assert_int_equal(*gpa(d, DATA + i, 1), (uint8_t)((512 + i) * 3));
+	assert_int_equal(spi(d), 1);
+	assert_int_equal(ack(d), 1);
+	vm_teardown(d);
+}
+
+/* Requests queued before one notification are one batch: all answered, one interrupt. A reset
+ * racing the thread, and a destroy with a notification pending, leave nothing behind (the suite
+ * also runs under ASan). */
+static void test_blk_io_thread_batch_reset_destroy(void **state)
+{
+	struct drv *d = blk_fixture(HYP_DEV_IO_THREAD);
+	const unsigned n = 5;
+
+	(void)state;
+	init_device(d, 1, 16);
+	for (unsigned r = 0; r < n; r++) {
+		uint64_t hdr = HDR + 32ull * r, status = STATUS_BYTE + r, data = DATA + 512ull * r;
+
+		put32(d, hdr, BLK_T_IN);
+		put32(d, hdr + 4, 0);
+		put64(d, hdr + 8, r);
+		*gpa(d, status, 1) = 0xee;
+		desc(d, d->vq[0].desc, (uint16_t)(3 * r), hdr, 16, D_NEXT, (uint16_t)(3 * r + 1));
+		desc(d, d->vq[0].desc, (uint16_t)(3 * r + 1), data, 512, D_NEXT | D_WRITE,
+		     (uint16_t)(3 * r + 2));
+		desc(d, d->vq[0].desc, (uint16_t)(3 * r + 2), status, 1, D_WRITE, 0);
+		avail_add(d, 0, (uint16_t)(3 * r));
+	}
+	notify(d, 0);
+	wait_used(d, 0, (uint16_t)n);
+	for (unsigned r = 0; r < n; r++) {
+		assert_int_equal(*gpa(d, STATUS_BYTE + r, 1), BLK_S_OK);
+		for (unsigned i = 0; i < 512; i += 97)
+			assert_int_equal(*gpa(d, DATA + 512ull * r + i, 1),
+					 disk_byte(512ull * r + i));
+	}
+	assert_int_equal(ack(d), 1);
+	assert_false(needs_reset(d));
+
+	/* Notify and reset at once, many times: the request is served before the reset or not at
+	 * all; the device starts again cleanly each time. */
+	for (unsigned round = 0; round < 50; round++) {
+		init_device(d, 1, 16);
+		*gpa(d, STATUS_BYTE, 1) = 0xee;
+		desc(d, d->vq[0].desc, 0, HDR, 16, D_NEXT, 1);
+		desc(d, d->vq[0].desc, 1, DATA, 512, D_NEXT | D_WRITE, 2);
+		desc(d, d->vq[0].desc, 2, STATUS_BYTE, 1, D_WRITE, 0);
+		avail_add(d, 0, 0);
+		notify(d, 0);
+		wr32(d, STATUS, 0);
+		assert_int_equal(rd32(d, STATUS), 0);
+		assert_true(*gpa(d, STATUS_BYTE, 1) == 0xee || *gpa(d, STATUS_BYTE, 1) == BLK_S_OK);
+	}
+	/* Destroyed with a notification on its way: the thread is stopped and joined. */
+	init_device(d, 1, 16);
+	desc(d, d->vq[0].desc, 0, HDR, 16, D_NEXT, 1);
+	desc(d, d->vq[0].desc, 1, DATA, 512, D_NEXT | D_WRITE, 2);
+	desc(d, d->vq[0].desc, 2, STATUS_BYTE, 1, D_WRITE, 0);
+	avail_add(d, 0, 0);
+	notify(d, 0);
+	hyp_virtio_blk_destroy(d->blk);
+	d->blk = NULL;
+	vm_teardown(d);
+}
+
 static void test_blk_caller_ops(void **state)
 {
 	static const struct hyp_blk_ops ops = { ram_read, ram_write, ram_flush };
@@ -2037,6 +2241,9 @@ int main(void)
 		cmocka_unit_test(test_console_api_misuse),
 		cmocka_unit_test(test_blk_probe),
 		cmocka_unit_test(test_blk_read_write_flush_id),
+		cmocka_unit_test(test_blk_io_thread_requests),
+		cmocka_unit_test(test_blk_io_thread_is_asynchronous),
+		cmocka_unit_test(test_blk_io_thread_batch_reset_destroy),
 		cmocka_unit_test(test_blk_scattered_request),
 		cmocka_unit_test(test_blk_bad_later_buffer),
 		cmocka_unit_test(test_blk_many_pieces),

@@ -2,6 +2,12 @@
 /* MMIO dispatch through the public API on the mock backend: widths, extension, XZR, range edges,
  * callbacks that decline, exits the caller completes, accesses without a syndrome. */
 #include "test-helpers.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "test-stub-backend.h"
 
 #define DEV_BASE 0x09000000ull
@@ -670,6 +676,274 @@ static void test_deferred_write_delivery(void **state)
 	hyp_vm_destroy(vm);
 }
 
+/* ---- doorbells signalling eventfds (hyp_vm_add_mmio_eventfd()) ---- */
+
+static uint64_t eventfd_count(int fd)
+{
+	uint64_t n = 0;
+
+	/* Non-blocking: 0 when nothing was signalled. */
+	if (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return 0;
+	return n;
+}
+
+static void guest_write(struct test_vm *t, hyp_ipa_t ipa, uint32_t len, uint64_t value)
+{
+	assert_int_equal(hyp_vcpu_set_reg(t->vcpu, HYP_REG_X(3), value), 0);
+	assert_int_equal(hyp_mock_push_mmio(t->vcpu, ipa, len, 3,
+					    HYP_MOCK_MMIO_WRITE |
+						    (len == 8 ? HYP_MOCK_MMIO_REG64 : 0)),
+			 0);
+	test_run_to_end(t->vcpu);
+}
+
+/* On the mock the library serves the registration at the exit: a matching write signals the
+ * eventfd and never reaches the callback; another value, another width, a read, or the same
+ * address once removed, reach it as before. */
+static void test_eventfd_doorbell(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+	int q0 = eventfd(0, EFD_NONBLOCK), q1 = eventfd(0, EFD_NONBLOCK),
+	    any = eventfd(0, EFD_NONBLOCK);
+
+	(void)state;
+	assert_true(q0 >= 0 && q1 >= 0 && any >= 0);
+	test_vm_create(&t);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + 0x50, 4, 0,
+						 HYP_MMIO_EVENTFD_MATCH_VALUE, q0),
+			 0);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + 0x50, 4, 1,
+						 HYP_MMIO_EVENTFD_MATCH_VALUE, q1),
+			 0);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + 0x60, 2, 0, 0, any), 0);
+
+	guest_write(&t, DEV_BASE + 0x50, 4, 1);
+	guest_write(&t, DEV_BASE + 0x50, 4, 1);
+	guest_write(&t, DEV_BASE + 0x50, 4, 0);
+	assert_int_equal(dev.calls, 0);
+	assert_int_equal(eventfd_count(q1), 2);
+	assert_int_equal(eventfd_count(q0), 1);
+	/* The PC moved on past each store, as for a handled write. */
+	assert_int_equal(test_reg(t.vcpu, HYP_REG_PC), TEST_RAM_BASE + 12);
+	/* Another value, another width, a read: the callback. */
+	guest_write(&t, DEV_BASE + 0x50, 4, 2);
+	guest_write(&t, DEV_BASE + 0x50, 2, 1);
+	assert_int_equal(hyp_mock_push_mmio(t.vcpu, DEV_BASE + 0x50, 4, 4, 0), 0);
+	test_run_to_end(t.vcpu);
+	assert_int_equal(dev.calls, 3);
+	assert_int_equal(eventfd_count(q0) + eventfd_count(q1), 0);
+	/* Without MATCH_VALUE any value of the width signals. */
+	guest_write(&t, DEV_BASE + 0x60, 2, 0xffff);
+	guest_write(&t, DEV_BASE + 0x60, 2, 7);
+	assert_int_equal(eventfd_count(any), 2);
+	assert_int_equal(dev.calls, 3);
+
+	/* Removed: the callback again. Only an exact registration is removed. */
+	assert_int_equal(hyp_vm_remove_mmio_eventfd(t.vm, DEV_BASE + 0x50, 4, 2,
+						    HYP_MMIO_EVENTFD_MATCH_VALUE),
+			 -ENOENT);
+	assert_int_equal(hyp_vm_remove_mmio_eventfd(t.vm, DEV_BASE + 0x50, 4, 1,
+						    HYP_MMIO_EVENTFD_MATCH_VALUE),
+			 0);
+	guest_write(&t, DEV_BASE + 0x50, 4, 1);
+	assert_int_equal(dev.calls, 4);
+	assert_int_equal(eventfd_count(q1), 0);
+	guest_write(&t, DEV_BASE + 0x50, 4, 0);
+	assert_int_equal(eventfd_count(q0), 1);
+
+	/* Removing the range removes its eventfds: a new range there starts without them. */
+	assert_int_equal(hyp_vm_remove_mmio_handler(t.vm, DEV_BASE), 0);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	guest_write(&t, DEV_BASE + 0x50, 4, 0);
+	guest_write(&t, DEV_BASE + 0x60, 2, 0);
+	assert_int_equal(dev.calls, 2);
+	assert_int_equal(eventfd_count(q0) + eventfd_count(any), 0);
+	assert_int_equal(hyp_vm_remove_mmio_eventfd(t.vm, DEV_BASE + 0x50, 4, 0,
+						    HYP_MMIO_EVENTFD_MATCH_VALUE),
+			 -ENOENT);
+	test_vm_destroy(&t);
+	close(q0);
+	close(q1);
+	close(any);
+}
+
+static void test_eventfd_arguments(void **state)
+{
+	struct test_vm t;
+	struct device dev;
+	int fd = eventfd(0, EFD_NONBLOCK);
+	const uint32_t match = HYP_MMIO_EVENTFD_MATCH_VALUE;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(NULL, DEV_BASE, 4, 0, 0, fd), -EINVAL);
+	assert_int_equal(hyp_vm_remove_mmio_eventfd(NULL, DEV_BASE, 4, 0, 0), -EINVAL);
+	test_vm_create(&t);
+	/* No range there yet. */
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 4, 0, 0, fd), -ENOENT);
+	add_device(&t, &dev, DEV_BASE, DEV_SIZE);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 3, 0, 0, fd), -EINVAL);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 0, 0, 0, fd), -EINVAL);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 4, 0, 1u << 5, fd), -EINVAL);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 4, 0, 0, -1), -EINVAL);
+	/* A value wider than the write could carry. */
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 2, 0x10000, match, fd), -EINVAL);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, UINT64_MAX - 1, 4, 0, 0, fd), -EINVAL);
+	/* Straddling the range's end. */
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + DEV_SIZE - 2, 4, 0, 0, fd),
+			 -ENOENT);
+	/* Overlaps: same value, or either side matching every value. Different widths at one
+	 * address are different registers as far as writes go. */
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 4, 5, match, fd), 0);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 4, 5, match, fd), -EEXIST);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 4, 0, 0, fd), -EEXIST);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE, 8, 5, match, fd), 0);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + 8, 4, 0, 0, fd), 0);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + 8, 4, 9, match, fd), -EEXIST);
+	/* The VM's limit. */
+	for (uint32_t i = 3; i < HYP_MAX_MMIO_EVENTFDS; i++)
+		assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + 0x80, 4, i, match, fd),
+				 0);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(t.vm, DEV_BASE + 0x80, 4, 0, match, fd), -ENOSPC);
+	/* No irqfds on the mock: devices drive their lines with hyp_vm_set_spi(). */
+	assert_int_equal(hyp_vm_add_irqfd(t.vm, 40, fd), -ENOTSUP);
+	assert_int_equal(hyp_vm_add_irqfd(t.vm, 20, fd), -EINVAL);
+	assert_int_equal(hyp_vm_add_irqfd(t.vm, 40, -1), -EINVAL);
+	assert_int_equal(hyp_vm_add_irqfd(NULL, 40, fd), -EINVAL);
+	assert_int_equal(hyp_vm_remove_irqfd(t.vm, 40, fd), -ENOTSUP);
+	test_vm_destroy(&t);
+	close(fd);
+}
+
+/* A backend with eventfds of its own is asked for each registration and told of each removal,
+ * the range's too; its refusal is the answer and leaves nothing registered. */
+static struct {
+	unsigned on, off;
+	int fail_with;
+	hyp_ipa_t ipa;
+	uint32_t len, flags;
+	uint64_t value;
+	int fd;
+} efd_backend;
+
+static int efd_backend_op(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t value,
+			  uint32_t flags, int fd, bool on)
+{
+	(void)vm;
+	if (on && efd_backend.fail_with)
+		return efd_backend.fail_with;
+	efd_backend.ipa = ipa;
+	efd_backend.len = len;
+	efd_backend.value = value;
+	efd_backend.flags = flags;
+	efd_backend.fd = fd;
+	if (on)
+		efd_backend.on++;
+	else
+		efd_backend.off++;
+	return 0;
+}
+
+static const struct hyp_backend_ops efd_ops = {
+	TEST_STUB_BACKEND("eventfds"),
+	.vm_init = test_stub_vm_init,
+	.mmio_eventfd = efd_backend_op,
+};
+
+static void test_eventfd_backend(void **state)
+{
+	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &efd_ops };
+	struct hyp_vm *vm;
+	struct device dev = { .result = HYP_HANDLED };
+
+	(void)state;
+	memset(&efd_backend, 0, sizeof(efd_backend));
+	assert_int_equal(hyp_vm_create(&config, &vm), 0);
+	assert_int_equal(hyp_vm_add_mmio_handler(vm, DEV_BASE, DEV_SIZE, device_mmio, &dev), 0);
+	efd_backend.fail_with = -EBADF;
+	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x50, 4, 3,
+						 HYP_MMIO_EVENTFD_MATCH_VALUE, 7),
+			 -EBADF);
+	assert_int_equal(hyp_vm_remove_mmio_eventfd(vm, DEV_BASE + 0x50, 4, 3,
+						    HYP_MMIO_EVENTFD_MATCH_VALUE),
+			 -ENOENT);
+	efd_backend.fail_with = 0;
+	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x50, 4, 3,
+						 HYP_MMIO_EVENTFD_MATCH_VALUE, 7),
+			 0);
+	assert_int_equal(efd_backend.on, 1);
+	assert_int_equal(efd_backend.ipa, DEV_BASE + 0x50);
+	assert_int_equal(efd_backend.len, 4);
+	assert_int_equal(efd_backend.value, 3);
+	assert_int_equal(efd_backend.flags, HYP_MMIO_EVENTFD_MATCH_VALUE);
+	assert_int_equal(efd_backend.fd, 7);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x54, 4, 0, 0, 8), 0);
+	assert_int_equal(hyp_vm_remove_mmio_eventfd(vm, DEV_BASE + 0x54, 4, 0, 0), 0);
+	assert_int_equal(efd_backend.off, 1);
+	assert_int_equal(efd_backend.fd, 8);
+	/* The range goes: so does its registration, at the backend too. */
+	assert_int_equal(hyp_vm_remove_mmio_handler(vm, DEV_BASE), 0);
+	assert_int_equal(efd_backend.off, 2);
+	assert_int_equal(efd_backend.fd, 7);
+	hyp_vm_destroy(vm);
+}
+
+/* ---- holds of the memory map (hyp_vm_hold_memory()) ---- */
+
+struct map_job {
+	struct hyp_vm *vm;
+	void *host;
+	_Atomic int result;
+	_Atomic bool done;
+};
+
+static void *map_thread(void *arg)
+{
+	struct map_job *job = arg;
+
+	atomic_store(&job->result,
+		     hyp_vm_map(job->vm, 0x80000000, job->host, HYP_PAGE_SIZE, HYP_MEM_RWX));
+	atomic_store(&job->done, true);
+	return NULL;
+}
+
+/* A change of the map waits for holds (it does not fail); a hold waits for a change under way;
+ * holds nest; a running vCPU still makes the change fail at once. */
+static void test_hold_memory(void **state)
+{
+	struct test_vm t;
+	struct map_job job = { 0 };
+	pthread_t thread;
+	void *page = aligned_alloc(HYP_PAGE_SIZE, HYP_PAGE_SIZE);
+
+	(void)state;
+	assert_non_null(page);
+	hyp_vm_hold_memory(NULL);
+	hyp_vm_release_memory(NULL);
+	test_vm_create(&t);
+	job.vm = t.vm;
+	job.host = page;
+	hyp_vm_hold_memory(t.vm);
+	hyp_vm_hold_memory(t.vm);
+	assert_int_equal(pthread_create(&thread, NULL, map_thread, &job), 0);
+	usleep(50 * 1000);
+	assert_false(atomic_load(&job.done));
+	hyp_vm_release_memory(t.vm);
+	usleep(50 * 1000);
+	assert_false(atomic_load(&job.done)); /* one hold left */
+	hyp_vm_release_memory(t.vm);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_true(atomic_load(&job.done));
+	assert_int_equal(atomic_load(&job.result), 0);
+	/* Released: the map is the VMM's again at once. */
+	assert_int_equal(hyp_vm_unmap(t.vm, 0x80000000, HYP_PAGE_SIZE), 0);
+	test_vm_destroy(&t);
+	free(page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +966,10 @@ int main(void)
 		cmocka_unit_test(test_defer_writes_arguments),
 		cmocka_unit_test(test_defer_writes_needs_one_range),
 		cmocka_unit_test(test_deferred_write_delivery),
+		cmocka_unit_test(test_eventfd_doorbell),
+		cmocka_unit_test(test_eventfd_arguments),
+		cmocka_unit_test(test_eventfd_backend),
+		cmocka_unit_test(test_hold_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

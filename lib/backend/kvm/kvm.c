@@ -828,6 +828,46 @@ static int kvm_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_bac
 	return ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) ? sys_err() : 0;
 }
 
+/* hyp_vm_add_irqfd(): KVM_IRQFD. KVM takes it only once its GIC is initialised (-EAGAIN before:
+ * kvm_arch_intc_initialized()); its default routing maps GSI n to SPI n + 32. */
+static int kvm_irqfd(struct hyp_vm *vm, uint32_t intid, int fd, bool on)
+{
+	struct kvm_vm_state *k = vm_state(vm);
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)fd,
+		.gsi = intid - HYP_INTID_SPI_BASE,
+		.flags = on ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+
+	if (k->vgic_fd < 0)
+		return -ENOTSUP;
+	if (on && !atomic_load_explicit(&k->vgic_ready, memory_order_acquire))
+		hyp_vm_claim_spi(vm, intid);
+	if (ensure_vgic_ready(vm, k))
+		return -EBUSY;
+	if (intid >= k->nr_irqs)
+		return -EINVAL;
+	return ioctl(k->vm_fd, KVM_IRQFD, &irqfd) ? sys_err() : 0;
+}
+
+/* hyp_vm_add_mmio_eventfd(): KVM_IOEVENTFD on the MMIO bus. */
+static int kvm_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t value,
+			    uint32_t flags, int fd, bool on)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = value,
+		.addr = ipa,
+		.len = len,
+		.fd = fd,
+	};
+
+	if (flags & HYP_MMIO_EVENTFD_MATCH_VALUE)
+		io.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+	if (!on)
+		io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+	return ioctl(vm_state(vm)->vm_fd, KVM_IOEVENTFD, &io) ? sys_err() : 0;
+}
+
 static int kvm_vcpu_power_state(struct hyp_vcpu *vcpu)
 {
 	struct kvm_mp_state mp;
@@ -872,4 +912,6 @@ const struct hyp_backend_ops hyp__kvm_backend_ops = {
 	.ram_free = hyp__kvm_ram_free,
 	.dirty_ring_harvest = hyp__kvm_dirty_ring_harvest,
 	.mmio_defer = hyp__kvm_mmio_defer,
+	.mmio_eventfd = kvm_mmio_eventfd,
+	.irqfd = kvm_irqfd,
 };
