@@ -83,6 +83,11 @@ struct guest {
 	/* The kick test's kicker: an idle CPU, or (@kick_self) this CPU's own timer. */
 	bool kick_self;
 	struct fw_cpu *kicker;
+
+	/* What the watchdogs' reports (hyp_vcpu_log_state() of the vCPU on their CPU) showed:
+	 * reports made, and those with the guest's PC and with the hardware's list registers. */
+	unsigned int reports, reports_pc, reports_hw;
+	unsigned int reporting; /* watchdogs reporting now: guest_log() counts */
 };
 
 static struct part_rt parts[8];
@@ -343,12 +348,59 @@ static bool vcpu_exit(struct lht_vcpu *c, struct hyp_exit *exit)
 	return false;
 }
 
-/* A watchdog fired on this CPU (handle_irq or idle): stop the guest, and keep kicking. */
+/* Does @s contain @part? */
+static bool contains(const char *s, const char *part)
+{
+	for (; *s; s++) {
+		size_t i = 0;
+
+		while (part[i] && s[i] == part[i])
+			i++;
+		if (!part[i])
+			return true;
+	}
+	return false;
+}
+
+/* The VMs' log handler: libhyp's messages as TAP comments (lht_log()); while a watchdog reports,
+ * it also notes what the report showed. */
+static void guest_log(void *opaque, enum hyp_log_priority prio, const char *fmt, va_list ap)
+{
+	struct guest *g = opaque;
+
+	if (__atomic_load_n(&g->reporting, __ATOMIC_ACQUIRE)) {
+		char msg[512];
+		va_list copy;
+
+		va_copy(copy, ap);
+		fw_vsnprintf(msg, sizeof(msg), fmt, copy);
+		va_end(copy);
+		if (contains(msg, ": PC "))
+			__atomic_add_fetch(&g->reports_pc, 1, __ATOMIC_RELAXED);
+		if (contains(msg, "ICH_HCR_EL2"))
+			__atomic_add_fetch(&g->reports_hw, 1, __ATOMIC_RELAXED);
+	}
+	lht_log((void *)g->dev.name, prio, fmt, ap);
+}
+
+/* A watchdog fired on this CPU (handle_irq or idle): report the vCPU that runs here (its state
+ * read from the hardware), the first time; stop the guest, and keep kicking. */
 static void watchdog_fired(void *arg)
 {
 	struct guest *g = arg;
 	struct fw_cpu *cpu = fw_this_cpu();
 
+	for (uint32_t i = 0; i < g->dev.nr_vcpus; i++) {
+		struct hyp_vcpu *vcpu = __atomic_load_n(&g->dev.vcpus[i].vcpu, __ATOMIC_ACQUIRE);
+
+		if (vcpu && g->p->cpus[i] == cpu &&
+		    !__atomic_load_n(&g->dev.timed_out, __ATOMIC_ACQUIRE)) {
+			__atomic_add_fetch(&g->reports, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&g->reporting, 1, __ATOMIC_ACQ_REL);
+			hyp_vcpu_log_state(vcpu);
+			__atomic_sub_fetch(&g->reporting, 1, __ATOMIC_ACQ_REL);
+		}
+	}
 	if (!__atomic_exchange_n(&g->dev.timed_out, true, __ATOMIC_ACQ_REL))
 		g->timeout_seen_us = now_us();
 	lht_stop(&g->dev);
@@ -635,6 +687,13 @@ static void report(struct guest *g, bool healthy, uint64_t t0)
 			"%s: a guest that never exits is stopped by the watchdog (%lu us after "
 			"its deadline) and its CPUs come back",
 			d->name, late);
+		lht_tap_result(g->reports && g->reports_pc == g->reports &&
+				       g->reports_hw == g->reports,
+			       NULL, NULL, NULL,
+			       "%s: the watchdog reported the state of the vCPU it stopped "
+			       "(hyp_vcpu_log_state(): %u report(s), %u with the guest's PC, %u "
+			       "with the list registers read on its CPU)",
+			       d->name, g->reports, g->reports_pc, g->reports_hw);
 		return;
 	}
 	fw_snprintf(text, sizeof(text), "%lu ms", (now_us() - t0) / 1000);
@@ -708,8 +767,8 @@ static void run_guest(struct part_rt *p, const struct fw_guest_entry *e)
 	cfg.backend = "el2";
 	cfg.backend_config = &el2;
 	cfg.alloc = &p->alloc_ops;
-	cfg.log_fn = lht_log;
-	cfg.log_opaque = d->name;
+	cfg.log_fn = guest_log;
+	cfg.log_opaque = g;
 	cfg.log_priority = HYP_LOG_WARNING;
 	cfg.max_vcpus = d->nr_vcpus;
 	cfg.dirty_ring_entries = d->hdr.dirty_ring_entries; /* el2 always has the library's rings */

@@ -76,6 +76,7 @@ struct linux_part {
 	bool has_disk;
 	uint64_t deadline; /* CNTPCT */
 	bool stopping, timed_out;
+	bool reported[LINUX_NR_VCPUS]; /* the watchdog logged the vCPU's state (this boot) */
 
 	/* The console line being assembled (any vCPU may write the UART). */
 	struct fw_lock out_lock;
@@ -420,10 +421,19 @@ static void run_vcpu(struct linux_part *lp, struct hyp_vcpu *vcpu)
 	}
 }
 
-/* The watchdog fired on this CPU: stop the partition, and keep kicking until it is down. */
+/* The watchdog fired on this CPU: report the vCPU that runs here (hyp_vcpu_log_state(), its
+ * state read from the hardware; the first time only), stop the partition, and keep kicking until
+ * it is down. */
 static void watchdog_fired(void *arg)
 {
 	struct linux_part *lp = arg;
+
+	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++) {
+		if (lp->vcpus[i] && lp->cpus[i] == fw_this_cpu() && !lp->reported[i]) {
+			lp->reported[i] = true;
+			hyp_vcpu_log_state(lp->vcpus[i]);
+		}
+	}
 
 	lp->timed_out = true;
 	stop_all(lp);
@@ -929,8 +939,10 @@ static int linux_boot(struct linux_part *lp, const struct staged *st, unsigned i
 
 	lp->t_start = fw_now();
 	lp->deadline = lp->t_start + fw_us_to_ticks(LINUX_TIMEOUT_S * 1000000ull);
-	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++)
+	for (unsigned int i = 0; i < LINUX_NR_VCPUS; i++) {
 		lp->jobs[i] = (struct vcpu_job){ lp, i };
+		lp->reported[i] = false;
+	}
 	for (unsigned int i = 1; i < LINUX_NR_VCPUS; i++)
 		fw_cpu_post(lp->cpus[i], vcpu_work, &lp->jobs[i]);
 	vcpu_work(&lp->jobs[0]);

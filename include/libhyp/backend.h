@@ -197,6 +197,8 @@ enum hyp_backend_flags {
  *		  (the library alone serves it, at the exit).
  * @irqfd: (version 6) hyp_vm_add_irqfd() (@on) / remove: writes to @fd make SPI @intid pending
  *	   as an edge, without the library (@intid checked to be an SPI). NULL: -ENOTSUP.
+ * @vcpu_log_state: (version 6) hyp_vcpu_log_state(): log the vCPU's state (hyp_vm_log(), at
+ *		    HYP_LOG_WARNING), from any thread. NULL: the library says there is no report.
  */
 struct hyp_backend_ops {
 	uint32_t version;
@@ -258,6 +260,7 @@ struct hyp_backend_ops {
 	int (*mmio_eventfd)(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t value,
 			    uint32_t flags, int fd, bool on);
 	int (*irqfd)(struct hyp_vm *vm, uint32_t intid, int fd, bool on);
+	void (*vcpu_log_state)(struct hyp_vcpu *vcpu);
 };
 
 /** hyp_backend_vm_state() - the backend's private per-VM state (@vm_state_size bytes). */

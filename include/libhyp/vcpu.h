@@ -229,6 +229,21 @@ HYP_API int hyp_vcpu_run(struct hyp_vcpu *vcpu);
 HYP_API struct hyp_exit *hyp_vcpu_exit(struct hyp_vcpu *vcpu);
 
 /**
+ * hyp_vcpu_log_state() - a diagnosis of the vCPU for a report (a watchdog that fired, a guest
+ * that stopped making progress): what the backend knows of its state, logged through the VM's
+ * log handler at HYP_LOG_WARNING, a line per item.
+ * @vcpu: the vCPU.
+ *
+ * The el2 backend reports where the guest was (PC, PSTATE), its list registers, CPU-interface
+ * state and virtual timer (read from the hardware when called on the CPU where the vCPU is
+ * loaded, e.g. from the firmware's interrupt handler; lib/vgic's copies otherwise) and every
+ * interrupt pending or active for it. Other backends say that they have no report. Safe from any
+ * thread and at EL2 with interrupts masked; a running vCPU's values may be changing as they are
+ * read. The text is for people, not a format to parse.
+ */
+HYP_API void hyp_vcpu_log_state(struct hyp_vcpu *vcpu);
+
+/**
  * hyp_vcpu_kick() - make hyp_vcpu_run() return HYP_EXIT_KICKED as soon as possible.
  * @vcpu: the vCPU.
  *

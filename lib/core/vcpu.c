@@ -452,6 +452,17 @@ HYP_API struct hyp_exit *hyp_vcpu_exit(struct hyp_vcpu *vcpu)
 	return vcpu ? &vcpu->exit : NULL;
 }
 
+HYP_API void hyp_vcpu_log_state(struct hyp_vcpu *vcpu)
+{
+	if (!vcpu)
+		return;
+	if (vcpu->vm->ops.vcpu_log_state)
+		vcpu->vm->ops.vcpu_log_state(vcpu);
+	else
+		hyp__log(vcpu->vm, HYP_LOG_WARNING, "vCPU %u: the %s backend has no state report",
+			 vcpu->index, vcpu->vm->ops.name);
+}
+
 HYP_API int hyp_vcpu_kick(struct hyp_vcpu *vcpu)
 {
 	const struct hyp_backend_ops *ops;

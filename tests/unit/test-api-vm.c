@@ -752,6 +752,21 @@ static void test_log_handler_misuse(void **state)
 	assert_int_equal(second.count, 0);
 }
 
+/* hyp_vcpu_log_state(): a backend without a report (the mock) says so, once, as a warning;
+ * NULL does nothing. (The el2 backend's report is checked by the el2 suite's watchdog tests.) */
+static void test_vcpu_log_state(void **state)
+{
+	struct fx *f = *state;
+	struct log_capture c = { 0 };
+
+	hyp_vcpu_log_state(NULL);
+	assert_int_equal(hyp_vm_set_log_handler(f->vm, capture_log, &c, HYP_LOG_WARNING), 0);
+	hyp_vcpu_log_state(f->vcpu);
+	assert_int_equal(c.count, 1);
+	assert_int_equal(c.last_priority, HYP_LOG_WARNING);
+	assert_string_equal(c.last, "vCPU 0: the mock backend has no state report");
+}
+
 static void test_log_handler_receives(void **state)
 {
 	struct fx *f = *state;
@@ -933,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_query_cap_mock_flags),
 		cmocka_unit_test_setup_teardown(test_log_handler_misuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_handler_receives, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_log_state, setup, teardown),
 		cmocka_unit_test(test_log_during_creation_library),
 		cmocka_unit_test(test_log_during_creation_backend),
 		cmocka_unit_test_setup_teardown(test_backend_helpers_null, setup, teardown),

@@ -1018,3 +1018,99 @@ int hyp__el2_host_irq(struct hyp_vm *vm, uint32_t host_irq)
 	}
 	return -ENOENT;
 }
+
+/* ---- a diagnosis (hyp_vcpu_log_state()) ---- */
+
+#define ICC_RPR_EL1 S3_0_C12_C11_3
+#define ICC_HPPIR1_EL1 S3_0_C12_C12_2
+
+/* The list registers and the CPU interface as the hardware holds them (on the vCPU's CPU). */
+static void log_hw_state(struct el2_vcpu *v)
+{
+	struct hyp_vm *vm = v->vcpu->vm;
+	struct el2_vm *m = el2_vm(vm);
+	unsigned int index = v->vcpu->index;
+
+	hyp__log(vm, HYP_LOG_WARNING,
+		 "vCPU %u: ICH_HCR_EL2 %#llx%s, ICH_VMCR_EL2 %#llx, ICH_MISR_EL2 %#llx, "
+		 "ICH_ELRSR_EL2 %#llx, ICH_AP0R0 %#llx, ICH_AP1R0 %#llx; HCR_EL2 %#llx",
+		 index, (unsigned long long)(v->lrs_parked ? v->parked_hcr : RD(ICH_HCR_EL2)),
+		 v->lrs_parked ? " (parked)" : "", (unsigned long long)RD(ICH_VMCR_EL2),
+		 (unsigned long long)RD(ICH_MISR_EL2), (unsigned long long)RD(ICH_ELRSR_EL2),
+		 (unsigned long long)RD(S3_4_C12_C8_0), (unsigned long long)RD(S3_4_C12_C9_0),
+		 (unsigned long long)read_sysreg(hcr_el2));
+	for (unsigned int i = 0; i < m->nr_lrs; i++) {
+		uint64_t lr = read_lr(i);
+
+		if (lr)
+			hyp__log(vm, HYP_LOG_WARNING, "vCPU %u: ICH_LR%u_EL2 %#llx", index, i,
+				 (unsigned long long)lr);
+	}
+	hyp__log(vm, HYP_LOG_WARNING,
+		 "vCPU %u: CNTV_CTL_EL0 %#llx, CNTV_CVAL_EL0 %#llx, CNTVCT_EL0 %#llx; this CPU's "
+		 "ICC_RPR_EL1 %#llx, ICC_HPPIR1_EL1 %#llx",
+		 index, (unsigned long long)read_sysreg(cntv_ctl_el0),
+		 (unsigned long long)read_sysreg(cntv_cval_el0),
+		 (unsigned long long)read_sysreg(cntvct_el0), (unsigned long long)RD(ICC_RPR_EL1),
+		 (unsigned long long)RD(ICC_HPPIR1_EL1));
+}
+
+void hyp__el2_vcpu_log_state(struct hyp_vcpu *vcpu)
+{
+	struct el2_vcpu *v = el2_vcpu(vcpu);
+	struct hyp_vm *vm = vcpu->vm;
+	struct el2_vm *m = el2_vm(vm);
+	struct hyp_el2_cpu *cpu = atomic_load(&v->loaded_on);
+	bool here = cpu && v->timer.loaded &&
+		    atomic_load_explicit(&v->loaded_mpidr, memory_order_relaxed) ==
+			    read_sysreg(mpidr_el1);
+	const struct hyp_timer_ctx *vt = &v->timer.timer[HYP_TIMER_VIRT];
+
+	hyp__log(vm, HYP_LOG_WARNING,
+		 "vCPU %u: PC %#llx, PSTATE %#llx (as of its last exit or interrupt); %s; news "
+		 "for its GIC %s, its virtual timer's PPI %s, %llu WFI sleeps",
+		 vcpu->index, (unsigned long long)v->ctx.regs.pc,
+		 (unsigned long long)v->ctx.regs.pstate,
+		 here ? "loaded on this CPU" :
+		 cpu  ? "loaded on another CPU" :
+			"not loaded",
+		 atomic_load(&v->vgic_dirty) ? "pending" : "none",
+		 v->vtimer_masked < 0 ? "masked (as far as the firmware said)" :
+		 v->vtimer_masked     ? "masked" :
+					"unmasked",
+		 (unsigned long long)v->wfi_sleeps);
+	hyp__log(vm, HYP_LOG_WARNING,
+		 "vCPU %u: list registers %s, %u in use%s; lib/timer: CNTV_CTL %#llx, CVAL %#llx, "
+		 "level %d",
+		 vcpu->index, v->lrs_in_hw ? "loaded" : "synced", v->lrs_used,
+		 v->lrs_hw ? ", one with a host interrupt" : "", (unsigned long long)vt->ctl,
+		 (unsigned long long)vt->cval, vt->level);
+	if (here && m->vgic)
+		log_hw_state(v);
+	if (!m->vgic)
+		return;
+	if (!here) {
+		const struct hyp_vgic_cpu_state *cs = hyp_vgic_cpu_state(m->vgic, vcpu->index);
+
+		hyp__log(vm, HYP_LOG_WARNING,
+			 "vCPU %u: saved ICH_VMCR_EL2 %#llx, ICH_AP1R0 %#llx (as of its last put "
+			 "or WFI)",
+			 vcpu->index, (unsigned long long)cs->vmcr,
+			 (unsigned long long)cs->ap1r[0]);
+	}
+	for (uint32_t intid = 0; intid < HYP_INTID_SPI_BASE + EL2_NR_SPIS; intid++) {
+		struct hyp_vgic_irq_info info;
+
+		if (hyp_vgic_irq_info(m->vgic, vcpu->index, intid, &info) ||
+		    (!info.pending && !info.active))
+			continue;
+		/* SPIs: those that target this vCPU. */
+		if (intid >= HYP_INTID_SPI_BASE && info.target != vcpu->index)
+			continue;
+		hyp__log(vm, HYP_LOG_WARNING, "vCPU %u: INTID %u%s%s, %s, priority %#x, %s%s%s",
+			 vcpu->index, intid, info.pending ? " pending" : "",
+			 info.active ? " active" : "", info.enabled ? "enabled" : "disabled",
+			 info.priority, info.group1 ? "group 1" : "group 0",
+			 info.edge ? ", edge" : ", level", info.hw ? ", a host interrupt" : "");
+	}
+}

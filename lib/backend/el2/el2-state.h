@@ -215,6 +215,7 @@ bool hyp__el2_irq_sysreg(struct el2_vcpu *v, uint32_t iss);
 bool hyp__el2_irq_sgi(struct el2_vcpu *v, uint32_t iss);
 void hyp__el2_irq_wfi(struct el2_vcpu *v);
 void hyp__el2_irq_host(struct el2_vcpu *v);
+void hyp__el2_vcpu_log_state(struct hyp_vcpu *vcpu);
 int hyp__el2_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_backend_irq kind,
 			uint32_t intid, bool level);
 int hyp__el2_timer_reg(struct el2_vcpu *v, uint32_t encoding, uint64_t *value, bool write);

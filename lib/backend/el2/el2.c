@@ -782,4 +782,5 @@ const struct hyp_backend_ops hyp__el2_backend_ops = {
 	.dirty_log_clear = el2_dirty_log_clear,
 	.assign_irq = hyp__el2_assign_irq,
 	.host_irq = hyp__el2_host_irq,
+	.vcpu_log_state = hyp__el2_vcpu_log_state,
 };
