@@ -735,7 +735,6 @@ static enum hyp_handler_result virtio_mmio(void *opaque, struct hyp_vcpu *vcpu,
 {
 	struct hyp__virtio *vdev = opaque;
 	uint64_t offset = access->offset;
-	bool notify;
 
 	(void)vcpu;
 	hyp__dev_lock(&vdev->lock);
@@ -755,13 +754,20 @@ static enum hyp_handler_result virtio_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	} else {
 		access->data = reg_read(vdev, offset);
 	}
+	hyp__virtio_end_access(vdev);
+	return HYP_HANDLED;
+}
+
+void hyp__virtio_end_access(struct hyp__virtio *vdev)
+{
+	bool notify;
+
 	hyp__virtio_update_irq(vdev);
 	notify = vdev->host_notify_pending;
 	vdev->host_notify_pending = false;
 	hyp__dev_unlock(&vdev->lock);
 	if (notify && vdev->ops->host_notify)
 		vdev->ops->host_notify(vdev);
-	return HYP_HANDLED;
 }
 
 /* ---- Life cycle ------------------------------------------------------------------------------ */

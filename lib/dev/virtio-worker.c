@@ -50,20 +50,13 @@ static bool drain(int fd)
 
 static void serve(struct hyp__virtio *vdev, uint32_t notified)
 {
-	bool host_notify;
-
 	hyp__dev_lock(&vdev->lock);
 	hyp_vm_hold_memory(vdev->vm);
 	for (uint32_t q = 0; notified; q++, notified >>= 1)
 		if ((notified & 1) && hyp__vq_usable(vdev, q))
 			vdev->ops->queue_notify(vdev, q);
 	hyp_vm_release_memory(vdev->vm);
-	hyp__virtio_update_irq(vdev);
-	host_notify = vdev->host_notify_pending;
-	vdev->host_notify_pending = false;
-	hyp__dev_unlock(&vdev->lock);
-	if (host_notify && vdev->ops->host_notify)
-		vdev->ops->host_notify(vdev);
+	hyp__virtio_end_access(vdev);
 }
 
 static void *worker_main(void *arg)

@@ -141,6 +141,9 @@ void hyp__virtio_worker_stop(struct hyp__virtio *vdev);
 void hyp__virtio_needs_reset(struct hyp__virtio *vdev, const char *why);
 /* Drive the interrupt line from InterruptStatus. */
 void hyp__virtio_update_irq(struct hyp__virtio *vdev);
+/* The end of an access under the lock (an MMIO access, an I/O thread's batch): the interrupt line
+ * brought up to date, the lock dropped, then the device's host_notify if it asked for one. */
+void hyp__virtio_end_access(struct hyp__virtio *vdev);
 
 /*
  * Take the next chain from queue @q's available ring into @chain (which points into vdev->seg).
