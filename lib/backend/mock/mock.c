@@ -576,15 +576,16 @@ static int mock_inject_irq(struct hyp_vm *vm, struct hyp_vcpu *vcpu, enum hyp_ba
 		if (r)
 			return r;
 	}
+	/* Atomics: lines may be driven from any thread (a device's I/O thread, a VMM thread),
+	 * and read by the inspection helpers on another. */
 	if (kind == HYP_BACKEND_IRQ_SGI) {
 		/* An SGI is an event, not a line: count it and keep it raised. */
-		(*counts)++;
-		*levels = 1;
+		__atomic_add_fetch(counts, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(levels, 1, __ATOMIC_RELEASE);
 		return 0;
 	}
-	if (level && !*levels)
-		(*counts)++;
-	*levels = level;
+	if (!__atomic_exchange_n(levels, (uint8_t)level, __ATOMIC_ACQ_REL) && level)
+		__atomic_add_fetch(counts, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -774,7 +775,7 @@ HYP_API int hyp_mock_irq_level(const struct hyp_vm *vm, const struct hyp_vcpu *v
 	uint8_t *level;
 	int r = irq_slot(vm, vcpu, intid, &level, &count);
 
-	return r ? r : *level;
+	return r ? r : __atomic_load_n(level, __ATOMIC_ACQUIRE);
 }
 
 HYP_API int hyp_mock_irq_count(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu, uint32_t intid)
@@ -783,7 +784,7 @@ HYP_API int hyp_mock_irq_count(const struct hyp_vm *vm, const struct hyp_vcpu *v
 	uint8_t *level;
 	int r = irq_slot(vm, vcpu, intid, &level, &count);
 
-	return r ? r : (int)*count;
+	return r ? r : (int)__atomic_load_n(count, __ATOMIC_ACQUIRE);
 }
 
 HYP_API int hyp_mock_gic_irq_state(const struct hyp_vm *vm, const struct hyp_vcpu *vcpu,
