@@ -436,6 +436,13 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		return fail("unexpected argument '%s' (see --help)", argv[optind]);
 	if (opt->dirty_ring && !opt->precopy)
 		return fail("--dirty-ring is for --precopy");
+	for (unsigned i = 0; opt->precopy && i < opt->nr_disks; i++)
+		if (opt->disks[i].io_thread)
+			return fail(
+				"--precopy and --disk %s,iothread: the disk's I/O thread goes on "
+				"writing guest memory after the vCPUs stop, so the last round "
+				"would not be exact",
+				opt->disks[i].path);
 	if (opt->precopy && opt->firmware)
 		return fail("--precopy and --firmware: the flash remaps guest memory while the "
 			    "guest runs, which the dirty log cannot follow");

@@ -67,8 +67,11 @@ enum hyp_dev_flags {
 	 * hyp_vm_set_spi(). The device lock and a hold of the memory map
 	 * (hyp_vm_hold_memory()) cover each batch. It pays off when a vCPU has other work while
 	 * its I/O is served, or several requests are in flight; with one request at a time the
-	 * synchronous default costs less (README, "Benchmarks"). -ENOTSUP in the freestanding
-	 * build.
+	 * synchronous default costs less (README, "Benchmarks"). Stopping the vCPUs does not stop
+	 * the thread: requests the driver queued are still served, and guest RAM still changes,
+	 * until hyp_virtio_blk_destroy(); a VMM that copies guest RAM once its vCPUs have stopped
+	 * (a snapshot, the last round of a live copy) destroys the device first or does without
+	 * the flag. -ENOTSUP in the freestanding build.
 	 */
 	HYP_DEV_IO_THREAD = 1u << 4,
 };

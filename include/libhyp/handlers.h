@@ -120,9 +120,8 @@ enum hyp_mmio_eventfd_flags {
  * @value: with HYP_MMIO_EVENTFD_MATCH_VALUE, the value a write must carry (zero-extended from
  *	   @len bytes); ignored otherwise (pass 0).
  * @flags: enum hyp_mmio_eventfd_flags.
- * @fd: an eventfd(2) (hosted builds). A matching write adds 1 to its counter; the library neither
- *	duplicates nor closes it: keep it open until hyp_vm_remove_mmio_eventfd() or the end of the
- *	VM.
+ * @fd: an eventfd(2) (hosted builds). A matching write adds 1 to its counter. The library keeps a
+ *	duplicate of its own (closed at removal), so the caller may close @fd when it likes.
  *
  * On kvm it is KVM_IOEVENTFD: the write completes inside KVM, with no exit to the VMM. Other
  * hosted backends (mock) get the same semantics from the library, at the write's exit: the
@@ -134,7 +133,8 @@ enum hyp_mmio_eventfd_flags {
  * @len; -ENOENT if no registered range holds [@ipa, @ipa + @len); -EEXIST for a registration
  * that would overlap one in place (same address and width, same value or either without
  * HYP_MMIO_EVENTFD_MATCH_VALUE), or a deferred part; -ENOSPC past HYP_MAX_MMIO_EVENTFDS;
- * -ENOTSUP; -EBUSY while a vCPU runs; a backend error (kvm: -EBADF if @fd is not an eventfd).
+ * -ENOTSUP; -EBUSY while a vCPU runs; -EBADF if @fd is not open; a backend error (kvm: -EINVAL
+ * if @fd is not an eventfd). A backend's failure to remove a registration is logged.
  */
 HYP_API int hyp_vm_add_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t value,
 				    uint32_t flags, int fd);

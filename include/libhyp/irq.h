@@ -123,9 +123,9 @@ HYP_API int hyp_vm_host_irq(struct hyp_vm *vm, uint32_t host_irq);
  * Elsewhere -ENOTSUP: drive the line with hyp_vm_set_spi() instead (it may be called from any
  * thread).
  *
- * Return: 0; -EINVAL for NULL @vm, @fd < 0 or @intid not an SPI the GIC has; -EEXIST if @fd is
- * registered already; -ENOTSUP; a backend error (kvm: -EBADF for an @fd that is not an eventfd;
- * -EBUSY if the GIC could not be set up).
+ * Return: 0; -EINVAL for NULL @vm, @fd < 0 or @intid not an SPI the GIC has; -ENOTSUP; a backend
+ * error (kvm: -EBUSY if @fd is registered already or the GIC could not be set up, -EBADF or
+ * -EINVAL for an @fd that is not an eventfd).
  */
 HYP_API int hyp_vm_add_irqfd(struct hyp_vm *vm, uint32_t intid, int fd);
 
@@ -133,7 +133,8 @@ HYP_API int hyp_vm_add_irqfd(struct hyp_vm *vm, uint32_t intid, int fd);
  * hyp_vm_remove_irqfd() - undo hyp_vm_add_irqfd(@vm, @intid, @fd). The VM's end removes them
  * all.
  *
- * Return: 0; -EINVAL for NULL @vm or a bad @intid; -ENOENT if not registered; -ENOTSUP.
+ * Return: 0 (on kvm also when no such registration exists); -EINVAL for NULL @vm or a bad
+ * @intid; -ENOTSUP.
  */
 HYP_API int hyp_vm_remove_irqfd(struct hyp_vm *vm, uint32_t intid, int fd);
 

@@ -399,14 +399,23 @@ HYP_API int hyp_vm_guest_span(const struct hyp_vm *vm, hyp_ipa_t ipa, bool writa
  * or hyp_vcpu_exit_map()/unmap() from an exit callback, waits until every hold is released
  * (holds are meant to last one batch of work, not longer), and a hold taken while a change is
  * under way waits for its end. Pointers from hyp_vm_guest_span() and hyp_vm_guest_ptr() stay
- * valid until the release. Holds nest and may come from several threads; do not call
- * hyp_vm_map() or the like while holding (it would wait for itself), nor hold from inside an
- * exit callback (use the vCPU's own hold).
+ * valid until the release. Holds nest and may come from several threads (up to
+ * HYP_VM_MAX_HOLDS at a time); do not call hyp_vm_map() or the like while holding (it would wait
+ * for itself), nor hold from inside an exit callback (use the vCPU's own hold).
+ *
+ * Return: 0; -EINVAL for NULL; -EAGAIN if HYP_VM_MAX_HOLDS holds are taken already.
  */
-HYP_API void hyp_vm_hold_memory(struct hyp_vm *vm);
+HYP_API int hyp_vm_hold_memory(struct hyp_vm *vm);
 
-/** hyp_vm_release_memory() - end one hyp_vm_hold_memory() of this thread. */
-HYP_API void hyp_vm_release_memory(struct hyp_vm *vm);
+/** The most hyp_vm_hold_memory() holds of one VM at a time. */
+#define HYP_VM_MAX_HOLDS 16383u
+
+/**
+ * hyp_vm_release_memory() - end one hyp_vm_hold_memory().
+ *
+ * Return: 0; -EINVAL for NULL or a VM that has no hold to release (nothing changes).
+ */
+HYP_API int hyp_vm_release_memory(struct hyp_vm *vm);
 
 /**
  * hyp_vm_alloc() - memory from the VM's allocator, for objects that live with the VM.

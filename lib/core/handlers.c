@@ -7,6 +7,8 @@
 #include "internal.h"
 
 #if defined(HYP_HOSTED) && HYP_HOSTED
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #endif
 
@@ -66,6 +68,29 @@ static struct hyp_mmio_range *range_holding(const struct hyp_vm *vm, hyp_ipa_t i
 	return at < vm->mmio.count && ranges[at].base <= ipa ? &ranges[at] : NULL;
 }
 
+/* The library's own descriptor for a caller's eventfd: a caller that closes its own, and a number
+ * reused for a file meanwhile, cannot make guest writes land in that file. */
+static int own_fd(int fd)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	return own < 0 ? -errno : own;
+#else
+	(void)fd;
+	return -ENOTSUP;
+#endif
+}
+
+static void close_own_fd(int fd)
+{
+#if defined(HYP_HOSTED) && HYP_HOSTED
+	close(fd);
+#else
+	(void)fd;
+#endif
+}
+
 /* Add 1 to an eventfd's counter. A counter at its maximum (a non-blocking eventfd nobody reads)
  * refuses the write: the reader has a wake-up pending already, so nothing is lost. */
 static void eventfd_signal(int fd)
@@ -90,11 +115,18 @@ static void eventfd_remove(struct hyp_vm *vm, uint32_t i)
 {
 	struct hyp_mmio_eventfd *e = eventfd_at(vm, i);
 	struct hyp_mmio_range *range = range_holding(vm, e->ipa);
+	int r = vm->ops.mmio_eventfd ?
+			vm->ops.mmio_eventfd(vm, e->ipa, e->len, e->value, e->flags, e->fd, false) :
+			0;
 
-	if (vm->ops.mmio_eventfd)
-		vm->ops.mmio_eventfd(vm, e->ipa, e->len, e->value, e->flags, e->fd, false);
+	/* The backend may go on taking the writes (they then never reach the callback). */
+	if (r)
+		hyp__log(vm, HYP_LOG_ERROR,
+			 "MMIO eventfd at %#llx (%u bytes): the backend kept it: %s",
+			 (unsigned long long)e->ipa, e->len, hyp_strerror(r));
 	if (range)
 		range->nr_eventfds--;
+	close_own_fd(e->fd);
 	hyp__vec_remove(&vm->mmio_eventfds, sizeof(*e), i);
 }
 
@@ -166,15 +198,22 @@ HYP_API int hyp_vm_add_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t l
 		r = -ENOSPC;
 		goto out;
 	}
+	reg.fd = own_fd(fd);
+	if (reg.fd < 0) {
+		r = reg.fd;
+		goto out;
+	}
 	if (vm->ops.mmio_eventfd)
-		r = vm->ops.mmio_eventfd(vm, ipa, len, value, flags, fd, true);
+		r = vm->ops.mmio_eventfd(vm, ipa, len, value, flags, reg.fd, true);
 	if (!r) {
 		r = hyp__vec_insert(vm, &vm->mmio_eventfds, sizeof(reg), vm->mmio_eventfds.count,
 				    &reg, HYP_MAX_MMIO_EVENTFDS);
 		if (r && vm->ops.mmio_eventfd)
-			vm->ops.mmio_eventfd(vm, ipa, len, value, flags, fd, false);
+			vm->ops.mmio_eventfd(vm, ipa, len, value, flags, reg.fd, false);
 	}
-	if (!r)
+	if (r)
+		close_own_fd(reg.fd);
+	else
 		range->nr_eventfds++;
 out:
 	hyp__vm_reconfigure_end(vm);
@@ -202,6 +241,13 @@ HYP_API int hyp_vm_remove_mmio_eventfd(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_
 	}
 	hyp__vm_reconfigure_end(vm);
 	return r;
+}
+
+void hyp__mmio_eventfds_release(struct hyp_vm *vm)
+{
+	for (uint32_t i = 0; i < vm->mmio_eventfds.count; i++)
+		close_own_fd(eventfd_at(vm, i)->fd);
+	hyp__vec_release(vm, &vm->mmio_eventfds, sizeof(struct hyp_mmio_eventfd));
 }
 
 /* A write the backend did not take itself (a backend without its own eventfds, or one that

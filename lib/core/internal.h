@@ -82,7 +82,7 @@ struct hyp_vec {
  * other (-EBUSY); a change waits for holds to go, and a hold for a change to end. */
 #define HYP_VM_RECONFIGURING (1u << 31)
 #define HYP_VM_HOLD (1u << 16)
-#define HYP_VM_HOLDS_MASK (0x3fffu << 16)
+#define HYP_VM_HOLDS_MASK (HYP_VM_MAX_HOLDS << 16)
 #define HYP_VM_VCPUS_MASK (HYP_VM_HOLD - 1)
 /* ...set with it when the change comes from an exit callback (hyp_vcpu_exit_map()): the one vCPU
  * inside hyp_vcpu_run() is the caller, and a vCPU entering run waits for the end instead of
@@ -296,6 +296,8 @@ const struct hyp_smccc_range *hyp__smccc_find_slow(const struct hyp_vm *vm, uint
 						   uint32_t function_id,
 						   const struct hyp_smccc_range **hint);
 
+/* The VM's end: the library's copies of the registered eventfds closed, the table freed. */
+void hyp__mmio_eventfds_release(struct hyp_vm *vm);
 /* A write that hyp_vm_add_mmio_eventfd() registered signals its eventfd; true if one took it. */
 bool hyp__mmio_eventfd_write(struct hyp_vm *vm, hyp_ipa_t ipa, uint32_t len, uint64_t data);
 

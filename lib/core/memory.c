@@ -86,26 +86,41 @@ static bool reconfigure_begin(struct hyp_vm *vm, struct hyp_vcpu *self)
 	}
 }
 
-HYP_API void hyp_vm_hold_memory(struct hyp_vm *vm)
+HYP_API int hyp_vm_hold_memory(struct hyp_vm *vm)
 {
-	if (!vm)
-		return;
-	for (;;) {
-		uint32_t users = atomic_fetch_add(&vm->users, HYP_VM_HOLD);
+	uint32_t users;
 
-		if (!(users & HYP_VM_RECONFIGURING))
-			return;
-		/* A change under way: step back, let it finish, and try again. */
-		atomic_fetch_sub(&vm->users, HYP_VM_HOLD);
-		while (atomic_load(&vm->users) & HYP_VM_RECONFIGURING)
+	if (!vm)
+		return -EINVAL;
+	users = atomic_load(&vm->users);
+	for (;;) {
+		/* A change under way: let it finish first. */
+		if (users & HYP_VM_RECONFIGURING) {
 			hyp__cpu_relax();
+			users = atomic_load(&vm->users);
+			continue;
+		}
+		if ((users & HYP_VM_HOLDS_MASK) == HYP_VM_HOLDS_MASK)
+			return -EAGAIN;
+		if (atomic_compare_exchange_weak(&vm->users, &users, users + HYP_VM_HOLD))
+			return 0;
 	}
 }
 
-HYP_API void hyp_vm_release_memory(struct hyp_vm *vm)
+HYP_API int hyp_vm_release_memory(struct hyp_vm *vm)
 {
-	if (vm)
-		atomic_fetch_sub(&vm->users, HYP_VM_HOLD);
+	uint32_t users;
+
+	if (!vm)
+		return -EINVAL;
+	users = atomic_load(&vm->users);
+	do {
+		/* Nothing to release: a caller's mistake, refused rather than letting the count
+		 * wrap into the other fields. */
+		if (!(users & HYP_VM_HOLDS_MASK))
+			return -EINVAL;
+	} while (!atomic_compare_exchange_weak(&vm->users, &users, users - HYP_VM_HOLD));
+	return 0;
 }
 
 static int vm_map(struct hyp_vm *vm, struct hyp_vcpu *self, hyp_ipa_t ipa, void *host,

@@ -252,7 +252,7 @@ HYP_API int hyp_vm_destroy(struct hyp_vm *vm)
 	hyp__ram_release_all(vm);
 	hyp__vec_release(vm, &vm->regions, sizeof(struct hyp_mem_region));
 	hyp__vec_release(vm, &vm->mmio, sizeof(struct hyp_mmio_range));
-	hyp__vec_release(vm, &vm->mmio_eventfds, sizeof(struct hyp_mmio_eventfd));
+	hyp__mmio_eventfds_release(vm);
 	hyp__vec_release(vm, &vm->smccc, sizeof(struct hyp_smccc_range));
 	hyp__vec_release(vm, &vm->sysregs, sizeof(struct hyp_sysreg_handler));
 	hyp__free(vm, vm->vcpus, sizeof(*vm->vcpus) * vm->max_vcpus);

@@ -334,8 +334,12 @@ static void blk_queue_notify(struct hyp__virtio *vdev, uint32_t queue)
 	struct hyp_virtio_blk *blk = to_blk(vdev);
 	struct hyp__vq_chain chain;
 
+	uint32_t budget;
+
 	(void)queue;
-	for (uint32_t budget = vdev->vq[REQUESTQ].num; budget; budget--) {
+	/* At most a ring's worth per call, so a driver that keeps refilling the ring cannot keep
+	 * the caller here: what is left is served again soon (struct hyp__vq.unfinished). */
+	for (budget = vdev->vq[REQUESTQ].num; budget; budget--) {
 		uint64_t written;
 		uint8_t status;
 
@@ -354,6 +358,7 @@ static void blk_queue_notify(struct hyp__virtio *vdev, uint32_t queue)
 		hyp__vq_write(vdev, &chain, chain.writable - 1, &status, 1);
 		hyp__vq_push(vdev, REQUESTQ, &chain, (uint32_t)(written + 1));
 	}
+	vdev->vq[REQUESTQ].unfinished = !budget && hyp__vq_usable(vdev, REQUESTQ);
 }
 
 static const struct hyp__virtio_ops blk_ops = {

@@ -730,14 +730,27 @@ static void config_access(struct hyp__virtio *vdev, struct hyp_mmio_access *acce
 		access->data |= (uint64_t)config[offset + i] << (8 * i);
 }
 
+/* The queues left unfinished (struct hyp__vq.unfinished), as a bit mask. */
+static uint32_t unfinished_queues(const struct hyp__virtio *vdev)
+{
+	uint32_t mask = 0;
+
+	for (uint32_t q = 0; q < vdev->ops->num_queues; q++)
+		if (vdev->vq[q].unfinished)
+			mask |= 1u << q;
+	return mask;
+}
+
 static enum hyp_handler_result virtio_mmio(void *opaque, struct hyp_vcpu *vcpu,
 					   struct hyp_mmio_access *access)
 {
 	struct hyp__virtio *vdev = opaque;
 	uint64_t offset = access->offset;
+	uint32_t unfinished;
 
 	(void)vcpu;
 	hyp__dev_lock(&vdev->lock);
+	unfinished = vdev->worker ? 0 : unfinished_queues(vdev);
 	if (offset >= VIRTIO_MMIO_CONFIG) {
 		/* Configuration space: any width the field has (4.2.2.2). */
 		config_access(vdev, access);
@@ -754,8 +767,29 @@ static enum hyp_handler_result virtio_mmio(void *opaque, struct hyp_vcpu *vcpu,
 	} else {
 		access->data = reg_read(vdev, offset);
 	}
+	/* Synchronous service: what a notification left unfinished is served at the driver's
+	 * next access (its interrupt handler reads InterruptStatus after each batch). */
+	if (unfinished)
+		hyp__virtio_serve_unfinished(vdev, unfinished);
 	hyp__virtio_end_access(vdev);
 	return HYP_HANDLED;
+}
+
+uint32_t hyp__virtio_serve_unfinished(struct hyp__virtio *vdev, uint32_t queues)
+{
+	uint32_t again = 0;
+
+	for (uint32_t q = 0; q < vdev->ops->num_queues; q++) {
+		if (!(queues & (1u << q)) || !vdev->vq[q].unfinished)
+			continue;
+		vdev->vq[q].unfinished = false;
+		if (!hyp__vq_usable(vdev, q))
+			continue;
+		vdev->ops->queue_notify(vdev, q);
+		if (vdev->vq[q].unfinished)
+			again |= 1u << q;
+	}
+	return again;
 }
 
 void hyp__virtio_end_access(struct hyp__virtio *vdev)

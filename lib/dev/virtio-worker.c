@@ -48,15 +48,27 @@ static bool drain(int fd)
 	return n == (ssize_t)sizeof(count);
 }
 
-static void serve(struct hyp__virtio *vdev, uint32_t notified)
+/* One batch: the queues notified, and those a batch left unfinished (its budget ran out: the
+ * driver may not notify again). Returns the queues to serve again, after the lock has been free
+ * for a moment (a vCPU reading the device's registers gets in between). */
+static uint32_t serve(struct hyp__virtio *vdev, uint32_t notified)
 {
+	uint32_t again = 0;
+
 	hyp__dev_lock(&vdev->lock);
-	hyp_vm_hold_memory(vdev->vm);
-	for (uint32_t q = 0; notified; q++, notified >>= 1)
-		if ((notified & 1) && hyp__vq_usable(vdev, q))
-			vdev->ops->queue_notify(vdev, q);
-	hyp_vm_release_memory(vdev->vm);
+	/* Cannot fail: a valid VM, and one hold per device thread. */
+	(void)hyp_vm_hold_memory(vdev->vm);
+	for (uint32_t q = 0; q < vdev->ops->num_queues; q++) {
+		if (!(notified & (1u << q)) || !hyp__vq_usable(vdev, q))
+			continue;
+		vdev->vq[q].unfinished = false;
+		vdev->ops->queue_notify(vdev, q);
+		if (vdev->vq[q].unfinished)
+			again |= 1u << q;
+	}
+	(void)hyp_vm_release_memory(vdev->vm);
 	hyp__virtio_end_access(vdev);
+	return again;
 }
 
 static void *worker_main(void *arg)
@@ -68,10 +80,11 @@ static void *worker_main(void *arg)
 	for (uint32_t q = 0; q < w->nr_queues; q++)
 		pfd[q] = (struct pollfd){ .fd = w->notify_fd[q], .events = POLLIN };
 	pfd[w->nr_queues] = (struct pollfd){ .fd = w->stop_fd, .events = POLLIN };
-	for (;;) {
-		uint32_t notified = 0;
+	for (uint32_t again = 0;;) {
+		uint32_t notified = again;
 
-		if (poll(pfd, w->nr_queues + 1, -1) < 0) {
+		/* Work left over from the last batch: look at the eventfds without waiting. */
+		if (poll(pfd, w->nr_queues + 1, again ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			/* Cannot happen with valid descriptors; do not spin on it. */
@@ -84,8 +97,7 @@ static void *worker_main(void *arg)
 		for (uint32_t q = 0; q < w->nr_queues; q++)
 			if (pfd[q].revents && drain(w->notify_fd[q]))
 				notified |= 1u << q;
-		if (notified)
-			serve(vdev, notified);
+		again = notified ? serve(vdev, notified) : 0;
 	}
 	return NULL;
 }

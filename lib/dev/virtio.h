@@ -62,6 +62,10 @@ struct hyp__vq {
 	uint16_t last_avail; /* the next available ring slot to consume */
 	uint16_t used_idx;   /* our copy of used->idx */
 	uint32_t gen;	     /* changes whenever the queue is reset or enabled again */
+	/* The device stopped serving it with buffers perhaps left (its budget per call ran out):
+	 * serve it again soon, since the driver, told by avail_event that we are busy, may not
+	 * notify again (hyp__virtio_serve_unfinished(), the I/O thread). */
+	bool unfinished;
 };
 
 struct hyp__virtio;
@@ -139,6 +143,9 @@ void hyp__virtio_worker_stop(struct hyp__virtio *vdev);
 
 /* The device cannot go on: set DEVICE_NEEDS_RESET and tell the driver (2.1.2). */
 void hyp__virtio_needs_reset(struct hyp__virtio *vdev, const char *why);
+/* Serve, once more, each queue of @queues (a bit mask) the device left unfinished (struct
+ * hyp__vq.unfinished); lock held. Returns those still unfinished, as a bit mask. */
+uint32_t hyp__virtio_serve_unfinished(struct hyp__virtio *vdev, uint32_t queues);
 /* Drive the interrupt line from InterruptStatus. */
 void hyp__virtio_update_irq(struct hyp__virtio *vdev);
 /* The end of an access under the lock (an MMIO access, an I/O thread's batch): the interrupt line

@@ -126,6 +126,8 @@ expect_error "--dirty-ring that is not a number" "is not a ring size" --kernel "
 	--precopy "$tmp/ram.img" --dirty-ring 1k
 expect_error "--dirty-ring that is not a power of two" "not a power of two" --kernel "$tmp/Image" \
 	--backend mock --precopy "$tmp/ram.img" --dirty-ring 300
+expect_error "--precopy with a disk on its I/O thread" "the disk's I/O thread goes on" \
+	--kernel "$tmp/Image" --precopy "$tmp/ram.img" --disk "$tmp/Image,iothread"
 expect_error "--pmu with a bad value" "--pmu takes on, off or auto" --kernel "$tmp/Image" \
 	--pmu=maybe
 expect_error "--mte=on on a backend without CPU features" "CPU features need the kvm backend" \

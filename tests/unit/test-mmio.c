@@ -3,6 +3,7 @@
  * callbacks that decline, exits the caller completes, accesses without a syndrome. */
 #include "test-helpers.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
@@ -858,37 +859,51 @@ static void test_eventfd_backend(void **state)
 	struct hyp_vm_config config = { .size = sizeof(config), .backend_ops = &efd_ops };
 	struct hyp_vm *vm;
 	struct device dev = { .result = HYP_HANDLED };
+	int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK), closed = eventfd(0, 0);
+	int seen;
 
 	(void)state;
+	assert_true(a >= 0 && b >= 0 && closed >= 0);
+	close(closed);
 	memset(&efd_backend, 0, sizeof(efd_backend));
 	assert_int_equal(hyp_vm_create(&config, &vm), 0);
 	assert_int_equal(hyp_vm_add_mmio_handler(vm, DEV_BASE, DEV_SIZE, device_mmio, &dev), 0);
-	efd_backend.fail_with = -EBADF;
+	/* Not an open descriptor: refused before the backend is asked. */
 	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x50, 4, 3,
-						 HYP_MMIO_EVENTFD_MATCH_VALUE, 7),
+						 HYP_MMIO_EVENTFD_MATCH_VALUE, closed),
 			 -EBADF);
+	assert_int_equal(efd_backend.on, 0);
+	efd_backend.fail_with = -EINVAL;
+	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x50, 4, 3,
+						 HYP_MMIO_EVENTFD_MATCH_VALUE, a),
+			 -EINVAL);
 	assert_int_equal(hyp_vm_remove_mmio_eventfd(vm, DEV_BASE + 0x50, 4, 3,
 						    HYP_MMIO_EVENTFD_MATCH_VALUE),
 			 -ENOENT);
 	efd_backend.fail_with = 0;
 	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x50, 4, 3,
-						 HYP_MMIO_EVENTFD_MATCH_VALUE, 7),
+						 HYP_MMIO_EVENTFD_MATCH_VALUE, a),
 			 0);
 	assert_int_equal(efd_backend.on, 1);
 	assert_int_equal(efd_backend.ipa, DEV_BASE + 0x50);
 	assert_int_equal(efd_backend.len, 4);
 	assert_int_equal(efd_backend.value, 3);
 	assert_int_equal(efd_backend.flags, HYP_MMIO_EVENTFD_MATCH_VALUE);
-	assert_int_equal(efd_backend.fd, 7);
-	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x54, 4, 0, 0, 8), 0);
+	/* The backend gets the library's own copy of the descriptor, not the caller's number. */
+	seen = efd_backend.fd;
+	assert_true(seen >= 0 && seen != a);
+	assert_int_equal(hyp_vm_add_mmio_eventfd(vm, DEV_BASE + 0x54, 4, 0, 0, b), 0);
 	assert_int_equal(hyp_vm_remove_mmio_eventfd(vm, DEV_BASE + 0x54, 4, 0, 0), 0);
 	assert_int_equal(efd_backend.off, 1);
-	assert_int_equal(efd_backend.fd, 8);
-	/* The range goes: so does its registration, at the backend too. */
+	assert_true(efd_backend.fd != b);
+	/* The range goes: so does its registration, at the backend too, and the copy is closed. */
 	assert_int_equal(hyp_vm_remove_mmio_handler(vm, DEV_BASE), 0);
 	assert_int_equal(efd_backend.off, 2);
-	assert_int_equal(efd_backend.fd, 7);
+	assert_int_equal(efd_backend.fd, seen);
+	assert_int_equal(fcntl(seen, F_GETFD), -1);
 	hyp_vm_destroy(vm);
+	close(a);
+	close(b);
 }
 
 /* ---- holds of the memory map (hyp_vm_hold_memory()) ---- */
@@ -921,20 +936,31 @@ static void test_hold_memory(void **state)
 
 	(void)state;
 	assert_non_null(page);
-	hyp_vm_hold_memory(NULL);
-	hyp_vm_release_memory(NULL);
+	assert_int_equal(hyp_vm_hold_memory(NULL), -EINVAL);
+	assert_int_equal(hyp_vm_release_memory(NULL), -EINVAL);
 	test_vm_create(&t);
+	/* A release without a hold is refused, and changes nothing (the map is free). */
+	assert_int_equal(hyp_vm_release_memory(t.vm), -EINVAL);
+	assert_int_equal(hyp_vm_map(t.vm, 0x80000000, page, HYP_PAGE_SIZE, HYP_MEM_RWX), 0);
+	assert_int_equal(hyp_vm_unmap(t.vm, 0x80000000, HYP_PAGE_SIZE), 0);
+	/* At most HYP_VM_MAX_HOLDS at a time. */
+	for (uint32_t i = 0; i < HYP_VM_MAX_HOLDS; i++)
+		assert_int_equal(hyp_vm_hold_memory(t.vm), 0);
+	assert_int_equal(hyp_vm_hold_memory(t.vm), -EAGAIN);
+	for (uint32_t i = 0; i < HYP_VM_MAX_HOLDS; i++)
+		assert_int_equal(hyp_vm_release_memory(t.vm), 0);
+	assert_int_equal(hyp_vm_release_memory(t.vm), -EINVAL);
 	job.vm = t.vm;
 	job.host = page;
-	hyp_vm_hold_memory(t.vm);
-	hyp_vm_hold_memory(t.vm);
+	assert_int_equal(hyp_vm_hold_memory(t.vm), 0);
+	assert_int_equal(hyp_vm_hold_memory(t.vm), 0);
 	assert_int_equal(pthread_create(&thread, NULL, map_thread, &job), 0);
 	usleep(50 * 1000);
 	assert_false(atomic_load(&job.done));
-	hyp_vm_release_memory(t.vm);
+	assert_int_equal(hyp_vm_release_memory(t.vm), 0);
 	usleep(50 * 1000);
 	assert_false(atomic_load(&job.done)); /* one hold left */
-	hyp_vm_release_memory(t.vm);
+	assert_int_equal(hyp_vm_release_memory(t.vm), 0);
 	assert_int_equal(pthread_join(thread, NULL), 0);
 	assert_true(atomic_load(&job.done));
 	assert_int_equal(atomic_load(&job.result), 0);
