@@ -121,7 +121,8 @@ static void unregister(struct hyp__virtio *vdev, struct hyp__virtio_worker *w)
 
 int hyp__virtio_worker_start(struct hyp__virtio *vdev)
 {
-	struct hyp__virtio_worker *w = hyp_vm_alloc(vdev->vm, sizeof(*w), _Alignof(*w));
+	struct hyp__virtio_worker *w =
+		hyp_vm_alloc(vdev->vm, sizeof(*w), _Alignof(struct hyp__virtio_worker));
 	int r = 0;
 
 	if (!w)
