@@ -383,7 +383,7 @@ struct hyp_virtio_blk;
  * need not be a multiple of 512. @buf is guest memory. The methods run on a vCPU thread (or the
  * device's I/O thread, HYP_DEV_IO_THREAD) with the device lock held, in the middle of a request
  * whose other buffers are already located: they must not change the VM's memory map
- * (hyp_vcpu_exit_unmap() and the like).
+ * (hyp_vcpu_exit_unmap() and the like) nor destroy the device.
  */
 struct hyp_blk_ops {
 	int (*read)(void *opaque, uint64_t offset, void *buf, size_t len);
@@ -453,7 +453,8 @@ HYP_API int hyp_virtio_blk_create(struct hyp_vm *vm, const struct hyp_virtio_blk
 				  struct hyp_virtio_blk **ret);
 
 /** hyp_virtio_blk_destroy() - detach and free; closes a disk opened from @path. NULL does
- *  nothing. Same rules as hyp_pl011_destroy(). */
+ *  nothing. Same rules as hyp_pl011_destroy(); with HYP_DEV_IO_THREAD it also stops and joins
+ *  the thread (after the batch it may be serving), so it must not be called from that thread. */
 HYP_API void hyp_virtio_blk_destroy(struct hyp_virtio_blk *blk);
 
 /* ---- CFI parallel NOR flash ---------------------------------------------------------------- */
