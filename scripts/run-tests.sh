@@ -241,7 +241,7 @@ el2_on_qemu10() { # label, run-el2.sh args...
 if qemu10=$(bash tests/el2/fetch-qemu-backports.sh); then
 	el2_on_qemu10 el2-qemu10
 	# Not Linux in a partition (run-el2.sh --linux): on QEMU 10 its first boot stalled once in
-	# CI (RCU stall on Linux's CPU 0; issue 11's notes), and not again in ~80 runs since, so a
+	# CI (RCU stall on Linux's CPU 0; issue 11's notes), and not again in 76 runs since, so a
 	# flake nobody can reproduce would block landings. Run it by hand: if it stalls, the
 	# watchdog now logs each vCPU's state (hyp_vcpu_log_state()).
 	#   PATH=$(bash tests/el2/fetch-qemu-backports.sh):$PATH bash tests/el2/run-el2.sh --linux
