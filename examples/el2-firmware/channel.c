@@ -4,21 +4,26 @@
  * bare-metal peer (partition rt, CPUs 2-3) talk through one libhyp channel (<libhyp/chan.h>).
  *
  *   peer VM  --- region + doorbell + SPI (chan-layout.h) ---  host end, here at EL2
- *   host end --- libhyp's virtio console (tx_try_fn / hyp_virtio_console_receive()) --- Linux
+ *   host end --- libhyp's virtio console (tx_fn / hyp_virtio_console_receive()) --- Linux
  *
- * Linux uses its stock virtio_console driver (/dev/hvc0); the peer uses the region directly. Both
- * directions have backpressure and nothing is dropped:
- *  - Linux -> peer: the console's tx_try_fn puts what fits into the to_guest ring; the rest stays
- *    in Linux's transmit queue until the peer rings (it consumed), when the doorbell callback
- *    resumes the console (hyp_virtio_console_tx_resume()).
+ * Linux uses its stock virtio_console driver (/dev/hvc0); the peer uses the region directly.
+ *  - Linux -> peer: the console's tx_fn takes every byte at once into a FIFO of the firmware's,
+ *    which goes into the to_guest ring as the peer makes room (its doorbell). Linux's transmit
+ *    buffers are never held: its hvc driver waits for each one with interrupts masked, spinning,
+ *    so a held buffer would stop that CPU until the peer reads, and the peer may be waiting for
+ *    Linux to take its replies, which that CPU's interrupt handler would do. (With the transmit
+ *    queue held back, as this file first did, that deadlock stopped a Linux CPU once: RCU stalls,
+ *    no ticks.) The FIFO holds far more than Linux's exchange keeps in flight; were it full,
+ *    bytes would be dropped and counted, as on a serial line, and the exchange would fail.
  *  - peer -> Linux: the doorbell callback peeks at the to_host ring, offers the bytes to the
  *    console and consumes only what it took; when Linux posts receive buffers again the console's
  *    rx_ready callback does the same. Bytes wait in the ring while no Linux console exists.
  * The channel itself lives for the whole run (it outlives both VMs), so either side can start,
  * stop or restart without the other losing bytes.
  *
- * Locks: the pump lock (pump()) is taken before the console's and the channel's; a console
- * callback (tx_try_fn, with the console's lock) only takes the channel's: no cycle.
+ * Locks: the pump lock (pump()) is taken before the console's, the FIFO's and the channel's; a
+ * console callback (tx_fn, with the console's lock) takes the FIFO's, then the channel's: no
+ * cycle.
  */
 #include <libhyp/chan.h>
 #include <libhyp/dev.h>
@@ -52,7 +57,36 @@ static struct {
 	bool peer_attached;
 	char marker[208];
 	uint64_t to_linux, from_linux, pumps;
+
+	/* Linux's output on its way to the to_guest ring (see the top of the file). */
+	struct fw_lock tx_lock;
+	uint8_t tx_fifo[16384];
+	uint32_t tx_head, tx_len;
+	uint64_t tx_dropped;
 } ch;
+
+/* Move what the FIFO holds into the to_guest ring, in order, as much as fits. */
+static void tx_drain_locked(void)
+{
+	while (ch.tx_len) {
+		uint32_t first = sizeof(ch.tx_fifo) - ch.tx_head;
+		int n = hyp_chan_send(ch.chan, ch.tx_fifo + ch.tx_head,
+				      ch.tx_len < first ? ch.tx_len : first);
+
+		if (n <= 0)
+			break;
+		ch.tx_head = (ch.tx_head + (uint32_t)n) % sizeof(ch.tx_fifo);
+		ch.tx_len -= (uint32_t)n;
+		__atomic_fetch_add(&ch.from_linux, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+}
+
+static void tx_drain(void)
+{
+	fw_lock(&ch.tx_lock);
+	tx_drain_locked();
+	fw_unlock(&ch.tx_lock);
+}
 
 static void peer_rang(void *opaque, struct hyp_chan *chan);
 
@@ -108,23 +142,32 @@ static void pump(void)
 			if (took < n)
 				break; /* Linux's buffers are full: rx_ready calls again */
 		}
-		hyp_virtio_console_tx_resume(ch.con);
 	}
+	/* The peer may have made room for Linux's output too. */
+	tx_drain();
 	fw_unlock(&ch.pump_lock);
 }
 
 /* ---- the Linux side ------------------------------------------------------------------------- */
 
-/* struct hyp_virtio_console_config.tx_try_fn: Linux's output, on a Linux vCPU, console locked. */
-static size_t linux_tx(void *opaque, const void *bytes, size_t len)
+/* struct hyp_virtio_console_config.tx_fn: Linux's output, on a Linux vCPU, console locked. All of
+ * it is taken at once (queued behind what waits), so Linux never waits for the peer. */
+static void linux_tx(void *opaque, const void *bytes, size_t len)
 {
-	int n = hyp_chan_send(ch.chan, bytes, len);
+	const uint8_t *p = bytes;
 
 	(void)opaque;
-	if (n <= 0)
-		return 0;
-	__atomic_fetch_add(&ch.from_linux, (uint64_t)n, __ATOMIC_RELAXED);
-	return (size_t)n;
+	fw_lock(&ch.tx_lock);
+	for (size_t i = 0; i < len; i++) {
+		if (ch.tx_len == sizeof(ch.tx_fifo)) {
+			ch.tx_dropped += len - i;
+			break;
+		}
+		ch.tx_fifo[(ch.tx_head + ch.tx_len) % sizeof(ch.tx_fifo)] = p[i];
+		ch.tx_len++;
+	}
+	tx_drain_locked();
+	fw_unlock(&ch.tx_lock);
 }
 
 /* struct hyp_virtio_console_config.rx_ready_fn: Linux posted receive buffers again. */
@@ -140,7 +183,7 @@ int fw_channel_linux_attach(struct hyp_vm *vm, struct hyp_fdt_virtio *node)
 		.size = sizeof(vc),
 		.base = LINUX_CON_BASE,
 		.intid = LINUX_CON_INTID,
-		.tx_try_fn = linux_tx,
+		.tx_fn = linux_tx,
 		.rx_ready_fn = linux_rx_ready,
 	};
 	struct hyp_virtio_console *con;
@@ -204,6 +247,11 @@ void fw_channel_linux_detach(void)
 	ch.con = NULL;
 	fw_unlock(&ch.pump_lock);
 	hyp_virtio_console_destroy(con);
+	/* What this boot's Linux wrote and the peer has not taken goes with it, as its transmit
+	 * queue would have (the next boot starts a session of its own). */
+	fw_lock(&ch.tx_lock);
+	ch.tx_head = ch.tx_len = 0;
+	fw_unlock(&ch.tx_lock);
 }
 
 void fw_channel_linux_finished(void)
@@ -220,12 +268,13 @@ void fw_channel_linux_finished(void)
 	if (ch.chan)
 		hyp_chan_get_stats(ch.chan, &s);
 	markers_ok = ch.markers_seen && ch.markers_ok == ch.markers_seen &&
-		     ch.markers_seen == ch.linux_attaches;
+		     ch.markers_seen == ch.linux_attaches && !ch.tx_dropped;
 	lht_tap_comment("[chan] host end: %lu bytes Linux -> peer, %lu bytes peer -> Linux, %lu "
 			"doorbells, %lu SPIs to the peer, %lu garbage indexes ignored, %lu sends "
-			"held back by a full ring, %lu bad doorbell accesses",
+			"held back by a full ring, %lu bad doorbell accesses, %lu bytes of Linux's "
+			"dropped (its FIFO full)",
 			s.bytes_sent, s.bytes_received, s.doorbells, s.interrupts, s.bad_indexes,
-			s.send_short, s.bad_accesses);
+			s.send_short, s.bad_accesses, ch.tx_dropped);
 	fw_snprintf(why, sizeof(why), "%u boots with the channel, %u markers, %u good; %s",
 		    ch.linux_attaches, ch.markers_seen, ch.markers_ok,
 		    ch.markers_seen ? ch.marker : "no channel marker");
