@@ -305,7 +305,10 @@ struct hyp_virtio_console;
  *	       once its sink has room again. Buffers behind it wait too (the console is one stream).
  *	       An emergency write (VIRTIO_CONSOLE_F_EMERG_WRITE, one byte that cannot wait, 5.3.6)
  *	       it refuses is dropped. Called with the device lock held, like @tx_fn. Receives
- *	       @tx_opaque.
+ *	       @tx_opaque. Mind the guest: Linux's hvc console (/dev/hvc0) waits for each transmit
+ *	       buffer spinning with interrupts masked, so a buffer held until a sink that depends
+ *	       on that guest's interrupts drains (a peer waiting for the guest to read) stops
+ *	       that vCPU for good; take such output with @tx_fn into a buffer of the VMM's.
  */
 struct hyp_virtio_console_config {
 	uint32_t size;
