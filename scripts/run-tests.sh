@@ -240,11 +240,11 @@ el2_on_qemu10() { # label, run-el2.sh args...
 }
 if qemu10=$(bash tests/el2/fetch-qemu-backports.sh); then
 	el2_on_qemu10 el2-qemu10
-	# Not Linux in a partition (run-el2.sh --linux) yet: on QEMU 10, inside this fresh root, one
-	# run in 14 had a wrong byte in the peer -> Linux direction of the channel (examples/
-	# el2-firmware/channel.c), not explained yet (never seen on QEMU 7.2, which runs the same
-	# test above). The earlier stall on QEMU 10 was the channel bridge holding Linux's hvc
-	# output (fixed). Run it by hand:
+	# Not Linux in a partition (run-el2.sh --linux) yet: on QEMU 10, inside this fresh root, it
+	# sometimes fails (issue 11's notes): a Linux CPU stalls after the firmware's virtio console
+	# finds its available index "ran ahead" (Linux's hvc then spins, interrupts masked), or one
+	# byte from the peer arrives wrong. Not explained yet; never seen on QEMU 7.2, which runs
+	# the same test above. Run it by hand:
 	#   PATH=$(bash tests/el2/fetch-qemu-backports.sh):$PATH bash tests/el2/run-el2.sh --linux
 else
 	failures+=("QEMU 10 from bookworm-backports could not be fetched")

@@ -11,9 +11,9 @@
  *    which goes into the to_guest ring as the peer makes room (its doorbell). Linux's transmit
  *    buffers are never held: its hvc driver waits for each one with interrupts masked, spinning,
  *    so a held buffer would stop that CPU until the peer reads, and the peer may be waiting for
- *    Linux to take its replies, which that CPU's interrupt handler would do. (With the transmit
- *    queue held back, as this file first did, that deadlock stopped a Linux CPU once: RCU stalls,
- *    no ticks.) The FIFO holds far more than Linux's exchange keeps in flight; were it full,
+ *    Linux to take its replies, which that CPU's interrupt handler would do (a deadlock this file
+ *    allowed when it held the transmit queue back). The FIFO holds far more than Linux's
+ *    exchange keeps in flight; were it full,
  *    bytes would be dropped and counted, as on a serial line, and the exchange would fail.
  *  - peer -> Linux: the doorbell callback peeks at the to_host ring, offers the bytes to the
  *    console and consumes only what it took; when Linux posts receive buffers again the console's
