@@ -45,7 +45,14 @@ enum hyp_kvm_cpu_feature {
  * @sve_max_vl: with HYP_KVM_CPU_SVE, the largest vector length in bytes (a multiple of 16); the
  *		guest gets every length the host supports up to it (KVM allows no gaps below the
  *		maximum). 0 means the host's largest. -ENOTSUP if the host supports no length up
- *		to it.
+ *		to it. Applies to SVE asked for either way (@cpu_features_if_available too).
+ * @cpu_features_if_available: enum hyp_kvm_cpu_feature bits each vCPU gets only if this host's
+ *		  KVM offers them (the same capabilities as @cpu_features; PMU also needs the
+ *		  in-kernel GIC); the others are left out without an error ("-cpu host"). Answered
+ *		  from KVM_CHECK_EXTENSION on the new VM: no throwaway VM is needed to find out.
+ *		  hyp_vm_query_cap(HYP_CAP_CPU_FEATURES) tells which were given. A bit in both fields is
+ *		  required (@cpu_features wins). Was "reserved" (0) before version 0.2: an older
+ *		  caller's zero asks for nothing.
  */
 struct hyp_kvm_config {
 	uint32_t size;
@@ -54,7 +61,7 @@ struct hyp_kvm_config {
 	uint32_t cpu_features;
 	const char *kvm_path;
 	uint32_t sve_max_vl;
-	uint32_t reserved;
+	uint32_t cpu_features_if_available;
 };
 
 HYP_END_DECLS

@@ -197,6 +197,10 @@ enum hyp_cap {
 	 *  backend and host offer, whether or not this VM has one; 0: none (kvm before Linux 6.3,
 	 *  or without KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP, or with host pages other than 4 KiB). */
 	HYP_CAP_DIRTY_RING,
+	/** Bits: the optional CPU features this VM's vCPUs have. kvm: enum hyp_kvm_cpu_feature
+	 *  (struct hyp_kvm_config: those required plus those wanted that the host offered);
+	 *  0 on the other backends, which have none to choose. */
+	HYP_CAP_CPU_FEATURES,
 	HYP_CAP_COUNT
 };
 

@@ -379,8 +379,17 @@ int hyp__vq_pop(struct hyp__virtio *vdev, uint32_t q, struct hyp__vq_chain *chai
 	if (avail_idx == vq->last_avail)
 		return 0;
 	/* The driver can be at most a full ring ahead of us (2.7.13.3). */
-	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num)
+	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num) {
+		/* The numbers tell a driver that published too much from a device that lost count. */
+		hyp_vm_log(
+			vdev->vm, vdev->warned ? HYP_LOG_DEBUG : HYP_LOG_WARNING,
+			"%s@%#llx: queue %u: available index %u, last consumed %u, size %u, used "
+			"index %u",
+			vdev->name, (unsigned long long)vdev->base, (unsigned)q,
+			(unsigned)avail_idx, (unsigned)vq->last_avail, (unsigned)vq->num,
+			(unsigned)vq->used_idx);
 		return malformed(vdev, "available index ran ahead");
+	}
 	if (!ring_load16(vdev, vq->avail + 4 + 2 * (uint64_t)(vq->last_avail % vq->num),
 			 __ATOMIC_RELAXED, &head))
 		return malformed(vdev, "available ring outside guest RAM");

@@ -57,6 +57,9 @@
 #define MMIO_IPA 0x0b000000ull
 
 static const char *hyp_run, *kernel, *initrd, *disk;
+/* Diagnostics only: more hyp-run options (LIBHYP_BENCH_ONLY=boot-timeline,--sve=off,...). */
+static char *extra_args[8];
+static unsigned nr_extra_args;
 
 static inline uint64_t cntvct(void)
 {
@@ -93,22 +96,30 @@ struct run {
 	unsigned cpus;
 	bool disk;
 	bool io_thread; /* the disk with ",iothread" (HYP_DEV_IO_THREAD) */
+	bool timeline;	/* the guest prints its idle time and kernel log (boot-timeline) */
 	uint64_t ticks;
 	uint64_t cpu_ns; /* hyp-run's CPU time, all threads, guest time included */
 	long maxrss_kb;
 	int status;
 };
 
+enum spawn_mode {
+	SPAWN_PLAIN,
+	SPAWN_PTRACED, /* under PTRACE_TRACEME: stops at the exec */
+	SPAWN_STOPPED, /* stops itself (SIGSTOP) before the exec, to be traced from the start */
+};
+
 /* Start hyp-run with its console on @out_fd. */
-static pid_t spawn(const struct run *run, int out_fd, bool traced)
+static pid_t spawn(const struct run *run, int out_fd, enum spawn_mode mode)
 {
 	char cpus[8], cmdline[160], disk_arg[PATH_MAX + 16];
-	const char *argv[20];
+	const char *argv[28];
 	unsigned n = 0;
 	pid_t pid;
 
 	snprintf(cpus, sizeof(cpus), "%u", run->cpus);
-	snprintf(cmdline, sizeof(cmdline), "%s%s", CMDLINE, run->disk ? " libhyp_bench_disk" : "");
+	snprintf(cmdline, sizeof(cmdline), "%s%s%s", CMDLINE, run->disk ? " libhyp_bench_disk" : "",
+		 run->timeline ? " libhyp_bench_timeline initcall_debug" : "");
 	argv[n++] = hyp_run;
 	argv[n++] = "--backend";
 	argv[n++] = "kvm";
@@ -128,13 +139,17 @@ static pid_t spawn(const struct run *run, int out_fd, bool traced)
 	}
 	argv[n++] = "--cmdline";
 	argv[n++] = cmdline;
+	for (unsigned i = 0; i < nr_extra_args; i++)
+		argv[n++] = extra_args[i];
 	argv[n] = NULL;
 	pid = fork();
 	if (pid == 0) {
 		dup2(out_fd, 1);
 		dup2(out_fd, 2);
-		if (traced)
+		if (mode == SPAWN_PTRACED)
 			ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		else if (mode == SPAWN_STOPPED)
+			raise(SIGSTOP);
 		execv(hyp_run, (char *const *)argv);
 		_exit(127);
 	}
@@ -179,7 +194,7 @@ static int boot(struct run *run)
 	if (fd < 0)
 		return -1;
 	t0 = cntvct();
-	pid = spawn(run, fd, false);
+	pid = spawn(run, fd, SPAWN_PLAIN);
 	close(fd);
 	if (finish(run, pid, t0)) {
 		printf("linux-bench: hyp-run (%u vCPUs) failed with status %d:\n", run->cpus,
@@ -293,7 +308,7 @@ static int rss_breakdown(void)
 
 	if (fd < 0)
 		return -1;
-	pid = spawn(&run, fd, true);
+	pid = spawn(&run, fd, SPAWN_PTRACED);
 	close(fd);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
 		return -1;
@@ -485,9 +500,60 @@ struct window {
 	unsigned long long requests;
 };
 
-/* Parse the trace between the "libhyp-split begin NAME" and "end NAME" markers into @ns per part. */
-static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS])
+/* Beyond the parts (LIBHYP_BENCH_ONLY=boot-split): system call time and count by number, and
+ * guest exits by reason as the kvm_exit event words it. */
+#define SPLIT_MAX_NR 512
+#define SPLIT_MAX_REASONS 24
+struct split_detail {
+	uint64_t sys_ns[SPLIT_MAX_NR], sys_count[SPLIT_MAX_NR];
+	char reason[SPLIT_MAX_REASONS][48];
+	uint64_t reason_count[SPLIT_MAX_REASONS];
+	unsigned reasons;
+	/* Stretches of 1 ms or more off the CPU, with the event of hyp-run's before each. */
+	struct {
+		uint64_t since, ns;
+		char before[160];
+		char stack[400]; /* the kernel stack it left the CPU with (a sched_switch trigger) */
+	} off[16];
+	/* Trigger stacks come just before or just after their sched_switch line: the last one
+	 * seen, and whether lines that follow belong to off[offs] too. */
+	char cur_stack[400];
+	bool stack_open, stack_fresh;
+	unsigned offs;
+	char last_own[160];
+	uint64_t first_ts;
+	/* hyp-run's first system calls, with when they started. */
+	char first_calls[200][96];
+	uint64_t first_call_ts[200];
+	unsigned first_count;
+};
+
+static void count_exit_reason(struct split_detail *d, const char *text)
 {
+	char r[48];
+	size_t n = strcspn(text, ",\n");
+	unsigned i;
+
+	snprintf(r, sizeof(r), "%.*s", (int)(n < sizeof(r) - 1 ? n : sizeof(r) - 1), text);
+	for (i = 0; i < d->reasons; i++)
+		if (!strcmp(d->reason[i], r))
+			break;
+	if (i == d->reasons) {
+		if (d->reasons == SPLIT_MAX_REASONS)
+			i = SPLIT_MAX_REASONS - 1; /* the last row takes the rest */
+		else
+			snprintf(d->reason[d->reasons++], sizeof(r), "%s", r);
+	}
+	d->reason_count[i]++;
+}
+
+/* Parse the trace between the "libhyp-split begin NAME" and "end NAME" markers into @ns per part
+ * (and @d, if not NULL). */
+static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS],
+		       struct split_detail *d)
+{
+	unsigned long long sys_nr = 0;
+	uint64_t sys_since = 0;
 	char begin[96], end[96];
 	FILE *t = fopen(TRACING "/trace", "r");
 	char line[512];
@@ -507,6 +573,31 @@ static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS])
 		char *p = strstr(line, "]");
 		enum split_part part;
 
+		if (d && strstr(line, " => ")) {
+			char *f = strstr(line, " => ") + 4;
+			char *bufs[2] = { d->cur_stack, d->stack_open && d->offs < 16 ?
+								d->off[d->offs].stack :
+								NULL };
+
+			for (int b = 0; b < 2; b++) {
+				size_t used = bufs[b] ? strlen(bufs[b]) : 0;
+
+				if (bufs[b])
+					snprintf(bufs[b] + used, sizeof(d->cur_stack) - used,
+						 "%s%.*s", used ? " < " : "",
+						 (int)strcspn(f, "+\n"), f);
+			}
+			continue;
+		}
+		if (d && strstr(line, "<stack trace>")) {
+			d->cur_stack[0] = 0;
+			if (d->stack_open && d->stack_fresh && d->offs < 16)
+				d->off[d->offs].stack[0] = 0;
+			d->stack_fresh = false;
+			continue;
+		}
+		if (d)
+			d->stack_open = false;
 		if (line[0] == '#' || !p)
 			continue;
 		/* "<task>-<pid> [cpu] <flags> <sec>.<usec>: <event>: ..." */
@@ -535,6 +626,8 @@ static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS])
 		}
 		last = ts;
 		if (strstr(line, begin)) {
+			if (d)
+				d->first_ts = ts;
 			inside = true;
 			continue;
 		}
@@ -543,28 +636,151 @@ static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS])
 		if ((p = strstr(line, "sched_switch: ")) && (p = strstr(p, "prev_pid=")) &&
 		    sscanf(p, "prev_pid=%d", &prev) == 1 && (p = strstr(p, "next_pid=")) &&
 		    sscanf(p, "next_pid=%d", &next) == 1) {
+			if (d && prev == pid && next != pid && d->offs < 16) {
+				d->off[d->offs].since = ts;
+				snprintf(d->off[d->offs].before, sizeof(d->off[0].before), "%s",
+					 d->last_own);
+				snprintf(d->off[d->offs].stack, sizeof(d->off[0].stack), "%s",
+					 d->cur_stack);
+				d->stack_open = d->stack_fresh = true;
+			}
+			if (d && next == pid && prev != pid && d->offs < 16 &&
+			    d->off[d->offs].since) {
+				d->off[d->offs].ns = ts - d->off[d->offs].since;
+				if (d->off[d->offs].ns >= 1000000)
+					d->offs++;
+				else
+					d->off[d->offs].since = 0;
+			}
 			on_cpu = next == pid ? 1 : next == 0 ? 0 : -1;
-			(void)prev;
 		} else if ((p = strstr(line, "sys_enter: NR ")) &&
 			   sscanf(p, "sys_enter: NR %llu", &nr) == 1) {
+			if (d)
+				snprintf(d->last_own, sizeof(d->last_own), "%.*s",
+					 (int)strcspn(p, "\n"), p);
+			if (d && inside && d->first_count < 200) {
+				snprintf(d->first_calls[d->first_count], sizeof(d->first_calls[0]),
+					 "%.*s", (int)strcspn(p, "\n"), p);
+				d->first_call_ts[d->first_count++] = ts;
+			}
 			on_cpu = 1;
 			in_sys = true;
+			sys_nr = nr;
+			sys_since = ts;
 			/* ioctl (29 on arm64) with KVM_RUN */
 			in_run = nr == 29 && sscanf(p, "sys_enter: NR %*u (%*x, %llx", &cmd) == 1 &&
 				 cmd == KVM_RUN;
 		} else if (strstr(line, "sys_exit: NR ")) {
+			if (d && in_sys && sys_nr < SPLIT_MAX_NR) {
+				d->sys_ns[sys_nr] += ts - sys_since;
+				d->sys_count[sys_nr]++;
+			}
 			on_cpu = 1;
 			in_sys = in_run = in_guest = false;
 		} else if (strstr(line, "kvm_entry: ")) {
 			on_cpu = 1;
 			in_guest = true;
-		} else if (strstr(line, "kvm_exit: ")) {
+		} else if ((p = strstr(line, "kvm_exit: "))) {
+			if (d)
+				count_exit_reason(d, p + strlen("kvm_exit: "));
 			on_cpu = 1;
 			in_guest = false;
 		}
 	}
 	fclose(t);
 	return inside ? 0 : -1;
+}
+
+/*
+ * LIBHYP_BENCH_ONLY=boot-split (diagnostic): where the instructions of one 1-vCPU boot go, as
+ * disk-split splits a request: hyp-run starts stopped, the trace is set on its pid, and the split
+ * runs from its exec to its reaping; then the system calls that took the most time, and the
+ * guest's exits by reason. The tracing adds its own cost to every event, so the total is above an
+ * untraced boot's.
+ */
+static int boot_split(void)
+{
+	static struct split_detail d;
+	struct run run = { .cpus = 1 };
+	uint64_t ns[SPLIT_PARTS], total = 0, t0;
+	int fd = open("/tmp/linux-bench-boot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int status;
+	pid_t pid;
+
+	if (fd < 0)
+		return -1;
+	if (access(TRACING "/trace", F_OK))
+		mount("tracefs", TRACING, "tracefs", 0, NULL);
+	write_file(TRACING "/buffer_size_kb", "65536\n");
+	write_file(TRACING "/trace", "");
+	t0 = cntvct();
+	pid = spawn(&run, fd, SPAWN_STOPPED);
+	close(fd);
+	if (pid < 0 || waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status))
+		return -1;
+	if (split_trace(pid, true)) {
+		printf("linux-bench: boot-split: cannot enable the trace events\n");
+		kill(pid, SIGKILL);
+		finish(&run, pid, t0);
+		return -1;
+	}
+	{
+		char trigger[64];
+
+		snprintf(trigger, sizeof(trigger), "stacktrace if prev_pid == %d\n", (int)pid);
+		write_file(TRACING "/events/sched/sched_switch/trigger", trigger);
+	}
+	write_marker("begin", "boot");
+	kill(pid, SIGCONT);
+	if (finish(&run, pid, t0)) {
+		split_trace(pid, false);
+		printf("linux-bench: boot-split: hyp-run failed with status %d\n", run.status);
+		show_log("/tmp/linux-bench-boot.log");
+		return -1;
+	}
+	write_marker("end", "boot");
+	split_trace(pid, false);
+	{
+		char trigger[64];
+
+		snprintf(trigger, sizeof(trigger), "!stacktrace if prev_pid == %d\n", (int)pid);
+		write_file(TRACING "/events/sched/sched_switch/trigger", trigger);
+	}
+	if (split_parse(pid, "boot", ns, &d)) {
+		printf("linux-bench: boot-split: no trace between the markers\n");
+		return -1;
+	}
+	for (unsigned k = 0; k < SPLIT_PARTS; k++)
+		total += ns[k];
+	printf("linux-bench: boot-split: %.1fM insns traced (%.1fM by CNTVCT):",
+	       (double)total / 1e6, (double)run.ticks * INSNS_PER_TICK / 1e6);
+	for (unsigned k = 0; k < SPLIT_PARTS; k++)
+		printf(" %s %.1fM", split_names[k], (double)ns[k] / 1e6);
+	printf("\n");
+	/* The ten system calls with the most time. */
+	for (unsigned rank = 0; rank < 10; rank++) {
+		unsigned best = SPLIT_MAX_NR;
+
+		for (unsigned nr = 0; nr < SPLIT_MAX_NR; nr++)
+			if (d.sys_ns[nr] && (best == SPLIT_MAX_NR || d.sys_ns[nr] > d.sys_ns[best]))
+				best = nr;
+		if (best == SPLIT_MAX_NR)
+			break;
+		printf("linux-bench:   system call %u: %" PRIu64 " calls, %.2fM insns\n", best,
+		       d.sys_count[best], (double)d.sys_ns[best] / 1e6);
+		d.sys_ns[best] = 0;
+	}
+	for (unsigned i = 0; i < d.reasons; i++)
+		printf("linux-bench:   guest exits %s: %" PRIu64 "\n", d.reason[i],
+		       d.reason_count[i]);
+	for (unsigned i = 0; i < d.first_count; i++)
+		printf("linux-bench:   +%.2fM %s\n",
+		       (double)(d.first_call_ts[i] - d.first_ts) / 1e6, d.first_calls[i]);
+	for (unsigned i = 0; i < d.offs; i++)
+		printf("linux-bench:   off the CPU %.2fM insns at +%.1fM, after %s; in %s\n",
+		       (double)d.off[i].ns / 1e6, (double)(d.off[i].since - d.first_ts) / 1e6,
+		       d.off[i].before, d.off[i].stack);
+	return 0;
 }
 
 /* kvmtool (virtio-pci) per-request instructions from issue 15, by workload. */
@@ -601,7 +817,7 @@ static int disk_run(bool io_thread)
 	if (pipe(pipefd) || trace_faults(true))
 		return -1;
 	t0 = cntvct();
-	pid = spawn(&run, pipefd[1], false);
+	pid = spawn(&run, pipefd[1], SPAWN_PLAIN);
 	close(pipefd[1]);
 	if (split_mode && split_trace(pid, true))
 		printf("linux-bench: disk-split: cannot enable the trace events\n");
@@ -688,7 +904,7 @@ static int disk_run(bool io_thread)
 			uint64_t ns[SPLIT_PARTS];
 
 			if (!strcmp(w[i].name, "calibrate") || !w[i].requests ||
-			    split_parse(pid, w[i].name, ns))
+			    split_parse(pid, w[i].name, ns, NULL))
 				continue;
 			printf("linux-bench:   %s split per request (K insns, traced):", w[i].name);
 			for (unsigned k = 0; k < SPLIT_PARTS; k++)
@@ -963,6 +1179,22 @@ int main(int argc, char **argv)
 		return rss_breakdown() ? 1 : 0;
 	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "create-syscalls"))
 		return create_syscalls() ? 1 : 0;
+	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "boot-split"))
+		return boot_split() ? 1 : 0;
+	/* The guest's own view of the boot: its idle time and kernel log, printed by /init. */
+	if (getenv("LIBHYP_BENCH_ONLY") &&
+	    !strncmp(getenv("LIBHYP_BENCH_ONLY"), "boot-timeline", strlen("boot-timeline"))) {
+		struct run t = { .cpus = 1, .timeline = true };
+		char *save, *arg = strtok_r(strdup(getenv("LIBHYP_BENCH_ONLY")), ",", &save);
+
+		while ((arg = strtok_r(NULL, ",", &save)) && nr_extra_args < 8)
+			extra_args[nr_extra_args++] = arg;
+
+		if (boot(&t))
+			return 1;
+		show_log("/tmp/linux-bench-boot.log");
+		return 0;
+	}
 	if (getenv("LIBHYP_BENCH_ONLY") && !strcmp(getenv("LIBHYP_BENCH_ONLY"), "disk-split")) {
 		split_mode = true;
 		return disk_run(false) ? 1 : 0;

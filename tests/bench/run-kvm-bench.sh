@@ -20,11 +20,13 @@
 #   run-kvm-bench.sh --linux-only [BUILD_DIR]   (only linux-bench; BUILD_DIR/libhyp may be a
 #                                               prebuilt aarch64 libhyp + hyp-run tree)
 #   LIBHYP_BENCH_NO_LINUX=1 run-kvm-bench.sh ...  (everything but linux-bench)
-#   LIBHYP_BENCH_ONLY=rss|create-syscalls|disk-split run-kvm-bench.sh --linux-only ...  (a
+#   LIBHYP_BENCH_ONLY=rss|create-syscalls|disk-split|boot-split|boot-timeline run-kvm-bench.sh --linux-only ...  (a
 #                                               linux-bench diagnostic: where the peak RSS is;
 #                                               the system calls of one VM create, libhyp vs
 #                                               raw; each disk workload split into guest, KVM,
-#                                               system calls and hyp-run, from a trace)
+#                                               system calls and hyp-run, from a trace; one
+#                                               boot split the same way; the guest's idle
+#                                               time and kernel log of one boot)
 #
 # Prints the figures; exits non-zero only if it could not measure.
 set -euo pipefail

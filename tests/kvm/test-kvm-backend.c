@@ -922,6 +922,59 @@ static void test_cpu_features(void)
 			CHECK(ID_PMUVER(f.dev.values[2]) != 0, "PMUv3: the guest sees a PMU");
 		teardown(&f);
 	}
+
+	/* Wanted rather than required: given where offered, left out silently elsewhere, and
+	 * HYP_CAP_CPU_FEATURES and the guest's ID registers agree on which. */
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
+		struct hyp_kvm_config kcfg = { .size = sizeof(kcfg),
+					       .cpu_features_if_available = features[i].feature };
+		struct hyp_vm_config config = { .size = sizeof(config),
+						.backend = "kvm",
+						.backend_config = &kcfg };
+		struct fixture f;
+		bool offered = host_has(features[i].cap), seen;
+		uint64_t given = UINT64_MAX;
+
+		r = setup(&f, GUEST_ID_REGISTERS, &config, NULL);
+		if (!r)
+			r = hyp_vm_query_cap(f.vm, HYP_CAP_CPU_FEATURES, &given);
+		r = r ? r : run_to_poweroff(&f);
+		CHECK(r == 0 && f.dev.nr_values == 3, "%s if available: VM created and ran (%s)",
+		      features[i].name, hyp_strerror(r));
+		CHECK(given == (offered ? features[i].feature : 0),
+		      "%s if available: HYP_CAP_CPU_FEATURES = %#llx (host %s it)",
+		      features[i].name, (unsigned long long)given, offered ? "offers" : "lacks");
+		seen = features[i].feature == HYP_KVM_CPU_SVE	  ? ID_SVE(f.dev.values[0]) != 0 :
+		       features[i].feature == HYP_KVM_CPU_PTRAUTH ? ID_PAUTH(f.dev.values[1]) != 0 :
+								    ID_PMUVER(f.dev.values[2]) != 0;
+		CHECK(r == 0 && seen == offered, "%s if available: the guest %s it",
+		      features[i].name, offered ? "sees" : "does not see");
+		teardown(&f);
+	}
+	{
+		/* Unknown bits are refused here as in cpu_features; a PMU without the in-kernel GIC
+		 * is simply not given. */
+		struct hyp_kvm_config kcfg = { .size = sizeof(kcfg),
+					       .cpu_features_if_available = 1u << 31 };
+		struct hyp_vm_config config = { .size = sizeof(config),
+						.backend = "kvm",
+						.backend_config = &kcfg };
+		struct hyp_vm *vm = NULL;
+		uint64_t given = UINT64_MAX;
+
+		r = hyp_vm_create(&config, &vm);
+		CHECK(r == -EINVAL && !vm, "an unknown feature bit if available: -EINVAL (%s)",
+		      hyp_strerror(r));
+		kcfg.cpu_features_if_available = HYP_KVM_CPU_PMU;
+		config.irqchip = HYP_IRQCHIP_NONE;
+		r = hyp_vm_create(&config, &vm);
+		if (!r)
+			r = hyp_vm_query_cap(vm, HYP_CAP_CPU_FEATURES, &given);
+		CHECK(r == 0 && given == 0,
+		      "PMU if available without the in-kernel GIC: created, no PMU (%s, %#llx)",
+		      hyp_strerror(r), (unsigned long long)given);
+		hyp_vm_destroy(vm);
+	}
 }
 
 static int count_fds(void)

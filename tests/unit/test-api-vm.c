@@ -665,6 +665,7 @@ static void test_query_cap_all_mock(void **state)
 						     1u << HYP_INJECT_PREFETCH_ABORT },
 		{ HYP_CAP_CUSTOM_MPIDR, 1 },
 		{ HYP_CAP_DIRTY_RING, HYP_DIRTY_RING_MAX_ENTRIES }, /* the library's rings */
+		{ HYP_CAP_CPU_FEATURES, 0 },			    /* nothing to choose */
 	};
 	struct fx *f = *state;
 

@@ -145,6 +145,7 @@ class Cap(enum.IntEnum):
     INJECT_EXCEPTIONS = 13
     CUSTOM_MPIDR = 14
     DIRTY_RING = 15
+    CPU_FEATURES = 16
 
 
 class Conduit(enum.IntFlag):

@@ -213,9 +213,12 @@ static void kvm_vm_destroy(struct hyp_vm *vm)
 	pthread_cond_destroy(&k->pause_cond);
 }
 
-/* Each optional CPU feature must be offered by this host's KVM: refuse rather than pretend. */
+/*
+ * Each optional CPU feature asked for (@features) must be offered by this host's KVM: refuse
+ * rather than pretend. Those only wanted (@wanted) are taken where offered.
+ */
 static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_t features,
-			      uint32_t irqchip)
+			      uint32_t wanted, uint32_t irqchip)
 {
 	static const struct {
 		uint32_t feature;
@@ -230,20 +233,31 @@ static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_
 		{ HYP_KVM_CPU_MTE, { KVM_CAP_ARM_MTE, KVM_CAP_ARM_MTE }, "MTE" },
 	};
 
-	if (features &
-	    ~(uint32_t)(HYP_KVM_CPU_PTRAUTH | HYP_KVM_CPU_SVE | HYP_KVM_CPU_PMU | HYP_KVM_CPU_MTE))
+	const uint32_t known = HYP_KVM_CPU_PTRAUTH | HYP_KVM_CPU_SVE | HYP_KVM_CPU_PMU |
+			       HYP_KVM_CPU_MTE;
+
+	if ((features | wanted) & ~known)
 		return -EINVAL;
+	wanted &= ~features;
 	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
-		if (!(features & needs[i].feature))
+		if (!((features | wanted) & needs[i].feature))
 			continue;
-		if (kvm_check(k, needs[i].caps[0]) <= 0 || kvm_check(k, needs[i].caps[1]) <= 0) {
-			hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: this host cannot give guests %s",
-				   needs[i].name);
-			return -ENOTSUP;
+		if (kvm_check(k, needs[i].caps[0]) > 0 && kvm_check(k, needs[i].caps[1]) > 0)
+			continue;
+		if (wanted & needs[i].feature) {
+			wanted &= ~needs[i].feature;
+			continue;
 		}
+		hyp_vm_log(vm, HYP_LOG_ERROR, "kvm: this host cannot give guests %s",
+			   needs[i].name);
+		return -ENOTSUP;
 	}
+	/* The PMU interrupt needs the in-kernel GIC. */
 	if ((features & HYP_KVM_CPU_PMU) && irqchip == HYP_IRQCHIP_NONE)
-		return -ENOTSUP; /* the PMU interrupt needs the in-kernel GIC */
+		return -ENOTSUP;
+	if (irqchip == HYP_IRQCHIP_NONE)
+		wanted &= ~(uint32_t)HYP_KVM_CPU_PMU;
+	features |= wanted;
 	if (features & HYP_KVM_CPU_MTE) {
 		/* Enabled on the VM before any vCPU or memory exists (KVM API: KVM_CAP_ARM_MTE). */
 		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_MTE };
@@ -316,11 +330,13 @@ static int setup_vm(struct hyp_vm *vm, const struct hyp_vm_config *config)
 	k->run_size = (size_t)ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if ((long)k->run_size <= 0)
 		return sys_err();
-	if ((kcfg.sve_max_vl % 16) || kcfg.reserved ||
-	    (kcfg.sve_max_vl && !(kcfg.cpu_features & HYP_KVM_CPU_SVE)))
+	if ((kcfg.sve_max_vl % 16) ||
+	    (kcfg.sve_max_vl &&
+	     !((kcfg.cpu_features | kcfg.cpu_features_if_available) & HYP_KVM_CPU_SVE)))
 		return -EINVAL;
 	k->sve_max_vq = kcfg.sve_max_vl / 16;
-	r = check_cpu_features(vm, k, kcfg.cpu_features, config->irqchip);
+	r = check_cpu_features(vm, k, kcfg.cpu_features, kcfg.cpu_features_if_available,
+			       config->irqchip);
 	if (r)
 		return r;
 	/* Before any vCPU and memslot exists, as KVM requires (kvm-dirty.c). */
@@ -348,6 +364,9 @@ static int kvm_vm_query_cap(struct hyp_vm *vm, enum hyp_cap cap, uint64_t *value
 	case HYP_CAP_IRQCHIP_BACKEND:
 	case HYP_CAP_IRQ_INJECTION:
 		*value = k->vgic_fd >= 0;
+		return 0;
+	case HYP_CAP_CPU_FEATURES:
+		*value = k->cpu_features;
 		return 0;
 	case HYP_CAP_READONLY_MEM:
 		*value = kvm_cap_lazy(k, &k->readonly_mem, KVM_CAP_READONLY_MEM);
