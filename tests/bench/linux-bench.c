@@ -474,15 +474,17 @@ static void write_marker(const char *what, const char *name)
 	write_file(TRACING "/trace_marker", text);
 }
 
-static int split_trace(pid_t pid, bool on)
+/* @detail: also each MMIO access and trapped system register (boot-split). */
+static int split_trace(pid_t pid, bool on, bool detail)
 {
 	char filter[64];
 	static const char *const events[] = { "raw_syscalls/sys_enter", "raw_syscalls/sys_exit",
-					      "kvm/kvm_entry", "kvm/kvm_exit" };
+					      "kvm/kvm_entry",		"kvm/kvm_exit",
+					      "kvm/kvm_mmio",		"kvm/kvm_sys_access" };
 	char path[128];
 
 	snprintf(filter, sizeof(filter), "common_pid == %d\n", (int)pid);
-	for (unsigned i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+	for (unsigned i = 0; i < (detail ? 6u : 4u); i++) {
 		snprintf(path, sizeof(path), TRACING "/events/%s/filter", events[i]);
 		if (on && write_file(path, filter))
 			return -1;
@@ -503,7 +505,7 @@ struct window {
 /* Beyond the parts (LIBHYP_BENCH_ONLY=boot-split): system call time and count by number, and
  * guest exits by reason as the kvm_exit event words it. */
 #define SPLIT_MAX_NR 512
-#define SPLIT_MAX_REASONS 24
+#define SPLIT_MAX_REASONS 64
 struct split_detail {
 	uint64_t sys_ns[SPLIT_MAX_NR], sys_count[SPLIT_MAX_NR];
 	char reason[SPLIT_MAX_REASONS][48];
@@ -680,6 +682,29 @@ static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS],
 		} else if (strstr(line, "kvm_entry: ")) {
 			on_cpu = 1;
 			in_guest = true;
+		} else if (d && (p = strstr(line, "kvm_mmio: "))) {
+			char kind[32], key[64];
+			unsigned len;
+			unsigned long long gpa;
+
+			/* "mmio read len 4 gpa 0x9000fe0 val 0x11": counted per 4 KiB page. */
+			if (sscanf(p, "kvm_mmio: mmio %31s len %u gpa %llx", kind, &len, &gpa) ==
+			    3) {
+				snprintf(key, sizeof(key), "MMIO %s page %#llx", kind,
+					 gpa & ~0xfffull);
+				count_exit_reason(d, key);
+			}
+		} else if (d && (p = strstr(line, "kvm_sys_access: "))) {
+			char key[48];
+			const char *what = strstr(p, ", ");
+
+			/* Without the PC: one row per register and direction. */
+			snprintf(key, sizeof(key), "sysreg%.*s",
+				 (int)strcspn(what ? what : "", "\n"), what ? what : "");
+			for (char *c = key; *c; c++)
+				if (*c == ',')
+					*c = ';';
+			count_exit_reason(d, key);
 		} else if ((p = strstr(line, "kvm_exit: "))) {
 			if (d)
 				count_exit_reason(d, p + strlen("kvm_exit: "));
@@ -718,7 +743,7 @@ static int boot_split(void)
 	close(fd);
 	if (pid < 0 || waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status))
 		return -1;
-	if (split_trace(pid, true)) {
+	if (split_trace(pid, true, true)) {
 		printf("linux-bench: boot-split: cannot enable the trace events\n");
 		kill(pid, SIGKILL);
 		finish(&run, pid, t0);
@@ -733,13 +758,13 @@ static int boot_split(void)
 	write_marker("begin", "boot");
 	kill(pid, SIGCONT);
 	if (finish(&run, pid, t0)) {
-		split_trace(pid, false);
+		split_trace(pid, false, true);
 		printf("linux-bench: boot-split: hyp-run failed with status %d\n", run.status);
 		show_log("/tmp/linux-bench-boot.log");
 		return -1;
 	}
 	write_marker("end", "boot");
-	split_trace(pid, false);
+	split_trace(pid, false, true);
 	{
 		char trigger[64];
 
@@ -819,7 +844,7 @@ static int disk_run(bool io_thread)
 	t0 = cntvct();
 	pid = spawn(&run, pipefd[1], SPAWN_PLAIN);
 	close(pipefd[1]);
-	if (split_mode && split_trace(pid, true))
+	if (split_mode && split_trace(pid, true, false))
 		printf("linux-bench: disk-split: cannot enable the trace events\n");
 	in = fdopen(pipefd[0], "r");
 	while (in && fgets(line, sizeof(line), in)) {
@@ -899,7 +924,7 @@ static int disk_run(bool io_thread)
 		fclose(in);
 	trace_faults(false);
 	if (split_mode) {
-		split_trace(pid, false);
+		split_trace(pid, false, false);
 		for (unsigned i = 0; i < nw; i++) {
 			uint64_t ns[SPLIT_PARTS];
 
