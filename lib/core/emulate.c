@@ -43,13 +43,17 @@ static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 }
 
 /*
- * Hardware access flag and dirty state updates (TCR_EL1.HA/HD) the walk makes: one aligned 64-bit
- * store, as the MMU's update is single-copy atomic, and only into memory the guest may write. A
- * table in read-only memory (a ROM) is never modified: the walk then fails as the hardware's
- * would on a stage-2 write fault, and the guest gets an abort on its walk.
+ * Hardware access flag and dirty state updates (TCR_EL1.HA/HD) the walk makes: an atomic
+ * compare-and-swap of the aligned 64-bit descriptor, as the MMU's update is an atomic
+ * read-modify-write. A plain store could undo what another vCPU wrote in between (Linux clearing
+ * a PTE to unmap a page would see it come back, pointing at memory it has freed). Only into
+ * memory the guest may write: a table in read-only memory (a ROM) is never modified, and the walk
+ * then fails as the hardware's would on a stage-2 write fault, with an abort on the walk.
  */
-static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
+static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t old, uint64_t desc)
 {
+	uint8_t b[8];
+	uint64_t expected, raw;
 	void *host;
 	int r;
 
@@ -58,7 +62,16 @@ static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
 	r = hyp_vm_guest_ptr(opaque, ipa, 8, true, &host);
 	if (r)
 		return r;
-	__atomic_store_n((uint64_t *)host, desc, __ATOMIC_RELAXED);
+	/* The guest's descriptors are little-endian, whatever the host's order. */
+	hyp__le_store(b, old, 8);
+	memcpy(&expected, b, 8);
+	hyp__le_store(b, desc, 8);
+	memcpy(&raw, b, 8);
+	if (!__atomic_compare_exchange_n((uint64_t *)host, &expected, raw, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return -EAGAIN;
+	/* A write to guest RAM on the guest's behalf: a live copy must see it. */
+	hyp_backend_mark_dirty(opaque, ipa, 8);
 	return 0;
 }
 

@@ -30,6 +30,9 @@
 #define DESC_AF (UINT64_C(1) << 10)
 #define DESC_DBM (UINT64_C(1) << 51)
 
+/* How often a walk reads a descriptor again after losing the race to update it (hyp_s1_write_fn). */
+#define S1_UPDATE_RETRIES 8u
+
 static int fault(struct hyp_s1_result *out, unsigned fsc, int level, int err)
 {
 	out->fsc = (uint8_t)(fsc + (unsigned)level);
@@ -84,6 +87,7 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 	unsigned granule, stride, txsz, inputsize, oa_bits, min_txsz;
 	uint64_t table, top_mask;
 	int level, start_level;
+	unsigned retries = 0;
 
 	out->ipa = 0;
 	out->fsc = 0;
@@ -188,8 +192,19 @@ int hyp_trap_s1_translate(const struct hyp_s1_regime *regime, uint64_t va, unsig
 					updated &= ~DESC_AP2;
 				}
 			}
-			if (updated != desc && write && write(opaque, table + index * 8, updated))
-				return fault(out, FSC_EXTABT_WALK, level, -EIO);
+			if (updated != desc && write) {
+				int w = write(opaque, table + index * 8, desc, updated);
+
+				/* Changed under us: walk this level again with what it holds now,
+				 * a bounded number of times (a guest rewriting its own descriptor
+				 * without pause gets an external abort on the walk, not a hang). */
+				if (w == -EAGAIN && ++retries <= S1_UPDATE_RETRIES) {
+					level--;
+					continue;
+				}
+				if (w)
+					return fault(out, FSC_EXTABT_WALK, level, -EIO);
+			}
 		}
 		out->ipa = oa | (va & ((UINT64_C(1) << shift) - 1));
 		return 0;

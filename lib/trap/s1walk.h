@@ -54,9 +54,14 @@ typedef int (*hyp_s1_read_fn)(void *opaque, hyp_ipa_t ipa, uint64_t *desc);
 
 /**
  * Writes back a descriptor the walk updated as the hardware would (the access flag with
- * TCR_EL1.HA, the dirty state with TCR_EL1.HD and DBM): 0 or negative errno.
+ * TCR_EL1.HA, the dirty state with TCR_EL1.HD and DBM): the descriptor at @ipa, which the walk
+ * read as @old, becomes @desc in one atomic compare-and-swap. The hardware's update is an atomic
+ * read-modify-write (Arm ARM D8.4.6, D8.4.7): a change another CPU made to the descriptor since the
+ * walk read it (an unmap, a remap) must not be overwritten. 0; -EAGAIN if the descriptor no
+ * longer holds @old (the walk then reads it again); another negative errno if it cannot be
+ * written.
  */
-typedef int (*hyp_s1_write_fn)(void *opaque, hyp_ipa_t ipa, uint64_t desc);
+typedef int (*hyp_s1_write_fn)(void *opaque, hyp_ipa_t ipa, uint64_t old, uint64_t desc);
 
 /**
  * struct hyp_s1_result - the outcome of a walk.

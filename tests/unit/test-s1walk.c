@@ -38,13 +38,28 @@ static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 
 static unsigned writes;
 static uint64_t last_write_ipa, last_write_desc;
+/* Another CPU at work: before each of the next @race_count updates, the descriptor at @race_ipa
+ * is replaced with @race_desc, as if written between the walk's read and its update. */
+static unsigned race_count;
+static uint64_t race_ipa, race_desc, race_toggle; /* race_desc ^= race_toggle after each */
 
-static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t desc)
+/* hyp_s1_write_fn: a compare-and-swap, as the real one (lib/core/emulate.c). */
+static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t old, uint64_t desc)
 {
+	uint64_t now;
+
 	(void)opaque;
 	writes++;
 	if (ipa < MEM_BASE || ipa + 8 > MEM_BASE + MEM_SIZE || (ipa & 7))
 		return -EFAULT;
+	if (race_count && ipa == race_ipa) {
+		race_count--;
+		memcpy(&mem[ipa - MEM_BASE], &race_desc, 8);
+		race_desc ^= race_toggle;
+	}
+	memcpy(&now, &mem[ipa - MEM_BASE], 8);
+	if (now != old)
+		return -EAGAIN;
 	memcpy(&mem[ipa - MEM_BASE], &desc, 8);
 	last_write_ipa = ipa;
 	last_write_desc = desc;
@@ -362,6 +377,46 @@ static void test_hardware_flags(void **state)
 	assert_int_equal(writes, 0);
 }
 
+/* The update is a compare-and-swap: a descriptor another CPU changed between the walk's read and
+ * its update is read again, never overwritten with the stale one (Linux unmapping a page must
+ * not see the mapping come back), and a descriptor that changes without end fails the walk with
+ * an external abort on it instead of looping. */
+static void test_hardware_flags_race(void **state)
+{
+	struct hyp_s1_regime r = regime_4k_39();
+	const uint64_t l3 = MEM_BASE + 0x2000, pte = l3 + 0x147 * 8;
+	uint64_t mapped = get(pte) & ~AF;
+	struct hyp_s1_result res;
+
+	(void)state;
+	r.tcr_el1 |= TCR_HA;
+	/* Unmapped under us: the walk sees the invalid descriptor and faults (translation,
+	 * level 3); the old mapping is not written back. */
+	put(pte, mapped);
+	race_count = 1, race_ipa = pte, race_desc = 0;
+	expect_fault(&r, 0x12347008, 0, -EFAULT, 0x07);
+	assert_int_equal(get(pte), 0);
+	/* Remapped under us to another page, AF clear: the walk takes the new page and sets AF on
+	 * the new descriptor. */
+	put(pte, mapped);
+	race_count = 1, race_ipa = pte, race_desc = (0x09005000ull | PAGE | (mapped & 0xfc0));
+	expect_ipa(&r, 0x12347008, 0, 0x09005008);
+	assert_int_equal(get(pte), race_desc | AF);
+	/* A descriptor that changes at every attempt: a bounded number of tries, then an external
+	 * abort on the walk (level 3). */
+	put(pte, mapped);
+	race_count = 1000, race_ipa = pte, race_toggle = 1ull << 55; /* a software bit */
+	race_desc = mapped ^ race_toggle;
+	reads = 0;
+	writes = 0;
+	assert_int_equal(
+		hyp_trap_s1_translate(&r, 0x12347008, 0, read_desc, write_desc, NULL, &res), -EIO);
+	assert_int_equal(res.fsc, 0x17);
+	assert_true(writes > 1 && writes <= 16);
+	race_count = 0;
+	race_toggle = 0;
+}
+
 /* Instruction fetches are not checked against AP[2:1]: EL0 may execute a page it cannot read
  * (execute-only, AP[1] = 0), which only UXN forbids. */
 static void test_fetch_permissions(void **state)
@@ -447,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_64k_52),
 		cmocka_unit_test(test_hardware_flags),
+		cmocka_unit_test(test_hardware_flags_race),
 		cmocka_unit_test(test_fetch_permissions),
 	};
 
