@@ -219,13 +219,22 @@ static int iov_piece(void *opaque, void *host, size_t len, uint64_t pos, uint64_
 static int fd_transfer(struct hyp_virtio_blk *blk, const struct hyp__vq_chain *chain, bool write,
 		       uint64_t start, uint64_t len, uint64_t offset)
 {
-	struct iov_ctx c = { .blk = blk, .write = write, .offset = offset, .gather_only = true };
+	struct iov_ctx c;
+	int r;
+
+	/* Only the header is set: the arrays (8 KiB) are filled as pieces arrive, and clearing
+	 * them would cost every request more than its gathering does. */
+	c.blk = blk;
+	c.write = write;
+	c.gather_only = true;
+	c.n = 0;
+	c.offset = offset;
+	c.bytes = 0;
 	/* One pass when the array holds the whole transfer (the usual case: a chain has at most
 	 * HYP__VQ_MAX_SIZE buffers): gathering does no I/O, so a bad buffer still fails the request
 	 * before any. More pieces than that: every byte checked first, then gathered and
 	 * transferred an array at a time. iov_flush() marks what a read wrote. */
-	int r = hyp__vq_walk_once(&blk->vdev, chain, !write, start, len, iov_piece, &c);
-
+	r = hyp__vq_walk_once(&blk->vdev, chain, !write, start, len, iov_piece, &c);
 	if (r == -E2BIG) {
 		c.n = 0;
 		c.bytes = 0;
