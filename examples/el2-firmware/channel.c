@@ -17,7 +17,8 @@
  *    bytes would be dropped and counted, as on a serial line, and the exchange would fail.
  *  - peer -> Linux: the doorbell callback peeks at the to_host ring, offers the bytes to the
  *    console and consumes only what it took; when Linux posts receive buffers again the console's
- *    rx_ready callback does the same. Bytes wait in the ring while no Linux console exists.
+ *    rx_ready callback does the same. Bytes wait in the ring while no Linux console exists, and
+ *    until Linux has sent its first bytes in this boot (see pump()).
  * The channel itself lives for the whole run (it outlives both VMs), so either side can start,
  * stop or restart without the other losing bytes.
  *
@@ -49,6 +50,9 @@ static struct {
 	struct fw_lock pump_lock;
 	struct hyp_virtio_console *con; /* the Linux side, under pump_lock */
 	struct hyp_vm *peer_vm;
+	/* Linux sent something in this boot: its console port is set up (see pump()). Set by
+	 * linux_tx(), which runs with the console's lock held, so it cannot pump itself. */
+	bool linux_spoke;
 
 	bool linux_done;
 	/* Per boot of the Linux partition: consoles attached, channel markers seen and good; the
@@ -119,15 +123,28 @@ out:
 	return r;
 }
 
-/* Move what the peer wrote into Linux's console, as much as it takes; then let Linux's held
- * output go on if the peer made room. Any CPU. */
+/*
+ * Move what the peer wrote into Linux's console, as much as it takes; then let Linux's held
+ * output go on if the peer made room. Any CPU.
+ *
+ * Not before Linux has sent something in this boot. Linux's virtio_console (6.1, and since
+ * 2.6.35) fills the receive queue in add_port() before it lists the port; an interrupt for used
+ * receive buffers in that window finds no port, and in_intr() then empties the queue with
+ * flush_bufs(), without the lock under which fill_queue() is still adding buffers on another
+ * CPU. The two corrupt the queue's free list: Linux reuses descriptors still in flight, makes
+ * available more buffers than the ring holds (the device sees its available index run ahead,
+ * sets DEVICE_NEEDS_RESET, and Linux's hvc then spins for ever, interrupts masked, waiting for a
+ * transmit buffer), or frees a buffer the device is filling (a wrong byte in the channel). The
+ * peer's backlog, waiting since before Linux booted, made that window likely: it arrived with
+ * the first receive buffer. Once Linux transmits, the port is listed and open.
+ */
 static void pump(void)
 {
 	uint8_t buf[256];
 
 	fw_lock(&ch.pump_lock);
 	ch.pumps++;
-	if (ch.con) {
+	if (ch.con && __atomic_load_n(&ch.linux_spoke, __ATOMIC_ACQUIRE)) {
 		/* At most a ring's worth per call: bounded, whatever the peer does. */
 		for (unsigned int i = 0; i < PEER_CHAN_RING / sizeof(buf); i++) {
 			int n = hyp_chan_peek(ch.chan, buf, sizeof(buf)), took;
@@ -157,6 +174,7 @@ static void linux_tx(void *opaque, const void *bytes, size_t len)
 	const uint8_t *p = bytes;
 
 	(void)opaque;
+	__atomic_store_n(&ch.linux_spoke, true, __ATOMIC_RELEASE);
 	fw_lock(&ch.tx_lock);
 	for (size_t i = 0; i < len; i++) {
 		if (ch.tx_len == sizeof(ch.tx_fifo)) {
@@ -196,13 +214,14 @@ int fw_channel_linux_attach(struct hyp_vm *vm, struct hyp_fdt_virtio *node)
 		return r;
 	fw_lock(&ch.pump_lock);
 	ch.con = con;
+	__atomic_store_n(&ch.linux_spoke, false, __ATOMIC_RELAXED);
 	fw_unlock(&ch.pump_lock);
 	fw_lock(&ch.lock);
 	ch.linux_attaches++;
 	fw_unlock(&ch.lock);
 	/* What the peer sent while no console existed (before this boot, or between boots) waits
-	 * in the ring, and the peer, its ring full, has nothing to ring about: move it now. */
-	pump();
+	 * in the ring until Linux has spoken (pump()); the peer, its ring full, rings once a
+	 * heartbeat tick while it waits. */
 	*node = (struct hyp_fdt_virtio){ .base = LINUX_CON_BASE, .intid = LINUX_CON_INTID };
 	return 0;
 }

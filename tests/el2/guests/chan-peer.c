@@ -458,8 +458,14 @@ void guest_main(void)
 
 	for (;;) {
 		if (timer_irqs != seen_timer) {
-			if (beat_due)
+			if (beat_due) {
 				missed_ticks += timer_irqs - seen_timer;
+				/* Still waiting for room: tell the host once a tick. It may be
+				 * holding our bytes back until its other side is ready, and a full
+				 * peer, taking no input it could not answer, has nothing else to
+				 * ring about. */
+				ring_doorbell();
+			}
 			seen_timer = timer_irqs;
 			beat_due = true;
 			{
