@@ -347,6 +347,15 @@ HYP_API int hyp_virtio_console_create(struct hyp_vm *vm,
  * The bytes go to the guest's receive buffers, through a 4 KiB holding buffer that also keeps
  * input arriving before the driver is ready (or while it posts no buffers).
  *
+ * A guest bug to know: Linux's virtio_console (seen with 6.1, read in its source) fills its
+ * receive queue before it lists the port, and input arriving in that window (the device uses
+ * the first buffers and interrupts) makes it empty the queue from the interrupt without the lock
+ * the filling CPU holds: its vring's free list is corrupted, and the guest hangs (hvc spinning
+ * with interrupts masked) or loses or garbles input. Input that waits from before the guest
+ * booted is the likely trigger. A VMM that has such a backlog should hold it until the guest
+ * has shown the port is up, for example until its first output (examples/el2-firmware,
+ * channel.c).
+ *
  * Return: the number of bytes accepted (0..@len); -EINVAL for a NULL @console, or NULL @bytes
  * with a non-zero @len; -EDEADLK (nothing accepted) when called from this console's own @tx_fn,
  * which runs with the device lock held (hosted builds: the freestanding spinlock cannot tell and
