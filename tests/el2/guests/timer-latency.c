@@ -106,7 +106,8 @@ void guest_main(void)
 	lht_check_true("distributor enabled", gic_dist_init());
 	lht_check_true("redistributor awake, CPU interface on", gic_cpu_init());
 	gic_enable_private(VTIMER_PPI);
-	irq_enable();
+	/* IRQs masked but for the window after each WFI (lht_wfi_masked()). */
+	irq_disable();
 	for (;;) {
 		uint64_t phase = lht_reg_read(LHT_EL2_REG_HOST_PHASE), cval;
 
@@ -118,7 +119,7 @@ void guest_main(void)
 		write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
 		isb();
 		while (!fired_at)
-			wfi();
+			lht_wfi_masked();
 		if (!counts[phase] && !lost[phase])
 			phase_start[phase] = cval - period;
 		if (fired_at - cval > worst[phase]) {
@@ -134,7 +135,6 @@ void guest_main(void)
 			lost[phase]++;
 		}
 	}
-	irq_disable();
 	for (unsigned int p = 0; p < LATENCY_PHASES; p++)
 		report(p);
 	lht_check_true("samples taken while the partition ran alone", counts[0] >= 50);

@@ -103,16 +103,11 @@ static void irq(unsigned int cpu, uint32_t intid)
 	}
 }
 
-/* Wait in WFI with IRQs masked until *@p != @v: a pending interrupt ends WFI even while masked
- * (Arm ARM D1.16.2), and is then taken in the window the unmask opens. */
+/* Wait in WFI with IRQs masked until *@p != @v (lht_wfi_masked()). */
 static void wfi_until_changed(const volatile uint64_t *p, uint64_t v)
 {
-	while (*p == v) {
-		wfi();
-		irq_enable();
-		isb();
-		irq_disable();
-	}
+	while (*p == v)
+		lht_wfi_masked();
 }
 
 void guest_secondary(unsigned int cpu, uint64_t context_id)
@@ -161,12 +156,8 @@ static bool wait_secondary(const volatile uint64_t *flag)
 	uint64_t deadline = lht_counter() + lht_us_to_ticks(WAIT_US);
 
 	irq_disable();
-	while (!*flag && lht_counter() < deadline) {
-		wfi();
-		irq_enable();
-		isb();
-		irq_disable();
-	}
+	while (!*flag && lht_counter() < deadline)
+		lht_wfi_masked();
 	irq_enable();
 	return *flag;
 }

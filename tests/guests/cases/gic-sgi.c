@@ -27,15 +27,19 @@ static void irq(unsigned int cpu, uint32_t intid)
 		count[cpu][intid]++;
 }
 
-/* Wait until @intid was taken @n times on @cpu or @us passed. With @sleep, wait in WFI, which the
- * interrupt must wake; without, poll (WFI would never return if nothing comes). */
+/* Wait until @intid was taken @n times on @cpu or @us passed; called and returning with IRQs
+ * unmasked. With @sleep, wait in WFI, which the interrupt must wake (checked and slept with IRQs
+ * masked: lht_wfi_masked()); without, poll (WFI would never return if nothing comes). */
 static bool wait_count(unsigned int cpu, uint32_t intid, uint64_t n, uint64_t us, bool sleep)
 {
 	uint64_t deadline = lht_counter() + lht_us_to_ticks(us);
 
+	if (sleep)
+		irq_disable();
 	while (count[cpu][intid] < n && lht_counter() < deadline)
 		if (sleep)
-			wfi();
+			lht_wfi_masked();
+	irq_enable();
 	return count[cpu][intid] >= n;
 }
 

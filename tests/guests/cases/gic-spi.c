@@ -33,15 +33,14 @@ static void irq(unsigned int cpu, uint32_t intid)
 		lht_reg_write(LHT_REG_SPI_LOWER, SPI_LEVEL);
 }
 
-/* Unmask IRQs and wait (WFI) until @intid was taken @n times or 2 s passed; mask again. */
+/* Wait (WFI) until @intid was taken @n times or 2 s passed; called and returning with IRQs
+ * masked, it unmasks them only to take what woke it (lht_wfi_masked()). */
 static bool take(uint32_t intid, uint64_t n)
 {
 	uint64_t deadline = lht_counter() + lht_us_to_ticks(2000000);
 
-	irq_enable();
 	while (count[intid] < n && lht_counter() < deadline)
-		wfi();
-	irq_disable();
+		lht_wfi_masked();
 	return count[intid] >= n;
 }
 

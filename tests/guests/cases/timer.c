@@ -109,12 +109,11 @@ void guest_main(void)
 	write_sysreg(cntv_cval_el0, cval);
 	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
 	isb();
-	irq_enable();
+	/* IRQs stay masked but for the window after each WFI (lht_wfi_masked()). */
 	while (!fired && !backstop && lht_counter() < start + lht_us_to_ticks(2000000)) {
-		wfi();
+		lht_wfi_masked();
 		wfis++;
 	}
-	irq_disable();
 	write_sysreg(cntp_ctl_el0, 0);
 	isb();
 	lht_note("WFIs executed before the timer fired", wfis);
@@ -149,11 +148,9 @@ void guest_main(void)
 	write_sysreg(cntv_cval_el0, periodic_cval);
 	write_sysreg(cntv_ctl_el0, CNTV_CTL_ENABLE);
 	isb();
-	irq_enable();
 	while (periodic < PERIODIC_TICKS && !backstop &&
 	       lht_counter() < start + lht_us_to_ticks(2500000))
-		wfi();
-	irq_disable();
+		lht_wfi_masked();
 	write_sysreg(cntp_ctl_el0, 0);
 	write_sysreg(cntv_ctl_el0, 0);
 	isb();
