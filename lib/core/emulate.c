@@ -27,15 +27,17 @@
 
 #define EMUL_PAGE_SIZE 4096u
 
+/* The walk's descriptor accessors (hyp_s1_read_fn, hyp_s1_write_fn): @opaque is the vCPU whose
+ * access is emulated. */
 static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
 {
-	const struct hyp_vm *vm = opaque;
+	const struct hyp_vcpu *vcpu = opaque;
 	uint8_t b[8];
 	int r;
 
 	if (ipa & 7)
 		return -EINVAL;
-	r = hyp_vm_read_guest(vm, ipa, b, sizeof(b));
+	r = hyp_vm_read_guest(vcpu->vm, ipa, b, sizeof(b));
 	if (r)
 		return r;
 	*desc = hyp__le_load(b, 8);
@@ -52,6 +54,7 @@ static int read_desc(void *opaque, hyp_ipa_t ipa, uint64_t *desc)
  */
 static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t old, uint64_t desc)
 {
+	struct hyp_vcpu *vcpu = opaque;
 	uint8_t b[8];
 	uint64_t expected, raw;
 	void *host;
@@ -59,7 +62,7 @@ static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t old, uint64_t desc)
 
 	if (ipa & 7)
 		return -EINVAL;
-	r = hyp_vm_guest_ptr(opaque, ipa, 8, true, &host);
+	r = hyp_vm_guest_ptr(vcpu->vm, ipa, 8, true, &host);
 	if (r)
 		return r;
 	/* The guest's descriptors are little-endian, whatever the host's order. */
@@ -70,8 +73,9 @@ static int write_desc(void *opaque, hyp_ipa_t ipa, uint64_t old, uint64_t desc)
 	if (!__atomic_compare_exchange_n((uint64_t *)host, &expected, raw, false, __ATOMIC_SEQ_CST,
 					 __ATOMIC_RELAXED))
 		return -EAGAIN;
-	/* A write to guest RAM on the guest's behalf: a live copy must see it. */
-	hyp_backend_mark_dirty(opaque, ipa, 8);
+	/* The MMU's write on the vCPU's behalf: a live copy must see it, in the vCPU's dirty ring
+	 * where it has one, as the vCPU's own stores. */
+	hyp__dirty_mark_vcpu(vcpu, ipa, 8);
 	return 0;
 }
 
@@ -309,7 +313,7 @@ static int fetch(struct hyp_vcpu *vcpu, const struct hyp_s1_regime *regime, uint
 	if (pc & 3)
 		return -EFAULT;
 	r = hyp_trap_s1_translate(regime, pc, HYP_S1_FETCH | (el0 ? HYP_S1_EL0 : 0), read_desc,
-				  write_desc, vcpu->vm, &res);
+				  write_desc, vcpu, &res);
 	if (r)
 		return r;
 	r = hyp_vm_read_guest(vcpu->vm, res.ipa, b, sizeof(b));
@@ -418,8 +422,7 @@ enum hyp_emul_result hyp__emulate_start(struct hyp_vcpu *vcpu)
 
 		if ((va & (EMUL_PAGE_SIZE - 1)) + e->access_size > EMUL_PAGE_SIZE)
 			return abort_instruction(vcpu, va, -1);
-		r = hyp_trap_s1_translate(&regime, va, access, read_desc, write_desc, vcpu->vm,
-					  &res);
+		r = hyp_trap_s1_translate(&regime, va, access, read_desc, write_desc, vcpu, &res);
 		if (r == -ENOTSUP)
 			return HYP_EMUL_UNEMULATABLE;
 		if (r)
@@ -441,7 +444,7 @@ int hyp__emulate_walk_abort_fsc(struct hyp_vcpu *vcpu, uint64_t va, bool fetch)
 	if (hyp_trap_s1_translate(&regime, va,
 				  (fetch ? HYP_S1_FETCH : 0) |
 					  ((pstate & 0xc) == 0 ? HYP_S1_EL0 : 0),
-				  read_desc, NULL, vcpu->vm, &res) != -EIO)
+				  read_desc, NULL, vcpu, &res) != -EIO)
 		return -1;
 	return res.fsc;
 }

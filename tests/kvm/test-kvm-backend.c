@@ -869,6 +869,33 @@ static int host_has(long cap)
 #define ID_PAUTH(isar1) ((((isar1) >> 4) & 0xf) | (((isar1) >> 8) & 0xf))
 #define ID_PMUVER(dfr0) (((dfr0) >> 8) & 0xf)
 
+/* Whether the ID registers GUEST_ID_REGISTERS read (ID_AA64PFR0, ID_AA64ISAR1, ID_AA64DFR0)
+ * show @feature (one HYP_KVM_CPU_* bit). */
+static bool id_regs_show(uint32_t feature, const uint64_t *values)
+{
+	switch (feature) {
+	case HYP_KVM_CPU_SVE:
+		return ID_SVE(values[0]) != 0;
+	case HYP_KVM_CPU_PTRAUTH:
+		return ID_PAUTH(values[1]) != 0;
+	default:
+		return ID_PMUVER(values[2]) != 0;
+	}
+}
+
+/* setup() of the ID-register guest on a kvm VM asking for these CPU features. */
+static int setup_cpu_features(struct fixture *f, uint32_t required, uint32_t if_available)
+{
+	struct hyp_kvm_config kcfg = { .size = sizeof(kcfg),
+				       .cpu_features = required,
+				       .cpu_features_if_available = if_available };
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend = "kvm",
+					.backend_config = &kcfg };
+
+	return setup(f, GUEST_ID_REGISTERS, &config, NULL);
+}
+
 static void test_cpu_features(void)
 {
 	static const struct {
@@ -894,15 +921,10 @@ static void test_cpu_features(void)
 	teardown(&plain);
 
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
-		struct hyp_kvm_config kcfg = { .size = sizeof(kcfg),
-					       .cpu_features = features[i].feature };
-		struct hyp_vm_config config = { .size = sizeof(config),
-						.backend = "kvm",
-						.backend_config = &kcfg };
 		struct fixture f;
 		bool offered = host_has(features[i].cap);
 
-		r = setup(&f, GUEST_ID_REGISTERS, &config, NULL);
+		r = setup_cpu_features(&f, features[i].feature, 0);
 		if (!offered) {
 			CHECK(r == -ENOTSUP, "%s: host lacks it, creation says -ENOTSUP (%s)",
 			      features[i].name, hyp_strerror(r));
@@ -913,29 +935,19 @@ static void test_cpu_features(void)
 		r = r ? r : run_to_poweroff(&f);
 		CHECK(r == 0 && f.dev.nr_values == 3, "%s: VM created and ran (%s)",
 		      features[i].name, hyp_strerror(r));
-		if (features[i].feature == HYP_KVM_CPU_SVE)
-			CHECK(ID_SVE(f.dev.values[0]) != 0, "SVE: the guest sees SVE");
-		else if (features[i].feature == HYP_KVM_CPU_PTRAUTH)
-			CHECK(ID_PAUTH(f.dev.values[1]) != 0,
-			      "pointer authentication: the guest sees it");
-		else
-			CHECK(ID_PMUVER(f.dev.values[2]) != 0, "PMUv3: the guest sees a PMU");
+		CHECK(r == 0 && id_regs_show(features[i].feature, f.dev.values),
+		      "%s: the guest sees it", features[i].name);
 		teardown(&f);
 	}
 
 	/* Wanted rather than required: given where offered, left out silently elsewhere, and
 	 * HYP_CAP_CPU_FEATURES and the guest's ID registers agree on which. */
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++) {
-		struct hyp_kvm_config kcfg = { .size = sizeof(kcfg),
-					       .cpu_features_if_available = features[i].feature };
-		struct hyp_vm_config config = { .size = sizeof(config),
-						.backend = "kvm",
-						.backend_config = &kcfg };
 		struct fixture f;
-		bool offered = host_has(features[i].cap), seen;
+		bool offered = host_has(features[i].cap);
 		uint64_t given = UINT64_MAX;
 
-		r = setup(&f, GUEST_ID_REGISTERS, &config, NULL);
+		r = setup_cpu_features(&f, 0, features[i].feature);
 		if (!r)
 			r = hyp_vm_query_cap(f.vm, HYP_CAP_CPU_FEATURES, &given);
 		r = r ? r : run_to_poweroff(&f);
@@ -944,11 +956,9 @@ static void test_cpu_features(void)
 		CHECK(given == (offered ? features[i].feature : 0),
 		      "%s if available: HYP_CAP_CPU_FEATURES = %#llx (host %s it)",
 		      features[i].name, (unsigned long long)given, offered ? "offers" : "lacks");
-		seen = features[i].feature == HYP_KVM_CPU_SVE	  ? ID_SVE(f.dev.values[0]) != 0 :
-		       features[i].feature == HYP_KVM_CPU_PTRAUTH ? ID_PAUTH(f.dev.values[1]) != 0 :
-								    ID_PMUVER(f.dev.values[2]) != 0;
-		CHECK(r == 0 && seen == offered, "%s if available: the guest %s it",
-		      features[i].name, offered ? "sees" : "does not see");
+		CHECK(r == 0 && id_regs_show(features[i].feature, f.dev.values) == offered,
+		      "%s if available: the guest %s it", features[i].name,
+		      offered ? "sees" : "does not see");
 		teardown(&f);
 	}
 	{

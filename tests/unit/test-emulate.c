@@ -61,12 +61,10 @@ struct fx {
 	struct dev dev;
 };
 
-static void fx_init_flags(struct fx *f, uint32_t flags)
+static void fx_init_config(struct fx *f, const struct hyp_vm_config *config)
 {
-	struct hyp_vm_config config = { .size = sizeof(config), .backend = "mock", .flags = flags };
-
 	memset(f, 0, sizeof(*f));
-	test_vm_create_with(&f->t, &config);
+	test_vm_create_with(&f->t, config);
 	assert_int_equal(hyp_vm_add_mmio_handler(f->t.vm, DEV_BASE, DEV_SIZE, dev_access, &f->dev),
 			 0);
 	for (unsigned i = 0; i < DEV_SIZE; i++)
@@ -74,6 +72,13 @@ static void fx_init_flags(struct fx *f, uint32_t flags)
 	/* Vectors for injected exceptions. */
 	assert_int_equal(hyp_vcpu_set_sysreg(f->t.vcpu, HYP_SYSREG_VBAR_EL1, TEST_RAM_BASE + 0x800),
 			 0);
+}
+
+static void fx_init_flags(struct fx *f, uint32_t flags)
+{
+	struct hyp_vm_config config = { .size = sizeof(config), .backend = "mock", .flags = flags };
+
+	fx_init_config(f, &config);
 }
 
 static void fx_init(struct fx *f)
@@ -519,6 +524,39 @@ static void test_mmu_on(void **state)
 	fx_fini(&f);
 }
 
+/* The walk's access flag update is the vCPU's write: with a dirty ring, the descriptor's page is
+ * in that vCPU's ring (a live copy learns of it as of the guest's own stores), not only in the
+ * region's log. */
+static void test_walk_update_in_dirty_ring(void **state)
+{
+	struct hyp_vm_config config = { .size = sizeof(config),
+					.backend = "mock",
+					.dirty_ring_entries = 256 };
+	hyp_ipa_t pages[8];
+	struct fx f;
+	uint64_t d;
+
+	(void)state;
+	fx_init_config(&f, &config);
+	mmu_on(&f);
+	assert_int_equal(hyp_vcpu_set_sysreg(f.t.vcpu, HYP_SYSREG_TCR_EL1,
+					     (25ull << 16) | (2ull << 30) | (5ull << 32) | 0x80 |
+						     (1ull << 39)),
+			 0);
+	put_desc(&f, PT_IPA + 0x2000 + 3 * 8, DEV_BASE | 3); /* AF clear */
+	assert_int_equal(hyp_vm_dirty_log_enable(f.t.vm, TEST_RAM_BASE, true), 0);
+	assert_int_equal(hyp_vm_dirty_ring_harvest(f.t.vm, pages, 8), 0);
+	set(&f, 21, DEV_VA + 0x40);
+	place(&f, CODE_VA, CODE_IPA, 0xa94052b3);
+	test_run_to_end(f.t.vcpu);
+	assert_int_equal(test_reg(f.t.vcpu, HYP_REG_PC), CODE_VA + 4);
+	assert_int_equal(hyp_vm_read_guest(f.t.vm, PT_IPA + 0x2000 + 3 * 8, &d, 8), 0);
+	assert_int_equal(d, DEV_BASE | 3 | (1 << 10));
+	assert_int_equal(hyp_vm_dirty_ring_harvest(f.t.vm, pages, 8), 1);
+	assert_int_equal(pages[0], PT_IPA + 0x2000);
+	fx_fini(&f);
+}
+
 /* SIMD&FP register forms: Q registers as two 8-byte accesses, smaller ones zero-extend the
  * vector register on loads; the registers come and go through hyp_vcpu_get/set_fp_regs(). */
 static void test_simd_forms(void **state)
@@ -909,6 +947,7 @@ int main(void)
 		cmocka_unit_test(test_declined_elements_reach_the_caller),
 		cmocka_unit_test(test_unemulatable_and_unclaimed),
 		cmocka_unit_test(test_mmu_on),
+		cmocka_unit_test(test_walk_update_in_dirty_ring),
 		cmocka_unit_test(test_callback_moves_pc),
 		cmocka_unit_test(test_simd_forms),
 		cmocka_unit_test(test_walk_fault_policy),
