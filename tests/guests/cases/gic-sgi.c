@@ -8,6 +8,10 @@
  *
  * vCPU 0 sends SGI 5 to vCPU 1; vCPU 1 answers with SGI 6 to vCPU 0. Each must arrive exactly
  * once, on the right CPU only.
+ *
+ * Then the same exchange PING_PONG_ROUNDS times, each vCPU asleep in WFI until the other's SGI
+ * wakes it: a backend that loses one wake-up in a race between the sender and the sleeper (the
+ * kick, the sleeper's last look at the GIC before WFI) hangs here, and the watchdog fails it.
  */
 #include "rt/rt.h"
 
@@ -17,9 +21,10 @@ LHT_GUEST(.nr_vcpus = 2, .flags = LHT_F_NEEDS_IRQCHIP, .mpidr = { [1] = 0x0103 }
 
 #define SGI_PING 5
 #define SGI_PONG 6
+#define PING_PONG_ROUNDS 1000
 
 static volatile uint64_t count[2][16];
-static volatile uint64_t secondary_ready, secondary_result;
+static volatile uint64_t secondary_ready, secondary_checked, secondary_result;
 
 static void irq(unsigned int cpu, uint32_t intid)
 {
@@ -59,6 +64,15 @@ void guest_secondary(unsigned int cpu, uint64_t context_id)
 	/* Any duplicate would come now. */
 	wait_count(1, SGI_PING, 2, 50000, false);
 	lht_check_eq("SGI 5 arrived exactly once", count[1][SGI_PING], 1);
+	__atomic_store_n(&secondary_checked, 1, __ATOMIC_RELEASE);
+
+	for (uint64_t n = 2; n <= PING_PONG_ROUNDS + 1; n++) {
+		if (!wait_count(1, SGI_PING, n, 2000000, true))
+			break;
+		gic_send_sgi(SGI_PONG, lht_cfg_mpidr(0));
+	}
+	lht_check_eq("ping-pong: every SGI 5 woke vCPU 1 from WFI, once", count[1][SGI_PING],
+		     PING_PONG_ROUNDS + 1);
 	irq_disable();
 	__atomic_store_n(&secondary_result, 1, __ATOMIC_RELEASE);
 }
@@ -86,8 +100,19 @@ void guest_main(void)
 	gic_send_sgi(SGI_PING, lht_cfg_mpidr(1));
 	lht_check_true("SGI 6 from vCPU 1 arrived and woke WFI",
 		       wait_count(0, SGI_PONG, 1, 5000000, true));
-	lht_check_true("vCPU 1 finished", lht_wait_eq(&secondary_result, 1, 5000000));
+	lht_check_true("vCPU 1 checked for duplicates",
+		       lht_wait_eq(&secondary_checked, 1, 5000000));
 	lht_check_eq("SGI 6 arrived exactly once", count[0][SGI_PONG], 1);
-	lht_check_eq("SGI 5 was not delivered to vCPU 0", count[0][SGI_PING], 0);
+
+	/* Each SGI 5 only after the last SGI 6: never one still pending, so none may merge. */
+	for (uint64_t n = 2; n <= PING_PONG_ROUNDS + 1; n++) {
+		gic_send_sgi(SGI_PING, lht_cfg_mpidr(1));
+		if (!wait_count(0, SGI_PONG, n, 2000000, true))
+			break;
+	}
+	lht_check_eq("ping-pong: every SGI 6 woke vCPU 0 from WFI, once", count[0][SGI_PONG],
+		     PING_PONG_ROUNDS + 1);
+	lht_check_true("vCPU 1 finished", lht_wait_eq(&secondary_result, 1, 5000000));
+	lht_check_eq("SGI 5 was never delivered to vCPU 0", count[0][SGI_PING], 0);
 	irq_disable();
 }
