@@ -716,6 +716,17 @@ static int split_parse(pid_t pid, const char *name, uint64_t ns[SPLIT_PARTS],
 	return inside ? 0 : -1;
 }
 
+/* The kernel stack with which @pid leaves the CPU, into the trace (a sched_switch trigger), or
+ * no more. */
+static void trace_switch_stacks(pid_t pid, bool on)
+{
+	char trigger[64];
+
+	snprintf(trigger, sizeof(trigger), "%sstacktrace if prev_pid == %d\n", on ? "" : "!",
+		 (int)pid);
+	write_file(TRACING "/events/sched/sched_switch/trigger", trigger);
+}
+
 /*
  * LIBHYP_BENCH_ONLY=boot-split (diagnostic): where the instructions of one 1-vCPU boot go, as
  * disk-split splits a request: hyp-run starts stopped, the trace is set on its pid, and the split
@@ -749,12 +760,7 @@ static int boot_split(void)
 		finish(&run, pid, t0);
 		return -1;
 	}
-	{
-		char trigger[64];
-
-		snprintf(trigger, sizeof(trigger), "stacktrace if prev_pid == %d\n", (int)pid);
-		write_file(TRACING "/events/sched/sched_switch/trigger", trigger);
-	}
+	trace_switch_stacks(pid, true);
 	write_marker("begin", "boot");
 	kill(pid, SIGCONT);
 	if (finish(&run, pid, t0)) {
@@ -765,12 +771,7 @@ static int boot_split(void)
 	}
 	write_marker("end", "boot");
 	split_trace(pid, false, true);
-	{
-		char trigger[64];
-
-		snprintf(trigger, sizeof(trigger), "!stacktrace if prev_pid == %d\n", (int)pid);
-		write_file(TRACING "/events/sched/sched_switch/trigger", trigger);
-	}
+	trace_switch_stacks(pid, false);
 	if (split_parse(pid, "boot", ns, &d)) {
 		printf("linux-bench: boot-split: no trace between the markers\n");
 		return -1;

@@ -52,14 +52,10 @@ source "$root/scripts/common.sh"
 # libhyp for aarch64 Linux, static, so the benchmark binary runs in the rig's bare initramfs; hyp-run
 # linked statically (-Dstatic_hyp_run=true), as a VMM copied into such a system would be (and as
 # kvmtool's lkvm-static is).
-if [ -f "$out/libhyp/build.ninja" ] &&
-	! python3 -c 'import json, sys
-sys.exit(0 if any(o["name"] == "static_hyp_run" and o["value"] is True for o in json.load(open(sys.argv[1]))) else 1)' \
-		"$out/libhyp/meson-info/intro-buildoptions.json" 2>/dev/null; then
-	# A build directory from before the option (or without it).
-	meson setup --reconfigure "$out/libhyp" "$root" -Dstatic_hyp_run=true >/dev/null
-fi
-if [ ! -f "$out/libhyp/build.ninja" ]; then
+if [ -f "$out/libhyp/build.ninja" ]; then
+	# A build directory from before the option has it off.
+	meson configure "$out/libhyp" -Dstatic_hyp_run=true >/dev/null
+else
 	meson setup "$out/libhyp" "$root" --cross-file "$root/cross/aarch64-linux-gnu.ini" \
 		-Dtests=false -Ddefault_library=static -Dkvm=enabled -Dstatic_hyp_run=true >/dev/null
 fi

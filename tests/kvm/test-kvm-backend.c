@@ -984,6 +984,13 @@ static void test_cpu_features(void)
 		      "PMU if available without the in-kernel GIC: created, no PMU (%s, %#llx)",
 		      hyp_strerror(r), (unsigned long long)given);
 		hyp_vm_destroy(vm);
+		vm = NULL;
+		kcfg.cpu_features_if_available = 0;
+		kcfg.cpu_features = HYP_KVM_CPU_PMU;
+		r = hyp_vm_create(&config, &vm);
+		CHECK(r == -ENOTSUP && !vm, "PMU required without the in-kernel GIC: -ENOTSUP (%s)",
+		      hyp_strerror(r));
+		hyp_vm_destroy(vm);
 	}
 }
 

@@ -239,6 +239,16 @@ static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_
 	if ((features | wanted) & ~known)
 		return -EINVAL;
 	wanted &= ~features;
+	/* The PMU interrupt needs the in-kernel GIC. */
+	if (irqchip == HYP_IRQCHIP_NONE) {
+		if (features & HYP_KVM_CPU_PMU) {
+			hyp_vm_log(
+				vm, HYP_LOG_ERROR,
+				"kvm: a guest PMU needs the in-kernel GIC (its overflow interrupt)");
+			return -ENOTSUP;
+		}
+		wanted &= ~(uint32_t)HYP_KVM_CPU_PMU;
+	}
 	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
 		if (!((features | wanted) & needs[i].feature))
 			continue;
@@ -252,11 +262,6 @@ static int check_cpu_features(struct hyp_vm *vm, struct kvm_vm_state *k, uint32_
 			   needs[i].name);
 		return -ENOTSUP;
 	}
-	/* The PMU interrupt needs the in-kernel GIC. */
-	if ((features & HYP_KVM_CPU_PMU) && irqchip == HYP_IRQCHIP_NONE)
-		return -ENOTSUP;
-	if (irqchip == HYP_IRQCHIP_NONE)
-		wanted &= ~(uint32_t)HYP_KVM_CPU_PMU;
 	features |= wanted;
 	if (features & HYP_KVM_CPU_MTE) {
 		/* Enabled on the VM before any vCPU or memory exists (KVM API: KVM_CAP_ARM_MTE). */
